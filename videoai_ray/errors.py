@@ -1,0 +1,162 @@
+"""The package's exceptions: one root, with provider errors split into retryable and permanent.
+
+The retry policy reads only that split (``retryable``), so a provider author decides how an
+error is treated by choosing its class, never by a flag buried in a message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class VideoAIError(Exception):
+    """Root of every error raised by videoai-ray."""
+
+    #: Stable, machine-readable code stored on failed tasks and returned by the API.
+    code: str = "error"
+
+    def __init__(self, message: str = "", **details: Any) -> None:
+        super().__init__(message or self.__class__.__doc__ or self.code)
+        self.message = message or (self.__class__.__doc__ or self.code).strip()
+        self.details = details
+
+
+# -- Input and lookup -------------------------------------------------------------------------
+
+
+class InvalidRequest(VideoAIError):
+    """A request failed validation; ``field`` names the offending input."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str, field: str | None = None, **details: Any) -> None:
+        super().__init__(message, field=field, **details)
+        self.field = field
+
+
+class TaskNotFound(VideoAIError):
+    """No task with this id (for this user)."""
+
+    code = "task_not_found"
+
+
+class InvalidTransition(VideoAIError):
+    """The task is not in a state that allows this operation."""
+
+    code = "invalid_transition"
+
+
+# -- Provider errors: the retry policy reads ``retryable`` only ---------------------------------
+
+
+class ProviderError(VideoAIError):
+    """An attempt to run a task on a provider failed."""
+
+    code = "provider_error"
+    retryable: bool = False
+
+
+class RetryableError(ProviderError):
+    """A transient failure: the same request may succeed later."""
+
+    code = "transient_error"
+    retryable = True
+
+
+class ProviderTimeout(RetryableError):
+    """The provider did not answer in time."""
+
+    code = "timeout"
+
+
+class RateLimited(RetryableError):
+    """The provider asked us to slow down; ``retry_after`` (seconds) is honoured when given."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str = "", retry_after: float | None = None, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
+class WorkerLost(RetryableError):
+    """The process running the attempt died; the task is run again."""
+
+    code = "worker_lost"
+
+
+class PermanentError(ProviderError):
+    """A failure that retrying cannot fix."""
+
+    code = "permanent_error"
+
+
+class InvalidInput(PermanentError):
+    """The provider rejected the input."""
+
+    code = "invalid_input"
+
+
+class AuthenticationFailed(PermanentError):
+    """The provider rejected our credentials."""
+
+    code = "authentication_failed"
+
+
+class ContentRejected(PermanentError):
+    """The provider's content filter rejected the request or the output."""
+
+    code = "content_rejected"
+
+
+class NoProviderAvailable(PermanentError):
+    """No registered, available provider can serve this request."""
+
+    code = "no_provider"
+
+
+# -- Futures ----------------------------------------------------------------------------------
+
+
+class TaskFailed(VideoAIError):
+    """Raised by ``TaskFuture.result()`` when the task ended ``failed``."""
+
+    code = "task_failed"
+
+    def __init__(self, task: Any) -> None:
+        err = getattr(task, "error", None)
+        text = f"{err.code}: {err.message}" if err else "failed"
+        super().__init__(f"task {task.id} failed: {text}")
+        self.task = task
+
+
+class TaskCancelled(VideoAIError):
+    """Raised by ``TaskFuture.result()`` when the task ended ``cancelled``."""
+
+    code = "task_cancelled"
+
+    def __init__(self, task: Any) -> None:
+        super().__init__(f"task {task.id} was cancelled")
+        self.task = task
+
+
+class ProviderRegistrationError(VideoAIError):
+    """A provider class or instance does not satisfy the plug-in contract."""
+
+    code = "invalid_provider"
+
+
+def error_from_code(code: str, message: str) -> ProviderError:
+    """Rebuild a provider error from its stored code (used when errors cross processes)."""
+    for cls in _all_subclasses(ProviderError):
+        if cls.code == code:
+            return cls(message)
+    return ProviderError(message)
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    out: list[type] = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_all_subclasses(sub))
+    return out

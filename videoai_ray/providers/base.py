@@ -1,0 +1,121 @@
+"""The provider plug-in contract.
+
+A provider is a class with a ``name``, the ``task_types`` it serves, a ``quality`` score (0..1),
+a concurrency cap and ``async run(request, ctx) -> dict``. ``ctx`` reports progress, says whether
+the task was cancelled and stores artifacts. Errors raised from ``run`` should be the package's
+retryable / rate-limited / permanent classes (``videoai_ray.errors``); anything else counts as a
+transient failure.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..errors import ProviderRegistrationError
+from ..models import TaskRequest, TaskType
+from ..settings import Settings
+
+
+class ProviderContext(abc.ABC):
+    """What a running attempt can see and do; built by the executor for each attempt."""
+
+    task_id: str
+    attempt: int
+    settings: Settings
+    #: scratch folder for this attempt, removed afterwards
+    tmpdir: Path
+    log: logging.LoggerAdapter[logging.Logger]
+    #: the actual cost of this attempt, when the provider knows it (else the estimate is used)
+    cost: float | None = None
+
+    @abc.abstractmethod
+    def progress(self, value: float, message: str | None = None) -> None:
+        """Report progress in 0..1 (throttled by the executor; cheap to call often)."""
+
+    @property
+    @abc.abstractmethod
+    def cancelled(self) -> bool:
+        """True once the task was cancelled: stop work and return or raise soon."""
+
+    def raise_if_cancelled(self) -> None:
+        import asyncio
+
+        if self.cancelled:
+            raise asyncio.CancelledError(f"task {self.task_id} cancelled")
+
+    @abc.abstractmethod
+    def store_artifact(
+        self, name: str, data: bytes | Path, content_type: str | None = None
+    ) -> dict[str, Any]:
+        """Store an output file; returns ``{"url", "name", "size_bytes", "content_type"}``."""
+
+    @abc.abstractmethod
+    def open_input(self, url: str, max_bytes: int | None = None) -> Path:
+        """Fetch an input (``http(s)``, artifact or local URL) to a local file and return its path."""
+
+
+class Provider:
+    """Base class of every provider; subclass it and set the class attributes."""
+
+    #: unique registry name, e.g. ``"local-procedural-image"``
+    name: ClassVar[str]
+    #: task types served
+    task_types: ClassVar[frozenset[TaskType]]
+    #: relative output quality in 0..1 (the ``quality`` strategy picks the highest)
+    quality: ClassVar[float] = 0.5
+    #: attempts in flight at once on this provider (the scheduler enforces it)
+    max_concurrency: ClassVar[int] = 4
+    #: CPU-heavy providers run as Ray tasks with ``num_cpus``; the others in async worker actors
+    cpu_bound: ClassVar[bool] = False
+    num_cpus: ClassVar[float] = 1.0
+    #: per-attempt timeout in seconds (``None``: the ``task_timeout`` setting)
+    timeout: ClassVar[float | None] = None
+    #: can translate subtitles between languages
+    translates: ClassVar[bool] = False
+    #: one line for listings: what this provider really does
+    description: ClassVar[str] = ""
+
+    def unavailable_reason(self) -> str | None:
+        """Why this provider cannot be used now (e.g. a missing key), or ``None`` if it can."""
+        return None
+
+    def supports(self, request: TaskRequest) -> bool:
+        """Whether this provider can serve this particular request (beyond its task type)."""
+        return True
+
+    def estimate_cost(self, request: TaskRequest) -> float:
+        """Expected cost in USD of one attempt, before running it."""
+        return 0.0
+
+    async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+        """Do the work; return the task's output data."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {getattr(self, 'name', '?')!r}>"
+
+
+def validate_provider(provider: Provider) -> None:
+    """Reject a provider that does not satisfy the contract, with a message saying why."""
+    cls = type(provider)
+    if not isinstance(provider, Provider):
+        raise ProviderRegistrationError(f"{cls.__name__} is not a videoai_ray.providers.Provider")
+    name = getattr(provider, "name", None)
+    if not isinstance(name, str) or not name.strip():
+        raise ProviderRegistrationError(f"{cls.__name__}.name must be a non-empty string")
+    types = getattr(provider, "task_types", None)
+    if not types or not all(isinstance(t, TaskType) for t in types):
+        raise ProviderRegistrationError(f"{name}: task_types must be a non-empty set of TaskType")
+    if not 0.0 <= float(provider.quality) <= 1.0:
+        raise ProviderRegistrationError(f"{name}: quality must be within 0..1")
+    if int(provider.max_concurrency) < 1:
+        raise ProviderRegistrationError(f"{name}: max_concurrency must be at least 1")
+    if cls.run is Provider.run:
+        raise ProviderRegistrationError(f"{name}: run(request, ctx) is not implemented")
+    import inspect
+
+    if not inspect.iscoroutinefunction(cls.run):
+        raise ProviderRegistrationError(f"{name}: run must be 'async def'")

@@ -1,0 +1,130 @@
+"""One settings object, read from environment variables (``VIDEOAI_*``, ``DATABASE_URL``,
+``REDIS_URL`` and the providers' own key variables).
+
+The object is plain data: the SDK reads it once and ships it to the Scheduler actor, which hands
+it on, so every process of a cluster runs with the settings of the process that started it.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .models import Strategy
+
+#: The seed's retry schedule, in seconds: 30 s → 5 min → 30 min → 2 h → 24 h.
+SEED_RETRY_SCHEDULE: tuple[float, ...] = (30.0, 300.0, 1800.0, 7200.0, 86400.0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIDEOAI_", extra="ignore", frozen=True)
+
+    #: data folder: SQLite file, artifacts, disk cache
+    home: Path = Path(".videoai")
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL"))
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL"))
+    #: where outputs go (any fsspec URL); default: ``<home>/artifacts``
+    artifacts_url: str | None = None
+    #: set when ``artifacts_url`` is a local path that every node shares (NFS and the like)
+    artifacts_shared: bool = False
+
+    # -- scheduling --
+    retry_schedule: Annotated[tuple[float, ...], NoDecode] = SEED_RETRY_SCHEDULE
+    max_retries: int = Field(default=3, ge=0, le=20)
+    #: a waiting task moves up one priority level per this many seconds
+    aging_seconds: float = Field(default=60.0, gt=0)
+    strategy: Strategy = Strategy.QUALITY
+    #: consecutive failures that take a provider out of rotation, and for how long
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown: float = Field(default=30.0, gt=0)
+    #: default per-attempt timeout when a provider sets none (seconds)
+    task_timeout: float = Field(default=900.0, gt=0)
+    submit_chunk: int = Field(default=1000, ge=1, le=50_000)
+
+    # -- cache (seed TTLs) --
+    cache_enabled: bool = True
+    cache_l1_ttl: float = 3600.0
+    cache_l1_size: int = 10_000
+    cache_l2_ttl: float = 86400.0
+    cache_l3_ttl: float = 7 * 86400.0
+    cache_l3_size_mb: int = 1024
+
+    # -- HTTP API --
+    jwt_secret: SecretStr = SecretStr("change-me-videoai-dev-secret-32bytes!")
+    jwt_issuer: str = "videoai-ray"
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    #: comma-separated words refused in prompts (content filter hook)
+    blocklist: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # -- outbound URLs (webhooks, audio_url) --
+    #: hosts or CIDR networks admitted even though private/loopback (tests, intranets)
+    url_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
+    max_download_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_max_age: float = Field(default=24 * 3600.0, gt=0)
+    webhook_progress_interval: float = Field(default=2.0, ge=0)
+
+    # -- local providers --
+    #: path to a CTranslate2 Whisper model folder; default: the pinned wheel's tiny English model
+    whisper_model: Path | None = None
+
+    # -- logs --
+    log_json: bool = False
+    log_level: str = "INFO"
+
+    # -- cloud provider keys (their own, conventional names) --
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
+    stability_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("STABILITY_API_KEY")
+    )
+    runwayml_api_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("RUNWAYML_API_SECRET")
+    )
+    fal_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("FAL_KEY"))
+    assemblyai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ASSEMBLYAI_API_KEY")
+    )
+
+    @field_validator("retry_schedule", "blocklist", "url_allowlist", mode="before")
+    @classmethod
+    def _comma_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            return tuple(p.strip() for p in v.split(",") if p.strip())
+        return v
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _non_empty_schedule(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if not v or any(x < 0 for x in v):
+            raise ValueError("needs at least one non-negative delay")
+        return v
+
+    @cached_property
+    def db_url(self) -> str:
+        """SQLAlchemy URL: ``DATABASE_URL`` or a SQLite file in the data folder."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite:///{(self.home / 'videoai.db').resolve()}"
+
+    @cached_property
+    def artifacts_root(self) -> str:
+        return self.artifacts_url or str((self.home / "artifacts").resolve())
+
+    def retry_delay(self, retry_number: int) -> float:
+        """Delay before retry ``retry_number`` (1-based), from the schedule (last entry repeats)."""
+        sched = self.retry_schedule
+        return sched[min(retry_number, len(sched)) - 1]
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with keyword overrides."""
+    return Settings(**overrides)  # type: ignore[arg-type]
