@@ -1,0 +1,83 @@
+"""Shared fixtures: one real local Ray per test session, real SQLite files, and the machine's real
+PostgreSQL and Redis (skipped with a reason on a laptop without them, a failure under ``CI=true``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from videoai_ray.settings import Settings
+
+PG_URL = os.environ.get("VIDEOAI_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("VIDEOAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+DATA = Path(__file__).parent / "data"
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (laptop) or fail (CI) when a service the test needs is not listening."""
+    if _port_open(host, port):
+        return
+    msg = f"{name} is not running on {host}:{port}"
+    if IN_CI:
+        pytest.fail(msg + " (CI=true: services are required)")
+    pytest.skip(msg)
+
+
+@pytest.fixture
+def pg_url() -> str:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    return PG_URL
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    require_service("Redis", "127.0.0.1", 6379)
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    r.flushdb()
+    yield REDIS_URL
+    r.flushdb()
+    r.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings with a fresh data folder and a short retry schedule."""
+    return Settings(
+        home=tmp_path / "home",
+        retry_schedule=(0.2, 0.4, 0.8),
+        url_allowlist=("127.0.0.1", "localhost"),
+        database_url=None,
+        redis_url=None,
+    )
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """One local Ray instance for the whole test session."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            namespace="videoai-tests",
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    yield
+    ray.shutdown()

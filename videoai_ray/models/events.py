@@ -1,0 +1,49 @@
+"""Task events: the seed's webhook payload, built in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .enums import EventType, TaskStatus
+
+#: the event each status transition emits
+STATUS_EVENTS: dict[TaskStatus, EventType] = {
+    TaskStatus.PENDING: EventType.CREATED,
+    TaskStatus.PROCESSING: EventType.STARTED,
+    TaskStatus.COMPLETED: EventType.COMPLETED,
+    TaskStatus.FAILED: EventType.FAILED,
+    TaskStatus.CANCELLED: EventType.CANCELLED,
+}
+
+
+def event_payload(
+    event_type: EventType,
+    *,
+    task_id: str,
+    task_type: str,
+    status: str,
+    user_id: str,
+    timestamp: datetime,
+    progress: float = 0.0,
+    output: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    attempt: int = 0,
+) -> dict[str, Any]:
+    """The seed's webhook body: ``event_type``, ``task_id``, ``timestamp``, ``data``, ``user_id``,
+    ``metadata``; ``data`` carries status, type, progress and the output data or the error."""
+    data: dict[str, Any] = {"status": status, "type": task_type, "progress": round(progress, 4),
+                            "attempt": attempt}
+    if output is not None:
+        data["output_data"] = output
+    if error is not None:
+        data["error"] = error
+    return {
+        "event_type": event_type.value,
+        "task_id": task_id,
+        "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
+        "data": data,
+        "user_id": user_id,
+        "metadata": metadata or {},
+    }

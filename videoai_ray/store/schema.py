@@ -1,0 +1,62 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations under ``migrations/`` create them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", String(8), nullable=False),
+    Column("user_id", String(128), nullable=False),
+    Column("input", JSON, nullable=False),
+    Column("output", JSON),
+    Column("provider", String(100)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_retries", Integer, nullable=False, default=3),
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    Column("error_retryable", Boolean),
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("cost", Float),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("webhook_url", String(2048)),
+    Column("webhook_secret", String(256)),
+    Column("webhook_events", JSON),
+    Column("meta", JSON, nullable=False),
+    #: routing switches: provider pin, strategy, use_cache, providers that failed this task
+    Column("options", JSON, nullable=False),
+    Column("idempotency_key", String(255)),
+    Column("batch_id", String(40)),
+    Column("cache_hit", Boolean, nullable=False, default=False),
+    #: monotonic number given at the terminal transition; lets a batch follow completions cheaply
+    Column("finish_seq", BigInteger),
+    UniqueConstraint("user_id", "idempotency_key", name="uq_tasks_user_idempotency"),
+    Index("ix_tasks_user_created", "user_id", "created_at"),
+    Index("ix_tasks_status", "status"),
+    Index("ix_tasks_type", "type"),
+    Index("ix_tasks_created", "created_at"),
+    Index("ix_tasks_batch_seq", "batch_id", "finish_seq"),
+)

@@ -1,0 +1,245 @@
+"""TaskStore: tasks in SQL (a SQLite file by default, PostgreSQL via ``DATABASE_URL``).
+
+The Scheduler actor is the only writer of task rows, so writes need no cross-process locking;
+every other process (SDK, HTTP replicas, CLI) reads. Writes come in batches: one transaction per
+submitted chunk and per flush of state changes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Table, and_, bindparam, create_engine, event, func, select, update
+from sqlalchemy.engine import Row
+
+from ..models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskError
+from .schema import tasks
+
+_TERMINAL = [s.value for s in TERMINAL_STATUSES]
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    # SQLite hands timestamps back naive; they were written in UTC.
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for the back end: WAL and a busy timeout for SQLite files."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn: Any, _record: Any) -> None:
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def row_to_task(row: Row[Any] | Any) -> Task:
+    m = row._mapping
+    error = None
+    if m["error_code"]:
+        error = TaskError(code=m["error_code"], message=m["error_message"] or "",
+                          retryable=bool(m["error_retryable"]))
+    return Task(
+        id=m["id"], type=m["type"], status=m["status"], priority=m["priority"], user_id=m["user_id"],
+        input=m["input"], output=m["output"], provider=m["provider"], attempts=m["attempts"],
+        max_retries=m["max_retries"], error=error, progress=m["progress"], cost=m["cost"],
+        created_at=_aware(m["created_at"]), started_at=_aware(m["started_at"]),
+        finished_at=_aware(m["finished_at"]), next_attempt_at=_aware(m["next_attempt_at"]),
+        webhook_url=m["webhook_url"], metadata=m["meta"] or {}, idempotency_key=m["idempotency_key"],
+        batch_id=m["batch_id"], cache_hit=bool(m["cache_hit"]),
+    )
+
+
+class TaskStore:
+    """Reads and batched writes of task rows."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        if url.startswith("sqlite:///"):
+            from pathlib import Path
+
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(url)
+        if migrate:
+            from .migrate import upgrade
+
+            upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writes (the Scheduler's) --------------------------------------------------------------
+
+    def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert new task rows in one transaction."""
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(tasks.insert(), list(rows))
+
+    def update_many(
+        self, changes: Iterable[dict[str, Any]], inserts: Sequence[tuple[Table, list[dict[str, Any]]]] = ()
+    ) -> None:
+        """Apply ``{"id": ..., column: value, ...}`` changes, and insert ``inserts`` rows (e.g. the
+        webhook outbox), in one transaction.
+
+        Changes with the same set of columns go out as one executemany statement.
+        """
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for ch in changes:
+            cols = tuple(sorted(k for k in ch if k != "id"))
+            groups.setdefault(cols, []).append({("_id" if k == "id" else k): v for k, v in ch.items()})
+        if not groups and not any(rows for _, rows in inserts):
+            return
+        with self.engine.begin() as conn:
+            for table, rows in inserts:
+                if rows:
+                    conn.execute(table.insert(), rows)
+            for cols, params in groups.items():
+                stmt = (
+                    update(tasks)
+                    .where(tasks.c.id == bindparam("_id"))
+                    .values({c: bindparam(c) for c in cols})
+                )
+                conn.execute(stmt.execution_options(synchronize_session=False), params)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, task_id: str, user_id: str | None = None) -> Task | None:
+        q = select(tasks).where(tasks.c.id == task_id)
+        if user_id is not None:
+            q = q.where(tasks.c.user_id == user_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return row_to_task(row) if row else None
+
+    def get_many(self, task_ids: Sequence[str]) -> list[Task]:
+        """Tasks for ``task_ids``, in the order given (missing ids are skipped)."""
+        found: dict[str, Task] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(task_ids, 900):
+                for row in conn.execute(select(tasks).where(tasks.c.id.in_(chunk))):
+                    found[row.id] = row_to_task(row)
+        return [found[i] for i in task_ids if i in found]
+
+    def secrets_for(self, task_ids: Sequence[str]) -> dict[str, str | None]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(tasks.c.id, tasks.c.webhook_secret).where(tasks.c.id.in_(list(task_ids)))
+            )
+            return {r.id: r.webhook_secret for r in rows}
+
+    def find_idempotent(self, user_id: str, keys: Sequence[str]) -> dict[str, str]:
+        """Existing task ids for a user's idempotency keys."""
+        if not keys:
+            return {}
+        q = select(tasks.c.idempotency_key, tasks.c.id).where(
+            and_(tasks.c.user_id == user_id, tasks.c.idempotency_key.in_(list(keys)))
+        )
+        with self.engine.connect() as conn:
+            return {r.idempotency_key: r.id for r in conn.execute(q)}
+
+    def list(
+        self,
+        *,
+        user_id: str | None = None,
+        task_type: str | None = None,
+        status: str | None = None,
+        batch_id: str | None = None,
+        limit: int = 50,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[Task]:
+        """Newest first; ``before=(created_at, id)`` continues a page (cursor pagination)."""
+        q = select(tasks)
+        if user_id is not None:
+            q = q.where(tasks.c.user_id == user_id)
+        if task_type:
+            q = q.where(tasks.c.type == task_type)
+        if status:
+            q = q.where(tasks.c.status == status)
+        if batch_id:
+            q = q.where(tasks.c.batch_id == batch_id)
+        if before:
+            ts, tid = before
+            q = q.where(
+                (tasks.c.created_at < ts) | and_(tasks.c.created_at == ts, tasks.c.id < tid)
+            )
+        q = q.order_by(tasks.c.created_at.desc(), tasks.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [row_to_task(r) for r in conn.execute(q)]
+
+    def unfinished(self) -> list[Task]:
+        """Every accepted task that has not reached a terminal state, oldest first."""
+        q = select(tasks).where(tasks.c.status.in_(_ACTIVE)).order_by(tasks.c.created_at, tasks.c.id)
+        with self.engine.connect() as conn:
+            return [row_to_task(r) for r in conn.execute(q)]
+
+    def options_for(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(task_ids, 900):
+                q = select(tasks.c.id, tasks.c.options).where(tasks.c.id.in_(chunk))
+                out.update({r.id: r.options for r in conn.execute(q)})
+        return out
+
+    def max_finish_seq(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(tasks.c.finish_seq))).scalar() or 0)
+
+    def finished_since(self, batch_id: str, after_seq: int, limit: int = 10_000) -> list[tuple[str, str, int]]:
+        """``(id, status, finish_seq)`` of a batch's tasks that ended after ``after_seq``."""
+        q = (
+            select(tasks.c.id, tasks.c.status, tasks.c.finish_seq)
+            .where(and_(tasks.c.batch_id == batch_id, tasks.c.finish_seq > after_seq))
+            .order_by(tasks.c.finish_seq)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(r.id, r.status, int(r.finish_seq)) for r in conn.execute(q)]
+
+    def status_counts(self, *, user_id: str | None = None, batch_id: str | None = None) -> dict[str, int]:
+        q = select(tasks.c.status, func.count()).group_by(tasks.c.status)
+        if user_id is not None:
+            q = q.where(tasks.c.user_id == user_id)
+        if batch_id is not None:
+            q = q.where(tasks.c.batch_id == batch_id)
+        with self.engine.connect() as conn:
+            return {r[0]: int(r[1]) for r in conn.execute(q)}
+
+    def rows_for_stats(self, *, user_id: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
+        """The few columns statistics are computed from."""
+        cols = [tasks.c.type, tasks.c.status, tasks.c.priority, tasks.c.provider, tasks.c.cost,
+                tasks.c.created_at, tasks.c.started_at, tasks.c.finished_at, tasks.c.cache_hit,
+                tasks.c.attempts]
+        q = select(*cols)
+        if user_id is not None:
+            q = q.where(tasks.c.user_id == user_id)
+        if since is not None:
+            q = q.where(tasks.c.created_at >= since)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def _chunks(seq: Sequence[str], n: int) -> Iterable[list[str]]:
+    it = iter(seq)
+    while chunk := list(itertools.islice(it, n)):
+        yield chunk
+
+
+__all__ = ["TaskStore", "make_engine", "row_to_task", "utcnow"]
