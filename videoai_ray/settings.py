@@ -32,12 +32,18 @@ class Settings(BaseSettings):
     #: set when ``artifacts_url`` is a local path that every node shares (NFS and the like)
     artifacts_shared: bool = False
 
+    #: names this deployment's actors, so several can share one Ray cluster (tests use it)
+    instance: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+
     # -- scheduling --
     retry_schedule: Annotated[tuple[float, ...], NoDecode] = SEED_RETRY_SCHEDULE
     max_retries: int = Field(default=3, ge=0, le=20)
     #: a waiting task moves up one priority level per this many seconds
     aging_seconds: float = Field(default=60.0, gt=0)
     strategy: Strategy = Strategy.QUALITY
+    #: attempts an I/O-bound worker may hold beyond its provider's cap, so a freed slot starts
+    #: its next attempt at once (priority order can then be off by this many per provider)
+    prefetch: int = Field(default=1, ge=0, le=100)
     #: consecutive failures that take a provider out of rotation, and for how long
     breaker_failures: int = Field(default=5, ge=1)
     breaker_cooldown: float = Field(default=30.0, gt=0)

@@ -44,15 +44,21 @@ class AttemptContext(ProviderContext):
         self.cost = None
         self._on_progress = on_progress
         self._is_cancelled = is_cancelled or (lambda: False)
-        self._store = ArtifactStore(settings.artifacts_root)
-        self._write = write_artifact or self._store.put
+        self._write = write_artifact or ArtifactStore(settings.artifacts_root).put
         self._interval = progress_interval
         self._last_sent = 0.0
         self.last_progress = 0.0
-        self.tmpdir = Path(tempfile.mkdtemp(prefix=f"videoai-{task_id}-"))
+        self._tmpdir: Path | None = None
         self.log = logging.LoggerAdapter(
             log, {"task_id": task_id, "attempt": attempt, "provider": provider, "user_id": user_id}
         )
+
+    @property  # type: ignore[override]
+    def tmpdir(self) -> Path:
+        """Scratch folder, made on first use (most attempts never need one)."""
+        if self._tmpdir is None:
+            self._tmpdir = Path(tempfile.mkdtemp(prefix=f"videoai-{self.task_id}-"))
+        return self._tmpdir
 
     def progress(self, value: float, message: str | None = None) -> None:
         value = min(1.0, max(0.0, float(value)))
@@ -84,8 +90,9 @@ class AttemptContext(ProviderContext):
 
                 raise InvalidInput(f"{url} is over the {limit} byte limit")
             return src
-        dest.write_bytes(self._store.read_bytes(url))
+        dest.write_bytes(ArtifactStore(self.settings.artifacts_root).read_bytes(url))
         return dest
 
     def close(self) -> None:
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)

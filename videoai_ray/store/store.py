@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, bindparam, create_engine, event, func, select, update
+from sqlalchemy import Engine, Table, and_, bindparam, case, create_engine, event, func, select, update
 from sqlalchemy.engine import Row
 
 from ..models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskError
@@ -222,12 +222,18 @@ class TaskStore:
         with self.engine.connect() as conn:
             return {r[0]: int(r[1]) for r in conn.execute(q)}
 
-    def rows_for_stats(self, *, user_id: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
-        """The few columns statistics are computed from."""
-        cols = [tasks.c.type, tasks.c.status, tasks.c.priority, tasks.c.provider, tasks.c.cost,
-                tasks.c.created_at, tasks.c.started_at, tasks.c.finished_at, tasks.c.cache_hit,
-                tasks.c.attempts]
-        q = select(*cols)
+    def aggregate(self, *, user_id: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Counts, cost and mean duration grouped by type, status and provider (done in SQL)."""
+        if self.engine.dialect.name == "sqlite":
+            secs = (func.julianday(tasks.c.finished_at) - func.julianday(tasks.c.started_at)) * 86400.0
+        else:
+            secs = func.extract("epoch", tasks.c.finished_at - tasks.c.started_at)
+        q = select(
+            tasks.c.type, tasks.c.status, tasks.c.provider, func.count().label("count"),
+            func.sum(tasks.c.cost).label("cost"), func.avg(secs).label("mean_duration_s"),
+            func.sum(case((tasks.c.cache_hit, 1), else_=0)).label("cache_hits"),
+            func.sum(tasks.c.attempts).label("attempts"),
+        ).group_by(tasks.c.type, tasks.c.status, tasks.c.provider)
         if user_id is not None:
             q = q.where(tasks.c.user_id == user_id)
         if since is not None:

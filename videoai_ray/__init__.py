@@ -1,0 +1,60 @@
+"""videoai-ray: media tasks (images, videos, transcriptions, subtitles) for AI providers, on Ray."""
+
+from .client import Client, Statistics, connect
+from .errors import (
+    AuthenticationFailed,
+    ContentRejected,
+    InvalidInput,
+    InvalidRequest,
+    NoProviderAvailable,
+    PermanentError,
+    ProviderError,
+    ProviderTimeout,
+    RateLimited,
+    RetryableError,
+    TaskCancelled,
+    TaskFailed,
+    TaskNotFound,
+    VideoAIError,
+)
+from .futures import Batch, TaskFuture
+from .models import EventType, Priority, Strategy, Task, TaskStatus, TaskType
+from .providers import Provider, ProviderContext
+from .settings import Settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # connecting
+    "Client",
+    "Settings",
+    "connect",
+    # tasks
+    "Batch",
+    "EventType",
+    "Priority",
+    "Statistics",
+    "Strategy",
+    "Task",
+    "TaskFuture",
+    "TaskStatus",
+    "TaskType",
+    # providers
+    "Provider",
+    "ProviderContext",
+    # errors
+    "AuthenticationFailed",
+    "ContentRejected",
+    "InvalidInput",
+    "InvalidRequest",
+    "NoProviderAvailable",
+    "PermanentError",
+    "ProviderError",
+    "ProviderTimeout",
+    "RateLimited",
+    "RetryableError",
+    "TaskCancelled",
+    "TaskFailed",
+    "TaskNotFound",
+    "VideoAIError",
+]

@@ -1,0 +1,245 @@
+"""The notebook SDK: ``connect()`` and a ``Client`` whose namespaces mirror the HTTP API.
+
+    import videoai_ray as vai
+    client = vai.connect()
+    fut = client.images.generate(prompt="Um gato robô futurista", priority="high")
+    task = fut.result(timeout=120)
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import ray
+
+from .artifacts import ArtifactStore
+from .frames import providers_frame, table_frame, tasks_frame
+from .futures import Batch, TaskFuture
+from .models import BatchItem, Task, TaskType
+from .providers.base import Provider
+from .scheduler import NAMESPACE, get_or_create_scheduler
+from .service import MediaService, _unwrap
+from .settings import Settings
+from .store import TaskStore
+
+
+class _Resource:
+    task_type: TaskType
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def _submit(self, idempotency_key: str | None, body: dict[str, Any]) -> TaskFuture:
+        return self._client.submit(self.task_type, body, idempotency_key=idempotency_key)
+
+
+class Images(_Resource):
+    task_type = TaskType.IMAGE_GENERATION
+
+    def generate(self, prompt: str, *, idempotency_key: str | None = None, **body: Any) -> TaskFuture:
+        """``POST /images/generate``: style, size, quality, n, priority, webhook_url, metadata..."""
+        return self._submit(idempotency_key, {"prompt": prompt, **body})
+
+
+class Videos(_Resource):
+    task_type = TaskType.VIDEO_GENERATION
+
+    def generate(self, prompt: str, *, idempotency_key: str | None = None, **body: Any) -> TaskFuture:
+        """``POST /videos/generate``: duration, style, fps, resolution, priority, ..."""
+        return self._submit(idempotency_key, {"prompt": prompt, **body})
+
+
+class Audio(_Resource):
+    task_type = TaskType.AUDIO_TRANSCRIPTION
+
+    def transcribe(self, audio_url: str | None = None, *, file: str | Path | None = None,
+                   idempotency_key: str | None = None, **body: Any) -> TaskFuture:
+        """``POST /audio/transcribe`` from a URL, or from a local ``file`` (uploaded to the
+        artifact store first, so a worker on another node can read it)."""
+        if (audio_url is None) == (file is None):
+            from .errors import InvalidRequest
+
+            raise InvalidRequest("give exactly one of audio_url or file", field="audio_url")
+        if file is not None:
+            path = Path(file)
+            stored = ArtifactStore(self._client.settings.artifacts_root).put(
+                f"inputs-{uuid.uuid4().hex[:12]}", path.name, path)
+            audio_url = stored["url"]
+        return self._submit(idempotency_key, {"audio_url": audio_url, **body})
+
+
+class Subtitles(_Resource):
+    task_type = TaskType.SUBTITLE_GENERATION
+
+    def generate(self, text: str, *, idempotency_key: str | None = None, **body: Any) -> TaskFuture:
+        """``POST /subtitles/generate``: target_language, format, timing_mode, cues, ..."""
+        return self._submit(idempotency_key, {"text": text, **body})
+
+
+@dataclass
+class Statistics:
+    """The seed's statistics as frames; ``raw`` is the JSON the HTTP API returns."""
+
+    raw: dict[str, Any]
+    by_type: pd.DataFrame
+    by_provider: pd.DataFrame
+    queue: pd.Series
+    providers: pd.DataFrame
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.raw["success_rate"]
+
+    def _repr_html_(self) -> str:
+        parts = [f"<b>{self.raw['total_tasks']} tasks</b>, success rate "
+                 f"{'-' if self.success_rate is None else f'{self.success_rate:.1%}'}, "
+                 f"total cost ${self.raw['total_cost']:.4f}"]
+        for title, df in (("By type", self.by_type), ("By provider", self.by_provider),
+                          ("Queue per priority", self.queue.to_frame("waiting")),
+                          ("Provider health", self.providers)):
+            parts.append(f"<h4>{title}</h4>{df.to_html()}")
+        return "".join(parts)
+
+
+class Client:
+    """Submit and follow media tasks on a Ray cluster."""
+
+    def __init__(self, settings: Settings, scheduler: Any, store: TaskStore, user_id: str = "local") -> None:
+        self.settings = settings
+        self.user_id = user_id
+        self.service = MediaService(settings, scheduler, store)
+        self.images = Images(self)
+        self.videos = Videos(self)
+        self.audio = Audio(self)
+        self.subtitles = Subtitles(self)
+
+    @property
+    def scheduler(self) -> Any:
+        return self.service.scheduler
+
+    # -- submitting ----------------------------------------------------------------------------
+
+    def submit(self, task_type: TaskType | str, body: Mapping[str, Any], *,
+               idempotency_key: str | None = None) -> TaskFuture:
+        prepared = self.service.prepare(task_type, body, user_id=self.user_id, idempotency_key=idempotency_key)
+        [answer] = self.service.submit([prepared])
+        return TaskFuture(self, answer["id"], answer["cache_hit"])
+
+    def batch(self, items: Iterable[Mapping[str, Any] | BatchItem], *, chunk_size: int | None = None) -> Batch:
+        """Submit any number of tasks: validated in full first (all or nothing), then sent in
+        chunks (one actor call and one SQL transaction each), two chunks in flight at a time."""
+        batch_id = "batch_" + uuid.uuid4().hex
+        prepared = list(self.service.prepare_batch(items, user_id=self.user_id, batch_id=batch_id))
+        size = chunk_size or self.settings.submit_chunk
+        ids: list[str] = []
+        in_flight: list[Any] = []
+        it = iter(prepared)
+        while chunk := list(itertools.islice(it, size)):
+            in_flight.append(self.scheduler.submit.remote(chunk, False))
+            if len(in_flight) >= 2:
+                ids.extend(a["id"] for a in _unwrap(lambda: ray.get(in_flight.pop(0))))
+        for ref in in_flight:
+            ids.extend(a["id"] for a in _unwrap(lambda r=ref: ray.get(r)))
+        return Batch(self, batch_id, ids)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, task_id: str) -> Task:
+        return self.service.get(task_id, self.user_id)
+
+    def future(self, task_id: str) -> TaskFuture:
+        self.get(task_id)
+        return TaskFuture(self, task_id)
+
+    def tasks(self, *, status: str | None = None, task_type: str | None = None, limit: int = 50,
+              batch_id: str | None = None) -> pd.DataFrame:
+        """Recent tasks (newest first) as a frame."""
+        return tasks_frame(self.service.store.list(user_id=self.user_id, status=status, task_type=task_type,
+                                                   limit=limit, batch_id=batch_id))
+
+    def statistics(self, *, all_users: bool = False) -> Statistics:
+        raw = self.service.statistics(None if all_users else self.user_id)
+        queue = pd.Series(raw["queue_depth"], name="waiting", dtype="int64")
+        queue.index.name = "priority"
+        return Statistics(raw, table_frame(raw["by_type"], "type"), table_frame(raw["by_provider"], "provider"),
+                          queue, providers_frame(raw["providers"]))
+
+    def providers(self) -> pd.DataFrame:
+        return providers_frame(self.service.providers())
+
+    def cache_stats(self) -> dict[str, Any]:
+        return dict(ray.get(self.scheduler.cache_stats.remote()))
+
+    # -- changing ------------------------------------------------------------------------------
+
+    def cancel(self, task_id: str) -> Task:
+        return self.service.cancel(task_id, self.user_id)
+
+    def _cancel_many(self, ids: list[str]) -> list[dict[str, Any]]:
+        return list(ray.get(self.scheduler.cancel.remote(ids, self.user_id)))
+
+    def retry(self, task_id: str) -> Task:
+        return self.service.retry(task_id, self.user_id)
+
+    def register_provider(self, provider: Provider, *, replace: bool = False) -> dict[str, Any]:
+        """Ship a provider object to the cluster and route tasks to it from now on."""
+        return dict(_unwrap(lambda: ray.get(self.scheduler.register_provider.remote(provider, replace))))
+
+    def unregister_provider(self, name: str) -> None:
+        _unwrap(lambda: ray.get(self.scheduler.unregister_provider.remote(name)))
+
+    # -- waiting -------------------------------------------------------------------------------
+
+    def _version(self, since: int, timeout: float) -> int:
+        return int(ray.get(self.scheduler.wait_version.remote(since, timeout)))
+
+    def _wait_task(self, task_id: str, timeout: float | None) -> Task:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        version = self._version(0, 0)
+        while True:
+            task = self.get(task_id)
+            if task.done:
+                return task
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(f"task {task_id} is still {task.status.value}")
+            version = self._version(version, min(5.0, remaining if remaining is not None else 5.0))
+
+    async def _wait_task_async(self, task_id: str, timeout: float | None) -> Task:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        version = int(await self.scheduler.wait_version.remote(0, 0))
+        while True:
+            task = self.get(task_id)
+            if task.done:
+                return task
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(f"task {task_id} is still {task.status.value}")
+            version = int(await self.scheduler.wait_version.remote(
+                version, min(5.0, remaining if remaining is not None else 5.0)))
+
+
+def connect(address: str | None = None, *, settings: Settings | None = None, user_id: str = "local",
+            providers: list[Provider] | None = None, **ray_init: Any) -> Client:
+    """Connect to Ray (starting a local instance when ``address`` is None and none is running),
+    find or start the Scheduler, and return a ``Client``.
+
+    ``address="auto"`` joins the cluster this machine is part of; ``"ray://head:10001"`` goes
+    through Ray Client. ``providers`` replaces the default providers when this call starts the
+    Scheduler (tests and benchmarks use it).
+    """
+    settings = settings or Settings()
+    if not ray.is_initialized():
+        ray_init.setdefault("namespace", NAMESPACE)
+        ray_init.setdefault("log_to_driver", False)
+        ray.init(address=address, **ray_init)
+    store = TaskStore(settings.db_url)
+    scheduler = get_or_create_scheduler(settings, providers)
+    return Client(settings, scheduler, store, user_id)

@@ -1,0 +1,240 @@
+"""How one attempt of a task runs on the cluster.
+
+I/O-bound providers run in a ``ProviderWorker`` async actor (many attempts in flight in one
+process); CPU-heavy providers run as Ray tasks with ``num_cpus`` so they spread over the nodes.
+Both report back to the Scheduler in batches (results and progress), and both turn every
+exception into an ``AttemptResult`` so the Scheduler sees one shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from .artifacts import ArtifactStore
+from .errors import ProviderError, ProviderTimeout, RateLimited, RetryableError
+from .models import REQUEST_MODELS, TaskType
+from .providers.base import Provider
+from .providers.context import AttemptContext
+from .settings import Settings
+
+log = logging.getLogger("videoai.executor")
+
+_FLUSH_SECONDS = 0.0  # one loop turn: results finishing together still travel in one call
+_CANCEL_POLL_SECONDS = 0.5
+
+
+@dataclass(slots=True)
+class Assignment:
+    """One attempt handed to an executor."""
+
+    task_id: str
+    attempt: int
+    task_type: str
+    input: dict[str, Any]
+    user_id: str = ""
+
+
+@dataclass(slots=True)
+class AttemptResult:
+    task_id: str
+    attempt: int
+    ok: bool
+    output: dict[str, Any] | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    retryable: bool = False
+    retry_after: float | None = None
+    cancelled: bool = False
+    cost: float | None = None
+    duration: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _error_result(a: Assignment, exc: BaseException, started: float) -> AttemptResult:
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):  # ray.cancel interrupts
+        return AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="cancelled",
+                             error_message="cancelled", duration=time.monotonic() - started)
+    if isinstance(exc, TimeoutError):
+        exc = ProviderTimeout(f"attempt timed out: {exc}")
+    if not isinstance(exc, ProviderError):
+        # An unexpected exception from provider code: treated as transient, logged with its trace.
+        log.warning("provider raised %s for task %s", type(exc).__name__, a.task_id, exc_info=exc)
+        exc = RetryableError(f"{type(exc).__name__}: {exc}")
+    return AttemptResult(
+        a.task_id, a.attempt, False, error_code=exc.code, error_message=str(exc.message)[:2000],
+        retryable=exc.retryable, retry_after=exc.retry_after if isinstance(exc, RateLimited) else None,
+        duration=time.monotonic() - started,
+    )
+
+
+async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, timeout: float) -> AttemptResult:
+    """Run one attempt to an ``AttemptResult``; never raises."""
+    started = time.monotonic()
+    try:
+        request = REQUEST_MODELS[TaskType(a.task_type)].model_validate(a.input)
+        output = await asyncio.wait_for(provider.run(request, ctx), timeout)
+        if ctx.cancelled:
+            raise asyncio.CancelledError
+        cost = ctx.cost if ctx.cost is not None else provider.estimate_cost(request)
+        return AttemptResult(a.task_id, a.attempt, True, output=output, cost=cost,
+                             duration=time.monotonic() - started)
+    except BaseException as exc:  # every outcome becomes a result
+        if isinstance(exc, SystemExit):
+            raise
+        return _error_result(a, exc, started)
+    finally:
+        ctx.close()
+
+
+def _artifact_writer(settings: Settings, sink: Sink | None) -> Any:
+    """Write artifacts locally, or through the head node's sink when the local store is not shared
+    and this process runs on another node."""
+    store = ArtifactStore(settings.artifacts_root)
+    if sink is None or not store.is_local or settings.artifacts_shared:
+        return store.put
+    if ray.get_runtime_context().get_node_id() == sink.node_id:
+        return store.put
+
+    def remote_put(task_id: str, name: str, data: bytes | Path, content_type: str | None) -> dict[str, Any]:
+        payload = data.read_bytes() if isinstance(data, Path) else data
+        return dict(ray.get(sink.actor.put.remote(task_id, name, payload, content_type)))
+
+    return remote_put
+
+
+@dataclass(frozen=True, slots=True)
+class Sink:
+    """The head node's artifact sink actor and the node it runs on."""
+
+    actor: Any
+    node_id: str
+
+
+@ray.remote(num_cpus=0)
+class ArtifactSink:
+    """Receives artifact bytes made on other nodes and writes them to the head node's local store."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.store = ArtifactStore(settings.artifacts_root)
+
+    def put(self, task_id: str, name: str, data: bytes, content_type: str | None) -> dict[str, Any]:
+        return self.store.put(task_id, name, data, content_type)
+
+
+@ray.remote(num_cpus=0, max_restarts=0)
+class ProviderWorker:
+    """Runs attempts of one I/O-bound provider, many at a time, in one async actor."""
+
+    def __init__(self, provider: Provider, settings: Settings, scheduler: Any, sink: Any) -> None:
+        self.provider = provider
+        self.settings = settings
+        self.scheduler = scheduler
+        self.sink = sink
+        self.incarnation = uuid.uuid4().hex
+        self.running: dict[str, tuple[int, asyncio.Task[None]]] = {}
+        self.cancelled: set[str] = set()
+        self.results: list[AttemptResult] = []
+        self.progress: dict[str, tuple[int, float]] = {}
+        self._wake: asyncio.Event | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self.timeout = provider.timeout or settings.task_timeout
+        self._write: Any = None
+        # the cap is enforced here; the scheduler may hand over a few more attempts (prefetch)
+        # so a freed slot starts its next attempt without a round trip
+        self._slots = asyncio.Semaphore(provider.max_concurrency)
+
+    def ping(self) -> str:
+        return self.incarnation
+
+    async def start(self, assignments: list[Assignment]) -> str:
+        if self._flusher is None:
+            self._wake = asyncio.Event()
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+        for a in assignments:
+            self.cancelled.discard(a.task_id)
+            self.running[a.task_id] = (a.attempt, asyncio.get_running_loop().create_task(self._run(a)))
+        return self.incarnation
+
+    async def cancel(self, task_id: str) -> None:
+        self.cancelled.add(task_id)
+        item = self.running.get(task_id)
+        if item is not None:
+            # a grace period for cooperative providers, then the asyncio task is cancelled
+            await asyncio.sleep(1.0)
+            if task_id in self.running:
+                item[1].cancel()
+
+    async def _run(self, a: Assignment) -> None:
+        if self._write is None:
+            self._write = _artifact_writer(self.settings, self.sink)
+        async with self._slots:
+            if a.task_id in self.cancelled:
+                result = AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="cancelled")
+            else:
+                ctx = AttemptContext(
+                    a.task_id, a.attempt, self.settings, provider=self.provider.name, user_id=a.user_id,
+                    on_progress=lambda v, _m: self._progress(a, v),
+                    is_cancelled=lambda: a.task_id in self.cancelled, write_artifact=self._write,
+                )
+                result = await run_attempt(self.provider, a, ctx, self.timeout)
+        self.running.pop(a.task_id, None)
+        self.cancelled.discard(a.task_id)
+        self.progress.pop(a.task_id, None)
+        self.results.append(result)
+        assert self._wake is not None
+        self._wake.set()
+
+    def _progress(self, a: Assignment, value: float) -> None:
+        self.progress[a.task_id] = (a.attempt, value)
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _flush_loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(_FLUSH_SECONDS)  # let a burst of results gather into one call
+            results, self.results = self.results, []
+            progress = [(t, att, v) for t, (att, v) in self.progress.items()]
+            self.progress = {}
+            if results or progress:
+                try:
+                    await self.scheduler.report.remote(results, progress)
+                except Exception:
+                    # The scheduler is restarting; its recovery re-runs unfinished tasks, and this
+                    # worker dies with it (actors are fate-shared with their owner).
+                    log.warning("could not report %d results to the scheduler", len(results), exc_info=True)
+
+
+@ray.remote(max_retries=0)
+def run_cpu_attempt(provider: Provider, a: Assignment, settings: Settings, scheduler: Any, sink: Any) -> AttemptResult:
+    """A CPU-heavy attempt as a Ray task; progress is sent to the Scheduler, throttled."""
+    cancelled = False
+    last_check = 0.0
+
+    def is_cancelled() -> bool:
+        nonlocal cancelled, last_check
+        now = time.monotonic()
+        if not cancelled and now - last_check >= _CANCEL_POLL_SECONDS:
+            last_check = now
+            cancelled = bool(ray.get(scheduler.is_cancelled.remote(a.task_id, a.attempt)))
+        return cancelled
+
+    def on_progress(value: float, _message: str | None) -> None:
+        scheduler.report.remote([], [(a.task_id, a.attempt, value)])
+
+    ctx = AttemptContext(
+        a.task_id, a.attempt, settings, provider=provider.name, user_id=a.user_id,
+        on_progress=on_progress, is_cancelled=is_cancelled,
+        write_artifact=_artifact_writer(settings, sink), progress_interval=0.25,
+    )
+    return asyncio.run(run_attempt(provider, a, ctx, provider.timeout or settings.task_timeout))

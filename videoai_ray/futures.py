@@ -1,0 +1,176 @@
+"""TaskFuture and Batch: handles on submitted work that wait without polling the database in a
+loop (they sleep on the Scheduler's change version) and work from sync and async code alike."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .errors import TaskCancelled, TaskFailed
+from .frames import tasks_frame
+from .models import Task, TaskStatus
+
+if TYPE_CHECKING:
+    from .client import Client
+
+_WAIT_SLICE = 5.0
+
+
+def _raise_for(task: Task) -> Task:
+    if task.status is TaskStatus.FAILED:
+        raise TaskFailed(task)
+    if task.status is TaskStatus.CANCELLED:
+        raise TaskCancelled(task)
+    return task
+
+
+class TaskFuture:
+    """A submitted task. ``result()`` waits for it; ``await fut`` does the same asynchronously."""
+
+    def __init__(self, client: Client, task_id: str, cache_hit: bool = False) -> None:
+        self.client = client
+        self.id = task_id
+        self.cache_hit = cache_hit
+
+    @property
+    def task(self) -> Task:
+        """The task as stored now."""
+        return self.client.get(self.id)
+
+    @property
+    def status(self) -> TaskStatus:
+        return self.task.status
+
+    @property
+    def progress(self) -> float:
+        return self.task.progress
+
+    def done(self) -> bool:
+        return self.task.done
+
+    def wait(self, timeout: float | None = None) -> Task:
+        """Wait until the task is terminal and return it (whatever its end state)."""
+        return self.client._wait_task(self.id, timeout)
+
+    def result(self, timeout: float | None = None) -> Task:
+        """The finished task; raises ``TaskFailed`` / ``TaskCancelled``, or ``TimeoutError``."""
+        return _raise_for(self.wait(timeout))
+
+    async def result_async(self, timeout: float | None = None) -> Task:
+        return _raise_for(await self.client._wait_task_async(self.id, timeout))
+
+    def __await__(self) -> Generator[Any, None, Task]:
+        return self.result_async().__await__()
+
+    def cancel(self) -> Task:
+        return self.client.cancel(self.id)
+
+    def retry(self) -> TaskFuture:
+        self.client.retry(self.id)
+        return self
+
+    def __repr__(self) -> str:
+        t = self.task
+        pct = f" {t.progress:.0%}" if t.status is TaskStatus.PROCESSING else ""
+        return f"<TaskFuture {t.id} {t.type.value} {t.status.value}{pct} provider={t.provider}>"
+
+    def _ipython_display_(self) -> None:
+        from .widgets import display_future
+
+        display_future(self)
+
+
+class Batch:
+    """Many tasks submitted together; follows their completions in the order they finish."""
+
+    def __init__(self, client: Client, batch_id: str, ids: list[str]) -> None:
+        self.client = client
+        self.id = batch_id
+        self.ids = ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def futures(self) -> list[TaskFuture]:
+        return [TaskFuture(self.client, i) for i in self.ids]
+
+    def counts(self) -> dict[str, int]:
+        """Tasks per status, now."""
+        return self.client.service.store.status_counts(batch_id=self.id)
+
+    @property
+    def progress(self) -> float:
+        counts = self.counts()
+        done = sum(n for s, n in counts.items() if TaskStatus(s).terminal)
+        return done / len(self.ids) if self.ids else 1.0
+
+    def done(self) -> bool:
+        return self.progress >= 1.0
+
+    def _finished(self, timeout: float | None) -> Iterator[list[tuple[str, str, int]]]:
+        """Chunks of ``(id, status, seq)`` as tasks end, until all have or ``timeout`` passes."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        store = self.client.service.store
+        cursor, seen = 0, 0
+        version = self.client._version(0, 0)
+        while seen < len(self.ids):
+            rows = store.finished_since(self.id, cursor)
+            if rows:
+                cursor = rows[-1][2]
+                seen += len(rows)
+                yield rows
+                continue
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(f"batch {self.id}: {seen}/{len(self.ids)} tasks finished")
+            version = self.client._version(version, min(_WAIT_SLICE, remaining or _WAIT_SLICE))
+
+    def as_completed(self, timeout: float | None = None) -> Iterator[Task]:
+        """Finished tasks, in the order they finished."""
+        for rows in self._finished(timeout):
+            yield from self.client.service.store.get_many([r[0] for r in rows])
+
+    async def as_completed_async(self, timeout: float | None = None) -> AsyncIterator[Task]:
+        it = self.as_completed(timeout)
+        while True:
+            task = await asyncio.to_thread(next, it, None)
+            if task is None:
+                return
+            yield task
+
+    def wait(self, timeout: float | None = None, progress: bool = False) -> dict[str, int]:
+        """Wait for every task to end; returns the counts per status."""
+        bar = None
+        if progress:
+            from .widgets import batch_progress
+
+            bar = batch_progress(self)
+        for rows in self._finished(timeout):
+            if bar is not None:
+                bar.update(rows)
+        if bar is not None:
+            bar.close()
+        return self.counts()
+
+    def results(self) -> list[Task]:
+        return self.client.service.store.get_many(self.ids)
+
+    def to_pandas(self) -> pd.DataFrame:
+        return tasks_frame(self.results())
+
+    def cancel(self) -> list[dict[str, Any]]:
+        return self.client._cancel_many(self.ids)
+
+    def __repr__(self) -> str:
+        counts = self.counts()
+        text = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+        return f"<Batch {self.id} {len(self.ids)} tasks: {text}>"
+
+    def _ipython_display_(self) -> None:
+        from .widgets import display_batch
+
+        display_batch(self)

@@ -1,0 +1,219 @@
+"""ProviderRegistry: registration, live statistics, health, and the seed's selection strategies.
+
+It lives inside the Scheduler actor (one process), so its counters are exact and need no locks.
+A provider that fails ``breaker_failures`` times in a row is taken out of rotation for
+``breaker_cooldown`` seconds (then one trial attempt is let through).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import NoProviderAvailable, ProviderRegistrationError
+from ..models import Strategy, TaskRequest, TaskType
+from .base import Provider, validate_provider
+
+_EWMA = 0.2
+
+
+@dataclass
+class ProviderStats:
+    """Live numbers for one provider."""
+
+    in_flight: int = 0
+    successes: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    latency: float | None = None  # EWMA of successful attempt durations, seconds
+    total_cost: float = 0.0
+    open_until: float = 0.0  # breaker: out of rotation until this monotonic time
+    trial_in_flight: bool = False
+    last_error: str | None = None
+
+    @property
+    def success_rate(self) -> float | None:
+        total = self.successes + self.failures
+        return self.successes / total if total else None
+
+
+@dataclass
+class _Entry:
+    provider: Provider
+    stats: ProviderStats = field(default_factory=ProviderStats)
+
+
+class ProviderRegistry:
+    """The providers the scheduler may dispatch to."""
+
+    def __init__(self, breaker_failures: int = 5, breaker_cooldown: float = 30.0, prefetch: int = 0) -> None:
+        self._entries: dict[str, _Entry] = {}
+        #: attempts an I/O worker may hold beyond its cap, started the moment a slot frees
+        self.prefetch = prefetch
+        self.breaker_failures = breaker_failures
+        self.breaker_cooldown = breaker_cooldown
+
+    # -- registration ------------------------------------------------------------------------
+
+    def register(self, provider: Provider, *, replace: bool = False) -> None:
+        validate_provider(provider)
+        if provider.name in self._entries and not replace:
+            raise ProviderRegistrationError(
+                f"a provider named {provider.name!r} is already registered (pass replace=True)"
+            )
+        old = self._entries.get(provider.name)
+        self._entries[provider.name] = _Entry(provider, old.stats if old else ProviderStats())
+
+    def unregister(self, name: str) -> Provider:
+        try:
+            return self._entries.pop(name).provider
+        except KeyError:
+            raise ProviderRegistrationError(f"no provider named {name!r} is registered") from None
+
+    def get(self, name: str) -> Provider:
+        try:
+            return self._entries[name].provider
+        except KeyError:
+            raise NoProviderAvailable(f"no provider named {name!r} is registered") from None
+
+    def stats(self, name: str) -> ProviderStats:
+        return self._entries[name].stats
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries
+
+    # -- selection ---------------------------------------------------------------------------
+
+    def candidates(self, task_type: TaskType, request: TaskRequest, pinned: str | None = None) -> list[str]:
+        """Providers that could ever serve this request; empty means it can never run."""
+        names = [pinned] if pinned else list(self._entries)
+        out = []
+        for name in names:
+            entry = self._entries.get(name)
+            if entry is None:
+                continue
+            p = entry.provider
+            if task_type in p.task_types and p.unavailable_reason() is None and p.supports(request):
+                out.append(name)
+        return out
+
+    def explain_none(self, task_type: TaskType, request: TaskRequest, pinned: str | None) -> NoProviderAvailable:
+        """The error for a request no provider can serve, saying why."""
+        if pinned and pinned not in self._entries:
+            return NoProviderAvailable(f"provider {pinned!r} is not registered")
+        if getattr(request, "needs_translation", False):
+            return NoProviderAvailable(
+                "no translation-capable provider is available for subtitles "
+                f"{getattr(request, 'source_language', '?')}→{getattr(request, 'target_language', '?')}"
+                " (configure one, e.g. OPENAI_API_KEY)"
+            )
+        reasons = []
+        for name, e in self._entries.items():
+            if task_type in e.provider.task_types:
+                why = e.provider.unavailable_reason() or "does not support this request"
+                reasons.append(f"{name}: {why}")
+        detail = "; ".join(reasons) if reasons else "none registered for this task type"
+        return NoProviderAvailable(f"no available provider for {task_type.value} ({detail})")
+
+    def pick(self, names: list[str], strategy: Strategy, request: TaskRequest, now: float | None = None,
+             exclude: frozenset[str] | set[str] = frozenset()) -> str | None:
+        """The best provider among ``names`` with a free slot, or ``None`` if all are busy or
+        out of rotation. Providers in ``exclude`` (they failed this task) are used only when no
+        other candidate exists."""
+        now = time.monotonic() if now is None else now
+        preferred = [n for n in names if n not in exclude] or names
+        ready = [n for n in preferred if self._ready(n, now)]
+        if not ready:
+            return None
+        return max(ready, key=lambda n: self._score(n, strategy, request))
+
+    def _ready(self, name: str, now: float) -> bool:
+        e = self._entries[name]
+        s = e.stats
+        extra = 0 if e.provider.cpu_bound else self.prefetch
+        if s.in_flight >= e.provider.max_concurrency + extra:
+            return False
+        if s.open_until > now:
+            return False
+        # half-open: after the cooldown, one trial attempt at a time
+        return not (s.consecutive_failures >= self.breaker_failures and s.trial_in_flight)
+
+    def _score(self, name: str, strategy: Strategy, request: TaskRequest) -> tuple[float, ...]:
+        e = self._entries[name]
+        p, s = e.provider, e.stats
+        load = min(1.0, s.in_flight / p.max_concurrency)
+        if strategy is Strategy.QUALITY:
+            return (p.quality, -load)
+        if strategy is Strategy.SPEED:
+            return (-(s.latency if s.latency is not None else 0.0), p.quality)
+        if strategy is Strategy.COST:
+            return (-p.estimate_cost(request), p.quality)
+        if strategy is Strategy.RELIABILITY:
+            rate = s.success_rate
+            return (rate if rate is not None else 1.0, p.quality)
+        return (-load, p.quality)  # LOAD_BALANCING
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def started(self, name: str) -> None:
+        s = self._entries[name].stats if name in self._entries else None
+        if s is None:
+            return
+        s.in_flight += 1
+        if s.consecutive_failures >= self.breaker_failures:
+            s.trial_in_flight = True
+
+    def finished(self, name: str, *, ok: bool | None, duration: float | None = None,
+                 cost: float | None = None, error: str | None = None, now: float | None = None) -> None:
+        """Record the end of an attempt; ``ok=None`` means it says nothing about the provider's
+        health (cancelled, lost worker, or the input's own fault)."""
+        entry = self._entries.get(name)
+        if entry is None:
+            return
+        s = entry.stats
+        s.in_flight = max(0, s.in_flight - 1)
+        s.trial_in_flight = False
+        if cost:
+            s.total_cost += cost
+        if ok is True:
+            s.successes += 1
+            s.consecutive_failures = 0
+            s.open_until = 0.0
+            if duration is not None:
+                s.latency = duration if s.latency is None else (1 - _EWMA) * s.latency + _EWMA * duration
+        elif ok is False:
+            s.failures += 1
+            s.consecutive_failures += 1
+            s.last_error = error
+            if s.consecutive_failures >= self.breaker_failures:
+                s.open_until = (time.monotonic() if now is None else now) + self.breaker_cooldown
+
+    def describe(self, now: float | None = None) -> list[dict[str, Any]]:
+        """One row per provider: what it is, whether it is usable, and its live numbers."""
+        now = time.monotonic() if now is None else now
+        rows = []
+        for name, e in self._entries.items():
+            p, s = e.provider, e.stats
+            reason = p.unavailable_reason()
+            if reason:
+                health = "unavailable"
+            elif s.open_until > now:
+                health = "open_circuit"
+            elif s.consecutive_failures:
+                health = "degraded"
+            else:
+                health = "healthy"
+            rows.append({
+                "name": name, "task_types": sorted(t.value for t in p.task_types),
+                "description": p.description, "quality": p.quality,
+                "max_concurrency": p.max_concurrency, "cpu_bound": p.cpu_bound,
+                "translates": p.translates, "available": reason is None, "unavailable_reason": reason,
+                "health": health, "in_flight": s.in_flight, "successes": s.successes,
+                "failures": s.failures, "success_rate": s.success_rate, "latency_s": s.latency,
+                "total_cost": round(s.total_cost, 6), "last_error": s.last_error,
+            })
+        return rows

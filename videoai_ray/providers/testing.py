@@ -1,0 +1,83 @@
+"""Small providers for benchmarks, tests and notebooks. They do no media work and say so."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..errors import ProviderError, RetryableError
+from ..models import TaskRequest, TaskType
+from .base import Provider, ProviderContext
+
+ALL_TYPES = frozenset(TaskType)
+
+
+class NoopProvider(Provider):
+    """Returns at once with an empty output: measures the system's own overhead."""
+
+    name = "noop"
+    task_types = ALL_TYPES
+    quality = 0.01
+    max_concurrency = 10_000
+    description = "does nothing (benchmarks and tests)"
+
+    async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+        return {"noop": True}
+
+
+class FixedLatencyProvider(Provider):
+    """Waits a fixed time per attempt (an I/O-bound provider with a concurrency cap)."""
+
+    name = "fixed-latency"
+    task_types = ALL_TYPES
+    quality = 0.02
+    max_concurrency = 4
+    description = "sleeps a fixed time (benchmarks and tests)"
+
+    def __init__(self, latency: float = 0.05, max_concurrency: int = 4, name: str | None = None,
+                 task_types: frozenset[TaskType] | None = None, quality: float | None = None,
+                 cost: float = 0.0, log_dir: Path | None = None) -> None:
+        self.latency = latency
+        self.max_concurrency = max_concurrency  # type: ignore[misc]
+        self.cost = cost
+        self.log_dir = log_dir
+        if name:
+            self.name = name  # type: ignore[misc]
+        if task_types:
+            self.task_types = task_types  # type: ignore[misc]
+        if quality is not None:
+            self.quality = quality  # type: ignore[misc]
+
+    def estimate_cost(self, request: TaskRequest) -> float:
+        return self.cost
+
+    async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+        started = time.time()
+        steps = 5
+        for i in range(steps):
+            await asyncio.sleep(self.latency / steps)
+            ctx.raise_if_cancelled()
+            ctx.progress((i + 1) / steps)
+        if self.log_dir is not None:
+            # one file per completed attempt: tests count completions across processes with it
+            (self.log_dir / f"{ctx.task_id}.{ctx.attempt}.done").write_text(f"{started}\n{time.time()}\n")
+        return {"provider": self.name, "slept": self.latency, "started": started}
+
+
+class FlakyProvider(FixedLatencyProvider):
+    """Fails its first ``failures`` attempts of every task with ``error``, then succeeds."""
+
+    name = "flaky"
+    failing: ClassVar[dict[str, int]] = {}
+
+    def __init__(self, failures: int = 1, error: ProviderError | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.failures = failures
+        self.error = error or RetryableError("flaky: transient failure")
+
+    async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+        if ctx.attempt <= self.failures:
+            raise self.error
+        return await super().run(request, ctx)

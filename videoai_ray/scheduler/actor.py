@@ -1,0 +1,380 @@
+"""The Scheduler actor: the one writer of task state.
+
+It accepts chunks of tasks (one SQL transaction each), keeps an aging priority queue per route,
+dispatches attempts to providers within their concurrency caps, applies the retry policy, and
+writes state changes in batched transactions. At start it rebuilds its queues from the store, so
+a restart of it (``max_restarts=-1``), of a worker or of the whole app loses no accepted task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+import ray
+
+from ..errors import (
+    InvalidTransition,
+    NoProviderAvailable,
+    ProviderError,
+    TaskNotFound,
+    WorkerLost,
+    error_from_code,
+)
+from ..executor import ArtifactSink, Assignment, AttemptResult, Sink
+from ..models import EventType, Strategy, TaskStatus
+from ..providers.base import Provider
+from ..providers.registry import ProviderRegistry
+from ..settings import Settings
+from ..store import TaskStore, utcnow
+from .backoff import retry_delay
+from .dispatch import Dispatcher
+from .events import EventSink
+from .queue import AgingQueue
+from .state import Active, active_from_task
+from .submit import SubmitMixin
+
+log = logging.getLogger("videoai.scheduler")
+
+_FLUSH_SECONDS = 0.02
+_PROGRESS_FLUSH_SECONDS = 0.5
+
+
+class Scheduler(SubmitMixin):
+    """Priority scheduling, retries, cancellation and recovery for every task."""
+
+    def __init__(self, settings: Settings, providers: list[Provider] | None = None) -> None:
+        self.settings = settings
+        self.store = TaskStore(settings.db_url)
+        self.registry = ProviderRegistry(settings.breaker_failures, settings.breaker_cooldown, settings.prefetch)
+        self.cache = _make_cache(settings)
+        self.active: dict[str, Active] = {}
+        self.queues: dict[str, AgingQueue] = {}
+        self.delayed: list[tuple[float, str]] = []
+        self.changes: dict[str, dict[str, Any]] = {}
+        self.events = EventSink(settings)
+        self.finish_seq = self.store.max_finish_seq()
+        self.version = int(time.time() * 1000)
+        self._version_event: asyncio.Event | None = None
+        self._kick: asyncio.Event | None = None
+        self._loops: list[asyncio.Task[None]] = []
+        self.sink = Sink(ArtifactSink.options(  # type: ignore[attr-defined]
+            name=f"videoai-artifacts-{settings.instance}", get_if_exists=True,
+            scheduling_strategy=_this_node(),
+        ).remote(settings), ray.get_runtime_context().get_node_id())
+        self.dispatcher = Dispatcher(self)
+        from ..providers.defaults import default_providers, load_user_providers
+
+        for p in [*(providers if providers is not None else default_providers(settings)),
+                  *load_user_providers(settings.instance)]:
+            self.registry.register(p, replace=True)
+        self._recover()
+        try:  # in a Ray async actor, __init__ already runs on the actor's event loop
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._start_loops()
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Queue every unfinished task found in the store."""
+        unfinished = self.store.unfinished()
+        options = self.store.options_for([t.id for t in unfinished])
+        now = time.monotonic()
+        for task in unfinished:
+            act = active_from_task(task, options.get(task.id) or {})
+            if task.status is TaskStatus.RETRYING and task.next_attempt_at:
+                wait = (task.next_attempt_at - utcnow()).total_seconds()
+                self.active[act.id] = act
+                heapq.heappush(self.delayed, (now + max(0.0, wait), act.id))
+            else:
+                act.status = TaskStatus.PENDING
+                self._enqueue(act, now)
+        if unfinished:
+            log.info("recovered %d unfinished tasks from the store", len(unfinished))
+
+    def _start_loops(self) -> None:
+        if self._loops:
+            return
+        self._version_event = asyncio.Event()
+        self._kick = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self._loops = [
+            loop.create_task(self.dispatcher.loop()),
+            loop.create_task(self._flush_loop()),
+            loop.create_task(self.dispatcher.monitor_loop()),
+        ]
+        self.kick()
+
+    async def ready(self) -> dict[str, Any]:
+        """Answers once the scheduler can take work (starts its loops if not yet running)."""
+        self._start_loops()
+        return {"version": self.version, "active": len(self.active), "instance": self.settings.instance}
+
+    def kick(self) -> None:
+        if self._kick is not None:
+            self._kick.set()
+
+    # -- state changes -----------------------------------------------------------------------
+
+    def _enqueue(self, act: Active, now: float) -> None:
+        self.active[act.id] = act
+        q = self.queues.get(act.route)
+        if q is None:
+            q = self.queues[act.route] = AgingQueue(self.settings.aging_seconds)
+        q.push(act.id, act.priority.rank, now)
+
+    def change(self, task_id: str, **values: Any) -> None:
+        self.changes.setdefault(task_id, {"id": task_id}).update(values)
+
+    def finish(self, act: Active, status: TaskStatus, *, output: dict[str, Any] | None = None,
+               error: ProviderError | None = None, cost: float | None = None) -> None:
+        """Move a task to a terminal state (written at the next flush)."""
+        self.active.pop(act.id, None)
+        act.status = status
+        self.finish_seq += 1
+        values: dict[str, Any] = {"status": status.value, "finished_at": utcnow(), "finish_seq": self.finish_seq,
+                                  "next_attempt_at": None}
+        if status is TaskStatus.COMPLETED:
+            values.update(output=output, progress=1.0, cost=cost, error_code=None, error_message=None,
+                          error_retryable=None)
+            act.progress = 1.0
+            if self.cache is not None and act.options.get("use_cache", True):
+                self.cache_put(act, output or {})
+        if error is not None:
+            values.update(error_code=error.code, error_message=error.message, error_retryable=error.retryable)
+        self.change(act.id, **values)
+        self.events.emit(act, _TERMINAL_EVENT[status], output=output, error=error)
+
+    def fail_or_retry(self, act: Active, err: ProviderError) -> None:
+        """The retry policy: it reads only ``err.retryable``."""
+        if not err.retryable or act.attempts > act.max_retries:
+            self.finish(act, TaskStatus.FAILED, error=err)
+            return
+        if act.provider and not isinstance(err, WorkerLost):
+            act.excluded.add(act.provider)
+        others = [n for n in self.registry.candidates(act.type, act.request, act.options.get("provider"))
+                  if n not in act.excluded]
+        immediate = isinstance(err, WorkerLost) or bool(others)
+        delay = 0.0 if immediate else retry_delay(self.settings.retry_schedule, act.attempts, err)
+        act.status = TaskStatus.RETRYING
+        act.progress = 0.0
+        self.change(act.id, status=TaskStatus.RETRYING.value, error_code=err.code, error_message=err.message,
+                    error_retryable=True, progress=0.0, next_attempt_at=utcnow() + timedelta(seconds=delay),
+                    options={**act.options, "failed_providers": sorted(act.excluded)})
+        heapq.heappush(self.delayed, (time.monotonic() + delay, act.id))
+        self.kick()
+
+    # -- reports from executors --------------------------------------------------------------
+
+    async def report(self, results: list[AttemptResult], progress: list[tuple[str, int, float]]) -> None:
+        for task_id, attempt, value in progress:
+            act = self.active.get(task_id)
+            if act is not None and act.attempts == attempt and act.status is TaskStatus.PROCESSING:
+                act.progress = value
+                self.change(task_id, progress=value)
+                self.events.progress(act)
+        for r in results:
+            self.on_result(r)
+        if results:
+            self.kick()
+
+    def on_result(self, r: AttemptResult) -> None:
+        provider = self.dispatcher.release(r.task_id, r.attempt)
+        act = self.active.get(r.task_id)
+        current = act is not None and act.attempts == r.attempt and act.status is TaskStatus.PROCESSING
+        if r.ok:
+            if provider:
+                self.registry.finished(provider, ok=True, duration=r.duration, cost=r.cost)
+            if current:
+                assert act is not None
+                self.finish(act, TaskStatus.COMPLETED, output=r.output, cost=r.cost)
+            return
+        err: ProviderError = WorkerLost("attempt was interrupted") if r.cancelled else error_from_code(
+            r.error_code or "provider_error", r.error_message or "")
+        if r.retry_after is not None:
+            err.retry_after = r.retry_after  # type: ignore[attr-defined]
+        if provider:
+            health = None if (r.cancelled or isinstance(err, WorkerLost)) else (
+                False if err.retryable or err.code == "authentication_failed" else None)
+            self.registry.finished(provider, ok=health, duration=r.duration, error=err.message)
+        if current:
+            assert act is not None
+            self.fail_or_retry(act, err)
+
+    # -- user operations ---------------------------------------------------------------------
+
+    async def cancel(self, task_ids: list[str], user_id: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        for tid in task_ids:
+            act = self.active.get(tid)
+            if act is None or (user_id is not None and act.user_id != user_id):
+                task = self.store.get(tid, user_id)
+                if task is None:
+                    out.append({"id": tid, "error": TaskNotFound.code})
+                else:
+                    out.append({"id": tid, "status": task.status.value,
+                                "error": InvalidTransition.code if task.status.terminal else None})
+                continue
+            was_running = act.status is TaskStatus.PROCESSING
+            q = self.queues.get(act.route)
+            if q is not None:
+                q.remove(tid)
+            self.finish(act, TaskStatus.CANCELLED)
+            if was_running:
+                self.dispatcher.cancel_running(tid)
+            out.append({"id": tid, "status": TaskStatus.CANCELLED.value, "error": None})
+        self.kick()
+        return out
+
+    async def retry(self, task_id: str, user_id: str | None = None) -> dict[str, Any]:
+        """Manual retry of a failed (or cancelled) task: it gets a fresh retry budget."""
+        if task_id in self.active:
+            raise InvalidTransition(f"task {task_id} is still {self.active[task_id].status.value}")
+        task = self.store.get(task_id, user_id)
+        if task is None:
+            raise TaskNotFound(f"no task {task_id}")
+        if task.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            raise InvalidTransition(f"only failed or cancelled tasks can be retried (task is {task.status.value})")
+        options = self.store.options_for([task_id]).get(task_id) or {}
+        options.pop("failed_providers", None)
+        act = active_from_task(task, options)
+        act.status = TaskStatus.PENDING
+        act.max_retries = task.attempts + self.settings.max_retries
+        act.progress = 0.0
+        self.change(task_id, status="pending", max_retries=act.max_retries, error_code=None, error_message=None,
+                    error_retryable=None, finished_at=None, finish_seq=None, next_attempt_at=None, output=None,
+                    progress=0.0, cache_hit=False, options=options)
+        self._enqueue(act, time.monotonic())
+        self.events.emit(act, EventType.CREATED)
+        self.kick()
+        return {"id": task_id, "status": "pending"}
+
+    def is_cancelled(self, task_id: str, attempt: int) -> bool:
+        act = self.active.get(task_id)
+        return act is None or act.attempts != attempt or act.status is not TaskStatus.PROCESSING
+
+    # -- providers ---------------------------------------------------------------------------
+
+    async def register_provider(self, provider: Provider, replace: bool = False, persist: bool = True) -> dict[str, Any]:
+        self.registry.register(provider, replace=replace)
+        self.dispatcher.forget_provider(provider.name)
+        if persist:
+            from ..providers.defaults import save_user_provider
+
+            save_user_provider(self.settings.instance, provider)
+        self.kick()
+        return next(r for r in self.registry.describe() if r["name"] == provider.name)
+
+    async def unregister_provider(self, name: str) -> None:
+        from ..providers.defaults import delete_user_provider
+
+        self.registry.unregister(name)
+        self.dispatcher.forget_provider(name)
+        delete_user_provider(self.settings.instance, name)
+        self.kick()
+
+    def providers(self) -> list[dict[str, Any]]:
+        return self.registry.describe()
+
+    def live_stats(self) -> dict[str, Any]:
+        """Numbers only the scheduler knows: queue depth per priority, in flight, cache."""
+        depth: dict[str, int] = defaultdict(int)
+        for q in self.queues.values():
+            for prio, n in q.depth().items():
+                depth[prio] += n
+        return {
+            "queue_depth": dict(depth),
+            "delayed": len(self.delayed),
+            "active": len(self.active),
+            "in_flight": self.dispatcher.in_flight(),
+            "providers": self.registry.describe(),
+            "cache": self.cache.stats() if self.cache is not None else {},
+            "strategy": self.settings.strategy.value,
+        }
+
+    def cache_stats(self) -> dict[str, Any]:
+        return self.cache.stats() if self.cache is not None else {"enabled": False}
+
+    # -- persistence -------------------------------------------------------------------------
+
+    async def wait_version(self, since: int, timeout: float) -> int:
+        """Return once a state change newer than ``since`` was committed, or after ``timeout``."""
+        if self.version > since or self._version_event is None:
+            return self.version
+        try:
+            await asyncio.wait_for(asyncio.shield(self._version_event.wait()), timeout)
+        except TimeoutError:
+            pass
+        return self.version
+
+    def flush(self) -> None:
+        """Write pending changes and outbox rows in one transaction, then wake waiters."""
+        if not self.changes and not self.events.pending:
+            return
+        changes, self.changes = list(self.changes.values()), {}
+        inserts = self.events.take_inserts()
+        try:
+            self.store.update_many(changes, inserts)
+        except Exception:
+            log.error("writing %d task changes failed; will retry", len(changes), exc_info=True)
+            for ch in changes:  # keep them (newer changes win)
+                merged = {**ch, **self.changes.get(ch["id"], {})}
+                self.changes[ch["id"]] = merged
+            self.events.restore(inserts)
+            return
+        self.events.delivered_to_store()
+        self.version = max(self.version + 1, int(time.time() * 1000))
+        if self._version_event is not None:
+            self._version_event.set()
+            self._version_event = asyncio.Event()
+
+    async def flush_now(self) -> int:
+        """Write what is pending now (used before reading a task just changed)."""
+        self.flush()
+        return self.version
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(_FLUSH_SECONDS)
+            if self.changes or self.events.pending:
+                self.flush()
+
+
+
+_TERMINAL_EVENT = {
+    TaskStatus.COMPLETED: EventType.COMPLETED,
+    TaskStatus.FAILED: EventType.FAILED,
+    TaskStatus.CANCELLED: EventType.CANCELLED,
+}
+
+
+def _make_cache(settings: Settings) -> Any:
+    if not settings.cache_enabled:
+        return None
+    try:
+        from ..cache import TieredCache
+    except ImportError:  # pragma: no cover - the cache package is part of the distribution
+        log.warning("cache unavailable", exc_info=True)
+        return None
+    return TieredCache.from_settings(settings)
+
+
+def _this_node() -> Any:
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    return NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+
+
+def strategy_for(act: Active, default: Strategy) -> Strategy:
+    s = act.options.get("strategy")
+    return Strategy(s) if s else default
+
+
+__all__ = ["NoProviderAvailable", "Scheduler", "strategy_for"]

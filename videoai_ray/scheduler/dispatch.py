@@ -1,0 +1,242 @@
+"""Dispatch: move queued tasks onto providers within their caps, and watch the attempts running.
+
+I/O-bound providers get one ``ProviderWorker`` actor each and receive attempts in batches (one
+actor call per dispatch round); CPU-bound providers get one Ray task per attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+import uuid
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import ray
+
+from ..errors import NoProviderAvailable
+from ..executor import Assignment, AttemptResult, ProviderWorker, run_cpu_attempt
+from ..models import EventType, Strategy, TaskStatus
+from ..store import utcnow
+
+if TYPE_CHECKING:
+    from .actor import Scheduler
+    from .state import Active
+
+log = logging.getLogger("videoai.scheduler")
+
+_MONITOR_SECONDS = 1.0
+
+
+class Dispatcher:
+    """Owns the executors and the attempts in flight; the Scheduler owns the task state."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.s = scheduler
+        #: task id -> (attempt, provider name)
+        self.running: dict[str, tuple[int, str]] = {}
+        self.workers: dict[str, tuple[Any, str]] = {}
+        self.cpu_refs: dict[str, Any] = {}
+        self.provider_refs: dict[str, Any] = {}
+        self._self_handle: Any = None
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def loop(self) -> None:
+        kick = self.s._kick
+        assert kick is not None
+        while True:
+            timeout = None
+            if self.s.delayed:
+                timeout = max(0.0, self.s.delayed[0][0] - time.monotonic())
+            try:
+                await asyncio.wait_for(kick.wait(), timeout)
+            except TimeoutError:
+                pass
+            kick.clear()
+            try:
+                self.dispatch_once()
+            except Exception:
+                log.error("dispatch round failed", exc_info=True)
+
+    def dispatch_once(self) -> None:
+        s = self.s
+        now = time.monotonic()
+        while s.delayed and s.delayed[0][0] <= now:
+            _, tid = heapq.heappop(s.delayed)
+            act = s.active.get(tid)
+            if act is not None and act.status is TaskStatus.RETRYING:
+                act.status = TaskStatus.PENDING
+                s._enqueue(act, now)
+        batches: dict[str, list[Assignment]] = defaultdict(list)
+        for q in s.queues.values():
+            while True:
+                entry = q.peek(now)
+                if entry is None:
+                    break
+                act = s.active.get(entry.task_id)
+                if act is None or act.status is not TaskStatus.PENDING:
+                    q.pop(now)
+                    continue
+                pinned = act.options.get("provider")
+                names = s.registry.candidates(act.type, act.request, pinned)
+                if not names:
+                    q.pop(now)
+                    s.finish(act, TaskStatus.FAILED, error=s.registry.explain_none(act.type, act.request, pinned))
+                    continue
+                strategy = Strategy(act.options.get("strategy") or s.settings.strategy)
+                name = s.registry.pick(names, strategy, act.request, now, act.excluded)
+                if name is None:
+                    break  # strict order: nothing behind this task may jump it on this route
+                q.pop(now)
+                batches[name].append(self._start(act, name))
+        for name, assignments in batches.items():
+            self._send(name, assignments)
+
+    def _start(self, act: Active, name: str) -> Assignment:
+        s = self.s
+        act.status = TaskStatus.PROCESSING
+        act.attempts += 1
+        act.provider = name
+        act.progress = 0.0
+        values: dict[str, Any] = {"status": TaskStatus.PROCESSING.value, "attempts": act.attempts,
+                                  "provider": name, "next_attempt_at": None, "progress": 0.0}
+        if act.started_at is None:
+            act.started_at = utcnow()
+            values["started_at"] = act.started_at
+        s.change(act.id, **values)
+        s.registry.started(name)
+        self.running[act.id] = (act.attempts, name)
+        s.events.emit(act, EventType.STARTED)
+        return Assignment(act.id, act.attempts, act.type.value, act.input, act.user_id)
+
+    # -- executors -----------------------------------------------------------------------------
+
+    def _handle(self) -> Any:
+        if self._self_handle is None:
+            self._self_handle = ray.get_runtime_context().current_actor
+        return self._self_handle
+
+    def _send(self, name: str, assignments: list[Assignment]) -> None:
+        provider = self.s.registry.get(name)
+        if provider.cpu_bound:
+            ref = self.provider_refs.get(name)
+            if ref is None:
+                ref = self.provider_refs[name] = ray.put(provider)
+            for a in assignments:
+                obj = run_cpu_attempt.options(  # type: ignore[attr-defined]
+                    num_cpus=provider.num_cpus, name=f"{name}:{a.task_id}"
+                ).remote(ref, a, self.s.settings, self._handle(), self.s.sink)
+                self.cpu_refs[a.task_id] = obj
+                asyncio.get_running_loop().create_task(self._await_cpu(a, obj))
+            return
+        worker = self._worker(name)
+        asyncio.get_running_loop().create_task(self._await_start(name, worker, assignments))
+
+    def _worker(self, name: str) -> Any:
+        item = self.workers.get(name)
+        if item is None:
+            provider = self.s.registry.get(name)
+            handle = ProviderWorker.options(  # type: ignore[attr-defined]
+                name=f"videoai-worker-{self.s.settings.instance}-{name}-{uuid.uuid4().hex[:6]}",
+                max_concurrency=max(100, provider.max_concurrency * 2),
+            ).remote(provider, self.s.settings, self._handle(), self.s.sink)
+            item = self.workers[name] = (handle, "")
+        return item[0]
+
+    async def _await_start(self, name: str, worker: Any, assignments: list[Assignment]) -> None:
+        try:
+            incarnation = await worker.start.remote(assignments)
+            handle, _ = self.workers.get(name, (worker, ""))
+            if handle is worker:
+                self.workers[name] = (worker, incarnation)
+        except Exception as exc:
+            log.warning("worker for %s failed to take %d attempts: %s", name, len(assignments), exc)
+            self._worker_lost(name, worker)
+
+    async def _await_cpu(self, a: Assignment, ref: Any) -> None:
+        try:
+            result: AttemptResult = await ref
+        except ray.exceptions.TaskCancelledError:
+            result = AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="cancelled")
+        except Exception as exc:  # the worker process died, or Ray lost the task
+            log.warning("attempt %s#%d lost: %s", a.task_id, a.attempt, exc)
+            result = AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="worker_lost")
+        finally:
+            if self.cpu_refs.get(a.task_id) is ref:
+                self.cpu_refs.pop(a.task_id, None)
+        self.s.on_result(result)
+        self.s.kick()
+
+    def _worker_lost(self, name: str, worker: Any) -> None:
+        """Every attempt that was on a dead worker is lost; their tasks run again."""
+        if self.workers.get(name, (None,))[0] is worker:
+            self.workers.pop(name, None)
+        lost = [(tid, att) for tid, (att, prov) in self.running.items()
+                if prov == name and tid not in self.cpu_refs]
+        for tid, att in lost:
+            self.s.on_result(AttemptResult(tid, att, False, cancelled=True, error_code="worker_lost"))
+        self.s.kick()
+
+    async def monitor_loop(self) -> None:
+        """Notice dead worker actors (a killed process) and give their tasks back to the queue."""
+        while True:
+            await asyncio.sleep(_MONITOR_SECONDS)
+            busy = {prov for _, prov in self.running.values()}
+            for name, (handle, incarnation) in list(self.workers.items()):
+                if name not in busy:
+                    continue
+                try:
+                    now_inc = await asyncio.wait_for(handle.ping.remote(), 10)
+                except Exception:
+                    now_inc = None
+                if now_inc is None or (incarnation and now_inc != incarnation):
+                    log.warning("worker for provider %s died; re-running its attempts", name)
+                    self._worker_lost(name, handle)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def release(self, task_id: str, attempt: int) -> str | None:
+        """Forget a finished attempt; returns the provider it ran on (None if already released)."""
+        item = self.running.get(task_id)
+        if item is None or item[0] != attempt:
+            return None
+        del self.running[task_id]
+        return item[1]
+
+    def cancel_running(self, task_id: str) -> None:
+        item = self.running.get(task_id)
+        if item is None:
+            return
+        ref = self.cpu_refs.get(task_id)
+        if ref is not None:
+            # cooperative first (is_cancelled turns true at once), then interrupt the Ray task
+            asyncio.get_running_loop().call_later(1.0, _ray_cancel, ref)
+            return
+        worker = self.workers.get(item[1])
+        if worker is not None:
+            worker[0].cancel.remote(task_id)
+
+    def forget_provider(self, name: str) -> None:
+        self.provider_refs.pop(name, None)
+        item = self.workers.pop(name, None)
+        if item is not None and not any(p == name for _, p in self.running.values()):
+            ray.kill(item[0])
+
+    def in_flight(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for _, prov in self.running.values():
+            out[prov] += 1
+        return dict(out)
+
+
+def _ray_cancel(ref: Any) -> None:
+    try:
+        ray.cancel(ref)
+    except Exception:
+        log.debug("ray.cancel failed (task already done)", exc_info=True)
+
+
+__all__ = ["Dispatcher", "NoProviderAvailable"]

@@ -1,0 +1,45 @@
+"""Finding or starting the named Scheduler actor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+
+from ..providers.base import Provider
+from ..settings import Settings
+
+NAMESPACE = "videoai"
+
+
+def scheduler_name(settings: Settings) -> str:
+    return f"videoai-scheduler-{settings.instance}"
+
+
+def get_or_create_scheduler(settings: Settings, providers: list[Provider] | None = None) -> Any:
+    """The deployment's Scheduler: detached, restarted by Ray whenever it dies, and its method
+    calls retried across restarts (``submit`` is idempotent by task id, so that is safe)."""
+    from .actor import Scheduler
+
+    cls = ray.remote(Scheduler)
+    handle = cls.options(  # type: ignore[attr-defined]
+        name=scheduler_name(settings),
+        namespace=NAMESPACE,
+        lifetime="detached",
+        get_if_exists=True,
+        max_restarts=-1,
+        max_task_retries=-1,
+        max_concurrency=10_000,
+        num_cpus=0,
+    ).remote(settings, providers)
+    ray.get(handle.ready.remote())
+    return handle
+
+
+def kill_scheduler(settings: Settings) -> None:
+    """Stop the deployment's Scheduler for good (its workers die with it)."""
+    try:
+        handle = ray.get_actor(scheduler_name(settings), namespace=NAMESPACE)
+    except ValueError:
+        return
+    ray.kill(handle, no_restart=True)

@@ -1,0 +1,143 @@
+"""Accepting tasks: one chunk in, one SQL transaction, idempotent by task id and by the caller's
+idempotency key, answered from the cache when the same input was computed before."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from ..errors import InvalidRequest
+from ..models import REQUEST_MODELS, EventType, Priority, TaskStatus, TaskType
+from ..store import utcnow
+from ..store.schema import tasks
+from .state import Active
+
+if TYPE_CHECKING:
+    from .actor import Scheduler
+
+log = logging.getLogger("videoai.scheduler")
+
+
+class SubmitMixin:
+    """The Scheduler's ``submit``; split out to keep the actor module about scheduling."""
+
+    async def submit(self: Scheduler, items: list[dict[str, Any]], return_tasks: bool = False) -> list[dict[str, Any]]:  # type: ignore[misc]
+        """Accept a chunk of prepared submissions (see ``service.prepare``).
+
+        Returns, per item, ``{"id", "status", "existing", "cache_hit"}`` (and ``"task"`` as JSON
+        when ``return_tasks``).
+        """
+        now_dt = utcnow()
+        existing = self._existing(items)
+        rows: list[dict[str, Any]] = []
+        new: list[Active] = []
+        answers: list[dict[str, Any]] = []
+        keys: dict[str, str] = {}
+        for it in items:
+            prior = existing.get(it["id"]) or existing.get(_idem(it))
+            if prior is not None:
+                answers.append({"id": prior, "status": None, "existing": True, "cache_hit": False})
+                continue
+            ttype = TaskType(it["type"])
+            try:
+                request = REQUEST_MODELS[ttype].model_validate(it["input"])
+            except Exception as e:
+                raise InvalidRequest(f"item {it['id']}: {e}", field="input") from e
+            act = Active(
+                id=it["id"], type=ttype, priority=Priority(it["priority"]), user_id=it["user_id"],
+                input=it["input"], request=request, options=it["options"], max_retries=it["max_retries"],
+                metadata=it["metadata"], webhook_url=it.get("webhook_url"),
+                webhook_events=it.get("webhook_events"), batch_id=it.get("batch_id"),
+            )
+            existing[it["id"]] = act.id
+            if _idem(it):
+                existing[_idem(it)] = act.id
+            new.append(act)
+            rows.append(_row(it, now_dt))
+            answers.append({"id": act.id, "status": "pending", "existing": False, "cache_hit": False})
+            if self.cache is not None and it["options"].get("use_cache", True):
+                keys[act.id] = self.cache_key(act)
+        hits = self.cache.get_many(list(set(keys.values()))) if keys else {}
+        now = time.monotonic()
+        by_id = {a["id"]: a for a in answers if not a["existing"]}
+        row_by_id = {r["id"]: r for r in rows}
+        for act in new:
+            hit = hits.get(keys.get(act.id, ""))
+            act.status = TaskStatus.PENDING
+            self.events.emit(act, EventType.CREATED)
+            if hit is not None:
+                self.finish_seq += 1
+                row = row_by_id[act.id]
+                row.update(status="completed", output=hit.value.get("output"), provider=hit.value.get("provider"),
+                           progress=1.0, cost=0.0, cache_hit=True, started_at=now_dt, finished_at=now_dt,
+                           finish_seq=self.finish_seq)
+                act.status = TaskStatus.COMPLETED
+                act.progress = 1.0
+                self.events.emit(act, EventType.COMPLETED, output=row["output"])
+                by_id[act.id].update(status="completed", cache_hit=True)
+        inserts = [(tasks, rows), *self.events.take_inserts()]
+        self.store.update_many([], inserts)
+        self.events.delivered_to_store()
+        for act in new:
+            if act.status is TaskStatus.PENDING:
+                self._enqueue(act, now)
+        if any(a.get("cache_hit") for a in answers):
+            self.flush()  # bump the version so waiters see the cached completions
+        self.kick()
+        if return_tasks:
+            tasks_by_id = {t.id: t for t in self.store.get_many([a["id"] for a in answers])}
+            for a in answers:
+                t = tasks_by_id.get(a["id"])
+                a["task"] = t.model_dump(mode="json") if t else None
+                a["status"] = t.status.value if t else a["status"]
+        return answers
+
+    def _existing(self: Scheduler, items: list[dict[str, Any]]) -> dict[str, str]:  # type: ignore[misc]
+        """Ids already stored (a re-sent chunk) and idempotency keys already used."""
+        found: dict[str, str] = {}
+        ids = [it["id"] for it in items]
+        with self.store.engine.connect() as conn:
+            for chunk_start in range(0, len(ids), 900):
+                chunk = ids[chunk_start:chunk_start + 900]
+                for row in conn.execute(select(tasks.c.id).where(tasks.c.id.in_(chunk))):
+                    found[row.id] = row.id
+        by_user: dict[str, list[str]] = {}
+        for it in items:
+            if it.get("idempotency_key"):
+                by_user.setdefault(it["user_id"], []).append(it["idempotency_key"])
+        for user, ks in by_user.items():
+            for key, tid in self.store.find_idempotent(user, ks).items():
+                found[f"{user}\x00{key}"] = tid
+        return found
+
+    def cache_key(self: Scheduler, act: Active) -> str:  # type: ignore[misc]
+        from ..cache import cache_key
+
+        return str(cache_key(act.type, act.input))
+
+    def cache_put(self: Scheduler, act: Active, output: dict[str, Any]) -> None:  # type: ignore[misc]
+        try:
+            self.cache.put(self.cache_key(act), {"output": output, "provider": act.provider})
+        except Exception:
+            log.warning("cache write failed for %s", act.id, exc_info=True)
+
+
+def _idem(item: dict[str, Any]) -> str:
+    key = item.get("idempotency_key")
+    return f"{item['user_id']}\x00{key}" if key else ""
+
+
+def _row(it: dict[str, Any], now: Any) -> dict[str, Any]:
+    return {
+        "id": it["id"], "type": it["type"], "status": "pending", "priority": it["priority"],
+        "user_id": it["user_id"], "input": it["input"], "output": None, "provider": None, "attempts": 0,
+        "max_retries": it["max_retries"], "error_code": None, "error_message": None, "error_retryable": None,
+        "progress": 0.0, "cost": None, "created_at": now, "started_at": None, "finished_at": None,
+        "next_attempt_at": None, "webhook_url": it.get("webhook_url"), "webhook_secret": it.get("webhook_secret"),
+        "webhook_events": it.get("webhook_events"), "meta": it["metadata"], "options": it["options"],
+        "idempotency_key": it.get("idempotency_key"), "batch_id": it.get("batch_id"), "cache_hit": False,
+        "finish_seq": None,
+    }

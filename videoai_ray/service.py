@@ -1,0 +1,162 @@
+"""MediaService: the one core every entry point calls (SDK, HTTP API, CLI).
+
+It validates bodies into submissions, sends them to the Scheduler in chunks, and reads tasks and
+statistics from the store. Nothing here is specific to HTTP or to notebooks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import ray
+from pydantic import ValidationError
+
+from . import netguard
+from .errors import InvalidRequest, TaskNotFound, VideoAIError
+from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
+from .settings import Settings
+from .stats import compute_statistics
+from .store import TaskStore
+
+
+def new_task_id() -> str:
+    return "task_" + uuid.uuid4().hex
+
+
+def _field(err: ValidationError, prefix: str = "") -> InvalidRequest:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "body"
+    msg = first["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg.removeprefix("Value error, ")
+    # a model-level check reports its field at the start of its message ("cues: ...")
+    if loc == "body" and ":" in msg.split(" ")[0]:
+        loc, msg = msg.split(":", 1)[0], msg.split(":", 1)[1].strip()
+    full = f"{prefix}{loc}" if prefix else loc
+    errors = [{"field": f"{prefix}{'.'.join(str(p) for p in e['loc'])}", "message": e["msg"]} for e in err.errors()]
+    return InvalidRequest(f"{full}: {msg}", field=full, errors=errors)
+
+
+class MediaService:
+    """Submit, read, cancel and retry tasks; list providers; compute statistics."""
+
+    def __init__(self, settings: Settings, scheduler: Any, store: TaskStore | None = None) -> None:
+        self.settings = settings
+        self.scheduler = scheduler
+        self.store = store or TaskStore(settings.db_url, migrate=False)
+
+    # -- validation ----------------------------------------------------------------------------
+
+    def validate(self, task_type: TaskType | str, body: Mapping[str, Any] | TaskRequest, prefix: str = "") -> TaskRequest:
+        """The body as its task type's model; ``InvalidRequest`` naming the field otherwise."""
+        try:
+            ttype = TaskType(task_type)
+        except ValueError:
+            raise InvalidRequest(f"{prefix}task_type: unknown task type {task_type!r}",
+                                 field=f"{prefix}task_type") from None
+        model = REQUEST_MODELS[ttype]
+        if isinstance(body, TaskRequest):
+            body = body.model_dump(exclude_unset=True)
+        try:
+            request = model.model_validate(dict(body))
+        except ValidationError as e:
+            raise _field(e, prefix) from None
+        self._policy_checks(request, prefix)
+        return request
+
+    def _policy_checks(self, request: TaskRequest, prefix: str) -> None:
+        prompt = getattr(request, "prompt", None) or getattr(request, "text", None)
+        if prompt and self.settings.blocklist:
+            low = prompt.lower()
+            for word in self.settings.blocklist:
+                if word.lower() in low:
+                    name = "prompt" if hasattr(request, "prompt") else "text"
+                    raise InvalidRequest(f"{prefix}{name}: rejected by the content filter",
+                                         field=f"{prefix}{name}")
+        if request.webhook_url:
+            try:
+                netguard.check_url(request.webhook_url, self.settings.url_allowlist)
+            except netguard.UnsafeURL as e:
+                raise InvalidRequest(f"{prefix}webhook_url: {e}", field=f"{prefix}webhook_url") from None
+        url = getattr(request, "audio_url", None)
+        if url and url.startswith(("http://", "https://")):
+            try:
+                netguard.check_url(url, self.settings.url_allowlist, resolve_dns=False)
+            except netguard.UnsafeURL as e:
+                raise InvalidRequest(f"{prefix}audio_url: {e}", field=f"{prefix}audio_url") from None
+
+    def prepare(self, task_type: TaskType | str, body: Mapping[str, Any] | TaskRequest, *, user_id: str,
+                idempotency_key: str | None = None, batch_id: str | None = None,
+                priority: str | None = None, prefix: str = "") -> dict[str, Any]:
+        """A validated submission, ready for the Scheduler."""
+        request = self.validate(task_type, body, prefix)
+        opts = request.options()
+        return {
+            "id": new_task_id(), "type": TaskType(task_type).value, "user_id": user_id,
+            "priority": priority or opts["priority"], "input": request.media_input(),
+            "options": {"provider": opts["provider"], "strategy": opts["strategy"], "use_cache": opts["use_cache"]},
+            "webhook_url": opts["webhook_url"], "webhook_secret": request.webhook_secret,
+            "webhook_events": opts["webhook_events"], "metadata": opts["metadata"],
+            "idempotency_key": idempotency_key, "batch_id": batch_id, "max_retries": self.settings.max_retries,
+        }
+
+    def prepare_batch(self, items: Iterable[Mapping[str, Any] | BatchItem], *, user_id: str,
+                      batch_id: str) -> Iterator[dict[str, Any]]:
+        """Validate batch items lazily; errors name the item's index (``[3].input_data.prompt``)."""
+        for i, raw in enumerate(items):
+            try:
+                item = raw if isinstance(raw, BatchItem) else BatchItem.model_validate(raw)
+            except ValidationError as e:
+                raise _field(e, f"[{i}].") from None
+            yield self.prepare(item.task_type, item.input_data, user_id=user_id, batch_id=batch_id,
+                               priority=item.priority.value if item.priority else None,
+                               prefix=f"[{i}].input_data.")
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def submit(self, prepared: list[dict[str, Any]], *, return_tasks: bool = False) -> list[dict[str, Any]]:
+        return list(_unwrap(lambda: ray.get(self.scheduler.submit.remote(prepared, return_tasks))))
+
+    async def submit_async(self, prepared: list[dict[str, Any]], *, return_tasks: bool = False) -> list[dict[str, Any]]:
+        return list(await self.scheduler.submit.remote(prepared, return_tasks))
+
+    def get(self, task_id: str, user_id: str | None = None) -> Task:
+        task = self.store.get(task_id, user_id)
+        if task is None:
+            raise TaskNotFound(f"no task {task_id}")
+        return task
+
+    def cancel(self, task_id: str, user_id: str | None = None) -> Task:
+        [res] = _unwrap(lambda: ray.get(self.scheduler.cancel.remote([task_id], user_id)))
+        if res.get("error") == TaskNotFound.code:
+            raise TaskNotFound(f"no task {task_id}")
+        return self._after_write(task_id)
+
+    def retry(self, task_id: str, user_id: str | None = None) -> Task:
+        _unwrap(lambda: ray.get(self.scheduler.retry.remote(task_id, user_id)))
+        return self._after_write(task_id)
+
+    def _after_write(self, task_id: str) -> Task:
+        """Read a task after the Scheduler changed it (waits for its write to be committed)."""
+        ray.get(self.scheduler.flush_now.remote())
+        return self.get(task_id)
+
+    def statistics(self, user_id: str | None = None) -> dict[str, Any]:
+        live = ray.get(self.scheduler.live_stats.remote())
+        return compute_statistics(self.store.aggregate(user_id=user_id), live)
+
+    def providers(self) -> list[dict[str, Any]]:
+        return list(ray.get(self.scheduler.providers.remote()))
+
+
+def _unwrap(fn: Any) -> Any:
+    """Re-raise a package error raised inside the Scheduler as itself, not as a RayTaskError."""
+    try:
+        return fn()
+    except ray.exceptions.RayTaskError as e:
+        cause = getattr(e, "cause", None)
+        if isinstance(cause, VideoAIError):
+            raise cause from None
+        raise
