@@ -131,7 +131,10 @@ class ArtifactSink:
 
 @ray.remote(num_cpus=0, max_restarts=0)
 class ProviderWorker:
-    """Runs attempts of one I/O-bound provider, many at a time, in one async actor."""
+    """Runs attempts of one I/O-bound provider, many at a time, in one async actor.
+
+    It is a detached actor, so it outlives a Scheduler restart and finishes what it runs.
+    """
 
     def __init__(self, provider: Provider, settings: Settings, scheduler: Any, sink: Any) -> None:
         self.provider = provider
@@ -197,8 +200,14 @@ class ProviderWorker:
         if self._wake is not None:
             self._wake.set()
 
+    def snapshot(self) -> list[tuple[str, int]]:
+        """Attempts this worker owns: running, waiting for a slot, or finished but not yet
+        reported. A restarted Scheduler adopts them instead of running them again."""
+        return [(t, att) for t, (att, _) in self.running.items()] + [(r.task_id, r.attempt) for r in self.results]
+
     async def _flush_loop(self) -> None:
         assert self._wake is not None
+        delay = 0.1
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -206,13 +215,19 @@ class ProviderWorker:
             results, self.results = self.results, []
             progress = [(t, att, v) for t, (att, v) in self.progress.items()]
             self.progress = {}
-            if results or progress:
-                try:
-                    await self.scheduler.report.remote(results, progress)
-                except Exception:
-                    # The scheduler is restarting; its recovery re-runs unfinished tasks, and this
-                    # worker dies with it (actors are fate-shared with their owner).
-                    log.warning("could not report %d results to the scheduler", len(results), exc_info=True)
+            if not results and not progress:
+                continue
+            try:
+                await self.scheduler.report.remote(results, progress)
+                delay = 0.1
+            except Exception:
+                # The scheduler is restarting: keep the results and try again; it adopts this
+                # worker's attempts when it comes back, so nothing runs twice.
+                log.warning("could not report %d results; retrying in %.1fs", len(results), delay, exc_info=True)
+                self.results = results + self.results
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                self._wake.set()
 
 
 @ray.remote(max_retries=0)

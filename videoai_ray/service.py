@@ -49,7 +49,9 @@ class MediaService:
 
     # -- validation ----------------------------------------------------------------------------
 
-    def validate(self, task_type: TaskType | str, body: Mapping[str, Any] | TaskRequest, prefix: str = "") -> TaskRequest:
+    def validate(
+        self, task_type: TaskType | str, body: Mapping[str, Any] | TaskRequest, prefix: str = ""
+    ) -> TaskRequest:
         """The body as its task type's model; ``InvalidRequest`` naming the field otherwise."""
         try:
             ttype = TaskType(task_type)

@@ -8,8 +8,8 @@ it on, so every process of a cluster runs with the settings of the process that 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     cache_l1_ttl: float = 3600.0
     cache_l1_size: int = 10_000
     cache_l2_ttl: float = 86400.0
+    #: most entries kept in Redis (least recently used are trimmed); 0 turns L2 off
+    cache_l2_size: int = Field(default=100_000, ge=0)
+    #: seconds a failing cache layer (e.g. Redis down) is skipped before it is tried again
+    cache_retry_after: float = Field(default=5.0, gt=0)
     cache_l3_ttl: float = 7 * 86400.0
     cache_l3_size_mb: int = 1024
 

@@ -9,6 +9,7 @@ a restart of it (``max_restarts=-1``), of a worker or of the whole app loses no 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import time
@@ -26,7 +27,7 @@ from ..errors import (
     WorkerLost,
     error_from_code,
 )
-from ..executor import ArtifactSink, Assignment, AttemptResult, Sink
+from ..executor import ArtifactSink, AttemptResult, Sink
 from ..models import EventType, Strategy, TaskStatus
 from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
@@ -35,6 +36,7 @@ from ..store import TaskStore, utcnow
 from .backoff import retry_delay
 from .dispatch import Dispatcher
 from .events import EventSink
+from .handle import NAMESPACE
 from .queue import AgingQueue
 from .state import Active, active_from_task
 from .submit import SubmitMixin
@@ -57,6 +59,8 @@ class Scheduler(SubmitMixin):
         self.queues: dict[str, AgingQueue] = {}
         self.delayed: list[tuple[float, str]] = []
         self.changes: dict[str, dict[str, Any]] = {}
+        #: tasks loaded at start whose fate waits for worker adoption
+        self.recovering: set[str] = set()
         self.events = EventSink(settings)
         self.finish_seq = self.store.max_finish_seq()
         self.version = int(time.time() * 1000)
@@ -64,8 +68,8 @@ class Scheduler(SubmitMixin):
         self._kick: asyncio.Event | None = None
         self._loops: list[asyncio.Task[None]] = []
         self.sink = Sink(ArtifactSink.options(  # type: ignore[attr-defined]
-            name=f"videoai-artifacts-{settings.instance}", get_if_exists=True,
-            scheduling_strategy=_this_node(),
+            name=f"videoai-artifacts-{settings.instance}", namespace=NAMESPACE, get_if_exists=True,
+            lifetime="detached", scheduling_strategy=_this_node(),
         ).remote(settings), ray.get_runtime_context().get_node_id())
         self.dispatcher = Dispatcher(self)
         from ..providers.defaults import default_providers, load_user_providers
@@ -83,21 +87,46 @@ class Scheduler(SubmitMixin):
     # -- life cycle --------------------------------------------------------------------------
 
     def _recover(self) -> None:
-        """Queue every unfinished task found in the store."""
+        """Load every unfinished task found in the store; ``_adopt`` then decides which ones a
+        surviving worker still runs and queues the others."""
         unfinished = self.store.unfinished()
         options = self.store.options_for([t.id for t in unfinished])
-        now = time.monotonic()
         for task in unfinished:
             act = active_from_task(task, options.get(task.id) or {})
-            if task.status is TaskStatus.RETRYING and task.next_attempt_at:
-                wait = (task.next_attempt_at - utcnow()).total_seconds()
-                self.active[act.id] = act
-                heapq.heappush(self.delayed, (now + max(0.0, wait), act.id))
+            self.active[act.id] = act
+            self.recovering.add(act.id)
+        if unfinished:
+            log.info("recovered %d unfinished tasks from the store", len(unfinished))
+
+    async def _adopt(self) -> None:
+        """Take over the attempts that surviving workers run, queue every other recovered task,
+        then let dispatch begin."""
+        try:
+            adopted = await self.dispatcher.adopt_workers()
+        except Exception:
+            log.error("worker adoption failed; recovered tasks run again", exc_info=True)
+            adopted = {}
+        now = time.monotonic()
+        for tid in list(self.recovering):
+            act = self.active.get(tid)
+            if act is None:
+                continue
+            if tid in adopted:
+                attempt, provider = adopted[tid]
+                act.status, act.attempts, act.provider = TaskStatus.PROCESSING, attempt, provider
+                self.dispatcher.running[tid] = (attempt, provider)
+                self.registry.started(provider)
+                self.change(tid, status=act.status.value, attempts=attempt, provider=provider)
+            elif act.status is TaskStatus.RETRYING:
+                task = self.store.get(tid)
+                due = task.next_attempt_at if task else None
+                wait = (due - utcnow()).total_seconds() if due else 0.0
+                heapq.heappush(self.delayed, (now + max(0.0, wait), tid))
             else:
                 act.status = TaskStatus.PENDING
                 self._enqueue(act, now)
-        if unfinished:
-            log.info("recovered %d unfinished tasks from the store", len(unfinished))
+        self.recovering.clear()
+        self.kick()
 
     def _start_loops(self) -> None:
         if self._loops:
@@ -109,8 +138,8 @@ class Scheduler(SubmitMixin):
             loop.create_task(self.dispatcher.loop()),
             loop.create_task(self._flush_loop()),
             loop.create_task(self.dispatcher.monitor_loop()),
+            loop.create_task(self._adopt()),
         ]
-        self.kick()
 
     async def ready(self) -> dict[str, Any]:
         """Answers once the scheduler can take work (starts its loops if not yet running)."""
@@ -188,6 +217,10 @@ class Scheduler(SubmitMixin):
     def on_result(self, r: AttemptResult) -> None:
         provider = self.dispatcher.release(r.task_id, r.attempt)
         act = self.active.get(r.task_id)
+        if act is not None and r.task_id in self.recovering and r.attempt >= act.attempts:
+            # a surviving worker reports before adoption finished: this attempt is the live one
+            self.recovering.discard(r.task_id)
+            act.status, act.attempts = TaskStatus.PROCESSING, r.attempt
         current = act is not None and act.attempts == r.attempt and act.status is TaskStatus.PROCESSING
         if r.ok:
             if provider:
@@ -262,7 +295,9 @@ class Scheduler(SubmitMixin):
 
     # -- providers ---------------------------------------------------------------------------
 
-    async def register_provider(self, provider: Provider, replace: bool = False, persist: bool = True) -> dict[str, Any]:
+    async def register_provider(
+        self, provider: Provider, replace: bool = False, persist: bool = True
+    ) -> dict[str, Any]:
         self.registry.register(provider, replace=replace)
         self.dispatcher.forget_provider(provider.name)
         if persist:
@@ -308,10 +343,8 @@ class Scheduler(SubmitMixin):
         """Return once a state change newer than ``since`` was committed, or after ``timeout``."""
         if self.version > since or self._version_event is None:
             return self.version
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._version_event.wait()), timeout)
-        except TimeoutError:
-            pass
         return self.version
 
     def flush(self) -> None:

@@ -7,6 +7,7 @@ actor call per dispatch round); CPU-bound providers get one Ray task per attempt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import time
@@ -20,6 +21,7 @@ from ..errors import NoProviderAvailable
 from ..executor import Assignment, AttemptResult, ProviderWorker, run_cpu_attempt
 from ..models import EventType, Strategy, TaskStatus
 from ..store import utcnow
+from .handle import NAMESPACE
 
 if TYPE_CHECKING:
     from .actor import Scheduler
@@ -51,10 +53,8 @@ class Dispatcher:
             timeout = None
             if self.s.delayed:
                 timeout = max(0.0, self.s.delayed[0][0] - time.monotonic())
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(kick.wait(), timeout)
-            except TimeoutError:
-                pass
             kick.clear()
             try:
                 self.dispatch_once()
@@ -63,6 +63,8 @@ class Dispatcher:
 
     def dispatch_once(self) -> None:
         s = self.s
+        if s.recovering:
+            return  # nothing starts before the previous incarnation's attempts are adopted
         now = time.monotonic()
         while s.delayed and s.delayed[0][0] <= now:
             _, tid = heapq.heappop(s.delayed)
@@ -140,11 +142,33 @@ class Dispatcher:
         if item is None:
             provider = self.s.registry.get(name)
             handle = ProviderWorker.options(  # type: ignore[attr-defined]
-                name=f"videoai-worker-{self.s.settings.instance}-{name}-{uuid.uuid4().hex[:6]}",
+                name=f"{worker_prefix(self.s.settings.instance, name)}{uuid.uuid4().hex[:8]}",
+                namespace=NAMESPACE, lifetime="detached",
                 max_concurrency=max(100, provider.max_concurrency * 2),
             ).remote(provider, self.s.settings, self._handle(), self.s.sink)
             item = self.workers[name] = (handle, "")
         return item[0]
+
+    async def adopt_workers(self) -> dict[str, tuple[int, str]]:
+        """Find the workers a previous incarnation left running and take over their attempts."""
+        adopted: dict[str, tuple[int, str]] = {}
+        names = _named_actors(worker_prefix(self.s.settings.instance, ""))
+        for actor_name in names:
+            provider = actor_name.removeprefix(worker_prefix(self.s.settings.instance, "")).rsplit("-", 1)[0]
+            try:
+                handle = ray.get_actor(actor_name, namespace=NAMESPACE)
+                owned = await asyncio.wait_for(handle.snapshot.remote(), 10)
+                incarnation = await handle.ping.remote()
+            except Exception:
+                log.warning("could not reach worker %s; its attempts will run again", actor_name, exc_info=True)
+                continue
+            if provider not in self.s.registry or provider in self.workers:
+                ray.kill(handle)
+                continue
+            self.workers[provider] = (handle, incarnation)
+            for tid, attempt in owned:
+                adopted[tid] = (attempt, provider)
+        return adopted
 
     async def _await_start(self, name: str, worker: Any, assignments: list[Assignment]) -> None:
         try:
@@ -222,14 +246,30 @@ class Dispatcher:
     def forget_provider(self, name: str) -> None:
         self.provider_refs.pop(name, None)
         item = self.workers.pop(name, None)
-        if item is not None and not any(p == name for _, p in self.running.values()):
-            ray.kill(item[0])
+        if item is not None:
+            handle = item[0]
+            if any(p == name for _, p in self.running.values()):
+                # let the attempts it runs finish, then stop it
+                asyncio.get_running_loop().call_later(self.s.settings.task_timeout, ray.kill, handle)
+            else:
+                ray.kill(handle)
 
     def in_flight(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
         for _, prov in self.running.values():
             out[prov] += 1
         return dict(out)
+
+
+def worker_prefix(instance: str, provider: str) -> str:
+    return f"videoai-worker-{instance}-{provider}" + ("-" if provider else "")
+
+
+def _named_actors(prefix: str) -> list[str]:
+    from ray.util import list_named_actors
+
+    return [a["name"] for a in list_named_actors(all_namespaces=True)
+            if a.get("namespace") == NAMESPACE and a["name"].startswith(prefix)]
 
 
 def _ray_cancel(ref: Any) -> None:

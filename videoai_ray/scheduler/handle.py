@@ -37,9 +37,15 @@ def get_or_create_scheduler(settings: Settings, providers: list[Provider] | None
 
 
 def kill_scheduler(settings: Settings) -> None:
-    """Stop the deployment's Scheduler for good (its workers die with it)."""
-    try:
-        handle = ray.get_actor(scheduler_name(settings), namespace=NAMESPACE)
-    except ValueError:
-        return
-    ray.kill(handle, no_restart=True)
+    """Stop the deployment's Scheduler and its workers for good."""
+    from ray.util import list_named_actors
+
+    exact = {scheduler_name(settings), f"videoai-artifacts-{settings.instance}"}
+    for actor in list_named_actors(all_namespaces=True):
+        name = actor["name"]
+        if actor.get("namespace") == NAMESPACE and (
+                name in exact or name.startswith(f"videoai-worker-{settings.instance}-")):
+            try:
+                ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+            except ValueError:
+                continue

@@ -1,0 +1,91 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from videoai_ray.scheduler.submit import _row
+from videoai_ray.store import TaskStore
+from videoai_ray.store.schema import tasks
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = TaskStore(f"sqlite:///{tmp_path}/t.db")
+    else:
+        url = request.getfixturevalue("pg_url").replace("postgresql://", "postgresql+psycopg://")
+        s = TaskStore(url, migrate=False)
+        with s.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS videoai_store_test CASCADE"))
+            conn.execute(text("CREATE SCHEMA videoai_store_test"))
+        s.engine.dispose()
+        s = TaskStore(url + "?options=-csearch_path%3Dvideoai_store_test")
+    yield s
+    s.close()
+
+
+def item(i, user="alice", **kw):
+    base = {"id": f"task_{i:04d}", "type": "image_generation", "user_id": user, "priority": "medium",
+            "input": {"prompt": f"p{i}"}, "options": {}, "metadata": {"i": i}, "max_retries": 3}
+    base.update(kw)
+    return base
+
+
+def test_insert_get_list_and_pagination(store):
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = []
+    for i in range(7):
+        r = _row(item(i, user="alice" if i % 2 == 0 else "bob",
+                      type="video_generation" if i == 3 else "image_generation"), t0 + timedelta(seconds=i))
+        rows.append(r)
+    store.insert_many(rows)
+    t = store.get("task_0002")
+    assert t.input == {"prompt": "p2"} and t.metadata == {"i": 2} and t.created_at.tzinfo is not None
+    assert store.get("task_0001", user_id="alice") is None  # bob's task, invisible to alice
+    assert [x.id for x in store.list(user_id="bob")] == ["task_0005", "task_0003", "task_0001"]
+    assert [x.id for x in store.list(task_type="video_generation")] == ["task_0003"]
+    page1 = store.list(user_id="alice", limit=2)
+    page2 = store.list(user_id="alice", limit=2, before=(page1[-1].created_at, page1[-1].id))
+    assert [x.id for x in page1 + page2] == ["task_0006", "task_0004", "task_0002", "task_0000"]
+    assert [x.id for x in store.get_many(["task_0004", "nope", "task_0000"])] == ["task_0004", "task_0000"]
+
+
+def test_batched_updates_terminal_seq_and_aggregates(store):
+    now = datetime.now(UTC)
+    store.insert_many([_row(item(i, batch_id="b1"), now) for i in range(4)])
+    store.update_many([
+        {"id": "task_0000", "status": "completed", "finish_seq": 1, "started_at": now,
+         "finished_at": now + timedelta(seconds=2), "cost": 0.5, "provider": "p1"},
+        {"id": "task_0001", "status": "failed", "finish_seq": 2, "started_at": now,
+         "finished_at": now + timedelta(seconds=1), "error_code": "timeout", "error_message": "slow",
+         "error_retryable": True, "provider": "p1"},
+        {"id": "task_0002", "status": "processing", "provider": "p2"},
+    ])
+    assert [t.id for t in store.unfinished()] == ["task_0002", "task_0003"]
+    assert store.finished_since("b1", 0) == [("task_0000", "completed", 1), ("task_0001", "failed", 2)]
+    assert store.finished_since("b1", 1) == [("task_0001", "failed", 2)]
+    assert store.max_finish_seq() == 2
+    assert store.status_counts(batch_id="b1") == {"completed": 1, "failed": 1, "processing": 1, "pending": 1}
+    failed = store.get("task_0001")
+    assert failed.error.code == "timeout" and failed.error.retryable
+    agg = {(g["status"], g["provider"]): g for g in store.aggregate()}
+    assert agg[("completed", "p1")]["cost"] == pytest.approx(0.5)
+    assert agg[("completed", "p1")]["mean_duration_s"] == pytest.approx(2.0, abs=0.01)
+
+
+def test_idempotency_keys_are_unique_per_user(store):
+    now = datetime.now(UTC)
+    store.insert_many([_row(item(1, idempotency_key="k"), now), _row(item(2, user="bob", idempotency_key="k"), now)])
+    assert store.find_idempotent("alice", ["k", "other"]) == {"k": "task_0001"}
+    with pytest.raises(IntegrityError):
+        store.insert_many([_row(item(3, idempotency_key="k"), now)])
+
+
+def test_migrations_create_the_indexes(store):
+    from sqlalchemy import inspect
+
+    names = {ix["name"] for ix in inspect(store.engine).get_indexes("tasks")}
+    assert {"ix_tasks_user_created", "ix_tasks_status", "ix_tasks_type", "ix_tasks_created",
+            "ix_tasks_batch_seq"} <= names
+    assert set(tasks.c.keys()) == {c["name"] for c in inspect(store.engine).get_columns("tasks")}
