@@ -78,10 +78,13 @@ class MediaService:
                     raise InvalidRequest(f"{prefix}{name}: rejected by the content filter",
                                          field=f"{prefix}{name}")
         if request.webhook_url:
+            from .webhooks import InvalidWebhookURL, validate_webhook_url
+
             try:
-                netguard.check_url(request.webhook_url, self.settings.url_allowlist)
-            except netguard.UnsafeURL as e:
-                raise InvalidRequest(f"{prefix}webhook_url: {e}", field=f"{prefix}webhook_url") from None
+                validate_webhook_url(request.webhook_url, self.settings)
+            except InvalidWebhookURL as e:
+                msg = str(e).removeprefix("webhook_url: ")
+                raise InvalidRequest(f"{prefix}webhook_url: {msg}", field=f"{prefix}webhook_url") from None
         url = getattr(request, "audio_url", None)
         if url and url.startswith(("http://", "https://")):
             try:

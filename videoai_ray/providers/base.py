@@ -83,8 +83,12 @@ class Provider:
         return None
 
     def supports(self, request: TaskRequest) -> bool:
-        """Whether this provider can serve this particular request (beyond its task type)."""
-        return True
+        """Whether this provider can serve this particular request (beyond its task type).
+
+        By default a request that needs translation goes only to providers that declare
+        ``translates = True``.
+        """
+        return self.translates or not getattr(request, "needs_translation", False)
 
     def estimate_cost(self, request: TaskRequest) -> float:
         """Expected cost in USD of one attempt, before running it."""

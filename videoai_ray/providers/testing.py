@@ -81,3 +81,22 @@ class FlakyProvider(FixedLatencyProvider):
         if ctx.attempt <= self.failures:
             raise self.error
         return await super().run(request, ctx)
+
+
+class CpuSleepProvider(FixedLatencyProvider):
+    """A CPU-bound stand-in: runs as a Ray task and records the process id it runs in."""
+
+    name = "cpu-sleep"
+    cpu_bound = True
+    max_concurrency = 2
+    description = "sleeps in a Ray task (fault tests)"
+
+    async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+        import os
+
+        if self.log_dir is not None:
+            (self.log_dir / f"{ctx.task_id}.{ctx.attempt}.pid").write_text(str(os.getpid()))
+        out = await super().run(request, ctx)
+        import ray
+
+        return {**out, "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
