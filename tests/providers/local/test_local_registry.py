@@ -1,0 +1,47 @@
+"""``local_providers(settings)`` and the provider benchmarks."""
+
+from __future__ import annotations
+
+import pytest
+from local_helpers import IN_CI
+
+from videoai_ray.bench.providers import run_provider_benchmarks
+from videoai_ray.models import TaskType
+from videoai_ray.providers.base import validate_provider
+from videoai_ray.providers.local import local_providers, whisper
+from videoai_ray.settings import Settings
+
+
+def test_all_four_local_providers(settings: Settings) -> None:
+    providers = local_providers(settings)
+    by_name = {p.name: p for p in providers}
+    assert set(by_name) == {"local-procedural-image", "local-procedural-video", "local-subtitles",
+                            "local-whisper-tiny-en"}
+    for p in providers:
+        validate_provider(p)
+        assert p.description and p.unavailable_reason() is None
+    assert {t for p in providers for t in p.task_types} == set(TaskType)
+    assert [p.name for p in providers if p.cpu_bound] == [
+        "local-procedural-image", "local-procedural-video", "local-whisper-tiny-en"]
+    assert not any(p.translates for p in providers)
+
+
+def test_whisper_listed_even_without_its_model(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(whisper, "bundled_model_dir", lambda: None)
+    stt = [p for p in local_providers(settings) if p.name == "local-whisper-tiny-en"]
+    assert len(stt) == 1 and "not installed" in (stt[0].unavailable_reason() or "")
+
+
+def test_provider_benchmarks_measure_real_work(settings: Settings) -> None:
+    rows = run_provider_benchmarks(settings, image_count=1, video_seconds=1)
+    by_name = {r["benchmark"]: r for r in rows}
+    assert set(by_name) == {"local_image_throughput", "local_video_encode_speed", "local_transcription_rtf"}
+    stt = by_name["local_transcription_rtf"]
+    if stt.get("skipped") and not IN_CI:  # no transcribe extra on this laptop
+        rows.remove(stt)
+    else:
+        assert stt["clips"] >= 3 and stt["mean_wer"] < 0.15
+    for row in rows:
+        assert isinstance(row["value"], float) and row["value"] > 0, row
+        assert row["unit"]
+    assert not (settings.home / "artifacts").exists()  # the user's data folder is left alone

