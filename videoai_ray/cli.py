@@ -1,0 +1,159 @@
+"""The ``videoai`` command: demo, serve, submit, status, token, db, providers, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .settings import Settings
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .demo import run_demo
+
+    summary = run_demo(_settings(), Path(args.out) if args.out else None)
+    return 0 if summary["counts"].get("completed", 0) >= summary["tasks"] - 1 else 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .api import run_server
+
+    run_server(_settings(), host=args.host, port=args.port, blocking=True)
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from .client import connect
+
+    body = json.loads(args.json)
+    client = connect(settings=_settings(), user_id=args.user)
+    fut = client.submit(args.task_type, body, idempotency_key=args.idempotency_key)
+    task = fut.wait(timeout=args.wait) if args.wait else fut.task
+    print(task.model_dump_json(indent=2))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .store import TaskStore
+
+    task = TaskStore(_settings().db_url).get(args.task_id)
+    if task is None:
+        print(f"no task {args.task_id}", file=sys.stderr)
+        return 1
+    print(task.model_dump_json(indent=2))
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from .api.auth import create_token
+
+    print(create_token(_settings(), args.user, args.ttl))
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from .store import make_engine
+    from .store.migrate import current, upgrade
+
+    settings = _settings()
+    if settings.db_url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(settings.db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    if args.action == "upgrade":
+        upgrade(engine)
+    print(f"{engine.url.render_as_string(hide_password=True)}: revision {current(engine)}")
+    return 0
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    from .providers.defaults import default_providers
+    from .providers.registry import ProviderRegistry
+
+    reg = ProviderRegistry()
+    for p in default_providers(_settings()):
+        reg.register(p)
+    for row in reg.describe():
+        state = "available" if row["available"] else f"unavailable ({row['unavailable_reason']})"
+        print(f"{row['name']:28} {','.join(row['task_types']):60} q={row['quality']:.2f} {state}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench.report import run_benchmarks
+
+    return run_benchmarks(args.suites or ["core"], markdown=args.markdown, n=args.n)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="videoai", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="run the demo batch on local Ray and local providers")
+    p.add_argument("--out", help="folder for the outputs (default ./videoai-demo-output)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="start the HTTP API on Ray Serve")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("submit", help="submit one task and print it")
+    p.add_argument("task_type", choices=["image_generation", "video_generation", "audio_transcription",
+                                         "subtitle_generation"])
+    p.add_argument("--json", required=True, help="the request body as JSON")
+    p.add_argument("--wait", type=float, default=0, help="seconds to wait for the result")
+    p.add_argument("--user", default="local")
+    p.add_argument("--idempotency-key")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("status", help="print a task")
+    p.add_argument("task_id")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("token", help="API tokens")
+    tsub = p.add_subparsers(dest="action", required=True)
+    tc = tsub.add_parser("create", help="print a JWT for a user")
+    tc.add_argument("--user", required=True)
+    tc.add_argument("--ttl", type=int, default=86400, help="seconds until it expires")
+    tc.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("db", help="database migrations")
+    p.add_argument("action", choices=["upgrade", "current"])
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("providers", help="list the default providers and whether they are available")
+    p.set_defaults(func=cmd_providers)
+
+    p = sub.add_parser("bench", help="benchmarks, each against a baseline measured in the same run")
+    p.add_argument("suites", nargs="*", choices=["core", "http", "providers", "cache", "batch", "all"])
+    p.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    p.add_argument("-n", type=int, default=20_000, help="no-op tasks for the core benchmark")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .errors import VideoAIError
+
+    try:
+        result: Any = args.func(args)
+    except VideoAIError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
