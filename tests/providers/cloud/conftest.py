@@ -1,0 +1,86 @@
+"""Fixtures for the cloud adapter tests: settings with fake keys, a recording ``AttemptContext``,
+and a respx router whose every call to a documented API is validated against its OpenAPI
+document when the test ends. Real sockets are refused, so nothing can reach a provider."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import respx
+from cloud_contract import check_calls
+from cloud_kit import KEYS, MakeCtx, Recorder
+from pydantic import SecretStr
+
+from videoai_ray.providers.context import AttemptContext
+from videoai_ray.settings import Settings
+
+_KEY_FIELDS = {
+    "OPENAI_API_KEY": "openai_api_key",
+    "STABILITY_API_KEY": "stability_api_key",
+    "RUNWAYML_API_SECRET": "runwayml_api_secret",
+    "FAL_KEY": "fal_key",
+    "ASSEMBLYAI_API_KEY": "assemblyai_api_key",
+}
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse every TCP connection: respx answers everything, a real provider never does."""
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            raise AssertionError(f"a test tried to open a network connection to {address}")
+        real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture
+def cloud_settings(settings: Settings) -> Settings:
+    """Settings with a fake key for every provider (whatever the environment holds)."""
+    return settings.model_copy(update={attr: SecretStr(KEYS[env]) for env, attr in _KEY_FIELDS.items()})
+
+
+@pytest.fixture
+def no_key_settings(settings: Settings) -> Settings:
+    """Settings without any provider key (whatever the environment holds)."""
+    return settings.model_copy(update={attr: None for attr in _KEY_FIELDS.values()})
+
+
+@pytest.fixture
+def http() -> Iterator[respx.MockRouter]:
+    """A respx router for the test; afterwards every request sent to the OpenAI, AssemblyAI or
+    RunwayML fakes is validated against the provider's OpenAPI document."""
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        yield router
+        check_calls(router.calls)  # inside the block: leaving it clears the recorded calls
+
+
+@pytest.fixture
+def make_ctx(cloud_settings: Settings) -> Iterator[MakeCtx]:
+    """``make_ctx(cancel_when=None, settings=None)``: a real ``AttemptContext`` (progress
+    unthrottled) and its recorder; ``cancel_when(recorder)`` is polled as the cancelled flag."""
+    made: list[AttemptContext] = []
+
+    def factory(
+        cancel_when: Callable[[Recorder], bool] | None = None, settings: Settings | None = None
+    ) -> tuple[AttemptContext, Recorder]:
+        rec = Recorder(cancel_when=cancel_when)
+        ctx = AttemptContext(
+            "task_cloud",
+            1,
+            settings or cloud_settings,
+            on_progress=rec,
+            is_cancelled=rec.cancelled,
+            progress_interval=0.0,
+        )
+        made.append(ctx)
+        return ctx, rec
+
+    yield factory
+    for ctx in made:
+        ctx.close()
