@@ -154,8 +154,8 @@ def error_from_code(code: str, message: str) -> ProviderError:
     return ProviderError(message)
 
 
-def _all_subclasses(cls: type) -> list[type]:
-    out: list[type] = []
+def _all_subclasses(cls: type[ProviderError]) -> list[type[ProviderError]]:
+    out: list[type[ProviderError]] = []
     for sub in cls.__subclasses__():
         out.append(sub)
         out.extend(_all_subclasses(sub))

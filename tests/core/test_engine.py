@@ -13,7 +13,6 @@ from videoai_ray.errors import InvalidTransition, TaskCancelled, TaskFailed
 from videoai_ray.models import TaskStatus
 
 
-
 def img(client, provider, prompt="x", **kw):
     return client.images.generate(prompt=prompt, provider=provider, use_cache=False, **kw)
 

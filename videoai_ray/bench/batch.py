@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from ..providers.testing import NoopProvider
@@ -21,7 +22,7 @@ def _rss_mb() -> float:
 def run_batch_benchmark(n: int = 100_000) -> list[dict[str, Any]]:
     from ..client import connect
 
-    settings = Settings(home=tempfile.mkdtemp(prefix="videoai-bench-batch-"), instance="bench-batch",
+    settings = Settings(home=Path(tempfile.mkdtemp(prefix="videoai-bench-batch-")), instance="bench-batch",
                         cache_enabled=False)
     kill_scheduler(settings)
     client = connect(settings=settings, providers=[NoopProvider()])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -48,7 +49,7 @@ def run_core_benchmarks(
     from ..client import connect
 
     home = tempfile.mkdtemp(prefix="videoai-bench-")
-    settings = Settings(home=home, instance="bench", cache_enabled=False)
+    settings = Settings(home=Path(home), instance="bench", cache_enabled=False)
     kill_scheduler(settings)
     capped = FixedLatencyProvider(latency=latency, max_concurrency=cap, name="capped")
     client = connect(settings=settings, providers=[NoopProvider(), capped])

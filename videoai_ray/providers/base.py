@@ -25,11 +25,14 @@ class ProviderContext(abc.ABC):
     task_id: str
     attempt: int
     settings: Settings
-    #: scratch folder for this attempt, removed afterwards
-    tmpdir: Path
     log: logging.LoggerAdapter[logging.Logger]
     #: the actual cost of this attempt, when the provider knows it (else the estimate is used)
     cost: float | None = None
+
+    @property
+    @abc.abstractmethod
+    def tmpdir(self) -> Path:
+        """Scratch folder for this attempt, removed afterwards."""
 
     @abc.abstractmethod
     def progress(self, value: float, message: str | None = None) -> None:

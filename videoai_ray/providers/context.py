@@ -53,7 +53,7 @@ class AttemptContext(ProviderContext):
             log, {"task_id": task_id, "attempt": attempt, "provider": provider, "user_id": user_id}
         )
 
-    @property  # type: ignore[override]
+    @property
     def tmpdir(self) -> Path:
         """Scratch folder, made on first use (most attempts never need one)."""
         if self._tmpdir is None:

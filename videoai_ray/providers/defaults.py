@@ -52,7 +52,7 @@ def load_user_providers(instance: str) -> list[Provider]:
     from ray import cloudpickle
     from ray.experimental import internal_kv
 
-    out = []
+    out: list[Provider] = []
     try:
         keys = internal_kv._internal_kv_list(_key(instance))
     except Exception:

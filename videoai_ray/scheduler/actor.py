@@ -244,7 +244,7 @@ class Scheduler(SubmitMixin):
     # -- user operations ---------------------------------------------------------------------
 
     async def cancel(self, task_ids: list[str], user_id: str | None = None) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for tid in task_ids:
             act = self.active.get(tid)
             if act is None or (user_id is not None and act.user_id != user_id):

@@ -128,7 +128,7 @@ class Dispatcher:
             if ref is None:
                 ref = self.provider_refs[name] = ray.put(provider)
             for a in assignments:
-                obj = run_cpu_attempt.options(  # type: ignore[attr-defined]
+                obj = run_cpu_attempt.options(
                     num_cpus=provider.num_cpus, name=f"{name}:{a.task_id}"
                 ).remote(ref, a, self.s.settings, self._handle(), self.s.sink)
                 self.cpu_refs[a.task_id] = obj
@@ -157,7 +157,7 @@ class Dispatcher:
             provider = actor_name.removeprefix(worker_prefix(self.s.settings.instance, "")).rsplit("-", 1)[0]
             try:
                 handle = ray.get_actor(actor_name, namespace=NAMESPACE)
-                owned = await asyncio.wait_for(handle.snapshot.remote(), 10)
+                owned: list[tuple[str, int]] = await asyncio.wait_for(handle.snapshot.remote(), 10)
                 incarnation = await handle.ping.remote()
             except Exception:
                 log.warning("could not reach worker %s; its attempts will run again", actor_name, exc_info=True)

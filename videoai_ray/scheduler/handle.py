@@ -21,8 +21,8 @@ def get_or_create_scheduler(settings: Settings, providers: list[Provider] | None
     calls retried across restarts (``submit`` is idempotent by task id, so that is safe)."""
     from .actor import Scheduler
 
-    cls = ray.remote(Scheduler)
-    handle = cls.options(  # type: ignore[attr-defined]
+    cls: Any = ray.remote(Scheduler)
+    handle = cls.options(
         name=scheduler_name(settings),
         namespace=NAMESPACE,
         lifetime="detached",

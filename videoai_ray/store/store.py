@@ -7,6 +7,7 @@ submitted chunk and per flush of state changes.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -60,7 +61,7 @@ def row_to_task(row: Row[Any] | Any) -> Task:
         id=m["id"], type=m["type"], status=m["status"], priority=m["priority"], user_id=m["user_id"],
         input=m["input"], output=m["output"], provider=m["provider"], attempts=m["attempts"],
         max_retries=m["max_retries"], error=error, progress=m["progress"], cost=m["cost"],
-        created_at=_aware(m["created_at"]), started_at=_aware(m["started_at"]),
+        created_at=_aware(m["created_at"]) or utcnow(), started_at=_aware(m["started_at"]),
         finished_at=_aware(m["finished_at"]), next_attempt_at=_aware(m["next_attempt_at"]),
         webhook_url=m["webhook_url"], metadata=m["meta"] or {}, idempotency_key=m["idempotency_key"],
         batch_id=m["batch_id"], cache_hit=bool(m["cache_hit"]),
@@ -164,7 +165,7 @@ class TaskStore:
         batch_id: str | None = None,
         limit: int = 50,
         before: tuple[datetime, str] | None = None,
-    ) -> list[Task]:
+    ) -> builtins.list[Task]:
         """Newest first; ``before=(created_at, id)`` continues a page (cursor pagination)."""
         q = select(tasks)
         if user_id is not None:
@@ -184,7 +185,7 @@ class TaskStore:
         with self.engine.connect() as conn:
             return [row_to_task(r) for r in conn.execute(q)]
 
-    def unfinished(self) -> list[Task]:
+    def unfinished(self) -> builtins.list[Task]:
         """Every accepted task that has not reached a terminal state, oldest first."""
         q = select(tasks).where(tasks.c.status.in_(_ACTIVE)).order_by(tasks.c.created_at, tasks.c.id)
         with self.engine.connect() as conn:
@@ -202,7 +203,7 @@ class TaskStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(tasks.c.finish_seq))).scalar() or 0)
 
-    def finished_since(self, batch_id: str, after_seq: int, limit: int = 10_000) -> list[tuple[str, str, int]]:
+    def finished_since(self, batch_id: str, after_seq: int, limit: int = 10_000) -> builtins.list[tuple[str, str, int]]:
         """``(id, status, finish_seq)`` of a batch's tasks that ended after ``after_seq``."""
         q = (
             select(tasks.c.id, tasks.c.status, tasks.c.finish_seq)
@@ -222,7 +223,7 @@ class TaskStore:
         with self.engine.connect() as conn:
             return {r[0]: int(r[1]) for r in conn.execute(q)}
 
-    def aggregate(self, *, user_id: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
+    def aggregate(self, *, user_id: str | None = None, since: datetime | None = None) -> builtins.list[dict[str, Any]]:
         """Counts, cost and mean duration grouped by type, status and provider (done in SQL)."""
         if self.engine.dialect.name == "sqlite":
             secs = (func.julianday(tasks.c.finished_at) - func.julianday(tasks.c.started_at)) * 86400.0
