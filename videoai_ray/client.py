@@ -200,30 +200,33 @@ class Client:
     def _version(self, since: int, timeout: float) -> int:
         return int(ray.get(self.scheduler.wait_version.remote(since, timeout)))
 
+    def _check(self, task_id: str, deadline: float | None) -> tuple[Task | None, float]:
+        """The task if it is done, else how long to sleep on the change version next."""
+        task = self.get(task_id)
+        if task.done:
+            return task, 0.0
+        remaining = 5.0 if deadline is None else deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"task {task_id} is still {task.status.value}")
+        return None, min(5.0, remaining)
+
     def _wait_task(self, task_id: str, timeout: float | None) -> Task:
         deadline = None if timeout is None else time.monotonic() + timeout
         version = self._version(0, 0)
         while True:
-            task = self.get(task_id)
-            if task.done:
+            task, sleep = self._check(task_id, deadline)
+            if task is not None:
                 return task
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError(f"task {task_id} is still {task.status.value}")
-            version = self._version(version, min(5.0, remaining if remaining is not None else 5.0))
+            version = self._version(version, sleep)
 
     async def _wait_task_async(self, task_id: str, timeout: float | None) -> Task:
         deadline = None if timeout is None else time.monotonic() + timeout
         version = int(await self.scheduler.wait_version.remote(0, 0))
         while True:
-            task = self.get(task_id)
-            if task.done:
+            task, sleep = self._check(task_id, deadline)
+            if task is not None:
                 return task
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError(f"task {task_id} is still {task.status.value}")
-            version = int(await self.scheduler.wait_version.remote(
-                version, min(5.0, remaining if remaining is not None else 5.0)))
+            version = int(await self.scheduler.wait_version.remote(version, sleep))
 
 
 def connect(address: str | None = None, *, settings: Settings | None = None, user_id: str = "local",

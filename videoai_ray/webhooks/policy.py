@@ -14,10 +14,10 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from ..retry_after import parse_retry_after
 from .schema import DELIVERED, FAILED, PENDING
 
 #: attempts kept in a delivery's log (redeliveries append; the oldest entries are dropped)
@@ -42,25 +42,6 @@ class AttemptResult:
 def retryable_status(code: int) -> bool:
     """Whether an HTTP status is worth another try."""
     return code in (408, 429) or code >= 500
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); ``None`` if absent or
-    unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def backoff_delay(retry_number: int, schedule: Sequence[float], rng: random.Random | None = None) -> float:

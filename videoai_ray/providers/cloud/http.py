@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterable, Mapping
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -29,6 +27,7 @@ from ...errors import (
     RateLimited,
     RetryableError,
 )
+from ...retry_after import parse_retry_after
 
 log = logging.getLogger("videoai.providers.cloud")
 
@@ -57,18 +56,7 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
             return max(0.0, float(ms) / 1000.0)
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return parse_retry_after(headers.get("retry-after"))
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -1,0 +1,29 @@
+import json
+
+from videoai_ray.cli import main
+from videoai_ray.scheduler import kill_scheduler
+from videoai_ray.settings import Settings
+
+
+def test_db_status_providers_and_submit(ray_session, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VIDEOAI_HOME", str(tmp_path))
+    monkeypatch.setenv("VIDEOAI_INSTANCE", "t-cli")
+    for key in ("OPENAI_API_KEY", "STABILITY_API_KEY", "RUNWAYML_API_SECRET", "FAL_KEY", "ASSEMBLYAI_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    assert main(["db", "upgrade"]) == 0
+    assert "revision 0002" in capsys.readouterr().out
+    assert main(["providers"]) == 0
+    listing = capsys.readouterr().out
+    assert "local-procedural-image" in listing and "unavailable (OPENAI_API_KEY is not set)" in listing
+    try:
+        body = json.dumps({"text": "Hello from the command line.", "format": "vtt"})
+        assert main(["submit", "subtitle_generation", "--json", body, "--wait", "60"]) == 0
+        task = json.loads(capsys.readouterr().out)
+        assert task["status"] == "completed" and task["output"]["format"] == "vtt"
+        assert main(["status", task["id"]]) == 0
+        assert json.loads(capsys.readouterr().out)["id"] == task["id"]
+        assert main(["submit", "image_generation", "--json", '{"prompt": "x", "size": "1x1"}']) == 2
+        assert "size" in capsys.readouterr().err
+    finally:
+        kill_scheduler(Settings())
+    assert main(["status", "task_nope"]) == 1
