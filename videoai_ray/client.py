@@ -177,6 +177,48 @@ class Client:
     def cache_stats(self) -> dict[str, Any]:
         return dict(ray.get(self.scheduler.cache_stats.remote()))
 
+    # -- webhooks ------------------------------------------------------------------------------
+
+    def webhook_deliveries(self, task_id: str | None = None, limit: int = 100) -> pd.DataFrame:
+        """The delivery log of your webhook events (newest first)."""
+        from .webhooks import service
+
+        rows = service.list_deliveries(self.service.store.engine, self.user_id, task_id, limit=limit)
+        return pd.DataFrame(rows)
+
+    def webhook_status(self, webhook_id: str) -> dict[str, Any]:
+        """One event's deliveries: attempts, status codes, latency, next attempt."""
+        from .errors import TaskNotFound
+        from .webhooks import service
+
+        found = service.delivery_status(self.service.store.engine, webhook_id, self.user_id)
+        if found is None:
+            raise TaskNotFound(f"no webhook delivery {webhook_id}")
+        return found
+
+    def webhook_statistics(self) -> dict[str, Any]:
+        from .webhooks import service
+
+        return service.statistics(self.service.store.engine, self.user_id)
+
+    def redeliver_webhook(self, webhook_id: str) -> dict[str, Any]:
+        """Send a failed (or delivered) event again, now."""
+        from .errors import TaskNotFound
+        from .webhooks import service, wake_dispatcher
+
+        row = service.redeliver(self.service.store.engine, webhook_id, self.user_id)
+        if row is None:
+            raise TaskNotFound(f"no webhook delivery {webhook_id}")
+        wake_dispatcher(self.settings)
+        return row
+
+    def webhook_secret(self, *, rotate: bool = False) -> str:
+        """Your signing secret (``whsec_...``) for tasks without a ``webhook_secret``."""
+        from .webhooks import get_user_secret, rotate_user_secret
+
+        fn = rotate_user_secret if rotate else get_user_secret
+        return fn(self.service.store.engine, self.user_id)
+
     # -- changing ------------------------------------------------------------------------------
 
     def cancel(self, task_id: str) -> Task:

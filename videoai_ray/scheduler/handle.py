@@ -37,10 +37,12 @@ def get_or_create_scheduler(settings: Settings, providers: list[Provider] | None
 
 
 def kill_scheduler(settings: Settings) -> None:
-    """Stop the deployment's Scheduler and its workers for good."""
+    """Stop the deployment's Scheduler, its workers and its webhook dispatcher for good."""
     from ray.util import list_named_actors
 
-    exact = {scheduler_name(settings), f"videoai-artifacts-{settings.instance}"}
+    from ..webhooks.dispatcher import dispatcher_name
+
+    exact = {scheduler_name(settings), f"videoai-artifacts-{settings.instance}", dispatcher_name(settings)}
     for actor in list_named_actors(all_namespaces=True):
         name = actor["name"]
         if actor.get("namespace") == NAMESPACE and (
