@@ -89,3 +89,20 @@ def test_migrations_create_the_indexes(store):
     assert {"ix_tasks_user_created", "ix_tasks_status", "ix_tasks_type", "ix_tasks_created",
             "ix_tasks_batch_seq"} <= names
     assert set(tasks.c.keys()) == {c["name"] for c in inspect(store.engine).get_columns("tasks")}
+
+
+def test_alembic_upgrade_head_from_the_repo_root(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, inspect
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "VIDEOAI_HOME": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    alembic = Path(sys.executable).with_name("alembic")
+    subprocess.run([str(alembic), "upgrade", "head"], cwd=root, env=env, check=True, capture_output=True)
+    tables = set(inspect(create_engine(f"sqlite:///{tmp_path}/videoai.db")).get_table_names())
+    assert {"tasks", "webhook_deliveries", "webhook_secrets", "alembic_version"} <= tables
