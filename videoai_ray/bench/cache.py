@@ -12,6 +12,7 @@ one-off Redis namespace that is removed afterwards.
 
 from __future__ import annotations
 
+import json
 import logging
 import statistics
 import tempfile
@@ -123,6 +124,39 @@ def _median_batch_ms(repeats: int, prepare: Callable[[], None], lookup: Callable
     return statistics.median(samples) * 1000.0
 
 
+def _add_baselines(rows: list[dict[str, Any]], settings: Settings, folder: Path, keys: list[str]) -> None:
+    """Next to each layer's hit latency, the bare store under it measured now: a Redis GET, a
+    diskcache get, a dict lookup (so a row says what the layer adds)."""
+    import diskcache
+
+    raw = diskcache.Cache(str(folder / "raw"))
+    value = json.dumps(SAMPLE_OUTPUT)
+    for k in keys:
+        raw.set(k, value)
+    plain = dict.fromkeys(keys, value)
+    bases: dict[str, tuple[str, float]] = {
+        "l1": ("dict lookup", _median_us(keys, _drop_none, plain.get)),
+        "l3": ("bare diskcache get", _median_us(keys, _drop_none, raw.get)),
+    }
+    raw.close()
+    if settings.redis_url:
+        import redis
+
+        client = redis.Redis.from_url(settings.redis_url)
+        try:
+            client.set("videoai:bench:raw", value, ex=60)
+            bases["l2"] = ("bare Redis GET", _median_us(keys, _drop_none, lambda _k: client.get("videoai:bench:raw")))
+        except redis.RedisError:
+            pass
+        finally:
+            client.close()
+    for row in rows:
+        layer = row["benchmark"].split(".")[1] if row["benchmark"].endswith(".hit") else None
+        if layer in bases:
+            name, us = bases[layer]
+            row.update(baseline=f"{name}: {us:.1f} us", ratio=round(row["value"] / us, 1) if us else None)
+
+
 def run_cache_benchmarks(
     settings: Settings, *, lookups: int = 1000, batch: int = 1000, repeats: int = 5
 ) -> list[dict[str, Any]]:
@@ -151,6 +185,7 @@ def run_cache_benchmarks(
                 us = _median_us(keys[:lookups], partial(_drop_one, drop), cache.get)
                 rows.append(_row(f"cache.{layer.name}.hit", us, "us"))
             rows.append(_row("cache.miss", _median_us(absent[:lookups], _drop_none, cache.get), "us"))
+            _add_baselines(rows, settings, Path(tmp), keys[:lookups])
 
             chunk, missing = keys[:batch], absent[:batch]
             for layer in cache.layers:
