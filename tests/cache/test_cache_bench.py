@@ -15,7 +15,9 @@ def names(rows: list[dict[str, object]]) -> list[str]:
 
 def check_rows(rows: list[dict[str, object]]) -> None:
     for row in rows:
-        assert set(row) == {"benchmark", "value", "unit"}
+        assert {"benchmark", "value", "unit"} <= set(row) <= {"benchmark", "value", "unit", "baseline", "ratio"}
+        if row["benchmark"].endswith(".hit") and "baseline" in row:
+            assert row["ratio"] > 0
         assert row["unit"] in ("us", "ms")
         assert isinstance(row["value"], float) and row["value"] > 0
 
