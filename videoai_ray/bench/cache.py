@@ -147,8 +147,9 @@ def _add_baselines(rows: list[dict[str, Any]], settings: Settings, folder: Path,
             client.set("videoai:bench:raw", value, ex=60)
             bases["l2"] = ("bare Redis GET", _median_us(keys, _drop_none, lambda _k: client.get("videoai:bench:raw")))
         except redis.RedisError:
-            pass
+            log.warning("Redis baseline not measured", exc_info=True)
         finally:
+            client.delete("videoai:bench:raw")
             client.close()
     for row in rows:
         layer = row["benchmark"].split(".")[1] if row["benchmark"].endswith(".hit") else None
