@@ -12,6 +12,7 @@ one-off Redis namespace that is removed afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import statistics
@@ -149,7 +150,8 @@ def _add_baselines(rows: list[dict[str, Any]], settings: Settings, folder: Path,
         except redis.RedisError:
             log.warning("Redis baseline not measured", exc_info=True)
         finally:
-            client.delete("videoai:bench:raw")
+            with contextlib.suppress(redis.RedisError):
+                client.delete("videoai:bench:raw")
             client.close()
     for row in rows:
         layer = row["benchmark"].split(".")[1] if row["benchmark"].endswith(".hit") else None
