@@ -1,65 +1,116 @@
 """Tidy pandas frames for notebooks: proper dtypes (UTC timestamps, durations as timedeltas,
-categories for the small vocabularies) so they plot and group without cleaning."""
+categories for the small vocabularies, nullable numbers) so they plot and group without cleaning.
+
+Every function returns the same columns and dtypes whether it gets rows or none, so code written
+against an empty result (a fresh deployment) keeps working once tasks exist.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
 from .models import Priority, Task, TaskStatus, TaskType
 
+TASK_TYPES = [t.value for t in TaskType]
+STATUSES = [s.value for s in TaskStatus]
+#: low < medium < high < urgent, as an ordered categorical (sorts and compares by rank)
+PRIORITIES = [p.value for p in sorted(Priority, key=lambda p: p.rank)]
+#: provider health, best first
+HEALTH = ["healthy", "degraded", "open_circuit", "unavailable"]
+
 _TASK_COLUMNS = ["id", "type", "status", "priority", "provider", "progress", "attempts", "cost", "cache_hit",
-                 "created_at", "started_at", "finished_at", "duration", "wait", "error_code", "batch_id",
-                 "user_id"]
+                 "created_at", "started_at", "finished_at", "duration", "wait", "error_code", "error_message",
+                 "batch_id", "user_id"]
+_STAT_COLUMNS = {"tasks": "int64", "completed": "int64", "failed": "int64", "cancelled": "int64",
+                 "active": "int64", "success_rate": "float64", "mean_duration": "timedelta64[ns]",
+                 "cost": "float64"}
 
 
-def _cat(values: pd.Series, categories: Iterable[str], ordered: bool = False) -> pd.Series:
+def _cat(values: Any, categories: Iterable[str], ordered: bool = False) -> pd.Categorical:
     return pd.Categorical(values, categories=list(categories), ordered=ordered)
 
 
 def tasks_frame(tasks: Iterable[Task]) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    for t in tasks:
-        rows.append({
-            "id": t.id, "type": t.type.value, "status": t.status.value, "priority": t.priority.value,
-            "provider": t.provider, "progress": t.progress, "attempts": t.attempts, "cost": t.cost,
-            "cache_hit": t.cache_hit, "created_at": t.created_at, "started_at": t.started_at,
-            "finished_at": t.finished_at, "error_code": t.error.code if t.error else None,
-            "batch_id": t.batch_id, "user_id": t.user_id,
-        })
-    df = pd.DataFrame(rows, columns=[c for c in _TASK_COLUMNS if c not in ("duration", "wait")])
+    """One row per task. ``duration`` is start to end (``NaT`` until finished), ``wait`` is
+    creation to first start (time spent queued); ``type``/``status``/``priority`` are categoricals
+    holding every possible value, so ``value_counts()`` lists zeros too."""
+    rows: list[tuple[Any, ...]] = [
+        (t.id, t.type.value, t.status.value, t.priority.value, t.provider, t.progress, t.attempts, t.cost,
+         t.cache_hit, t.created_at, t.started_at, t.finished_at, t.error.code if t.error else None,
+         t.error.message if t.error else None, t.batch_id, t.user_id)
+        for t in tasks
+    ]
+    cols = [c for c in _TASK_COLUMNS if c not in ("duration", "wait")]
+    df = pd.DataFrame.from_records(rows, columns=cols)
     for col in ("created_at", "started_at", "finished_at"):
-        df[col] = pd.to_datetime(df[col], utc=True)
+        df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[ns, UTC]")
     df["duration"] = df["finished_at"] - df["started_at"]
     df["wait"] = df["started_at"] - df["created_at"]
-    df["type"] = _cat(df["type"], (t.value for t in TaskType))
-    df["status"] = _cat(df["status"], (s.value for s in TaskStatus))
-    df["priority"] = _cat(df["priority"], (p.value for p in sorted(Priority, key=lambda p: p.rank)), ordered=True)
-    df["provider"] = df["provider"].astype("category")
-    df["cost"] = df["cost"].astype("float64")
+    df["id"] = df["id"].astype("string")
+    df["error_message"] = df["error_message"].astype("string")
+    df["type"] = _cat(df["type"], TASK_TYPES)
+    df["status"] = _cat(df["status"], STATUSES)
+    df["priority"] = _cat(df["priority"], PRIORITIES, ordered=True)
+    for col in ("provider", "error_code", "batch_id", "user_id"):
+        df[col] = df[col].astype("object").astype("category")
+    df["cost"] = pd.to_numeric(df["cost"], errors="coerce").astype("float64")
     df["attempts"] = df["attempts"].astype("int64")
     df["progress"] = df["progress"].astype("float64")
     df["cache_hit"] = df["cache_hit"].astype("bool")
     return df[_TASK_COLUMNS]
 
 
-def table_frame(rows: dict[str, dict[str, Any]], index_name: str) -> pd.DataFrame:
-    """A ``{key: {column: value}}`` table (statistics by type / by provider) as a frame."""
-    df = pd.DataFrame.from_dict(rows, orient="index")
-    df.index.name = index_name
+def table_frame(rows: Mapping[str, Mapping[str, Any]], index_name: str) -> pd.DataFrame:
+    """A ``{key: {column: value}}`` statistics table (by type, by provider) as a frame:
+    counts as integers, ``success_rate`` as a float (NaN when nothing finished yet),
+    ``mean_duration`` as a timedelta, ``cost`` in USD."""
+    df = pd.DataFrame.from_dict(dict(rows), orient="index")
     if "mean_duration_s" in df:
-        df["mean_duration"] = pd.to_timedelta(df.pop("mean_duration_s"), unit="s")
-    return df
+        df["mean_duration"] = pd.to_timedelta(pd.to_numeric(df.pop("mean_duration_s")), unit="s")
+    for col, dtype in _STAT_COLUMNS.items():
+        if col not in df:
+            df[col] = pd.Series(dtype=dtype)
+        elif dtype == "float64":
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+        else:
+            df[col] = df[col].astype(dtype)
+    df = df[list(_STAT_COLUMNS) + [c for c in df.columns if c not in _STAT_COLUMNS]]
+    df.index = pd.Index([str(i) for i in df.index], name=index_name, dtype="object")
+    return df.sort_index()
+
+
+def queue_series(depth: Mapping[str, int]) -> pd.Series:
+    """Tasks waiting per priority, indexed low → urgent (every priority present, zero if empty)."""
+    index = pd.CategoricalIndex(PRIORITIES, categories=PRIORITIES, ordered=True, name="priority")
+    return pd.Series([int(depth.get(p, 0)) for p in PRIORITIES], index=index, name="waiting", dtype="int64")
+
+
+_PROVIDER_DTYPES = {"quality": "float64", "max_concurrency": "int64", "cpu_bound": "bool", "translates": "bool",
+                    "available": "bool", "in_flight": "int64", "successes": "int64", "failures": "int64",
+                    "success_rate": "float64", "total_cost": "float64"}
+_PROVIDER_TEXT = ("description", "unavailable_reason", "last_error")
 
 
 def providers_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per registered provider, indexed by name: what it serves, whether it is usable
+    (``health`` is an ordered categorical, healthy first) and its live numbers (``latency`` is
+    the moving average of successful attempts, as a timedelta)."""
     df = pd.DataFrame(rows)
     if df.empty:
-        return df
+        df = pd.DataFrame(columns=["name", "task_types", "health", "latency_s", *_PROVIDER_TEXT, *_PROVIDER_DTYPES])
     df = df.set_index("name")
-    df["health"] = df["health"].astype("category")
+    df.index = df.index.astype("object")
+    df["health"] = _cat(df["health"], HEALTH, ordered=True)
+    for col, dtype in _PROVIDER_DTYPES.items():
+        if col in df:
+            df[col] = (pd.to_numeric(df[col], errors="coerce") if dtype == "float64" else df[col]).astype(dtype)
+    for col in _PROVIDER_TEXT:
+        if col in df:
+            df[col] = df[col].astype("object").astype("string")
     if "latency_s" in df:
-        df["latency"] = pd.to_timedelta(df.pop("latency_s"), unit="s")
+        secs = pd.to_numeric(df.pop("latency_s"), errors="coerce").astype("float64")
+        df["latency"] = pd.to_timedelta(secs, unit="s").astype("timedelta64[ns]")
     return df

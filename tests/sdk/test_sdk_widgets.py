@@ -1,0 +1,219 @@
+"""Widgets: live views in a (simulated) notebook, text and tqdm outside one, outputs rendered inline."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import ipywidgets as w
+import pytest
+from PIL import Image
+
+from videoai_ray import widgets
+from videoai_ray.artifacts import ArtifactStore
+from videoai_ray.models import Task, TaskError, TaskStatus
+
+NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
+
+
+def _task(status: str = "completed", **kw) -> Task:
+    base = dict(id="task_w", type="image_generation", status=status, priority="medium", user_id="u", input={},
+                created_at=NOW, provider="prov-a", attempts=1, progress=0.0)
+    if status in ("completed", "failed"):
+        base.update(started_at=NOW, finished_at=NOW + timedelta(seconds=2))
+    return Task(**{**base, **kw})
+
+
+class FakeFuture:
+    """What the views read from a TaskFuture: ``id``, ``task`` (changing over time), the client's settings."""
+
+    def __init__(self, tasks: list[Task], root: str) -> None:
+        self._tasks = list(tasks)
+        self.id = tasks[0].id
+        self.client = SimpleNamespace(settings=SimpleNamespace(artifacts_root=root))
+        self.reads = 0
+
+    @property
+    def task(self) -> Task:
+        self.reads += 1
+        return self._tasks.pop(0) if len(self._tasks) > 1 else self._tasks[0]
+
+
+class FakeBatch:
+    def __init__(self, counts: list[dict[str, int]], total: int) -> None:
+        self._counts, self.total, self.id, self.ids = list(counts), total, "batch_fake", list(range(total))
+
+    def __len__(self) -> int:
+        return self.total
+
+    def counts(self) -> dict[str, int]:
+        return self._counts.pop(0) if len(self._counts) > 1 else self._counts[0]
+
+    def __repr__(self) -> str:
+        return f"<FakeBatch {self.total}>"
+
+
+@pytest.fixture
+def store(tmp_path) -> ArtifactStore:
+    return ArtifactStore(str(tmp_path / "artifacts"))
+
+
+def _png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _wait_thread(t: threading.Thread) -> None:
+    t.join(10)
+    assert not t.is_alive()
+
+
+# -- outside a notebook ---------------------------------------------------------------------------
+
+
+def test_not_a_notebook_under_pytest() -> None:
+    assert widgets.in_notebook() is False
+
+
+def test_future_falls_back_to_text(store, capsys) -> None:
+    task = _task(output={"image_url": "file:///x/image_1.png"}, cache_hit=True)
+    widgets.display_future(FakeFuture([task], store.root))
+    out = capsys.readouterr().out
+    assert "task_w image_generation completed provider=prov-a" in out and "(cache hit)" in out
+    assert "image_url: file:///x/image_1.png" in out
+    failed = _task("failed", error=TaskError(code="invalid_input", message="nope"))
+    assert "error invalid_input: nope" in widgets.task_summary(failed)
+
+
+def test_batch_falls_back_to_repr_and_tqdm(capsys) -> None:
+    widgets.display_batch(FakeBatch([{}], 3))
+    assert capsys.readouterr().out == "<FakeBatch 3>\n"
+    bar = widgets.batch_progress(FakeBatch([{}], 3))
+    assert isinstance(bar, widgets.TqdmBatchBar)
+    bar.update([("a", "completed", 1), ("b", "failed", 2)])
+    bar.update([("c", "completed", 3)])
+    assert bar.counts == {"completed": 2, "failed": 1} and bar.bar.n == 3
+    bar.close()
+    assert "3/3" in capsys.readouterr().err
+
+
+# -- outputs --------------------------------------------------------------------------------------
+
+
+def test_image_output_is_embedded(store) -> None:
+    art = store.put("task_w", "image_1.png", _png())
+    task = _task(output={"image_url": art["url"], "images": [{**art, "width": 512}]})
+    [img] = widgets.output_widgets(task, store.root)
+    assert isinstance(img, w.Image) and img.value == _png() and img.format == "png" and img.width == "320"
+
+
+def test_video_audio_and_text_outputs(store) -> None:
+    video = store.put("task_v", "video.mp4", b"\x00\x00\x00\x18ftypmp42")
+    [player] = widgets.output_widgets(_task(type="video_generation", output={"video_url": video["url"]}), store.root)
+    assert isinstance(player, w.Video) and player.format == "mp4" and player.controls
+    audio = store.put("inputs-1", "fox.wav", b"RIFF....WAVE")
+    task = _task(type="audio_transcription", input={"audio_url": audio["url"]},
+                 output={"text": "The quick brown fox <jumps>"})
+    items = widgets.output_widgets(task, store.root)
+    assert isinstance(items[0], w.Audio) and items[0].format == "wav"
+    assert "The quick brown fox &lt;jumps&gt;" in items[1].value
+    subs = _task(type="subtitle_generation", output={"content": "1\n00:00:00,000 --> 00:00:01,000\nHi\n",
+                                                      "format": "srt", "cues": 1})
+    [text] = widgets.output_widgets(subs, store.root)
+    assert "srt, 1 cues" in text.value and "--&gt;" in text.value
+
+
+def test_error_missing_and_oversized_outputs(store, monkeypatch) -> None:
+    failed = _task("failed", error=TaskError(code="content_rejected", message="no <b>"))
+    [err] = widgets.output_widgets(failed, store.root)
+    assert "content_rejected: no &lt;b&gt;" in err.value and "failed" in err.value
+    gone = _task(output={"image_url": store.root + "/task_x/missing.png"})
+    [link] = widgets.output_widgets(gone, store.root)
+    assert isinstance(link, w.HTML) and "missing.png" in link.value
+    monkeypatch.setattr(widgets, "MAX_INLINE_BYTES", 10)
+    art = store.put("task_w", "big.png", _png())
+    [big] = widgets.output_widgets(_task(output={"images": [art]}), store.root)
+    assert "too large to embed" in big.value
+    [raw] = widgets.output_widgets(_task(type="video_generation", output={"noop": True}), store.root)
+    assert "noop" in raw.value
+
+
+# -- live views -----------------------------------------------------------------------------------
+
+
+def test_future_view_follows_the_task_to_its_end(store, monkeypatch) -> None:
+    monkeypatch.setattr(widgets, "POLL_RUNNING", 0.01)
+    monkeypatch.setattr(widgets, "POLL_WAITING", 0.01)
+    art = store.put("task_w", "image_1.png", _png())
+    seq = [_task("pending", provider=None), _task("processing", progress=0.4), _task("processing", progress=0.8),
+           _task(output={"image_url": art["url"]}, cost=0.02)]
+    fut = FakeFuture(seq, store.root)
+    view = widgets.FutureView(fut)
+    view.render(fut.task)
+    assert view.bar.value == 0.0 and "pending" in view.header.value and not view.output.children
+    _wait_thread(view.start())
+    assert view.bar.value == 1.0 and view.bar.bar_style == "success" and "prov-a" in view.header.value
+    assert "2.00 s" in view.detail.value and "$0.0200" in view.detail.value
+    assert isinstance(view.output.children[0], w.Image) and fut.reads == 4
+
+
+def test_future_view_stops_and_says_so_when_the_store_fails(store) -> None:
+    class Broken(FakeFuture):
+        @property
+        def task(self) -> Task:
+            raise RuntimeError("store closed")
+
+    view = widgets.FutureView(Broken([_task("pending")], store.root))
+    _wait_thread(view.start())
+    assert "view stopped: RuntimeError" in view.detail.value
+
+
+def test_batch_view_shows_counts_and_throughput(monkeypatch) -> None:
+    batch = FakeBatch([{"pending": 4}, {"pending": 2, "processing": 1, "completed": 1},
+                       {"completed": 3, "failed": 1}], 4)
+    view = widgets.BatchView(batch)
+    assert view.render(batch.counts()) is False and view.bar.value == 0
+    time.sleep(0.05)
+    assert view.render(batch.counts()) is False
+    assert "processing 1" in view.detail.value and "1/4 done" in view.detail.value and "tasks/s" in view.detail.value
+    assert view.step() is None  # all terminal: the thread would stop here
+    assert view.bar.value == 4 and view.bar.bar_style == "danger" and "failed 1" in view.detail.value
+
+
+def test_notebook_mode_displays_one_live_widget(store, monkeypatch) -> None:
+    shown: list[object] = []
+    monkeypatch.setattr(widgets, "in_notebook", lambda: True)
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    monkeypatch.setattr(widgets, "POLL_WAITING", 0.01)
+    widgets.display_future(FakeFuture([_task("pending"), _task("failed", error=TaskError(code="x", message="y"))],
+                                      store.root))
+    batch = FakeBatch([{"pending": 3}, {"completed": 3}], 3)
+    widgets.display_batch(batch)
+    bar = widgets.batch_progress(batch)
+    assert isinstance(bar, widgets.BatchView)
+    bar.update([("a", "completed", 1)])
+    bar.close()
+    assert len(shown) == 3 and all(isinstance(s, w.VBox) for s in shown)
+
+
+# -- with the real engine -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_views_on_real_tasks(sdk_client, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(widgets, "POLL_RUNNING", 0.05)
+    fut = sdk_client.subtitles.generate(text="Live view test.", provider="lat", use_cache=False)
+    view = widgets.FutureView(fut)
+    _wait_thread(view.start())
+    assert fut.status is TaskStatus.COMPLETED and view.bar.value == 1.0 and "lat" in view.header.value
+    batch = sdk_client.batch([{"task_type": "subtitle_generation",
+                               "input_data": {"text": f"b {i}", "provider": "noop", "use_cache": False}}
+                              for i in range(50)])
+    assert batch.wait(timeout=60, progress=True) == {"completed": 50}
+    assert "50/50" in capsys.readouterr().err
+    bview = widgets.BatchView(batch)
+    assert bview.step() is None and "completed 50" in bview.detail.value
