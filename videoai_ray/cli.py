@@ -146,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .errors import VideoAIError
+    from .logs import configure_logging
 
+    configure_logging(_settings())
     try:
         result: Any = args.func(args)
     except VideoAIError as e:

@@ -20,7 +20,7 @@ import pandas as pd
 import ray
 
 from .artifacts import ArtifactStore
-from .frames import providers_frame, table_frame, tasks_frame
+from .frames import providers_frame, queue_series, table_frame, tasks_frame
 from .futures import Batch, TaskFuture
 from .models import BatchItem, Task, TaskType
 from .providers.base import Provider
@@ -166,8 +166,7 @@ class Client:
 
     def statistics(self, *, all_users: bool = False) -> Statistics:
         raw = self.service.statistics(None if all_users else self.user_id)
-        queue = pd.Series(raw["queue_depth"], name="waiting", dtype="int64")
-        queue.index.name = "priority"
+        queue = queue_series(raw["queue_depth"])
         return Statistics(raw, table_frame(raw["by_type"], "type"), table_frame(raw["by_provider"], "provider"),
                           queue, providers_frame(raw["providers"]))
 

@@ -18,8 +18,10 @@ from typing import Any
 
 import ray
 
+from . import metrics
 from .artifacts import ArtifactStore
 from .errors import ProviderError, ProviderTimeout, RateLimited, RetryableError
+from .logs import configure_logging
 from .models import REQUEST_MODELS, TaskType
 from .providers.base import Provider
 from .providers.context import AttemptContext
@@ -137,6 +139,8 @@ class ProviderWorker:
     """
 
     def __init__(self, provider: Provider, settings: Settings, scheduler: Any, sink: Any) -> None:
+        configure_logging(settings)
+        metrics.set_instance(settings.instance)
         self.provider = provider
         self.settings = settings
         self.scheduler = scheduler
@@ -233,6 +237,7 @@ class ProviderWorker:
 @ray.remote(max_retries=0)
 def run_cpu_attempt(provider: Provider, a: Assignment, settings: Settings, scheduler: Any, sink: Any) -> AttemptResult:
     """A CPU-heavy attempt as a Ray task; progress is sent to the Scheduler, throttled."""
+    configure_logging(settings)
     cancelled = False
     last_check = 0.0
 

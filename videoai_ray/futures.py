@@ -149,11 +149,13 @@ class Batch:
             from .widgets import batch_progress
 
             bar = batch_progress(self)
-        for rows in self._finished(timeout):
+        try:
+            for rows in self._finished(timeout):
+                if bar is not None:
+                    bar.update(rows)
+        finally:
             if bar is not None:
-                bar.update(rows)
-        if bar is not None:
-            bar.close()
+                bar.close()
         return self.counts()
 
     def results(self) -> list[Task]:

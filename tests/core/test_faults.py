@@ -90,3 +90,20 @@ def test_whole_app_restart_recovers_accepted_tasks(ray_session, tmp_path):
     for tid in batch.ids:
         assert len(list(Path(done).glob(f"{tid}.*.done"))) == 1
     kill_scheduler(settings)
+
+
+def test_tasks_waiting_on_an_open_breaker_start_when_it_closes(ray_session, tmp_path):
+    from videoai_ray.providers.testing import FlakyProvider
+
+    settings = vai.Settings(home=tmp_path, instance="t-breaker", breaker_failures=1, breaker_cooldown=1.0,
+                            retry_schedule=(0.1,), prefetch=0)
+    kill_scheduler(settings)
+    client = vai.connect(settings=settings, providers=[FlakyProvider(1, latency=0.01, name="trip")])
+    try:
+        t0 = time.monotonic()
+        task = client.images.generate(prompt="x", use_cache=False).result(timeout=20)
+        # the first failure opens the breaker for 1 s; nothing else happens in the system, so
+        # only the breaker's own wake-up can start the retry
+        assert task.attempts == 2 and 1.0 <= time.monotonic() - t0 < 5.0
+    finally:
+        kill_scheduler(settings)

@@ -131,6 +131,12 @@ class ProviderRegistry:
             return None
         return max(ready, key=lambda n: self._score(n, strategy, request))
 
+    def reopens_at(self, names: list[str], now: float) -> float | None:
+        """The earliest time one of ``names`` leaves its breaker cooldown (``None``: none is out)."""
+        times = [self._entries[n].stats.open_until for n in names
+                 if n in self._entries and self._entries[n].stats.open_until > now]
+        return min(times) if times else None
+
     def _ready(self, name: str, now: float) -> bool:
         e = self._entries[name]
         s = e.stats

@@ -19,6 +19,7 @@ from typing import Any
 
 import ray
 
+from .. import metrics
 from ..errors import (
     InvalidTransition,
     NoProviderAvailable,
@@ -28,6 +29,7 @@ from ..errors import (
     error_from_code,
 )
 from ..executor import ArtifactSink, AttemptResult, Sink
+from ..logs import configure_logging
 from ..models import EventType, Strategy, TaskStatus
 from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
@@ -44,13 +46,14 @@ from .submit import SubmitMixin
 log = logging.getLogger("videoai.scheduler")
 
 _FLUSH_SECONDS = 0.02
-_PROGRESS_FLUSH_SECONDS = 0.5
+_GAUGE_SECONDS = 1.0
 
 
 class Scheduler(SubmitMixin):
     """Priority scheduling, retries, cancellation and recovery for every task."""
 
     def __init__(self, settings: Settings, providers: list[Provider] | None = None) -> None:
+        configure_logging(settings)
         self.settings = settings
         self.store = TaskStore(settings.db_url)
         self.registry = ProviderRegistry(settings.breaker_failures, settings.breaker_cooldown, settings.prefetch)
@@ -72,6 +75,7 @@ class Scheduler(SubmitMixin):
             lifetime="detached", scheduling_strategy=_this_node(),
         ).remote(settings), ray.get_runtime_context().get_node_id())
         self.dispatcher = Dispatcher(self)
+        metrics.set_instance(settings.instance)
         from ..providers.defaults import default_providers, load_user_providers
 
         for p in [*(providers if providers is not None else default_providers(settings)),
@@ -180,6 +184,8 @@ class Scheduler(SubmitMixin):
             values.update(error_code=error.code, error_message=error.message, error_retryable=error.retryable)
         self.change(act.id, **values)
         self.events.emit(act, _TERMINAL_EVENT[status], output=output, error=error)
+        duration = (utcnow() - act.started_at).total_seconds() if act.started_at else None
+        metrics.task_finished(act.type.value, act.provider or "none", status.value, duration)
 
     def fail_or_retry(self, act: Active, err: ProviderError) -> None:
         """The retry policy: it reads only ``err.retryable``."""
@@ -225,6 +231,8 @@ class Scheduler(SubmitMixin):
         if r.ok:
             if provider:
                 self.registry.finished(provider, ok=True, duration=r.duration, cost=r.cost)
+                metrics.provider_latency(provider, r.duration)
+                metrics.provider_cost(provider, r.cost)
             if current:
                 assert act is not None
                 self.finish(act, TaskStatus.COMPLETED, output=r.output, cost=r.cost)
@@ -312,6 +320,7 @@ class Scheduler(SubmitMixin):
 
         self.registry.unregister(name)
         self.dispatcher.forget_provider(name)
+        metrics.in_flight(name, 0)
         delete_user_provider(self.settings.instance, name)
         self.kick()
 
@@ -320,12 +329,8 @@ class Scheduler(SubmitMixin):
 
     def live_stats(self) -> dict[str, Any]:
         """Numbers only the scheduler knows: queue depth per priority, in flight, cache."""
-        depth: dict[str, int] = defaultdict(int)
-        for q in self.queues.values():
-            for prio, n in q.depth().items():
-                depth[prio] += n
         return {
-            "queue_depth": dict(depth),
+            "queue_depth": self._queue_depth(),
             "delayed": len(self.delayed),
             "active": len(self.active),
             "in_flight": self.dispatcher.in_flight(),
@@ -374,10 +379,28 @@ class Scheduler(SubmitMixin):
         return self.version
 
     async def _flush_loop(self) -> None:
+        next_gauges = 0.0
         while True:
             await asyncio.sleep(_FLUSH_SECONDS)
             if self.changes or self.events.pending:
                 self.flush()
+            if time.monotonic() >= next_gauges:
+                next_gauges = time.monotonic() + _GAUGE_SECONDS
+                self._record_gauges()
+
+    def _record_gauges(self) -> None:
+        for priority, n in self._queue_depth().items():
+            metrics.queue_depth(priority, n)
+        running = self.dispatcher.in_flight()
+        for name in self.registry.names():
+            metrics.in_flight(name, running.get(name, 0))
+
+    def _queue_depth(self) -> dict[str, int]:
+        depth: dict[str, int] = defaultdict(int)
+        for q in self.queues.values():
+            for prio, n in q.depth().items():
+                depth[prio] += n
+        return dict(depth)
 
 
 

@@ -43,6 +43,8 @@ class Dispatcher:
         self.cpu_refs: dict[str, Any] = {}
         self.provider_refs: dict[str, Any] = {}
         self._self_handle: Any = None
+        #: when a provider that queued tasks wait for leaves its breaker cooldown
+        self.breaker_wake: float | None = None
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -50,9 +52,8 @@ class Dispatcher:
         kick = self.s._kick
         assert kick is not None
         while True:
-            timeout = None
-            if self.s.delayed:
-                timeout = max(0.0, self.s.delayed[0][0] - time.monotonic())
+            wake_times = [t for t in (self.s.delayed[0][0] if self.s.delayed else None, self.breaker_wake) if t]
+            timeout = max(0.0, min(wake_times) - time.monotonic()) if wake_times else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(kick.wait(), timeout)
             kick.clear()
@@ -73,6 +74,7 @@ class Dispatcher:
                 act.status = TaskStatus.PENDING
                 s._enqueue(act, now)
         batches: dict[str, list[Assignment]] = defaultdict(list)
+        self.breaker_wake = None
         for q in s.queues.values():
             while True:
                 entry = q.peek(now)
@@ -91,6 +93,9 @@ class Dispatcher:
                 strategy = Strategy(act.options.get("strategy") or s.settings.strategy)
                 name = s.registry.pick(names, strategy, act.request, now, act.excluded)
                 if name is None:
+                    reopen = s.registry.reopens_at(names, now)
+                    if reopen is not None:
+                        self.breaker_wake = min(reopen, self.breaker_wake or reopen)
                     break  # strict order: nothing behind this task may jump it on this route
                 q.pop(now)
                 batches[name].append(self._start(act, name))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from .. import metrics
 from ..errors import InvalidRequest
 from ..models import REQUEST_MODELS, EventType, Priority, TaskStatus, TaskType
 from ..store import utcnow
@@ -61,6 +63,7 @@ class SubmitMixin:
             if self.cache is not None and it["options"].get("use_cache", True):
                 keys[act.id] = self.cache_key(act)
         hits = self.cache.get_many(list(set(keys.values()))) if keys else {}
+        _record_lookups(len(set(keys.values())), hits.values())
         now = time.monotonic()
         by_id = {a["id"]: a for a in answers if not a["existing"]}
         row_by_id = {r["id"]: r for r in rows}
@@ -77,7 +80,10 @@ class SubmitMixin:
                 act.status = TaskStatus.COMPLETED
                 act.progress = 1.0
                 self.events.emit(act, EventType.COMPLETED, output=row["output"])
+                metrics.task_finished(act.type.value, row["provider"] or "cache", "completed", 0.0)
                 by_id[act.id].update(status="completed", cache_hit=True)
+        for type_name, n in Counter(a.type.value for a in new).items():
+            metrics.tasks_submitted(type_name, n)
         inserts = [(tasks, rows), *self.events.take_inserts()]
         self.store.update_many([], inserts)
         self.events.delivered_to_store()
@@ -123,6 +129,14 @@ class SubmitMixin:
             self.cache.put(self.cache_key(act), {"output": output, "provider": act.provider})
         except Exception:
             log.warning("cache write failed for %s", act.id, exc_info=True)
+
+
+def _record_lookups(keys: int, hits: Any) -> None:
+    per_layer = Counter(h.layer for h in hits)
+    for layer, n in per_layer.items():
+        metrics.cache_lookup(layer, n, 0)
+    if keys:
+        metrics.cache_lookup("all", sum(per_layer.values()), keys - sum(per_layer.values()))
 
 
 def _idem(item: dict[str, Any]) -> str:

@@ -49,8 +49,12 @@ def redact(url: str) -> str:
 
 
 def record_delivery_result(due: Due, changes: dict[str, object], result: AttemptResult) -> None:
-    """THE place where the outcome of every attempt is recorded for monitoring (logs now; the
-    ``ray.util.metrics`` counters and latency histogram go here)."""
+    """THE place where the outcome of every attempt is recorded for monitoring: a log line and
+    the ``videoai_webhook_*`` metrics."""
+    from .. import metrics
+
+    metrics.webhook_delivery(str(changes.get("status") or ("delivered" if result.ok else "error")),
+                             result.latency_ms / 1000.0)
     log.log(
         logging.INFO if result.ok else logging.WARNING,
         "webhook %s task=%s event=%s attempt=%s -> %s (status %s, %.0f ms%s)",

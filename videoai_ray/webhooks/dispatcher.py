@@ -27,6 +27,11 @@ class WebhookDispatcher:
     """Ray actor around a :class:`DeliveryWorker` reading ``settings.db_url``."""
 
     def __init__(self, settings: Settings, concurrency: int = 32, poll_interval: float = 5.0) -> None:
+        from .. import metrics
+        from ..logs import configure_logging
+
+        configure_logging(settings)
+        metrics.set_instance(settings.instance)
         self._engine = make_engine(settings.db_url)
         self._worker = DeliveryWorker(settings, self._engine, concurrency=concurrency,
                                       poll_interval=poll_interval)
