@@ -13,6 +13,7 @@ import pysubs2
 import pytest
 from local_helpers import IN_CI, SPEECH, MakeCtx, artifact_path, run
 
+from videoai_ray.bench.providers import word_error_rate as wer
 from videoai_ray.errors import InvalidInput, PermanentError
 from videoai_ray.models import AudioTranscriptionRequest
 from videoai_ray.providers.local import whisper
@@ -27,17 +28,6 @@ pytestmark = pytest.mark.skipif(MISSING is not None and not IN_CI, reason=f"{MIS
 
 def normalise(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate: word-level Levenshtein distance / reference length."""
-    ref, hyp = normalise(reference), normalise(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(1, len(ref))
 
 
 def test_wer_function() -> None:
