@@ -21,16 +21,13 @@ import ray
 
 from .. import metrics
 from ..errors import (
-    InvalidTransition,
-    NoProviderAvailable,
     ProviderError,
-    TaskNotFound,
     WorkerLost,
     error_from_code,
 )
 from ..executor import ArtifactSink, AttemptResult, Sink
 from ..logs import configure_logging
-from ..models import EventType, Strategy, TaskStatus
+from ..models import EventType, TaskStatus
 from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
 from ..settings import Settings
@@ -39,8 +36,10 @@ from .backoff import retry_delay
 from .dispatch import Dispatcher
 from .events import EventSink
 from .handle import NAMESPACE
+from .operations import OperationsMixin
 from .queue import AgingQueue
-from .state import Active, active_from_task
+from .recovery import RecoveryMixin
+from .state import Active
 from .submit import SubmitMixin
 
 log = logging.getLogger("videoai.scheduler")
@@ -49,7 +48,7 @@ _FLUSH_SECONDS = 0.02
 _GAUGE_SECONDS = 1.0
 
 
-class Scheduler(SubmitMixin):
+class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin):
     """Priority scheduling, retries, cancellation and recovery for every task."""
 
     def __init__(self, settings: Settings, providers: list[Provider] | None = None) -> None:
@@ -89,48 +88,6 @@ class Scheduler(SubmitMixin):
         self._start_loops()
 
     # -- life cycle --------------------------------------------------------------------------
-
-    def _recover(self) -> None:
-        """Load every unfinished task found in the store; ``_adopt`` then decides which ones a
-        surviving worker still runs and queues the others."""
-        unfinished = self.store.unfinished()
-        options = self.store.options_for([t.id for t in unfinished])
-        for task in unfinished:
-            act = active_from_task(task, options.get(task.id) or {})
-            self.active[act.id] = act
-            self.recovering.add(act.id)
-        if unfinished:
-            log.info("recovered %d unfinished tasks from the store", len(unfinished))
-
-    async def _adopt(self) -> None:
-        """Take over the attempts that surviving workers run, queue every other recovered task,
-        then let dispatch begin."""
-        try:
-            adopted = await self.dispatcher.adopt_workers()
-        except Exception:
-            log.error("worker adoption failed; recovered tasks run again", exc_info=True)
-            adopted = {}
-        now = time.monotonic()
-        for tid in list(self.recovering):
-            act = self.active.get(tid)
-            if act is None:
-                continue
-            if tid in adopted:
-                attempt, provider = adopted[tid]
-                act.status, act.attempts, act.provider = TaskStatus.PROCESSING, attempt, provider
-                self.dispatcher.running[tid] = (attempt, provider)
-                self.registry.started(provider)
-                self.change(tid, status=act.status.value, attempts=attempt, provider=provider)
-            elif act.status is TaskStatus.RETRYING:
-                task = self.store.get(tid)
-                due = task.next_attempt_at if task else None
-                wait = (due - utcnow()).total_seconds() if due else 0.0
-                heapq.heappush(self.delayed, (now + max(0.0, wait), tid))
-            else:
-                act.status = TaskStatus.PENDING
-                self._enqueue(act, now)
-        self.recovering.clear()
-        self.kick()
 
     def _start_loops(self) -> None:
         if self._loops:
@@ -249,99 +206,6 @@ class Scheduler(SubmitMixin):
             assert act is not None
             self.fail_or_retry(act, err)
 
-    # -- user operations ---------------------------------------------------------------------
-
-    async def cancel(self, task_ids: list[str], user_id: str | None = None) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for tid in task_ids:
-            act = self.active.get(tid)
-            if act is None or (user_id is not None and act.user_id != user_id):
-                task = self.store.get(tid, user_id)
-                if task is None:
-                    out.append({"id": tid, "error": TaskNotFound.code})
-                else:
-                    out.append({"id": tid, "status": task.status.value,
-                                "error": InvalidTransition.code if task.status.terminal else None})
-                continue
-            was_running = act.status is TaskStatus.PROCESSING
-            q = self.queues.get(act.route)
-            if q is not None:
-                q.remove(tid)
-            self.finish(act, TaskStatus.CANCELLED)
-            if was_running:
-                self.dispatcher.cancel_running(tid)
-            out.append({"id": tid, "status": TaskStatus.CANCELLED.value, "error": None})
-        self.kick()
-        return out
-
-    async def retry(self, task_id: str, user_id: str | None = None) -> dict[str, Any]:
-        """Manual retry of a failed (or cancelled) task: it gets a fresh retry budget."""
-        if task_id in self.active:
-            raise InvalidTransition(f"task {task_id} is still {self.active[task_id].status.value}")
-        task = self.store.get(task_id, user_id)
-        if task is None:
-            raise TaskNotFound(f"no task {task_id}")
-        if task.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED):
-            raise InvalidTransition(f"only failed or cancelled tasks can be retried (task is {task.status.value})")
-        options = self.store.options_for([task_id]).get(task_id) or {}
-        options.pop("failed_providers", None)
-        act = active_from_task(task, options)
-        act.status = TaskStatus.PENDING
-        act.max_retries = task.attempts + self.settings.max_retries
-        act.progress = 0.0
-        self.change(task_id, status="pending", max_retries=act.max_retries, error_code=None, error_message=None,
-                    error_retryable=None, finished_at=None, finish_seq=None, next_attempt_at=None, output=None,
-                    progress=0.0, cache_hit=False, options=options)
-        self._enqueue(act, time.monotonic())
-        self.events.emit(act, EventType.CREATED)
-        self.kick()
-        return {"id": task_id, "status": "pending"}
-
-    def is_cancelled(self, task_id: str, attempt: int) -> bool:
-        act = self.active.get(task_id)
-        return act is None or act.attempts != attempt or act.status is not TaskStatus.PROCESSING
-
-    # -- providers ---------------------------------------------------------------------------
-
-    async def register_provider(
-        self, provider: Provider, replace: bool = False, persist: bool = True
-    ) -> dict[str, Any]:
-        self.registry.register(provider, replace=replace)
-        self.dispatcher.forget_provider(provider.name)
-        if persist:
-            from ..providers.defaults import save_user_provider
-
-            save_user_provider(self.settings.instance, provider)
-        self.kick()
-        return next(r for r in self.registry.describe() if r["name"] == provider.name)
-
-    async def unregister_provider(self, name: str) -> None:
-        from ..providers.defaults import delete_user_provider
-
-        self.registry.unregister(name)
-        self.dispatcher.forget_provider(name)
-        metrics.in_flight(name, 0)
-        delete_user_provider(self.settings.instance, name)
-        self.kick()
-
-    def providers(self) -> list[dict[str, Any]]:
-        return self.registry.describe()
-
-    def live_stats(self) -> dict[str, Any]:
-        """Numbers only the scheduler knows: queue depth per priority, in flight, cache."""
-        return {
-            "queue_depth": self._queue_depth(),
-            "delayed": len(self.delayed),
-            "active": len(self.active),
-            "in_flight": self.dispatcher.in_flight(),
-            "providers": self.registry.describe(),
-            "cache": self.cache.stats() if self.cache is not None else {},
-            "strategy": self.settings.strategy.value,
-        }
-
-    def cache_stats(self) -> dict[str, Any]:
-        return self.cache.stats() if self.cache is not None else {"enabled": False}
-
     # -- persistence -------------------------------------------------------------------------
 
     async def wait_version(self, since: int, timeout: float) -> int:
@@ -428,9 +292,4 @@ def _this_node() -> Any:
     return NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
 
 
-def strategy_for(act: Active, default: Strategy) -> Strategy:
-    s = act.options.get("strategy")
-    return Strategy(s) if s else default
-
-
-__all__ = ["NoProviderAvailable", "Scheduler", "strategy_for"]
+__all__ = ["Scheduler"]

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
-from ..errors import NoProviderAvailable
 from ..executor import Assignment, AttemptResult, ProviderWorker, run_cpu_attempt
 from ..models import EventType, Strategy, TaskStatus
 from ..store import utcnow
@@ -284,4 +283,4 @@ def _ray_cancel(ref: Any) -> None:
         log.debug("ray.cancel failed (task already done)", exc_info=True)
 
 
-__all__ = ["Dispatcher", "NoProviderAvailable"]
+__all__ = ["Dispatcher", "worker_prefix"]

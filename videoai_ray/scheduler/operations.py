@@ -1,0 +1,112 @@
+"""What users ask of the Scheduler besides submitting: cancel, retry, providers, live numbers."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from .. import metrics
+from ..errors import InvalidTransition, TaskNotFound
+from ..models import EventType, TaskStatus
+from ..providers.base import Provider
+from .state import active_from_task
+
+if TYPE_CHECKING:
+    from .actor import Scheduler
+
+
+class OperationsMixin:
+    """The Scheduler's user-facing operations."""
+
+    # -- user operations ---------------------------------------------------------------------
+
+    async def cancel(self: Scheduler, task_ids: list[str], user_id: str | None = None) -> list[dict[str, Any]]:  # type: ignore[misc]
+        out: list[dict[str, Any]] = []
+        for tid in task_ids:
+            act = self.active.get(tid)
+            if act is None or (user_id is not None and act.user_id != user_id):
+                task = self.store.get(tid, user_id)
+                if task is None:
+                    out.append({"id": tid, "error": TaskNotFound.code})
+                else:
+                    out.append({"id": tid, "status": task.status.value,
+                                "error": InvalidTransition.code if task.status.terminal else None})
+                continue
+            was_running = act.status is TaskStatus.PROCESSING
+            q = self.queues.get(act.route)
+            if q is not None:
+                q.remove(tid)
+            self.finish(act, TaskStatus.CANCELLED)
+            if was_running:
+                self.dispatcher.cancel_running(tid)
+            out.append({"id": tid, "status": TaskStatus.CANCELLED.value, "error": None})
+        self.kick()
+        return out
+
+    async def retry(self: Scheduler, task_id: str, user_id: str | None = None) -> dict[str, Any]:  # type: ignore[misc]
+        """Manual retry of a failed (or cancelled) task: it gets a fresh retry budget."""
+        if task_id in self.active:
+            raise InvalidTransition(f"task {task_id} is still {self.active[task_id].status.value}")
+        task = self.store.get(task_id, user_id)
+        if task is None:
+            raise TaskNotFound(f"no task {task_id}")
+        if task.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            raise InvalidTransition(f"only failed or cancelled tasks can be retried (task is {task.status.value})")
+        options = self.store.options_for([task_id]).get(task_id) or {}
+        options.pop("failed_providers", None)
+        act = active_from_task(task, options)
+        act.status = TaskStatus.PENDING
+        act.max_retries = task.attempts + self.settings.max_retries
+        act.progress = 0.0
+        self.change(task_id, status="pending", max_retries=act.max_retries, error_code=None, error_message=None,
+                    error_retryable=None, finished_at=None, finish_seq=None, next_attempt_at=None, output=None,
+                    progress=0.0, cache_hit=False, options=options)
+        self._enqueue(act, time.monotonic())
+        self.events.emit(act, EventType.CREATED)
+        self.kick()
+        return {"id": task_id, "status": "pending"}
+
+    def is_cancelled(self: Scheduler, task_id: str, attempt: int) -> bool:  # type: ignore[misc]
+        act = self.active.get(task_id)
+        return act is None or act.attempts != attempt or act.status is not TaskStatus.PROCESSING
+
+    # -- providers ---------------------------------------------------------------------------
+
+    async def register_provider(  # type: ignore[misc]
+        self: Scheduler, provider: Provider, replace: bool = False, persist: bool = True
+    ) -> dict[str, Any]:
+        self.registry.register(provider, replace=replace)
+        self.dispatcher.forget_provider(provider.name)
+        if persist:
+            from ..providers.defaults import save_user_provider
+
+            save_user_provider(self.settings.instance, provider)
+        self.kick()
+        return next(r for r in self.registry.describe() if r["name"] == provider.name)
+
+    async def unregister_provider(self: Scheduler, name: str) -> None:  # type: ignore[misc]
+        from ..providers.defaults import delete_user_provider
+
+        self.registry.unregister(name)
+        self.dispatcher.forget_provider(name)
+        metrics.in_flight(name, 0)
+        delete_user_provider(self.settings.instance, name)
+        self.kick()
+
+    def providers(self: Scheduler) -> list[dict[str, Any]]:  # type: ignore[misc]
+        return self.registry.describe()
+
+    def live_stats(self: Scheduler) -> dict[str, Any]:  # type: ignore[misc]
+        """Numbers only the scheduler knows: queue depth per priority, in flight, cache."""
+        return {
+            "queue_depth": self._queue_depth(),
+            "delayed": len(self.delayed),
+            "active": len(self.active),
+            "in_flight": self.dispatcher.in_flight(),
+            "providers": self.registry.describe(),
+            "cache": self.cache.stats() if self.cache is not None else {},
+            "strategy": self.settings.strategy.value,
+        }
+
+    def cache_stats(self: Scheduler) -> dict[str, Any]:  # type: ignore[misc]
+        return self.cache.stats() if self.cache is not None else {"enabled": False}
