@@ -1,0 +1,87 @@
+"""Running the API: ingress choice, HAProxy fallback, the ``serve/`` entry points, the HTTP bench."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from apikit import Api, free_port
+
+from videoai_ray.api import server
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_ingress_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert server.choose_ingress("proxy") == "proxy"
+    assert server.choose_ingress("haproxy") == "haproxy"
+    monkeypatch.setattr(server, "haproxy_binary", lambda: None)
+    assert server.choose_ingress("auto") == "proxy"
+    monkeypatch.setattr(server, "haproxy_binary", lambda: "/usr/sbin/haproxy")
+    assert server.choose_ingress("auto") == "haproxy"
+    with pytest.raises(ValueError, match="ingress"):
+        server.choose_ingress("nginx")  # type: ignore[arg-type]
+
+
+def test_session_server_uses_haproxy_when_installed(api: Api) -> None:
+    expected = "haproxy" if server.haproxy_binary() else "proxy"
+    assert api.info.ingress == expected
+    assert api.info.api_url == api.info.url + "/api/v1/media"
+
+
+@pytest.mark.slow
+def test_run_server_falls_back_to_the_default_proxy(tmp_path: Path) -> None:
+    """HAProxy that cannot start (a bad binary path reaches the Serve processes only): the API
+    still comes up, behind the default proxy. Its own Ray, in a subprocess."""
+    script = textwrap.dedent(f"""
+        import httpx, ray
+        from ray import serve
+        from videoai_ray.api import run_server
+        from videoai_ray.providers.testing import NoopProvider
+        from videoai_ray.settings import Settings
+        ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
+        s = Settings(home={str(tmp_path)!r}, instance="t-api-fallback")
+        info = run_server(s, port={free_port()}, blocking=False, ingress="haproxy", providers=[NoopProvider()],
+                          ready_timeout=30, serve_env={{"RAY_SERVE_HAPROXY_BINARY_PATH": "/nonexistent/haproxy",
+                                                      "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "0.5"}})
+        print("INGRESS", info.ingress, httpx.get(info.api_url + "/health").status_code)
+        serve.shutdown()
+        ray.shutdown()
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180,
+                         cwd=ROOT, env={**os.environ, "RAY_ADDRESS": ""})
+    assert "INGRESS proxy 200" in out.stdout, out.stdout[-2000:] + out.stderr[-4000:]
+    assert "falling back to the default proxy" in out.stderr
+
+
+def test_serve_entry_points() -> None:
+    """``serve run serve.app:app`` imports an Application; the deploy config points at it."""
+    out = subprocess.run([sys.executable, "-c", "import serve.app as m; from ray.serve import Application; "
+                          "assert isinstance(m.app, Application); print('OK')"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT,
+                         env={**os.environ, "VIDEOAI_HOME": "/tmp/videoai-serve-import-test"})
+    assert out.stdout.strip() == "OK", out.stderr[-3000:]
+    config = yaml.safe_load((ROOT / "serve" / "config.yaml").read_text())
+    from ray.serve.schema import ServeDeploySchema
+
+    schema = ServeDeploySchema.model_validate(config)
+    [app] = schema.applications
+    assert app.import_path == "serve.app:app" and app.route_prefix == "/"
+    assert schema.controller_options is not None
+    assert schema.controller_options.runtime_env["env_vars"]["RAY_SERVE_ENABLE_HA_PROXY"] == "1"
+
+
+@pytest.mark.slow
+def test_http_bench_loader_against_the_running_api(api: Api) -> None:
+    from videoai_ray.bench.http import _client, _load
+
+    headers = {"Authorization": f"Bearer {api.token('bench-test')}"}
+    result = asyncio.run(_load(f"{api.info.api_url}/images/generate", headers, 202, 60, 20.0, 8, _client("auto")))
+    assert result["requests"] == 60 and result["errors"] == 0
+    assert result["rps"] > 0 and result["p50_ms"] <= result["p99_ms"]

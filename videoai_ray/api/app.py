@@ -1,0 +1,79 @@
+"""The FastAPI application: every route under ``/api/v1/media``, one error shape, the size limit,
+and an OpenAPI document whose request bodies are the seed's pydantic models.
+
+``create_app(ctx)`` builds it around an ``ApiContext``; the Serve deployment does that inside each
+replica, and tests can do it in-process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from .. import __version__
+from ..models import REQUEST_MODELS, BatchItem
+from .context import API_PREFIX, ApiContext
+from .deps import BEARER_SCHEME
+from .errors import ErrorBody, install_error_handlers
+from .limits import BodySizeLimit
+from .routes_submit import router as submit_router
+from .routes_system import router as system_router
+from .routes_tasks import router as tasks_router
+from .routes_webhooks import router as webhooks_router
+
+DESCRIPTION = """\
+Media tasks (images, videos, transcriptions, subtitles) for AI providers, run on Ray.
+
+* Authenticate with `Authorization: Bearer <JWT>` (`videoai token create --user NAME`);
+  `GET /health` needs no token.
+* Creating a task answers `202` with the task and its `links`; follow `links.self`, or pass
+  `?wait=N` to get the finished task (`200`) when it ends within N seconds.
+* Every error has one shape: `{"error": {"code", "message", "field", "errors"}}`.
+"""
+
+#: schemas referenced by routes that read their body themselves
+_BODY_MODELS: list[type[BaseModel]] = [*REQUEST_MODELS.values(), BatchItem, ErrorBody]
+
+
+def create_app(ctx: ApiContext) -> FastAPI:
+    """The HTTP API around ``ctx``."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await ctx.close()
+
+    app = FastAPI(title="videoai-ray media tasks", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan, docs_url="/docs", openapi_url="/openapi.json")
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    for router in (submit_router, tasks_router, system_router, webhooks_router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_request_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the request models the routes only reference."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema.setdefault("components", {})["securitySchemes"] = {"bearer": BEARER_SCHEME}
+    for path, operations in schema["paths"].items():
+        if path != f"{API_PREFIX}/health":
+            for operation in operations.values():
+                operation["security"] = [{"bearer": []}]
+    components = schema["components"].setdefault("schemas", {})
+    for model in _BODY_MODELS:
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in model_schema.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components[model.__name__] = model_schema
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,102 @@
+"""JWT bearer tokens (HS256): ``sub`` is the user id, ``iss`` the deployment, ``exp`` required.
+
+``create_token`` is what ``videoai token create --user NAME`` calls. A token may carry ``rpm``,
+a per-minute request limit for that user (a plan or tier) that overrides the deployment's
+``rate_limit_per_minute``; only the holder of the secret can issue one, so it is safe to trust.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from ..settings import Settings
+from .errors import ApiError
+
+ALGORITHM = "HS256"
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="videoai"'}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling, from a verified token."""
+
+    user_id: str
+    #: per-minute limit from the token's ``rpm`` claim; ``None`` means the deployment default
+    rate_limit: int | None = None
+
+
+def create_token(settings: Settings, user: str, ttl_seconds: int = 3600, *, rate_limit: int | None = None) -> str:
+    """A signed token for ``user``, valid for ``ttl_seconds``."""
+    if not user or len(user) > 200:
+        raise ValueError("user must be 1..200 characters")
+    if ttl_seconds <= 0:
+        raise ValueError("ttl_seconds must be positive")
+    now = int(time.time())
+    claims: dict[str, object] = {"sub": user, "iss": settings.jwt_issuer, "iat": now, "exp": now + ttl_seconds,
+                                 "jti": uuid.uuid4().hex}
+    if rate_limit is not None:
+        if rate_limit < 1:
+            raise ValueError("rate_limit must be at least 1 request per minute")
+        claims["rpm"] = int(rate_limit)
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
+
+
+def unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, headers=_CHALLENGE)
+
+
+class TokenCache:
+    """Tokens already verified, until they expire: a client sends the same token with every
+    request, and checking its signature again each time costs more than the rest of the auth."""
+
+    def __init__(self, settings: Settings, size: int = 10_000) -> None:
+        self.settings = settings
+        self.size = size
+        self._seen: dict[str, tuple[Caller, float]] = {}
+
+    def caller(self, authorization: str | None) -> Caller:
+        """The caller of a request's ``Authorization`` header (401 ``ApiError`` if not valid)."""
+        token = bearer_token(authorization)
+        hit = self._seen.get(token)
+        if hit is not None and hit[1] > time.time():
+            return hit[0]
+        caller, exp = _verify(self.settings, token)
+        if len(self._seen) >= self.size:
+            self._seen.clear()  # crude but bounded; re-verifying is only a little slower
+        self._seen[token] = (caller, exp)
+        return caller
+
+
+def verify_token(settings: Settings, token: str) -> Caller:
+    """The caller behind ``token``; ``ApiError`` 401 when it is invalid, expired or foreign."""
+    return _verify(settings, token)[0]
+
+
+def _verify(settings: Settings, token: str) -> tuple[Caller, float]:
+    try:
+        claims = jwt.decode(token, settings.jwt_secret.get_secret_value(), algorithms=[ALGORITHM],
+                            issuer=settings.jwt_issuer, options={"require": ["exp", "sub", "iss"]},
+                            leeway=5)
+    except jwt.ExpiredSignatureError:
+        raise unauthorized("token_expired", "the bearer token has expired") from None
+    except jwt.InvalidTokenError as e:
+        raise unauthorized("invalid_token", f"invalid bearer token: {e}") from None
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise unauthorized("invalid_token", "invalid bearer token: sub must be a non-empty string")
+    rpm = claims.get("rpm")
+    return Caller(sub, int(rpm) if isinstance(rpm, int) and rpm > 0 else None), float(claims["exp"])
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of ``Authorization: Bearer <token>`` (401 ``ApiError`` when malformed)."""
+    if not authorization:
+        raise unauthorized("unauthorized", "missing bearer token (Authorization: Bearer <token>)")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("unauthorized", "the Authorization header must be 'Bearer <token>'")
+    return token.strip()

@@ -1,0 +1,58 @@
+"""What every route needs, built once per process (a Serve replica, or a test's app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from ..artifacts import ArtifactStore
+from ..service import MediaService
+from ..settings import Settings
+from .auth import TokenCache
+from .ratelimit import RateLimiter, make_limiter
+from .submit import SubmitBatcher
+
+#: every route lives under this prefix (the seed's ``/api/v1/media``)
+API_PREFIX = "/api/v1/media"
+
+
+@dataclass
+class ApiContext:
+    """The core (``MediaService``) plus the HTTP layer's own state."""
+
+    settings: Settings
+    service: MediaService
+    limiter: RateLimiter
+    batcher: SubmitBatcher
+    artifacts: ArtifactStore = field(init=False)
+    tokens: TokenCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.artifacts = ArtifactStore(self.settings.artifacts_root)
+        self.tokens = TokenCache(self.settings)
+
+    @property
+    def scheduler(self) -> Any:
+        return self.service.scheduler
+
+    @classmethod
+    def start(cls, settings: Settings, scheduler: Any = None, limiter: RateLimiter | None = None) -> ApiContext:
+        """Find (or start) the deployment's Scheduler and open the store."""
+        if scheduler is None:
+            from ..scheduler import get_or_create_scheduler
+
+            scheduler = get_or_create_scheduler(settings)
+        service = MediaService(settings, scheduler)
+        return cls(settings, service, limiter or make_limiter(settings), SubmitBatcher(scheduler))
+
+    async def close(self) -> None:
+        await self.limiter.close()
+        self.service.store.close()
+
+
+async def get_context(request: Request) -> ApiContext:
+    """FastAPI dependency: the app's context (``async`` so FastAPI calls it inline, not in a thread)."""
+    ctx: ApiContext = request.app.state.ctx
+    return ctx

@@ -1,0 +1,131 @@
+"""Creating tasks: the four media endpoints of the seed and ``POST /batch``.
+
+Bodies are read as plain JSON and handed to ``MediaService.prepare`` / ``prepare_batch``, the one
+validator (their models are only *referenced* in the OpenAPI document). Accepted tasks go to the
+Scheduler through the context's ``SubmitBatcher``; the answer is ``202`` with the task, or ``200``
+with the finished task when ``?wait=N`` was given and it finished in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from ..errors import InvalidRequest
+from ..models import (
+    MAX_HTTP_BATCH,
+    REQUEST_MODELS,
+    Task,
+    TaskStatus,
+    TaskType,
+)
+from .auth import Caller
+from .context import ApiContext, get_context
+from .deps import authorized, json_body, json_body_schema, json_object
+from .errors import ERROR_RESPONSES, ErrorBody
+from .submit import wait_until_done
+from .views import BatchResponse, TaskResponse, task_links, task_view
+
+#: the longest ``?wait=`` accepted, in seconds
+MAX_WAIT_SECONDS = 60.0
+
+router = APIRouter(tags=["tasks"])
+
+_WAIT = Query(0.0, ge=0, le=MAX_WAIT_SECONDS,
+              description="seconds to wait for the task to finish; answers 200 with the finished task "
+                          "if it does, else 202 as without it")
+_IDEMPOTENCY = Header(None, alias="Idempotency-Key", min_length=1, max_length=200,
+                      description="repeat a request with the same key to get the same task back")
+
+_CREATED = {
+    200: {"model": TaskResponse, "description": "with `?wait=N`: the task finished within N seconds"},
+    **ERROR_RESPONSES,
+    413: {"model": ErrorBody, "description": "request body over the size limit"},
+}
+
+
+async def _prepare(fn: Callable[[], Any], body: dict[str, Any]) -> Any:
+    # A webhook URL is checked with a DNS lookup: keep that off the event loop.
+    return await asyncio.to_thread(fn) if "webhook_url" in body else fn()
+
+
+def _done(task: Task | dict[str, Any]) -> bool:
+    return TaskStatus(task["status"] if isinstance(task, dict) else task.status).terminal
+
+
+async def _accepted(ctx: ApiContext, caller: Caller, answer: dict[str, Any], wait: float) -> JSONResponse:
+    task: Task | dict[str, Any]
+    if answer.get("task"):
+        task = answer["task"]
+    else:
+        task = await asyncio.to_thread(ctx.service.get, answer["id"], caller.user_id)
+    status = 202
+    if wait > 0:
+        if not _done(task):
+            task = await wait_until_done(ctx.scheduler, lambda: ctx.service.get(answer["id"], caller.user_id), wait)
+        status = 200 if _done(task) else 202
+    headers = {"Location": task_links(answer["id"])["self"]}
+    if answer.get("existing"):
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(task_view(task, ctx.artifacts), status_code=status, headers=headers)
+
+
+def _media_endpoint(task_type: TaskType) -> Callable[..., Awaitable[JSONResponse]]:
+    async def create(request: Request, caller: Caller = Depends(authorized), wait: float = _WAIT,
+                     idempotency_key: str | None = _IDEMPOTENCY) -> JSONResponse:
+        ctx: ApiContext = request.app.state.ctx
+        body = json_object(await json_body(request))
+        prepared = await _prepare(lambda: ctx.service.prepare(
+            task_type, body, user_id=caller.user_id, idempotency_key=idempotency_key), body)
+        [answer] = await ctx.batcher.submit([prepared])
+        return await _accepted(ctx, caller, answer, wait)
+
+    return create
+
+
+_MEDIA_ROUTES = [
+    ("/images/generate", TaskType.IMAGE_GENERATION, "Generate images"),
+    ("/videos/generate", TaskType.VIDEO_GENERATION, "Generate a video"),
+    ("/audio/transcribe", TaskType.AUDIO_TRANSCRIPTION, "Transcribe audio"),
+    ("/subtitles/generate", TaskType.SUBTITLE_GENERATION, "Generate subtitles"),
+]
+
+for _path, _type, _summary in _MEDIA_ROUTES:
+    _model = REQUEST_MODELS[_type]
+    router.add_api_route(
+        _path, _media_endpoint(_type), methods=["POST"], status_code=202, response_model=TaskResponse,
+        summary=_summary, name=f"create_{_type.value}", operation_id=f"create_{_type.value}",
+        description=f"Create a `{_type.value}` task. Body: `{_model.__name__}`. " + (_model.__doc__ or ""),
+        responses=_CREATED, openapi_extra=json_body_schema(_model.__name__),
+    )
+
+
+@router.post("/batch", status_code=202, response_model=BatchResponse, summary="Create up to 50 tasks at once",
+             responses={**ERROR_RESPONSES, 413: _CREATED[413]},
+             openapi_extra=json_body_schema("BatchItem", array=True, max_items=MAX_HTTP_BATCH))
+async def create_batch(request: Request, caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context),
+                       idempotency_key: str | None = _IDEMPOTENCY) -> JSONResponse:
+    """A JSON array of `{task_type, input_data, priority}`. All or nothing: when one item is
+    invalid nothing is created and the error names its index (`[3].input_data.prompt`)."""
+    items = await json_body(request)
+    if not isinstance(items, list) or not items:
+        raise InvalidRequest("body: must be a non-empty JSON array of batch items", field="body")
+    if len(items) > MAX_HTTP_BATCH:
+        raise InvalidRequest(f"body: a batch holds at most {MAX_HTTP_BATCH} tasks, got {len(items)} "
+                             "(use the SDK's client.batch for more)", field="body")
+    batch_id = "batch_" + uuid.uuid4().hex
+    prepared = await asyncio.to_thread(
+        lambda: list(ctx.service.prepare_batch(items, user_id=caller.user_id, batch_id=batch_id)))
+    if idempotency_key:
+        for i, p in enumerate(prepared):
+            p["idempotency_key"] = f"{idempotency_key}#{i}"
+    answers = await ctx.batcher.submit(prepared)
+    tasks = [task_view(a["task"], ctx.artifacts) for a in answers]
+    batch = tasks[0].get("batch_id") or batch_id
+    headers = {"Idempotent-Replayed": "true"} if all(a.get("existing") for a in answers) else {}
+    return JSONResponse({"batch_id": batch, "count": len(tasks), "tasks": tasks}, status_code=202, headers=headers)

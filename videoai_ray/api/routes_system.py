@@ -1,0 +1,130 @@
+"""Statistics, providers, cache and health: the seed's monitoring endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import ray
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from .auth import Caller
+from .context import ApiContext, get_context
+from .deps import authorized
+from .errors import ERROR_RESPONSES
+
+#: seconds a health probe waits for the Scheduler and the store
+HEALTH_TIMEOUT = 3.0
+
+router = APIRouter(tags=["monitoring"])
+
+
+class Statistics(BaseModel):
+    """The caller's task statistics (seed): totals, success rate, per type and provider, queue."""
+
+    total_tasks: int
+    by_status: dict[str, int]
+    success_rate: float | None
+    cache_hits: int
+    by_type: dict[str, dict[str, Any]]
+    by_provider: dict[str, dict[str, Any]]
+    total_cost: float
+    queue_depth: dict[str, int]
+    in_flight: dict[str, int]
+    providers: list[dict[str, Any]]
+    cache: dict[str, Any]
+
+
+class ProviderList(BaseModel):
+    """Every registered provider, its availability, health and live numbers."""
+
+    providers: list[dict[str, Any]]
+    count: int
+
+
+class HealthReport(BaseModel):
+    """``healthy`` (200) when the Scheduler and the store answer, ``unhealthy`` (503) otherwise;
+    ``degraded`` (200) when no provider is available."""
+
+    status: str
+    instance: str
+    checks: dict[str, dict[str, Any]]
+
+
+@router.get("/statistics", response_model=Statistics, summary="Task statistics of the caller",
+            responses=ERROR_RESPONSES)
+def statistics(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    return JSONResponse(ctx.service.statistics(caller.user_id))
+
+
+@router.get("/providers", response_model=ProviderList, summary="Registered providers and their health",
+            responses=ERROR_RESPONSES)
+def providers(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    rows = ctx.service.providers()
+    return JSONResponse({"providers": rows, "count": len(rows)})
+
+
+@router.get("/cache/stats", summary="Result cache hit/miss statistics per layer", responses=ERROR_RESPONSES)
+async def cache_stats(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> dict[str, Any]:
+    return dict(await ctx.scheduler.cache_stats.remote())
+
+
+async def _awaited(ref: Any) -> Any:
+    return await ref
+
+
+async def _timed(coro: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    out = await asyncio.wait_for(coro, HEALTH_TIMEOUT)
+    return out, round((time.perf_counter() - start) * 1000, 2)
+
+
+def _failed(exc: BaseException) -> dict[str, Any]:
+    reason = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+    return {"status": "error", "error": reason[:300]}
+
+
+@router.get("/health", response_model=HealthReport, summary="Health of Ray, the Scheduler, the store, cache "
+            "and providers (no auth)", responses={503: {"model": HealthReport, "description": "unhealthy"}})
+async def health(ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        runtime = ray.get_runtime_context()
+        checks["ray"] = {"status": "ok", "initialized": ray.is_initialized(), "node_id": runtime.get_node_id()}
+    except Exception as e:
+        checks["ray"] = _failed(e)
+    live: dict[str, Any] | None = None
+    try:
+        live, ms = await _timed(_awaited(ctx.scheduler.live_stats.remote()))
+        checks["scheduler"] = {"status": "ok", "latency_ms": ms, "active_tasks": live.get("active"),
+                               "queue_depth": live.get("queue_depth"), "in_flight": live.get("in_flight")}
+    except Exception as e:
+        checks["scheduler"] = _failed(e)
+
+    def ping() -> None:
+        with ctx.service.store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    try:
+        _, ms = await _timed(asyncio.to_thread(ping))
+        checks["store"] = {"status": "ok", "latency_ms": ms, "dialect": ctx.service.store.engine.dialect.name}
+    except Exception as e:
+        checks["store"] = _failed(e)
+    if live is not None:
+        provs = live.get("providers") or []
+        available = [p["name"] for p in provs if p.get("available")]
+        checks["cache"] = {"status": "ok", **(live.get("cache") or {"enabled": False})}
+        checks["providers"] = {"status": "ok" if available else "degraded", "total": len(provs),
+                               "available": available}
+    batcher = ctx.batcher
+    checks["api"] = {"status": "ok", "rate_limiter": ctx.limiter.backend, "submit_calls": batcher.calls,
+                     "submitted": batcher.items}
+    healthy = checks["scheduler"]["status"] == "ok" and checks["store"]["status"] == "ok"
+    status = ("healthy" if checks.get("providers", {}).get("status") == "ok" else "degraded") if healthy \
+        else "unhealthy"
+    body = {"status": status, "instance": ctx.settings.instance, "checks": checks}
+    return JSONResponse(body, status_code=200 if healthy else 503)

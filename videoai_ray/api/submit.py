@@ -1,0 +1,122 @@
+"""Getting HTTP submissions to the Scheduler without blocking the event loop.
+
+``SubmitBatcher`` coalesces the submissions of concurrent requests into one ``Scheduler.submit``
+call (one actor call and one SQL transaction for all of them): while a call is in flight, new
+requests queue up and go together in the next one. Under load that amortises the per-call cost
+across many requests; an idle server still sends each request at once. It is transport only:
+what ``submit`` does with the items is the Scheduler's business.
+
+``wait_until_done`` backs ``?wait=N``: it follows the Scheduler's change version and re-reads
+the task (in a thread) after each change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ray
+
+from ..errors import VideoAIError
+from ..models import Task
+
+log = logging.getLogger("videoai.api")
+
+
+def unwrap_ray_error(exc: BaseException) -> BaseException:
+    """A package error raised inside the Scheduler, as itself rather than a ``RayTaskError``."""
+    if isinstance(exc, ray.exceptions.RayTaskError):
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, VideoAIError):
+            return cause
+    return exc
+
+
+class SubmitBatcher:
+    """Coalesce concurrent ``submit`` calls into chunks of at most ``max_items``."""
+
+    def __init__(self, scheduler: Any, *, max_items: int = 500, max_in_flight: int = 2) -> None:
+        self.scheduler = scheduler
+        self.max_items = max_items
+        self.max_in_flight = max_in_flight
+        self._queue: list[tuple[list[dict[str, Any]], asyncio.Future[list[dict[str, Any]]]]] = []
+        self._in_flight = 0
+        #: how many scheduler calls and items went out (benchmarks read these)
+        self.calls = 0
+        self.items = 0
+
+    async def submit(self, prepared: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per item ``{"id", "status", "existing", "cache_hit", "task"}`` (the Scheduler's answer)."""
+        fut: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        self._queue.append((prepared, fut))
+        self._pump()
+        return await fut
+
+    def _pump(self) -> None:
+        while self._queue and self._in_flight < self.max_in_flight:
+            chunk: list[tuple[list[dict[str, Any]], asyncio.Future[list[dict[str, Any]]]]] = []
+            size = 0
+            while self._queue and (not chunk or size + len(self._queue[0][0]) <= self.max_items):
+                entry = self._queue.pop(0)
+                chunk.append(entry)
+                size += len(entry[0])
+            self._in_flight += 1
+            asyncio.get_running_loop().create_task(self._send(chunk))
+
+    async def _call(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.calls += 1
+        self.items += len(items)
+        try:
+            return list(await self.scheduler.submit.remote(items, True))
+        except Exception as e:
+            raise unwrap_ray_error(e) from None
+
+    async def _send(self, chunk: list[tuple[list[dict[str, Any]], asyncio.Future[list[dict[str, Any]]]]]) -> None:
+        try:
+            items = [p for prepared, _ in chunk for p in prepared]
+            try:
+                answers = await self._call(items)
+            except Exception as e:
+                if len(chunk) == 1:
+                    _settle(chunk[0][1], error=e)
+                    return
+                # one bad request must not fail its neighbours: send each on its own
+                for prepared, fut in chunk:
+                    try:
+                        _settle(fut, await self._call(prepared))
+                    except Exception as e1:
+                        _settle(fut, error=e1)
+                return
+            start = 0
+            for prepared, fut in chunk:
+                _settle(fut, answers[start:start + len(prepared)])
+                start += len(prepared)
+        finally:
+            self._in_flight -= 1
+            self._pump()
+
+
+def _settle(fut: asyncio.Future[list[dict[str, Any]]], result: list[dict[str, Any]] | None = None,
+            error: BaseException | None = None) -> None:
+    if fut.done():  # the request went away (client disconnected)
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(result or [])
+
+
+async def wait_until_done(scheduler: Any, read: Callable[[], Task], timeout: float) -> Task:
+    """Re-read the task after each committed change until it is done or ``timeout`` passes;
+    returns the last task read (done or not)."""
+    deadline = time.monotonic() + timeout
+    version = int(await scheduler.wait_version.remote(0, 0))
+    while True:
+        task = await asyncio.to_thread(read)
+        remaining = deadline - time.monotonic()
+        if task.done or remaining <= 0:
+            return task
+        version = int(await scheduler.wait_version.remote(version, min(5.0, remaining)))

@@ -1,0 +1,205 @@
+"""``videoai bench http``: task submission over HTTP through Ray Serve, against a bare Serve echo.
+
+Both endpoints run in the same Serve instance, behind the same ingress (HAProxy + direct ingress
+when available, else the default proxy), and are loaded the same way in the same run: ``POST``
+of the same small JSON body from ``concurrency`` keep-alive connections on 127.0.0.1, for at most
+``requests`` requests or ``duration`` seconds per round, rounds interleaved. The submission is
+``POST /images/generate`` with a bearer token, pinned to the no-op provider with the cache off, so
+what is measured is auth + rate limit + validation + the task accepted into the store (202).
+
+The load generator is aiohttp when installed (it ships with ``ray[default]``), else httpx: on a
+2-core machine httpx's client tops out near 400 requests/s and would hide the server side.
+Rows are ``{"benchmark", "value", "unit", "baseline", "ratio", "target", ...details}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import ray
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ..api.auth import create_token
+from ..api.context import API_PREFIX
+from ..api.server import Ingress, run_server, serve_running
+from ..providers.testing import NoopProvider
+from ..scheduler import NAMESPACE, get_or_create_scheduler, kill_scheduler
+from ..settings import Settings
+
+Poster = Callable[[dict[str, Any]], Awaitable[int]]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def echo_application() -> Any:
+    """A bare FastAPI echo as a Serve ingress deployment (the baseline), at ``POST /echo/``."""
+    from ray import serve
+
+    app = FastAPI()
+
+    @app.post("/")
+    async def echo(request: Request) -> JSONResponse:
+        return JSONResponse(await request.json())
+
+    @serve.deployment(name="videoai-bench-echo", ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
+    @serve.ingress(app)
+    class Echo:
+        pass
+
+    return Echo.bind()  # type: ignore[attr-defined]
+
+
+async def _load(url: str, headers: dict[str, str], expect: int, requests: int, duration: float,
+                concurrency: int, client: str) -> dict[str, Any]:
+    """Requests/s and latency percentiles of ``requests`` POSTs (or ``duration`` seconds)."""
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(requests))
+    deadline = time.perf_counter() + duration
+
+    async def worker(post: Poster) -> None:
+        nonlocal errors
+        for i in counter:
+            if time.perf_counter() > deadline:
+                return
+            t = time.perf_counter()
+            status = await post({"prompt": f"bench {i}", "provider": "noop", "use_cache": False})
+            latencies.append(time.perf_counter() - t)
+            errors += status != expect
+
+    async def run(post: Poster) -> float:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(post) for _ in range(concurrency)))
+        return time.perf_counter() - start
+
+    if client == "aiohttp":
+        import aiohttp
+
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency), headers=headers) as s:
+
+            async def post_aiohttp(body: dict[str, Any]) -> int:
+                async with s.post(url, json=body) as r:
+                    await r.read()
+                    return r.status
+
+            elapsed = await run(post_aiohttp)
+    else:
+        import httpx
+
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(limits=limits, headers=headers, timeout=30.0) as c:
+
+            async def post_httpx(body: dict[str, Any]) -> int:
+                return (await c.post(url, json=body)).status_code
+
+            elapsed = await run(post_httpx)
+    latencies.sort()
+    n = len(latencies)
+    return {"rps": n / elapsed, "requests": n, "errors": errors,
+            "p50_ms": 1000 * latencies[n // 2] if n else None,
+            "p99_ms": 1000 * latencies[min(n - 1, int(n * 0.99))] if n else None}
+
+
+def _run(coro: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """``asyncio.run``, in a thread when a loop already runs here (a notebook)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    box: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: box.update(out=asyncio.run(coro)))  # type: ignore[arg-type]
+    thread.start()
+    thread.join()
+    out: dict[str, Any] = box["out"]
+    return out
+
+
+def _client(requested: str) -> str:
+    if requested == "auto":
+        try:
+            import aiohttp  # noqa: F401
+        except ImportError:
+            return "httpx"
+        return "aiohttp"
+    return requested
+
+
+def _settle(scheduler: Any, timeout: float = 15.0) -> None:
+    """Wait for the no-op tasks of the last round to finish, so rounds do not overlap."""
+    deadline = time.monotonic() + timeout
+    while ray.get(scheduler.live_stats.remote())["active"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def run_http_benchmarks(requests: int = 4000, duration: float = 15.0, concurrency: int = 32, rounds: int = 5,
+                        ingress: Ingress = "auto", client: str = "auto") -> list[dict[str, Any]]:
+    """Measure both endpoints ``rounds`` times, interleaved (each round starts once the previous
+    round's tasks are done); report the median round of each, and every round's rate."""
+    from ray import serve
+
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        ray.init(namespace=NAMESPACE, include_dashboard=False, log_to_driver=False)
+    if serve_running():
+        raise RuntimeError("Ray Serve already runs on this Ray instance: the HTTP benchmark starts its own")
+    home = tempfile.mkdtemp(prefix="videoai-bench-http-")
+    settings = Settings(home=Path(home), instance="bench-http", cache_enabled=False, rate_limit_per_minute=10**9)
+    kill_scheduler(settings)
+    loader = _client(client)
+    try:
+        info = run_server(settings, port=_free_port(), blocking=False, ingress=ingress, providers=[NoopProvider()],
+                          serve_env={"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "1"})
+        serve.run(echo_application(), name="videoai-bench-echo", route_prefix="/echo", blocking=False)
+        headers = {"Authorization": f"Bearer {create_token(settings, 'bench', 3600)}"}
+        targets = {"echo": (f"{info.url}/echo/", {}, 200),
+                   "submit": (f"{info.url}{API_PREFIX}/images/generate", headers, 202)}
+        for url, hdrs, expect in targets.values():  # warm up: connections, replicas, workers
+            _run(_load(url, hdrs, expect, min(requests, 500), duration, concurrency, loader))
+        scheduler = get_or_create_scheduler(settings)
+        results: dict[str, list[dict[str, Any]]] = {"echo": [], "submit": []}
+        for _ in range(rounds):
+            for name, (url, hdrs, expect) in targets.items():
+                _settle(scheduler)
+                results[name].append(_run(_load(url, hdrs, expect, requests, duration, concurrency, loader)))
+    finally:
+        serve.shutdown()
+        kill_scheduler(settings)
+        if started_ray:
+            ray.shutdown()
+        shutil.rmtree(home, ignore_errors=True)
+    echo, ours = _median(results["echo"]), _median(results["submit"])
+    detail = {"ingress": info.ingress, "client": loader, "concurrency": concurrency,
+              "rounds": [round(r["rps"], 1) for r in results["submit"]],
+              "baseline_rounds": [round(r["rps"], 1) for r in results["echo"]]}
+    return [
+        {"benchmark": "HTTP submit POST /images/generate (202, no-op provider)", "value": round(ours["rps"], 1),
+         "unit": "req/s", "baseline": f"bare Serve echo: {echo['rps']:,.0f} req/s",
+         "ratio": round(ours["rps"] / echo["rps"], 2), "target": ">= 0.9x",
+         "p50_ms": _ms(ours["p50_ms"]), "p99_ms": _ms(ours["p99_ms"]), "errors": ours["errors"], **detail},
+        {"benchmark": "bare Serve echo (baseline)", "value": round(echo["rps"], 1), "unit": "req/s",
+         "p50_ms": _ms(echo["p50_ms"]), "p99_ms": _ms(echo["p99_ms"]), "errors": echo["errors"],
+         "ingress": info.ingress, "client": loader},
+    ]
+
+
+def _median(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    mid = statistics.median_low([r["rps"] for r in rounds])
+    return next(r for r in rounds if r["rps"] == mid)
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
