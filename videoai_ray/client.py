@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -241,33 +240,17 @@ class Client:
     def _version(self, since: int, timeout: float) -> int:
         return int(ray.get(self.scheduler.wait_version.remote(since, timeout)))
 
-    def _check(self, task_id: str, deadline: float | None) -> tuple[Task | None, float]:
-        """The task if it is done, else how long to sleep on the change version next."""
-        task = self.get(task_id)
-        if task.done:
-            return task, 0.0
-        remaining = 5.0 if deadline is None else deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"task {task_id} is still {task.status.value}")
-        return None, min(5.0, remaining)
-
     def _wait_task(self, task_id: str, timeout: float | None) -> Task:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        version = self._version(0, 0)
-        while True:
-            task, sleep = self._check(task_id, deadline)
-            if task is not None:
-                return task
-            version = self._version(version, sleep)
+        return _done_or_timeout(self.service.wait(task_id, self.user_id, timeout))
 
     async def _wait_task_async(self, task_id: str, timeout: float | None) -> Task:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        version = int(await self.scheduler.wait_version.remote(0, 0))
-        while True:
-            task, sleep = self._check(task_id, deadline)
-            if task is not None:
-                return task
-            version = int(await self.scheduler.wait_version.remote(version, sleep))
+        return _done_or_timeout(await self.service.wait_async(task_id, self.user_id, timeout))
+
+
+def _done_or_timeout(task: Task) -> Task:
+    if not task.done:
+        raise TimeoutError(f"task {task.id} is still {task.status.value}")
+    return task
 
 
 def connect(address: str | None = None, *, settings: Settings | None = None, user_id: str = "local",

@@ -6,6 +6,8 @@ statistics from the store. Nothing here is specific to HTTP or to notebooks.
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -19,6 +21,8 @@ from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
 from .settings import Settings
 from .stats import compute_statistics
 from .store import TaskStore
+
+_WAIT_SLICE = 5.0
 
 
 def new_task_id() -> str:
@@ -125,7 +129,33 @@ class MediaService:
         return list(_unwrap(lambda: ray.get(self.scheduler.submit.remote(prepared, return_tasks))))
 
     async def submit_async(self, prepared: list[dict[str, Any]], *, return_tasks: bool = False) -> list[dict[str, Any]]:
-        return list(await self.scheduler.submit.remote(prepared, return_tasks))
+        try:
+            return list(await self.scheduler.submit.remote(prepared, return_tasks))
+        except Exception as e:
+            raise unwrap_ray_error(e) from None
+
+    def wait(self, task_id: str, user_id: str | None, timeout: float | None) -> Task:
+        """The task once it is done, or as it is when ``timeout`` passes (check ``task.done``).
+        Sleeps on the Scheduler's change version between reads, so it does not poll the store."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        version = int(ray.get(self.scheduler.wait_version.remote(0, 0)))
+        while True:
+            task = self.get(task_id, user_id)
+            sleep = _next_sleep(task, deadline)
+            if sleep is None:
+                return task
+            version = int(ray.get(self.scheduler.wait_version.remote(version, sleep)))
+
+    async def wait_async(self, task_id: str, user_id: str | None, timeout: float | None) -> Task:
+        """``wait`` for async code: the event loop keeps running (store reads go to a thread)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        version = int(await self.scheduler.wait_version.remote(0, 0))
+        while True:
+            task = await asyncio.to_thread(self.get, task_id, user_id)
+            sleep = _next_sleep(task, deadline)
+            if sleep is None:
+                return task
+            version = int(await self.scheduler.wait_version.remote(version, sleep))
 
     def get(self, task_id: str, user_id: str | None = None) -> Task:
         task = self.store.get(task_id, user_id)
@@ -156,12 +186,26 @@ class MediaService:
         return list(ray.get(self.scheduler.providers.remote()))
 
 
+def _next_sleep(task: Task, deadline: float | None) -> float | None:
+    """``None`` when waiting is over (the task is done or time is up), else seconds to sleep."""
+    if task.done:
+        return None
+    remaining = _WAIT_SLICE if deadline is None else deadline - time.monotonic()
+    return None if remaining <= 0 else min(_WAIT_SLICE, remaining)
+
+
+def unwrap_ray_error(exc: BaseException) -> BaseException:
+    """A package error raised inside the Scheduler, as itself rather than a ``RayTaskError``."""
+    if isinstance(exc, ray.exceptions.RayTaskError):
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, VideoAIError):
+            return cause
+    return exc
+
+
 def _unwrap(fn: Any) -> Any:
-    """Re-raise a package error raised inside the Scheduler as itself, not as a RayTaskError."""
+    """Call ``fn``, re-raising a package error from inside the Scheduler as itself."""
     try:
         return fn()
     except ray.exceptions.RayTaskError as e:
-        cause = getattr(e, "cause", None)
-        if isinstance(cause, VideoAIError):
-            raise cause from None
-        raise
+        raise unwrap_ray_error(e) from None

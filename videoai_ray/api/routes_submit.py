@@ -28,7 +28,6 @@ from .auth import Caller
 from .context import ApiContext, get_context
 from .deps import authorized, json_body, json_body_schema, json_object
 from .errors import ERROR_RESPONSES, ErrorBody
-from .submit import wait_until_done
 from .views import BatchResponse, TaskResponse, task_links, task_view
 
 #: the longest ``?wait=`` accepted, in seconds
@@ -67,7 +66,7 @@ async def _accepted(ctx: ApiContext, caller: Caller, answer: dict[str, Any], wai
     status = 202
     if wait > 0:
         if not _done(task):
-            task = await wait_until_done(ctx.scheduler, lambda: ctx.service.get(answer["id"], caller.user_id), wait)
+            task = await ctx.service.wait_async(answer["id"], caller.user_id, wait)
         status = 200 if _done(task) else 202
     headers = {"Location": task_links(answer["id"])["self"]}
     if answer.get("existing"):

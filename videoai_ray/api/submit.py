@@ -6,33 +6,17 @@ requests queue up and go together in the next one. Under load that amortises the
 across many requests; an idle server still sends each request at once. It is transport only:
 what ``submit`` does with the items is the Scheduler's business.
 
-``wait_until_done`` backs ``?wait=N``: it follows the Scheduler's change version and re-reads
-the task (in a thread) after each change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
-import ray
-
-from ..errors import VideoAIError
-from ..models import Task
+from ..service import unwrap_ray_error
 
 log = logging.getLogger("videoai.api")
-
-
-def unwrap_ray_error(exc: BaseException) -> BaseException:
-    """A package error raised inside the Scheduler, as itself rather than a ``RayTaskError``."""
-    if isinstance(exc, ray.exceptions.RayTaskError):
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, VideoAIError):
-            return cause
-    return exc
 
 
 class SubmitBatcher:
@@ -108,15 +92,3 @@ def _settle(fut: asyncio.Future[list[dict[str, Any]]], result: list[dict[str, An
     else:
         fut.set_result(result or [])
 
-
-async def wait_until_done(scheduler: Any, read: Callable[[], Task], timeout: float) -> Task:
-    """Re-read the task after each committed change until it is done or ``timeout`` passes;
-    returns the last task read (done or not)."""
-    deadline = time.monotonic() + timeout
-    version = int(await scheduler.wait_version.remote(0, 0))
-    while True:
-        task = await asyncio.to_thread(read)
-        remaining = deadline - time.monotonic()
-        if task.done or remaining <= 0:
-            return task
-        version = int(await scheduler.wait_version.remote(version, min(5.0, remaining)))

@@ -45,8 +45,11 @@ class OperationsMixin:
 
     async def retry(self: Scheduler, task_id: str, user_id: str | None = None) -> dict[str, Any]:  # type: ignore[misc]
         """Manual retry of a failed (or cancelled) task: it gets a fresh retry budget."""
-        if task_id in self.active:
-            raise InvalidTransition(f"task {task_id} is still {self.active[task_id].status.value}")
+        act = self.active.get(task_id)
+        if act is not None:
+            if user_id is not None and act.user_id != user_id:
+                raise TaskNotFound(f"no task {task_id}")  # never tell another user the id exists
+            raise InvalidTransition(f"task {task_id} is still {act.status.value}")
         task = self.store.get(task_id, user_id)
         if task is None:
             raise TaskNotFound(f"no task {task_id}")

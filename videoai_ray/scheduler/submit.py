@@ -15,6 +15,7 @@ from ..errors import InvalidRequest
 from ..models import REQUEST_MODELS, EventType, Priority, TaskStatus, TaskType
 from ..store import utcnow
 from ..store.schema import tasks
+from ..store.store import task_from_values
 from .state import Active
 
 if TYPE_CHECKING:
@@ -94,9 +95,10 @@ class SubmitMixin:
             self.flush()  # bump the version so waiters see the cached completions
         self.kick()
         if return_tasks:
-            tasks_by_id = {t.id: t for t in self.store.get_many([a["id"] for a in answers])}
+            # new tasks are described from the rows just written; only replays need a read
+            replays = {t.id: t for t in self.store.get_many([a["id"] for a in answers if a["existing"]])}
             for a in answers:
-                t = tasks_by_id.get(a["id"])
+                t = replays.get(a["id"]) if a["existing"] else task_from_values(row_by_id[a["id"]])
                 a["task"] = t.model_dump(mode="json") if t else None
                 a["status"] = t.status.value if t else a["status"]
         return answers

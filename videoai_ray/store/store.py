@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,7 +52,11 @@ def make_engine(url: str) -> Engine:
 
 
 def row_to_task(row: Row[Any] | Any) -> Task:
-    m = row._mapping
+    return task_from_values(row._mapping)
+
+
+def task_from_values(m: Mapping[Any, Any]) -> Task:
+    """A ``Task`` from column values (a fetched row's mapping, or the dict just inserted)."""
     error = None
     if m["error_code"]:
         error = TaskError(code=m["error_code"], message=m["error_message"] or "",
