@@ -73,6 +73,7 @@ def ray_session() -> Iterator[None]:
 
     if not ray.is_initialized():
         ray.init(
+            address="local",  # never join another Ray that happens to run on this machine
             num_cpus=2,
             include_dashboard=False,
             namespace="videoai-tests",

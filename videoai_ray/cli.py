@@ -27,7 +27,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .api import run_server
 
-    run_server(_settings(), host=args.host, port=args.port, blocking=True)
+    run_server(_settings(), host=args.host, port=args.port, blocking=True, ingress=args.ingress,
+               num_replicas=args.replicas)
     return 0
 
 
@@ -56,7 +57,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from .api.auth import create_token
 
-    print(create_token(_settings(), args.user, args.ttl))
+    print(create_token(_settings(), args.user, args.ttl, rate_limit=args.rate_limit))
     return 0
 
 
@@ -106,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the HTTP API on Ray Serve")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--ingress", choices=["auto", "haproxy", "proxy"], default="auto",
+                   help="auto: HAProxy + direct ingress when it works, else Serve's default proxy")
+    p.add_argument("--replicas", type=int, default=1, help="API replicas")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("submit", help="submit one task and print it")
@@ -126,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     tc = tsub.add_parser("create", help="print a JWT for a user")
     tc.add_argument("--user", required=True)
     tc.add_argument("--ttl", type=int, default=86400, help="seconds until it expires")
+    tc.add_argument("--rate-limit", type=int, help="this user's requests per minute and endpoint")
     tc.set_defaults(func=cmd_token)
 
     p = sub.add_parser("db", help="database migrations")
