@@ -103,6 +103,7 @@ class OperationsMixin:
         """Numbers only the scheduler knows: queue depth per priority, in flight, cache."""
         return {
             "queue_depth": self._queue_depth(),
+            "queue_by_route": {route: len(q) for route, q in self.queues.items()},
             "delayed": len(self.delayed),
             "active": len(self.active),
             "in_flight": self.dispatcher.in_flight(),
