@@ -218,7 +218,9 @@ class Dispatcher:
                     continue
                 try:
                     now_inc = await asyncio.wait_for(handle.ping.remote(), 10)
-                except Exception:
+                except TimeoutError:
+                    continue  # busy, not dead: a late answer must not make its attempts run twice
+                except ray.exceptions.RayActorError:
                     now_inc = None
                 if now_inc is None or (incarnation and now_inc != incarnation):
                     log.warning("worker for provider %s died; re-running its attempts", name)
