@@ -16,6 +16,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .models import Strategy
 
+#: signs API tokens when VIDEOAI_JWT_SECRET is not set: fine on 127.0.0.1, refused on other hosts
+DEV_JWT_SECRET = "change-me-videoai-dev-secret-32bytes!"
+
 #: The seed's retry schedule, in seconds: 30 s → 5 min → 30 min → 2 h → 24 h.
 SEED_RETRY_SCHEDULE: tuple[float, ...] = (30.0, 300.0, 1800.0, 7200.0, 86400.0)
 
@@ -64,7 +67,7 @@ class Settings(BaseSettings):
     cache_l3_size_mb: int = 1024
 
     # -- HTTP API --
-    jwt_secret: SecretStr = SecretStr("change-me-videoai-dev-secret-32bytes!")
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_issuer: str = "videoai-ray"
     rate_limit_per_minute: int = Field(default=600, ge=1)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)

@@ -27,3 +27,9 @@ def test_db_status_providers_and_submit(ray_session, tmp_path, monkeypatch, caps
     finally:
         kill_scheduler(Settings())
     assert main(["status", "task_nope"]) == 1
+
+
+def test_serve_refuses_a_public_host_with_the_dev_jwt_secret(monkeypatch, capsys):
+    monkeypatch.delenv("VIDEOAI_JWT_SECRET", raising=False)
+    assert main(["serve", "--host", "0.0.0.0", "--port", "8999"]) == 2
+    assert "VIDEOAI_JWT_SECRET" in capsys.readouterr().err

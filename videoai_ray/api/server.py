@@ -145,8 +145,18 @@ def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000, bl
 
     When Serve already runs on this Ray instance its ingress, host and port are kept (Serve's
     options are cluster-wide): the API is added to it and must answer on the ``host:port`` given.
+
+    A host other than loopback is refused while the JWT secret is the built-in development one
+    (anyone could sign tokens with it).
     """
     from ray import serve
+
+    from ..errors import InvalidRequest
+    from ..settings import DEV_JWT_SECRET
+
+    if host not in ("127.0.0.1", "localhost", "::1") and settings.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+        raise InvalidRequest(f"refusing to serve on {host} with the development JWT secret: set VIDEOAI_JWT_SECRET",
+                             field="VIDEOAI_JWT_SECRET")
 
     from ..scheduler import NAMESPACE, get_or_create_scheduler
 
