@@ -70,6 +70,17 @@ def test_scheduler_killed_mid_batch_of_500(engine, done_dir, done_files):
     assert per_task == [1] * 500, f"{sum(n > 1 for n in per_task)} tasks completed twice"
 
 
+def test_a_restarted_scheduler_recognises_a_resent_chunk(engine):
+    # runs after the kill above: this Scheduler is a restarted incarnation, so Ray may re-send it
+    # calls that were in flight; a re-sent chunk must give back the stored tasks, not new ones
+    prepared = [engine.service.prepare("image_generation", {"prompt": f"resend {i}", "provider": "lat",
+                                                            "use_cache": False}, user_id="local") for i in range(3)]
+    first = engine.service.submit(prepared)
+    again = engine.service.submit(prepared)
+    assert [a["id"] for a in again] == [a["id"] for a in first]
+    assert all(a["existing"] for a in again) and not any(a["existing"] for a in first)
+
+
 def test_whole_app_restart_recovers_accepted_tasks(ray_session, tmp_path):
     done = tmp_path / "done"
     done.mkdir()

@@ -63,6 +63,9 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin):
         self.changes: dict[str, dict[str, Any]] = {}
         #: tasks loaded at start whose fate waits for worker adoption
         self.recovering: set[str] = set()
+        #: Ray re-sends the calls in flight when it restarts an actor; only then can a submitted
+        #: chunk hold ids that are already stored (ids are fresh uuid4s otherwise)
+        self.resends_possible = _restarted()
         self.events = EventSink(settings)
         self.finish_seq = self.store.max_finish_seq()
         self.version = int(time.time() * 1000)
@@ -284,6 +287,13 @@ def _make_cache(settings: Settings) -> Any:
         log.warning("cache unavailable", exc_info=True)
         return None
     return TieredCache.from_settings(settings)
+
+
+def _restarted() -> bool:
+    try:
+        return bool(ray.get_runtime_context().was_current_actor_reconstructed)
+    except Exception:  # not inside a Ray actor (unit use): nothing can be re-sent
+        return False
 
 
 def _this_node() -> Any:

@@ -106,12 +106,13 @@ class SubmitMixin:
     def _existing(self: Scheduler, items: list[dict[str, Any]]) -> dict[str, str]:  # type: ignore[misc]
         """Ids already stored (a re-sent chunk) and idempotency keys already used."""
         found: dict[str, str] = {}
-        ids = [it["id"] for it in items]
-        with self.store.engine.connect() as conn:
-            for chunk_start in range(0, len(ids), 900):
-                chunk = ids[chunk_start:chunk_start + 900]
-                for row in conn.execute(select(tasks.c.id).where(tasks.c.id.in_(chunk))):
-                    found[row.id] = row.id
+        if self.resends_possible:
+            ids = [it["id"] for it in items]
+            with self.store.engine.connect() as conn:
+                for chunk_start in range(0, len(ids), 900):
+                    chunk = ids[chunk_start:chunk_start + 900]
+                    for row in conn.execute(select(tasks.c.id).where(tasks.c.id.in_(chunk))):
+                        found[row.id] = row.id
         by_user: dict[str, list[str]] = {}
         for it in items:
             if it.get("idempotency_key"):
