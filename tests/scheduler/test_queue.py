@@ -43,15 +43,6 @@ def test_remove_is_lazy_and_depth_counts_live_entries():
     assert drain(q, 1.0) == ["t1", "t3"]
 
 
-def test_push_front_keeps_position():
-    q = AgingQueue(aging_seconds=60)
-    q.push("a", 1, 0.0)
-    q.push("b", 1, 1.0)
-    e = q.pop(2.0)
-    q.push_front(e.task_id, e.rank, e.enqueued_at)
-    assert drain(q, 2.0) == ["a", "b"]
-
-
 def test_backoff_follows_the_seed_schedule_and_honours_retry_after():
     sched = (30.0, 300.0, 1800.0, 7200.0, 86400.0)
     delays = [retry_delay(sched, n, jitter=0) for n in range(1, 7)]

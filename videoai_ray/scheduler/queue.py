@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..models import Priority
 
@@ -22,7 +22,7 @@ class Entry:
     task_id: str
     rank: int
     enqueued_at: float
-    seq: int = field(default=0)
+    seq: int = 0
 
 
 class AgingQueue:
@@ -47,14 +47,6 @@ class AgingQueue:
         self._removed.discard(task_id)
         self._members.add(task_id)
         self._levels[rank].append(Entry(task_id, rank, now, next(self._seq)))
-
-    def push_front(self, task_id: str, rank: int, enqueued_at: float) -> None:
-        """Put back an entry that was popped but could not be dispatched (keeps its age)."""
-        if task_id in self._members:
-            return
-        self._removed.discard(task_id)
-        self._members.add(task_id)
-        self._levels[rank].appendleft(Entry(task_id, rank, enqueued_at, -1))
 
     def remove(self, task_id: str) -> bool:
         if task_id not in self._members:

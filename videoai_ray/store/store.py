@@ -143,13 +143,6 @@ class TaskStore:
                     found[row.id] = row_to_task(row)
         return [found[i] for i in task_ids if i in found]
 
-    def secrets_for(self, task_ids: Sequence[str]) -> dict[str, str | None]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(tasks.c.id, tasks.c.webhook_secret).where(tasks.c.id.in_(list(task_ids)))
-            )
-            return {r.id: r.webhook_secret for r in rows}
-
     def find_idempotent(self, user_id: str, keys: Sequence[str]) -> dict[str, str]:
         """Existing task ids for a user's idempotency keys."""
         if not keys:
