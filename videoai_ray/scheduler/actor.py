@@ -224,7 +224,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin):
         if not self.changes and not self.events.pending:
             return
         changes, self.changes = list(self.changes.values()), {}
-        inserts = self.events.take_inserts()
+        events, inserts = self.events.take()
         try:
             self.store.update_many(changes, inserts)
         except Exception:
@@ -232,9 +232,9 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin):
             for ch in changes:  # keep them (newer changes win)
                 merged = {**ch, **self.changes.get(ch["id"], {})}
                 self.changes[ch["id"]] = merged
-            self.events.restore(inserts)
+            self.events.give_back(events)
             return
-        self.events.delivered_to_store()
+        self.events.committed(events)
         self.version = max(self.version + 1, int(time.time() * 1000))
         if self._version_event is not None:
             self._version_event.set()

@@ -59,25 +59,25 @@ class EventSink:
         act.last_progress_event = now
         self.emit(act, EventType.PROGRESS)
 
-    def take_inserts(self) -> list[tuple[Table, list[dict[str, Any]]]]:
+    def take(self) -> tuple[list[Any], list[tuple[Table, list[dict[str, Any]]]]]:
+        """The pending events and their outbox rows, for the caller's transaction."""
         if not self._events:
-            return []
+            return [], []
         from ..webhooks.outbox import outbox_rows
         from ..webhooks.schema import webhook_deliveries
 
         events, self._events = self._events, []
-        self._taken = events
-        return [(webhook_deliveries, outbox_rows(events, utcnow()))]
+        return events, [(webhook_deliveries, outbox_rows(events, utcnow()))]
 
-    def restore(self, inserts: list[Any]) -> None:
-        if inserts:
-            self._events = self._taken + self._events
+    def give_back(self, events: list[Any], drop: set[str] | frozenset[str] = frozenset()) -> None:
+        """The transaction failed: keep the events for the next one, except those of ``drop``
+        (tasks that were never accepted)."""
+        self._events = [e for e in events if e.task_id not in drop] + self._events
 
-    def delivered_to_store(self) -> None:
+    def committed(self, events: list[Any]) -> None:
         """The rows are committed: wake the dispatcher (fire and forget)."""
-        if not getattr(self, "_taken", None):
+        if not events:
             return
-        self._taken = []
         try:
             if self._dispatcher is None:
                 from ..webhooks.dispatcher import get_or_create_dispatcher

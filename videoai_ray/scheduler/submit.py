@@ -85,9 +85,14 @@ class SubmitMixin:
                 by_id[act.id].update(status="completed", cache_hit=True)
         for type_name, n in Counter(a.type.value for a in new).items():
             metrics.tasks_submitted(type_name, n)
-        inserts = [(tasks, rows), *self.events.take_inserts()]
-        self.store.update_many([], inserts)
-        self.events.delivered_to_store()
+        events, outbox = self.events.take()
+        try:
+            self.store.update_many([], [(tasks, rows), *outbox])
+        except Exception:
+            # nothing of this chunk is accepted; other tasks' events wait for the next flush
+            self.events.give_back(events, drop={a.id for a in new})
+            raise
+        self.events.committed(events)
         for act in new:
             if act.status is TaskStatus.PENDING:
                 self._enqueue(act, now)
