@@ -131,13 +131,3 @@ class Settings(BaseSettings):
     @cached_property
     def artifacts_root(self) -> str:
         return self.artifacts_url or str((self.home / "artifacts").resolve())
-
-    def retry_delay(self, retry_number: int) -> float:
-        """Delay before retry ``retry_number`` (1-based), from the schedule (last entry repeats)."""
-        sched = self.retry_schedule
-        return sched[min(retry_number, len(sched)) - 1]
-
-
-def get_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with keyword overrides."""
-    return Settings(**overrides)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from ..backoff import schedule_delay
 from ..errors import ProviderError, RateLimited
 
 
@@ -12,8 +13,7 @@ def retry_delay(schedule: tuple[float, ...], retry_number: int, error: ProviderE
     """Delay before retry ``retry_number`` (1-based) from the schedule (its last entry repeats),
     plus up to ``jitter`` of it so retries of many tasks do not stampede; a rate limit's
     ``retry_after`` is honoured (never earlier than the provider asked)."""
-    base = schedule[min(max(retry_number, 1), len(schedule)) - 1]
-    delay = base * (1.0 + jitter * (rng or random).random())
+    delay = schedule_delay(schedule, retry_number, spread=(0.0, jitter), rng=rng)
     if isinstance(error, RateLimited) and error.retry_after is not None:
         delay = max(delay, float(error.retry_after))
     return delay

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..retry_after import parse_retry_after
+from ..backoff import parse_retry_after, schedule_delay
 from .schema import DELIVERED, FAILED, PENDING
 
 #: attempts kept in a delivery's log (redeliveries append; the oldest entries are dropped)
@@ -46,8 +46,7 @@ def retryable_status(code: int) -> bool:
 
 def backoff_delay(retry_number: int, schedule: Sequence[float], rng: random.Random | None = None) -> float:
     """Delay before retry ``retry_number`` (1-based): the schedule's entry with ±25 % jitter."""
-    base = schedule[min(max(retry_number, 1), len(schedule)) - 1]
-    return base * (0.75 + 0.5 * (rng or random).random())
+    return schedule_delay(schedule, retry_number, spread=(-0.25, 0.25), rng=rng)
 
 
 def next_state(

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from ...backoff import parse_retry_after
 from ...errors import (
     AuthenticationFailed,
     ContentRejected,
@@ -27,7 +28,6 @@ from ...errors import (
     RateLimited,
     RetryableError,
 )
-from ...retry_after import parse_retry_after
 
 log = logging.getLogger("videoai.providers.cloud")
 
