@@ -107,6 +107,9 @@ def test_openapi_lists_every_path_with_the_seed_models(api: Api) -> None:
                                                                     "webhook_url", "priority", "metadata"}
     body = doc["paths"][f"{p}/images/generate"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/ImageGenerationRequest"}
+    for route in ("images/generate", "videos/generate", "audio/transcribe", "subtitles/generate"):
+        params = {(q["in"], q["name"]) for q in doc["paths"][f"{p}/{route}"]["post"]["parameters"]}
+        assert params == {("query", "wait"), ("header", "Idempotency-Key")}, route
     batch = doc["paths"][f"{p}/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert batch["maxItems"] == 50 and batch["items"] == {"$ref": "#/components/schemas/BatchItem"}
     ok = doc["paths"][f"{p}/tasks/{{task_id}}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]

@@ -48,10 +48,17 @@ def test_wait_answers_202_when_the_task_is_not_done_in_time(api: Api) -> None:
     c.delete(f"/tasks/{r.json()['id']}")
 
 
-def test_wait_is_capped(api: Api) -> None:
-    r = api.client(unique("u")).post("/images/generate", params={"wait": 61}, json=noop())
+@pytest.mark.parametrize("wait", ["61", "-1", "soon", "nan"])
+def test_wait_is_a_number_of_seconds_up_to_60(api: Api, wait: str) -> None:
+    r = api.client(unique("u")).post("/images/generate", params={"wait": wait}, json=noop())
     assert r.status_code == 422
     assert error_of(r)["field"] == "wait"
+
+
+def test_idempotency_key_over_200_characters_is_422(api: Api) -> None:
+    r = api.client(unique("u")).post("/images/generate", json=noop(), headers={"Idempotency-Key": "k" * 201})
+    assert r.status_code == 422
+    assert error_of(r)["field"] == "Idempotency-Key"
 
 
 def test_get_and_list_with_filters_and_cursor_pagination(api: Api) -> None:

@@ -20,7 +20,9 @@ from ..models import REQUEST_MODELS, BatchItem
 from .context import API_PREFIX, ApiContext
 from .deps import BEARER_SCHEME
 from .errors import ErrorBody, install_error_handlers
+from .fastpath import FastRoutes
 from .limits import BodySizeLimit
+from .routes_submit import FAST_ROUTES
 from .routes_submit import router as submit_router
 from .routes_system import router as system_router
 from .routes_tasks import router as tasks_router
@@ -54,6 +56,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     install_error_handlers(app)
     for router in (submit_router, tasks_router, system_router, webhooks_router):
         app.include_router(router, prefix=API_PREFIX)
+    app.add_middleware(FastRoutes, routes=FAST_ROUTES)  # inside the size limit: added first
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_request_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from fastapi import Request
+from starlette.routing import get_route_path
 
 from ..errors import InvalidRequest
 from .auth import Caller
@@ -37,7 +38,7 @@ async def authorized(request: Request) -> Caller:
 def _route_template(request: Request) -> str:
     """The matched route's template (``/api/v1/media/tasks/{task_id}``): one budget per endpoint,
     not per task id."""
-    path = str(getattr(request.scope.get("route"), "path", "") or request.url.path)
+    path = str(getattr(request.scope.get("route"), "path", "") or get_route_path(request.scope))
     return path if path.startswith(API_PREFIX) else API_PREFIX + path
 
 

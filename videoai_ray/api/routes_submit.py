@@ -9,6 +9,7 @@ with the finished task when ``?wait=N`` was given and it finished in time.
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,20 +26,21 @@ from ..models import (
     TaskType,
 )
 from .auth import Caller
-from .context import ApiContext, get_context
+from .context import API_PREFIX, ApiContext, get_context
 from .deps import authorized, json_body, json_body_schema, json_object
 from .errors import ERROR_RESPONSES, ErrorBody
 from .views import BatchResponse, TaskResponse, task_links, task_view
 
 #: the longest ``?wait=`` accepted, in seconds
 MAX_WAIT_SECONDS = 60.0
+MAX_IDEMPOTENCY_KEY = 200
 
 router = APIRouter(tags=["tasks"])
 
 _WAIT = Query(0.0, ge=0, le=MAX_WAIT_SECONDS,
               description="seconds to wait for the task to finish; answers 200 with the finished task "
                           "if it does, else 202 as without it")
-_IDEMPOTENCY = Header(None, alias="Idempotency-Key", min_length=1, max_length=200,
+_IDEMPOTENCY = Header(None, alias="Idempotency-Key", min_length=1, max_length=MAX_IDEMPOTENCY_KEY,
                       description="repeat a request with the same key to get the same task back")
 
 _CREATED = {
@@ -74,10 +76,14 @@ async def _accepted(ctx: ApiContext, caller: Caller, answer: dict[str, Any], wai
     return JSONResponse(task_view(task, ctx.artifacts), status_code=status, headers=headers)
 
 
-def _media_endpoint(task_type: TaskType) -> Callable[..., Awaitable[JSONResponse]]:
-    async def create(request: Request, caller: Caller = Depends(authorized), wait: float = _WAIT,
-                     idempotency_key: str | None = _IDEMPOTENCY) -> JSONResponse:
+def _media_endpoint(task_type: TaskType) -> Callable[[Request], Awaitable[JSONResponse]]:
+    # The hot path of the API, served by ``fastpath.FastRoutes``: it takes only the request and
+    # reads its query and header itself (declared in the OpenAPI document by ``_MEDIA_PARAMETERS``).
+    async def create(request: Request) -> JSONResponse:
         ctx: ApiContext = request.app.state.ctx
+        caller = await authorized(request)
+        wait = wait_seconds(request.query_params.get("wait"))
+        idempotency_key = idempotency_key_of(request.headers.get("idempotency-key"))
         body = json_object(await json_body(request))
         prepared = await _prepare(lambda: ctx.service.prepare(
             task_type, body, user_id=caller.user_id, idempotency_key=idempotency_key), body)
@@ -87,6 +93,36 @@ def _media_endpoint(task_type: TaskType) -> Callable[..., Awaitable[JSONResponse
     return create
 
 
+def wait_seconds(raw: str | None) -> float:
+    """``?wait=`` as seconds (422 naming ``wait`` unless a number from 0 to ``MAX_WAIT_SECONDS``)."""
+    if raw is None:
+        return 0.0
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = math.nan
+    if not 0 <= wait <= MAX_WAIT_SECONDS:
+        raise InvalidRequest(f"wait: must be a number of seconds from 0 to {MAX_WAIT_SECONDS:g}", field="wait")
+    return wait
+
+
+def idempotency_key_of(raw: str | None) -> str | None:
+    """The ``Idempotency-Key`` header (422 naming it unless 1 to 200 characters)."""
+    if raw is not None and not 1 <= len(raw) <= MAX_IDEMPOTENCY_KEY:
+        raise InvalidRequest(f"Idempotency-Key: must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
+                             field="Idempotency-Key")
+    return raw
+
+
+_MEDIA_PARAMETERS = [
+    {"name": "wait", "in": "query", "required": False,
+     "schema": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "default": 0},
+     "description": _WAIT.description},
+    {"name": "Idempotency-Key", "in": "header", "required": False,
+     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
+     "description": _IDEMPOTENCY.description},
+]
+
 _MEDIA_ROUTES = [
     ("/images/generate", TaskType.IMAGE_GENERATION, "Generate images"),
     ("/videos/generate", TaskType.VIDEO_GENERATION, "Generate a video"),
@@ -94,13 +130,17 @@ _MEDIA_ROUTES = [
     ("/subtitles/generate", TaskType.SUBTITLE_GENERATION, "Generate subtitles"),
 ]
 
+#: the media endpoints by ``(method, full path)``, for ``fastpath.FastRoutes``
+FAST_ROUTES: dict[tuple[str, str], Callable[[Request], Awaitable[JSONResponse]]] = {}
+
 for _path, _type, _summary in _MEDIA_ROUTES:
     _model = REQUEST_MODELS[_type]
+    _endpoint = FAST_ROUTES[("POST", API_PREFIX + _path)] = _media_endpoint(_type)
     router.add_api_route(
-        _path, _media_endpoint(_type), methods=["POST"], status_code=202, response_model=TaskResponse,
+        _path, _endpoint, methods=["POST"], status_code=202, response_model=TaskResponse,
         summary=_summary, name=f"create_{_type.value}", operation_id=f"create_{_type.value}",
         description=f"Create a `{_type.value}` task. Body: `{_model.__name__}`. " + (_model.__doc__ or ""),
-        responses=_CREATED, openapi_extra=json_body_schema(_model.__name__),
+        responses=_CREATED, openapi_extra={**json_body_schema(_model.__name__), "parameters": _MEDIA_PARAMETERS},
     )
 
 

@@ -22,7 +22,7 @@ log = logging.getLogger("videoai.api")
 class SubmitBatcher:
     """Coalesce concurrent ``submit`` calls into chunks of at most ``max_items``."""
 
-    def __init__(self, scheduler: Any, *, max_items: int = 500, max_in_flight: int = 2) -> None:
+    def __init__(self, scheduler: Any, *, max_items: int = 500, max_in_flight: int = 1) -> None:
         self.scheduler = scheduler
         self.max_items = max_items
         self.max_in_flight = max_in_flight

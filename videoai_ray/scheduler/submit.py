@@ -101,7 +101,8 @@ class SubmitMixin:
         self.kick()
         if return_tasks:
             # new tasks are described from the rows just written; only replays need a read
-            replays = {t.id: t for t in self.store.get_many([a["id"] for a in answers if a["existing"]])}
+            replayed = [a["id"] for a in answers if a["existing"]]
+            replays = {t.id: t for t in self.store.get_many(replayed)} if replayed else {}
             for a in answers:
                 t = replays.get(a["id"]) if a["existing"] else task_from_values(row_by_id[a["id"]])
                 a["task"] = t.model_dump(mode="json") if t else None
