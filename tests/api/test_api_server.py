@@ -79,9 +79,28 @@ def test_serve_entry_points() -> None:
 
 @pytest.mark.slow
 def test_http_bench_loader_against_the_running_api(api: Api) -> None:
-    from videoai_ray.bench.http import _client, _load
+    from videoai_ray.bench.http import _accounted, _client, _load
 
     headers = {"Authorization": f"Bearer {api.token('bench-test')}"}
-    result = asyncio.run(_load(f"{api.info.api_url}/images/generate", headers, 202, 60, 20.0, 8, _client("auto")))
+    result = asyncio.run(_accounted(
+        _load(f"{api.info.api_url}/images/generate", headers, 202, 60, 20.0, 8, _client("auto"))))
     assert result["requests"] == 60 and result["errors"] == 0
     assert result["rps"] > 0 and result["p50_ms"] <= result["p99_ms"]
+    # the CPU accounting finds the API replica, the Scheduler and this process doing the work
+    assert result["cpu_us"]["API replica"] > 0 and result["cpu_us"]["Scheduler"] > 0
+    assert result["cpu_us"]["load generator"] > 0
+
+
+def test_http_bench_cpu_rows_compare_roles_per_request() -> None:
+    from videoai_ray.bench.http import _cpu_rows
+
+    accept = [{"requests": 100, "cpu_us": {"API replica": 900.0, "Scheduler": 300.0, "echo replica": 5.0,
+                                           "load generator": 400.0}},
+              {"requests": 300, "cpu_us": {"API replica": 1100.0, "Scheduler": 500.0, "echo replica": 5.0,
+                                           "load generator": 400.0}}]
+    echo = [{"requests": 200, "cpu_us": {"echo replica": 700.0, "API replica": 10.0, "load generator": 400.0}}]
+    rows = {r["benchmark"].split(": ", 1)[1]: r for r in _cpu_rows(accept, echo)}
+    assert rows["API replica"]["value"] == 1050 and rows["API replica"]["baseline"] == "per echo request: 700 µs"
+    assert rows["Scheduler"]["value"] == 450 and rows["Scheduler"]["baseline"] == "per echo request: 0 µs"
+    assert rows["whole machine"]["value"] == 1050 + 450 + 400
+    assert rows["whole machine"]["ratio"] == round(1100 / 1900, 2)

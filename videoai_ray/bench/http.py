@@ -15,6 +15,7 @@ Rows are ``{"benchmark", "value", "unit", "baseline", "ratio", "target", ...deta
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import statistics
@@ -114,6 +115,39 @@ async def _load(url: str, headers: dict[str, str], expect: int, requests: int, d
             "p99_ms": 1000 * latencies[min(n - 1, int(n * 0.99))] if n else None}
 
 
+#: process roles for the CPU accounting, by a fragment of the process's command line
+_ROLES = (("ServeReplica:videoai-bench-echo", "echo replica"), ("ServeReplica:", "API replica"),
+          ("ray::Scheduler", "Scheduler"), ("haproxy", "HAProxy ingress"), ("HAProxyManager", "HAProxy ingress"))
+
+
+def _cpu_by_role() -> dict[str, float]:
+    """CPU seconds used so far by the processes of this machine, summed per role (the load
+    generator is this process; whatever else runs counts as "other")."""
+    import psutil
+
+    out: dict[str, float] = {}
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid", "cmdline", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if times is None:
+            continue
+        cmd = " ".join(proc.info["cmdline"] or [])
+        role = "load generator" if proc.info["pid"] == me else next(
+            (name for fragment, name in _ROLES if fragment in cmd), "other")
+        out[role] = out.get(role, 0.0) + times.user + times.system
+    return out
+
+
+async def _accounted(coro: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """``coro``'s result plus ``cpu_us``: CPU microseconds per request of each role meanwhile."""
+    before = _cpu_by_role()
+    result = await coro
+    after = _cpu_by_role()
+    n = max(1, result["requests"])
+    result["cpu_us"] = {role: 1e6 * (after[role] - before.get(role, 0.0)) / n for role in after}
+    return result
+
+
 def _run(coro: Awaitable[dict[str, Any]]) -> dict[str, Any]:
     """``asyncio.run``, in a thread when a loop already runs here (a notebook)."""
     try:
@@ -182,7 +216,8 @@ def run_http_benchmarks(requests: int = 4000, duration: float = 15.0, concurrenc
         for _ in range(rounds):
             for name, (url, hdrs, expect, prov) in targets.items():
                 _settle(scheduler)
-                results[name].append(_run(_load(url, hdrs, expect, requests, duration, concurrency, loader, prov)))
+                results[name].append(_run(_accounted(
+                    _load(url, hdrs, expect, requests, duration, concurrency, loader, prov))))
     finally:
         serve.shutdown()
         kill_scheduler(settings)
@@ -206,7 +241,32 @@ def run_http_benchmarks(requests: int = 4000, duration: float = 15.0, concurrenc
         {"benchmark": "bare Serve echo (baseline)", "value": round(echo["rps"], 1), "unit": "req/s",
          "p50_ms": _ms(echo["p50_ms"]), "p99_ms": _ms(echo["p99_ms"]), "errors": echo["errors"],
          "ingress": info.ingress, "client": loader},
+        *_cpu_rows(results["accept"], results["echo"]),
     ]
+
+
+def _cpu_rows(accept: list[dict[str, Any]], echo: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Where the CPU of an accepted request goes, per process role, against an echo request
+    (averaged over every round): the machine is shared, so this says what costs the ratio."""
+    ours, base = _mean_cpu(accept), _mean_cpu(echo)
+    rows = []
+    for role in ("API replica", "Scheduler", "HAProxy ingress", "load generator", "other"):
+        baseline_role = "echo replica" if role == "API replica" else role
+        b = base.get(baseline_role, 0.0)
+        rows.append({"benchmark": f"CPU per accepted request: {role}", "value": round(ours.get(role, 0.0)),
+                     "unit": "µs", "baseline": f"per echo request: {b:,.0f} µs"})
+    # each endpoint's total leaves out the other's (idle) replica
+    total = sum(v for k, v in ours.items() if k != "echo replica")
+    total_base = sum(v for k, v in base.items() if k != "API replica")
+    rows.append({"benchmark": "CPU per accepted request: whole machine", "value": round(total), "unit": "µs",
+                 "baseline": f"per echo request: {total_base:,.0f} µs", "ratio": round(total_base / total, 2)})
+    return rows
+
+
+def _mean_cpu(rounds: list[dict[str, Any]]) -> dict[str, float]:
+    n = sum(r["requests"] for r in rounds)
+    roles = {role for r in rounds for role in r["cpu_us"]}
+    return {role: sum(r["cpu_us"].get(role, 0.0) * r["requests"] for r in rounds) / max(1, n) for role in roles}
 
 
 def _median(rounds: list[dict[str, Any]]) -> dict[str, Any]:
