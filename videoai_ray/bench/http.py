@@ -5,7 +5,10 @@ when available, else the default proxy), and are loaded the same way in the same
 of the same small JSON body from ``concurrency`` keep-alive connections on 127.0.0.1, for at most
 ``requests`` requests or ``duration`` seconds per round, rounds interleaved. The submission is
 ``POST /images/generate`` with a bearer token, pinned to the no-op provider with the cache off, so
-what is measured is auth + rate limit + validation + the task accepted into the store (202).
+what is measured is auth + rate limit (in the replica's memory, as with one replica and no
+``REDIS_URL``) + validation + the task accepted into the store (202). The CPU each process role
+spends per request (API replica, Scheduler, HAProxy, load generator, the rest) is accounted in
+the same rounds and reported against an echo request.
 
 The load generator is aiohttp when installed (it ships with ``ray[default]``), else httpx: on a
 2-core machine httpx's client tops out near 400 requests/s and would hide the server side.
@@ -195,7 +198,10 @@ def run_http_benchmarks(requests: int = 4000, duration: float = 15.0, concurrenc
     if serve_running():
         raise RuntimeError("Ray Serve already runs on this Ray instance: the HTTP benchmark starts its own")
     home = tempfile.mkdtemp(prefix="videoai-bench-http-")
-    settings = Settings(home=Path(home), instance="bench-http", cache_enabled=False, rate_limit_per_minute=10**9)
+    # one replica: its rate-limit counters live in its memory (with REDIS_URL set they would cost
+    # a Redis round trip per request, which is not what this compares)
+    settings = Settings(home=Path(home), instance="bench-http", cache_enabled=False, redis_url=None,
+                        rate_limit_per_minute=10**9)
     kill_scheduler(settings)
     loader = _client(client)
     try:

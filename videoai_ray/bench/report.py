@@ -40,6 +40,10 @@ def _suites(n: int) -> dict[str, Callable[[], list[dict[str, Any]]]]:
 def format_rows(rows: list[dict[str, Any]], markdown: bool) -> str:
     cols = ["benchmark", "value", "unit", "baseline", "ratio", "target"]
     table = [[("" if r.get(c) is None else str(r.get(c))) for c in cols] for r in rows]
+    if any(r.get("p50_ms") is not None for r in rows):  # request latencies (bench http)
+        cols.append("p50 / p99 ms")
+        for r, row in zip(rows, table, strict=True):
+            row.append(f"{r['p50_ms']} / {r['p99_ms']}" if r.get("p50_ms") is not None else "")
     if markdown:
         lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         lines += ["| " + " | ".join(row) + " |" for row in table]
