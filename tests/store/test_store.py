@@ -106,3 +106,16 @@ def test_alembic_upgrade_head_from_the_repo_root(tmp_path):
     subprocess.run([str(alembic), "upgrade", "head"], cwd=root, env=env, check=True, capture_output=True)
     tables = set(inspect(create_engine(f"sqlite:///{tmp_path}/videoai.db")).get_table_names())
     assert {"tasks", "webhook_deliveries", "webhook_secrets", "alembic_version"} <= tables
+
+
+def test_rows_with_different_missing_values_insert_together(store):
+    # inserts bind only the non-NULL values, so one chunk may need several statements
+    now = datetime.now(UTC)
+    rows = [_row(item(0, webhook_url="https://hooks.example/a", webhook_events=["task.completed"]), now),
+            _row(item(1, idempotency_key="k1"), now), _row(item(2), now)]
+    store.insert_many(rows)
+    hooked, keyed, plain = store.get_many(["task_0000", "task_0001", "task_0002"])
+    assert hooked.webhook_url == "https://hooks.example/a" and hooked.idempotency_key is None
+    assert keyed.idempotency_key == "k1" and keyed.webhook_url is None
+    assert plain.output is None and plain.error is None and plain.metadata == {"i": 2}
+    assert store.find_idempotent("alice", ["k1"]) == {"k1": "task_0001"}

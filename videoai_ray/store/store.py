@@ -246,9 +246,6 @@ def _chunks(seq: Sequence[str], n: int) -> Iterable[list[str]]:
         yield chunk
 
 
-__all__ = ["TaskStore", "make_engine", "row_to_task", "utcnow"]
-
-
 def _by_columns(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """``rows`` without their ``None`` values, grouped by the columns left (one statement each)."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -256,3 +253,7 @@ def _by_columns(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         lean = {k: v for k, v in row.items() if v is not None}
         groups.setdefault(tuple(lean), []).append(lean)
     return list(groups.values())
+
+
+__all__ = ["TaskStore", "make_engine", "row_to_task", "utcnow"]
+
