@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -63,11 +64,14 @@ def run_core_benchmarks(
                      "baseline": f"bare @ray.remote no-op: {bare:,.0f} tasks/s", "ratio": round(ours / bare, 2),
                      "target": ">= 1.0x"})
         ideal = math.ceil(capped_tasks / cap) * latency
-        measured = capped_tasks / videoai_rate(client, capped_tasks, "capped")
-        label = f"scheduler efficiency ({capped_tasks} tasks, cap {cap}, {latency * 1000:.0f} ms each)"
+        # the median of three runs: one run of ~5 s moves with whatever else the machine does
+        runs = [capped_tasks / videoai_rate(client, capped_tasks, "capped") for _ in range(3)]
+        measured = statistics.median(runs)
+        label = f"scheduler efficiency ({capped_tasks} tasks, cap {cap}, {latency * 1000:.0f} ms each, median of 3)"
         rows.append({"benchmark": label,
                      "value": round(measured, 2), "unit": "s", "baseline": f"ideal {ideal:.2f} s",
-                     "ratio": round(ideal / measured, 2), "target": ">= 0.90"})
+                     "ratio": round(ideal / measured, 2), "target": ">= 0.90",
+                     "runs_s": [round(r, 2) for r in runs]})
     finally:
         kill_scheduler(settings)
     return rows
