@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from . import netguard
 from .errors import InvalidRequest, TaskNotFound, VideoAIError
-from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
+from .models import REQUEST_MODELS, AudioTranscriptionRequest, BatchItem, Task, TaskRequest, TaskType
 from .settings import Settings
 from .stats import compute_statistics
 from .store import TaskStore
@@ -76,7 +76,7 @@ class MediaService:
         # fields are looked up on the class: getattr on a pydantic model that lacks the attribute
         # is slow, and this runs for every request
         fields = type(request).model_fields
-        name = "prompt" if "prompt" in fields else "text" if "text" in fields else None
+        name = next((n for n in ("prompt", "text") if n in fields), None)
         prompt = getattr(request, name) if name else None
         if prompt and self.settings.blocklist:
             low = prompt.lower()
@@ -92,7 +92,7 @@ class MediaService:
             except InvalidWebhookURL as e:
                 msg = str(e).removeprefix("webhook_url: ")
                 raise InvalidRequest(f"{prefix}webhook_url: {msg}", field=f"{prefix}webhook_url") from None
-        url = getattr(request, "audio_url") if "audio_url" in fields else None  # noqa: B009
+        url = request.audio_url if isinstance(request, AudioTranscriptionRequest) else None
         if url and url.startswith(("http://", "https://")):
             try:
                 netguard.check_url(url, self.settings.url_allowlist, resolve_dns=False)

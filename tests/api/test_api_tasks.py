@@ -56,9 +56,12 @@ def test_wait_is_a_number_of_seconds_up_to_60(api: Api, wait: str) -> None:
 
 
 def test_idempotency_key_over_200_characters_is_422(api: Api) -> None:
-    r = api.client(unique("u")).post("/images/generate", json=noop(), headers={"Idempotency-Key": "k" * 201})
-    assert r.status_code == 422
-    assert error_of(r)["field"] == "Idempotency-Key"
+    c = api.client(unique("u"))
+    for r in (c.post("/images/generate", json=noop(), headers={"Idempotency-Key": "k" * 201}),
+              c.post("/batch", json=[{"task_type": "image_generation", "input_data": noop()}],
+                     headers={"Idempotency-Key": "k" * 201})):
+        assert r.status_code == 422
+        assert error_of(r)["field"] == "Idempotency-Key"
 
 
 def test_get_and_list_with_filters_and_cursor_pagination(api: Api) -> None:

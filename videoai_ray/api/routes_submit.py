@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..errors import InvalidRequest
@@ -37,11 +37,18 @@ MAX_IDEMPOTENCY_KEY = 200
 
 router = APIRouter(tags=["tasks"])
 
-_WAIT = Query(0.0, ge=0, le=MAX_WAIT_SECONDS,
-              description="seconds to wait for the task to finish; answers 200 with the finished task "
-                          "if it does, else 202 as without it")
-_IDEMPOTENCY = Header(None, alias="Idempotency-Key", min_length=1, max_length=MAX_IDEMPOTENCY_KEY,
-                      description="repeat a request with the same key to get the same task back")
+#: the query and header the create routes read themselves, as OpenAPI parameters
+_WAIT_PARAMETER = {
+    "name": "wait", "in": "query", "required": False,
+    "schema": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "default": 0},
+    "description": "seconds to wait for the task to finish; answers 200 with the finished task if it does, "
+                   "else 202 as without it",
+}
+_IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
+    "description": "repeat a request with the same key to get the same task back",
+}
 
 _CREATED = {
     200: {"model": TaskResponse, "description": "with `?wait=N`: the task finished within N seconds"},
@@ -78,7 +85,7 @@ async def _accepted(ctx: ApiContext, caller: Caller, answer: dict[str, Any], wai
 
 def _media_endpoint(task_type: TaskType) -> Callable[[Request], Awaitable[JSONResponse]]:
     # The hot path of the API, served by ``fastpath.FastRoutes``: it takes only the request and
-    # reads its query and header itself (declared in the OpenAPI document by ``_MEDIA_PARAMETERS``).
+    # reads its query and header itself (declared in the OpenAPI document by hand).
     async def create(request: Request) -> JSONResponse:
         ctx: ApiContext = request.app.state.ctx
         caller = await authorized(request)
@@ -114,15 +121,6 @@ def idempotency_key_of(raw: str | None) -> str | None:
     return raw
 
 
-_MEDIA_PARAMETERS = [
-    {"name": "wait", "in": "query", "required": False,
-     "schema": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "default": 0},
-     "description": _WAIT.description},
-    {"name": "Idempotency-Key", "in": "header", "required": False,
-     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
-     "description": _IDEMPOTENCY.description},
-]
-
 _MEDIA_ROUTES = [
     ("/images/generate", TaskType.IMAGE_GENERATION, "Generate images"),
     ("/videos/generate", TaskType.VIDEO_GENERATION, "Generate a video"),
@@ -140,17 +138,20 @@ for _path, _type, _summary in _MEDIA_ROUTES:
         _path, _endpoint, methods=["POST"], status_code=202, response_model=TaskResponse,
         summary=_summary, name=f"create_{_type.value}", operation_id=f"create_{_type.value}",
         description=f"Create a `{_type.value}` task. Body: `{_model.__name__}`. " + (_model.__doc__ or ""),
-        responses=_CREATED, openapi_extra={**json_body_schema(_model.__name__), "parameters": _MEDIA_PARAMETERS},
+        responses=_CREATED,
+        openapi_extra={**json_body_schema(_model.__name__), "parameters": [_WAIT_PARAMETER, _IDEMPOTENCY_PARAMETER]},
     )
 
 
 @router.post("/batch", status_code=202, response_model=BatchResponse, summary="Create up to 50 tasks at once",
              responses={**ERROR_RESPONSES, 413: _CREATED[413]},
-             openapi_extra=json_body_schema("BatchItem", array=True, max_items=MAX_HTTP_BATCH))
-async def create_batch(request: Request, caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context),
-                       idempotency_key: str | None = _IDEMPOTENCY) -> JSONResponse:
+             openapi_extra={**json_body_schema("BatchItem", array=True, max_items=MAX_HTTP_BATCH),
+                            "parameters": [_IDEMPOTENCY_PARAMETER]})
+async def create_batch(request: Request, caller: Caller = Depends(authorized),
+                       ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     """A JSON array of `{task_type, input_data, priority}`. All or nothing: when one item is
     invalid nothing is created and the error names its index (`[3].input_data.prompt`)."""
+    idempotency_key = idempotency_key_of(request.headers.get("idempotency-key"))
     items = await json_body(request)
     if not isinstance(items, list) or not items:
         raise InvalidRequest("body: must be a non-empty JSON array of batch items", field="body")

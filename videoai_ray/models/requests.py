@@ -58,16 +58,13 @@ class TaskRequest(BaseModel):
         return v
 
     def split(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``(media_input(), options())`` from one dump (a filtered dump costs more than a full one)."""
+        """``(media input, options)`` from one dump (a filtered dump costs more than a full one)."""
         data = self.model_dump(mode="json")
         return data, {name: data.pop(name) for name in _OPTION_FIELDS}
 
     def media_input(self) -> dict[str, Any]:
         """The provider-facing input: the body without its options."""
         return self.split()[0]
-
-    def options(self) -> dict[str, Any]:
-        return self.split()[1]
 
 
 class ImageGenerationRequest(TaskRequest):
