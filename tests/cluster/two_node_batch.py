@@ -22,7 +22,7 @@ def main() -> None:
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, namespace="videoai", log_to_driver=False)
     settings = vai.Settings(home=tempfile.mkdtemp(), instance="two-node", cache_enabled=False)
-    providers = [CpuSleepProvider(1.0, 2, name="cpu"), ProceduralImageProvider(settings)]
+    providers = [CpuSleepProvider(1.0, 2, name="cpu"), ProceduralImageProvider()]
     client = vai.connect(settings=settings, providers=providers)
     items = [{"task_type": "video_generation", "input_data": {"prompt": f"n{i}", "provider": "cpu"}}
              for i in range(8)]

@@ -93,7 +93,7 @@ def test_failing_cloud_provider_fails_over_to_local(ray_session, tmp_path):
     settings = vai.Settings(home=tmp_path, instance="t-cloud", retry_schedule=(0.2,),
                             openai_api_key=SecretStr("sk-test"))
     kill_scheduler(settings)
-    providers = [OpenAIImageProvider(settings, base_url=fake.url), ProceduralImageProvider(settings)]
+    providers = [OpenAIImageProvider(settings, base_url=fake.url), ProceduralImageProvider()]
     client = vai.connect(settings=settings, providers=providers)
     try:
         task = client.images.generate(prompt="a red fox", size="512x512", use_cache=False).result(timeout=90)

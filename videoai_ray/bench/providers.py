@@ -76,7 +76,7 @@ def _context(settings: Settings, root: Path, task_id: str) -> AttemptContext:
 
 def bench_images(settings: Settings, root: Path, count: int = 4, size: str = "1024x1024") -> dict[str, Any]:
     """Images per second: ``count`` pictures in one request (after one warm-up picture)."""
-    provider = ProceduralImageProvider(settings)
+    provider = ProceduralImageProvider()
     warm = _context(settings, root, "bench-image-warmup")
     _run_sync(provider.run(ImageGenerationRequest(prompt="warm-up", size="512x512"), warm))
     ctx = _context(settings, root, "bench-image")
@@ -113,7 +113,7 @@ def _png_encode_rate(size: str, root: Path, count: int = 3) -> float:
 def bench_video(settings: Settings, root: Path, seconds: int = 5, fps: int = 24,
                 resolution: str = "720p") -> dict[str, Any]:
     """Clip duration divided by the wall time to render, encode and store it."""
-    provider = ProceduralVideoProvider(settings)
+    provider = ProceduralVideoProvider()
     ctx = _context(settings, root, "bench-video")
     req = VideoGenerationRequest.model_validate(
         {"prompt": "A city skyline at night by the sea", "duration": seconds, "fps": fps,

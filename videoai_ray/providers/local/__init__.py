@@ -28,8 +28,8 @@ def local_providers(settings: Settings) -> list[Provider]:
     """One instance of every local provider (the whisper one even when its model is missing:
     its ``unavailable_reason()`` then says why)."""
     return [
-        ProceduralImageProvider(settings),
-        ProceduralVideoProvider(settings),
-        LocalSubtitleProvider(settings),
+        ProceduralImageProvider(),
+        ProceduralVideoProvider(),
+        LocalSubtitleProvider(),
         LocalWhisperProvider(settings),
     ]

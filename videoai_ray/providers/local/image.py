@@ -19,7 +19,6 @@ from PIL import Image, PngImagePlugin
 
 from ...errors import InvalidInput
 from ...models import ImageGenerationRequest, TaskRequest, TaskType
-from ...settings import Settings
 from ..base import Provider, ProviderContext
 from ._scene import apply_style, prompt_features, render_scene
 from ._text import prompt_rng, render_caption
@@ -77,9 +76,6 @@ class ProceduralImageProvider(Provider):
         "Offline procedural picture rendered with Pillow from prompt keywords and a hash of the "
         "prompt, with the prompt written on it; not a generative model."
     )
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings
 
     def supports(self, request: TaskRequest) -> bool:
         return isinstance(request, ImageGenerationRequest)

@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 from ...errors import InvalidInput
 from ...models import SubtitleGenerationRequest, TaskRequest, TaskType
-from ...settings import Settings
 from ..base import Provider, ProviderContext
 from ._subformat import (
     CONTENT_TYPES,
@@ -60,9 +59,6 @@ class LocalSubtitleProvider(Provider):
         "Offline SRT/WebVTT/ASS writer (pysubs2): cues segmented and timed by reading speed, or "
         "manual timings; writes the text as given, does not translate."
     )
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings
 
     def supports(self, request: TaskRequest) -> bool:
         """Any subtitle request that needs no translation."""

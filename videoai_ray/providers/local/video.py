@@ -21,7 +21,6 @@ from PIL import Image, UnidentifiedImageError
 
 from ...errors import InvalidInput, PermanentError, RetryableError
 from ...models import TaskRequest, TaskType, VideoGenerationRequest
-from ...settings import Settings
 from ..base import Provider, ProviderContext
 from ._frames import RESOLUTIONS, FrameSource
 
@@ -51,9 +50,6 @@ class ProceduralVideoProvider(Provider):
     #: x264 speed/size trade-off; ``veryfast`` encodes 720p several times faster than real time
     preset: str = "veryfast"
     crf: int = 23
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings
 
     def unavailable_reason(self) -> str | None:
         try:
