@@ -8,24 +8,19 @@ resolves) served by respx routes, and the fixtures also refuse any real socket c
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import json
 import re
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import BytesParser
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import httpx
 import yaml
-
-from videoai_ray.providers.context import AttemptContext
+from attempt_kit import artifact_path
 
 #: fake base URLs, one per provider (``.test`` never resolves)
 BASES = {
@@ -157,33 +152,6 @@ def multipart_fields(request: httpx.Request) -> dict[str, str]:
 # -- running adapters -----------------------------------------------------------------------------
 
 
-@dataclass
-class Recorder:
-    """Progress reports of one attempt, and a switch that cancels it."""
-
-    values: list[float] = field(default_factory=list)
-    messages: list[str | None] = field(default_factory=list)
-    cancel: bool = False
-    cancel_when: Callable[[Recorder], bool] | None = None
-
-    def __call__(self, value: float, message: str | None) -> None:
-        self.values.append(value)
-        self.messages.append(message)
-
-    def cancelled(self) -> bool:
-        return self.cancel or bool(self.cancel_when and self.cancel_when(self))
-
-
-MakeCtx = Callable[..., tuple[AttemptContext, Recorder]]
-
-
-def run(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Run one adapter call on a fresh event loop (as a worker actor would)."""
-    return asyncio.run(coro)
-
-
 def artifact_bytes(url: str) -> bytes:
     """The bytes of a local ``file://`` artifact."""
-    parsed = urlparse(url)
-    assert parsed.scheme == "file", url
-    return Path(unquote(parsed.path)).read_bytes()
+    return artifact_path(url).read_bytes()

@@ -1,20 +1,19 @@
-"""Fixtures for the cloud adapter tests: settings with fake keys, a recording ``AttemptContext``,
+"""Fixtures for the cloud adapter tests: settings with fake keys (also for ``make_ctx``),
 and a respx router whose every call to a documented API is validated against its OpenAPI
 document when the test ends. Real sockets are refused, so nothing can reach a provider."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import respx
 from cloud_contract import check_calls
-from cloud_kit import KEYS, MakeCtx, Recorder
+from cloud_kit import KEYS
 from pydantic import SecretStr
 
-from videoai_ray.providers.context import AttemptContext
 from videoai_ray.settings import Settings
 
 _KEY_FIELDS = {
@@ -61,26 +60,6 @@ def http() -> Iterator[respx.MockRouter]:
 
 
 @pytest.fixture
-def make_ctx(cloud_settings: Settings) -> Iterator[MakeCtx]:
-    """``make_ctx(cancel_when=None, settings=None)``: a real ``AttemptContext`` (progress
-    unthrottled) and its recorder; ``cancel_when(recorder)`` is polled as the cancelled flag."""
-    made: list[AttemptContext] = []
-
-    def factory(
-        cancel_when: Callable[[Recorder], bool] | None = None, settings: Settings | None = None
-    ) -> tuple[AttemptContext, Recorder]:
-        rec = Recorder(cancel_when=cancel_when)
-        ctx = AttemptContext(
-            "task_cloud",
-            1,
-            settings or cloud_settings,
-            on_progress=rec,
-            is_cancelled=rec.cancelled,
-            progress_interval=0.0,
-        )
-        made.append(ctx)
-        return ctx, rec
-
-    yield factory
-    for ctx in made:
-        ctx.close()
+def ctx_settings(cloud_settings: Settings) -> Settings:
+    """``make_ctx``'s contexts get the fake keys."""
+    return cloud_settings

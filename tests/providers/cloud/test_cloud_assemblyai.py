@@ -12,7 +12,8 @@ from typing import Literal
 import httpx
 import pytest
 import respx
-from cloud_kit import BASES, KEYS, MakeCtx, artifact_bytes, assemblyai_example, assemblyai_transcript, run
+from attempt_kit import MakeCtx, run
+from cloud_kit import BASES, KEYS, artifact_bytes, assemblyai_example, assemblyai_transcript
 
 from videoai_ray.errors import AuthenticationFailed, InvalidInput, RateLimited
 from videoai_ray.models import AudioTranscriptionRequest

@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from attempt_kit import MakeCtx, run
 from cloud_contract import check_calls, contracts
-from cloud_kit import BASES, CDN, KEYS, MP4, RUNWAY_TASK_ID, MakeCtx, run, runway_task
+from cloud_kit import BASES, CDN, KEYS, MP4, RUNWAY_TASK_ID, runway_task
 
 from videoai_ray.models import ImageGenerationRequest, VideoGenerationRequest
 from videoai_ray.providers.base import ProviderContext

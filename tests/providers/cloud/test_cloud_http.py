@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from cloud_kit import BASES, KEYS, MakeCtx, run
+from attempt_kit import MakeCtx, run
+from cloud_kit import BASES, KEYS
 
 from videoai_ray.errors import (
     AuthenticationFailed,

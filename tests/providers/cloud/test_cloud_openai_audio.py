@@ -9,15 +9,8 @@ from typing import Literal
 
 import pytest
 import respx
-from cloud_kit import (
-    BASES,
-    MakeCtx,
-    artifact_bytes,
-    multipart_fields,
-    openai_error,
-    openai_verbose_transcript,
-    run,
-)
+from attempt_kit import MakeCtx, run
+from cloud_kit import BASES, artifact_bytes, multipart_fields, openai_error, openai_verbose_transcript
 
 from videoai_ray.errors import InvalidInput, RateLimited
 from videoai_ray.models import AudioTranscriptionRequest

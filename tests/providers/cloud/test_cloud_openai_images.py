@@ -8,7 +8,8 @@ import json
 import httpx
 import pytest
 import respx
-from cloud_kit import BASES, CDN, KEYS, PNG, MakeCtx, artifact_bytes, openai_error, openai_images_answer, run
+from attempt_kit import MakeCtx, run
+from cloud_kit import BASES, CDN, KEYS, PNG, artifact_bytes, openai_error, openai_images_answer
 
 from videoai_ray.errors import (
     AuthenticationFailed,

@@ -11,7 +11,8 @@ import httpx
 import pysubs2
 import pytest
 import respx
-from cloud_kit import BASES, MakeCtx, artifact_bytes, openai_chat_answer, run
+from attempt_kit import MakeCtx, run
+from cloud_kit import BASES, artifact_bytes, openai_chat_answer
 
 from videoai_ray.errors import ContentRejected, RetryableError
 from videoai_ray.models import Cue, SubtitleGenerationRequest

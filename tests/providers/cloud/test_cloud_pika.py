@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from cloud_kit import BASES, CDN, KEYS, MP4, MakeCtx, artifact_bytes, run
+from attempt_kit import MakeCtx, run
+from cloud_kit import BASES, CDN, KEYS, MP4, artifact_bytes
 
 from videoai_ray.errors import AuthenticationFailed, ContentRejected, PermanentError, RateLimited
 from videoai_ray.models import VideoGenerationRequest

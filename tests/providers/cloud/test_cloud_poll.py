@@ -8,7 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from cloud_kit import BASES, MakeCtx, run
+from attempt_kit import MakeCtx, run
+from cloud_kit import BASES
 
 from videoai_ray.errors import ProviderTimeout, RateLimited, RetryableError
 from videoai_ray.providers.cloud import RunwayVideoProvider

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 import respx
-from cloud_kit import BASES, KEYS, MakeCtx, run
+from attempt_kit import MakeCtx, run
+from cloud_kit import BASES, KEYS
 
 from videoai_ray.errors import AuthenticationFailed
 from videoai_ray.models import (

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from cloud_kit import BASES, CDN, KEYS, MP4, PNG, RUNWAY_TASK_ID, MakeCtx, artifact_bytes, run, runway_task
+from attempt_kit import MakeCtx, run
+from cloud_kit import BASES, CDN, KEYS, MP4, PNG, RUNWAY_TASK_ID, artifact_bytes, runway_task
 
 from videoai_ray.errors import (
     AuthenticationFailed,

@@ -11,7 +11,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 import respx
-from cloud_kit import BASES, KEYS, PNG, MakeCtx, artifact_bytes, multipart_fields, run
+from attempt_kit import MakeCtx, run
+from cloud_kit import BASES, KEYS, PNG, artifact_bytes, multipart_fields
 
 from videoai_ray.errors import (
     AuthenticationFailed,

@@ -13,7 +13,7 @@ import imageio_ffmpeg
 import numpy as np
 import psutil
 import pytest
-from local_helpers import MakeCtx, artifact_path, run
+from attempt_kit import MakeCtx, artifact_path, run
 from PIL import Image
 
 from videoai_ray.errors import PermanentError

@@ -11,7 +11,8 @@ from typing import Any
 
 import pysubs2
 import pytest
-from local_helpers import IN_CI, SPEECH, MakeCtx, artifact_path, run
+from attempt_kit import MakeCtx, artifact_path, run
+from local_helpers import IN_CI, SPEECH
 
 from videoai_ray.bench.providers import word_error_rate as wer
 from videoai_ray.errors import InvalidInput, PermanentError
