@@ -131,12 +131,6 @@ class MediaService:
     def submit(self, prepared: list[dict[str, Any]], *, return_tasks: bool = False) -> list[dict[str, Any]]:
         return list(_unwrap(lambda: ray.get(self.scheduler.submit.remote(prepared, return_tasks))))
 
-    async def submit_async(self, prepared: list[dict[str, Any]], *, return_tasks: bool = False) -> list[dict[str, Any]]:
-        try:
-            return list(await self.scheduler.submit.remote(prepared, return_tasks))
-        except Exception as e:
-            raise unwrap_ray_error(e) from None
-
     def wait(self, task_id: str, user_id: str | None, timeout: float | None) -> Task:
         """The task once it is done, or as it is when ``timeout`` passes (check ``task.done``).
         Sleeps on the Scheduler's change version between reads, so it does not poll the store."""

@@ -24,6 +24,7 @@ from ..models import (
     Task,
     TaskStatus,
     TaskType,
+    submitted_task_json,
 )
 from .auth import Caller
 from .context import API_PREFIX, ApiContext, get_context
@@ -66,12 +67,9 @@ def _done(task: Task | dict[str, Any]) -> bool:
     return TaskStatus(task["status"] if isinstance(task, dict) else task.status).terminal
 
 
-async def _accepted(ctx: ApiContext, caller: Caller, answer: dict[str, Any], wait: float) -> JSONResponse:
-    task: Task | dict[str, Any]
-    if answer.get("task"):
-        task = answer["task"]
-    else:
-        task = await asyncio.to_thread(ctx.service.get, answer["id"], caller.user_id)
+async def _accepted(ctx: ApiContext, caller: Caller, prepared: dict[str, Any], answer: dict[str, Any],
+                    wait: float) -> JSONResponse:
+    task: Task | dict[str, Any] = submitted_task_json(prepared, answer)
     status = 202
     if wait > 0:
         if not _done(task):
@@ -95,7 +93,7 @@ def _media_endpoint(task_type: TaskType) -> Callable[[Request], Awaitable[JSONRe
         prepared = await _prepare(lambda: ctx.service.prepare(
             task_type, body, user_id=caller.user_id, idempotency_key=idempotency_key), body)
         [answer] = await ctx.batcher.submit([prepared])
-        return await _accepted(ctx, caller, answer, wait)
+        return await _accepted(ctx, caller, prepared, answer, wait)
 
     return create
 
@@ -165,7 +163,7 @@ async def create_batch(request: Request, caller: Caller = Depends(authorized),
         for i, p in enumerate(prepared):
             p["idempotency_key"] = f"{idempotency_key}#{i}"
     answers = await ctx.batcher.submit(prepared)
-    tasks = [task_view(a["task"], ctx.artifacts) for a in answers]
+    tasks = [task_view(submitted_task_json(p, a), ctx.artifacts) for p, a in zip(prepared, answers, strict=True)]
     batch = tasks[0].get("batch_id") or batch_id
     headers = {"Idempotent-Replayed": "true"} if all(a.get("existing") for a in answers) else {}
     return JSONResponse({"batch_id": batch, "count": len(tasks), "tasks": tasks}, status_code=202, headers=headers)

@@ -20,7 +20,7 @@ from .requests import (
     TaskRequest,
     VideoGenerationRequest,
 )
-from .task import Task, TaskError
+from .task import Task, TaskError, json_time, submitted_task_json
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -41,4 +41,6 @@ __all__ = [
     "TaskStatus",
     "TaskType",
     "VideoGenerationRequest",
+    "json_time",
+    "submitted_task_json",
 ]

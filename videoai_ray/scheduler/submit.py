@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from .. import metrics
 from ..errors import InvalidRequest
-from ..models import REQUEST_MODELS, EventType, Priority, TaskStatus, TaskType
+from ..models import REQUEST_MODELS, EventType, Priority, TaskStatus, TaskType, json_time
 from ..store import utcnow
 from ..store.schema import tasks
 from ..store.store import task_from_values
@@ -30,10 +30,13 @@ class SubmitMixin:
     async def submit(self: Scheduler, items: list[dict[str, Any]], return_tasks: bool = False) -> list[dict[str, Any]]:  # type: ignore[misc]
         """Accept a chunk of prepared submissions (see ``service.prepare``).
 
-        Returns, per item, ``{"id", "status", "existing", "cache_hit"}`` (and ``"task"`` as JSON
-        when ``return_tasks``).
+        Returns, per item, ``{"id", "status", "existing", "cache_hit"}``, with ``"created_at"``
+        (JSON) for a new task. With ``return_tasks``, replays and cache hits also carry
+        ``"task"`` (JSON); a new pending task does not: the caller has the submission and builds
+        it with ``models.submitted_task_json``, which keeps that per-task work off this actor.
         """
         now_dt = utcnow()
+        created_at = json_time(now_dt)
         existing = self._existing(items)
         rows: list[dict[str, Any]] = []
         new: list[Active] = []
@@ -60,7 +63,8 @@ class SubmitMixin:
                 existing[_idem(it)] = act.id
             new.append(act)
             rows.append(_row(it, now_dt))
-            answers.append({"id": act.id, "status": "pending", "existing": False, "cache_hit": False})
+            answers.append({"id": act.id, "status": "pending", "existing": False, "cache_hit": False,
+                            "created_at": created_at})
             if self.cache is not None and it["options"].get("use_cache", True):
                 keys[act.id] = self.cache_key(act)
         hits = self.cache.get_many(list(set(keys.values()))) if keys else {}
@@ -100,11 +104,16 @@ class SubmitMixin:
             self.flush()  # bump the version so waiters see the cached completions
         self.kick()
         if return_tasks:
-            # new tasks are described from the rows just written; only replays need a read
+            # cache hits are described from the rows just written; only replays need a read
             replayed = [a["id"] for a in answers if a["existing"]]
             replays = {t.id: t for t in self.store.get_many(replayed)} if replayed else {}
             for a in answers:
-                t = replays.get(a["id"]) if a["existing"] else task_from_values(row_by_id[a["id"]])
+                if a["existing"]:
+                    t = replays.get(a["id"])
+                elif a["cache_hit"]:
+                    t = task_from_values(row_by_id[a["id"]])
+                else:
+                    continue
                 a["task"] = t.model_dump(mode="json") if t else None
                 a["status"] = t.status.value if t else a["status"]
         return answers
