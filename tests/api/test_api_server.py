@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,28 @@ def test_http_bench_loader_against_the_running_api(api: Api) -> None:
     # the CPU accounting finds the API replica, the Scheduler and this process doing the work
     assert result["cpu_us"]["API replica"] > 0 and result["cpu_us"]["Scheduler"] > 0
     assert result["cpu_us"]["load generator"] > 0
+
+
+@pytest.mark.slow
+def test_http_bench_hop_baseline_acknowledges_every_request(api: Api) -> None:
+    import httpx
+    from ray import serve
+
+    from videoai_ray.bench.http import _client, _load, hop_application
+
+    serve.run(hop_application(), name="t-bench-hop", route_prefix="/t-bench-hop", blocking=False)
+    url = f"{api.info.url}/t-bench-hop/"
+    try:
+        deadline = time.monotonic() + 60
+        while httpx.post(url, json={"ping": 1}, timeout=10).status_code != 200:  # the ingress learns the route
+            assert time.monotonic() < deadline, "the hop app never answered"
+            time.sleep(0.5)
+        result = asyncio.run(_load(url, {}, 200, 40, 20.0, 8, _client("auto")))
+        answer = httpx.post(url, json={"prompt": "x"}, timeout=10).json()
+    finally:
+        serve.delete("t-bench-hop")
+    assert result["requests"] == 40 and result["errors"] == 0
+    assert answer["prompt"] == "x" and answer["status"] == "pending" and len(answer["id"]) == 32
 
 
 def test_http_bench_cpu_rows_compare_roles_per_request() -> None:

@@ -8,7 +8,9 @@ of the same small JSON body from ``concurrency`` keep-alive connections on 127.0
 what is measured is auth + rate limit (in the replica's memory, as with one replica and no
 ``REDIS_URL``) + validation + the task accepted into the store (202). The CPU each process role
 spends per request (API replica, Scheduler, HAProxy, load generator, the rest) is accounted in
-the same rounds and reported against an echo request.
+the same rounds and reported against an echo request. A third endpoint, the echo plus one batched
+Ray actor call per chunk of requests (``hop_application``), measures the floor of any accept that
+goes through the Scheduler actor, with nothing stored.
 
 The load generator is aiohttp when installed (it ships with ``ray[default]``), else httpx: on a
 2-core machine httpx's client tops out near 400 requests/s and would hide the server side.
@@ -67,6 +69,43 @@ def echo_application() -> Any:
     return Echo.bind()  # type: ignore[attr-defined]
 
 
+@ray.remote(num_cpus=0)
+class AckActor:
+    """Answers a chunk of submissions the way the Scheduler does, storing nothing."""
+
+    async def submit(self, items: list[dict[str, Any]], return_tasks: bool = False) -> list[dict[str, Any]]:
+        return [{"id": it["id"], "status": "pending", "existing": False, "cache_hit": False} for it in items]
+
+
+def hop_application() -> Any:
+    """The echo plus what any accept through the Scheduler costs at least: each request goes
+    through the API's ``SubmitBatcher`` to an actor that acknowledges it (``AckActor``), one Ray
+    call per chunk of concurrent requests, at ``POST /hop/``."""
+    import uuid
+
+    from ray import serve
+
+    from ..api.submit import SubmitBatcher
+
+    app = FastAPI()
+    batchers: list[SubmitBatcher] = []  # made in the replica, on its first request
+
+    @app.post("/")
+    async def hop(request: Request) -> JSONResponse:
+        body = await request.json()
+        if not batchers:
+            batchers.append(SubmitBatcher(AckActor.remote()))  # type: ignore[attr-defined]
+        [answer] = await batchers[0].submit([{"id": uuid.uuid4().hex, "input": body}])
+        return JSONResponse({**body, **answer})
+
+    @serve.deployment(name="videoai-bench-hop", ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
+    @serve.ingress(app)
+    class Hop:
+        pass
+
+    return Hop.bind()  # type: ignore[attr-defined]
+
+
 async def _load(url: str, headers: dict[str, str], expect: int, requests: int, duration: float,
                 concurrency: int, client: str, provider: str = "noop") -> dict[str, Any]:
     """Requests/s and latency percentiles of ``requests`` POSTs (or ``duration`` seconds)."""
@@ -119,7 +158,8 @@ async def _load(url: str, headers: dict[str, str], expect: int, requests: int, d
 
 
 #: process roles for the CPU accounting, by a fragment of the process's command line
-_ROLES = (("ServeReplica:videoai-bench-echo", "echo replica"), ("ServeReplica:", "API replica"),
+_ROLES = (("ServeReplica:videoai-bench-echo", "echo replica"), ("ServeReplica:videoai-bench-hop", "hop replica"),
+          ("ServeReplica:", "API replica"),
           ("ray::Scheduler", "Scheduler"), ("haproxy", "HAProxy ingress"), ("HAProxyManager", "HAProxy ingress"))
 
 
@@ -211,9 +251,11 @@ def run_http_benchmarks(requests: int = 4000, duration: float = 15.0, concurrenc
                           providers=[NoopProvider(), parked],
                           serve_env={"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "1"})
         serve.run(echo_application(), name="videoai-bench-echo", route_prefix="/echo", blocking=False)
+        serve.run(hop_application(), name="videoai-bench-hop", route_prefix="/hop", blocking=False)
         headers = {"Authorization": f"Bearer {create_token(settings, 'bench', 3600)}"}
         submit_url = f"{info.url}{API_PREFIX}/images/generate"
-        targets = {"echo": (f"{info.url}/echo/", {}, 200, "noop"), "submit": (submit_url, headers, 202, "noop"),
+        targets = {"echo": (f"{info.url}/echo/", {}, 200, "noop"), "hop": (f"{info.url}/hop/", {}, 200, "noop"),
+                   "submit": (submit_url, headers, 202, "noop"),
                    "accept": (submit_url, headers, 202, "parked")}
         for url, hdrs, expect, prov in targets.values():  # warm up: connections, replicas, workers
             _run(_load(url, hdrs, expect, min(requests, 500), duration, concurrency, loader, prov))
@@ -231,6 +273,7 @@ def run_http_benchmarks(requests: int = 4000, duration: float = 15.0, concurrenc
             ray.shutdown()
         shutil.rmtree(home, ignore_errors=True)
     echo, ours, accept = _median(results["echo"]), _median(results["submit"]), _median(results["accept"])
+    hop = _median(results["hop"])
     detail = {"ingress": info.ingress, "client": loader, "concurrency": concurrency,
               "rounds": [round(r["rps"], 1) for r in results["submit"]],
               "baseline_rounds": [round(r["rps"], 1) for r in results["echo"]]}
@@ -244,6 +287,10 @@ def run_http_benchmarks(requests: int = 4000, duration: float = 15.0, concurrenc
          "ratio": round(accept["rps"] / echo["rps"], 2), "target": ">= 0.9x",
          "p50_ms": _ms(accept["p50_ms"]), "p99_ms": _ms(accept["p99_ms"]), "errors": accept["errors"],
          "rounds": [round(r["rps"], 1) for r in results["accept"]]},
+        {"benchmark": "bare Serve echo + one batched Ray actor call (the floor of an accept through the Scheduler)",
+         "value": round(hop["rps"], 1), "unit": "req/s", "baseline": f"bare Serve echo: {echo['rps']:,.0f} req/s",
+         "ratio": round(hop["rps"] / echo["rps"], 2), "p50_ms": _ms(hop["p50_ms"]), "p99_ms": _ms(hop["p99_ms"]),
+         "errors": hop["errors"], "rounds": [round(r["rps"], 1) for r in results["hop"]]},
         {"benchmark": "bare Serve echo (baseline)", "value": round(echo["rps"], 1), "unit": "req/s",
          "p50_ms": _ms(echo["p50_ms"]), "p99_ms": _ms(echo["p99_ms"]), "errors": echo["errors"],
          "ingress": info.ingress, "client": loader},
@@ -261,9 +308,9 @@ def _cpu_rows(accept: list[dict[str, Any]], echo: list[dict[str, Any]]) -> list[
         b = base.get(baseline_role, 0.0)
         rows.append({"benchmark": f"CPU per accepted request: {role}", "value": round(ours.get(role, 0.0)),
                      "unit": "µs", "baseline": f"per echo request: {b:,.0f} µs"})
-    # each endpoint's total leaves out the other's (idle) replica
-    total = sum(v for k, v in ours.items() if k != "echo replica")
-    total_base = sum(v for k, v in base.items() if k != "API replica")
+    # each endpoint's total leaves out the other (idle) replicas
+    total = sum(v for k, v in ours.items() if k not in ("echo replica", "hop replica"))
+    total_base = sum(v for k, v in base.items() if k not in ("API replica", "hop replica"))
     rows.append({"benchmark": "CPU per accepted request: whole machine", "value": round(total), "unit": "µs",
                  "baseline": f"per echo request: {total_base:,.0f} µs", "ratio": round(total_base / total, 2)})
     return rows
