@@ -74,9 +74,7 @@ def delete_task(task_id: str = _TASK_ID, caller: Caller = Depends(authorized),
              responses={**_NOT_FOUND, 409: {"model": ErrorBody, "description": "the task is not failed or cancelled"}})
 def retry_task(task_id: str = _TASK_ID, caller: Caller = Depends(authorized),
                ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    # Ownership first: the Scheduler answers "still processing" (409) for any active task id,
-    # whoever owns it, which would tell another user that the id exists.
-    ctx.service.get(task_id, caller.user_id)
+    # the Scheduler answers another user's task id as unknown (404), active or not
     return JSONResponse(task_view(ctx.service.retry(task_id, caller.user_id), ctx.artifacts), status_code=202)
 
 
