@@ -28,8 +28,8 @@ def test_seed_defaults():
     assert (aud.model, aud.response_format) == ("whisper-1", "json")
     sub = REQUEST_MODELS[TaskType.SUBTITLE_GENERATION](text="Hello.")
     assert (sub.format, sub.timing_mode, sub.target_language) == ("srt", "auto", "en")
-    assert img.media_input() == {"prompt": "Um gato robô futurista", "style": "realistic", "size": "1024x1024",
-                                 "quality": "standard", "n": 1, "seed": None}
+    assert img.split()[0] == {"prompt": "Um gato robô futurista", "style": "realistic", "size": "1024x1024",
+                                "quality": "standard", "n": 1, "seed": None}
 
 
 def test_priorities_and_terminal_set():

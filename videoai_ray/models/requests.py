@@ -1,8 +1,9 @@
 """The four request bodies, exactly as the seed's API reference gives them, plus task options.
 
 Every body rejects unknown fields, so a typo is an error naming the field rather than an option
-silently ignored. ``media_input()`` is the part a provider sees and the cache key is built from;
-the options (priority, webhook, metadata, cache and routing switches) never change the output.
+silently ignored. ``split()`` separates the media input (what a provider sees and the cache key
+is built from) from the options (priority, webhook, metadata, cache and routing switches), which
+never change the output.
 """
 
 from __future__ import annotations
@@ -61,10 +62,6 @@ class TaskRequest(BaseModel):
         """``(media input, options)`` from one dump (a filtered dump costs more than a full one)."""
         data = self.model_dump(mode="json")
         return data, {name: data.pop(name) for name in _OPTION_FIELDS}
-
-    def media_input(self) -> dict[str, Any]:
-        """The provider-facing input: the body without its options."""
-        return self.split()[0]
 
 
 class ImageGenerationRequest(TaskRequest):
