@@ -51,22 +51,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def echo_application() -> Any:
-    """A bare FastAPI echo as a Serve ingress deployment (the baseline), at ``POST /echo/``."""
+def _serve_application(app: FastAPI, name: str) -> Any:
+    """``app`` as a Serve ingress deployment named ``name``, sized like the API's."""
     from ray import serve
 
+    @serve.deployment(name=name, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
+    @serve.ingress(app)
+    class Ingress:
+        pass
+
+    return Ingress.bind()  # type: ignore[attr-defined]
+
+
+def echo_application() -> Any:
+    """A bare FastAPI echo as a Serve ingress deployment (the baseline), at ``POST /echo/``."""
     app = FastAPI()
 
     @app.post("/")
     async def echo(request: Request) -> JSONResponse:
         return JSONResponse(await request.json())
 
-    @serve.deployment(name="videoai-bench-echo", ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
-    @serve.ingress(app)
-    class Echo:
-        pass
-
-    return Echo.bind()  # type: ignore[attr-defined]
+    return _serve_application(app, "videoai-bench-echo")
 
 
 @ray.remote(num_cpus=0)
@@ -83,8 +88,6 @@ def hop_application() -> Any:
     call per chunk of concurrent requests, at ``POST /hop/``."""
     import uuid
 
-    from ray import serve
-
     from ..api.submit import SubmitBatcher
 
     app = FastAPI()
@@ -98,12 +101,7 @@ def hop_application() -> Any:
         [answer] = await batchers[0].submit([{"id": uuid.uuid4().hex, "input": body}])
         return JSONResponse({**body, **answer})
 
-    @serve.deployment(name="videoai-bench-hop", ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
-    @serve.ingress(app)
-    class Hop:
-        pass
-
-    return Hop.bind()  # type: ignore[attr-defined]
+    return _serve_application(app, "videoai-bench-hop")
 
 
 async def _load(url: str, headers: dict[str, str], expect: int, requests: int, duration: float,
@@ -272,30 +270,31 @@ def run_http_benchmarks(requests: int = 4000, duration: float = 15.0, concurrenc
         if started_ray:
             ray.shutdown()
         shutil.rmtree(home, ignore_errors=True)
-    echo, ours, accept = _median(results["echo"]), _median(results["submit"]), _median(results["accept"])
-    hop = _median(results["hop"])
-    detail = {"ingress": info.ingress, "client": loader, "concurrency": concurrency,
-              "rounds": [round(r["rps"], 1) for r in results["submit"]],
-              "baseline_rounds": [round(r["rps"], 1) for r in results["echo"]]}
+    echo = _median(results["echo"])
+    where: dict[str, Any] = {"ingress": info.ingress, "client": loader, "concurrency": concurrency}
     return [
-        {"benchmark": "HTTP submit POST /images/generate (202, no-op provider)", "value": round(ours["rps"], 1),
-         "unit": "req/s", "baseline": f"bare Serve echo: {echo['rps']:,.0f} req/s",
-         "ratio": round(ours["rps"] / echo["rps"], 2), "target": ">= 0.9x",
-         "p50_ms": _ms(ours["p50_ms"]), "p99_ms": _ms(ours["p99_ms"]), "errors": ours["errors"], **detail},
-        {"benchmark": "HTTP submit, accepted into the store only (tasks queue behind a busy provider)",
-         "value": round(accept["rps"], 1), "unit": "req/s", "baseline": f"bare Serve echo: {echo['rps']:,.0f} req/s",
-         "ratio": round(accept["rps"] / echo["rps"], 2), "target": ">= 0.9x",
-         "p50_ms": _ms(accept["p50_ms"]), "p99_ms": _ms(accept["p99_ms"]), "errors": accept["errors"],
-         "rounds": [round(r["rps"], 1) for r in results["accept"]]},
-        {"benchmark": "bare Serve echo + one batched Ray actor call (the floor of an accept through the Scheduler)",
-         "value": round(hop["rps"], 1), "unit": "req/s", "baseline": f"bare Serve echo: {echo['rps']:,.0f} req/s",
-         "ratio": round(hop["rps"] / echo["rps"], 2), "p50_ms": _ms(hop["p50_ms"]), "p99_ms": _ms(hop["p99_ms"]),
-         "errors": hop["errors"], "rounds": [round(r["rps"], 1) for r in results["hop"]]},
-        {"benchmark": "bare Serve echo (baseline)", "value": round(echo["rps"], 1), "unit": "req/s",
-         "p50_ms": _ms(echo["p50_ms"]), "p99_ms": _ms(echo["p99_ms"]), "errors": echo["errors"],
-         "ingress": info.ingress, "client": loader},
+        _rate_row("HTTP submit POST /images/generate (202, no-op provider)", results["submit"], echo,
+                  baseline_rounds=[round(r["rps"], 1) for r in results["echo"]], **where),
+        _rate_row("HTTP submit, accepted into the store only (tasks queue behind a busy provider)",
+                  results["accept"], echo),
+        _rate_row("bare Serve echo + one batched Ray actor call (the floor of an accept through the Scheduler)",
+                  results["hop"], echo, target=None),
+        _rate_row("bare Serve echo (baseline)", results["echo"], None, **where),
         *_cpu_rows(results["accept"], results["echo"]),
     ]
+
+
+def _rate_row(label: str, rounds: list[dict[str, Any]], echo: dict[str, Any] | None,
+              target: str | None = ">= 0.9x", **detail: Any) -> dict[str, Any]:
+    """One endpoint's median round, as a ratio to the echo's median round when ``echo`` is given."""
+    m = _median(rounds)
+    row: dict[str, Any] = {"benchmark": label, "value": round(m["rps"], 1), "unit": "req/s"}
+    if echo is not None:
+        row.update(baseline=f"bare Serve echo: {echo['rps']:,.0f} req/s", ratio=round(m["rps"] / echo["rps"], 2),
+                   target=target)
+    row.update(p50_ms=_ms(m["p50_ms"]), p99_ms=_ms(m["p99_ms"]), errors=m["errors"],
+               rounds=[round(r["rps"], 1) for r in rounds], **detail)
+    return row
 
 
 def _cpu_rows(accept: list[dict[str, Any]], echo: list[dict[str, Any]]) -> list[dict[str, Any]]:
