@@ -4,6 +4,7 @@ from .client import Client, Statistics, connect
 from .errors import (
     AuthenticationFailed,
     ContentRejected,
+    IdempotencyConflict,
     InvalidInput,
     InvalidRequest,
     NoProviderAvailable,
@@ -45,6 +46,7 @@ __all__ = [
     # errors
     "AuthenticationFailed",
     "ContentRejected",
+    "IdempotencyConflict",
     "InvalidInput",
     "InvalidRequest",
     "NoProviderAvailable",

@@ -1,22 +1,40 @@
 """Where outputs live: an fsspec URL (a local folder under the data folder by default).
 
-Artifacts are addressed by URL. A local root is only readable on the node that wrote it, so the
-executor routes bytes written on other nodes to the head node unless the store is shared
-(object storage, or ``artifacts_shared`` for a network file system).
+Artifacts are addressed by URL inside the cluster; over HTTP and in webhooks they are shown only as
+this API's download paths (``public_output``), never as a server path. A local root is only
+readable on the node that wrote it, so the executor routes bytes written on other nodes to the head
+node unless the store is shared (object storage, or ``artifacts_shared`` for a network file system).
+
+Input files the SDK sends go under ``uploads/<user key>/`` and are named in a task by an opaque
+``upload://<sha256>/<name>`` reference that is resolved only under the task owner's own prefix, so
+a reference copied into another user's task names nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import re
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import fsspec
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_UPLOAD = re.compile(r"^upload://([0-9a-f]{32})/([A-Za-z0-9._-]{1,200})$")
+#: where the API serves a task's files (``GET {API_PREFIX}/tasks/{id}/files/{name}``)
+API_PREFIX = "/api/v1/media"
+
+
+def download_path(task_id: str, name: str) -> str:
+    return f"{API_PREFIX}/tasks/{quote(task_id)}/files/{quote(name)}"
+
+
+def user_key(user_id: str) -> str:
+    """The folder name of a user's uploads (a hash: user ids may hold any character)."""
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:32]
 
 
 def safe_name(name: str) -> str:
@@ -36,7 +54,10 @@ class ArtifactStore:
             self.root = "file://" + str(Path(unquote(parsed.path or self.root)).resolve())
 
     def url_for(self, task_id: str, name: str) -> str:
-        return f"{self.root}/{safe_name(task_id)}/{safe_name(name)}"
+        """The URL of a task's file; ``task_id`` may hold ``/``-separated parts (uploads)."""
+        folder = "/".join(safe_name(p) for p in task_id.split("/"))
+        parts = [safe_name(p) for p in name.split("/")]
+        return f"{self.root}/{folder}/{'/'.join(parts)}"
 
     def put(self, task_id: str, name: str, data: bytes | Path, content_type: str | None = None) -> dict[str, Any]:
         """Write ``data`` (bytes or a file to copy) and describe the stored artifact."""
@@ -60,6 +81,25 @@ class ArtifactStore:
         ctype = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         return {"url": url, "name": safe_name(name), "size_bytes": size, "content_type": ctype}
 
+    def put_upload(self, user_id: str, path: Path) -> str:
+        """Store a local input file under ``user_id``'s own prefix; its opaque reference.
+        Content-addressed: the same file gives the same reference (so a repeated request with
+        an ``Idempotency-Key`` stays the same request)."""
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        ref = f"upload://{digest.hexdigest()[:32]}/{safe_name(path.name)}"
+        self.put(f"uploads/{user_key(user_id)}", f"{digest.hexdigest()[:32]}/{safe_name(path.name)}", path)
+        return ref
+
+    def upload_url(self, ref: str, user_id: str) -> str:
+        """The stored URL of ``user_id``'s upload ``ref`` (``ValueError`` if ``ref`` is not one)."""
+        m = _UPLOAD.match(ref)
+        if not m:
+            raise ValueError("not an upload reference")
+        return f"{self.root}/uploads/{user_key(user_id)}/{m.group(1)}/{m.group(2)}"
+
     def owns(self, url: str) -> bool:
         return url.startswith(self.root + "/")
 
@@ -74,7 +114,28 @@ class ArtifactStore:
         return path
 
     def read_bytes(self, url: str) -> bytes:
-        if self.is_local and self.owns(url):
+        """The bytes of a file in this store (``ValueError`` for any URL outside it)."""
+        if not self.owns(url):
+            raise ValueError("not a file of this artifact store")
+        if self.is_local:
             return self.local_path(url).read_bytes()
         with fsspec.open(url, "rb") as fh:
             return bytes(fh.read())
+
+
+def public_output(value: Any, task_id: str, artifacts: ArtifactStore) -> Any:
+    """A task's output as users see it: every URL of a file in the artifact store (``url`` or
+    ``*_url`` keys) becomes this API's download path for the task, also given as a sibling
+    ``download_url`` / ``*_download_url``. No server path or storage location is left in it."""
+    if isinstance(value, list):
+        return [public_output(v, task_id, artifacts) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, v in value.items():
+        out[key] = public_output(v, task_id, artifacts)
+        if isinstance(v, str) and (key == "url" or key.endswith("_url")) and artifacts.owns(v):
+            path = download_path(task_id, PurePosixPath(unquote(urlparse(v).path)).name)
+            out[key] = path
+            out[key.removesuffix("url") + "download_url"] = path
+    return out

@@ -50,8 +50,12 @@ class Images(_Resource):
 class Videos(_Resource):
     task_type = TaskType.VIDEO_GENERATION
 
-    def generate(self, prompt: str, *, idempotency_key: str | None = None, **body: Any) -> TaskFuture:
-        """``POST /videos/generate``: duration, style, fps, resolution, priority, ..."""
+    def generate(self, prompt: str, *, image_file: str | Path | None = None, idempotency_key: str | None = None,
+                 **body: Any) -> TaskFuture:
+        """``POST /videos/generate``: duration, style, fps, resolution, priority, ...; ``image_url``
+        or a local ``image_file`` (uploaded under this user's prefix) for the first frame."""
+        if image_file is not None:
+            body["image_url"] = self._client.upload(image_file)
         return self._submit(idempotency_key, {"prompt": prompt, **body})
 
 
@@ -61,16 +65,14 @@ class Audio(_Resource):
     def transcribe(self, audio_url: str | None = None, *, file: str | Path | None = None,
                    idempotency_key: str | None = None, **body: Any) -> TaskFuture:
         """``POST /audio/transcribe`` from a URL, or from a local ``file`` (uploaded to the
-        artifact store first, so a worker on another node can read it)."""
+        artifact store under this user's own prefix first, so a worker on another node can read
+        it; the task names it by an opaque ``upload://`` reference)."""
         if (audio_url is None) == (file is None):
             from .errors import InvalidRequest
 
             raise InvalidRequest("give exactly one of audio_url or file", field="audio_url")
         if file is not None:
-            path = Path(file)
-            stored = ArtifactStore(self._client.settings.artifacts_root).put(
-                f"inputs-{uuid.uuid4().hex[:12]}", path.name, path)
-            audio_url = stored["url"]
+            audio_url = self._client.upload(file)
         return self._submit(idempotency_key, {"audio_url": audio_url, **body})
 
 
@@ -122,6 +124,11 @@ class Client:
     @property
     def scheduler(self) -> Any:
         return self.service.scheduler
+
+    def upload(self, file: str | Path) -> str:
+        """Store a local input file for this client's user; the ``upload://`` reference to pass
+        as ``audio_url`` or ``image_url`` (only this user's tasks can read it)."""
+        return ArtifactStore(self.settings.artifacts_root).put_upload(self.user_id, Path(file))
 
     # -- submitting ----------------------------------------------------------------------------
 

@@ -34,6 +34,12 @@ class InvalidRequest(VideoAIError):
         self.field = field
 
 
+class IdempotencyConflict(InvalidRequest):
+    """An idempotency key came back with a different request than the one it was first used with."""
+
+    code = "idempotency_conflict"
+
+
 class TaskNotFound(VideoAIError):
     """No task with this id (for this user)."""
 

@@ -7,6 +7,8 @@ statistics from the store. Nothing here is specific to HTTP or to notebooks.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,7 +19,8 @@ from pydantic import ValidationError
 
 from . import netguard
 from .errors import InvalidRequest, TaskNotFound, VideoAIError
-from .models import REQUEST_MODELS, AudioTranscriptionRequest, BatchItem, Task, TaskRequest, TaskType
+from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
+from .models.requests import HTTP_CONTEXT
 from .settings import Settings
 from .stats import compute_statistics
 from .store import TaskStore
@@ -54,9 +57,11 @@ class MediaService:
     # -- validation ----------------------------------------------------------------------------
 
     def validate(
-        self, task_type: TaskType | str, body: Mapping[str, Any] | TaskRequest, prefix: str = ""
+        self, task_type: TaskType | str, body: Mapping[str, Any] | TaskRequest, prefix: str = "",
+        *, http: bool = False,
     ) -> TaskRequest:
-        """The body as its task type's model; ``InvalidRequest`` naming the field otherwise."""
+        """The body as its task type's model; ``InvalidRequest`` naming the field otherwise.
+        ``http``: the body came over HTTP, where input fields take only http(s) URLs."""
         try:
             ttype = TaskType(task_type)
         except ValueError:
@@ -66,7 +71,7 @@ class MediaService:
         if isinstance(body, TaskRequest):
             body = body.model_dump(exclude_unset=True)
         try:
-            request = model.model_validate(dict(body))
+            request = model.model_validate(dict(body), context=HTTP_CONTEXT if http else None)
         except ValidationError as e:
             raise _field(e, prefix) from None
         self._policy_checks(request, prefix)
@@ -92,30 +97,40 @@ class MediaService:
             except InvalidWebhookURL as e:
                 msg = str(e).removeprefix("webhook_url: ")
                 raise InvalidRequest(f"{prefix}webhook_url: {msg}", field=f"{prefix}webhook_url") from None
-        url = request.audio_url if isinstance(request, AudioTranscriptionRequest) else None
-        if url and url.startswith(("http://", "https://")):
-            try:
-                netguard.check_url(url, self.settings.url_allowlist, resolve_dns=False)
-            except netguard.UnsafeURL as e:
-                raise InvalidRequest(f"{prefix}audio_url: {e}", field=f"{prefix}audio_url") from None
+        for field in type(request).input_url_fields:
+            url = getattr(request, field)
+            if url and url.startswith(("http://", "https://")):
+                try:
+                    netguard.check_url(url, self.settings.url_allowlist)
+                except netguard.UnsafeURL as e:
+                    raise InvalidRequest(f"{prefix}{field}: {e}", field=f"{prefix}{field}") from None
 
     def prepare(self, task_type: TaskType | str, body: Mapping[str, Any] | TaskRequest, *, user_id: str,
                 idempotency_key: str | None = None, batch_id: str | None = None,
-                priority: str | None = None, prefix: str = "") -> dict[str, Any]:
-        """A validated submission, ready for the Scheduler."""
-        request = self.validate(task_type, body, prefix)
+                priority: str | None = None, prefix: str = "", http: bool = False,
+                tenant: str | None = None) -> dict[str, Any]:
+        """A validated submission, ready for the Scheduler. ``tenant`` (from the caller's token)
+        scopes the result cache when ``cache_scope`` is ``tenant``."""
+        request = self.validate(task_type, body, prefix, http=http)
         media_input, opts = request.split()
+        ttype = TaskType(task_type).value
+        prio = priority or opts["priority"]
+        options = {"provider": opts["provider"], "strategy": opts["strategy"], "use_cache": opts["use_cache"]}
+        if tenant:
+            options["tenant"] = tenant
         return {
-            "id": new_task_id(), "type": TaskType(task_type).value, "user_id": user_id,
-            "priority": priority or opts["priority"], "input": media_input,
-            "options": {"provider": opts["provider"], "strategy": opts["strategy"], "use_cache": opts["use_cache"]},
+            "id": new_task_id(), "type": ttype, "user_id": user_id,
+            "priority": prio, "input": media_input, "options": options,
             "webhook_url": opts["webhook_url"], "webhook_secret": request.webhook_secret,
             "webhook_events": opts["webhook_events"], "metadata": opts["metadata"],
             "idempotency_key": idempotency_key, "batch_id": batch_id, "max_retries": self.settings.max_retries,
+            "request_hash": request_fingerprint("batch" if batch_id else "task", ttype, prio, request)
+            if idempotency_key else None,
         }
 
     def prepare_batch(self, items: Iterable[Mapping[str, Any] | BatchItem], *, user_id: str,
-                      batch_id: str) -> Iterator[dict[str, Any]]:
+                      batch_id: str, http: bool = False, tenant: str | None = None,
+                      idempotency_key: str | None = None) -> Iterator[dict[str, Any]]:
         """Validate batch items lazily; errors name the item's index (``[3].input_data.prompt``)."""
         for i, raw in enumerate(items):
             try:
@@ -124,7 +139,8 @@ class MediaService:
                 raise _field(e, f"[{i}].") from None
             yield self.prepare(item.task_type, item.input_data, user_id=user_id, batch_id=batch_id,
                                priority=item.priority.value if item.priority else None,
-                               prefix=f"[{i}].input_data.")
+                               prefix=f"[{i}].input_data.", http=http, tenant=tenant,
+                               idempotency_key=f"{idempotency_key}#{i}" if idempotency_key else None)
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -181,6 +197,13 @@ class MediaService:
 
     def providers(self) -> list[dict[str, Any]]:
         return list(ray.get(self.scheduler.providers.remote()))
+
+
+def request_fingerprint(route: str, task_type: str, priority: str, request: TaskRequest) -> str:
+    """What an ``Idempotency-Key`` is bound to: the route kind, the task type and the whole
+    validated body (defaults filled in, so ``{"n": 1}`` and ``{}`` are the same request)."""
+    doc = [route, task_type, priority, request.model_dump(mode="json")]
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _next_sleep(task: Task, deadline: float | None) -> float | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -56,6 +56,9 @@ class Settings(BaseSettings):
 
     # -- cache (seed TTLs) --
     cache_enabled: bool = True
+    #: who shares a cached result: ``user`` (default), ``tenant`` (the token's ``tenant`` claim),
+    #: ``global`` (everyone: anyone can tell what others submitted, by getting a cache hit)
+    cache_scope: Literal["user", "tenant", "global"] = "user"
     cache_l1_ttl: float = 3600.0
     cache_l1_size: int = 10_000
     cache_l2_ttl: float = 86400.0
@@ -71,10 +74,14 @@ class Settings(BaseSettings):
     jwt_issuer: str = "videoai-ray"
     rate_limit_per_minute: int = Field(default=600, ge=1)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    #: requests with a missing or bad token accepted per client address and minute (then 429)
+    auth_failures_per_minute: int = Field(default=60, ge=1)
+    #: deepest nesting of arrays and objects accepted in a JSON body
+    max_json_depth: int = Field(default=32, ge=4, le=500)
     #: comma-separated words refused in prompts (content filter hook)
     blocklist: Annotated[tuple[str, ...], NoDecode] = ()
 
-    # -- outbound URLs (webhooks, audio_url) --
+    # -- outbound URLs (webhooks, audio_url, image_url) --
     #: hosts or CIDR networks admitted even though private/loopback (tests, intranets)
     url_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
     max_download_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)

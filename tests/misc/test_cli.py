@@ -11,7 +11,7 @@ def test_db_status_providers_and_submit(ray_session, tmp_path, monkeypatch, caps
     for key in ("OPENAI_API_KEY", "STABILITY_API_KEY", "RUNWAYML_API_SECRET", "FAL_KEY", "ASSEMBLYAI_API_KEY"):
         monkeypatch.delenv(key, raising=False)
     assert main(["db", "upgrade"]) == 0
-    assert "revision 0002" in capsys.readouterr().out
+    assert "revision 0003" in capsys.readouterr().out
     assert main(["providers"]) == 0
     listing = capsys.readouterr().out
     assert "local-procedural-image" in listing and "unavailable (OPENAI_API_KEY is not set)" in listing

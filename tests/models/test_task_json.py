@@ -20,7 +20,7 @@ def service(tmp_path):
 @pytest.mark.parametrize("task_type, body, extra", [
     ("image_generation", {"prompt": "a cat", "n": 2, "seed": 7, "priority": "urgent"}, {}),
     ("video_generation", {"prompt": "waves", "metadata": {"run": [1, 2]}}, {"idempotency_key": "k1"}),
-    ("audio_transcription", {"audio_url": "https://example.com/a.mp3",
+    ("audio_transcription", {"audio_url": "https://93.184.215.14/a.mp3",
                              "webhook_url": "https://93.184.215.14/hook"}, {"batch_id": "batch_1"}),
     ("subtitle_generation", {"text": "Hello. World.", "format": "vtt"}, {}),
 ])

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from videoai_ray.artifacts import ArtifactStore
 from videoai_ray.providers.context import AttemptContext
 from videoai_ray.settings import Settings
 
@@ -57,6 +58,11 @@ def context_factory(settings: Settings) -> Iterator[MakeCtx]:
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
     """Run one provider call on a fresh event loop (as a worker would)."""
     return asyncio.run(coro)
+
+
+def upload(settings: Settings, path: Path, user: str = "") -> str:
+    """``path`` uploaded as the SDK does, for ``user`` (a context's default user is ``""``)."""
+    return ArtifactStore(settings.artifacts_root).put_upload(user, path)
 
 
 def artifact_path(url: str) -> Path:

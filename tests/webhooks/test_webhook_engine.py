@@ -49,7 +49,7 @@ def events_of(receiver: Receiver, task_id: str, last: str, timeout: float = 30.0
 def test_full_event_sequence_for_each_task_type(hooked, receiver, task_type):
     receiver.secret = SECRET
     body = {"image_generation": {"prompt": "hook"}, "video_generation": {"prompt": "hook"},
-            "audio_transcription": {"audio_url": "https://example.com/a.wav"},
+            "audio_transcription": {"audio_url": "https://93.184.215.14/a.wav"},
             "subtitle_generation": {"text": "hook"}}[task_type]
     fut = hooked.submit(task_type, {**body, "provider": "lat", "use_cache": False, "webhook_url": receiver.url,
                                     "webhook_secret": SECRET, "metadata": {"order": 7}})

@@ -41,7 +41,7 @@ def test_store_side_on_postgres(pg_settings: Settings, receiver: Receiver) -> No
     store = TaskStore(pg_settings.db_url)
     try:
         assert store.engine.dialect.name == "postgresql"
-        assert current(store.engine) == "0002"
+        assert current(store.engine) == "0003"
         receiver.secret = get_user_secret(store.engine, "user_1")
         receiver.answer(503)
         add_task(store, "t1", receiver.url)

@@ -27,9 +27,12 @@ class Caller:
     user_id: str
     #: per-minute limit from the token's ``rpm`` claim; ``None`` means the deployment default
     rate_limit: int | None = None
+    #: the token's ``tenant`` claim: users of one tenant may share cached results (``cache_scope``)
+    tenant: str | None = None
 
 
-def create_token(settings: Settings, user: str, ttl_seconds: int = 3600, *, rate_limit: int | None = None) -> str:
+def create_token(settings: Settings, user: str, ttl_seconds: int = 3600, *, rate_limit: int | None = None,
+                 tenant: str | None = None) -> str:
     """A signed token for ``user``, valid for ``ttl_seconds``."""
     if not user or len(user) > 200:
         raise ValueError("user must be 1..200 characters")
@@ -42,6 +45,10 @@ def create_token(settings: Settings, user: str, ttl_seconds: int = 3600, *, rate
         if rate_limit < 1:
             raise ValueError("rate_limit must be at least 1 request per minute")
         claims["rpm"] = int(rate_limit)
+    if tenant is not None:
+        if not tenant or len(tenant) > 200:
+            raise ValueError("tenant must be 1..200 characters")
+        claims["tenant"] = tenant
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
 
 
@@ -88,8 +95,12 @@ def _verify(settings: Settings, token: str) -> tuple[Caller, float]:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise unauthorized("invalid_token", "invalid bearer token: sub must be a non-empty string")
+    if len(sub) > 200:
+        raise unauthorized("invalid_token", "invalid bearer token: sub is longer than 200 characters")
     rpm = claims.get("rpm")
-    return Caller(sub, int(rpm) if isinstance(rpm, int) and rpm > 0 else None), float(claims["exp"])
+    tenant = claims.get("tenant")
+    return Caller(sub, int(rpm) if isinstance(rpm, int) and not isinstance(rpm, bool) and rpm > 0 else None,
+                  tenant if isinstance(tenant, str) and 0 < len(tenant) <= 200 else None), float(claims["exp"])
 
 
 def bearer_token(authorization: str | None) -> str:

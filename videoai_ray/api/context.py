@@ -7,15 +7,14 @@ from typing import Any
 
 from fastapi import Request
 
-from ..artifacts import ArtifactStore
+from ..artifacts import API_PREFIX, ArtifactStore
 from ..service import MediaService
 from ..settings import Settings
 from .auth import TokenCache
 from .ratelimit import RateLimiter, make_limiter
 from .submit import SubmitBatcher
 
-#: every route lives under this prefix (the seed's ``/api/v1/media``)
-API_PREFIX = "/api/v1/media"
+__all__ = ["API_PREFIX", "ApiContext", "get_context"]
 
 
 @dataclass

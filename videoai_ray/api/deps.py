@@ -24,7 +24,11 @@ async def authorized(request: Request) -> Caller:
     """The caller: a valid bearer token (401 otherwise) within its rate limit for this endpoint
     (429 with ``Retry-After`` otherwise). One dependency on the hot path, no sub-dependencies."""
     ctx: ApiContext = request.app.state.ctx
-    caller = ctx.tokens.caller(request.headers.get("authorization"))
+    try:
+        caller = ctx.tokens.caller(request.headers.get("authorization"))
+    except ApiError:
+        await _count_auth_failure(ctx, request)
+        raise
     endpoint = f"{request.method} {_route_template(request)}"
     limit = caller.rate_limit or ctx.settings.rate_limit_per_minute
     wait = await ctx.limiter.hit(f"{caller.user_id}:{endpoint}", limit)
@@ -35,6 +39,18 @@ async def authorized(request: Request) -> Caller:
     return caller
 
 
+async def _count_auth_failure(ctx: ApiContext, request: Request) -> None:
+    """Requests without a valid token count per client address; past the limit they answer 429
+    (so guessing tokens from one address is slow), while valid tokens from it keep working."""
+    client = request.client.host if request.client else "unknown"
+    limit = ctx.settings.auth_failures_per_minute
+    wait = await ctx.limiter.hit(f"auth-failures:{client}", limit)
+    if wait is not None:
+        raise ApiError(429, "rate_limited",
+                       f"more than {limit} requests per minute without a valid token from this address; retry later",
+                       headers={"Retry-After": retry_after_header(wait)})
+
+
 def _route_template(request: Request) -> str:
     """The matched route's template (``/api/v1/media/tasks/{task_id}``): one budget per endpoint,
     not per task id."""
@@ -43,14 +59,46 @@ def _route_template(request: Request) -> str:
 
 
 async def json_body(request: Request) -> Any:
-    """The request body parsed as JSON (422 naming ``body`` when it is missing or not JSON)."""
+    """The request body parsed as JSON (422 naming ``body`` when it is missing, not JSON, holds
+    ``NaN``/``Infinity``, or nests deeper than ``max_json_depth``)."""
+    ctx: ApiContext = request.app.state.ctx
     raw = await request.body()
     if not raw.strip():
         raise InvalidRequest("body: a JSON body is required", field="body")
+    limit = ctx.settings.max_json_depth
+    # checked on the raw text first: the parser itself recurses, and would fail deep inside
+    if raw.count(b"[") + raw.count(b"{") > limit and _raw_depth(raw) > limit:
+        raise InvalidRequest(f"body: nests deeper than {limit} levels", field="body")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidRequest(f"body: not valid JSON ({e})", field="body") from None
+        return json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise InvalidRequest(f"body: not valid JSON ({str(e)[:200]})", field="body") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _raw_depth(raw: bytes) -> int:
+    """The deepest nesting of ``[`` and ``{`` in JSON text, outside strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 def json_object(value: Any) -> dict[str, Any]:

@@ -18,13 +18,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import InvalidRequest, InvalidTransition, TaskNotFound, VideoAIError
+from ..errors import IdempotencyConflict, InvalidRequest, InvalidTransition, TaskNotFound, VideoAIError
 
 log = logging.getLogger("videoai.api")
 
 #: HTTP status per package error class (looked up along the class's MRO; default 400)
 STATUS_FOR: dict[type[VideoAIError], int] = {
     InvalidRequest: 422,
+    IdempotencyConflict: 409,
     TaskNotFound: 404,
     InvalidTransition: 409,
 }

@@ -48,19 +48,25 @@ _WAIT_PARAMETER = {
 _IDEMPOTENCY_PARAMETER = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
-    "description": "repeat a request with the same key to get the same task back",
+    "description": "repeat a request with the same key to get the same task back (the same key with "
+                   "another route or body answers 409)",
 }
 
 _CREATED = {
     200: {"model": TaskResponse, "description": "with `?wait=N`: the task finished within N seconds"},
     **ERROR_RESPONSES,
+    409: {"model": ErrorBody, "description": "the Idempotency-Key was used before with another request"},
     413: {"model": ErrorBody, "description": "request body over the size limit"},
 }
 
 
+#: body fields whose check makes a DNS lookup
+_URL_FIELDS = frozenset({"webhook_url", *(f for m in REQUEST_MODELS.values() for f in m.input_url_fields)})
+
+
 async def _prepare(fn: Callable[[], Any], body: dict[str, Any]) -> Any:
-    # A webhook URL is checked with a DNS lookup: keep that off the event loop.
-    return await asyncio.to_thread(fn) if "webhook_url" in body else fn()
+    # A URL is checked with a DNS lookup: keep that off the event loop.
+    return await asyncio.to_thread(fn) if not _URL_FIELDS.isdisjoint(body) else fn()
 
 
 def _done(task: Task | dict[str, Any]) -> bool:
@@ -91,7 +97,8 @@ def _media_endpoint(task_type: TaskType) -> Callable[[Request], Awaitable[JSONRe
         idempotency_key = idempotency_key_of(request.headers.get("idempotency-key"))
         body = json_object(await json_body(request))
         prepared = await _prepare(lambda: ctx.service.prepare(
-            task_type, body, user_id=caller.user_id, idempotency_key=idempotency_key), body)
+            task_type, body, user_id=caller.user_id, idempotency_key=idempotency_key, http=True,
+            tenant=caller.tenant), body)
         [answer] = await ctx.batcher.submit([prepared])
         return await _accepted(ctx, caller, prepared, answer, wait)
 
@@ -142,7 +149,7 @@ for _path, _type, _summary in _MEDIA_ROUTES:
 
 
 @router.post("/batch", status_code=202, response_model=BatchResponse, summary="Create up to 50 tasks at once",
-             responses={**ERROR_RESPONSES, 413: _CREATED[413]},
+             responses={**ERROR_RESPONSES, 409: _CREATED[409], 413: _CREATED[413]},
              openapi_extra={**json_body_schema("BatchItem", array=True, max_items=MAX_HTTP_BATCH),
                             "parameters": [_IDEMPOTENCY_PARAMETER]})
 async def create_batch(request: Request, caller: Caller = Depends(authorized),
@@ -158,10 +165,8 @@ async def create_batch(request: Request, caller: Caller = Depends(authorized),
                              "(use the SDK's client.batch for more)", field="body")
     batch_id = "batch_" + uuid.uuid4().hex
     prepared = await asyncio.to_thread(
-        lambda: list(ctx.service.prepare_batch(items, user_id=caller.user_id, batch_id=batch_id)))
-    if idempotency_key:
-        for i, p in enumerate(prepared):
-            p["idempotency_key"] = f"{idempotency_key}#{i}"
+        lambda: list(ctx.service.prepare_batch(items, user_id=caller.user_id, batch_id=batch_id, http=True,
+                                               tenant=caller.tenant, idempotency_key=idempotency_key)))
     answers = await ctx.batcher.submit(prepared)
     tasks = [task_view(submitted_task_json(p, a), ctx.artifacts) for p, a in zip(prepared, answers, strict=True)]
     batch = tasks[0].get("batch_id") or batch_id

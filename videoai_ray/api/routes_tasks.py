@@ -11,7 +11,7 @@ import mimetypes
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from ..models import Task, TaskStatus, TaskType
 from .auth import Caller
@@ -81,14 +81,19 @@ def retry_task(task_id: str = _TASK_ID, caller: Caller = Depends(authorized),
 @router.get("/tasks/{task_id}/files/{name}", summary="Download an output file", response_class=FileResponse,
             responses={200: {"content": {"application/octet-stream": {}},
                              "description": "the file, with its content type"}, **_NOT_FOUND},
-            description="Files of a task's output when the artifact store is local (the `download_url` "
-                        "values in its output). Only the task's owner can download them.")
+            description="Files of a task's output (the `url` and `download_url` values in it), from "
+                        "whichever artifact store holds them. Only the task's owner can download them.")
 def download_file(task_id: str = _TASK_ID, name: str = Path(min_length=1, max_length=255),
-                  caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> FileResponse:
+                  caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> Response:
     task = ctx.service.get(task_id, caller.user_id)
-    if not ctx.artifacts.is_local:
-        raise not_found("file", f"{name}: the artifact store is not local; use the URL in the task's output")
     for url in artifact_candidates(task, name, ctx.artifacts):
+        if not ctx.artifacts.is_local:
+            try:
+                data = ctx.artifacts.read_bytes(url)
+            except (OSError, ValueError):
+                continue
+            return Response(data, media_type=_content_type(task, url, name),
+                            headers={"Content-Disposition": f'inline; filename="{name}"'})
         try:
             path = ctx.artifacts.local_path(url)
         except ValueError:

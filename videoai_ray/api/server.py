@@ -28,6 +28,7 @@ from ..providers.base import Provider
 from ..settings import Settings
 from .context import API_PREFIX
 from .deployment import build_application, pinned
+from .ingress import SETUP_HOOK
 
 log = logging.getLogger("videoai.api")
 
@@ -102,7 +103,10 @@ def start_serve(host: str, port: int, mode: str, env: Mapping[str, str] | None =
 
     options = None
     if mode == "haproxy":
-        options = {"runtime_env": {"env_vars": {**HAPROXY_ENV, **(env or {})}}}
+        # the setup hook turns HAProxy's stats page off, binds its exporter to ``host`` and ties
+        # HAProxy's life to the Serve process that starts it (``api/ingress.py``)
+        options = {"runtime_env": {"env_vars": {**HAPROXY_ENV, **(env or {})},
+                                   "worker_process_setup_hook": SETUP_HOOK}}
     serve.start(http_options={"host": host, "port": port}, controller_options=options)
 
 

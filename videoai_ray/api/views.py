@@ -1,5 +1,5 @@
-"""How tasks look over HTTP: the stored ``Task`` plus links, download URLs for local files, and
-opaque cursors for paging through lists."""
+"""How tasks look over HTTP: the stored ``Task`` plus links, its files as this API's download
+paths (never a server path), and opaque cursors for paging through lists."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..artifacts import ArtifactStore, safe_name
+from ..artifacts import ArtifactStore, public_output, safe_name
 from ..errors import InvalidRequest
 from ..models import Task
 from .context import API_PREFIX
@@ -31,8 +31,8 @@ class TaskLinks(BaseModel):
 
 
 class TaskResponse(Task):
-    """A task as the API returns it. In ``output``, every local artifact URL (``*_url`` or a
-    ``url`` key) gets a sibling ``*_download_url`` / ``download_url`` served by this API."""
+    """A task as the API returns it. In ``output``, every stored file (``*_url`` or a ``url`` key)
+    is this API's download path, repeated as a sibling ``*_download_url`` / ``download_url``."""
 
     links: TaskLinks
 
@@ -61,33 +61,14 @@ def task_links(task_id: str) -> dict[str, str]:
 def task_view(task: Task | dict[str, Any], artifacts: ArtifactStore) -> dict[str, Any]:
     """The JSON body for one task."""
     data = task.model_dump(mode="json") if isinstance(task, Task) else dict(task)
-    if data.get("output") and artifacts.is_local:
-        data["output"] = _with_downloads(data["output"], data["id"], artifacts)
+    if data.get("output"):
+        data["output"] = public_output(data["output"], data["id"], artifacts)
     data["links"] = task_links(data["id"])
     return data
 
 
-def download_path(task_id: str, name: str) -> str:
-    return f"{API_PREFIX}/tasks/{task_id}/files/{quote(name)}"
-
-
 def _local_name(url: str, artifacts: ArtifactStore) -> str | None:
     return PurePosixPath(unquote(urlparse(url).path)).name if artifacts.owns(url) else None
-
-
-def _with_downloads(value: Any, task_id: str, artifacts: ArtifactStore) -> Any:
-    if isinstance(value, list):
-        return [_with_downloads(v, task_id, artifacts) for v in value]
-    if not isinstance(value, dict):
-        return value
-    out: dict[str, Any] = {}
-    for key, v in value.items():
-        out[key] = _with_downloads(v, task_id, artifacts)
-        if isinstance(v, str) and (key == "url" or key.endswith("_url")):
-            name = _local_name(v, artifacts)
-            if name:
-                out[key.removesuffix("url") + "download_url"] = download_path(task_id, name)
-    return out
 
 
 def _output_urls(value: Any) -> Iterator[str]:

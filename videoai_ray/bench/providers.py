@@ -151,9 +151,11 @@ def bench_transcription(settings: Settings, root: Path, clips_dir: Path | None =
     audio_s = compute_s = 0.0
     errors: list[float] = []
     for i, clip in enumerate(clips):
-        ctx = _context(settings, root, f"bench-stt-{i}")
+        # the clip goes in as the SDK sends a file: uploaded under the benchmark's own folder
+        ctx = _context(Settings(home=root, database_url=None, redis_url=None), root, f"bench-stt-{i}")
+        ref = ArtifactStore(ctx.settings.artifacts_root).put_upload(ctx.user_id, clip)
         t0 = time.perf_counter()
-        out = _run_sync(provider.run(AudioTranscriptionRequest(audio_url=clip.as_uri()), ctx))
+        out = _run_sync(provider.run(AudioTranscriptionRequest(audio_url=ref), ctx))
         compute_s += time.perf_counter() - t0
         audio_s += float(out["duration"])
         if clip.name in texts:

@@ -63,21 +63,25 @@ def normalise_input(value: object) -> JSONValue:
     )
 
 
-def canonical_json(task_type: TaskType | str, media_input: Mapping[str, Any]) -> str:
-    """The exact text that is hashed: sorted keys, no whitespace, UTF-8 kept as is."""
+def canonical_json(task_type: TaskType | str, media_input: Mapping[str, Any], scope: str = "") -> str:
+    """The exact text that is hashed: sorted keys, no whitespace, UTF-8 kept as is. A ``scope``
+    (``user:<id>`` or ``tenant:<id>``) is part of it, so results are shared only within it."""
     doc = {
         "version": KEY_VERSION,
         "task_type": TaskType(task_type).value,
         "input": normalise_input(media_input),
     }
+    if scope:
+        doc["scope"] = scope
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def cache_key(task_type: TaskType | str, media_input: Mapping[str, Any]) -> str:
-    """``"v1:<sha256 hex>"`` for this task type and media input.
+def cache_key(task_type: TaskType | str, media_input: Mapping[str, Any], scope: str = "") -> str:
+    """``"v1:<sha256 hex>"`` for this task type and media input (within ``scope``; ``""``: shared
+    by everyone).
 
     ``task_type`` must be a :class:`TaskType` (or its value): an unknown type raises ``ValueError``
     rather than silently sharing keys with nothing.
     """
-    digest = hashlib.sha256(canonical_json(task_type, media_input).encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(canonical_json(task_type, media_input, scope).encode("utf-8")).hexdigest()
     return f"{KEY_VERSION}:{digest}"

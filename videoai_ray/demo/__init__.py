@@ -75,7 +75,7 @@ def run_demo(settings: Settings | None = None, out_dir: Path | None = None) -> d
     speech = resources.files("videoai_ray.demo").joinpath("speech.wav")
     store = ArtifactStore(settings.artifacts_root)
     with resources.as_file(speech) as path:
-        speech_url = store.put("demo-inputs", "speech.wav", Path(path))["url"]
+        speech_url = client.upload(Path(path))
     print(f"videoai demo: Ray {ray.__version__}, data folder {settings.home.resolve()}")
     print(client.providers()[["available", "health", "quality", "task_types"]].to_string(), "\n")
     batch = client.batch(demo_items(speech_url))

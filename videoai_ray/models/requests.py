@@ -8,12 +8,55 @@ never change the output.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .enums import EventType, Priority, Strategy, TaskType
+
+#: an input file the SDK uploaded: resolved by the worker only under the task owner's own prefix
+UPLOAD_REF = re.compile(r"^upload://[0-9a-f]{32}/[A-Za-z0-9._-]{1,200}$")
+#: validation context of bodies that arrive over HTTP (no upload references there)
+HTTP_CONTEXT = {"source": "http"}
+#: deepest nesting accepted in ``metadata`` (containers inside containers)
+MAX_METADATA_DEPTH = 16
+#: longest subtitle timeline accepted, in seconds (cue times beyond it are refused at the edge)
+MAX_CUE_SECONDS = 24 * 3600.0
+
+
+def check_input_url(value: str, info: ValidationInfo) -> str:
+    """The one URL policy of every field that names an input: an absolute ``http``/``https`` URL
+    (its address is checked by the network guard at submit and again at fetch), or, outside HTTP
+    requests, an SDK upload reference. Never a local path or another fsspec scheme."""
+    if UPLOAD_REF.match(value) and (info.context or {}).get("source") != "http":
+        return value
+    try:
+        parsed = urlparse(value)
+        parsed.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValueError("must be an absolute http:// or https:// URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL (local files: upload them with the SDK)")
+    if parsed.username is not None or parsed.password is not None:
+        raise ValueError("must not carry a user name or password")
+    return value
+
+
+def nesting_depth(value: Any, limit: int) -> int:
+    """How deeply containers nest in ``value`` (``{}`` is 1), counted without recursion and
+    stopping once past ``limit``."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
 
 _OPTION_FIELDS = frozenset(
     {"webhook_url", "webhook_secret", "webhook_events", "priority", "metadata", "use_cache", "provider",
@@ -22,9 +65,16 @@ _OPTION_FIELDS = frozenset(
 
 
 class TaskRequest(BaseModel):
-    """Fields every task body accepts besides its media input."""
+    """Fields every task body accepts besides its media input.
+
+    A field that names an input file goes in ``input_url_fields``: it then follows the one URL
+    policy (``check_input_url`` here, the network guard at submit, the worker's check at fetch).
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    #: the fields that name an input to fetch
+    input_url_fields: ClassVar[tuple[str, ...]] = ()
 
     #: where to POST the task's events (seed webhook system)
     webhook_url: str | None = Field(default=None, max_length=2048)
@@ -54,6 +104,8 @@ class TaskRequest(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _small_metadata(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if nesting_depth(v, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
+            raise ValueError(f"must nest at most {MAX_METADATA_DEPTH} levels deep")
         if len(repr(v)) > 16_384:
             raise ValueError("must be at most 16 KiB")
         return v
@@ -73,7 +125,7 @@ class ImageGenerationRequest(TaskRequest):
     quality: Literal["standard", "hd"] = "standard"
     n: int = Field(default=1, ge=1, le=10)
     #: makes procedural output reproducible; not in the seed, optional
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
 
 
 class VideoGenerationRequest(TaskRequest):
@@ -84,12 +136,21 @@ class VideoGenerationRequest(TaskRequest):
     style: Literal["cinematic", "documentary", "artistic"] = "cinematic"
     fps: int = Field(default=24, ge=1, le=60)
     resolution: Literal["720p", "1080p", "4k"] = "720p"
+    input_url_fields: ClassVar[tuple[str, ...]] = ("image_url",)
+
     #: optional first frame (image-to-video); not in the seed, optional
     image_url: str | None = Field(default=None, max_length=2048)
+
+    @field_validator("image_url")
+    @classmethod
+    def _image_url(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return None if v is None else check_input_url(v, info)
 
 
 class AudioTranscriptionRequest(TaskRequest):
     """``POST /api/v1/media/audio/transcribe``"""
+
+    input_url_fields: ClassVar[tuple[str, ...]] = ("audio_url",)
 
     audio_url: str = Field(min_length=1, max_length=2048)
     language: Literal["pt", "en", "es", "fr"] = "en"
@@ -98,11 +159,8 @@ class AudioTranscriptionRequest(TaskRequest):
 
     @field_validator("audio_url")
     @classmethod
-    def _audio_url(cls, v: str) -> str:
-        scheme = urlparse(v).scheme
-        if scheme not in ("http", "https", "file", "artifact", "s3", "gs", "memory"):
-            raise ValueError("must be an http(s) URL (or, from the SDK, a local file)")
-        return v
+    def _audio_url(cls, v: str, info: ValidationInfo) -> str:
+        return check_input_url(v, info)
 
 
 class Cue(BaseModel):
@@ -110,9 +168,9 @@ class Cue(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start: float = Field(ge=0)
-    end: float = Field(gt=0)
-    text: str | None = None
+    start: float = Field(ge=0, le=MAX_CUE_SECONDS, allow_inf_nan=False)
+    end: float = Field(gt=0, le=MAX_CUE_SECONDS, allow_inf_nan=False)
+    text: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
     def _ordered(self) -> Cue:

@@ -57,7 +57,8 @@ class ProviderContext(abc.ABC):
 
     @abc.abstractmethod
     def open_input(self, url: str, max_bytes: int | None = None) -> Path:
-        """Fetch an input (``http(s)``, artifact or local URL) to a local file and return its path."""
+        """Fetch an input (an ``http(s)`` URL through the network guard, or an SDK upload of the
+        task's own user) to a local file and return its path."""
 
 
 class Provider:

@@ -10,10 +10,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from .. import netguard
 from ..artifacts import ArtifactStore
+from ..errors import InvalidInput
 from ..settings import Settings
 from .base import ProviderContext
 
@@ -41,6 +42,7 @@ class AttemptContext(ProviderContext):
         self.task_id = task_id
         self.attempt = attempt
         self.settings = settings
+        self.user_id = user_id
         self.cost = None
         self._on_progress = on_progress
         self._is_cancelled = is_cancelled or (lambda: False)
@@ -78,19 +80,40 @@ class AttemptContext(ProviderContext):
         return self._write(self.task_id, name, data, content_type)
 
     def open_input(self, url: str, max_bytes: int | None = None) -> Path:
+        """The input named by ``url``, under the one URL policy, checked again here whatever the
+        task row says: an http(s) URL through the network guard (pinned to the checked address,
+        every redirect checked), or an SDK upload of this task's own user. Nothing else."""
         limit = max_bytes or self.settings.max_download_bytes
-        parsed = urlparse(url)
-        dest = self.tmpdir / ("input" + Path(unquote(parsed.path)).suffix)
-        if parsed.scheme in ("http", "https"):
-            return netguard.download(url, dest, max_bytes=limit, allowlist=self.settings.url_allowlist)
-        if parsed.scheme in ("", "file"):
-            src = Path(unquote(parsed.path))
-            if src.stat().st_size > limit:
-                from ..errors import InvalidInput
+        if url.startswith("upload://"):
+            return self._open_upload(url, limit)
+        try:
+            scheme = urlparse(url).scheme
+        except ValueError:
+            scheme = ""
+        if scheme not in ("http", "https"):
+            raise InvalidInput("the input must be an http(s) URL or a file uploaded with the SDK")
+        suffix = Path(urlparse(url).path).suffix[:16]
+        dest = self.tmpdir / ("input" + (suffix if suffix.isascii() else ""))
+        return netguard.download(url, dest, max_bytes=limit, allowlist=self.settings.url_allowlist)
 
-                raise InvalidInput(f"{url} is over the {limit} byte limit")
-            return src
-        dest.write_bytes(ArtifactStore(self.settings.artifacts_root).read_bytes(url))
+    def _open_upload(self, ref: str, limit: int) -> Path:
+        store = ArtifactStore(self.settings.artifacts_root)
+        try:
+            url = store.upload_url(ref, self.user_id)
+            if store.is_local:
+                path = store.local_path(url)
+                size = path.stat().st_size
+            else:
+                data = store.read_bytes(url)
+                size = len(data)
+        except (OSError, ValueError):
+            raise InvalidInput("the uploaded input does not exist (for this user)") from None
+        if size > limit:
+            raise InvalidInput(f"the uploaded input is over the {limit} byte limit")
+        if store.is_local:
+            return path
+        dest = self.tmpdir / ("input" + Path(url).suffix[:16])
+        dest.write_bytes(data)
         return dest
 
     def close(self) -> None:

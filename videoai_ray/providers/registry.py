@@ -8,6 +8,7 @@ A provider that fails ``breaker_failures`` times in a row is taken out of rotati
 from __future__ import annotations
 
 import time
+from ..redact import public_message
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,7 +195,8 @@ class ProviderRegistry:
         elif ok is False:
             s.failures += 1
             s.consecutive_failures += 1
-            s.last_error = error
+            # shown to every user (GET /providers, /statistics): no URL, path or query string
+            s.last_error = public_message(error)
             if s.consecutive_failures >= self.breaker_failures:
                 s.open_until = (time.monotonic() if now is None else now) + self.breaker_cooldown
 

@@ -204,7 +204,8 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin):
         if provider:
             health = None if (r.cancelled or isinstance(err, WorkerLost)) else (
                 False if err.retryable or err.code == "authentication_failed" else None)
-            self.registry.finished(provider, ok=health, duration=r.duration, error=err.message)
+            self.registry.finished(provider, ok=health, duration=r.duration,
+                                   error=f"{type(err).__name__}: {err.message}")
         if current:
             assert act is not None
             self.fail_or_retry(act, err)

@@ -7,6 +7,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..artifacts import ArtifactStore, public_output
 from ..errors import ProviderError
 from ..models import EventType
 from ..models.events import event_payload
@@ -26,6 +27,7 @@ class EventSink:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._artifacts = ArtifactStore(settings.artifacts_root)
         self._events: list[Any] = []
         self._dispatcher: Any = None
 
@@ -41,7 +43,8 @@ class EventSink:
 
         payload = event_payload(
             event_type, task_id=act.id, task_type=act.type.value, status=act.status.value,
-            user_id=act.user_id, timestamp=utcnow(), progress=act.progress, output=output,
+            user_id=act.user_id, timestamp=utcnow(), progress=act.progress,
+            output=public_output(output, act.id, self._artifacts) if output is not None else None,
             error={"code": error.code, "message": error.message, "retryable": error.retryable} if error else None,
             metadata=act.metadata, attempt=act.attempts,
         )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from .. import metrics
-from ..errors import InvalidRequest
+from ..errors import IdempotencyConflict, InvalidRequest
 from ..models import REQUEST_MODELS, EventType, Priority, TaskStatus, TaskType, json_time
 from ..store import utcnow
 from ..store.schema import tasks
@@ -37,13 +37,16 @@ class SubmitMixin:
         """
         now_dt = utcnow()
         created_at = json_time(now_dt)
-        existing = self._existing(items)
+        existing, hashes = self._existing(items)
         rows: list[dict[str, Any]] = []
         new: list[Active] = []
         answers: list[dict[str, Any]] = []
         keys: dict[str, str] = {}
         for it in items:
-            prior = existing.get(it["id"]) or existing.get(_idem(it))
+            prior = existing.get(it["id"])
+            if prior is None and _idem(it) in existing:
+                prior = existing[_idem(it)]
+                _same_request(it, hashes.get(_idem(it)))
             if prior is not None:
                 answers.append({"id": prior, "status": None, "existing": True, "cache_hit": False})
                 continue
@@ -61,6 +64,7 @@ class SubmitMixin:
             existing[it["id"]] = act.id
             if _idem(it):
                 existing[_idem(it)] = act.id
+                hashes[_idem(it)] = it.get("request_hash")
             new.append(act)
             rows.append(_row(it, now_dt))
             answers.append({"id": act.id, "status": "pending", "existing": False, "cache_hit": False,
@@ -118,9 +122,11 @@ class SubmitMixin:
                 a["status"] = t.status.value if t else a["status"]
         return answers
 
-    def _existing(self: Scheduler, items: list[dict[str, Any]]) -> dict[str, str]:  # type: ignore[misc]
-        """Ids already stored (a re-sent chunk) and idempotency keys already used."""
+    def _existing(self: Scheduler, items: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str | None]]:  # type: ignore[misc]
+        """Ids already stored (a re-sent chunk) and idempotency keys already used, with the
+        fingerprints of the requests those keys were first used with."""
         found: dict[str, str] = {}
+        hashes: dict[str, str | None] = {}
         if self.resends_possible:
             ids = [it["id"] for it in items]
             with self.store.engine.connect() as conn:
@@ -133,14 +139,15 @@ class SubmitMixin:
             if it.get("idempotency_key"):
                 by_user.setdefault(it["user_id"], []).append(it["idempotency_key"])
         for user, ks in by_user.items():
-            for key, tid in self.store.find_idempotent(user, ks).items():
+            for key, (tid, request_hash) in self.store.find_idempotent_requests(user, ks).items():
                 found[f"{user}\x00{key}"] = tid
-        return found
+                hashes[f"{user}\x00{key}"] = request_hash
+        return found, hashes
 
     def cache_key(self: Scheduler, act: Active) -> str:  # type: ignore[misc]
         from ..cache import cache_key
 
-        return str(cache_key(act.type, act.input))
+        return str(cache_key(act.type, act.input, scope=cache_scope(self.settings.cache_scope, act)))
 
     def cache_put(self: Scheduler, act: Active, output: dict[str, Any]) -> None:  # type: ignore[misc]
         try:
@@ -149,12 +156,30 @@ class SubmitMixin:
             log.warning("cache write failed for %s", act.id, exc_info=True)
 
 
+def cache_scope(setting: str, act: Active) -> str:
+    """Who shares a cached result: the task's user (the default), its tenant (the token's
+    ``tenant`` claim; a user without one keeps a scope of their own), or everyone."""
+    if setting == "global":
+        return ""
+    tenant = act.options.get("tenant") if setting == "tenant" else None
+    return f"tenant:{tenant}" if tenant else f"user:{act.user_id}"
+
+
 def _record_lookups(keys: int, hits: Any) -> None:
     per_layer = Counter(h.layer for h in hits)
     for layer, n in per_layer.items():
         metrics.cache_lookup(layer, n, 0)
     if keys:
         metrics.cache_lookup("all", sum(per_layer.values()), keys - sum(per_layer.values()))
+
+
+def _same_request(item: dict[str, Any], first: str | None) -> None:
+    """``IdempotencyConflict`` when a key comes back with another request than its first one
+    (rows stored before fingerprints existed have none and replay as before)."""
+    if first is not None and item.get("request_hash") is not None and first != item["request_hash"]:
+        raise IdempotencyConflict(
+            f"Idempotency-Key {item['idempotency_key']!r} was already used with a different request "
+            "(another route or body); use a new key for a new request", field="Idempotency-Key")
 
 
 def _idem(item: dict[str, Any]) -> str:
@@ -170,6 +195,6 @@ def _row(it: dict[str, Any], now: Any) -> dict[str, Any]:
         "progress": 0.0, "cost": None, "created_at": now, "started_at": None, "finished_at": None,
         "next_attempt_at": None, "webhook_url": it.get("webhook_url"), "webhook_secret": it.get("webhook_secret"),
         "webhook_events": it.get("webhook_events"), "meta": it["metadata"], "options": it["options"],
-        "idempotency_key": it.get("idempotency_key"), "batch_id": it.get("batch_id"), "cache_hit": False,
-        "finish_seq": None,
+        "idempotency_key": it.get("idempotency_key"), "request_hash": it.get("request_hash"),
+        "batch_id": it.get("batch_id"), "cache_hit": False, "finish_seq": None,
     }

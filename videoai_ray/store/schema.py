@@ -49,6 +49,8 @@ tasks = Table(
     #: routing switches: provider pin, strategy, use_cache, providers that failed this task
     Column("options", JSON, nullable=False),
     Column("idempotency_key", String(255)),
+    #: fingerprint of the request an idempotency key was first used with (route, type, body)
+    Column("request_hash", String(64)),
     Column("batch_id", String(40)),
     Column("cache_hit", Boolean, nullable=False, default=False),
     #: monotonic number given at the terminal transition; lets a batch follow completions cheaply

@@ -145,13 +145,17 @@ class TaskStore:
 
     def find_idempotent(self, user_id: str, keys: Sequence[str]) -> dict[str, str]:
         """Existing task ids for a user's idempotency keys."""
+        return {k: tid for k, (tid, _) in self.find_idempotent_requests(user_id, keys).items()}
+
+    def find_idempotent_requests(self, user_id: str, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """``(task id, request fingerprint)`` for a user's idempotency keys already used."""
         if not keys:
             return {}
-        q = select(tasks.c.idempotency_key, tasks.c.id).where(
+        q = select(tasks.c.idempotency_key, tasks.c.id, tasks.c.request_hash).where(
             and_(tasks.c.user_id == user_id, tasks.c.idempotency_key.in_(list(keys)))
         )
         with self.engine.connect() as conn:
-            return {r.idempotency_key: r.id for r in conn.execute(q)}
+            return {r.idempotency_key: (r.id, r.request_hash) for r in conn.execute(q)}
 
     def list(
         self,

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy import Engine
 
-from ..netguard import UnsafeURL, check_url
+from ..netguard import AsyncPinnedTransport, refusal
 from ..settings import Settings
 from .policy import AttemptResult, next_state, parse_retry_after, retryable_status
 from .repo import Due, claim_due, next_due_at, save_attempt, signing_secrets
@@ -71,7 +71,6 @@ class DeliveryWorker:
         settings: Settings,
         engine: Engine,
         *,
-        client: httpx.AsyncClient | None = None,
         concurrency: int = 32,
         poll_interval: float = 5.0,
         rng: random.Random | None = None,
@@ -82,9 +81,11 @@ class DeliveryWorker:
         self.poll_interval = poll_interval
         self._rng = rng or random.Random()
         # trust_env=False: a proxy from the environment would reach hosts netguard never saw.
-        self.client = client or httpx.AsyncClient(
+        # The pinned transport checks each hop's addresses and connects to the checked one.
+        limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
+        self.client = httpx.AsyncClient(
             timeout=settings.webhook_timeout, follow_redirects=False, trust_env=False,
-            limits=httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency),
+            transport=AsyncPinnedTransport(settings.url_allowlist, limits=limits),
         )
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -191,11 +192,6 @@ class DeliveryWorker:
             return AttemptResult(ok, retryable, code, error, ms, redact(url), retry_after)
 
         for _hop in range(MAX_REDIRECTS + 1):
-            try:
-                await asyncio.to_thread(check_url, url, self.settings.url_allowlist)
-            except UnsafeURL as e:
-                # A name that does not resolve may resolve later; a private address will not change.
-                return result(False, isinstance(e.__cause__, socket.gaierror), None, f"refused: {e}")
             headers = {
                 "Content-Type": "application/json",
                 "User-Agent": USER_AGENT,
@@ -211,10 +207,15 @@ class DeliveryWorker:
             except (TimeoutError, httpx.TimeoutException):
                 return result(False, True, None, "timeout")
             except httpx.TransportError as e:
+                refused = refusal(e)
+                if refused is not None:
+                    # A name that does not resolve may resolve later; a private address will not change.
+                    return result(False, isinstance(refused.__cause__, socket.gaierror), None, f"refused: {refused}")
                 return result(False, True, None, f"{type(e).__name__}: {e}")
             code = response.status_code
             if code in _REDIRECT_CODES and "location" in response.headers:
-                url = str(response.url.join(response.headers["location"]))
+                # joined to the URL as given (the response's URL holds the pinned address)
+                url = str(httpx.URL(url).join(response.headers["location"]))
                 continue
             if 200 <= code < 300:
                 return result(True, False, code, None)

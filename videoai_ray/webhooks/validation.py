@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 from ..netguard import UnsafeURL, check_url
 from ..settings import Settings
 
@@ -24,20 +22,14 @@ def validate_webhook_url(url: str, settings: Settings) -> None:
     """Raise :class:`InvalidWebhookURL` unless ``url`` is an http(s) URL whose host is public or
     allow-listed (``settings.url_allowlist``).
 
-    A host name that does not resolve right now is accepted: DNS may be down or the receiver not
-    deployed yet, and the dispatcher checks the resolved addresses again before each send.
+    A host name that does not resolve is refused: nothing can be checked about it. The dispatcher
+    resolves and checks it again before each send and connects to the address it checked.
     """
     if len(url) > MAX_URL_LENGTH:
         raise InvalidWebhookURL(f"webhook_url: longer than {MAX_URL_LENGTH} characters")
     try:
         check_url(url, settings.url_allowlist)
     except UnsafeURL as e:
-        if isinstance(e.__cause__, socket.gaierror):
-            try:
-                check_url(url, settings.url_allowlist, resolve_dns=False)
-            except UnsafeURL as e2:
-                raise InvalidWebhookURL(f"webhook_url: {e2}") from e2
-            return
         raise InvalidWebhookURL(f"webhook_url: {e}") from e
 
 

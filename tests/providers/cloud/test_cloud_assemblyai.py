@@ -12,7 +12,7 @@ from typing import Literal
 import httpx
 import pytest
 import respx
-from attempt_kit import MakeCtx, run
+from attempt_kit import MakeCtx, run, upload
 from cloud_kit import BASES, KEYS, artifact_bytes, assemblyai_example, assemblyai_transcript
 
 from videoai_ray.errors import AuthenticationFailed, InvalidInput, RateLimited
@@ -27,10 +27,10 @@ UPLOAD_URL = assemblyai_example("UploadedFile")["upload_url"]
 
 
 @pytest.fixture
-def audio(tmp_path: Path) -> str:
+def audio(tmp_path: Path, cloud_settings: Settings) -> str:
     path = tmp_path / "talk.wav"
     path.write_bytes(b"RIFF" + b"\x00" * 4096)
-    return path.as_uri()
+    return upload(cloud_settings, path)
 
 
 def provider(settings: Settings) -> AssemblyAITranscriptionProvider:

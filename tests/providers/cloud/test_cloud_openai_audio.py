@@ -9,7 +9,7 @@ from typing import Literal
 
 import pytest
 import respx
-from attempt_kit import MakeCtx, run
+from attempt_kit import MakeCtx, run, upload
 from cloud_kit import BASES, artifact_bytes, multipart_fields, openai_error, openai_verbose_transcript
 
 from videoai_ray.errors import InvalidInput, RateLimited
@@ -26,10 +26,10 @@ SRT = (
 
 
 @pytest.fixture
-def audio(tmp_path: Path) -> str:
+def audio(tmp_path: Path, cloud_settings: Settings) -> str:
     path = tmp_path / "talk.mp3"
     path.write_bytes(b"ID3" + b"\x00" * 2048)
-    return path.as_uri()
+    return upload(cloud_settings, path)
 
 
 def provider(settings: Settings) -> OpenAITranscriptionProvider:
@@ -99,7 +99,7 @@ def test_files_over_25_mb_are_refused_before_any_upload(
         fh.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: no 25 MB actually written
     ctx, _ = make_ctx()
     with pytest.raises(InvalidInput):
-        run(provider(cloud_settings).run(AudioTranscriptionRequest(audio_url=big.as_uri()), ctx))
+        run(provider(cloud_settings).run(AudioTranscriptionRequest(audio_url=upload(cloud_settings, big)), ctx))
     assert not http.calls
 
 

@@ -13,7 +13,7 @@ import imageio_ffmpeg
 import numpy as np
 import psutil
 import pytest
-from attempt_kit import MakeCtx, artifact_path, run
+from attempt_kit import MakeCtx, artifact_path, run, upload
 from PIL import Image
 
 from videoai_ray.errors import PermanentError
@@ -109,7 +109,7 @@ def test_first_frame_from_image_url(make_ctx: MakeCtx, tmp_path: Path) -> None:
     still.save(src)
     ctx, _ = make_ctx("vid_first")
     out = run(ProceduralVideoProvider().run(
-        VideoGenerationRequest(prompt=PROMPT, duration=1, fps=6, image_url=src.as_uri()), ctx))
+        VideoGenerationRequest(prompt=PROMPT, duration=1, fps=6, image_url=upload(ctx.settings, src)), ctx))
     decoded = first_frames(artifact_path(out["video_url"]), 6)
     expected = np.asarray(still.resize((1280, 720)), dtype=np.int16)
     top = slice(100, 500)  # below the letterbox, above the caption

@@ -11,7 +11,7 @@ from typing import Any
 
 import pysubs2
 import pytest
-from attempt_kit import MakeCtx, artifact_path, run
+from attempt_kit import MakeCtx, artifact_path, run, upload
 from local_helpers import IN_CI, SPEECH
 
 from videoai_ray.bench.providers import word_error_rate as wer
@@ -40,7 +40,7 @@ def test_wer_function() -> None:
 def _transcribe(make_ctx: MakeCtx, clip: str, fmt: str = "json") -> tuple[dict[str, Any], list[float]]:
     ctx, rec = make_ctx(f"stt_{Path(clip).stem}_{fmt}")
     req = AudioTranscriptionRequest.model_validate(
-        {"audio_url": (SPEECH / clip).as_uri(), "language": "en", "response_format": fmt})
+        {"audio_url": upload(ctx.settings, SPEECH / clip), "language": "en", "response_format": fmt})
     return run(LocalWhisperProvider(ctx.settings).run(req, ctx)), rec.values
 
 
@@ -140,7 +140,7 @@ def test_undecodable_audio_is_invalid_input(make_ctx: MakeCtx, tmp_path: Path) -
     bad.write_bytes(b"this is not audio" * 100)
     ctx, _ = make_ctx("stt_bad")
     with pytest.raises(InvalidInput, match="could not decode audio"):
-        run(LocalWhisperProvider(ctx.settings).run(AudioTranscriptionRequest(audio_url=bad.as_uri()), ctx))
+        run(LocalWhisperProvider(ctx.settings).run(AudioTranscriptionRequest(audio_url=upload(ctx.settings, bad)), ctx))
 
 
 def test_speech_data_is_small() -> None:
