@@ -8,12 +8,12 @@ A provider that fails ``breaker_failures`` times in a row is taken out of rotati
 from __future__ import annotations
 
 import time
-from ..redact import public_message
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import NoProviderAvailable, ProviderRegistrationError
 from ..models import Strategy, TaskRequest, TaskType
+from ..redact import public_message
 from .base import Provider, validate_provider
 
 _EWMA = 0.2

@@ -109,7 +109,8 @@ def test_image_to_video_sends_a_local_image_as_a_data_uri(
     create = http.post(f"{BASE}/v1/image_to_video").respond(200, json={"id": RUNWAY_TASK_ID})
     http.get(TASK).respond(200, json=runway_task("succeeded", output=[OUTPUT]))
     http.get(OUTPUT).respond(200, content=MP4)
-    run(provider(cloud_settings).run(VideoGenerationRequest(prompt="p", image_url=upload(cloud_settings, image)), make_ctx()[0]))
+    request = VideoGenerationRequest(prompt="p", image_url=upload(cloud_settings, image))
+    run(provider(cloud_settings).run(request, make_ctx()[0]))
     assert json.loads(create.calls[0].request.content)["promptImage"].startswith("data:image/png;base64,iVBOR")
 
 
