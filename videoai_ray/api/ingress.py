@@ -66,11 +66,11 @@ def harden_haproxy() -> None:
     except ImportError:  # another Ray version, or Serve without HAProxy support
         return
     try:
-        haproxy.HAPROXY_CONFIG_TEMPLATE = hardened_template(haproxy.HAPROXY_CONFIG_TEMPLATE)  # type: ignore[attr-defined]
+        haproxy.HAPROXY_CONFIG_TEMPLATE = hardened_template(haproxy.HAPROXY_CONFIG_TEMPLATE)
     except (AttributeError, ValueError):
         log.warning("could not harden HAProxy's configuration (Ray Serve changed)", exc_info=True)
     if os.uname().sysname == "Linux":
-        aio = haproxy.asyncio  # type: ignore[attr-defined]
+        aio = haproxy.asyncio
         if not hasattr(aio.create_subprocess_exec, "__wrapped__"):
             aio.create_subprocess_exec = _tied_to_parent(aio.create_subprocess_exec)
 
