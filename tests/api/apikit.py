@@ -61,6 +61,8 @@ class Api:
 
     info: ServerInfo
     settings: Settings
+    #: HAProxy's files (config, sockets) when the session runs behind HAProxy
+    haproxy_dir: str = ""
     _clients: list[httpx.Client] = field(default_factory=list)
 
     def token(self, user: str, **kw: Any) -> str:

@@ -18,7 +18,7 @@ from apikit import MAX_BYTES, Api, free_port, serve_test_env
 
 from videoai_ray.errors import InvalidInput
 from videoai_ray.providers.local import LocalSubtitleProvider
-from videoai_ray.providers.testing import FixedLatencyProvider, FlakyProvider, NoopProvider
+from videoai_ray.providers.testing import FixedLatencyProvider, FlakyProvider, InputReaderProvider, NoopProvider
 from videoai_ray.scheduler import kill_scheduler
 from videoai_ray.settings import Settings
 
@@ -41,6 +41,8 @@ def api_settings(home: Path) -> Settings:
         url_allowlist=("127.0.0.1", "localhost"), retry_schedule=(0.2, 0.4, 0.8), max_retries=1,
         max_request_bytes=MAX_BYTES, blocklist=("forbiddenword",), rate_limit_per_minute=1000,
         webhook_timeout=2.0, webhook_progress_interval=0,
+        # generous: the whole session calls from 127.0.0.1, and some tests send bad tokens on purpose
+        auth_failures_per_minute=2000,
     )
 
 
@@ -59,10 +61,11 @@ def api(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         FixedLatencyProvider(60.0, 1, name="park"),
         FlakyProvider(99, InvalidInput("the prompt is not acceptable"), name="perm"),
         LocalSubtitleProvider(),
+        InputReaderProvider(),
     ]
     info = run_server(settings, port=free_port(), blocking=False, providers=providers,
                       serve_env=serve_test_env(haproxy_dir))
-    handle = Api(info, settings)
+    handle = Api(info, settings, haproxy_dir=haproxy_dir)
     yield handle
     handle.close()
     serve.shutdown()

@@ -13,7 +13,7 @@ PREFIX = "/api/v1/media"
                           "n": 2, "priority": "high", "metadata": {"k": "v"}}, "image_generation"),
     ("/videos/generate", {"prompt": "a city at night", "duration": 3, "style": "documentary", "fps": 12,
                           "resolution": "720p", "priority": "low"}, "video_generation"),
-    ("/audio/transcribe", {"audio_url": "https://example.com/audio.mp3", "language": "pt", "model": "whisper-1",
+    ("/audio/transcribe", {"audio_url": "https://93.184.215.14/audio.mp3", "language": "pt", "model": "whisper-1",
                            "response_format": "srt", "priority": "urgent"}, "audio_transcription"),
     ("/subtitles/generate", {"text": "Hello there.\nGeneral Kenobi.", "target_language": "en", "format": "vtt",
                              "timing_mode": "auto", "priority": "medium"}, "subtitle_generation"),
@@ -131,12 +131,13 @@ def test_failed_task_and_manual_retry(api: Api) -> None:
 def test_idempotency_key_returns_the_same_task(api: Api) -> None:
     c = api.client(unique("u"))
     key = unique("key")
-    first = c.post("/images/generate", json=parked(), headers={"Idempotency-Key": key})
-    again = c.post("/images/generate", json=parked(), headers={"Idempotency-Key": key})
+    body = parked()
+    first = c.post("/images/generate", json=body, headers={"Idempotency-Key": key})
+    again = c.post("/images/generate", json=body, headers={"Idempotency-Key": key})
     assert first.status_code == again.status_code == 202
     assert again.json()["id"] == first.json()["id"]
     assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
-    other_user = api.client(unique("u")).post("/images/generate", json=parked(), headers={"Idempotency-Key": key})
+    other_user = api.client(unique("u")).post("/images/generate", json=body, headers={"Idempotency-Key": key})
     assert other_user.json()["id"] != first.json()["id"]
     for t in (first.json(), other_user.json()):
         api.client(t["user_id"]).delete(f"/tasks/{t['id']}")

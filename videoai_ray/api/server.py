@@ -28,7 +28,7 @@ from ..providers.base import Provider
 from ..settings import Settings
 from .context import API_PREFIX
 from .deployment import build_application, pinned
-from .ingress import SETUP_HOOK
+from .ingress import hardening_env
 
 log = logging.getLogger("videoai.api")
 
@@ -103,10 +103,9 @@ def start_serve(host: str, port: int, mode: str, env: Mapping[str, str] | None =
 
     options = None
     if mode == "haproxy":
-        # the setup hook turns HAProxy's stats page off, binds its exporter to ``host`` and ties
-        # HAProxy's life to the Serve process that starts it (``api/ingress.py``)
-        options = {"runtime_env": {"env_vars": {**HAPROXY_ENV, **(env or {})},
-                                   "worker_process_setup_hook": SETUP_HOOK}}
+        # the hook turns HAProxy's stats page off, binds its exporter to ``host`` and ties
+        # HAProxy's life to the Serve process that starts it (``api/serve_hooks``)
+        options = {"runtime_env": {"env_vars": {**HAPROXY_ENV, **hardening_env(), **(env or {})}}}
     serve.start(http_options={"host": host, "port": port}, controller_options=options)
 
 

@@ -100,3 +100,30 @@ class CpuSleepProvider(FixedLatencyProvider):
         import ray
 
         return {**out, "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
+
+
+class InputReaderProvider(Provider):
+    """Fetches every input a request names (``audio_url``, ``image_url``) through
+    ``ctx.open_input``, as a real provider would, and returns each one's size and SHA-256; stores
+    one small artifact. Tests use it to see what a worker can and cannot read."""
+
+    name = "inputs"
+    task_types = frozenset({TaskType.VIDEO_GENERATION, TaskType.AUDIO_TRANSCRIPTION})
+    quality = 0.01
+    max_concurrency = 4
+    description = "reads the request's inputs and reports their digests (tests)"
+
+    async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+        import hashlib
+
+        from ..models import REQUEST_MODELS
+
+        task_type = next(t for t, m in REQUEST_MODELS.items() if isinstance(request, m))
+        read: dict[str, Any] = {}
+        for field in REQUEST_MODELS[task_type].input_url_fields:
+            url = getattr(request, field)
+            if url:
+                data = (await asyncio.to_thread(ctx.open_input, url)).read_bytes()
+                read[field] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        art = ctx.store_artifact("inputs.json", repr(read).encode(), "application/json")
+        return {"inputs": read, "report_url": art["url"]}

@@ -1,0 +1,1 @@
+"""Put on ``PYTHONPATH`` of the Serve processes in HAProxy mode: holds their ``sitecustomize``."""
