@@ -67,8 +67,8 @@ def tied_to_parent(spawn: Callable[..., Any]) -> Callable[..., Any]:
 def harden(module: ModuleType) -> None:
     """Patch Serve's HAProxy module (its template, and how it starts HAProxy)."""
     try:
-        module.HAPROXY_CONFIG_TEMPLATE = hardened_template(module.HAPROXY_CONFIG_TEMPLATE)
-    except (AttributeError, ValueError):
+        module.__dict__["HAPROXY_CONFIG_TEMPLATE"] = hardened_template(module.__dict__["HAPROXY_CONFIG_TEMPLATE"])
+    except (KeyError, ValueError):
         logging.getLogger("videoai.api").warning("could not harden HAProxy's configuration", exc_info=True)
     aio = getattr(module, "asyncio", None)
     if sys.platform.startswith("linux") and aio is not None and not hasattr(aio.create_subprocess_exec, "__wrapped__"):
