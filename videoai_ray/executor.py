@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from pydantic import ValidationError
 
 from . import metrics
 from .artifacts import ArtifactStore
-from .errors import ProviderError, ProviderTimeout, RateLimited, RetryableError
+from .errors import InvalidInput, ProviderError, ProviderTimeout, RateLimited, RetryableError
 from .logs import configure_logging
 from .models import REQUEST_MODELS, TaskType
 from .providers.base import Provider
@@ -81,7 +82,11 @@ async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, ti
     """Run one attempt to an ``AttemptResult``; never raises."""
     started = time.monotonic()
     try:
-        request = REQUEST_MODELS[TaskType(a.task_type)].model_validate(a.input)
+        try:
+            # checked again here: a stored input edited or replayed must not widen what it may name
+            request = REQUEST_MODELS[TaskType(a.task_type)].model_validate(a.input)
+        except ValidationError as e:
+            raise InvalidInput(f"the stored input is not valid: {e.errors()[0]['msg']}") from None
         output = await asyncio.wait_for(provider.run(request, ctx), timeout)
         if ctx.cancelled:
             raise asyncio.CancelledError
