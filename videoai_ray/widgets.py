@@ -141,6 +141,8 @@ def output_widgets(task: Task, artifacts_root: str) -> list[Any]:
                            width=480, autoplay=False, loop=False, controls=True))
     elif task.type is TaskType.AUDIO_TRANSCRIPTION:
         src = task.input.get("audio_url")
+        if isinstance(src, str) and src.startswith("upload://"):  # the file the SDK uploaded
+            src = store.upload_url(src, task.user_id)
         if src and store.owns(src):
             items.append(media(src, "audio", None, autoplay=False, loop=False, controls=True))
         if "text" in out:

@@ -111,13 +111,14 @@ def test_image_output_is_embedded(store) -> None:
     assert isinstance(img, w.Image) and img.value == _png() and img.format == "png" and img.width == "320"
 
 
-def test_video_audio_and_text_outputs(store) -> None:
+def test_video_audio_and_text_outputs(store, tmp_path) -> None:
     video = store.put("task_v", "video.mp4", b"\x00\x00\x00\x18ftypmp42")
     [player] = widgets.output_widgets(_task(type="video_generation", output={"video_url": video["url"]}), store.root)
     assert isinstance(player, w.Video) and player.format == "mp4" and player.controls
-    audio = store.put("inputs-1", "fox.wav", b"RIFF....WAVE")
-    task = _task(type="audio_transcription", input={"audio_url": audio["url"]},
-                 output={"text": "The quick brown fox <jumps>"})
+    wav = tmp_path / "fox.wav"
+    wav.write_bytes(b"RIFF....WAVE")
+    ref = store.put_upload("u", wav)  # as the SDK uploads a local file of the task's user
+    task = _task(type="audio_transcription", input={"audio_url": ref}, output={"text": "The quick brown fox <jumps>"})
     items = widgets.output_widgets(task, store.root)
     assert isinstance(items[0], w.Audio) and items[0].format == "wav"
     assert "The quick brown fox &lt;jumps&gt;" in items[1].value
