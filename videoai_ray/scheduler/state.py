@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..models import REQUEST_MODELS, Priority, Task, TaskRequest, TaskStatus, TaskType
 
 
@@ -39,7 +41,13 @@ class Active:
 
 
 def active_from_task(task: Task, options: dict[str, Any], webhook_events: list[str] | None = None) -> Active:
-    request = REQUEST_MODELS[task.type].model_validate(task.input)
+    model = REQUEST_MODELS[task.type]
+    try:
+        request = model.model_validate(task.input)
+    except ValidationError:
+        # a stored input that today's rules refuse (an older row, or one edited): the task still
+        # runs its course, and the worker, which validates again, fails it as invalid input
+        request = model.model_construct(**task.input)
     return Active(
         id=task.id, type=task.type, priority=task.priority, user_id=task.user_id, input=task.input,
         request=request, options=options, max_retries=task.max_retries, metadata=task.metadata,

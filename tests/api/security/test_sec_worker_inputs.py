@@ -90,3 +90,36 @@ def test_the_guard_runs_again_at_fetch(settings: Settings, server: tuple[str, li
     refused = attempt(strict, "alice", {"audio_url": f"{base}/b.wav"})
     assert not refused.ok and refused.error_code == "invalid_input" and "non-public" in (refused.error_message or "")
     assert paths == ["/a.wav"]  # nothing was sent
+
+
+def test_a_stored_row_naming_a_local_file_still_ends_failed(ray_session: None, tmp_path: Path) -> None:
+    """A pending row whose input today's rules refuse (left by an older version, or edited) is
+    recovered without breaking the Scheduler and fails as invalid input, unread."""
+    import time
+
+    import videoai_ray as vai
+    from videoai_ray.scheduler import kill_scheduler
+    from videoai_ray.scheduler.submit import _row
+    from videoai_ray.service import MediaService
+    from videoai_ray.store import TaskStore, utcnow
+    from videoai_ray.store.schema import tasks
+
+    settings = vai.Settings(home=tmp_path / "home", instance="t-sec-rows", prefetch=0, database_url=None,
+                            redis_url=None)
+    kill_scheduler(settings)
+    store = TaskStore(settings.db_url)
+    item = MediaService(settings, None, store).prepare(
+        AUDIO, {"audio_url": "https://93.184.215.14/a.wav", "provider": "inputs", "use_cache": False},
+        user_id="local")  # the SDK client's user
+    row = {**_row(item, utcnow()), "input": {**item["input"], "audio_url": "file:///etc/passwd"}}
+    store.update_many([], [(tasks, [row])])
+    client = vai.connect(settings=settings, providers=[InputReaderProvider()])
+    try:
+        deadline = time.monotonic() + 60
+        while not (task := client.get(item["id"])).done:
+            assert time.monotonic() < deadline, task
+            time.sleep(0.2)
+        assert task.status.value == "failed" and task.error is not None
+        assert task.error.code == "invalid_input" and task.attempts == 1
+    finally:
+        kill_scheduler(settings)
