@@ -22,8 +22,9 @@ from urllib.parse import quote, unquote, urlparse
 
 import fsspec
 
+from .models.requests import UPLOAD_REF
+
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_UPLOAD = re.compile(r"^upload://([0-9a-f]{32})/([A-Za-z0-9._-]{1,200})$")
 #: where the API serves a task's files (``GET {API_PREFIX}/tasks/{id}/files/{name}``)
 API_PREFIX = "/api/v1/media"
 
@@ -95,7 +96,7 @@ class ArtifactStore:
 
     def upload_url(self, ref: str, user_id: str) -> str:
         """The stored URL of ``user_id``'s upload ``ref`` (``ValueError`` if ``ref`` is not one)."""
-        m = _UPLOAD.match(ref)
+        m = UPLOAD_REF.match(ref)
         if not m:
             raise ValueError("not an upload reference")
         return f"{self.root}/uploads/{user_key(user_id)}/{m.group(1)}/{m.group(2)}"

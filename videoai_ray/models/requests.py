@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from .enums import EventType, Priority, Strategy, TaskType
 
 #: an input file the SDK uploaded: resolved by the worker only under the task owner's own prefix
-UPLOAD_REF = re.compile(r"^upload://[0-9a-f]{32}/[A-Za-z0-9._-]{1,200}$")
+UPLOAD_REF = re.compile(r"^upload://([0-9a-f]{32})/([A-Za-z0-9._-]{1,200})$")
 #: validation context of bodies that arrive over HTTP (no upload references there)
 HTTP_CONTEXT = {"source": "http"}
 #: deepest nesting accepted in ``metadata`` (containers inside containers)
