@@ -42,7 +42,8 @@ class Dispatcher:
         self.cpu_refs: dict[str, Any] = {}
         self.provider_refs: dict[str, Any] = {}
         self._self_handle: Any = None
-        #: when a provider that queued tasks wait for leaves its breaker cooldown
+        #: when a provider that queued tasks wait for leaves its breaker cooldown (or the grace
+        #: for registrations after a start ends)
         self.breaker_wake: float | None = None
 
     # -- the loop ------------------------------------------------------------------------------
@@ -86,6 +87,10 @@ class Dispatcher:
                 pinned = act.options.get("provider")
                 names = s.registry.candidates(act.type, act.request, pinned)
                 if not names:
+                    if pinned and pinned not in s.registry and now < s.provider_grace_until:
+                        # a new Scheduler: the pinned provider's registration may be on its way
+                        self.breaker_wake = min(s.provider_grace_until, self.breaker_wake or s.provider_grace_until)
+                        break
                     q.pop(now)
                     s.finish(act, TaskStatus.FAILED, error=s.registry.explain_none(act.type, act.request, pinned))
                     continue
@@ -197,6 +202,17 @@ class Dispatcher:
                 self.cpu_refs.pop(a.task_id, None)
         self.s.on_result(result)
         self.s.kick()
+
+    def replace_worker(self, name: str, incarnation: str) -> None:
+        """Stop a worker whose event loop is blocked; its attempts still running run again."""
+        item = self.workers.get(name)
+        if item is None or (item[1] and item[1] != incarnation):
+            return  # already replaced
+        self._worker_lost(name, item[0])
+        try:
+            ray.kill(item[0])
+        except Exception:
+            log.warning("could not kill the blocked worker of %s", name, exc_info=True)
 
     def _worker_lost(self, name: str, worker: Any) -> None:
         """Every attempt that was on a dead worker is lost; their tasks run again."""
