@@ -160,16 +160,16 @@ class Client:
             raise InvalidRequest(f"items: batch {batch_id} holds {rows[0]['expected']} items, "
                                  f"{len(prepared)} were given", field="items")
         stored = set(stored_ids(self.service.store.engine, batch_id))
-        self._send_chunks([p for p in prepared if p["id"] not in stored], chunk_size)
+        self._send_chunks([p for p in prepared if p["id"] not in stored], chunk_size, known_ids=True)
         seal_batch(self.service.store.engine, batch_id)
         return Batch(self, batch_id, [p["id"] for p in prepared], expected=len(prepared))
 
-    def _send_chunks(self, prepared: list[dict[str, Any]], chunk_size: int | None) -> None:
+    def _send_chunks(self, prepared: list[dict[str, Any]], chunk_size: int | None, known_ids: bool = False) -> None:
         size = chunk_size or self.settings.submit_chunk
         in_flight: list[Any] = []
         it = iter(prepared)
         while chunk := list(itertools.islice(it, size)):
-            in_flight.append(self.scheduler.submit.remote(chunk, False))
+            in_flight.append(self.scheduler.submit.remote(chunk, False, known_ids))
             if len(in_flight) >= 2:
                 _unwrap(lambda: ray.get(in_flight.pop(0)))
         for ref in in_flight:
