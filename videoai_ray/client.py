@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -307,7 +308,17 @@ def connect(address: str | None = None, *, settings: Settings | None = None, use
     if not ray.is_initialized():
         ray_init.setdefault("namespace", NAMESPACE)
         ray_init.setdefault("log_to_driver", False)
-        ray.init(address=address, **ray_init)
+        try:
+            ray.init(address=address, **ray_init)
+        except (ConnectionError, ray.exceptions.AuthenticationError) as e:
+            if address in (None, "local") or "RAY_AUTH_MODE" in os.environ:
+                raise
+            # Ray 2.60's `ray start --head` turns token authentication on; a driver that joins
+            # it sends the token (~/.ray/auth_token) only when told to
+            raise ConnectionError(
+                f"{e} -- a cluster started with `ray start --head` requires Ray's token authentication: "
+                "set RAY_AUTH_MODE=token in this process's environment (the token is read from "
+                "~/.ray/auth_token on the head node, or from RAY_AUTH_TOKEN)") from e
     store = TaskStore(settings.db_url)
     scheduler = get_or_create_scheduler(settings, providers)
     return Client(settings, scheduler, store, user_id)
