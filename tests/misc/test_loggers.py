@@ -11,9 +11,12 @@ import pkgutil
 import videoai_ray
 
 
-def test_every_package_logger_is_under_videoai():
+def test_every_module_logger_is_under_videoai():
+    found = {}
     for mod in pkgutil.walk_packages(videoai_ray.__path__, "videoai_ray."):
-        importlib.import_module(mod.name)
-    names = list(logging.root.manager.loggerDict)
-    assert [n for n in names if n.startswith("videoai_ray")] == []
-    assert "videoai.cache" in names and "videoai.scheduler" in names
+        module = importlib.import_module(mod.name)
+        for attr, value in vars(module).items():
+            if isinstance(value, logging.Logger):
+                found[f"{mod.name}.{attr}"] = value.name
+    assert found and {k: v for k, v in found.items() if not v.startswith("videoai.")} == {}
+    assert found["videoai_ray.cache.tiered.log"] == "videoai.cache"
