@@ -36,7 +36,7 @@ def require_service(name: str, host: str, port: int) -> None:
     pytest.skip(msg)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def pg_url() -> str:
     require_service("PostgreSQL", "127.0.0.1", 5432)
     return PG_URL

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import pandas as pd
 import ray
 
 from .artifacts import ArtifactStore
-from .frames import providers_frame, queue_series, table_frame, tasks_frame
+from .frames import batches_frame, providers_frame, queue_series, table_frame, tasks_frame
 from .futures import Batch, TaskFuture
 from .models import BatchItem, Task, TaskType
 from .providers.base import Provider
@@ -27,6 +28,7 @@ from .scheduler import NAMESPACE, get_or_create_scheduler
 from .service import MediaService, _unwrap
 from .settings import Settings
 from .store import TaskStore
+from .store.batches import batch_rows, open_batch, seal_batch, stored_ids
 
 
 class _Resource:
@@ -140,20 +142,60 @@ class Client:
 
     def batch(self, items: Iterable[Mapping[str, Any] | BatchItem], *, chunk_size: int | None = None) -> Batch:
         """Submit any number of tasks: validated in full first (all or nothing), then sent in
-        chunks (one actor call and one SQL transaction each), two chunks in flight at a time."""
+        chunks (one actor call and one SQL transaction each), two chunks in flight at a time.
+
+        The batch records how many items it holds before the first chunk goes out; if this driver
+        stops before sending them all, ``batch.counts()`` shows ``not_submitted`` and
+        ``resume_batch`` sends the rest."""
         batch_id = "batch_" + uuid.uuid4().hex
         prepared = list(self.service.prepare_batch(items, user_id=self.user_id, batch_id=batch_id))
+        open_batch(self.service.store.engine, batch_id, self.user_id, len(prepared))
+        self._send_chunks(prepared, chunk_size)
+        seal_batch(self.service.store.engine, batch_id)
+        return Batch(self, batch_id, [p["id"] for p in prepared], expected=len(prepared))
+
+    def resume_batch(self, batch_id: str, items: Iterable[Mapping[str, Any] | BatchItem], *,
+                     chunk_size: int | None = None) -> Batch:
+        """Send the items of a batch whose driver stopped early (the same items, in the same
+        order); those already stored are skipped. Run it only once the first driver is gone."""
+        from .errors import InvalidRequest, TaskNotFound
+
+        rows = batch_rows(self.service.store.engine, self.user_id, batch_id)
+        if not rows:
+            raise TaskNotFound(f"no batch {batch_id}")
+        prepared = list(self.service.prepare_batch(items, user_id=self.user_id, batch_id=batch_id))
+        if len(prepared) != rows[0]["expected"]:
+            raise InvalidRequest(f"items: batch {batch_id} holds {rows[0]['expected']} items, "
+                                 f"{len(prepared)} were given", field="items")
+        stored = set(stored_ids(self.service.store.engine, batch_id))
+        self._send_chunks([p for p in prepared if p["id"] not in stored], chunk_size, known_ids=True)
+        seal_batch(self.service.store.engine, batch_id)
+        return Batch(self, batch_id, [p["id"] for p in prepared], expected=len(prepared))
+
+    def _send_chunks(self, prepared: list[dict[str, Any]], chunk_size: int | None, known_ids: bool = False) -> None:
         size = chunk_size or self.settings.submit_chunk
-        ids: list[str] = []
         in_flight: list[Any] = []
         it = iter(prepared)
         while chunk := list(itertools.islice(it, size)):
-            in_flight.append(self.scheduler.submit.remote(chunk, False))
+            in_flight.append(self.scheduler.submit.remote(chunk, False, known_ids))
             if len(in_flight) >= 2:
-                ids.extend(a["id"] for a in _unwrap(lambda: ray.get(in_flight.pop(0))))
+                _unwrap(lambda: ray.get(in_flight.pop(0)))
         for ref in in_flight:
-            ids.extend(a["id"] for a in _unwrap(lambda r=ref: ray.get(r)))
-        return Batch(self, batch_id, ids)
+            _unwrap(lambda r=ref: ray.get(r))
+
+    def get_batch(self, batch_id: str) -> Batch:
+        """A batch by id, as stored (e.g. one a driver that stopped early was sending)."""
+        from .errors import TaskNotFound
+
+        rows = batch_rows(self.service.store.engine, self.user_id, batch_id)
+        if not rows:
+            raise TaskNotFound(f"no batch {batch_id}")
+        return Batch(self, batch_id, stored_ids(self.service.store.engine, batch_id), expected=rows[0]["expected"])
+
+    def batches(self, limit: int = 100) -> pd.DataFrame:
+        """Your batches, newest first: items expected and submitted, ``missing`` (more than 0 with
+        no ``sealed_at`` when the driver stopped early, or is still sending) and counts per status."""
+        return batches_frame(batch_rows(self.service.store.engine, self.user_id, limit=limit))
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -273,7 +315,17 @@ def connect(address: str | None = None, *, settings: Settings | None = None, use
     if not ray.is_initialized():
         ray_init.setdefault("namespace", NAMESPACE)
         ray_init.setdefault("log_to_driver", False)
-        ray.init(address=address, **ray_init)
+        try:
+            ray.init(address=address, **ray_init)
+        except (ConnectionError, ray.exceptions.AuthenticationError) as e:
+            if address in (None, "local") or "RAY_AUTH_MODE" in os.environ:
+                raise
+            # Ray 2.60's `ray start --head` turns token authentication on; a driver that joins
+            # it sends the token (~/.ray/auth_token) only when told to
+            raise ConnectionError(
+                f"{e} -- a cluster started with `ray start --head` requires Ray's token authentication: "
+                "set RAY_AUTH_MODE=token in this process's environment (the token is read from "
+                "~/.ray/auth_token on the head node, or from RAY_AUTH_TOKEN)") from e
     store = TaskStore(settings.db_url)
     scheduler = get_or_create_scheduler(settings, providers)
     return Client(settings, scheduler, store, user_id)

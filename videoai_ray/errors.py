@@ -115,6 +115,18 @@ class ContentRejected(PermanentError):
     code = "content_rejected"
 
 
+class InvalidOutput(PermanentError):
+    """The provider returned output that cannot be stored (not JSON, or over the size limit)."""
+
+    code = "invalid_output"
+
+
+class WriteFailed(PermanentError):
+    """The task's state change could not be written to the store (the write itself failed)."""
+
+    code = "write_failed"
+
+
 class NoProviderAvailable(PermanentError):
     """No registered, available provider can serve this request."""
 

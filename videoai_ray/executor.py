@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -24,13 +25,15 @@ from .artifacts import ArtifactStore
 from .errors import InvalidInput, ProviderError, ProviderTimeout, RateLimited, RetryableError
 from .logs import configure_logging
 from .models import REQUEST_MODELS, TaskType
+from .output_check import check_output
 from .providers.base import Provider
 from .providers.context import AttemptContext
+from .reporting import ResultReporter
 from .settings import Settings
+from .watchdog import LoopWatchdog, attempt_task_name
 
 log = logging.getLogger("videoai.executor")
 
-_FLUSH_SECONDS = 0.0  # one loop turn: results finishing together still travel in one call
 _CANCEL_POLL_SECONDS = 0.5
 
 
@@ -58,6 +61,8 @@ class AttemptResult:
     cancelled: bool = False
     cost: float | None = None
     duration: float = 0.0
+    #: the provider that ran it (set by the executor)
+    provider: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -87,9 +92,12 @@ async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, ti
             request = REQUEST_MODELS[TaskType(a.task_type)].model_validate(a.input)
         except ValidationError as e:
             raise InvalidInput(f"the stored input is not valid: {e.errors()[0]['msg']}") from None
-        output = await asyncio.wait_for(provider.run(request, ctx), timeout)
+        run = asyncio.ensure_future(provider.run(request, ctx))
+        run.set_name(attempt_task_name(a.task_id, a.attempt))  # the watchdog blames it by name
+        output = await asyncio.wait_for(run, timeout)
         if ctx.cancelled:
             raise asyncio.CancelledError
+        check_output(output, ctx.settings.max_output_bytes)
         cost = ctx.cost if ctx.cost is not None else provider.estimate_cost(request)
         return AttemptResult(a.task_id, a.attempt, True, output=output, cost=cost,
                              duration=time.monotonic() - started)
@@ -140,7 +148,10 @@ class ArtifactSink:
 class ProviderWorker:
     """Runs attempts of one I/O-bound provider, many at a time, in one async actor.
 
-    It is a detached actor, so it outlives a Scheduler restart and finishes what it runs.
+    It is a detached actor, so it outlives a Scheduler restart and finishes what it runs; results
+    are held until the Scheduler confirms they are written (``ResultReporter``). A loop-lag
+    watchdog times out an attempt whose provider code blocks the event loop, and has this worker
+    replaced, so the other attempts on it are not held hostage.
     """
 
     def __init__(self, provider: Provider, settings: Settings, scheduler: Any, sink: Any) -> None:
@@ -153,10 +164,10 @@ class ProviderWorker:
         self.incarnation = uuid.uuid4().hex
         self.running: dict[str, tuple[int, asyncio.Task[None]]] = {}
         self.cancelled: set[str] = set()
-        self.results: list[AttemptResult] = []
-        self.progress: dict[str, tuple[int, float]] = {}
-        self._wake: asyncio.Event | None = None
-        self._flusher: asyncio.Task[None] | None = None
+        self.reporter = ResultReporter(scheduler)
+        #: monotonic deadline of each attempt running provider code (read by the watchdog thread)
+        self.deadlines: dict[tuple[str, int], float] = {}
+        self._watchdog: LoopWatchdog | None = None
         self.timeout = provider.timeout or settings.task_timeout
         self._write: Any = None
         # the cap is enforced here; the scheduler may hand over a few more attempts (prefetch)
@@ -167,9 +178,11 @@ class ProviderWorker:
         return self.incarnation
 
     async def start(self, assignments: list[Assignment]) -> str:
-        if self._flusher is None:
-            self._wake = asyncio.Event()
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+        if self._watchdog is None:
+            self.reporter.start()
+            self._watchdog = LoopWatchdog(asyncio.get_running_loop(), self.deadlines, self._blocked,
+                                          self.settings.loop_block_grace)
+            self._watchdog.start()
         for a in assignments:
             self.cancelled.discard(a.task_id)
             self.running[a.task_id] = (a.attempt, asyncio.get_running_loop().create_task(self._run(a)))
@@ -193,50 +206,36 @@ class ProviderWorker:
             else:
                 ctx = AttemptContext(
                     a.task_id, a.attempt, self.settings, provider=self.provider.name, user_id=a.user_id,
-                    on_progress=lambda v, _m: self._progress(a, v),
+                    on_progress=lambda v, _m: self.reporter.progress(a.task_id, a.attempt, v),
                     is_cancelled=lambda: a.task_id in self.cancelled, write_artifact=self._write,
                 )
-                result = await run_attempt(self.provider, a, ctx, self.timeout)
+                self.deadlines[(a.task_id, a.attempt)] = time.monotonic() + self.timeout
+                try:
+                    result = await run_attempt(self.provider, a, ctx, self.timeout)
+                finally:
+                    self.deadlines.pop((a.task_id, a.attempt), None)
         self.running.pop(a.task_id, None)
         self.cancelled.discard(a.task_id)
-        self.progress.pop(a.task_id, None)
-        self.results.append(result)
-        assert self._wake is not None
-        self._wake.set()
+        result.provider = self.provider.name
+        self.reporter.add(result)
 
-    def _progress(self, a: Assignment, value: float) -> None:
-        self.progress[a.task_id] = (a.attempt, value)
-        if self._wake is not None:
-            self._wake.set()
+    def _blocked(self, culprits: list[tuple[str, int]], lag: float) -> None:
+        """From the watchdog thread, while the loop is blocked: hand the Scheduler the results it
+        has not confirmed and the attempts to time out; it replaces this worker."""
+        message = (f"provider {self.provider.name!r} blocked the worker's event loop for {lag:.1f}s, past the "
+                   f"attempt's {self.timeout:g}s timeout; blocking code belongs in a cpu_bound provider "
+                   "or in asyncio.to_thread")
+        try:
+            ray.get(self.scheduler.worker_blocked.remote(
+                self.provider.name, self.incarnation, culprits, message, self.reporter.held()), timeout=60)
+        finally:
+            # The Scheduler kills this worker; make sure, so the blocked code cannot finish later.
+            os._exit(1)
 
     def snapshot(self) -> list[tuple[str, int]]:
         """Attempts this worker owns: running, waiting for a slot, or finished but not yet
-        reported. A restarted Scheduler adopts them instead of running them again."""
-        return [(t, att) for t, (att, _) in self.running.items()] + [(r.task_id, r.attempt) for r in self.results]
-
-    async def _flush_loop(self) -> None:
-        assert self._wake is not None
-        delay = 0.1
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            await asyncio.sleep(_FLUSH_SECONDS)  # let a burst of results gather into one call
-            results, self.results = self.results, []
-            progress = [(t, att, v) for t, (att, v) in self.progress.items()]
-            self.progress = {}
-            if not results and not progress:
-                continue
-            try:
-                await self.scheduler.report.remote(results, progress)
-                delay = 0.1
-            except Exception:
-                # The scheduler is restarting: keep the results and try again; it adopts this
-                # worker's attempts when it comes back, so nothing runs twice.
-                log.warning("could not report %d results; retrying in %.1fs", len(results), delay, exc_info=True)
-                self.results = results + self.results
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                self._wake.set()
+        confirmed written. A restarted Scheduler adopts them instead of running them again."""
+        return [(t, att) for t, (att, _) in self.running.items()] + self.reporter.owned()
 
 
 @ray.remote(max_retries=0)
@@ -262,4 +261,6 @@ def run_cpu_attempt(provider: Provider, a: Assignment, settings: Settings, sched
         on_progress=on_progress, is_cancelled=is_cancelled,
         write_artifact=_artifact_writer(settings, sink), progress_interval=0.25,
     )
-    return asyncio.run(run_attempt(provider, a, ctx, provider.timeout or settings.task_timeout))
+    result = asyncio.run(run_attempt(provider, a, ctx, provider.timeout or settings.task_timeout))
+    result.provider = provider.name
+    return result

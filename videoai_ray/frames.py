@@ -24,6 +24,7 @@ HEALTH = ["healthy", "degraded", "open_circuit", "unavailable"]
 _TASK_COLUMNS = ["id", "type", "status", "priority", "provider", "progress", "attempts", "cost", "cache_hit",
                  "created_at", "started_at", "finished_at", "duration", "wait", "error_code", "error_message",
                  "batch_id", "user_id"]
+_BATCH_COLUMNS = ["expected", "submitted", "missing", "created_at", "sealed_at", *STATUSES]
 _STAT_COLUMNS = {"tasks": "int64", "completed": "int64", "failed": "int64", "cancelled": "int64",
                  "active": "int64", "success_rate": "float64", "mean_duration": "timedelta64[ns]",
                  "cost": "float64"}
@@ -113,4 +114,19 @@ def providers_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if "latency_s" in df:
         secs = pd.to_numeric(df.pop("latency_s"), errors="coerce").astype("float64")
         df["latency"] = pd.to_timedelta(secs, unit="s").astype("timedelta64[ns]")
+    return df
+
+
+def batches_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per batch (index ``id``): items ``expected`` and ``submitted``, ``missing`` (a batch
+    with ``missing`` > 0 and no ``sealed_at`` was cut short, unless its driver is still sending),
+    and the count of its tasks per status."""
+    records = [{"id": r["id"], "expected": r["expected"], "submitted": r["submitted"], "missing": r["missing"],
+                "created_at": r["created_at"], "sealed_at": r["sealed_at"],
+                **{st: r["counts"].get(st, 0) for st in STATUSES}} for r in rows]
+    df = pd.DataFrame.from_records(records, columns=["id", *_BATCH_COLUMNS]).set_index("id")
+    for col in ("created_at", "sealed_at"):
+        df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[ns, UTC]")
+    for col in ("expected", "submitted", "missing", *STATUSES):
+        df[col] = df[col].astype("int64")
     return df

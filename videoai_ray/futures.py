@@ -13,6 +13,7 @@ import pandas as pd
 from .errors import TaskCancelled, TaskFailed
 from .frames import tasks_frame
 from .models import Task, TaskStatus
+from .store.batches import batch_rows
 
 if TYPE_CHECKING:
     from .client import Client
@@ -26,6 +27,11 @@ def _raise_for(task: Task) -> Task:
     if task.status is TaskStatus.CANCELLED:
         raise TaskCancelled(task)
     return task
+
+
+def terminal_count(counts: dict[str, int]) -> int:
+    """Tasks in a terminal state, from ``Batch.counts()``."""
+    return sum(n for s, n in counts.items() if s != "not_submitted" and TaskStatus(s).terminal)
 
 
 class TaskFuture:
@@ -87,10 +93,12 @@ class TaskFuture:
 class Batch:
     """Many tasks submitted together; follows their completions in the order they finish."""
 
-    def __init__(self, client: Client, batch_id: str, ids: list[str]) -> None:
+    def __init__(self, client: Client, batch_id: str, ids: list[str], expected: int | None = None) -> None:
         self.client = client
         self.id = batch_id
         self.ids = ids
+        #: items the driver meant to send (``None``: not recorded, e.g. an HTTP batch)
+        self.expected = expected
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -99,14 +107,20 @@ class Batch:
         return [TaskFuture(self.client, i) for i in self.ids]
 
     def counts(self) -> dict[str, int]:
-        """Tasks per status, now."""
-        return self.client.service.store.status_counts(batch_id=self.id)
+        """Tasks per status, now; ``not_submitted`` counts the items a driver meant to send but
+        did not (it stopped early, or is still sending): ``client.resume_batch`` sends them."""
+        counts = self.client.service.store.status_counts(batch_id=self.id)
+        rows = batch_rows(self.client.service.store.engine, None, self.id)
+        if rows and rows[0]["missing"]:
+            counts["not_submitted"] = rows[0]["missing"]
+        return counts
 
     @property
     def progress(self) -> float:
         counts = self.counts()
-        done = sum(n for s, n in counts.items() if TaskStatus(s).terminal)
-        return done / len(self.ids) if self.ids else 1.0
+        done = terminal_count(counts)
+        total = max(len(self.ids), self.expected or 0)
+        return done / total if total else 1.0
 
     def done(self) -> bool:
         return self.progress >= 1.0

@@ -24,6 +24,7 @@ from .models.requests import HTTP_CONTEXT
 from .settings import Settings
 from .stats import compute_statistics
 from .store import TaskStore
+from .store.batches import batch_task_id
 
 _WAIT_SLICE = 5.0
 
@@ -137,10 +138,12 @@ class MediaService:
                 item = raw if isinstance(raw, BatchItem) else BatchItem.model_validate(raw)
             except ValidationError as e:
                 raise _field(e, f"[{i}].") from None
-            yield self.prepare(item.task_type, item.input_data, user_id=user_id, batch_id=batch_id,
-                               priority=item.priority.value if item.priority else None,
-                               prefix=f"[{i}].input_data.", http=http, tenant=tenant,
-                               idempotency_key=f"{idempotency_key}#{i}" if idempotency_key else None)
+            prepared = self.prepare(item.task_type, item.input_data, user_id=user_id, batch_id=batch_id,
+                                    priority=item.priority.value if item.priority else None,
+                                    prefix=f"[{i}].input_data.", http=http, tenant=tenant,
+                                    idempotency_key=f"{idempotency_key}#{i}" if idempotency_key else None)
+            prepared["id"] = batch_task_id(batch_id, i)  # the same when the batch is sent again
+            yield prepared
 
     # -- operations ----------------------------------------------------------------------------
 

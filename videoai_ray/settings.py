@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     #: default per-attempt timeout when a provider sets none (seconds)
     task_timeout: float = Field(default=900.0, gt=0)
     submit_chunk: int = Field(default=1000, ge=1, le=50_000)
+    #: largest output (as JSON) an attempt may return; a bigger one fails the task
+    #: (``invalid_output``) in the worker, before it reaches the Scheduler or the store
+    max_output_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    #: seconds a task pinned to a provider that is not registered waits, after the Scheduler
+    #: starts, for a runtime registration to arrive before it fails (``no_provider``)
+    provider_grace_seconds: float = Field(default=60.0, ge=0)
+    #: seconds an I/O worker's event loop may be blocked past an attempt's timeout before the
+    #: watchdog times that attempt out and replaces the worker
+    loop_block_grace: float = Field(default=0.5, ge=0)
+    #: fault injection for tests: when this file exists, the Scheduler deletes it and kills its
+    #: own process after accepting the completion of the task id the file names, before writing it
+    fault_kill_file: Path | None = None
 
     # -- cache (seed TTLs) --
     cache_enabled: bool = True

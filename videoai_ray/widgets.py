@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .artifacts import ArtifactStore
+from .futures import terminal_count
 from .models import Task, TaskStatus, TaskType
 
 if TYPE_CHECKING:
@@ -229,7 +230,7 @@ class BatchView(_LiveView):
 
     def render(self, counts: dict[str, int]) -> bool:
         """Show ``counts`` (tasks per status); returns True once every task is terminal."""
-        done = sum(n for s, n in counts.items() if TaskStatus(s).terminal)
+        done = terminal_count(counts)
         if self._done0 is None:
             self._done0 = done
         elapsed = time.monotonic() - self._t0

@@ -57,7 +57,7 @@ def test_redis_down_behaves_as_a_counted_miss(settings: Settings, caplog: pytest
     down = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{closed_port()}/15"})
     cache = TieredCache.from_settings(down)
     t0 = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="videoai_ray.cache"):
+    with caplog.at_level(logging.WARNING, logger="videoai.cache"):
         cache.put_many({"a": OUT, "b": OUT})
         hits = cache.get_many(["a", "b", "c"])
     assert time.monotonic() - t0 < 2.0

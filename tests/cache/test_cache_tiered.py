@@ -137,7 +137,7 @@ def test_failing_layer_is_a_counted_miss_and_is_skipped_for_a_while(
     l1, l3 = layers
     broken = Broken()
     cache = TieredCache([l1, broken, l3], retry_after=0.5)
-    with caplog.at_level(logging.WARNING, logger="videoai_ray.cache"):
+    with caplog.at_level(logging.WARNING, logger="videoai.cache"):
         cache.put("k", OUT)
     assert broken.calls == 1
     assert caplog.records[0].exc_info is not None and "l2" in caplog.records[0].getMessage()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,7 +9,14 @@ import pytest
 import videoai_ray as vai
 from videoai_ray.errors import InvalidInput, RateLimited
 from videoai_ray.models import TaskType
-from videoai_ray.providers.testing import CpuSleepProvider, FixedLatencyProvider, FlakyProvider, NoopProvider
+from videoai_ray.providers.testing import (
+    CpuSleepProvider,
+    FixedLatencyProvider,
+    FlakyProvider,
+    LoopBlockingProvider,
+    NoopProvider,
+    OutputProvider,
+)
 from videoai_ray.scheduler import kill_scheduler
 
 VIDEO = frozenset({TaskType.VIDEO_GENERATION})
@@ -52,3 +60,55 @@ def done_files():
         return sorted(done_dir.glob(f"{task_id}.*.done"))
 
     return files
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The fault suite's store: a SQLite file (``None``: the data folder's), or a PostgreSQL
+    schema of its own, dropped afterwards."""
+    if request.param == "sqlite":
+        yield None
+        return
+    from sqlalchemy import create_engine, text
+
+    base = vai.Settings(database_url=request.getfixturevalue("pg_url")).db_url
+    schema = "faults_" + uuid.uuid4().hex[:12]
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+#: what the fault suite's poison providers return
+POISON = {"tags": {"a", "b"}}
+MAX_OUTPUT = 100_000  # test_faults checks the message names it
+
+
+@pytest.fixture(scope="module")
+def fault_engine(ray_session: None, db_url: str | None, tmp_path_factory: pytest.TempPathFactory,
+                 done_dir: Path) -> Iterator[vai.Client]:
+    """One Scheduler per store back end, with the providers the fault tests pin tasks to."""
+    home = tmp_path_factory.mktemp("fault-home")
+    backend = "pg" if db_url else "sqlite"
+    settings = vai.Settings(home=home, instance=f"t-faults-{backend}", database_url=db_url,
+                            retry_schedule=(0.2, 0.4, 0.8), prefetch=0, max_output_bytes=MAX_OUTPUT,
+                            fault_kill_file=home / "kill-before-write")
+    kill_scheduler(settings)
+    providers = [
+        NoopProvider(),
+        FixedLatencyProvider(0.05, 8, name="lat", log_dir=done_dir),
+        FixedLatencyProvider(3.0, 1, name="slow", log_dir=done_dir),
+        CpuSleepProvider(1.5, 2, name="cpu", log_dir=done_dir),
+        OutputProvider(POISON, name="poison"),
+        OutputProvider({"score": float("nan")}, name="nan"),
+        OutputProvider({}, name="huge", pad=2 * MAX_OUTPUT),
+        LoopBlockingProvider(40.0, 2.0, latency=1.0, max_concurrency=2, name="blocker", log_dir=done_dir),
+    ]
+    client = vai.connect(settings=settings, providers=providers)
+    yield client
+    kill_scheduler(settings)

@@ -1,8 +1,11 @@
 import json
 
+from alembic.script import ScriptDirectory
+
 from videoai_ray.cli import main
 from videoai_ray.scheduler import kill_scheduler
 from videoai_ray.settings import Settings
+from videoai_ray.store.migrate import alembic_config
 
 
 def test_db_status_providers_and_submit(ray_session, tmp_path, monkeypatch, capsys):
@@ -11,7 +14,8 @@ def test_db_status_providers_and_submit(ray_session, tmp_path, monkeypatch, caps
     for key in ("OPENAI_API_KEY", "STABILITY_API_KEY", "RUNWAYML_API_SECRET", "FAL_KEY", "ASSEMBLYAI_API_KEY"):
         monkeypatch.delenv(key, raising=False)
     assert main(["db", "upgrade"]) == 0
-    assert "revision 0003" in capsys.readouterr().out
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert f"revision {head}" in capsys.readouterr().out
     assert main(["providers"]) == 0
     listing = capsys.readouterr().out
     assert "local-procedural-image" in listing and "unavailable (OPENAI_API_KEY is not set)" in listing

@@ -7,12 +7,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from whkit import LIFECYCLE, Receiver, add_task, drain, event, write_events
 
 from videoai_ray.settings import Settings
 from videoai_ray.store import TaskStore
-from videoai_ray.store.migrate import current
+from videoai_ray.store.migrate import alembic_config, current
 from videoai_ray.webhooks import delivery_status, get_user_secret, list_deliveries, redeliver, statistics
 
 pytestmark = pytest.mark.postgres
@@ -41,7 +42,7 @@ def test_store_side_on_postgres(pg_settings: Settings, receiver: Receiver) -> No
     store = TaskStore(pg_settings.db_url)
     try:
         assert store.engine.dialect.name == "postgresql"
-        assert current(store.engine) == "0003"
+        assert current(store.engine) == ScriptDirectory.from_config(alembic_config()).get_current_head()
         receiver.secret = get_user_secret(store.engine, "user_1")
         receiver.answer(503)
         add_task(store, "t1", receiver.url)

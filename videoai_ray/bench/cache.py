@@ -30,7 +30,7 @@ from ..models import TaskType
 if TYPE_CHECKING:
     from ..settings import Settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("videoai.bench")
 
 #: a realistic output: artifact URLs and a little metadata, no bytes
 SAMPLE_OUTPUT: dict[str, Any] = {

@@ -31,7 +31,7 @@ from .redis_layer import RedisLayer
 if TYPE_CHECKING:
     from ..settings import Settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("videoai.cache")
 
 #: seconds a failed layer is skipped before it is tried again (until ``Settings`` has
 #: ``cache_retry_after``)

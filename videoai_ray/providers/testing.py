@@ -127,3 +127,38 @@ class InputReaderProvider(Provider):
                 read[field] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         art = ctx.store_artifact("inputs.json", repr(read).encode(), "application/json")
         return {"inputs": read, "report_url": art["url"]}
+class OutputProvider(Provider):
+    """Returns the output it was given (fault tests: outputs the store cannot hold)."""
+
+    name = "fixed-output"
+    task_types = ALL_TYPES
+    quality = 0.01
+    description = "returns a fixed output (fault tests)"
+
+    def __init__(self, output: Any, name: str | None = None, pad: int = 0) -> None:
+        self.output = output
+        #: adds ``"blob": "x" * pad`` at run time (a large output, without a large provider object)
+        self.pad = pad
+        if name:
+            self.name = name  # type: ignore[misc]
+
+    async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+        out: dict[str, Any] = self.output
+        return {**out, "blob": "x" * self.pad} if self.pad else out
+
+
+class LoopBlockingProvider(FixedLatencyProvider):
+    """Blocks its worker's event loop (``time.sleep`` inside ``async run``) on the first attempt of
+    tasks whose prompt contains ``block``; otherwise a fixed-latency provider."""
+
+    name = "loop-blocking"
+
+    def __init__(self, block_seconds: float, timeout: float, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.block_seconds = block_seconds
+        self.timeout = timeout  # type: ignore[misc]
+
+    async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+        if ctx.attempt == 1 and "block" in getattr(request, "prompt", ""):
+            time.sleep(self.block_seconds)  # the mistake under test: blocking code in async run
+        return await super().run(request, ctx)

@@ -9,7 +9,6 @@ a restart of it (``max_restarts=-1``), of a worker or of the whole app loses no 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import logging
 import time
@@ -20,11 +19,7 @@ from typing import Any
 import ray
 
 from .. import metrics
-from ..errors import (
-    ProviderError,
-    WorkerLost,
-    error_from_code,
-)
+from ..errors import ProviderError, WorkerLost, error_from_code
 from ..executor import ArtifactSink, AttemptResult, Sink
 from ..logs import configure_logging
 from ..models import EventType, TaskStatus
@@ -37,6 +32,7 @@ from .dispatch import Dispatcher
 from .events import EventSink
 from .handle import NAMESPACE
 from .operations import OperationsMixin
+from .persistence import PersistenceMixin
 from .queue import AgingQueue
 from .recovery import RecoveryMixin
 from .state import Active
@@ -44,11 +40,9 @@ from .submit import SubmitMixin
 
 log = logging.getLogger("videoai.scheduler")
 
-_FLUSH_SECONDS = 0.02
-_GAUGE_SECONDS = 1.0
 
 
-class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin):
+class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin):
     """Priority scheduling, retries, cancellation and recovery for every task."""
 
     def __init__(self, settings: Settings, providers: list[Provider] | None = None) -> None:
@@ -61,6 +55,12 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin):
         self.queues: dict[str, AgingQueue] = {}
         self.delayed: list[tuple[float, str]] = []
         self.changes: dict[str, dict[str, Any]] = {}
+        self._write_retry_at = 0.0
+        self._write_delay = 0.0
+        #: tasks whose change could not be written even alone (their failure is written instead)
+        self._unwritable: set[str] = set()
+        #: a task pinned to an unregistered provider waits until then for its registration
+        self.provider_grace_until = time.monotonic() + settings.provider_grace_seconds
         #: tasks loaded at start whose fate waits for worker adoption
         self.recovering: set[str] = set()
         #: Ray re-sends the calls in flight when it restarts an actor; only then can a submitted
@@ -78,10 +78,12 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin):
         ).remote(settings), ray.get_runtime_context().get_node_id())
         self.dispatcher = Dispatcher(self)
         metrics.set_instance(settings.instance)
-        from ..providers.defaults import default_providers, load_user_providers
+        from ..providers.defaults import default_providers
+        from ..store.registrations import load_registrations
 
+        # runtime registrations come from the store, before any task is recovered
         for p in [*(providers if providers is not None else default_providers(settings)),
-                  *load_user_providers(settings.instance)]:
+                  *load_registrations(self.store.engine, settings.instance)]:
             self.registry.register(p, replace=True)
         self._recover()
         try:  # in a Ray async actor, __init__ already runs on the actor's event loop
@@ -135,8 +137,11 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin):
         values: dict[str, Any] = {"status": status.value, "finished_at": utcnow(), "finish_seq": self.finish_seq,
                                   "next_attempt_at": None}
         if status is TaskStatus.COMPLETED:
+            # a completed row always says which attempt of which provider produced it, and when
+            act.started_at = act.started_at or utcnow()
             values.update(output=output, progress=1.0, cost=cost, error_code=None, error_message=None,
-                          error_retryable=None)
+                          error_retryable=None, attempts=act.attempts, provider=act.provider,
+                          started_at=act.started_at)
             act.progress = 1.0
             if self.cache is not None and act.options.get("use_cache", True):
                 self.cache_put(act, output or {})
@@ -179,6 +184,23 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin):
             self.on_result(r)
         if results:
             self.kick()
+            # The caller keeps the results until this returns: return only once they are written,
+            # so a Scheduler that dies in between is followed by one that adopts them.
+            await self.written()
+
+    async def worker_blocked(self, provider: str, incarnation: str, culprits: list[tuple[str, int]],
+                             message: str, held: list[AttemptResult]) -> None:
+        """A worker's watchdog found its event loop blocked by provider code: write the results it
+        held, time out the blamed attempts (they run again, elsewhere when they can), and replace
+        the worker; its other attempts run again at once (``worker_lost``)."""
+        for r in held:
+            self.on_result(r)
+        for tid, attempt in culprits:
+            self.on_result(AttemptResult(tid, attempt, False, error_code="timeout", error_message=message,
+                                         retryable=True, provider=provider))
+        self.dispatcher.replace_worker(provider, incarnation)
+        self.kick()
+        await self.written()
 
     def on_result(self, r: AttemptResult) -> None:
         provider = self.dispatcher.release(r.task_id, r.attempt)
@@ -187,6 +209,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin):
             # a surviving worker reports before adoption finished: this attempt is the live one
             self.recovering.discard(r.task_id)
             act.status, act.attempts = TaskStatus.PROCESSING, r.attempt
+            act.provider = r.provider or act.provider
         current = act is not None and act.attempts == r.attempt and act.status is TaskStatus.PROCESSING
         if r.ok:
             if provider:
@@ -209,52 +232,6 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin):
         if current:
             assert act is not None
             self.fail_or_retry(act, err)
-
-    # -- persistence -------------------------------------------------------------------------
-
-    async def wait_version(self, since: int, timeout: float) -> int:
-        """Return once a state change newer than ``since`` was committed, or after ``timeout``."""
-        if self.version > since or self._version_event is None:
-            return self.version
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._version_event.wait()), timeout)
-        return self.version
-
-    def flush(self) -> None:
-        """Write pending changes and outbox rows in one transaction, then wake waiters."""
-        if not self.changes and not self.events.pending:
-            return
-        changes, self.changes = list(self.changes.values()), {}
-        events, inserts = self.events.take()
-        try:
-            self.store.update_many(changes, inserts)
-        except Exception:
-            log.error("writing %d task changes failed; will retry", len(changes), exc_info=True)
-            for ch in changes:  # keep them (newer changes win)
-                merged = {**ch, **self.changes.get(ch["id"], {})}
-                self.changes[ch["id"]] = merged
-            self.events.give_back(events)
-            return
-        self.events.committed(events)
-        self.version = max(self.version + 1, int(time.time() * 1000))
-        if self._version_event is not None:
-            self._version_event.set()
-            self._version_event = asyncio.Event()
-
-    async def flush_now(self) -> int:
-        """Write what is pending now (used before reading a task just changed)."""
-        self.flush()
-        return self.version
-
-    async def _flush_loop(self) -> None:
-        next_gauges = 0.0
-        while True:
-            await asyncio.sleep(_FLUSH_SECONDS)
-            if self.changes or self.events.pending:
-                self.flush()
-            if time.monotonic() >= next_gauges:
-                next_gauges = time.monotonic() + _GAUGE_SECONDS
-                self._record_gauges()
 
     def _record_gauges(self) -> None:
         for priority, n in self._queue_depth().items():

@@ -40,9 +40,12 @@ class Dispatcher:
         self.running: dict[str, tuple[int, str]] = {}
         self.workers: dict[str, tuple[Any, str]] = {}
         self.cpu_refs: dict[str, Any] = {}
+        #: task id -> the worker actor its I/O attempt was handed to
+        self.placed: dict[str, Any] = {}
         self.provider_refs: dict[str, Any] = {}
         self._self_handle: Any = None
-        #: when a provider that queued tasks wait for leaves its breaker cooldown
+        #: when a provider that queued tasks wait for leaves its breaker cooldown (or the grace
+        #: for registrations after a start ends)
         self.breaker_wake: float | None = None
 
     # -- the loop ------------------------------------------------------------------------------
@@ -86,6 +89,10 @@ class Dispatcher:
                 pinned = act.options.get("provider")
                 names = s.registry.candidates(act.type, act.request, pinned)
                 if not names:
+                    if pinned and pinned not in s.registry and now < s.provider_grace_until:
+                        # a new Scheduler: the pinned provider's registration may be on its way
+                        self.breaker_wake = min(s.provider_grace_until, self.breaker_wake or s.provider_grace_until)
+                        break
                     q.pop(now)
                     s.finish(act, TaskStatus.FAILED, error=s.registry.explain_none(act.type, act.request, pinned))
                     continue
@@ -139,6 +146,8 @@ class Dispatcher:
                 asyncio.get_running_loop().create_task(self._await_cpu(a, obj))
             return
         worker = self._worker(name)
+        for a in assignments:
+            self.placed[a.task_id] = worker
         asyncio.get_running_loop().create_task(self._await_start(name, worker, assignments))
 
     def _worker(self, name: str) -> Any:
@@ -172,6 +181,7 @@ class Dispatcher:
             self.workers[provider] = (handle, incarnation)
             for tid, attempt in owned:
                 adopted[tid] = (attempt, provider)
+                self.placed[tid] = handle
         return adopted
 
     async def _await_start(self, name: str, worker: Any, assignments: list[Assignment]) -> None:
@@ -198,12 +208,22 @@ class Dispatcher:
         self.s.on_result(result)
         self.s.kick()
 
+    def replace_worker(self, name: str, incarnation: str) -> None:
+        """Stop a worker whose event loop is blocked; its attempts still running run again."""
+        item = self.workers.get(name)
+        if item is None or (item[1] and item[1] != incarnation):
+            return  # already replaced
+        self._worker_lost(name, item[0])
+        try:
+            ray.kill(item[0])
+        except Exception:
+            log.warning("could not kill the blocked worker of %s", name, exc_info=True)
+
     def _worker_lost(self, name: str, worker: Any) -> None:
         """Every attempt that was on a dead worker is lost; their tasks run again."""
         if self.workers.get(name, (None,))[0] is worker:
             self.workers.pop(name, None)
-        lost = [(tid, att) for tid, (att, prov) in self.running.items()
-                if prov == name and tid not in self.cpu_refs]
+        lost = [(tid, att) for tid, (att, _) in self.running.items() if self.placed.get(tid) is worker]
         for tid, att in lost:
             self.s.on_result(AttemptResult(tid, att, False, cancelled=True, error_code="worker_lost"))
         self.s.kick()
@@ -234,6 +254,7 @@ class Dispatcher:
         if item is None or item[0] != attempt:
             return None
         del self.running[task_id]
+        self.placed.pop(task_id, None)
         return item[1]
 
     def cancel_running(self, task_id: str) -> None:

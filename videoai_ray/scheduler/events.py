@@ -72,6 +72,11 @@ class EventSink:
         events, self._events = self._events, []
         return events, [(webhook_deliveries, outbox_rows(events, utcnow()))]
 
+    def take_events(self) -> list[Any]:
+        """The pending events, for a write that builds their outbox rows itself."""
+        events, self._events = self._events, []
+        return events
+
     def give_back(self, events: list[Any], drop: set[str] | frozenset[str] = frozenset()) -> None:
         """The transaction failed: keep the events for the next one, except those of ``drop``
         (tasks that were never accepted)."""

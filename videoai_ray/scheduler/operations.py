@@ -81,19 +81,19 @@ class OperationsMixin:
         self.registry.register(provider, replace=replace)
         self.dispatcher.forget_provider(provider.name)
         if persist:
-            from ..providers.defaults import save_user_provider
+            from ..store.registrations import save_registration
 
-            save_user_provider(self.settings.instance, provider)
+            save_registration(self.store.engine, self.settings.instance, provider)
         self.kick()
         return next(r for r in self.registry.describe() if r["name"] == provider.name)
 
     async def unregister_provider(self: Scheduler, name: str) -> None:  # type: ignore[misc]
-        from ..providers.defaults import delete_user_provider
+        from ..store.registrations import delete_registration
 
         self.registry.unregister(name)
         self.dispatcher.forget_provider(name)
         metrics.in_flight(name, 0)
-        delete_user_provider(self.settings.instance, name)
+        delete_registration(self.store.engine, self.settings.instance, name)
         self.kick()
 
     def providers(self: Scheduler) -> list[dict[str, Any]]:  # type: ignore[misc]

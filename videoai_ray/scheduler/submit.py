@@ -27,17 +27,20 @@ log = logging.getLogger("videoai.scheduler")
 class SubmitMixin:
     """The Scheduler's ``submit``; split out to keep the actor module about scheduling."""
 
-    async def submit(self: Scheduler, items: list[dict[str, Any]], return_tasks: bool = False) -> list[dict[str, Any]]:  # type: ignore[misc]
+    async def submit(self: Scheduler, items: list[dict[str, Any]], return_tasks: bool = False,  # type: ignore[misc]
+                     known_ids: bool = False) -> list[dict[str, Any]]:
         """Accept a chunk of prepared submissions (see ``service.prepare``).
 
         Returns, per item, ``{"id", "status", "existing", "cache_hit"}``, with ``"created_at"``
         (JSON) for a new task. With ``return_tasks``, replays and cache hits also carry
         ``"task"`` (JSON); a new pending task does not: the caller has the submission and builds
         it with ``models.submitted_task_json``, which keeps that per-task work off this actor.
+        ``known_ids``: the ids may be stored already (a resumed batch, whose dead driver's last
+        chunk can land late); stored ones are answered as existing instead of failing the chunk.
         """
         now_dt = utcnow()
         created_at = json_time(now_dt)
-        existing, hashes = self._existing(items)
+        existing, hashes = self._existing(items, known_ids)
         rows: list[dict[str, Any]] = []
         new: list[Active] = []
         answers: list[dict[str, Any]] = []
@@ -122,12 +125,13 @@ class SubmitMixin:
                 a["status"] = t.status.value if t else a["status"]
         return answers
 
-    def _existing(self: Scheduler, items: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str | None]]:  # type: ignore[misc]
-        """Ids already stored (a re-sent chunk) and idempotency keys already used, with the
-        fingerprints of the requests those keys were first used with."""
+    def _existing(self: Scheduler, items: list[dict[str, Any]],  # type: ignore[misc]
+                  known_ids: bool = False) -> tuple[dict[str, str], dict[str, str | None]]:
+        """Ids already stored (a re-sent chunk, or a resumed batch's ``known_ids``) and idempotency
+        keys already used, with the fingerprints of the requests those keys were first used with."""
         found: dict[str, str] = {}
         hashes: dict[str, str | None] = {}
-        if self.resends_possible:
+        if self.resends_possible or known_ids:
             ids = [it["id"] for it in items]
             with self.store.engine.connect() as conn:
                 for chunk_start in range(0, len(ids), 900):

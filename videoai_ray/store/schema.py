@@ -11,6 +11,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -61,4 +62,32 @@ tasks = Table(
     Index("ix_tasks_type", "type"),
     Index("ix_tasks_created", "created_at"),
     Index("ix_tasks_batch_seq", "batch_id", "finish_seq"),
+)
+
+#: providers registered at runtime, kept across restarts of the Scheduler and of Ray itself
+provider_registrations = Table(
+    "provider_registrations",
+    metadata,
+    Column("instance", String(40), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    #: ``module:QualName`` of the provider's class (for listings, and a fallback to rebuild it)
+    Column("class_ref", String(512), nullable=False),
+    #: 1 at the first registration, one more at each replacement
+    Column("version", Integer, nullable=False),
+    #: the provider instance, cloudpickled
+    Column("blob", LargeBinary, nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+)
+
+#: one row per SDK batch: how many items its driver meant to send, and whether it sent them all
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", String(128), nullable=False),
+    Column("expected", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    #: set when the driver has sent every item; NULL while it sends, or if it stopped early
+    Column("sealed_at", DateTime(timezone=True)),
+    Index("ix_batches_user_created", "user_id", "created_at"),
 )
