@@ -22,6 +22,7 @@ import ray
 from .. import metrics
 from ..errors import (
     ProviderError,
+    RateLimited,
     WorkerLost,
     error_from_code,
 )
@@ -205,6 +206,8 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin):
             health = None if (r.cancelled or isinstance(err, WorkerLost)) else (
                 False if err.retryable or err.code == "authentication_failed" else None)
             self.registry.finished(provider, ok=health, duration=r.duration, error=err.message)
+            if isinstance(err, RateLimited):
+                metrics.provider_rate_limited(provider)
         if current:
             assert act is not None
             self.fail_or_retry(act, err)
