@@ -13,6 +13,8 @@ import pandas as pd
 from .errors import TaskCancelled, TaskFailed
 from .frames import tasks_frame
 from .models import Task, TaskStatus
+from .snapshots import batch_html, batch_summary, task_html
+from .widgets import settle
 
 if TYPE_CHECKING:
     from .client import Client
@@ -54,14 +56,18 @@ class TaskFuture:
 
     def wait(self, timeout: float | None = None) -> Task:
         """Wait until the task is terminal and return it (whatever its end state)."""
-        return self.client._wait_task(self.id, timeout)
+        task = self.client._wait_task(self.id, timeout)
+        settle(self.id)
+        return task
 
     def result(self, timeout: float | None = None) -> Task:
         """The finished task; raises ``TaskFailed`` / ``TaskCancelled``, or ``TimeoutError``."""
         return _raise_for(self.wait(timeout))
 
     async def result_async(self, timeout: float | None = None) -> Task:
-        return _raise_for(await self.client._wait_task_async(self.id, timeout))
+        task = await self.client._wait_task_async(self.id, timeout)
+        settle(self.id)
+        return _raise_for(task)
 
     def __await__(self) -> Generator[Any, None, Task]:
         return self.result_async().__await__()
@@ -77,6 +83,10 @@ class TaskFuture:
         t = self.task
         pct = f" {t.progress:.0%}" if t.status is TaskStatus.PROCESSING else ""
         return f"<TaskFuture {t.id} {t.type.value} {t.status.value}{pct} provider={t.provider}>"
+
+    def _repr_html_(self) -> str:
+        """The task's state now as static HTML (with its output once finished)."""
+        return task_html(self.task, self.client.settings.artifacts_root)
 
     def _ipython_display_(self) -> None:
         from .widgets import display_future
@@ -156,6 +166,7 @@ class Batch:
         finally:
             if bar is not None:
                 bar.close()
+        settle(self.id)
         return self.counts()
 
     def results(self) -> list[Task]:
@@ -168,9 +179,11 @@ class Batch:
         return self.client._cancel_many(self.ids)
 
     def __repr__(self) -> str:
-        counts = self.counts()
-        text = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-        return f"<Batch {self.id} {len(self.ids)} tasks: {text}>"
+        return batch_summary(self.id, len(self.ids), self.counts())
+
+    def _repr_html_(self) -> str:
+        """The counts per status now as static HTML (a bar and a chip per status)."""
+        return batch_html(self.id, len(self.ids), self.counts())
 
     def _ipython_display_(self) -> None:
         from .widgets import display_batch
