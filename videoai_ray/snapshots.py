@@ -25,7 +25,7 @@ from .models import Task, TaskStatus, TaskType
 
 log = logging.getLogger("videoai.snapshots")
 
-#: artifacts larger than this are linked, not embedded (live widgets and static HTML alike)
+#: artifacts larger than this are linked, not embedded
 MAX_INLINE_BYTES = 20 * 1024 * 1024
 #: images are shown at most this wide; larger ones are embedded as a thumbnail of this width
 THUMBNAIL_PX = 320
@@ -56,14 +56,15 @@ def chip(status: str, n: int | None = None) -> str:
             f'padding:1px 6px;margin-right:4px;font-size:90%">{html.escape(text)}</span>')
 
 
-def pre(text: str, limit: int = 4000) -> str:
+def _pre(text: str, limit: int = 4000) -> str:
     """Preformatted text, cut at ``limit`` characters."""
     if len(text) > limit:
         text = text[:limit] + f"\n… ({len(text) - limit} more characters)"
-    return f'<pre style="white-space:pre-wrap;max-height:18em;overflow:auto">{html.escape(text)}</pre>'
+    return (f'<pre style="white-space:pre-wrap;max-height:18em;overflow:auto;font-family:monospace;'
+            f'font-size:90%;background:#f7f7f7;padding:4px 6px;margin:4px 0">{html.escape(text)}</pre>')
 
 
-def error_html(task: Task) -> str:
+def _error(task: Task) -> str:
     err = task.error
     msg = f"{err.code}: {err.message}" if err else task.status.value
     return f'<div style="color:{COLORS["failed"]}"><b>{task.status.value}</b> {html.escape(msg)}</div>'
@@ -85,7 +86,7 @@ def task_summary(task: Task) -> str:
     return "\n".join(lines)
 
 
-def output_parts(task: Task, store: ArtifactStore) -> Iterator[Media | str]:
+def _output_parts(task: Task, store: ArtifactStore) -> Iterator[Media | str]:
     """What a completed task's output shows, in order: media to render, and HTML fragments (text)."""
     out = task.output or {}
     found = False
@@ -104,16 +105,16 @@ def output_parts(task: Task, store: ArtifactStore) -> Iterator[Media | str]:
             yield Media("audio", src)
         if "text" in out:
             found = True
-            yield pre(str(out["text"]))
+            yield _pre(str(out["text"]))
     elif task.type is TaskType.SUBTITLE_GENERATION and "content" in out:
         found = True
         yield (f"<small>{html.escape(str(out.get('format', '')))}, {out.get('cues', '?')} cues</small>"
-               + pre(str(out["content"])))
+               + _pre(str(out["content"])))
     if not found:
-        yield pre(json.dumps(out, indent=1, default=str), 2000)
+        yield _pre(json.dumps(out, indent=1, default=str), 2000)
 
 
-def read_media(media: Media, store: ArtifactStore) -> bytes:
+def _read(media: Media, store: ArtifactStore) -> bytes:
     """The artifact's bytes; raises (``ValueError`` when it is too large to embed) so callers link it."""
     size = media.size
     if size is None and store.is_local and store.owns(media.url):
@@ -123,7 +124,7 @@ def read_media(media: Media, store: ArtifactStore) -> bytes:
     return store.read_bytes(media.url)
 
 
-def link_html(media: Media, why: str) -> str:
+def _link(media: Media, why: str) -> str:
     """A link to an artifact that is not embedded (a plain path where a browser could not follow it)."""
     url = html.escape(media.url)
     target = f'<a href="{url}">{url}</a>' if media.url.startswith(("http://", "https://")) else f"<code>{url}</code>"
@@ -157,21 +158,21 @@ def media_html(media: Media, store: ArtifactStore) -> str:
         src = html.escape(media.url)  # a public URL: the reader's browser loads it, nothing to embed
     else:
         try:
-            data = read_media(media, store)
+            data = _read(media, store)
             if media.kind == "image":
                 data, mime = _thumbnail(data, media.width or THUMBNAIL_PX)
             else:
                 mime = mimetypes.guess_type(media.url)[0] or f"{media.kind}/{media.format}"
         except Exception as e:  # unreadable or too large: link instead of failing the view
             log.debug("not embedding %s", media.url, exc_info=True)
-            return f"<div>{link_html(media, str(e) or type(e).__name__)}</div>"
+            return f"<div>{_link(media, str(e) or type(e).__name__)}</div>"
         src = _data_uri(data, mime)
     if media.kind == "image":
         return (f'<img src="{src}" alt="{html.escape(media.url.rsplit("/", 1)[-1])}" '
                 f'style="width:{media.width or THUMBNAIL_PX}px;max-width:100%;margin:2px">')
     return (f'<{media.kind} controls preload="metadata" src="{src}"'
             + (f' width="{media.width}"' if media.kind == "video" and media.width else "")
-            + f'>{link_html(media, "your browser cannot play it here")}</{media.kind}>')
+            + f'>{_link(media, "your browser cannot play it here")}</{media.kind}>')
 
 
 def progress_bar(fraction: float, color: str, width: str = "50%") -> str:
@@ -204,10 +205,10 @@ def task_html(task: Task, artifacts_root: str) -> str:
             f"<div>{progress_bar(fraction, COLORS.get(status, '#888'))}{html.escape(task_detail(task))}</div>"]
     if task.status is TaskStatus.COMPLETED:
         store = ArtifactStore(artifacts_root)
-        for part in output_parts(task, store):
+        for part in _output_parts(task, store):
             body.append(part if isinstance(part, str) else media_html(part, store))
     elif task.done:
-        body.append(error_html(task))
+        body.append(_error(task))
     return f'<div class="videoai-task" style="font-family:sans-serif">{"".join(body)}</div>'
 
 

@@ -23,18 +23,12 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .artifacts import ArtifactStore
 from .models import Task, TaskStatus
 from .snapshots import (
     ORDER,
-    Media,
     batch_html,
     batch_summary,
     chip,
-    error_html,
-    link_html,
-    output_parts,
-    read_media,
     task_detail,
     task_header,
     task_html,
@@ -47,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("videoai.widgets")
 
 __all__ = ["BatchView", "FutureView", "TqdmBatchBar", "batch_progress", "display_batch", "display_future",
-           "in_notebook", "output_widgets", "settle", "task_summary"]
+           "in_notebook", "settle", "task_summary"]
 
 #: seconds between refreshes while a task runs, and while it waits
 POLL_RUNNING = 0.25
@@ -176,30 +170,9 @@ def settle(key: str) -> None:
             log.debug("settling view %s failed", key, exc_info=True)
 
 
-def output_widgets(task: Task, artifacts_root: str) -> list[Any]:
-    """Widgets showing a finished task's output inline (images, players, text) or its error."""
-    import ipywidgets as w
-
-    if task.status is not TaskStatus.COMPLETED:
-        return [w.HTML(error_html(task))]
-    store = ArtifactStore(artifacts_root)
-
-    def media(m: Media) -> Any:
-        try:
-            data = read_media(m, store)
-        except Exception as e:  # unreachable store, too large: link instead of failing
-            return w.HTML(link_html(m, str(e)))
-        if m.kind == "image":
-            return w.Image(value=data, format=m.format, width=m.width)
-        player = {"video": w.Video, "audio": w.Audio}[m.kind]
-        return player(value=data, format=m.format, autoplay=False, loop=False, controls=True,
-                      **({"width": m.width} if m.kind == "video" else {}))
-
-    return [w.HTML(p) if isinstance(p, str) else media(p) for p in output_parts(task, store)]
-
-
 class FutureView(_LiveView):
-    """Live view of one task: type, provider, status, a progress bar, then the output or error."""
+    """Live view of one task: type, provider, status and a progress bar; once shown, its output
+    becomes the static form at the end (the picture, the player, the text or the error)."""
 
     def __init__(self, fut: TaskFuture) -> None:
         import ipywidgets as w
@@ -211,21 +184,16 @@ class FutureView(_LiveView):
         self.header = w.HTML()
         self.bar = w.FloatProgress(value=0.0, min=0.0, max=1.0, layout=w.Layout(width="50%"))
         self.detail = w.HTML()
-        self.output = w.VBox()
-        self.widget = w.VBox([self.header, w.HBox([self.bar, self.detail]), self.output])
-        self._shown_output = False
+        self.widget = w.VBox([self.header, w.HBox([self.bar, self.detail])])
 
     def render(self, task: Task) -> None:
-        """Show ``task`` (as stored now); the output is rendered once, at the terminal state."""
+        """Show ``task`` (as stored now)."""
         self.task = task
         self.finished = task.done
         self.header.value = task_header(task)
         self.bar.value = 1.0 if task.status is TaskStatus.COMPLETED else task.progress
         self.bar.bar_style = _BAR_STYLE.get(task.status.value, "info")
         self.detail.value = html.escape(task_detail(task))
-        if task.done and not self._shown_output:
-            self._shown_output = True
-            self.output.children = tuple(output_widgets(task, self.fut.client.settings.artifacts_root))
 
     def static(self) -> tuple[str, str]:
         assert self.task is not None, "render() first"

@@ -1,4 +1,4 @@
-"""Widgets: live views in a (simulated) notebook, text and tqdm outside one, outputs rendered inline."""
+"""Widgets: live views in a (simulated) notebook that end as their static form, text and tqdm outside one."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-import ipywidgets as w
 import pytest
 from PIL import Image
 
-from videoai_ray import snapshots, widgets
+from videoai_ray import widgets
 from videoai_ray.artifacts import ArtifactStore
 from videoai_ray.models import Task, TaskError, TaskStatus
 
@@ -101,47 +100,6 @@ def test_batch_falls_back_to_repr_and_tqdm(capsys) -> None:
     assert "3/3" in capsys.readouterr().err
 
 
-# -- outputs --------------------------------------------------------------------------------------
-
-
-def test_image_output_is_embedded(store) -> None:
-    art = store.put("task_w", "image_1.png", _png())
-    task = _task(output={"image_url": art["url"], "images": [{**art, "width": 512}]})
-    [img] = widgets.output_widgets(task, store.root)
-    assert isinstance(img, w.Image) and img.value == _png() and img.format == "png" and img.width == "320"
-
-
-def test_video_audio_and_text_outputs(store) -> None:
-    video = store.put("task_v", "video.mp4", b"\x00\x00\x00\x18ftypmp42")
-    [player] = widgets.output_widgets(_task(type="video_generation", output={"video_url": video["url"]}), store.root)
-    assert isinstance(player, w.Video) and player.format == "mp4" and player.controls
-    audio = store.put("inputs-1", "fox.wav", b"RIFF....WAVE")
-    task = _task(type="audio_transcription", input={"audio_url": audio["url"]},
-                 output={"text": "The quick brown fox <jumps>"})
-    items = widgets.output_widgets(task, store.root)
-    assert isinstance(items[0], w.Audio) and items[0].format == "wav"
-    assert "The quick brown fox &lt;jumps&gt;" in items[1].value
-    subs = _task(type="subtitle_generation", output={"content": "1\n00:00:00,000 --> 00:00:01,000\nHi\n",
-                                                      "format": "srt", "cues": 1})
-    [text] = widgets.output_widgets(subs, store.root)
-    assert "srt, 1 cues" in text.value and "--&gt;" in text.value
-
-
-def test_error_missing_and_oversized_outputs(store, monkeypatch) -> None:
-    failed = _task("failed", error=TaskError(code="content_rejected", message="no <b>"))
-    [err] = widgets.output_widgets(failed, store.root)
-    assert "content_rejected: no &lt;b&gt;" in err.value and "failed" in err.value
-    gone = _task(output={"image_url": store.root + "/task_x/missing.png"})
-    [link] = widgets.output_widgets(gone, store.root)
-    assert isinstance(link, w.HTML) and "missing.png" in link.value
-    monkeypatch.setattr(snapshots, "MAX_INLINE_BYTES", 10)
-    art = store.put("task_w", "big.png", _png())
-    [big] = widgets.output_widgets(_task(output={"images": [art]}), store.root)
-    assert "too large to embed" in big.value
-    [raw] = widgets.output_widgets(_task(type="video_generation", output={"noop": True}), store.root)
-    assert "noop" in raw.value
-
-
 # -- live views -----------------------------------------------------------------------------------
 
 
@@ -154,11 +112,11 @@ def test_future_view_follows_the_task_to_its_end(store, monkeypatch) -> None:
     fut = FakeFuture(seq, store.root)
     view = widgets.FutureView(fut)
     view.render(fut.task)
-    assert view.bar.value == 0.0 and "pending" in view.header.value and not view.output.children
+    assert view.bar.value == 0.0 and "pending" in view.header.value and not view.finished
     _wait_thread(view.start())
     assert view.bar.value == 1.0 and view.bar.bar_style == "success" and "prov-a" in view.header.value
     assert "2.00 s" in view.detail.value and "$0.0200" in view.detail.value
-    assert isinstance(view.output.children[0], w.Image) and fut.reads == 4
+    assert view.finished and '<img src="data:image/png;base64,' in view.static()[0] and fut.reads == 4
 
 
 def test_future_view_stops_and_says_so_when_the_store_fails(store) -> None:
