@@ -14,7 +14,7 @@ from .errors import TaskCancelled, TaskFailed
 from .frames import tasks_frame
 from .models import Task, TaskStatus
 from .snapshots import batch_html, batch_summary, task_html
-from .widgets import settle
+from .widgets import batch_progress, display_batch, display_future, settle
 
 if TYPE_CHECKING:
     from .client import Client
@@ -89,8 +89,6 @@ class TaskFuture:
         return task_html(self.task, self.client.settings.artifacts_root)
 
     def _ipython_display_(self) -> None:
-        from .widgets import display_future
-
         display_future(self)
 
 
@@ -156,8 +154,6 @@ class Batch:
         """Wait for every task to end; returns the counts per status."""
         bar = None
         if progress:
-            from .widgets import batch_progress
-
             bar = batch_progress(self)
         try:
             for rows in self._finished(timeout):
@@ -186,6 +182,4 @@ class Batch:
         return batch_html(self.id, len(self.ids), self.counts())
 
     def _ipython_display_(self) -> None:
-        from .widgets import display_batch
-
         display_batch(self)
