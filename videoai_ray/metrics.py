@@ -52,6 +52,8 @@ SPECS: dict[str, MetricSpec] = {s.name: s for s in (
     MetricSpec("histogram", "videoai_provider_latency_seconds", "Duration of successful provider attempts.",
                ("provider",), tuple(DURATION_BUCKETS)),
     MetricSpec("counter", "videoai_provider_cost_usd", "Provider spend in US dollars.", ("provider",)),
+    MetricSpec("counter", "videoai_provider_rate_limited",
+               "Provider attempts that ended in the provider's rate limit (HTTP 429).", ("provider",)),
     MetricSpec("counter", "videoai_webhook_deliveries", "Webhook delivery attempts, by outcome.", ("outcome",)),
     MetricSpec("histogram", "videoai_webhook_latency_seconds", "Webhook delivery attempt latency.",
                ("outcome",), tuple(WEBHOOK_BUCKETS)),
@@ -168,6 +170,11 @@ def provider_cost(provider: Any, usd: float | None) -> None:
     """``usd`` was spent on ``provider`` (zero and unknown costs are skipped)."""
     if usd:
         _record("videoai_provider_cost_usd", "inc", usd, provider=provider)
+
+
+def provider_rate_limited(provider: Any) -> None:
+    """An attempt on ``provider`` ended because the provider said to slow down (``rate_limited``)."""
+    _record("videoai_provider_rate_limited", "inc", 1, provider=provider)
 
 
 def webhook_delivery(outcome: Any, latency_s: float | None = None) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import ray
 
 from .. import metrics
-from ..errors import ProviderError, WorkerLost, error_from_code
+from ..errors import ProviderError, RateLimited, WorkerLost, error_from_code
 from ..executor import ArtifactSink, AttemptResult, Sink
 from ..logs import configure_logging
 from ..models import EventType, TaskStatus
@@ -229,6 +229,8 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin):
                 False if err.retryable or err.code == "authentication_failed" else None)
             self.registry.finished(provider, ok=health, duration=r.duration,
                                    error=f"{type(err).__name__}: {err.message}")
+            if isinstance(err, RateLimited):
+                metrics.provider_rate_limited(provider)
         if current:
             assert act is not None
             self.fail_or_retry(act, err)
