@@ -101,7 +101,23 @@ class CpuSleepProvider(FixedLatencyProvider):
         out = await super().run(request, ctx)
         import ray
 
-        return {**out, "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
+        return {**out, "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
+                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "finished": time.time()}
+
+
+class GpuSleepProvider(CpuSleepProvider):
+    """``CpuSleepProvider`` that declares cluster resources (placement tests)."""
+
+    name = "gpu-sleep"
+
+    def __init__(self, latency: float = 0.5, max_concurrency: int = 8, *, name: str | None = None,
+                 num_gpus: float = 0.0, accelerator_type: str | None = None,
+                 resources: dict[str, float] | None = None, num_cpus: float = 0.0) -> None:
+        super().__init__(latency, max_concurrency, name=name)
+        self.num_gpus = num_gpus  # type: ignore[misc]
+        self.accelerator_type = accelerator_type  # type: ignore[misc]
+        self.resources = resources or {}  # type: ignore[misc]
+        self.num_cpus = num_cpus  # type: ignore[misc]
 
 
 class BatchSleepProvider(ModelProvider):
