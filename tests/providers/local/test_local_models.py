@@ -65,6 +65,16 @@ def test_tiny_whisper_in_its_pool(models_client: vai.Client) -> None:
     assert pool["started"] == 1 and pool["loads"] == 1 and pool["items"] == 4
 
 
+def test_tiny_whisper_refuses_a_language_its_loaded_model_lacks(models_client: vai.Client) -> None:
+    """This CTranslate2 build treats the tiny random model as English-only (although its vocabulary
+    holds 100 language tokens): the registry's guess from the vocabulary lets ``pt`` through, and
+    the pool actor, which asks the loaded model, refuses it with the list."""
+    fut = models_client.audio.transcribe(file=str(SPEECH / "fox_rms.wav"), language="pt")
+    task = fut.wait(timeout=120)
+    assert task.status is TaskStatus.FAILED and task.error is not None
+    assert task.error.code == "invalid_input" and "does not know language 'pt' (it knows: en)" in task.error.message
+
+
 def test_tiny_diffusion_batches_equal_sizes_and_honours_seeds(models_client: vai.Client) -> None:
     items = [{"task_type": "image_generation", "input_data": {"prompt": "t1 t2", "size": "512x512", "seed": 7,
                                                                "n": n, "style": "anime"}} for n in (1, 2)]

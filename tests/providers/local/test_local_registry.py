@@ -8,8 +8,8 @@ from local_helpers import IN_CI
 from videoai_ray.bench.providers import run_provider_benchmarks
 from videoai_ray.models import TaskType
 from videoai_ray.providers.base import validate_provider
-from videoai_ray.providers.model import ModelProvider
 from videoai_ray.providers.local import local_providers, whisper
+from videoai_ray.providers.model import ModelProvider
 from videoai_ray.settings import Settings
 
 

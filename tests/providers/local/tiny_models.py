@@ -8,11 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 #: Whisper's language order (ids 50259..50358 of the large-v3 tokenizer)
-WHISPER_LANGUAGES = (
+_LANGS = (
     "en zh de es ru ko fr ja pt tr pl ca nl ar sv it id hi fi vi he uk el ms cs ro da hu ta no th ur hr bg lt la "
     "mi ml cy sk te fa lv bn sr az sl kn et mk br eu is hy ne mn bs kk sq sw gl mr pa si km sn yo so af oc ka be "
     "tg sd gu am yi lo uz fo ht ps tk nn mt sa lb my bo tl mg as tt haw ln ha ba jw su yue"
-).split()
+)
+WHISPER_LANGUAGES = _LANGS.split()
 _BPE = 50257  # ordinary tokens of the multilingual vocabulary
 _SPECIALS = ["<|endoftext|>", "<|startoftranscript|>", *[f"<|{c}|>" for c in WHISPER_LANGUAGES],
              "<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nospeech|>",

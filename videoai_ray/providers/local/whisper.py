@@ -13,8 +13,9 @@ against the SHA-256 pinned below before the model is loaded. ``settings.whisper_
 at another local CTranslate2 Whisper folder (any size, multilingual or not; its files are not
 pinned). The folder must hold ``tokenizer.json``: without it faster-whisper would download one.
 
-The model's languages come from its vocabulary (a multilingual Whisper has 51,865 tokens or
-more, an English-only one 51,864): a request in another language is refused with the list.
+The model's languages come from its vocabulary before loading (a multilingual Whisper has 51,865
+tokens or more, an English-only one 51,864), and from faster-whisper once loaded (its answer wins):
+a request in another language is refused with the list, by the registry or by the pool actor.
 """
 
 from __future__ import annotations
@@ -208,6 +209,8 @@ class LocalWhisperProvider(ModelProvider):
         assert folder is not None
         self.device = "cuda" if holds_gpu() else "cpu"
         self.model = load_model(folder, pinned, self.device, self.max_batch_size)
+        # the loaded model's own answer wins over the vocabulary-size guess made before loading
+        self._languages = sorted(self.model.supported_languages)
 
     async def run_batch(self, requests: Sequence[Any], ctxs: Sequence[ProviderContext],
                         ) -> list[dict[str, Any] | BaseException]:
