@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[transcribe,postgres,notebooks,test]'
 	@touch $(STAMP)
 
-# the tests also need the [diffusion] extra (tiny models built by the tests); `make demo` does not
+# the tests need the [diffusion] extra (tiny models built by the tests), the benchmarks [bench]
+# (Ray Data); `make demo` needs neither
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet --extra-index-url $(TORCH_INDEX) '$(TORCH)' -e '.[diffusion]'
+	$(BIN)/python -m pip install --quiet --extra-index-url $(TORCH_INDEX) '$(TORCH)' -e '.[diffusion,bench]'
 	@touch $(TEST_STAMP)
 
 install: $(TEST_STAMP)
@@ -44,7 +45,7 @@ test: $(TEST_STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/videoai bench all --markdown
 
 clean:
