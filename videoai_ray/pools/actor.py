@@ -23,6 +23,8 @@ from ..providers.context import AttemptContext
 from ..providers.model import ModelProvider
 from ..settings import Settings
 
+_PROGRESS_SECONDS = 0.25
+
 
 class ModelActor:
     """Holds one copy of the model; the pool manager in the Scheduler sends it batches."""
@@ -36,6 +38,8 @@ class ModelActor:
         self.timeout = provider.timeout or settings.task_timeout
         self._write = _artifact_writer(settings, sink)
         self.cancelled: set[str] = set()
+        self.progress: dict[str, tuple[int, float]] = {}
+        self._flusher: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         started = time.monotonic()
         provider.load()
@@ -54,6 +58,8 @@ class ModelActor:
         self.cancelled.add(task_id)
 
     async def run_batch(self, batch: list[Assignment]) -> list[AttemptResult]:
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_progress())
         async with self._lock:  # one batch at a time; the next one waits here, already delivered
             started = time.monotonic()
             results: dict[int, AttemptResult] = {}
@@ -73,17 +79,27 @@ class ModelActor:
                     results[i] = result
             for a in batch:
                 self.cancelled.discard(a.task_id)
+                self.progress.pop(a.task_id, None)  # the result says it all
             return [results[i] for i in range(len(batch))]
 
     def _context(self, a: Assignment) -> AttemptContext:
         def on_progress(value: float, _message: str | None) -> None:
-            self.scheduler.report.remote([], [(a.task_id, a.attempt, value)])
+            # kept here and sent for the whole batch at once (one Scheduler call, not one per item)
+            self.progress[a.task_id] = (a.attempt, value)
 
         return AttemptContext(
             a.task_id, a.attempt, self.settings, provider=self.provider.name, user_id=a.user_id,
             on_progress=on_progress, is_cancelled=lambda: a.task_id in self.cancelled,
-            write_artifact=self._write, progress_interval=0.25,
+            write_artifact=self._write, progress_interval=0.0,
         )
+
+    async def _flush_progress(self) -> None:
+        """Send the progress of every item in flight, at most every ``_PROGRESS_SECONDS``."""
+        while True:
+            await asyncio.sleep(_PROGRESS_SECONDS)
+            if self.progress:
+                sent, self.progress = self.progress, {}
+                self.scheduler.report.remote([], [(t, att, v) for t, (att, v) in sent.items()])
 
     async def _serve(self, items: list[tuple[int, Assignment, Any, AttemptContext]],
                      started: float) -> list[AttemptResult]:
