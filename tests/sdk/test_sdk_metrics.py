@@ -25,6 +25,9 @@ CALLS: list[tuple[str, tuple[object, ...]]] = [
     ("provider_cost", ("noop", 0.04)),
     ("webhook_delivery", ("delivered", 0.05)),
     ("cache_lookup", ("l1", 1, 2)),
+    ("pool_size", ("local-whisper", 2)),
+    ("model_load", ("local-whisper", 1.5)),
+    ("batch_size", ("local-whisper", 4)),
 ]
 
 
@@ -35,7 +38,7 @@ def _record_everything() -> None:
 
 def test_names_are_prefixed_and_unique() -> None:
     names = metrics.names()
-    assert len(names) == len(set(names)) == 10 and all(n.startswith("videoai_") for n in names)
+    assert len(names) == len(set(names)) == 13 and all(n.startswith("videoai_") for n in names)
     assert metrics.SPECS["videoai_tasks_submitted"].prometheus_name == "ray_videoai_tasks_submitted_total"
     assert metrics.SPECS["videoai_queue_depth"].prometheus_name == "ray_videoai_queue_depth"
 
