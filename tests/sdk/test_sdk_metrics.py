@@ -26,6 +26,9 @@ CALLS: list[tuple[str, tuple[object, ...]]] = [
     ("provider_rate_limited", ("noop",)),
     ("webhook_delivery", ("delivered", 0.05)),
     ("cache_lookup", ("l1", 1, 2)),
+    ("pool_size", ("local-whisper", 2)),
+    ("model_load", ("local-whisper", 1.5)),
+    ("batch_size", ("local-whisper", 4)),
 ]
 
 
@@ -36,7 +39,7 @@ def _record_everything() -> None:
 
 def test_names_are_prefixed_and_unique() -> None:
     names = metrics.names()
-    assert len(names) == len(set(names)) == 11 and all(n.startswith("videoai_") for n in names)
+    assert len(names) == len(set(names)) == 14 and all(n.startswith("videoai_") for n in names)
     assert metrics.SPECS["videoai_tasks_submitted"].prometheus_name == "ray_videoai_tasks_submitted_total"
     assert metrics.SPECS["videoai_queue_depth"].prometheus_name == "ray_videoai_queue_depth"
 

@@ -25,6 +25,7 @@ from ..logs import configure_logging
 from ..models import EventType, TaskStatus
 from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
+from ..providers.resources import cluster_nodes
 from ..settings import Settings
 from ..store import TaskStore, utcnow
 from .backoff import retry_delay
@@ -77,6 +78,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin):
             lifetime="detached", scheduling_strategy=_this_node(),
         ).remote(settings), ray.get_runtime_context().get_node_id())
         self.dispatcher = Dispatcher(self)
+        self.registry.set_nodes(cluster_nodes())
         metrics.set_instance(settings.instance)
         from ..providers.defaults import default_providers
         from ..store.registrations import load_registrations
@@ -104,6 +106,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin):
             loop.create_task(self.dispatcher.loop()),
             loop.create_task(self._flush_loop()),
             loop.create_task(self.dispatcher.monitor_loop()),
+            loop.create_task(self.dispatcher.pools.loop()),
             loop.create_task(self._adopt()),
         ]
 

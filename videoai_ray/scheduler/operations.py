@@ -85,7 +85,8 @@ class OperationsMixin:
 
             save_registration(self.store.engine, self.settings.instance, provider)
         self.kick()
-        return next(r for r in self.registry.describe() if r["name"] == provider.name)
+        return next(r for r in self.registry.describe(pools=self.dispatcher.pools.describe())
+                    if r["name"] == provider.name)
 
     async def unregister_provider(self: Scheduler, name: str) -> None:  # type: ignore[misc]
         from ..store.registrations import delete_registration
@@ -97,7 +98,7 @@ class OperationsMixin:
         self.kick()
 
     def providers(self: Scheduler) -> list[dict[str, Any]]:  # type: ignore[misc]
-        return self.registry.describe()
+        return self.registry.describe(pools=self.dispatcher.pools.describe())
 
     def live_stats(self: Scheduler) -> dict[str, Any]:  # type: ignore[misc]
         """Numbers only the scheduler knows: queue depth per priority, in flight, cache."""
@@ -107,7 +108,7 @@ class OperationsMixin:
             "delayed": len(self.delayed),
             "active": len(self.active),
             "in_flight": self.dispatcher.in_flight(),
-            "providers": self.registry.describe(),
+            "providers": self.registry.describe(pools=self.dispatcher.pools.describe()),
             "cache": self.cache.stats() if self.cache is not None else {},
             "strategy": self.settings.strategy.value,
         }

@@ -48,13 +48,16 @@ class AssemblyAITranscriptionProvider(CloudProvider):
         req = self.parse(request, AudioTranscriptionRequest)
         async with self.client() as api:
             audio_url = await self._audio_url(api, ctx, req.audio_url)
-            params = {
+            params: dict[str, Any] = {
                 "audio_url": audio_url,
-                "language_code": req.language,
                 "speech_models": list(SPEECH_MODELS),
                 "punctuate": True,
                 "format_text": True,
             }
+            if req.language:
+                params["language_code"] = req.language
+            else:  # absent: AssemblyAI detects it
+                params["language_detection"] = True
             created = await api.json("POST", "/v2/transcript", json=params)
             transcript_id = str(created.get("id") or "")
             if not transcript_id:
@@ -96,7 +99,7 @@ class AssemblyAITranscriptionProvider(CloudProvider):
             self.storer(ctx),
             fmt=req.response_format,
             text=str(transcript.get("text") or ""),
-            language=req.language,
+            language=req.language or transcript.get("language_code"),
             duration=duration,
             segments=segments,
             metadata=metadata,
