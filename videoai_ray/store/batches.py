@@ -54,6 +54,16 @@ class DerivedIds(Sequence[str]):
     def __iter__(self) -> Iterator[str]:
         return (batch_task_id(self.batch_id, j) for j in range(self.n))
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DerivedIds):
+            return (self.batch_id, self.n) == (other.batch_id, other.n)
+        return isinstance(other, Sequence) and len(other) == self.n and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"DerivedIds({self.batch_id!r}, {self.n})"
+
 
 def open_batch(engine: Engine, batch_id: str, user_id: str, expected: int | None,
                budget_usd: float | None = None) -> None:
