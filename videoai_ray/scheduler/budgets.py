@@ -65,11 +65,7 @@ class BudgetLedger:
         accounts = tuple(a for a in (self._batch(act.batch_id), self._user(act.user_id)) if a is not None)
         if not accounts:
             return None
-        try:
-            estimate = max(0.0, float(provider.estimate_cost(act.request)))
-        except Exception:  # provider code: a broken estimate must not stop dispatch
-            log.warning("estimate_cost of %s failed; counted as 0", provider.name, exc_info=True)
-            estimate = 0.0
+        estimate = self._estimate(provider, act)
         for account in accounts:
             refused = account.refusal(estimate)
             if refused is not None:
@@ -78,6 +74,16 @@ class BudgetLedger:
             account.reserved += estimate
         self._held[act.id] = (estimate, accounts)
         return None
+
+    def hold(self, act: Active, provider: Provider) -> None:
+        """Reserve the estimate of an attempt that is already running (adopted from a surviving
+        worker by a new Scheduler): it will be spent whatever the budget says now."""
+        accounts = tuple(a for a in (self._batch(act.batch_id), self._user(act.user_id)) if a is not None)
+        if accounts:
+            estimate = self._estimate(provider, act)
+            for account in accounts:
+                account.reserved += estimate
+            self._held[act.id] = (estimate, accounts)
 
     def release(self, task_id: str) -> None:
         """The task's attempt ended (whatever the outcome): its reservation goes."""
@@ -97,6 +103,14 @@ class BudgetLedger:
     def forget_user(self, user_id: str) -> None:
         """The user's budget changed: read it again at the next attempt."""
         self._users.pop(user_id, None)
+
+    @staticmethod
+    def _estimate(provider: Provider, act: Active) -> float:
+        try:
+            return max(0.0, float(provider.estimate_cost(act.request)))
+        except Exception:  # provider code: a broken estimate must not stop dispatch
+            log.warning("estimate_cost of %s failed; counted as 0", provider.name, exc_info=True)
+            return 0.0
 
     # -- accounts, read once from the store --------------------------------------------------
 
