@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     #: own process after accepting the completion of the task id the file names, before writing it
     fault_kill_file: Path | None = None
 
+    #: the most any user may spend per UTC day, in USD (``None``: no limit); a user's own budget
+    #: (``PUT /budget``, ``client.set_budget``) can only be lower
+    user_daily_budget_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
     # -- cache (seed TTLs) --
     cache_enabled: bool = True
     #: who shares a cached result: ``user`` (default), ``tenant`` (the token's ``tenant`` claim),

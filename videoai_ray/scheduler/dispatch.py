@@ -109,6 +109,10 @@ class Dispatcher:
                         self.breaker_wake = min(reopen, self.breaker_wake or reopen)
                     break  # strict order: nothing behind this task may jump it on this route
                 q.pop(now)
+                refused = s.budgets.admit(act, s.registry.get(name))
+                if refused is not None:
+                    s.finish(act, TaskStatus.FAILED, error=refused)  # never started: nothing spent
+                    continue
                 batches[name].append(self._start(act, name))
         for name, assignments in batches.items():
             self._send(name, assignments)
