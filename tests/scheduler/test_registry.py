@@ -1,7 +1,13 @@
 import pytest
 
 from videoai_ray.errors import NoProviderAvailable, ProviderRegistrationError
-from videoai_ray.models import ImageGenerationRequest, Strategy, SubtitleGenerationRequest, TaskType
+from videoai_ray.models import (
+    AudioTranscriptionRequest,
+    ImageGenerationRequest,
+    Strategy,
+    SubtitleGenerationRequest,
+    TaskType,
+)
 from videoai_ray.providers import Provider
 from videoai_ray.providers.registry import ProviderRegistry
 from videoai_ray.providers.testing import FixedLatencyProvider
@@ -93,3 +99,35 @@ def test_explains_why_nothing_can_serve(reg):
     err = reg.explain_none(TaskType.SUBTITLE_GENERATION, req, None)
     assert isinstance(err, NoProviderAvailable) and "translation" in err.message
     assert "not registered" in reg.explain_none(IMG, REQ, "ghost").message
+
+
+class Speaks(FixedLatencyProvider):
+    """A transcription provider that knows some languages and refuses the others."""
+
+    def __init__(self, name, langs):
+        super().__init__(name=name, task_types=frozenset({TaskType.AUDIO_TRANSCRIPTION}))
+        self.langs = langs
+
+    def languages(self):
+        return self.langs
+
+    def supports(self, request):
+        return request.language is None or request.language in self.langs
+
+    def explain_unsupported(self, request):
+        return None if self.supports(request) else f"does not know {request.language!r} (it knows: {self.langs})"
+
+
+def test_languages_are_listed_and_a_pinned_refusal_names_its_provider_only():
+    r = ProviderRegistry()
+    r.register(Speaks("en-only", ["en"]))
+    r.register(Speaks("many", ["en", "pt"]))
+    r.register(make("img"))
+    assert {row["name"]: row["languages"] for row in r.describe()} == {
+        "en-only": ["en"], "many": ["en", "pt"], "img": None}
+    pt = AudioTranscriptionRequest(audio_url="https://example.com/a.wav", language="pt")
+    assert r.candidates(TaskType.AUDIO_TRANSCRIPTION, pt) == ["many"]
+    assert r.candidates(TaskType.AUDIO_TRANSCRIPTION, pt, "en-only") == []
+    msg = r.explain_none(TaskType.AUDIO_TRANSCRIPTION, pt, "en-only").message
+    assert msg == "no available provider for audio_transcription (en-only: does not know 'pt' (it knows: ['en']))"
+    assert "does not serve it" in r.explain_none(TaskType.AUDIO_TRANSCRIPTION, pt, "img").message

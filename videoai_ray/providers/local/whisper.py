@@ -13,9 +13,13 @@ against the SHA-256 pinned below before the model is loaded. ``settings.whisper_
 at another local CTranslate2 Whisper folder (any size, multilingual or not; its files are not
 pinned). The folder must hold ``tokenizer.json``: without it faster-whisper would download one.
 
-The model's languages come from its vocabulary before loading (a multilingual Whisper has 51,865
-tokens or more, an English-only one 51,864), and from faster-whisper once loaded (its answer wins):
-a request in another language is refused with the list, by the registry or by the pool actor.
+The model's languages come from its vocabulary: an English-only Whisper knows ``en``; a
+multilingual one (CTranslate2 tells them apart by the empty token of the multilingual vocabulary)
+knows the languages whose ``<|xx|>`` tokens it has (99 up to large-v2, 100 with ``yue`` in
+large-v3). The registry reads them before loading, the pool actor again from the loaded model
+(its answer wins); ``client.providers()`` lists them under ``languages``. A request in another
+language is refused with the list; a request without ``language`` is detected by the model
+(``language`` and ``metadata.language_probability`` in the output).
 """
 
 from __future__ import annotations
@@ -84,25 +88,42 @@ def verify_model_dir(folder: Path) -> None:
             )
 
 
-#: faster-whisper's language codes of a multilingual model (its own list, without importing it)
-MULTILINGUAL_VOCABULARY = 51865
+def read_vocabulary(folder: Path) -> list[str]:
+    """The tokens of the CTranslate2 model in ``folder``, by id (``vocabulary.json`` or ``.txt``;
+    ``[]`` when it has neither)."""
+    vocab_json = folder / "vocabulary.json"
+    if vocab_json.is_file():
+        return [str(t) for t in json.loads(vocab_json.read_text("utf-8"))]
+    vocab_txt = folder / "vocabulary.txt"
+    if not vocab_txt.is_file():
+        return []
+    lines = vocab_txt.read_text("utf-8").split("\n")  # one token a line; the empty token is an empty line
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def vocabulary_languages(tokens: Sequence[str]) -> list[str]:
+    """The language codes of a Whisper vocabulary: the ``<|xx|>`` tokens between
+    ``<|startoftranscript|>`` and ``<|translate|>`` (99 up to large-v2, 100 in large-v3)."""
+    try:
+        first, last = tokens.index("<|startoftranscript|>"), tokens.index("<|translate|>")
+    except ValueError:
+        return []
+    return [t[2:-2] for t in tokens[first + 1:last] if t.startswith("<|") and t.endswith("|>")]
+
+
+def is_multilingual_vocabulary(tokens: Sequence[str]) -> bool:
+    """CTranslate2's own test: a multilingual Whisper vocabulary holds the empty token (id 50256,
+    just before ``<|endoftext|>``); an English-only one does not."""
+    return "" in tokens
 
 
 def model_languages(folder: Path) -> list[str]:
-    """The languages the model in ``folder`` knows: all of Whisper's for a multilingual model,
-    ``["en"]`` for an English-only one (told apart by the vocabulary size)."""
-    vocab = folder / "vocabulary.txt"
-    if vocab.is_file():
-        with vocab.open("rb") as fh:
-            size = sum(1 for _ in fh)
-    else:
-        vocab_json = folder / "vocabulary.json"
-        size = len(json.loads(vocab_json.read_text("utf-8"))) if vocab_json.is_file() else 0
-    if size < MULTILINGUAL_VOCABULARY:
+    """The languages the model in ``folder`` knows, read from its vocabulary before loading it:
+    the language tokens of a multilingual model, ``["en"]`` for an English-only one."""
+    tokens = read_vocabulary(folder)
+    if not is_multilingual_vocabulary(tokens):
         return ["en"]
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    return sorted(_LANGUAGE_CODES)
+    return sorted(vocabulary_languages(tokens)) or ["en"]
 
 
 def load_model(folder: Path, pinned: bool, device: str = "cpu", workers: int = 1) -> Any:
@@ -192,7 +213,7 @@ class LocalWhisperProvider(ModelProvider):
 
     def explain_unsupported(self, request: TaskRequest) -> str | None:
         language = getattr(request, "language", None)
-        if language is None:
+        if language is None or language in self.languages():
             return None
         return (f"the model {self._model_label()} does not know language {language!r} "
                 f"(it knows: {', '.join(self.languages())})")
@@ -209,8 +230,14 @@ class LocalWhisperProvider(ModelProvider):
         assert folder is not None
         self.device = "cuda" if holds_gpu() else "cpu"
         self.model = load_model(folder, pinned, self.device, self.max_batch_size)
-        # the loaded model's own answer wins over the vocabulary-size guess made before loading
-        self._languages = sorted(self.model.supported_languages)
+        # the loaded model's own answer wins over the guess made from the vocabulary before loading
+        # (faster-whisper's ``supported_languages`` names all 100 codes for any multilingual model,
+        # even one without ``<|yue|>``: keep those the vocabulary has)
+        if self.model.model.is_multilingual:
+            known = set(self.model.supported_languages)
+            self._languages = [c for c in model_languages(folder) if c in known] or sorted(known)
+        else:
+            self._languages = ["en"]
 
     async def run_batch(self, requests: Sequence[Any], ctxs: Sequence[ProviderContext],
                         ) -> list[dict[str, Any] | BaseException]:
@@ -230,10 +257,11 @@ class LocalWhisperProvider(ModelProvider):
         ctx.raise_if_cancelled()
         started = time.perf_counter()
         ctx.progress(0.05, "model loaded")
-        english_only = self.languages() == ["en"]
+        # an English-only model is told so (it detects nothing); otherwise ``None`` asks it to detect
+        language = "en" if self.languages() == ["en"] else request.language
         try:
             segments_iter, info = BatchedInferencePipeline(self.model).transcribe(
-                str(audio), language="en" if english_only else request.language, beam_size=5,
+                str(audio), language=language, beam_size=5,
                 word_timestamps=True, vad_filter=True, batch_size=self.chunk_batch_size,
             )
         except Exception as exc:  # PyAV could not decode the input
@@ -277,7 +305,9 @@ class LocalWhisperProvider(ModelProvider):
                 "engine": f"faster-whisper (CTranslate2, {'float16, CUDA' if self.device == 'cuda' else 'int8, CPU'})",
                 "device": self.device,
                 "language_requested": request.language,
-                "language_probability": round(float(info.language_probability), 4),
+                # how sure the model's language detection was; ``None`` when nothing was detected
+                "language_probability": (round(float(info.language_probability), 4) if language is None
+                                         else None),
                 "requested_model": request.model,
                 "transcribe_seconds": round(elapsed, 3),
                 "real_time_factor": round(elapsed / duration, 4) if duration > 0 else None,
