@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     strategy: Strategy = Strategy.QUALITY
     #: attempts an I/O-bound worker may hold beyond its provider's cap, so a freed slot starts
     #: its next attempt at once (priority order can then be off by this many per provider)
-    prefetch: int = Field(default=1, ge=0, le=100)
+    prefetch: int = Field(default=2, ge=0, le=100)
     #: consecutive failures that take a provider out of rotation, and for how long
     breaker_failures: int = Field(default=5, ge=1)
     breaker_cooldown: float = Field(default=30.0, gt=0)

@@ -57,9 +57,12 @@ class FixedLatencyProvider(Provider):
 
     async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
         started = time.time()
+        t0 = time.monotonic()
         steps = 5
         for i in range(steps):
-            await asyncio.sleep(self.latency / steps)
+            # sleep to each step's deadline, not a fifth of the latency each time: five separate
+            # sleeps would add five timer overshoots to every attempt's fixed latency
+            await asyncio.sleep(max(0.0, t0 + self.latency * (i + 1) / steps - time.monotonic()))
             ctx.raise_if_cancelled()
             ctx.progress((i + 1) / steps)
         if self.log_dir is not None:
