@@ -20,14 +20,15 @@ from typing import Any
 import ray
 from pydantic import ValidationError
 
-from . import metrics
+from . import fault_points, metrics
 from .artifacts import ArtifactStore
 from .errors import InvalidInput, ProviderError, ProviderTimeout, RateLimited, RetryableError
 from .logs import configure_logging
 from .models import REQUEST_MODELS, TaskType
 from .output_check import check_output
 from .providers.base import Provider
-from .providers.context import AttemptContext
+from .providers.context import AttemptContext, JobRecorder
+from .providers.remote_job import RemoteJob
 from .reporting import ResultReporter
 from .settings import Settings
 from .watchdog import LoopWatchdog, attempt_task_name
@@ -46,6 +47,8 @@ class Assignment:
     task_type: str
     input: dict[str, Any]
     user_id: str = ""
+    #: the remote job an earlier attempt recorded (``RemoteJob.to_json``): re-attach to it
+    remote_job: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -63,6 +66,8 @@ class AttemptResult:
     duration: float = 0.0
     #: the provider that ran it (set by the executor)
     provider: str = ""
+    #: the task's recorded remote job is over (failed, cancelled, gone): forget it
+    remote_job_ended: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -85,8 +90,20 @@ def _error_result(a: Assignment, exc: BaseException, started: float) -> AttemptR
 
 async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, timeout: float) -> AttemptResult:
     """Run one attempt to an ``AttemptResult``; never raises."""
+    result = await _run_attempt(provider, a, ctx, timeout)
+    result.remote_job_ended = ctx.remote_job_over
+    try:
+        await fault_points.pause(ctx.settings, "result_ready", a.task_id)
+    except BaseException as exc:  # interrupted while a test held it here: the result stands
+        if isinstance(exc, SystemExit):
+            raise
+    return result
+
+
+async def _run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, timeout: float) -> AttemptResult:
     started = time.monotonic()
     try:
+        await fault_points.pause(ctx.settings, "attempt_started", a.task_id)
         try:
             # checked again here: a stored input edited or replayed must not widen what it may name
             request = REQUEST_MODELS[TaskType(a.task_type)].model_validate(a.input)
@@ -107,6 +124,40 @@ async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, ti
         return _error_result(a, exc, started)
     finally:
         ctx.close()
+
+
+def job_recorder(scheduler: Any, a: Assignment, timeout: float) -> JobRecorder:
+    """``ctx.record_remote_job`` through the Scheduler, which returns once the job is committed
+    in the task's row. While the Scheduler restarts the call is sent again (a new one adopts this
+    attempt first), for as long as the attempt may run; after that the error propagates and the
+    provider cancels the job it cannot record."""
+
+    async def record(job: RemoteJob) -> bool:
+        deadline = time.monotonic() + timeout
+        delay = 0.1
+        while True:
+            try:
+                return bool(await scheduler.record_remote_job.remote(a.task_id, a.attempt, job.to_json()))
+            except Exception:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("could not record remote job %s of %s; retrying in %.1fs", job.id, a.task_id, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    return record
+
+
+async def cancel_remote_job(provider: Provider, job: dict[str, Any]) -> None:
+    """``provider.cancel_remote_job`` for a stored job, logged and never raised."""
+    parsed = RemoteJob.from_json(job)
+    if parsed is None:
+        return
+    try:
+        await provider.cancel_remote_job(parsed)
+        log.info("cancelled remote job %s at %s", parsed.id, provider.name)
+    except Exception:  # the job may be finished or gone already; nothing more can be done
+        log.warning("could not cancel remote job %s at %s", parsed.id, provider.name, exc_info=True)
 
 
 def _artifact_writer(settings: Settings, sink: Sink | None) -> Any:
@@ -208,6 +259,8 @@ class ProviderWorker:
                     a.task_id, a.attempt, self.settings, provider=self.provider.name, user_id=a.user_id,
                     on_progress=lambda v, _m: self.reporter.progress(a.task_id, a.attempt, v),
                     is_cancelled=lambda: a.task_id in self.cancelled, write_artifact=self._write,
+                    remote_job=RemoteJob.from_json(a.remote_job),
+                    record_job=job_recorder(self.scheduler, a, self.timeout),
                 )
                 self.deadlines[(a.task_id, a.attempt)] = time.monotonic() + self.timeout
                 try:
@@ -232,10 +285,20 @@ class ProviderWorker:
             # The Scheduler kills this worker; make sure, so the blocked code cannot finish later.
             os._exit(1)
 
+    async def cancel_remote_job(self, job: dict[str, Any]) -> None:
+        """Cancel a recorded remote job of a task cancelled while no attempt of it ran."""
+        await cancel_remote_job(self.provider, job)
+
     def snapshot(self) -> list[tuple[str, int]]:
         """Attempts this worker owns: running, waiting for a slot, or finished but not yet
         confirmed written. A restarted Scheduler adopts them instead of running them again."""
         return [(t, att) for t, (att, _) in self.running.items()] + self.reporter.owned()
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def cancel_remote_job_task(provider: Provider, job: dict[str, Any]) -> None:
+    """``cancel_remote_job`` as a Ray task (the task was cancelled while no attempt of it ran)."""
+    asyncio.run(cancel_remote_job(provider, job))
 
 
 @ray.remote(max_retries=0)
@@ -256,11 +319,13 @@ def run_cpu_attempt(provider: Provider, a: Assignment, settings: Settings, sched
     def on_progress(value: float, _message: str | None) -> None:
         scheduler.report.remote([], [(a.task_id, a.attempt, value)])
 
+    timeout = provider.timeout or settings.task_timeout
     ctx = AttemptContext(
         a.task_id, a.attempt, settings, provider=provider.name, user_id=a.user_id,
         on_progress=on_progress, is_cancelled=is_cancelled,
         write_artifact=_artifact_writer(settings, sink), progress_interval=0.25,
+        remote_job=RemoteJob.from_json(a.remote_job), record_job=job_recorder(scheduler, a, timeout),
     )
-    result = asyncio.run(run_attempt(provider, a, ctx, provider.timeout or settings.task_timeout))
+    result = asyncio.run(run_attempt(provider, a, ctx, timeout))
     result.provider = provider.name
     return result

@@ -13,11 +13,13 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import ray
 
-from ..executor import Assignment, AttemptResult, ProviderWorker, run_cpu_attempt
+from .. import metrics
+from ..executor import Assignment, AttemptResult, ProviderWorker, cancel_remote_job_task, run_cpu_attempt
 from ..models import EventType, Strategy, TaskStatus
 from ..store import utcnow
 from .handle import NAMESPACE
@@ -47,6 +49,8 @@ class Dispatcher:
         #: when a provider that queued tasks wait for leaves its breaker cooldown (or the grace
         #: for registrations after a start ends)
         self.breaker_wake: float | None = None
+        #: when a provider's rate limiter next lets a waiting task start
+        self.limiter_wake: float | None = None
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -54,7 +58,8 @@ class Dispatcher:
         kick = self.s._kick
         assert kick is not None
         while True:
-            wake_times = [t for t in (self.s.delayed[0][0] if self.s.delayed else None, self.breaker_wake) if t]
+            wake_times = [t for t in (self.s.delayed[0][0] if self.s.delayed else None, self.breaker_wake,
+                                      self.limiter_wake) if t]
             timeout = max(0.0, min(wake_times) - time.monotonic()) if wake_times else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(kick.wait(), timeout)
@@ -77,6 +82,7 @@ class Dispatcher:
                 s._enqueue(act, now)
         batches: dict[str, list[Assignment]] = defaultdict(list)
         self.breaker_wake = None
+        self.limiter_wake = None
         for q in s.queues.values():
             while True:
                 entry = q.peek(now)
@@ -96,17 +102,47 @@ class Dispatcher:
                     q.pop(now)
                     s.finish(act, TaskStatus.FAILED, error=s.registry.explain_none(act.type, act.request, pinned))
                     continue
+                names = s.job_provider(act, names)
                 strategy = Strategy(act.options.get("strategy") or s.settings.strategy)
-                name = s.registry.pick(names, strategy, act.request, now, act.excluded)
+                name = s.registry.pick(names, strategy, act.request, now, act.excluded,
+                                       admit=partial(self._admits, act, now))
                 if name is None:
                     reopen = s.registry.reopens_at(names, now)
                     if reopen is not None:
                         self.breaker_wake = min(reopen, self.breaker_wake or reopen)
+                    self._note_throttled(act, names, now)
                     break  # strict order: nothing behind this task may jump it on this route
                 q.pop(now)
+                self._take_rate(name, act, now)
                 batches[name].append(self._start(act, name))
         for name, assignments in batches.items():
             self._send(name, assignments)
+
+    # -- rate limits ---------------------------------------------------------------------------
+
+    def _admits(self, act: Active, now: float, name: str) -> bool:
+        return self._within_rate(name, act, now) <= 0.0
+
+    def _within_rate(self, name: str, act: Active, now: float) -> float:
+        """Seconds until ``name``'s rate limiter lets ``act`` start (0: now)."""
+        provider = self.s.registry.get(name)
+        return self.s.limiter.wait(provider, _usage(provider, act), now)
+
+    def _note_throttled(self, act: Active, names: list[str], now: float) -> None:
+        """``act`` could not start: if only rate limiters held it, count it as throttled and wake
+        the loop when the first of them lets it go."""
+        waits = {n: self._within_rate(n, act, now) for n in names if self.s.registry.free_slot(n, now)}
+        if not waits or min(waits.values()) <= 0.0:
+            return  # some provider was not held by its limiter: capacity or breaker, not throttling
+        for n in waits:
+            self.s.limiter.held(self.s.registry.get(n), act.id, now)
+        wake = now + min(waits.values())
+        self.limiter_wake = min(wake, self.limiter_wake or wake)
+
+    def _take_rate(self, name: str, act: Active, now: float) -> None:
+        provider = self.s.registry.get(name)
+        for group, seconds in self.s.limiter.take(provider, _usage(provider, act), act.id, now):
+            metrics.provider_throttled(group, seconds)
 
     def _start(self, act: Active, name: str) -> Assignment:
         s = self.s
@@ -123,7 +159,7 @@ class Dispatcher:
         s.registry.started(name)
         self.running[act.id] = (act.attempts, name)
         s.events.emit(act, EventType.STARTED)
-        return Assignment(act.id, act.attempts, act.type.value, act.input, act.user_id)
+        return Assignment(act.id, act.attempts, act.type.value, act.input, act.user_id, act.remote_job)
 
     # -- executors -----------------------------------------------------------------------------
 
@@ -270,6 +306,13 @@ class Dispatcher:
         if worker is not None:
             worker[0].cancel.remote(task_id)
 
+    def cancel_remote_job(self, name: str, job: dict[str, Any]) -> None:
+        """Cancel a recorded remote job at its provider, from a Ray task (no worker needed)."""
+        ref = self.provider_refs.get(name)
+        if ref is None:
+            ref = self.provider_refs[name] = ray.put(self.s.registry.get(name))
+        cancel_remote_job_task.remote(ref, job)
+
     def forget_provider(self, name: str) -> None:
         self.provider_refs.pop(name, None)
         item = self.workers.pop(name, None)
@@ -286,6 +329,15 @@ class Dispatcher:
         for _, prov in self.running.values():
             out[prov] += 1
         return dict(out)
+
+
+def _usage(provider: Any, act: Active) -> dict[str, float]:
+    """``provider.rate_usage`` (plug-in code: a failure counts one request and is logged)."""
+    try:
+        return dict(provider.rate_usage(act.request))
+    except Exception:
+        log.warning("%s.rate_usage failed for task %s; counting one request", provider.name, act.id, exc_info=True)
+        return {}
 
 
 def worker_prefix(instance: str, provider: str) -> str:
