@@ -22,12 +22,13 @@ from pydantic import ValidationError
 
 from . import fault_points, metrics
 from .artifacts import ArtifactStore
+from .attempt_calls import job_recorder, pass_rate_gate
 from .errors import InvalidInput, ProviderError, ProviderTimeout, RateLimited, RetryableError
 from .logs import configure_logging
 from .models import REQUEST_MODELS, TaskType
 from .output_check import check_output
 from .providers.base import Provider
-from .providers.context import AttemptContext, JobRecorder
+from .providers.context import AttemptContext
 from .providers.remote_job import RemoteJob
 from .reporting import ResultReporter
 from .settings import Settings
@@ -49,6 +50,8 @@ class Assignment:
     user_id: str = ""
     #: the remote job an earlier attempt recorded (``RemoteJob.to_json``): re-attach to it
     remote_job: dict[str, Any] | None = None
+    #: pass the Scheduler's ``rate_gate`` right before the provider runs (it has a rate limit)
+    rate_gate: bool = False
 
 
 @dataclass(slots=True)
@@ -88,9 +91,11 @@ def _error_result(a: Assignment, exc: BaseException, started: float) -> AttemptR
     )
 
 
-async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, timeout: float) -> AttemptResult:
-    """Run one attempt to an ``AttemptResult``; never raises."""
-    result = await _run_attempt(provider, a, ctx, timeout)
+async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, timeout: float,
+                      scheduler: Any = None) -> AttemptResult:
+    """Run one attempt to an ``AttemptResult``; never raises. With ``scheduler``, an attempt of
+    a rate-limited provider passes its ``rate_gate`` first."""
+    result = await _run_attempt(provider, a, ctx, timeout, scheduler)
     result.remote_job_ended = ctx.remote_job_over
     try:
         await fault_points.pause(ctx.settings, "result_ready", a.task_id)
@@ -100,10 +105,13 @@ async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, ti
     return result
 
 
-async def _run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, timeout: float) -> AttemptResult:
+async def _run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, timeout: float,
+                       scheduler: Any) -> AttemptResult:
     started = time.monotonic()
     try:
         await fault_points.pause(ctx.settings, "attempt_started", a.task_id)
+        if a.rate_gate and scheduler is not None:
+            await pass_rate_gate(scheduler, a.task_id, a.attempt)
         try:
             # checked again here: a stored input edited or replayed must not widen what it may name
             request = REQUEST_MODELS[TaskType(a.task_type)].model_validate(a.input)
@@ -124,40 +132,6 @@ async def _run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, t
         return _error_result(a, exc, started)
     finally:
         ctx.close()
-
-
-def job_recorder(scheduler: Any, a: Assignment, timeout: float) -> JobRecorder:
-    """``ctx.record_remote_job`` through the Scheduler, which returns once the job is committed
-    in the task's row. While the Scheduler restarts the call is sent again (a new one adopts this
-    attempt first), for as long as the attempt may run; after that the error propagates and the
-    provider cancels the job it cannot record."""
-
-    async def record(job: RemoteJob) -> bool:
-        deadline = time.monotonic() + timeout
-        delay = 0.1
-        while True:
-            try:
-                return bool(await scheduler.record_remote_job.remote(a.task_id, a.attempt, job.to_json()))
-            except Exception:
-                if time.monotonic() + delay > deadline:
-                    raise
-                log.warning("could not record remote job %s of %s; retrying in %.1fs", job.id, a.task_id, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    return record
-
-
-async def cancel_remote_job(provider: Provider, job: dict[str, Any]) -> None:
-    """``provider.cancel_remote_job`` for a stored job, logged and never raised."""
-    parsed = RemoteJob.from_json(job)
-    if parsed is None:
-        return
-    try:
-        await provider.cancel_remote_job(parsed)
-        log.info("cancelled remote job %s at %s", parsed.id, provider.name)
-    except Exception:  # the job may be finished or gone already; nothing more can be done
-        log.warning("could not cancel remote job %s at %s", parsed.id, provider.name, exc_info=True)
 
 
 def _artifact_writer(settings: Settings, sink: Sink | None) -> Any:
@@ -260,11 +234,11 @@ class ProviderWorker:
                     on_progress=lambda v, _m: self.reporter.progress(a.task_id, a.attempt, v),
                     is_cancelled=lambda: a.task_id in self.cancelled, write_artifact=self._write,
                     remote_job=RemoteJob.from_json(a.remote_job),
-                    record_job=job_recorder(self.scheduler, a, self.timeout),
+                    record_job=job_recorder(self.scheduler, a.task_id, a.attempt, self.timeout),
                 )
                 self.deadlines[(a.task_id, a.attempt)] = time.monotonic() + self.timeout
                 try:
-                    result = await run_attempt(self.provider, a, ctx, self.timeout)
+                    result = await run_attempt(self.provider, a, ctx, self.timeout, self.scheduler)
                 finally:
                     self.deadlines.pop((a.task_id, a.attempt), None)
         self.running.pop(a.task_id, None)
@@ -285,20 +259,10 @@ class ProviderWorker:
             # The Scheduler kills this worker; make sure, so the blocked code cannot finish later.
             os._exit(1)
 
-    async def cancel_remote_job(self, job: dict[str, Any]) -> None:
-        """Cancel a recorded remote job of a task cancelled while no attempt of it ran."""
-        await cancel_remote_job(self.provider, job)
-
     def snapshot(self) -> list[tuple[str, int]]:
         """Attempts this worker owns: running, waiting for a slot, or finished but not yet
         confirmed written. A restarted Scheduler adopts them instead of running them again."""
         return [(t, att) for t, (att, _) in self.running.items()] + self.reporter.owned()
-
-
-@ray.remote(num_cpus=0, max_retries=0)
-def cancel_remote_job_task(provider: Provider, job: dict[str, Any]) -> None:
-    """``cancel_remote_job`` as a Ray task (the task was cancelled while no attempt of it ran)."""
-    asyncio.run(cancel_remote_job(provider, job))
 
 
 @ray.remote(max_retries=0)
@@ -324,8 +288,8 @@ def run_cpu_attempt(provider: Provider, a: Assignment, settings: Settings, sched
         a.task_id, a.attempt, settings, provider=provider.name, user_id=a.user_id,
         on_progress=on_progress, is_cancelled=is_cancelled,
         write_artifact=_artifact_writer(settings, sink), progress_interval=0.25,
-        remote_job=RemoteJob.from_json(a.remote_job), record_job=job_recorder(scheduler, a, timeout),
+        remote_job=RemoteJob.from_json(a.remote_job), record_job=job_recorder(scheduler, a.task_id, a.attempt, timeout),
     )
-    result = asyncio.run(run_attempt(provider, a, ctx, timeout))
+    result = asyncio.run(run_attempt(provider, a, ctx, timeout, scheduler))
     result.provider = provider.name
     return result

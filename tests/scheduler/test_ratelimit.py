@@ -179,3 +179,22 @@ def test_settings_refuse_unknown_or_bad_limit_fields(monkeypatch: pytest.MonkeyP
         monkeypatch.setenv("VIDEOAI_PROVIDER_RATE_LIMITS", bad)
         with pytest.raises(ValueError, match="runway"):
             Settings()
+
+
+def test_the_gate_holds_starts_that_arrive_bunched() -> None:
+    # dispatched at the limiter's pace, but delivered together (a worker that was starting): the
+    # gate lets no more than the limit start in any window of the period (plus the margin)
+    provider = Limited("p", RateLimits(requests=10, per_seconds=6))
+    limiter = RateLimiter({}, margin=0.05)
+    now, started = 0.0, []
+    pending = 25
+    while pending:
+        delay = limiter.gate(provider, {}, now)
+        if delay > 0:
+            now += delay
+            continue
+        started.append(now)
+        pending -= 1
+    assert max_in_window(started, 6 * 1.05) <= 10
+    assert started[:10] == [0.0] * 10 and started[10] == pytest.approx(6.3)
+    assert limiter.gate(Limited("free", None), {}, 0.0) == 0.0  # nothing declared: no gate

@@ -40,12 +40,13 @@ from .recovery import RecoveryMixin
 from .remote_jobs import RemoteJobsMixin
 from .state import Active
 from .submit import SubmitMixin
+from .throttle import ThrottleMixin
 
 log = logging.getLogger("videoai.scheduler")
 
 
 
-class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, RemoteJobsMixin):
+class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, RemoteJobsMixin, ThrottleMixin):
     """Priority scheduling, retries, cancellation and recovery for every task."""
 
     def __init__(self, settings: Settings, providers: list[Provider] | None = None) -> None:

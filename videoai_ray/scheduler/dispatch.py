@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
-from .. import metrics
-from ..executor import Assignment, AttemptResult, ProviderWorker, cancel_remote_job_task, run_cpu_attempt
+from ..attempt_calls import cancel_remote_job_task
+from ..executor import Assignment, AttemptResult, ProviderWorker, run_cpu_attempt
 from ..models import EventType, Strategy, TaskStatus
 from ..store import utcnow
+from . import throttle
 from .handle import NAMESPACE
 
 if TYPE_CHECKING:
@@ -105,44 +106,20 @@ class Dispatcher:
                 names = s.job_provider(act, names)
                 strategy = Strategy(act.options.get("strategy") or s.settings.strategy)
                 name = s.registry.pick(names, strategy, act.request, now, act.excluded,
-                                       admit=partial(self._admits, act, now))
+                                       admit=partial(throttle.admits, s, act, now))
                 if name is None:
                     reopen = s.registry.reopens_at(names, now)
                     if reopen is not None:
                         self.breaker_wake = min(reopen, self.breaker_wake or reopen)
-                    self._note_throttled(act, names, now)
+                    wake = throttle.note_held(s, act, names, now)
+                    if wake is not None:
+                        self.limiter_wake = min(wake, self.limiter_wake or wake)
                     break  # strict order: nothing behind this task may jump it on this route
                 q.pop(now)
-                self._take_rate(name, act, now)
+                throttle.take(s, name, act, now)
                 batches[name].append(self._start(act, name))
         for name, assignments in batches.items():
             self._send(name, assignments)
-
-    # -- rate limits ---------------------------------------------------------------------------
-
-    def _admits(self, act: Active, now: float, name: str) -> bool:
-        return self._within_rate(name, act, now) <= 0.0
-
-    def _within_rate(self, name: str, act: Active, now: float) -> float:
-        """Seconds until ``name``'s rate limiter lets ``act`` start (0: now)."""
-        provider = self.s.registry.get(name)
-        return self.s.limiter.wait(provider, _usage(provider, act), now)
-
-    def _note_throttled(self, act: Active, names: list[str], now: float) -> None:
-        """``act`` could not start: if only rate limiters held it, count it as throttled and wake
-        the loop when the first of them lets it go."""
-        waits = {n: self._within_rate(n, act, now) for n in names if self.s.registry.free_slot(n, now)}
-        if not waits or min(waits.values()) <= 0.0:
-            return  # some provider was not held by its limiter: capacity or breaker, not throttling
-        for n in waits:
-            self.s.limiter.held(self.s.registry.get(n), act.id, now)
-        wake = now + min(waits.values())
-        self.limiter_wake = min(wake, self.limiter_wake or wake)
-
-    def _take_rate(self, name: str, act: Active, now: float) -> None:
-        provider = self.s.registry.get(name)
-        for group, seconds in self.s.limiter.take(provider, _usage(provider, act), act.id, now):
-            metrics.provider_throttled(group, seconds)
 
     def _start(self, act: Active, name: str) -> Assignment:
         s = self.s
@@ -159,7 +136,8 @@ class Dispatcher:
         s.registry.started(name)
         self.running[act.id] = (act.attempts, name)
         s.events.emit(act, EventType.STARTED)
-        return Assignment(act.id, act.attempts, act.type.value, act.input, act.user_id, act.remote_job)
+        return Assignment(act.id, act.attempts, act.type.value, act.input, act.user_id, act.remote_job,
+                          s.limiter.gated(s.registry.get(name), time.monotonic()))
 
     # -- executors -----------------------------------------------------------------------------
 
@@ -329,15 +307,6 @@ class Dispatcher:
         for _, prov in self.running.values():
             out[prov] += 1
         return dict(out)
-
-
-def _usage(provider: Any, act: Active) -> dict[str, float]:
-    """``provider.rate_usage`` (plug-in code: a failure counts one request and is logged)."""
-    try:
-        return dict(provider.rate_usage(act.request))
-    except Exception:
-        log.warning("%s.rate_usage failed for task %s; counting one request", provider.name, act.id, exc_info=True)
-        return {}
 
 
 def worker_prefix(instance: str, provider: str) -> str:

@@ -12,11 +12,18 @@ A 429 (``RateLimited``) halves the group's rate (down to 1/16 of the declared on
 buckets and starts nothing there before its ``Retry-After`` has passed; every
 ``recovery_seconds`` without another 429 the rate grows by half again, up to the declared one.
 A provider without declared limits still gets the pause.
+
+The buckets pace what is dispatched; an attempt handed to a worker that was still starting, or
+busy, may reach its provider later than dispatched, and several late ones together. So a worker
+also asks ``gate`` right before the provider runs: a log of the requests that really started
+holds any start that would make more than ``N`` in a window of ``P * (1 + margin)``. With the
+buckets' pace that log never binds in steady state; it only absorbs delivery hiccups.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +82,9 @@ class GroupLimiter:
     throttled_seconds: float = 0.0
     #: task ids waiting for this limiter now, since when
     waiting: dict[str, float] = field(default_factory=dict)
+    #: requests that really started (at the gate), oldest first: (time, requests)
+    started: deque[tuple[float, float]] = field(default_factory=deque)
+    margin: float = 0.0
 
     @classmethod
     def build(cls, limits: RateLimits | None, margin: float, recovery_seconds: float, now: float) -> GroupLimiter:
@@ -87,7 +97,30 @@ class GroupLimiter:
                 burst = limits.burst_of(unit)
                 rate = max(limit - burst + 1, 1.0) * (1.0 - margin) / limits.per_seconds
                 buckets[unit] = Bucket(burst, rate, burst, now)
-        return cls(limits, buckets, recovery_seconds, last_change=now)
+        return cls(limits, buckets, recovery_seconds, last_change=now, margin=margin)
+
+    def gate(self, requests: float, now: float) -> float:
+        """Seconds this start must still wait so that no window of ``per_seconds * (1 + margin)``
+        holds more than the declared requests; 0: it starts now (and is logged)."""
+        limits = self.limits
+        if limits is None or limits.requests is None:
+            return max(0.0, self.paused_until - now)
+        limit = limits.requests
+        window = limits.per_seconds * (1.0 + self.margin)
+        while self.started and self.started[0][0] <= now - window:
+            self.started.popleft()
+        used = sum(n for _, n in self.started)
+        if self.paused_until > now:
+            return self.paused_until - now
+        if self.started and used + min(requests, limit) > limit:
+            # wait until enough of the oldest starts leave the window
+            left = used + min(requests, limit) - limit
+            for t, n in self.started:
+                left -= n
+                if left <= 0:
+                    return max(t + window - now, 1e-3)
+        self.started.append((now, requests))
+        return 0.0
 
     def _recover(self, now: float) -> None:
         while self.factor < 1.0 and now - self.last_change >= self.recovery_seconds:
@@ -202,6 +235,15 @@ class RateLimiter:
         """``task_id`` no longer waits (it started elsewhere, or it was cancelled)."""
         for g in self._groups.values():
             g.waiting.pop(task_id, None)
+
+    def gated(self, provider: Provider, now: float) -> bool:
+        """Whether attempts of ``provider`` pass ``gate`` before they send (a request limit)."""
+        limits = self.group(provider, now).limits
+        return limits is not None and limits.requests is not None
+
+    def gate(self, provider: Provider, usage: Mapping[str, float], now: float) -> float:
+        """``GroupLimiter.gate`` for an attempt of ``provider`` about to send its requests."""
+        return self.group(provider, now).gate(_amount(usage, "requests"), now)
 
     def rate_limited(self, provider: Provider, retry_after: float | None, now: float) -> None:
         self.group(provider, now).on_rate_limited(retry_after, now)
