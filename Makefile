@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+TEST_STAMP := $(VENV)/.installed-test-stamp
+# The [diffusion] extra's torch, CPU build: the CUDA build from PyPI is gigabytes the tests never use.
+# `make TORCH=torch` takes whatever pip picks instead (e.g. on a GPU machine).
+TORCH ?= torch==2.13.0+cpu
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: install demo test lint format typecheck bench clean
 
@@ -14,7 +19,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[transcribe,postgres,notebooks,test]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# the tests need the [diffusion] extra (tiny models built by the tests), the benchmarks [bench]
+# (Ray Data); `make demo` needs neither
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --extra-index-url $(TORCH_INDEX) '$(TORCH)' -e '.[diffusion,bench]'
+	@touch $(TEST_STAMP)
+
+install: $(TEST_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/videoai demo
@@ -29,12 +40,12 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/videoai bench all --markdown
 
 clean:

@@ -13,7 +13,10 @@ import pandas as pd
 from .errors import TaskCancelled, TaskFailed
 from .frames import tasks_frame
 from .models import Task, TaskStatus
+from .models.enums import terminal_count
+from .snapshots import batch_html, batch_summary, task_html
 from .store.batches import batch_rows
+from .widgets import batch_progress, display_batch, display_future, settle
 
 if TYPE_CHECKING:
     from .client import Client
@@ -27,11 +30,6 @@ def _raise_for(task: Task) -> Task:
     if task.status is TaskStatus.CANCELLED:
         raise TaskCancelled(task)
     return task
-
-
-def terminal_count(counts: dict[str, int]) -> int:
-    """Tasks in a terminal state, from ``Batch.counts()``."""
-    return sum(n for s, n in counts.items() if s != "not_submitted" and TaskStatus(s).terminal)
 
 
 class TaskFuture:
@@ -60,14 +58,18 @@ class TaskFuture:
 
     def wait(self, timeout: float | None = None) -> Task:
         """Wait until the task is terminal and return it (whatever its end state)."""
-        return self.client._wait_task(self.id, timeout)
+        task = self.client._wait_task(self.id, timeout)
+        settle(self.id)
+        return task
 
     def result(self, timeout: float | None = None) -> Task:
         """The finished task; raises ``TaskFailed`` / ``TaskCancelled``, or ``TimeoutError``."""
         return _raise_for(self.wait(timeout))
 
     async def result_async(self, timeout: float | None = None) -> Task:
-        return _raise_for(await self.client._wait_task_async(self.id, timeout))
+        task = await self.client._wait_task_async(self.id, timeout)
+        settle(self.id)
+        return _raise_for(task)
 
     def __await__(self) -> Generator[Any, None, Task]:
         return self.result_async().__await__()
@@ -84,9 +86,11 @@ class TaskFuture:
         pct = f" {t.progress:.0%}" if t.status is TaskStatus.PROCESSING else ""
         return f"<TaskFuture {t.id} {t.type.value} {t.status.value}{pct} provider={t.provider}>"
 
-    def _ipython_display_(self) -> None:
-        from .widgets import display_future
+    def _repr_html_(self) -> str:
+        """The task's state now as static HTML (with its output once finished)."""
+        return task_html(self.task, self.client.settings.artifacts_root)
 
+    def _ipython_display_(self) -> None:
         display_future(self)
 
 
@@ -160,8 +164,6 @@ class Batch:
         """Wait for every task to end; returns the counts per status."""
         bar = None
         if progress:
-            from .widgets import batch_progress
-
             bar = batch_progress(self)
         try:
             for rows in self._finished(timeout):
@@ -170,6 +172,7 @@ class Batch:
         finally:
             if bar is not None:
                 bar.close()
+        settle(self.id)
         return self.counts()
 
     def results(self) -> list[Task]:
@@ -182,11 +185,11 @@ class Batch:
         return self.client._cancel_many(self.ids)
 
     def __repr__(self) -> str:
-        counts = self.counts()
-        text = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-        return f"<Batch {self.id} {len(self.ids)} tasks: {text}>"
+        return batch_summary(self.id, len(self.ids), self.counts())
+
+    def _repr_html_(self) -> str:
+        """The counts per status now as static HTML (a bar and a chip per status)."""
+        return batch_html(self.id, len(self.ids), self.counts())
 
     def _ipython_display_(self) -> None:
-        from .widgets import display_batch
-
         display_batch(self)

@@ -22,6 +22,8 @@ log = logging.getLogger("videoai.metrics")
 #: seconds: task durations (queue excluded) and provider calls, from 10 ms to 1 h
 DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0]
 #: seconds: webhook deliveries (the HTTP timeout defaults to 10 s)
+#: attempts per model batch
+BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128]
 WEBHOOK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]
 
 
@@ -59,11 +61,17 @@ SPECS: dict[str, MetricSpec] = {s.name: s for s in (
     MetricSpec("gauge", "videoai_provider_allowed_rpm",
                "Requests per minute the rate limiter lets a provider start now (lowered after a 429).",
                ("provider",)),
+    MetricSpec("counter", "videoai_provider_rate_limited",
+               "Provider attempts that ended in the provider's rate limit (HTTP 429).", ("provider",)),
     MetricSpec("counter", "videoai_webhook_deliveries", "Webhook delivery attempts, by outcome.", ("outcome",)),
     MetricSpec("histogram", "videoai_webhook_latency_seconds", "Webhook delivery attempt latency.",
                ("outcome",), tuple(WEBHOOK_BUCKETS)),
     MetricSpec("counter", "videoai_cache_lookups", "Cache lookups per layer; result is hit or miss.",
                ("layer", "result")),
+    MetricSpec("gauge", "videoai_pool_actors", "Actors in a model provider's pool.", ("provider",)),
+    MetricSpec("counter", "videoai_model_loads", "Model weight loads (one per pool actor).", ("provider",)),
+    MetricSpec("histogram", "videoai_batch_size", "Attempts per batch sent to a pool actor.", ("provider",),
+               tuple(BATCH_BUCKETS)),
 )}
 
 _metrics: dict[str, Any] = {}
@@ -187,6 +195,9 @@ def provider_throttled(provider: Any, seconds: float) -> None:
 def provider_allowed_rpm(provider: Any, rpm: float) -> None:
     """Requests per minute the limiter lets ``provider`` start now (a gauge)."""
     _record("videoai_provider_allowed_rpm", "set", rpm, provider=provider)
+def provider_rate_limited(provider: Any) -> None:
+    """An attempt on ``provider`` ended because the provider said to slow down (``rate_limited``)."""
+    _record("videoai_provider_rate_limited", "inc", 1, provider=provider)
 
 
 def webhook_delivery(outcome: Any, latency_s: float | None = None) -> None:
@@ -204,6 +215,21 @@ def cache_lookup(layer: Any, hits: int, misses: int) -> None:
         _record("videoai_cache_lookups", "inc", hits, layer=layer, result="hit")
     if misses > 0:
         _record("videoai_cache_lookups", "inc", misses, layer=layer, result="miss")
+
+
+def pool_size(provider: Any, n: int) -> None:
+    """Actors in ``provider``'s pool now (a gauge)."""
+    _record("videoai_pool_actors", "set", max(0, n), provider=provider)
+
+
+def model_load(provider: Any, seconds: float) -> None:
+    """A pool actor of ``provider`` loaded its model (``seconds`` is kept in the actor's listing)."""
+    _record("videoai_model_loads", "inc", 1, provider=provider)
+
+
+def batch_size(provider: Any, n: int) -> None:
+    """A batch of ``n`` attempts went to one of ``provider``'s pool actors."""
+    _record("videoai_batch_size", "observe", n, provider=provider)
 
 
 def names() -> list[str]:

@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     # -- local providers --
     #: path to a CTranslate2 Whisper model folder; default: the pinned wheel's tiny English model
     whisper_model: Path | None = None
+    #: actors of the ``local-whisper`` pool at most, and GPUs each holds (0: the CPU, int8)
+    whisper_pool_max: int = Field(default=1, ge=1, le=1024)
+    whisper_gpus: float = Field(default=0.0, ge=0)
+    #: a diffusers pipeline folder for ``local-diffusers`` (unset: the provider is unavailable)
+    diffusers_model: Path | None = None
+    diffusers_pool_max: int = Field(default=1, ge=1, le=1024)
+    diffusers_gpus: float = Field(default=0.0, ge=0)
+    diffusers_steps: int = Field(default=30, ge=1, le=500)
 
     # -- logs --
     log_json: bool = False

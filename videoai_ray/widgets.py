@@ -5,35 +5,52 @@ A view refreshes from a daemon thread that reads the task store a few times per 
 at the terminal state. A thread (not an asyncio task) keeps the view moving while a later cell
 blocks in ``fut.result()``, and reading the store (not Ray) keeps it harmless after
 ``ray.shutdown()``. A batch gets ONE aggregate view whatever its size, never a widget per task.
+
+Each displayed view also carries a static HTML form of its state (:mod:`videoai_ray.snapshots`)
+next to the widget, refreshed when the status changes; at the terminal state the output becomes
+that HTML alone, so a saved, shared or exported notebook shows the picture, the player, the
+transcript or the final counts instead of a widget's ``VBox(...)`` repr. ``fut.result()`` and
+``batch.wait()`` publish the final form from the waiting cell too (:func:`settle`), so a notebook
+executed headless (nbclient, ``nbconvert --execute``) records it.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import logging
 import threading
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
-from .artifacts import ArtifactStore
-from .futures import terminal_count
-from .models import Task, TaskStatus, TaskType
+from .models import Task, TaskStatus
+from .models.enums import terminal_count
+from .snapshots import (
+    ORDER,
+    batch_html,
+    batch_summary,
+    chip,
+    task_detail,
+    task_header,
+    task_html,
+    task_summary,
+)
 
 if TYPE_CHECKING:
     from .futures import Batch, TaskFuture
 
 log = logging.getLogger("videoai.widgets")
 
+__all__ = ["BatchView", "FutureView", "TqdmBatchBar", "batch_progress", "display_batch", "display_future",
+           "in_notebook", "settle", "task_summary"]
+
 #: seconds between refreshes while a task runs, and while it waits
 POLL_RUNNING = 0.25
 POLL_WAITING = 1.0
-#: artifacts larger than this are linked, not embedded in the notebook
-MAX_INLINE_BYTES = 20 * 1024 * 1024
-_COLORS = {"pending": "#888", "processing": "#1f77b4", "retrying": "#ff7f0e", "completed": "#2ca02c",
-           "failed": "#d62728", "cancelled": "#555"}
 _BAR_STYLE = {"completed": "success", "failed": "danger", "cancelled": "warning", "retrying": "warning"}
-_ORDER = [s.value for s in TaskStatus]
+#: views shown and not yet settled, by task or batch id (see :func:`settle`)
+_LIVE: dict[str, list[_LiveView]] = {}
+_LIVE_LOCK = threading.Lock()
 
 
 def in_notebook() -> bool:
@@ -47,50 +64,80 @@ def in_notebook() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def _chip(status: str, n: int | None = None) -> str:
-    text = status if n is None else f"{status} {n}"
-    return (f'<span style="background:{_COLORS.get(status, "#888")};color:white;border-radius:3px;'
-            f'padding:1px 6px;margin-right:4px;font-size:90%">{html.escape(text)}</span>')
-
-
-def _pre(text: str, limit: int = 4000) -> str:
-    if len(text) > limit:
-        text = text[:limit] + f"\n… ({len(text) - limit} more characters)"
-    return f'<pre style="white-space:pre-wrap;max-height:18em;overflow:auto">{html.escape(text)}</pre>'
-
-
-def task_summary(task: Task) -> str:
-    """A few plain-text lines about a task: what it is, where it is, and its output or error."""
-    pct = f" {task.progress:.0%}" if task.status is TaskStatus.PROCESSING else ""
-    lines = [f"{task.id} {task.type.value} {task.status.value}{pct} provider={task.provider or '-'}"
-             f" attempts={task.attempts}" + (" (cache hit)" if task.cache_hit else "")]
-    if task.error is not None and task.status is not TaskStatus.COMPLETED:
-        lines.append(f"error {task.error.code}: {task.error.message}")
-    out = task.output or {}
-    for key in ("image_url", "video_url", "subtitle_url", "transcript_url"):
-        if out.get(key):
-            lines.append(f"{key}: {out[key]}")
-    if out.get("text"):
-        lines.append(f"text: {str(out['text'])[:500]}")
-    return "\n".join(lines)
-
-
 class _LiveView:
     """A widget refreshed by ``step()`` from a daemon thread until ``step`` returns ``None``
-    (the terminal state) or ``stop()`` is called; ``step`` returns the seconds to the next call."""
+    (the terminal state) or ``stop()`` is called; ``step`` returns the seconds to the next call.
 
+    Once :meth:`show` has displayed it, every refresh publishes the static form when
+    ``state_key()`` changed, and the terminal state replaces the widget with the static form."""
+
+    key: str
     detail: Any
+    widget: Any
 
     def __init__(self) -> None:
         self._stop = threading.Event()
+        self._lock = threading.RLock()
+        self.finished = False
+        self.display_id: str | None = None
+        self.final: dict[str, str] | None = None
+        self._published: str | None = None
 
     def step(self) -> float | None:
         raise NotImplementedError
 
+    def static(self) -> tuple[str, str]:
+        """The last rendered state as ``(html, plain text)``."""
+        raise NotImplementedError
+
+    def state_key(self) -> str:
+        """Changes when the static form is worth publishing again (not on every progress tick)."""
+        raise NotImplementedError
+
+    def bundle(self) -> dict[str, Any]:
+        """The display data: the final static form, or the live widget with the static form beside it."""
+        if self.finished:
+            if self.final is None:
+                page, text = self.static()
+                self.final = {"text/html": page, "text/plain": text}
+            return self.final
+        page, text = self.static()
+        return {**self.widget._repr_mimebundle_(), "text/html": page, "text/plain": text}
+
+    def publish(self, force: bool = False) -> None:
+        """Send the current bundle to the view's output if its state changed (or ``force``)."""
+        if self.display_id is None:
+            return
+        key = "final" if self.finished else self.state_key()
+        if key == self._published and not force:
+            return
+        from IPython.display import update_display
+
+        self._published = key
+        update_display(self.bundle(), raw=True, display_id=self.display_id)
+
+    def show(self) -> None:
+        """Display the view (after a first ``render``); live views keep refreshing from a thread."""
+        from IPython.display import display
+
+        self.display_id = f"videoai-{uuid.uuid4().hex}"
+        self._published = "final" if self.finished else self.state_key()
+        display(self.bundle(), raw=True, display_id=self.display_id)
+        if not self.finished:
+            with _LIVE_LOCK:
+                _LIVE.setdefault(self.key, []).append(self)
+            self.start()
+
+    def refresh(self, force: bool = False) -> float | None:
+        with self._lock:
+            delay = self.step()
+            self.publish(force)
+            return delay
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                delay = self.step()
+                delay = self.refresh()
             except Exception as e:  # the store went away (kernel shutting down): say so and stop
                 log.debug("view refresh failed; stopping", exc_info=True)
                 self.detail.value += f" <i>(view stopped: {html.escape(type(e).__name__)})</i>"
@@ -108,87 +155,53 @@ class _LiveView:
         self._stop.set()
 
 
-def output_widgets(task: Task, artifacts_root: str) -> list[Any]:
-    """Widgets showing a finished task's output inline (images, players, text) or its error."""
-    import ipywidgets as w
+def settle(key: str) -> None:
+    """Publish the final form of the views of task or batch ``key`` from the calling thread.
 
-    if task.status is not TaskStatus.COMPLETED:
-        err = task.error
-        msg = f"{err.code}: {err.message}" if err else task.status.value
-        return [w.HTML(f'<div style="color:{_COLORS["failed"]}"><b>{task.status.value}</b> {html.escape(msg)}</div>')]
-    out = task.output or {}
-    store = ArtifactStore(artifacts_root)
-
-    def media(url: str | None, kind: str, size: int | None = None, **kw: Any) -> Any:
-        if not url:
-            return None
-        fmt = url.rsplit(".", 1)[-1].lower() if "." in url.rsplit("/", 1)[-1] else kind
+    ``TaskFuture.wait()`` and ``Batch.wait()`` call it once the work has ended: a headless run
+    (nbclient) records only the messages sent while a cell runs, and the refresh thread may
+    publish between two cells; the waiting cell's own message is always recorded."""
+    with _LIVE_LOCK:
+        views = _LIVE.pop(key, [])
+    for view in views:
+        view.stop()
         try:
-            if size is not None and size > MAX_INLINE_BYTES:
-                raise ValueError("too large to embed")
-            data = store.read_bytes(url)
-        except Exception as e:  # unreachable store, too large: link instead of failing
-            return w.HTML(f"{kind}: <code>{html.escape(url)}</code> ({html.escape(str(e)[:200])})")
-        cls = {"image": w.Image, "video": w.Video, "audio": w.Audio}[kind]
-        return cls(value=data, format=fmt, **kw)
-
-    items: list[Any] = []
-    if task.type is TaskType.IMAGE_GENERATION:
-        for img in out.get("images") or [{"url": out.get("image_url")}]:
-            width = min(int(img.get("width") or 320), 320)
-            items.append(media(img.get("url"), "image", img.get("size_bytes"), width=width))
-    elif task.type is TaskType.VIDEO_GENERATION:
-        items.append(media(out.get("video_url"), "video", (out.get("metadata") or {}).get("size_bytes"),
-                           width=480, autoplay=False, loop=False, controls=True))
-    elif task.type is TaskType.AUDIO_TRANSCRIPTION:
-        src = task.input.get("audio_url")
-        if isinstance(src, str) and src.startswith("upload://"):  # the file the SDK uploaded
-            src = store.upload_url(src, task.user_id)
-        if src and store.owns(src):
-            items.append(media(src, "audio", None, autoplay=False, loop=False, controls=True))
-        if "text" in out:
-            items.append(w.HTML(_pre(str(out["text"]))))
-    elif task.type is TaskType.SUBTITLE_GENERATION and "content" in out:
-        items.append(w.HTML(f"<small>{html.escape(str(out.get('format', '')))}, {out.get('cues', '?')} cues</small>"
-                            + _pre(str(out["content"]))))
-    items = [i for i in items if i is not None]
-    if not items:
-        items.append(w.HTML(_pre(json.dumps(out, indent=1, default=str), 2000)))
-    return items
+            view.refresh(force=True)
+        except Exception:  # the store went away: the view already said so, nothing to publish
+            log.debug("settling view %s failed", key, exc_info=True)
 
 
 class FutureView(_LiveView):
-    """Live view of one task: type, provider, status, a progress bar, then the output or error."""
+    """Live view of one task: type, provider, status and a progress bar; once shown, its output
+    becomes the static form at the end (the picture, the player, the text or the error)."""
 
     def __init__(self, fut: TaskFuture) -> None:
         import ipywidgets as w
 
         super().__init__()
         self.fut = fut
+        self.key = fut.id
+        self.task: Task | None = None
         self.header = w.HTML()
         self.bar = w.FloatProgress(value=0.0, min=0.0, max=1.0, layout=w.Layout(width="50%"))
         self.detail = w.HTML()
-        self.output = w.VBox()
-        self.widget = w.VBox([self.header, w.HBox([self.bar, self.detail]), self.output])
-        self._shown_output = False
+        self.widget = w.VBox([self.header, w.HBox([self.bar, self.detail])])
 
     def render(self, task: Task) -> None:
-        """Show ``task`` (as stored now); the output is rendered once, at the terminal state."""
-        status = task.status.value
-        self.header.value = (f"<b>{task.type.value}</b> <code>{task.id}</code> {_chip(status)}"
-                             f" provider <b>{html.escape(task.provider or '—')}</b>"
-                             + (" (cache hit)" if task.cache_hit else ""))
+        """Show ``task`` (as stored now)."""
+        self.task = task
+        self.finished = task.done
+        self.header.value = task_header(task)
         self.bar.value = 1.0 if task.status is TaskStatus.COMPLETED else task.progress
-        self.bar.bar_style = _BAR_STYLE.get(status, "info")
-        parts = [f"{task.progress:.0%}", f"attempt {task.attempts}" if task.attempts else ""]
-        if task.duration is not None:
-            parts.append(f"{task.duration:.2f} s")
-        if task.cost:
-            parts.append(f"${task.cost:.4f}")
-        self.detail.value = " · ".join(p for p in parts if p)
-        if task.done and not self._shown_output:
-            self._shown_output = True
-            self.output.children = tuple(output_widgets(task, self.fut.client.settings.artifacts_root))
+        self.bar.bar_style = _BAR_STYLE.get(task.status.value, "info")
+        self.detail.value = html.escape(task_detail(task))
+
+    def static(self) -> tuple[str, str]:
+        assert self.task is not None, "render() first"
+        return task_html(self.task, self.fut.client.settings.artifacts_root), task_summary(self.task)
+
+    def state_key(self) -> str:
+        return self.task.status.value if self.task is not None else ""
 
     def step(self) -> float | None:
         task = self.fut.task
@@ -203,13 +216,9 @@ def display_future(fut: TaskFuture) -> None:
     if not in_notebook():
         print(task_summary(fut.task))
         return
-    from IPython.display import display
-
-    view, task = FutureView(fut), fut.task
-    view.render(task)
-    display(view.widget)
-    if not task.done:
-        view.start()
+    view = FutureView(fut)
+    view.render(fut.task)
+    view.show()
 
 
 class BatchView(_LiveView):
@@ -220,7 +229,10 @@ class BatchView(_LiveView):
 
         super().__init__()
         self.batch = batch
+        self.key = batch.id
         self.total = len(batch)
+        self.counts: dict[str, int] = {}
+        self.note = ""
         self.bar = w.IntProgress(value=0, min=0, max=max(1, self.total), layout=w.Layout(width="60%"))
         self.header = w.HTML(f"<b>batch</b> <code>{html.escape(batch.id)}</code>, {self.total} tasks")
         self.detail = w.HTML()
@@ -238,11 +250,20 @@ class BatchView(_LiveView):
         self.bar.value = done
         finished = done >= self.total
         self.bar.bar_style = ("danger" if counts.get("failed") else "success") if finished else "info"
-        chips = "".join(_chip(s, counts[s]) for s in _ORDER if counts.get(s))
+        chips = "".join(chip(s, counts[s]) for s in ORDER if counts.get(s))
         speed = f" · {rate:.1f} tasks/s" if done > self._done0 or not finished else ""
         eta = f", ETA {(self.total - done) / rate:.0f} s" if rate > 0 and not finished else ""
+        self.counts, self.finished = dict(counts), finished
+        self.note = f"{speed} · {elapsed:.1f} s{eta}" if speed or not finished else ""
         self.detail.value = f"{chips} &nbsp; {done}/{self.total} done{speed} · {elapsed:.1f} s{eta}"
         return finished
+
+    def static(self) -> tuple[str, str]:
+        return (batch_html(self.batch.id, self.total, self.counts, self.note),
+                batch_summary(self.batch.id, self.total, self.counts))
+
+    def state_key(self) -> str:
+        return "running"
 
     def step(self) -> float | None:
         return None if self.render(self.batch.counts()) else 0.5
@@ -252,7 +273,11 @@ class BatchView(_LiveView):
 
     def close(self) -> None:
         self.stop()
-        self.render(self.batch.counts())
+        with _LIVE_LOCK:
+            views = _LIVE.get(self.key, [])
+            if self in views:
+                views.remove(self)
+        self.refresh(force=True)
 
 
 def display_batch(batch: Batch) -> None:
@@ -260,12 +285,9 @@ def display_batch(batch: Batch) -> None:
     if not in_notebook():
         print(repr(batch))
         return
-    from IPython.display import display
-
     view = BatchView(batch)
-    display(view.widget)
-    if not view.render(batch.counts()):
-        view.start()
+    view.render(batch.counts())
+    view.show()
 
 
 class TqdmBatchBar:
@@ -290,10 +312,8 @@ class TqdmBatchBar:
 def batch_progress(batch: Batch) -> BatchView | TqdmBatchBar:
     """The bar ``Batch.wait(progress=True)`` drives: a live widget in Jupyter, tqdm elsewhere."""
     if in_notebook():
-        from IPython.display import display
-
         view = BatchView(batch)
-        display(view.widget)
-        view.start()
+        view.render(batch.counts())
+        view.show()
         return view
     return TqdmBatchBar(batch)

@@ -1,4 +1,5 @@
-"""Execute every notebook in ``notebooks/`` top to bottom in a fresh kernel and fail on any error.
+"""Execute every notebook in ``notebooks/`` top to bottom in a fresh kernel and fail on any error,
+then export it to HTML as a reader without a kernel sees it and check the media are there.
 
 Each notebook starts its own local Ray inside the kernel process (``ray.init(address="local")``),
 independent of any Ray this pytest process runs. The kernel runs this virtualenv's Python through
@@ -20,6 +21,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 pytest.importorskip("matplotlib")
+nbconvert = pytest.importorskip("nbconvert")
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 KERNEL = "videoai-ray-test"
@@ -27,6 +29,15 @@ KERNEL = "videoai-ray-test"
 CELL_TIMEOUT = 240
 _SCRUB = ("RAY_ADDRESS", "OPENAI_API_KEY", "STABILITY_API_KEY", "RUNWAYML_API_SECRET", "FAL_KEY",
           "ASSEMBLYAI_API_KEY", "DATABASE_URL", "REDIS_URL", "VIDEOAI_HOME", "VIDEOAI_INSTANCE")
+#: what each notebook's HTML export must show where its futures and batches were displayed
+EXPORTED = {
+    "01_quickstart": ["<img ", 'src="data:image/jpeg;base64,', "<video ", 'src="data:video/mp4;base64,', "<audio ",
+                      'src="data:audio/', "quick brown fox", "--&gt;", "no_provider: "],
+    "02_batch": ['class="videoai-batch"', 'title="completed'],
+    "03_monitoring": [],
+    "04_custom_provider": ['src="data:image/jpeg;base64,', "invalid_input: the poster provider does not draw that",
+                           'class="videoai-batch"', "8/8 done"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +76,8 @@ def test_four_notebooks_are_committed_without_outputs() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.stem)
-def test_notebook_runs(path: Path, kernel_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notebook_runs(path: Path, kernel_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                       tmp_path: Path) -> None:
     monkeypatch.setenv("JUPYTER_PATH", kernel_env["JUPYTER_PATH"])
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
@@ -79,3 +91,17 @@ def test_notebook_runs(path: Path, kernel_env: dict[str, str], monkeypatch: pyte
     assert elapsed < 120, f"{path.name} took {elapsed:.0f} s (budget: 2 minutes)"
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("output_type") == "error"]
     assert not errors
+    _check_export(nb, path.stem, tmp_path)
+
+
+def _check_export(nb: object, stem: str, folder: Path) -> None:
+    """Export the executed notebook as a reader without a kernel gets it (nbconvert's HTML, which
+    shows a widget only from saved widget state and a JavaScript library from a CDN) and look for
+    the media; the HTML is kept in ``folder`` for a look in a browser."""
+    page, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+    (folder / f"{stem}.html").write_text(page)
+    print(f"exported: {folder / f'{stem}.html'}")
+    for marker in EXPORTED[stem]:
+        assert marker in page, f"{stem}: {marker!r} missing from the exported HTML"
+    widget_outputs = page.count('<script type="application/vnd.jupyter.widget-view+json">')
+    assert "VBox(children=" not in page and widget_outputs == 0, f"{stem}: an output is still only a widget"

@@ -53,7 +53,7 @@ def test_every_cloud_provider_reads_its_endpoint_from_settings(monkeypatch: pyte
 @pytest.mark.parametrize("bad", ["ftp://gateway.internal", "file:///etc/passwd"])
 def test_an_endpoint_must_be_http(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", bad)
-    with pytest.raises(ValueError, match="openai_base_url|OPENAI_BASE_URL"):
+    with pytest.raises(ValueError, match=r"openai_base_url|OPENAI_BASE_URL"):
         Settings()
 
 

@@ -23,8 +23,12 @@ CALLS: list[tuple[str, tuple[object, ...]]] = [
     ("in_flight", ("noop", 2)),
     ("provider_latency", ("noop", 0.2)),
     ("provider_cost", ("noop", 0.04)),
+    ("provider_rate_limited", ("noop",)),
     ("webhook_delivery", ("delivered", 0.05)),
     ("cache_lookup", ("l1", 1, 2)),
+    ("pool_size", ("local-whisper", 2)),
+    ("model_load", ("local-whisper", 1.5)),
+    ("batch_size", ("local-whisper", 4)),
 ]
 
 
@@ -35,7 +39,7 @@ def _record_everything() -> None:
 
 def test_names_are_prefixed_and_unique() -> None:
     names = metrics.names()
-    assert len(names) == len(set(names)) == 10 and all(n.startswith("videoai_") for n in names)
+    assert len(names) == len(set(names)) == 14 and all(n.startswith("videoai_") for n in names)
     assert metrics.SPECS["videoai_tasks_submitted"].prometheus_name == "ray_videoai_tasks_submitted_total"
     assert metrics.SPECS["videoai_queue_depth"].prometheus_name == "ray_videoai_queue_depth"
 
@@ -139,3 +143,40 @@ def test_prometheus_export(recorded: str) -> None:
     assert wanted <= found, f"missing from the export: {sorted(wanted - found)}"
     sample = next(ln for ln in lines if ln.startswith("ray_videoai_tasks_submitted_total"))
     assert 'task_type="image_generation"' in sample and sample.endswith(" 6.0")
+
+
+def _export_lines(metric: str, match: str, timeout: float = 60) -> list[str]:
+    """Samples of ``metric`` in this node's Prometheus export that contain ``match`` (waits for Ray's
+    next export)."""
+    port = ray.nodes()[0].get("MetricsExportPort")
+    if not port:
+        pytest.skip("this Ray node has no metrics export port")
+    url = f"http://127.0.0.1:{port}/metrics"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            text = urllib.request.urlopen(url, timeout=5).read().decode()
+        except OSError as e:
+            pytest.skip(f"metrics export not reachable at {url}: {e}")
+        lines = [ln for ln in text.splitlines() if ln.startswith(metric + "{") and match in ln]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(2)
+
+
+@pytest.mark.slow
+def test_scheduler_counts_rate_limited_attempts(sdk_client) -> None:
+    """A provider that answers its first attempt with a rate limit: the Scheduler counts it."""
+    from videoai_ray.errors import RateLimited
+    from videoai_ray.providers.testing import FlakyProvider
+
+    name = f"throttled-{uuid.uuid4().hex[:6]}"
+    sdk_client.register_provider(FlakyProvider(1, RateLimited("slow down", retry_after=0.1), name=name,
+                                               latency=0.01))
+    try:
+        task = sdk_client.subtitles.generate(text="Throttled.", provider=name, use_cache=False).result(timeout=60)
+        assert task.attempts == 2
+        [line] = _export_lines("ray_videoai_provider_rate_limited_total", f'provider="{name}"')
+        assert 'instance="t-sdk"' in line and line.endswith(" 1.0")
+    finally:
+        sdk_client.unregister_provider(name)

@@ -1,4 +1,4 @@
-"""Widgets: live views in a (simulated) notebook, text and tqdm outside one, outputs rendered inline."""
+"""Widgets: live views in a (simulated) notebook that end as their static form, text and tqdm outside one."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-import ipywidgets as w
 import pytest
 from PIL import Image
 
@@ -101,48 +100,6 @@ def test_batch_falls_back_to_repr_and_tqdm(capsys) -> None:
     assert "3/3" in capsys.readouterr().err
 
 
-# -- outputs --------------------------------------------------------------------------------------
-
-
-def test_image_output_is_embedded(store) -> None:
-    art = store.put("task_w", "image_1.png", _png())
-    task = _task(output={"image_url": art["url"], "images": [{**art, "width": 512}]})
-    [img] = widgets.output_widgets(task, store.root)
-    assert isinstance(img, w.Image) and img.value == _png() and img.format == "png" and img.width == "320"
-
-
-def test_video_audio_and_text_outputs(store, tmp_path) -> None:
-    video = store.put("task_v", "video.mp4", b"\x00\x00\x00\x18ftypmp42")
-    [player] = widgets.output_widgets(_task(type="video_generation", output={"video_url": video["url"]}), store.root)
-    assert isinstance(player, w.Video) and player.format == "mp4" and player.controls
-    wav = tmp_path / "fox.wav"
-    wav.write_bytes(b"RIFF....WAVE")
-    ref = store.put_upload("u", wav)  # as the SDK uploads a local file of the task's user
-    task = _task(type="audio_transcription", input={"audio_url": ref}, output={"text": "The quick brown fox <jumps>"})
-    items = widgets.output_widgets(task, store.root)
-    assert isinstance(items[0], w.Audio) and items[0].format == "wav"
-    assert "The quick brown fox &lt;jumps&gt;" in items[1].value
-    subs = _task(type="subtitle_generation", output={"content": "1\n00:00:00,000 --> 00:00:01,000\nHi\n",
-                                                      "format": "srt", "cues": 1})
-    [text] = widgets.output_widgets(subs, store.root)
-    assert "srt, 1 cues" in text.value and "--&gt;" in text.value
-
-
-def test_error_missing_and_oversized_outputs(store, monkeypatch) -> None:
-    failed = _task("failed", error=TaskError(code="content_rejected", message="no <b>"))
-    [err] = widgets.output_widgets(failed, store.root)
-    assert "content_rejected: no &lt;b&gt;" in err.value and "failed" in err.value
-    gone = _task(output={"image_url": store.root + "/task_x/missing.png"})
-    [link] = widgets.output_widgets(gone, store.root)
-    assert isinstance(link, w.HTML) and "missing.png" in link.value
-    monkeypatch.setattr(widgets, "MAX_INLINE_BYTES", 10)
-    art = store.put("task_w", "big.png", _png())
-    [big] = widgets.output_widgets(_task(output={"images": [art]}), store.root)
-    assert "too large to embed" in big.value
-    [raw] = widgets.output_widgets(_task(type="video_generation", output={"noop": True}), store.root)
-    assert "noop" in raw.value
-
-
 # -- live views -----------------------------------------------------------------------------------
 
 
@@ -155,11 +112,11 @@ def test_future_view_follows_the_task_to_its_end(store, monkeypatch) -> None:
     fut = FakeFuture(seq, store.root)
     view = widgets.FutureView(fut)
     view.render(fut.task)
-    assert view.bar.value == 0.0 and "pending" in view.header.value and not view.output.children
+    assert view.bar.value == 0.0 and "pending" in view.header.value and not view.finished
     _wait_thread(view.start())
     assert view.bar.value == 1.0 and view.bar.bar_style == "success" and "prov-a" in view.header.value
     assert "2.00 s" in view.detail.value and "$0.0200" in view.detail.value
-    assert isinstance(view.output.children[0], w.Image) and fut.reads == 4
+    assert view.finished and '<img src="data:image/png;base64,' in view.static()[0] and fut.reads == 4
 
 
 def test_future_view_stops_and_says_so_when_the_store_fails(store) -> None:
@@ -185,20 +142,70 @@ def test_batch_view_shows_counts_and_throughput(monkeypatch) -> None:
     assert view.bar.value == 4 and view.bar.bar_style == "danger" and "failed 1" in view.detail.value
 
 
-def test_notebook_mode_displays_one_live_widget(store, monkeypatch) -> None:
-    shown: list[object] = []
-    monkeypatch.setattr(widgets, "in_notebook", lambda: True)
-    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+class FakeDisplay:
+    """What IPython.display sends to the frontend: ``display`` and ``update_display`` calls."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[str, dict[str, str], str]] = []
+        monkeypatch.setattr(widgets, "in_notebook", lambda: True)
+        monkeypatch.setattr("IPython.display.display", lambda obj, **kw: self._record("display", obj, kw))
+        monkeypatch.setattr("IPython.display.update_display", lambda obj, **kw: self._record("update", obj, kw))
+
+    def _record(self, kind: str, obj: dict[str, str], kw: dict[str, object]) -> None:
+        assert kw["raw"] is True
+        self.calls.append((kind, obj, str(kw["display_id"])))
+
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def test_notebook_mode_shows_a_live_widget_then_its_static_form(store, monkeypatch) -> None:
+    shown = FakeDisplay(monkeypatch)
     monkeypatch.setattr(widgets, "POLL_WAITING", 0.01)
-    widgets.display_future(FakeFuture([_task("pending"), _task("failed", error=TaskError(code="x", message="y"))],
-                                      store.root))
-    batch = FakeBatch([{"pending": 3}, {"completed": 3}], 3)
-    widgets.display_batch(batch)
+    fut = FakeFuture([_task("pending"), _task("failed", error=TaskError(code="x_code", message="y <b>"))],
+                     store.root)
+    widgets.display_future(fut)
+    deadline = time.monotonic() + 10
+    while len(shown.calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [(kind, first, did), (kind2, final, did2)] = shown.calls
+    assert kind == "display" and kind2 == "update" and did == did2
+    # while it runs: the live widget, and beside it the static form of the same state
+    assert WIDGET in first and "pending" in first["text/html"] and "VBox" not in first["text/plain"]
+    assert first["text/plain"].startswith("task_w image_generation pending")
+    # at the end: the static form alone (what a saved notebook keeps), with the error
+    assert set(final) == {"text/html", "text/plain"}
+    assert "x_code: y &lt;b&gt;" in final["text/html"] and "error x_code: y <b>" in final["text/plain"]
+    # the waiting cell publishes it again, from its own thread, once
+    widgets.settle("task_w")
+    assert shown.calls[-1] == ("update", final, did) and len(shown.calls) == 3
+    widgets.settle("task_w")
+    assert len(shown.calls) == 3
+
+
+def test_a_finished_task_is_shown_static_only(store, monkeypatch) -> None:
+    shown = FakeDisplay(monkeypatch)
+    art = store.put("task_w", "image_1.png", _png())
+    widgets.display_future(FakeFuture([_task(output={"image_url": art["url"]})], store.root))
+    [(kind, bundle, _)] = shown.calls
+    assert kind == "display" and WIDGET not in bundle and '<img src="data:image/png;base64,' in bundle["text/html"]
+    assert widgets._LIVE.get("task_w") is None  # nothing left to refresh or settle
+
+
+def test_batch_views_publish_their_final_counts(monkeypatch) -> None:
+    shown = FakeDisplay(monkeypatch)
+    batch = FakeBatch([{"pending": 3}, {"completed": 2, "failed": 1}], 3)
     bar = widgets.batch_progress(batch)
     assert isinstance(bar, widgets.BatchView)
     bar.update([("a", "completed", 1)])
     bar.close()
-    assert len(shown) == 3 and all(isinstance(s, w.VBox) for s in shown)
+    [(kind, first, did), *_, (last_kind, final, last_did)] = shown.calls
+    assert kind == "display" and WIDGET in first and "0/3 done" in first["text/html"]
+    assert last_kind == "update" and last_did == did and WIDGET not in final
+    assert "3/3 done" in final["text/html"] and "failed 1" in final["text/html"]
+    assert final["text/plain"] == "<Batch batch_fake 3 tasks: completed=2, failed=1>"
+    widgets.display_batch(FakeBatch([{"completed": 3}], 3))
+    assert shown.calls[-1][0] == "display" and WIDGET not in shown.calls[-1][1]
 
 
 # -- with the real engine -------------------------------------------------------------------------
@@ -218,3 +225,6 @@ def test_views_on_real_tasks(sdk_client, monkeypatch, capsys) -> None:
     assert "50/50" in capsys.readouterr().err
     bview = widgets.BatchView(batch)
     assert bview.step() is None and "completed 50" in bview.detail.value
+    # the static forms, read from the real store
+    assert "&quot;slept&quot;: 0.3" in fut._repr_html_() and "completed" in fut._repr_html_()
+    assert "50/50 done" in batch._repr_html_() and 'title="completed 50" style="width:100.00%' in batch._repr_html_()

@@ -3,7 +3,7 @@
 * images per second at 1024x1024 (``local-procedural-image``, standard quality, PNG stored);
 * video encode speed as a multiple of real time at 720p (``local-procedural-video``: frame
   generation + x264 + storing the MP4); above 1.0 means faster than real time;
-* transcription real-time factor on the test speech clips (``local-whisper-tiny-en``: seconds
+* transcription real-time factor on the test speech clips (``local-whisper``: seconds
   of compute per second of audio, model already loaded; below 1.0 means faster than real time),
   with the mean word error rate against the clips' reference texts.
 

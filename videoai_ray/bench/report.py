@@ -34,7 +34,12 @@ def _suites(n: int) -> dict[str, Callable[[], list[dict[str, Any]]]]:
 
         return run_batch_benchmark()
 
-    return {"core": core, "http": http, "providers": providers, "cache": cache, "batch": batch}
+    def models() -> list[dict[str, Any]]:
+        from .models import run_model_benchmarks
+
+        return run_model_benchmarks()
+
+    return {"core": core, "http": http, "providers": providers, "cache": cache, "batch": batch, "models": models}
 
 
 def format_rows(rows: list[dict[str, Any]], markdown: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 
 
@@ -59,6 +60,15 @@ TERMINAL_STATUSES: frozenset[TaskStatus] = frozenset(
     {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
 )
 ACTIVE_STATUSES: frozenset[TaskStatus] = frozenset(set(TaskStatus) - TERMINAL_STATUSES)
+
+
+def terminal_count(counts: Mapping[str, int]) -> int:
+    """Tasks in a terminal state, from a batch's counts per status (which may also hold
+    ``not_submitted``: items a driver meant to send but did not)."""
+    return sum(n for s, n in counts.items() if s in _TERMINAL_VALUES)
+
+
+_TERMINAL_VALUES = frozenset(s.value for s in TERMINAL_STATUSES)
 
 
 class EventType(str, Enum):

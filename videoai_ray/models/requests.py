@@ -153,7 +153,8 @@ class AudioTranscriptionRequest(TaskRequest):
     input_url_fields: ClassVar[tuple[str, ...]] = ("audio_url",)
 
     audio_url: str = Field(min_length=1, max_length=2048)
-    language: Literal["pt", "en", "es", "fr"] = "en"
+    #: the spoken language; ``None`` (absent): the provider detects it
+    language: Literal["pt", "en", "es", "fr"] | None = None
     model: Literal["whisper-1", "best"] = "whisper-1"
     response_format: Literal["json", "text", "srt", "vtt"] = "json"
 

@@ -97,6 +97,14 @@ class Provider:
     #: CPU-heavy providers run as Ray tasks with ``num_cpus``; the others in async worker actors
     cpu_bound: ClassVar[bool] = False
     num_cpus: ClassVar[float] = 1.0
+    #: GPUs one unit (CPU task, worker actor or pool actor) holds; fractions below 1 share a GPU
+    num_gpus: ClassVar[float] = 0.0
+    #: only nodes of this accelerator type (Ray's ``accelerator_type``, e.g. ``"H100"``, ``"A10G"``)
+    accelerator_type: ClassVar[str | None] = None
+    #: bytes of memory one unit reserves (Ray's ``memory`` resource)
+    memory: ClassVar[int | None] = None
+    #: custom Ray resources one unit holds, e.g. ``{"video_encoder": 1}``
+    resources: ClassVar[dict[str, float]] = {}
     #: per-attempt timeout in seconds (``None``: the ``task_timeout`` setting)
     timeout: ClassVar[float | None] = None
     #: can translate subtitles between languages
@@ -118,6 +126,14 @@ class Provider:
         ``translates = True``.
         """
         return self.translates or not getattr(request, "needs_translation", False)
+
+    def explain_unsupported(self, request: TaskRequest) -> str | None:
+        """Why ``supports(request)`` is false, in words for the task's error (``None``: generic)."""
+        return None
+
+    def concurrency(self) -> int:
+        """Attempts the Scheduler may have in flight on this provider (before cluster limits)."""
+        return int(self.max_concurrency)
 
     def estimate_cost(self, request: TaskRequest) -> float:
         """Expected cost in USD of one attempt, before running it."""
@@ -155,6 +171,14 @@ def validate_provider(provider: Provider) -> None:
         raise ProviderRegistrationError(f"{name}: quality must be within 0..1")
     if int(provider.max_concurrency) < 1:
         raise ProviderRegistrationError(f"{name}: max_concurrency must be at least 1")
+    from .model import ModelProvider, validate_model_provider
+    from .resources import validate_resources
+
+    problem = validate_resources(provider)
+    if problem is None and isinstance(provider, ModelProvider):
+        problem = validate_model_provider(provider)
+    if problem:
+        raise ProviderRegistrationError(f"{name}: {problem}")
     if cls.run is Provider.run:
         raise ProviderRegistrationError(f"{name}: run(request, ctx) is not implemented")
     import inspect

@@ -16,6 +16,8 @@ from ..errors import NoProviderAvailable, ProviderRegistrationError
 from ..models import Strategy, TaskRequest, TaskType
 from ..redact import public_message
 from .base import Provider, validate_provider
+from .model import ModelProvider
+from .resources import declares_resources, needs, placement
 
 _EWMA = 0.2
 
@@ -55,6 +57,49 @@ class ProviderRegistry:
         self.prefetch = prefetch
         self.breaker_failures = breaker_failures
         self.breaker_cooldown = breaker_cooldown
+        #: total resources of each live node; ``None``: unknown (outside Ray), nothing is capped
+        self.nodes: list[dict[str, float]] | None = None
+        #: provider -> (attempts the cluster can hold at once, why it can hold none)
+        self._limits: dict[str, tuple[int, str | None]] = {}
+
+    # -- the cluster -------------------------------------------------------------------------
+
+    def set_nodes(self, nodes: list[dict[str, float]]) -> None:
+        """Take the live nodes' totals and recompute every provider's placement limit."""
+        if not nodes:
+            return  # Ray did not answer: keep the last known cluster
+        self.nodes = nodes
+        self._limits = {name: self._placement(e.provider) for name, e in self._entries.items()}
+
+    def _placement(self, p: Provider) -> tuple[int, str | None]:
+        if self.nodes is None:
+            return p.concurrency(), None
+        if isinstance(p, ModelProvider):
+            actors, why = placement(needs(p), self.nodes)
+            return p.slots(min(actors, p.pool_max)), why
+        if p.cpu_bound:
+            units, why = placement(needs(p), self.nodes)
+            return min(units, p.concurrency()), why
+        if declares_resources(p):  # one worker actor holds the resources
+            units, why = placement(needs(p, num_cpus=0), self.nodes)
+            return (p.concurrency() if units else 0), why
+        return p.concurrency(), None
+
+    def cap(self, name: str) -> int:
+        """Attempts that may be in flight on ``name`` now: its concurrency, bounded by what the
+        cluster can place at once."""
+        limit = self._limits.get(name)
+        return limit[0] if limit is not None else self._entries[name].provider.concurrency()
+
+    def reason(self, name: str) -> str | None:
+        """Why ``name`` cannot run anything: its own reason (a missing key, model, extra) or the
+        cluster's (no node has the resources it declares)."""
+        p = self._entries[name].provider
+        own = p.unavailable_reason()
+        if own:
+            return own
+        limit = self._limits.get(name)
+        return limit[1] if limit is not None else None
 
     # -- registration ------------------------------------------------------------------------
 
@@ -66,9 +111,11 @@ class ProviderRegistry:
             )
         old = self._entries.get(provider.name)
         self._entries[provider.name] = _Entry(provider, old.stats if old else ProviderStats())
+        self._limits[provider.name] = self._placement(provider)
 
     def unregister(self, name: str) -> Provider:
         try:
+            self._limits.pop(name, None)
             return self._entries.pop(name).provider
         except KeyError:
             raise ProviderRegistrationError(f"no provider named {name!r} is registered") from None
@@ -99,7 +146,7 @@ class ProviderRegistry:
             if entry is None:
                 continue
             p = entry.provider
-            if task_type in p.task_types and p.unavailable_reason() is None and p.supports(request):
+            if task_type in p.task_types and self.reason(name) is None and p.supports(request):
                 out.append(name)
         return out
 
@@ -116,7 +163,7 @@ class ProviderRegistry:
         reasons = []
         for name, e in self._entries.items():
             if task_type in e.provider.task_types:
-                why = e.provider.unavailable_reason() or "does not support this request"
+                why = self.reason(name) or _unsupported(e.provider, request)
                 reasons.append(f"{name}: {why}")
         detail = "; ".join(reasons) if reasons else "none registered for this task type"
         return NoProviderAvailable(f"no available provider for {task_type.value} ({detail})")
@@ -148,8 +195,8 @@ class ProviderRegistry:
     def _ready(self, name: str, now: float) -> bool:
         e = self._entries[name]
         s = e.stats
-        extra = 0 if e.provider.cpu_bound else self.prefetch
-        if s.in_flight >= e.provider.max_concurrency + extra:
+        extra = 0 if e.provider.cpu_bound or isinstance(e.provider, ModelProvider) else self.prefetch
+        if s.in_flight >= self.cap(name) + extra:
             return False
         if s.open_until > now:
             return False
@@ -159,7 +206,7 @@ class ProviderRegistry:
     def _score(self, name: str, strategy: Strategy, request: TaskRequest) -> tuple[float, ...]:
         e = self._entries[name]
         p, s = e.provider, e.stats
-        load = min(1.0, s.in_flight / p.max_concurrency)
+        load = min(1.0, s.in_flight / max(1, self.cap(name)))
         if strategy is Strategy.QUALITY:
             return (p.quality, -load)
         if strategy is Strategy.SPEED:
@@ -207,13 +254,15 @@ class ProviderRegistry:
             if s.consecutive_failures >= self.breaker_failures:
                 s.open_until = (time.monotonic() if now is None else now) + self.breaker_cooldown
 
-    def describe(self, now: float | None = None) -> list[dict[str, Any]]:
-        """One row per provider: what it is, whether it is usable, and its live numbers."""
+    def describe(self, now: float | None = None, pools: dict[str, dict[str, Any]] | None = None,
+                 ) -> list[dict[str, Any]]:
+        """One row per provider: what it is, whether it is usable, what it asks of the cluster,
+        its pool (model providers) and its live numbers."""
         now = time.monotonic() if now is None else now
         rows = []
         for name, e in self._entries.items():
             p, s = e.provider, e.stats
-            reason = p.unavailable_reason()
+            reason = self.reason(name)
             if reason:
                 health = "unavailable"
             elif s.open_until > now:
@@ -225,10 +274,26 @@ class ProviderRegistry:
             rows.append({
                 "name": name, "task_types": sorted(t.value for t in p.task_types),
                 "description": p.description, "quality": p.quality,
-                "max_concurrency": p.max_concurrency, "cpu_bound": p.cpu_bound,
+                "max_concurrency": p.concurrency(), "cap": self.cap(name), "cpu_bound": p.cpu_bound,
+                "resources": _declared(p), "pool": (pools or {}).get(name),
                 "translates": p.translates, "available": reason is None, "unavailable_reason": reason,
                 "health": health, "in_flight": s.in_flight, "successes": s.successes,
                 "failures": s.failures, "success_rate": s.success_rate, "latency_s": s.latency,
                 "total_cost": round(s.total_cost, 6), "last_error": s.last_error,
             })
         return rows
+
+
+def _declared(p: Provider) -> dict[str, Any]:
+    out: dict[str, Any] = {"num_cpus": p.num_cpus, "num_gpus": p.num_gpus}
+    if p.accelerator_type:
+        out["accelerator_type"] = p.accelerator_type
+    if p.memory:
+        out["memory"] = p.memory
+    if p.resources:
+        out["custom"] = dict(p.resources)
+    return out
+
+
+def _unsupported(p: Provider, request: TaskRequest) -> str:
+    return p.explain_unsupported(request) or "does not support this request"

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 
-from ..errors import ProviderError, RetryableError
+from ..errors import InvalidInput, ProviderError, RetryableError
 from ..models import TaskRequest, TaskType
 from .base import Provider, ProviderContext
 from .cloud.http import error_for_response
 from .limits import RateLimits
+from .model import ModelProvider
 
 ALL_TYPES = frozenset(TaskType)
 
@@ -103,7 +105,8 @@ class CpuSleepProvider(FixedLatencyProvider):
         out = await super().run(request, ctx)
         import ray
 
-        return {**out, "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
+        return {**out, "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
+                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "finished": time.time()}
 
 
 class InputReaderProvider(Provider):
@@ -131,6 +134,8 @@ class InputReaderProvider(Provider):
                 read[field] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         art = ctx.store_artifact("inputs.json", repr(read).encode(), "application/json")
         return {"inputs": read, "report_url": art["url"]}
+
+
 class OutputProvider(Provider):
     """Returns the output it was given (fault tests: outputs the store cannot hold)."""
 
@@ -190,3 +195,93 @@ class HttpCallProvider(Provider):
         if not resp.is_success:
             raise error_for_response(resp, self.name)
         return {"provider": self.name, "answer": resp.json()}
+
+
+class GpuSleepProvider(CpuSleepProvider):
+    """``CpuSleepProvider`` that declares cluster resources (placement tests)."""
+
+    name = "gpu-sleep"
+
+    def __init__(self, latency: float = 0.5, max_concurrency: int = 8, *, name: str | None = None,
+                 num_gpus: float = 0.0, accelerator_type: str | None = None,
+                 resources: dict[str, float] | None = None, num_cpus: float = 0.0) -> None:
+        super().__init__(latency, max_concurrency, name=name)
+        self.num_gpus = num_gpus  # type: ignore[misc]
+        self.accelerator_type = accelerator_type  # type: ignore[misc]
+        self.resources = resources or {}  # type: ignore[misc]
+        self.num_cpus = num_cpus  # type: ignore[misc]
+
+
+class BatchSleepProvider(ModelProvider):
+    """A model provider without a model: ``load()`` records one file per load (with the process
+    id) in ``log_dir``; a batch sleeps ``latency`` once, whatever its size, and each output says
+    the batch's size, the process and the GPUs it ran on. A prompt containing ``"fail"`` fails
+    alone (``InvalidInput``); one containing ``"poison"`` returns an output that is not JSON; one
+    containing ``"boom"`` makes the whole batch raise."""
+
+    name = "batch-sleep"
+    task_types = ALL_TYPES
+    quality = 0.03
+    description = "sleeps once per batch in a pool actor (tests and benchmarks)"
+
+    def __init__(self, latency: float = 0.1, *, name: str | None = None, log_dir: Path | None = None,
+                 max_batch_size: int = 8, pool_min: int = 0, pool_max: int = 1, batch_wait_s: float = 0.01,
+                 pool_idle_s: float = 60.0, num_gpus: float = 0.0, num_cpus: float = 0.0,
+                 resources: dict[str, float] | None = None, accelerator_type: str | None = None,
+                 timeout: float | None = None) -> None:
+        self.latency = latency
+        self.timeout = timeout  # type: ignore[misc]
+        self.log_dir = log_dir
+        if name:
+            self.name = name  # type: ignore[misc]
+        self.max_batch_size = max_batch_size  # type: ignore[misc]
+        self.pool_min = pool_min  # type: ignore[misc]
+        self.pool_max = pool_max  # type: ignore[misc]
+        self.batch_wait_s = batch_wait_s  # type: ignore[misc]
+        self.pool_idle_s = pool_idle_s  # type: ignore[misc]
+        self.num_gpus = num_gpus  # type: ignore[misc]
+        self.num_cpus = num_cpus  # type: ignore[misc]
+        self.resources = resources or {}  # type: ignore[misc]
+        self.accelerator_type = accelerator_type  # type: ignore[misc]
+        self.loaded_pid: int | None = None
+
+    def load(self) -> None:
+        import os
+
+        self.loaded_pid = os.getpid()
+        if self.log_dir is not None:
+            (self.log_dir / f"load.{self.name}.{os.getpid()}.{time.time_ns()}").write_text(str(os.getpid()))
+
+    async def run_batch(self, requests: Sequence[Any], ctxs: Sequence[ProviderContext],
+                        ) -> list[dict[str, Any] | BaseException]:
+        import os
+
+        if any("boom" in str(getattr(r, "prompt", "")) for r in requests):
+            raise RuntimeError("boom: the whole batch failed")
+        steps = 5
+        for i in range(steps):
+            await asyncio.sleep(self.latency / steps)
+            for c in ctxs:
+                c.progress((i + 1) / steps)
+        gpus = os.environ.get("CUDA_VISIBLE_DEVICES")
+        node = _node_id()
+        out: list[dict[str, Any] | BaseException] = []
+        for r in requests:
+            if "fail" in str(getattr(r, "prompt", "")):
+                out.append(InvalidInput("this item is refused on its own"))
+            elif "poison" in str(getattr(r, "prompt", "")):
+                out.append({"tags": {"a", "b"}})  # not JSON: must fail alone, never reach the store
+            else:
+                out.append({"provider": self.name, "batch_size": len(requests), "pid": os.getpid(),
+                            "loaded_pid": self.loaded_pid, "cuda_visible_devices": gpus, "node_id": node,
+                            "finished": time.time()})
+        return out
+
+
+def _node_id() -> str | None:
+    try:
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+    except Exception:  # outside Ray
+        return None

@@ -26,6 +26,7 @@ from ..logs import configure_logging
 from ..models import EventType, TaskStatus
 from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
+from ..providers.resources import cluster_nodes
 from ..settings import Settings
 from ..store import TaskStore, utcnow
 from .backoff import retry_delay
@@ -83,6 +84,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
             lifetime="detached", scheduling_strategy=_this_node(),
         ).remote(settings), ray.get_runtime_context().get_node_id())
         self.dispatcher = Dispatcher(self)
+        self.registry.set_nodes(cluster_nodes())
         metrics.set_instance(settings.instance)
         from ..providers.defaults import default_providers
         from ..store.registrations import load_registrations
@@ -110,6 +112,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
             loop.create_task(self.dispatcher.loop()),
             loop.create_task(self._flush_loop()),
             loop.create_task(self.dispatcher.monitor_loop()),
+            loop.create_task(self.dispatcher.pools.loop()),
             loop.create_task(self._adopt()),
         ]
 
@@ -243,6 +246,8 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
                 False if err.retryable or err.code == "authentication_failed" else None)
             self.registry.finished(provider, ok=health, duration=r.duration,
                                    error=f"{type(err).__name__}: {err.message}")
+            if isinstance(err, RateLimited):
+                metrics.provider_rate_limited(provider)
         if current:
             assert act is not None
             self.fail_or_retry(act, err)

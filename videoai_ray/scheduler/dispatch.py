@@ -21,6 +21,9 @@ import ray
 from ..attempt_calls import cancel_remote_job_task
 from ..executor import Assignment, AttemptResult, ProviderWorker, run_cpu_attempt
 from ..models import EventType, Strategy, TaskStatus
+from ..pools import PoolManager
+from ..providers.model import ModelProvider
+from ..providers.resources import declares_resources, ray_options
 from ..store import utcnow
 from . import throttle
 from .handle import NAMESPACE
@@ -52,6 +55,8 @@ class Dispatcher:
         self.breaker_wake: float | None = None
         #: when a provider's rate limiter next lets a waiting task start
         self.limiter_wake: float | None = None
+        #: the actor pools of model providers
+        self.pools = PoolManager(scheduler, NAMESPACE)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -148,13 +153,16 @@ class Dispatcher:
 
     def _send(self, name: str, assignments: list[Assignment]) -> None:
         provider = self.s.registry.get(name)
+        if isinstance(provider, ModelProvider):
+            self.pools.submit(name, provider, assignments)
+            return
         if provider.cpu_bound:
             ref = self.provider_refs.get(name)
             if ref is None:
                 ref = self.provider_refs[name] = ray.put(provider)
             for a in assignments:
                 obj = run_cpu_attempt.options(
-                    num_cpus=provider.num_cpus, name=f"{name}:{a.task_id}"
+                    name=f"{name}:{a.task_id}", **ray_options(provider)
                 ).remote(ref, a, self.s.settings, self._handle(), self.s.sink)
                 self.cpu_refs[a.task_id] = obj
                 asyncio.get_running_loop().create_task(self._await_cpu(a, obj))
@@ -172,6 +180,7 @@ class Dispatcher:
                 name=f"{worker_prefix(self.s.settings.instance, name)}{uuid.uuid4().hex[:8]}",
                 namespace=NAMESPACE, lifetime="detached",
                 max_concurrency=max(100, provider.max_concurrency * 2),
+                **(ray_options(provider, num_cpus=0) if declares_resources(provider) else {}),
             ).remote(provider, self.s.settings, self._handle(), self.s.sink)
             item = self.workers[name] = (handle, "")
         return item[0]
@@ -275,6 +284,8 @@ class Dispatcher:
         item = self.running.get(task_id)
         if item is None:
             return
+        if self.pools.cancel(task_id, item[1]):
+            return
         ref = self.cpu_refs.get(task_id)
         if ref is not None:
             # cooperative first (is_cancelled turns true at once), then interrupt the Ray task
@@ -293,6 +304,7 @@ class Dispatcher:
 
     def forget_provider(self, name: str) -> None:
         self.provider_refs.pop(name, None)
+        self.pools.forget(name)
         item = self.workers.pop(name, None)
         if item is not None:
             handle = item[0]

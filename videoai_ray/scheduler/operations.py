@@ -100,11 +100,11 @@ class OperationsMixin:
         self.kick()
 
     def providers(self: Scheduler) -> list[dict[str, Any]]:  # type: ignore[misc]
-        """The registry's rows with each provider's rate limiter (declared and allowed rate,
-        429s seen, attempts that waited for it)."""
+        """The registry's rows (with the model pools') and each provider's rate limiter (declared
+        and allowed rate, 429s seen, attempts that waited for it)."""
         now = time.monotonic()
         return [{**row, **self.limiter.describe(self.registry.get(row["name"]), now)}
-                for row in self.registry.describe(now)]
+                for row in self.registry.describe(now, pools=self.dispatcher.pools.describe())]
 
     def live_stats(self: Scheduler) -> dict[str, Any]:  # type: ignore[misc]
         """Numbers only the scheduler knows: queue depth per priority, in flight, cache."""

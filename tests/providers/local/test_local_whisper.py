@@ -1,4 +1,4 @@
-"""``local-whisper-tiny-en``: real transcription of the flite test clips (WER < 15 % each), the
+"""``local-whisper`` with the default tiny.en: real transcription of the flite test clips (WER < 15 % each), the
 pinned model check, and no network."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from videoai_ray.errors import InvalidInput, PermanentError
 from videoai_ray.models import AudioTranscriptionRequest
 from videoai_ray.providers.local import whisper
 from videoai_ray.providers.local.whisper import LocalWhisperProvider
+from videoai_ray.providers.model import ModelProvider
 from videoai_ray.settings import Settings
 
 CLIPS: dict[str, dict[str, str]] = json.loads((SPEECH / "clips.json").read_text())
@@ -102,11 +103,15 @@ def test_model_is_loaded_once_per_process() -> None:
     assert whisper.load_model(folder, True) is whisper.load_model(folder, True)
 
 
-def test_english_only(settings: Settings) -> None:
+def test_tiny_en_knows_english_only(settings: Settings) -> None:
     p = LocalWhisperProvider(settings)
-    assert p.cpu_bound and p.unavailable_reason() is None
+    assert isinstance(p, ModelProvider) and p.unavailable_reason() is None
+    assert p.languages() == ["en"]
     assert p.supports(AudioTranscriptionRequest(audio_url="https://example.com/a.mp3", language="en"))
-    assert not p.supports(AudioTranscriptionRequest(audio_url="https://example.com/a.mp3", language="pt"))
+    assert p.supports(AudioTranscriptionRequest(audio_url="https://example.com/a.mp3"))  # absent: detected
+    pt = AudioTranscriptionRequest(audio_url="https://example.com/a.mp3", language="pt")
+    assert not p.supports(pt)
+    assert p.explain_unsupported(pt) == "the model tiny.en does not know language 'pt' (it knows: en)"
 
 
 def test_tampered_model_file_is_refused(tmp_path: Path) -> None:

@@ -56,13 +56,16 @@ class AssemblyAITranscriptionProvider(CloudProvider):
         async with self.client() as api:
 
             async def create() -> tuple[str, dict[str, Any]]:
-                params = {
+                params: dict[str, Any] = {
                     "audio_url": await self._audio_url(api, ctx, req.audio_url),
-                    "language_code": req.language,
                     "speech_models": list(SPEECH_MODELS),
                     "punctuate": True,
                     "format_text": True,
                 }
+                if req.language:
+                    params["language_code"] = req.language
+                else:  # absent: AssemblyAI detects it
+                    params["language_detection"] = True
                 created = await api.json("POST", "/v2/transcript", json=params)
                 transcript_id = str(created.get("id") or "")
                 if not transcript_id:
@@ -108,7 +111,7 @@ class AssemblyAITranscriptionProvider(CloudProvider):
             self.storer(ctx),
             fmt=req.response_format,
             text=str(transcript.get("text") or ""),
-            language=req.language,
+            language=req.language or transcript.get("language_code"),
             duration=duration,
             segments=segments,
             metadata=metadata,

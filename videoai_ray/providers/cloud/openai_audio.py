@@ -56,7 +56,9 @@ class OpenAITranscriptionProvider(CloudProvider):
             raise InvalidInput(f"{self.name}: audio is {size} bytes, over the API's 25 MB limit")
         filename = _filename(path, req.audio_url)
         api_format = "verbose_json" if req.response_format == "json" else req.response_format
-        form = {"model": MODEL, "language": req.language, "response_format": api_format}
+        form = {"model": MODEL, "response_format": api_format}
+        if req.language:  # absent: the API detects it
+            form["language"] = req.language
         files = {"file": (filename, path.read_bytes(), mimetypes.guess_type(filename)[0] or "audio/mpeg")}
         ctx.progress(0.1, f"uploading {size} bytes to {MODEL}")
         async with self.client() as api:
@@ -80,7 +82,7 @@ class OpenAITranscriptionProvider(CloudProvider):
                 store,
                 fmt="json",
                 text=str(body.get("text", "")).strip(),
-                language=req.language,
+                language=req.language or body.get("language"),
                 duration=duration,
                 segments=segments,
                 words=[],

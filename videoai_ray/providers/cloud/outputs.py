@@ -58,7 +58,7 @@ async def transcription_output(
     *,
     fmt: str,
     text: str,
-    language: str,
+    language: str | None,
     duration: float | None,
     segments: list[dict[str, Any]],
     words: list[dict[str, Any]],

