@@ -102,16 +102,35 @@ def worker_of(instance: str, provider: str) -> Any:
     return ray.get_actor(names[0], namespace=NAMESPACE)
 
 
+def wait_dead(handle: Any) -> None:
+    """``ray.kill`` returns before the actor is gone: wait until it is (so a held attempt cannot
+    go on and report once the test lets it go)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            ray.get(handle.ping.remote(), timeout=1)
+        except ray.exceptions.RayActorError:
+            return
+        except ray.exceptions.GetTimeoutError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the worker did not die")
+
+
 def kill(app: App, how: str, provider: str) -> None:
     if how == "worker":
-        ray.kill(worker_of(app.settings.instance, provider))
+        worker = worker_of(app.settings.instance, provider)
+        ray.kill(worker)
+        wait_dead(worker)
     elif how == "scheduler":
         handle = ray.get_actor(scheduler_name(app.settings), namespace=NAMESPACE)
         before = ray.get(handle.ready.remote())["pid"]
         ray.kill(handle, no_restart=False)  # Ray restarts it; it recovers from the store
         wait_for(lambda: ray.get(handle.ready.remote(), timeout=30)["pid"] != before, what="a new Scheduler")
     else:  # the whole app: Scheduler and workers, for good; then it starts again
+        worker = worker_of(app.settings.instance, provider)
         kill_scheduler(app.settings)
+        wait_dead(worker)
 
 
 SCENARIOS = [
