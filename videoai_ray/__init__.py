@@ -1,8 +1,10 @@
 """videoai-ray: media tasks (images, videos, transcriptions, subtitles) for AI providers, on Ray."""
 
-from .client import Client, Statistics, connect
+from .client import Client, Estimate, Statistics, connect
 from .errors import (
     AuthenticationFailed,
+    BatchNotFound,
+    BudgetExceeded,
     ContentRejected,
     IdempotencyConflict,
     InvalidInput,
@@ -20,6 +22,7 @@ from .errors import (
     VideoAIError,
 )
 from .futures import Batch, TaskFuture
+from .mapview import MapView
 from .models import EventType, Priority, Strategy, Task, TaskStatus, TaskType
 from .providers import Provider, ProviderContext
 from .settings import Settings
@@ -29,11 +32,13 @@ __version__ = "0.1.0"
 __all__ = [
     # connecting
     "Client",
+    "Estimate",
     "Settings",
     "connect",
     # tasks
     "Batch",
     "EventType",
+    "MapView",
     "Priority",
     "Statistics",
     "Strategy",
@@ -46,6 +51,8 @@ __all__ = [
     "ProviderContext",
     # errors
     "AuthenticationFailed",
+    "BatchNotFound",
+    "BudgetExceeded",
     "ContentRejected",
     "IdempotencyConflict",
     "InvalidInput",

@@ -93,7 +93,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench.report import run_benchmarks
 
-    return run_benchmarks(args.suites or ["core"], markdown=args.markdown, n=args.n)
+    return run_benchmarks(args.suites or ["core"], markdown=args.markdown, n=args.n, batch_items=args.batch_items)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suites", nargs="*", choices=["core", "http", "providers", "cache", "batch", "models", "all"])
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
     p.add_argument("-n", type=int, default=20_000, help="no-op tasks for the core benchmark")
+    p.add_argument("--batch-items", type=int, default=100_000, help="items streamed by the batch benchmark")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -20,70 +20,21 @@ import pandas as pd
 import ray
 
 from .artifacts import ArtifactStore
-from .frames import batches_frame, providers_frame, queue_series, table_frame, tasks_frame
+from .batching import check_budget, iter_items, map_items, send_batch
+from .errors import InvalidRequest
+from .estimates import Estimate
+from .frames import batches_frame, providers_frame, queue_series, spend_frame, table_frame, tasks_frame
 from .futures import Batch, TaskFuture
+from .mapview import MapView
 from .models import BatchItem, Task, TaskType
 from .providers.base import Provider
+from .resources import Audio, Images, Subtitles, Videos
 from .scheduler import NAMESPACE, get_or_create_scheduler
+from .scheduler.estimate import merge as merge_estimates
 from .service import MediaService, _unwrap
 from .settings import Settings
 from .store import TaskStore
-from .store.batches import batch_rows, open_batch, seal_batch, stored_ids
-
-
-class _Resource:
-    task_type: TaskType
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def _submit(self, idempotency_key: str | None, body: dict[str, Any]) -> TaskFuture:
-        return self._client.submit(self.task_type, body, idempotency_key=idempotency_key)
-
-
-class Images(_Resource):
-    task_type = TaskType.IMAGE_GENERATION
-
-    def generate(self, prompt: str, *, idempotency_key: str | None = None, **body: Any) -> TaskFuture:
-        """``POST /images/generate``: style, size, quality, n, priority, webhook_url, metadata..."""
-        return self._submit(idempotency_key, {"prompt": prompt, **body})
-
-
-class Videos(_Resource):
-    task_type = TaskType.VIDEO_GENERATION
-
-    def generate(self, prompt: str, *, image_file: str | Path | None = None, idempotency_key: str | None = None,
-                 **body: Any) -> TaskFuture:
-        """``POST /videos/generate``: duration, style, fps, resolution, priority, ...; ``image_url``
-        or a local ``image_file`` (uploaded under this user's prefix) for the first frame."""
-        if image_file is not None:
-            body["image_url"] = self._client.upload(image_file)
-        return self._submit(idempotency_key, {"prompt": prompt, **body})
-
-
-class Audio(_Resource):
-    task_type = TaskType.AUDIO_TRANSCRIPTION
-
-    def transcribe(self, audio_url: str | None = None, *, file: str | Path | None = None,
-                   idempotency_key: str | None = None, **body: Any) -> TaskFuture:
-        """``POST /audio/transcribe`` from a URL, or from a local ``file`` (uploaded to the
-        artifact store under this user's own prefix first, so a worker on another node can read
-        it; the task names it by an opaque ``upload://`` reference)."""
-        if (audio_url is None) == (file is None):
-            from .errors import InvalidRequest
-
-            raise InvalidRequest("give exactly one of audio_url or file", field="audio_url")
-        if file is not None:
-            audio_url = self._client.upload(file)
-        return self._submit(idempotency_key, {"audio_url": audio_url, **body})
-
-
-class Subtitles(_Resource):
-    task_type = TaskType.SUBTITLE_GENERATION
-
-    def generate(self, text: str, *, idempotency_key: str | None = None, **body: Any) -> TaskFuture:
-        """``POST /subtitles/generate``: target_language, format, timing_mode, cues, ..."""
-        return self._submit(idempotency_key, {"text": text, **body})
+from .store.batches import DerivedIds, batch_ids, stored_ids
 
 
 @dataclass
@@ -140,62 +91,92 @@ class Client:
         [answer] = self.service.submit([prepared])
         return TaskFuture(self, answer["id"], answer["cache_hit"])
 
-    def batch(self, items: Iterable[Mapping[str, Any] | BatchItem], *, chunk_size: int | None = None) -> Batch:
-        """Submit any number of tasks: validated in full first (all or nothing), then sent in
-        chunks (one actor call and one SQL transaction each), two chunks in flight at a time.
+    def batch(self, items: Iterable[Mapping[str, Any] | BatchItem] | pd.DataFrame, *,
+              chunk_size: int | None = None, budget_usd: float | None = None) -> Batch:
+        """Submit any number of tasks from any iterable (a list, a generator, a DataFrame with
+        ``task_type``/``input_data``/``priority`` columns, ``parquet_rows(path)``), sent in chunks
+        (one actor call and one SQL transaction each, two in flight): the driver never holds more
+        than two chunks of requests.
 
-        The batch records how many items it holds before the first chunk goes out; if this driver
-        stops before sending them all, ``batch.counts()`` shows ``not_submitted`` and
-        ``resume_batch`` sends the rest."""
+        Each chunk is validated in full before it is sent; a bad item raises ``BatchItemRefused``
+        naming its index and how many items (whole chunks before it) were accepted. The batch
+        records its size (when the input knows it) before the first chunk goes out; if this
+        driver stops early, ``batch.counts()`` shows ``not_submitted`` and ``resume_batch`` sends
+        the rest. ``budget_usd``: the most the batch may spend; an attempt that could take it
+        over is not started and its task fails with ``budget_exceeded``."""
+        check_budget(budget_usd)
         batch_id = "batch_" + uuid.uuid4().hex
-        prepared = list(self.service.prepare_batch(items, user_id=self.user_id, batch_id=batch_id))
-        open_batch(self.service.store.engine, batch_id, self.user_id, len(prepared))
-        self._send_chunks(prepared, chunk_size)
-        seal_batch(self.service.store.engine, batch_id)
-        return Batch(self, batch_id, [p["id"] for p in prepared], expected=len(prepared))
+        sent = send_batch(self, batch_id, items, chunk_size=chunk_size, budget_usd=budget_usd)
+        return Batch(self, batch_id, DerivedIds(batch_id, sent), expected=sent)
 
-    def resume_batch(self, batch_id: str, items: Iterable[Mapping[str, Any] | BatchItem], *,
+    def map(self, frame: pd.DataFrame, *, task_type: TaskType | str, columns: Mapping[str, str],
+            priority: str | None = None, chunk_size: int | None = None, budget_usd: float | None = None,
+            **body: Any) -> MapView:
+        """One task per row of ``frame``: ``columns`` maps request fields to columns
+        (``{"prompt": "caption"}``); ``body`` adds fields to every row (``provider=``,
+        ``use_cache=``, ...). Returns a ``MapView``: the frame with ``task_id``, ``status``,
+        ``provider``, ``cost``, ``output`` and ``error`` columns that fill in as tasks finish."""
+        check_budget(budget_usd)
+        try:
+            ttype = TaskType(task_type)
+        except ValueError:
+            raise InvalidRequest(f"task_type: unknown task type {task_type!r}", field="task_type") from None
+        batch_id = "batch_" + uuid.uuid4().hex
+        items = map_items(frame, ttype.value, columns, body, priority)
+        sent = send_batch(self, batch_id, items, chunk_size=chunk_size, budget_usd=budget_usd,
+                          expected=len(frame))
+        return MapView(Batch(self, batch_id, DerivedIds(batch_id, sent), expected=sent), frame)
+
+    def resume_batch(self, batch_id: str, items: Iterable[Mapping[str, Any] | BatchItem] | pd.DataFrame, *,
                      chunk_size: int | None = None) -> Batch:
         """Send the items of a batch whose driver stopped early (the same items, in the same
         order); those already stored are skipped. Run it only once the first driver is gone."""
-        from .errors import InvalidRequest, TaskNotFound
+        row = self.service.batch(batch_id, self.user_id)
+        skip = set(stored_ids(self.service.store.engine, batch_id))
+        sent = send_batch(self, batch_id, items, chunk_size=chunk_size, skip=skip, expected=row["expected"])
+        return Batch(self, batch_id, DerivedIds(batch_id, sent), expected=sent)
 
-        rows = batch_rows(self.service.store.engine, self.user_id, batch_id)
-        if not rows:
-            raise TaskNotFound(f"no batch {batch_id}")
-        prepared = list(self.service.prepare_batch(items, user_id=self.user_id, batch_id=batch_id))
-        if len(prepared) != rows[0]["expected"]:
-            raise InvalidRequest(f"items: batch {batch_id} holds {rows[0]['expected']} items, "
-                                 f"{len(prepared)} were given", field="items")
-        stored = set(stored_ids(self.service.store.engine, batch_id))
-        self._send_chunks([p for p in prepared if p["id"] not in stored], chunk_size, known_ids=True)
-        seal_batch(self.service.store.engine, batch_id)
-        return Batch(self, batch_id, [p["id"] for p in prepared], expected=len(prepared))
+    def batch_from_id(self, batch_id: str) -> Batch:
+        """Re-attach to one of your batches (after a kernel restart, from another driver): the same
+        ``Batch`` as at submit time. ``BatchNotFound`` for an unknown id or another user's."""
+        row = self.service.batch(batch_id, self.user_id)
+        return Batch(self, batch_id, batch_ids(self.service.store.engine, row), expected=row["expected"])
 
-    def _send_chunks(self, prepared: list[dict[str, Any]], chunk_size: int | None, known_ids: bool = False) -> None:
-        size = chunk_size or self.settings.submit_chunk
-        in_flight: list[Any] = []
-        it = iter(prepared)
-        while chunk := list(itertools.islice(it, size)):
-            in_flight.append(self.scheduler.submit.remote(chunk, False, known_ids))
-            if len(in_flight) >= 2:
-                _unwrap(lambda: ray.get(in_flight.pop(0)))
-        for ref in in_flight:
-            _unwrap(lambda r=ref: ray.get(r))
-
-    def get_batch(self, batch_id: str) -> Batch:
-        """A batch by id, as stored (e.g. one a driver that stopped early was sending)."""
-        from .errors import TaskNotFound
-
-        rows = batch_rows(self.service.store.engine, self.user_id, batch_id)
-        if not rows:
-            raise TaskNotFound(f"no batch {batch_id}")
-        return Batch(self, batch_id, stored_ids(self.service.store.engine, batch_id), expected=rows[0]["expected"])
+    #: the name issue 17 documented first
+    get_batch = batch_from_id
 
     def batches(self, limit: int = 100) -> pd.DataFrame:
         """Your batches, newest first: items expected and submitted, ``missing`` (more than 0 with
-        no ``sealed_at`` when the driver stopped early, or is still sending) and counts per status."""
-        return batches_frame(batch_rows(self.service.store.engine, self.user_id, limit=limit))
+        no ``sealed_at`` when the driver stopped early, or is still sending), counts per status,
+        ``cost_usd`` spent so far and ``budget_usd``."""
+        return batches_frame(self.service.batches(self.user_id, limit))
+
+    def estimate(self, items: Iterable[Mapping[str, Any] | BatchItem] | pd.DataFrame, *,
+                 chunk_size: int | None = None) -> Estimate:
+        """Expected cost and duration of a batch before submitting it (nothing is stored): each
+        item is validated and priced on the provider the Scheduler would choose for it."""
+        totals: dict[str, Any] = {"providers": {}, "unservable": {}}
+        prepared = self.service.prepare_batch(iter_items(items), user_id=self.user_id, batch_id="estimate")
+        n = 0
+        while chunk := list(itertools.islice(prepared, chunk_size or self.settings.submit_chunk)):
+            n += len(chunk)
+            part = [{"type": p["type"], "input": p["input"], "options": p["options"]} for p in chunk]
+            merge_estimates(totals, _unwrap(lambda part=part: ray.get(self.scheduler.estimate.remote(part))))
+        return Estimate.from_totals(n, totals)
+
+    # -- budgets and spend ---------------------------------------------------------------------
+
+    def budget(self) -> dict[str, Any]:
+        """Your own daily budget, the deployment's cap, the one that applies and today's spend."""
+        return self.service.budget(self.user_id)
+
+    def set_budget(self, budget_usd: float | None) -> dict[str, Any]:
+        """Set your own daily budget in USD (``None`` removes it); it cannot raise the deployment's cap."""
+        return self.service.set_budget(self.user_id, budget_usd)
+
+    def spend(self, days: int = 30) -> pd.DataFrame:
+        """What your tasks cost per UTC day and provider, newest day first."""
+        return spend_frame(self.service.spend(self.user_id, days))
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -273,6 +254,9 @@ class Client:
 
     def _cancel_many(self, ids: list[str]) -> list[dict[str, Any]]:
         return list(ray.get(self.scheduler.cancel.remote(ids, self.user_id)))
+
+    def _cancel_batch(self, batch_id: str) -> list[dict[str, Any]]:
+        return list(ray.get(self.scheduler.cancel_batch.remote(batch_id, self.user_id)))
 
     def retry(self, task_id: str) -> Task:
         return self.service.retry(task_id, self.user_id)

@@ -46,6 +46,12 @@ class TaskNotFound(VideoAIError):
     code = "task_not_found"
 
 
+class BatchNotFound(TaskNotFound):
+    """No batch with this id (for this user)."""
+
+    code = "batch_not_found"
+
+
 class InvalidTransition(VideoAIError):
     """The task is not in a state that allows this operation."""
 
@@ -125,6 +131,12 @@ class WriteFailed(PermanentError):
     """The task's state change could not be written to the store (the write itself failed)."""
 
     code = "write_failed"
+
+
+class BudgetExceeded(PermanentError):
+    """Starting the attempt could spend more than a budget allows (the batch's or the user's)."""
+
+    code = "budget_exceeded"
 
 
 class NoProviderAvailable(PermanentError):

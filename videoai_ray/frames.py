@@ -24,7 +24,7 @@ HEALTH = ["healthy", "degraded", "open_circuit", "unavailable"]
 _TASK_COLUMNS = ["id", "type", "status", "priority", "provider", "progress", "attempts", "cost", "cache_hit",
                  "created_at", "started_at", "finished_at", "duration", "wait", "error_code", "error_message",
                  "batch_id", "user_id"]
-_BATCH_COLUMNS = ["expected", "submitted", "missing", "created_at", "sealed_at", *STATUSES]
+_BATCH_COLUMNS = ["expected", "submitted", "missing", "created_at", "sealed_at", "cost_usd", "budget_usd", *STATUSES]
 _STAT_COLUMNS = {"tasks": "int64", "completed": "int64", "failed": "int64", "cancelled": "int64",
                  "active": "int64", "success_rate": "float64", "mean_duration": "timedelta64[ns]",
                  "cost": "float64"}
@@ -125,14 +125,29 @@ def providers_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def batches_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per batch (index ``id``): items ``expected`` and ``submitted``, ``missing`` (a batch
-    with ``missing`` > 0 and no ``sealed_at`` was cut short, unless its driver is still sending),
-    and the count of its tasks per status."""
+    with ``missing`` > 0 and no ``sealed_at`` was cut short, unless its driver is still sending;
+    ``expected`` and ``missing`` are ``<NA>`` while a generator of unknown size is being sent),
+    ``cost_usd`` spent so far, ``budget_usd``, and the count of its tasks per status."""
     records = [{"id": r["id"], "expected": r["expected"], "submitted": r["submitted"], "missing": r["missing"],
-                "created_at": r["created_at"], "sealed_at": r["sealed_at"],
-                **{st: r["counts"].get(st, 0) for st in STATUSES}} for r in rows]
+                "created_at": r["created_at"], "sealed_at": r["sealed_at"], "cost_usd": r["cost_usd"],
+                "budget_usd": r["budget_usd"], **{st: r["counts"].get(st, 0) for st in STATUSES}} for r in rows]
     df = pd.DataFrame.from_records(records, columns=["id", *_BATCH_COLUMNS]).set_index("id")
     for col in ("created_at", "sealed_at"):
         df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[ns, UTC]")
-    for col in ("expected", "submitted", "missing", *STATUSES):
+    for col in ("expected", "missing"):
+        df[col] = df[col].astype("Int64")
+    for col in ("submitted", *STATUSES):
         df[col] = df[col].astype("int64")
+    for col in ("cost_usd", "budget_usd"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    return df
+
+
+def spend_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Spend per UTC day and provider (``day`` a date, newest first), with the tasks that cost it."""
+    df = pd.DataFrame.from_records(list(rows), columns=["day", "provider", "tasks", "cost_usd"])
+    df["day"] = pd.to_datetime(df["day"]).astype("datetime64[ns]")
+    df["provider"] = df["provider"].astype("object").astype("category")
+    df["tasks"] = df["tasks"].astype("int64")
+    df["cost_usd"] = pd.to_numeric(df["cost_usd"], errors="coerce").astype("float64")
     return df

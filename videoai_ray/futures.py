@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import ray
 
-from .errors import TaskCancelled, TaskFailed
+from .errors import InvalidTransition, TaskCancelled, TaskFailed
 from .frames import tasks_frame
 from .models import Task, TaskStatus
 from .models.enums import terminal_count
+from .service import _unwrap
 from .snapshots import batch_html, batch_summary, task_html
 from .store.batches import batch_rows
 from .widgets import batch_progress, display_batch, display_future, settle
@@ -95,9 +97,13 @@ class TaskFuture:
 
 
 class Batch:
-    """Many tasks submitted together; follows their completions in the order they finish."""
+    """Many tasks submitted together; follows their completions in the order they finish.
 
-    def __init__(self, client: Client, batch_id: str, ids: list[str], expected: int | None = None) -> None:
+    ``client.batch(...)`` returns one, and ``client.batch_from_id(id)`` gives the same object back
+    in another driver or after a kernel restart (progress view, ``as_completed``, ``to_pandas``,
+    ``cancel``)."""
+
+    def __init__(self, client: Client, batch_id: str, ids: Sequence[str], expected: int | None = None) -> None:
         self.client = client
         self.id = batch_id
         self.ids = ids
@@ -182,7 +188,29 @@ class Batch:
         return tasks_frame(self.results())
 
     def cancel(self) -> list[dict[str, Any]]:
-        return self.client._cancel_many(self.ids)
+        """Cancel every unfinished task of the batch."""
+        return self.client._cancel_batch(self.id)
+
+    def retry_failed(self) -> int:
+        """Run the batch's failed tasks again (each with a fresh retry budget); how many."""
+        failed = [tid for tid, _, _ in self.client.service.store.batch_states(self.id, [TaskStatus.FAILED.value])]
+        scheduler = self.client.scheduler
+        retried = 0
+        for start in range(0, len(failed), 1000):
+            for ref in [scheduler.retry.remote(tid, self.client.user_id) for tid in failed[start:start + 1000]]:
+                try:
+                    _unwrap(lambda ref=ref: ray.get(ref))
+                    retried += 1
+                except InvalidTransition:
+                    pass  # retried meanwhile by someone else: it is no longer failed
+        if retried:
+            ray.get(scheduler.flush_now.remote())
+        return retried
+
+    def cost(self) -> float:
+        """What the batch's tasks have cost so far, in USD."""
+        rows = batch_rows(self.client.service.store.engine, None, self.id)
+        return float(rows[0]["cost_usd"]) if rows else float(self.to_pandas()["cost"].sum())
 
     def __repr__(self) -> str:
         return batch_summary(self.id, len(self.ids), self.counts())

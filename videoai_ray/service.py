@@ -18,13 +18,13 @@ import ray
 from pydantic import ValidationError
 
 from . import netguard
-from .errors import InvalidRequest, TaskNotFound, VideoAIError
+from .errors import BatchNotFound, InvalidRequest, TaskNotFound, VideoAIError
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
 from .models.requests import HTTP_CONTEXT
 from .settings import Settings
 from .stats import compute_statistics
 from .store import TaskStore
-from .store.batches import batch_task_id
+from .store.batches import batch_rows, batch_task_id
 
 _WAIT_SLICE = 5.0
 
@@ -200,6 +200,45 @@ class MediaService:
 
     def providers(self) -> list[dict[str, Any]]:
         return list(ray.get(self.scheduler.providers.remote()))
+
+    # -- batches, budgets, spend -----------------------------------------------------------------
+
+    def batches(self, user_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The user's batches, newest first (see ``store.batches.batch_rows``)."""
+        return batch_rows(self.store.engine, user_id, limit=limit)
+
+    def batch(self, batch_id: str, user_id: str) -> dict[str, Any]:
+        """One of the user's batches; ``BatchNotFound`` for an unknown id or another user's."""
+        rows = batch_rows(self.store.engine, user_id, batch_id)
+        if not rows:
+            raise BatchNotFound(f"no batch {batch_id}")
+        return rows[0]
+
+    def budget(self, user_id: str) -> dict[str, Any]:
+        """The user's own daily budget, the deployment's cap, the one that applies, today's spend."""
+        from .store.budgets import day_start, get_user_budget, spent
+
+        own = get_user_budget(self.store.engine, user_id)
+        cap = self.settings.user_daily_budget_usd
+        limits = [b for b in (own, cap) if b is not None]
+        return {"budget_usd": own, "deployment_cap_usd": cap, "effective_usd": min(limits) if limits else None,
+                "spent_today_usd": round(spent(self.store.engine, user_id=user_id, since=day_start()), 6)}
+
+    def set_budget(self, user_id: str, budget_usd: float | None) -> dict[str, Any]:
+        """Set the user's own daily budget (``None`` removes it); checked before every attempt."""
+        from .batching import check_budget
+
+        check_budget(budget_usd)
+        _unwrap(lambda: ray.get(self.scheduler.set_user_budget.remote(user_id, budget_usd)))
+        return self.budget(user_id)
+
+    def spend(self, user_id: str, days: int = 30) -> list[dict[str, Any]]:
+        """The user's spend per UTC day and provider, newest first."""
+        from .store.budgets import spend_rows
+
+        if not 1 <= days <= 366:
+            raise InvalidRequest("days: must be from 1 to 366", field="days")
+        return spend_rows(self.store.engine, user_id, days)
 
 
 def request_fingerprint(route: str, task_type: str, priority: str, request: TaskRequest) -> str:

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     #: seconds without a 429 after which a lowered rate grows again (by half, up to the declared)
     rate_limit_recovery_seconds: float = Field(default=60.0, gt=0)
 
+    #: the most any user may spend per UTC day, in USD (``None``: no limit); a user's own budget
+    #: (``PUT /budget``, ``client.set_budget``) can only be lower
+    user_daily_budget_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
     # -- cache (seed TTLs) --
     cache_enabled: bool = True
     #: who shares a cached result: ``user`` (default), ``tenant`` (the token's ``tenant`` claim),

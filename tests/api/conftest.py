@@ -59,6 +59,7 @@ def api(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         NoopProvider(),
         FixedLatencyProvider(0.3, 4, name="slow"),
         FixedLatencyProvider(60.0, 1, name="park"),
+        FixedLatencyProvider(0.02, 4, name="priced", cost=0.25, quality=0.001),
         FlakyProvider(99, InvalidInput("the prompt is not acceptable"), name="perm"),
         LocalSubtitleProvider(),
         InputReaderProvider(),

@@ -3,6 +3,8 @@
 ``register``: starts its own local Ray (which dies with this process), registers a provider defined
 here, submits a batch pinned to it and exits once one task completed: the next app starts on a new
 Ray. ``cut``: joins the tests' Ray and dies (``os._exit``) in the middle of sending a batch.
+``follow``: joins the tests' Ray, streams a batch from a generator, writes its id and follows it
+with ``as_completed`` until the test kills it.
 Settings come from the environment (``VIDEOAI_HOME``, ``DATABASE_URL``, ``VIDEOAI_INSTANCE``).
 """
 
@@ -64,5 +66,16 @@ def cut(out: Path) -> None:
     raise AssertionError("the driver should have died mid-batch")
 
 
+def follow(out: Path) -> None:
+    client = vai.connect(os.environ["RAY_GCS"], settings=vai.Settings())
+    n, provider = int(os.environ["FOLLOW_ITEMS"]), os.environ["FOLLOW_PROVIDER"]
+    batch = client.batch(iter(items("follow", n, provider)))
+    out.write_text(batch.id)
+    for seen, _ in enumerate(batch.as_completed(timeout=600), 1):
+        if seen % 500 == 0:
+            (out.parent / "follow-seen").write_text(str(seen))
+    raise AssertionError("the driver should have been killed before the batch finished")
+
+
 if __name__ == "__main__":
-    {"register": register, "cut": cut}[sys.argv[1]](Path(sys.argv[2]))
+    {"register": register, "cut": cut, "follow": follow}[sys.argv[1]](Path(sys.argv[2]))

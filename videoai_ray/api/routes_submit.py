@@ -26,6 +26,7 @@ from ..models import (
     TaskType,
     submitted_task_json,
 )
+from ..store.batches import discard_batch, open_batch, seal_batch
 from .auth import Caller
 from .context import API_PREFIX, ApiContext, get_context
 from .deps import authorized, json_body, json_body_schema, json_object
@@ -148,15 +149,25 @@ for _path, _type, _summary in _MEDIA_ROUTES:
     )
 
 
+_BUDGET_PARAMETER = {
+    "name": "budget_usd", "in": "query", "required": False,
+    "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": 1e9},
+    "description": "the most this batch may spend, in USD: an attempt that could take it over is not started "
+                   "and its task fails with `budget_exceeded`",
+}
+
+
 @router.post("/batch", status_code=202, response_model=BatchResponse, summary="Create up to 50 tasks at once",
              responses={**ERROR_RESPONSES, 409: _CREATED[409], 413: _CREATED[413]},
              openapi_extra={**json_body_schema("BatchItem", array=True, max_items=MAX_HTTP_BATCH),
-                            "parameters": [_IDEMPOTENCY_PARAMETER]})
+                            "parameters": [_IDEMPOTENCY_PARAMETER, _BUDGET_PARAMETER]})
 async def create_batch(request: Request, caller: Caller = Depends(authorized),
                        ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     """A JSON array of `{task_type, input_data, priority}`. All or nothing: when one item is
-    invalid nothing is created and the error names its index (`[3].input_data.prompt`)."""
+    invalid nothing is created and the error names its index (`[3].input_data.prompt`). The batch
+    is listed by `GET /batches` (`?budget_usd=` gives it a budget)."""
     idempotency_key = idempotency_key_of(request.headers.get("idempotency-key"))
+    budget = budget_of(request.query_params.get("budget_usd"))
     items = await json_body(request)
     if not isinstance(items, list) or not items:
         raise InvalidRequest("body: must be a non-empty JSON array of batch items", field="body")
@@ -167,8 +178,31 @@ async def create_batch(request: Request, caller: Caller = Depends(authorized),
     prepared = await asyncio.to_thread(
         lambda: list(ctx.service.prepare_batch(items, user_id=caller.user_id, batch_id=batch_id, http=True,
                                                tenant=caller.tenant, idempotency_key=idempotency_key)))
-    answers = await ctx.batcher.submit(prepared)
+    engine = ctx.service.store.engine
+    # the row (with its budget) exists before any task of the batch can be dispatched
+    await asyncio.to_thread(open_batch, engine, batch_id, caller.user_id, len(prepared), budget)
+    try:
+        answers = await ctx.batcher.submit(prepared)
+    except BaseException:
+        await asyncio.to_thread(discard_batch, engine, batch_id)
+        raise
+    replayed = all(a.get("existing") for a in answers)
+    # a replay's tasks belong to the first request's batch: this one holds nothing
+    await asyncio.to_thread(discard_batch if replayed else seal_batch, engine, batch_id)
     tasks = [task_view(submitted_task_json(p, a), ctx.artifacts) for p, a in zip(prepared, answers, strict=True)]
     batch = tasks[0].get("batch_id") or batch_id
-    headers = {"Idempotent-Replayed": "true"} if all(a.get("existing") for a in answers) else {}
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return JSONResponse({"batch_id": batch, "count": len(tasks), "tasks": tasks}, status_code=202, headers=headers)
+
+
+def budget_of(raw: str | None) -> float | None:
+    """``?budget_usd=`` as an amount (422 naming it unless a finite number above 0)."""
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= 1e9):
+        raise InvalidRequest("budget_usd: must be an amount in USD above 0 (at most 1e9)", field="budget_usd")
+    return value

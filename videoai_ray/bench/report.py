@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-def _suites(n: int) -> dict[str, Callable[[], list[dict[str, Any]]]]:
+def _suites(n: int, batch_items: int = 100_000) -> dict[str, Callable[[], list[dict[str, Any]]]]:
     def core() -> list[dict[str, Any]]:
         from .core import run_core_benchmarks
 
@@ -32,7 +32,7 @@ def _suites(n: int) -> dict[str, Callable[[], list[dict[str, Any]]]]:
     def batch() -> list[dict[str, Any]]:
         from .batch import run_batch_benchmark
 
-        return run_batch_benchmark()
+        return run_batch_benchmark(batch_items)
 
     def models() -> list[dict[str, Any]]:
         from .models import run_model_benchmarks
@@ -59,10 +59,11 @@ def format_rows(rows: list[dict[str, Any]], markdown: bool) -> str:
     return "\n".join(out)
 
 
-def run_benchmarks(names: list[str], *, markdown: bool = False, n: int = 20_000) -> int:
+def run_benchmarks(names: list[str], *, markdown: bool = False, n: int = 20_000,
+                   batch_items: int = 100_000) -> int:
     import ray
 
-    suites = _suites(n)
+    suites = _suites(n, batch_items)
     selected = list(suites) if "all" in names else names
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False, namespace="videoai")

@@ -182,6 +182,10 @@ class ProviderRegistry:
             return None
         return max(ready, key=lambda n: self._score(n, strategy, request))
 
+    def preferred(self, names: list[str], strategy: Strategy, request: TaskRequest) -> str:
+        """The provider ``strategy`` ranks first among ``names``, busy or not (estimates)."""
+        return max(names, key=lambda n: self._score(n, strategy, request))
+
     def reopens_at(self, names: list[str], now: float) -> float | None:
         """The earliest time one of ``names`` leaves its breaker cooldown (``None``: none is out)."""
         times = [self._entries[n].stats.open_until for n in names

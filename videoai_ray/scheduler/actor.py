@@ -30,6 +30,7 @@ from ..providers.resources import cluster_nodes
 from ..settings import Settings
 from ..store import TaskStore, utcnow
 from .backoff import retry_delay
+from .budgets import BudgetLedger
 from .dispatch import Dispatcher
 from .events import EventSink
 from .handle import NAMESPACE
@@ -85,6 +86,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
         ).remote(settings), ray.get_runtime_context().get_node_id())
         self.dispatcher = Dispatcher(self)
         self.registry.set_nodes(cluster_nodes())
+        self.budgets = BudgetLedger(settings, self.store.engine)
         metrics.set_instance(settings.instance)
         from ..providers.defaults import default_providers
         from ..store.registrations import load_registrations
@@ -215,6 +217,8 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
 
     def on_result(self, r: AttemptResult) -> None:
         provider = self.dispatcher.release(r.task_id, r.attempt)
+        if provider:
+            self.budgets.release(r.task_id)
         act = self.active.get(r.task_id)
         if act is not None and r.task_id in self.recovering and r.attempt >= act.attempts:
             # a surviving worker reports before adoption finished: this attempt is the live one
@@ -232,6 +236,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
                 metrics.provider_cost(provider, r.cost)
             if current:
                 assert act is not None
+                self.budgets.spend(act, r.cost)
                 self.finish(act, TaskStatus.COMPLETED, output=r.output, cost=r.cost)
             return
         err: ProviderError = WorkerLost("attempt was interrupted") if r.cancelled else error_from_code(

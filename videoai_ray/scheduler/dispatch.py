@@ -121,6 +121,10 @@ class Dispatcher:
                         self.limiter_wake = min(wake, self.limiter_wake or wake)
                     break  # strict order: nothing behind this task may jump it on this route
                 q.pop(now)
+                refused = s.budgets.admit(act, s.registry.get(name))
+                if refused is not None:
+                    s.finish(act, TaskStatus.FAILED, error=refused)  # never started: nothing spent
+                    continue
                 throttle.take(s, name, act, now)
                 batches[name].append(self._start(act, name))
         for name, assignments in batches.items():

@@ -44,6 +44,12 @@ class OperationsMixin:
         self.kick()
         return out
 
+    async def cancel_batch(self: Scheduler, batch_id: str, user_id: str | None = None) -> list[dict[str, Any]]:  # type: ignore[misc]
+        """Cancel every unfinished task of a batch (of this user)."""
+        ids = [a.id for a in self.active.values()
+               if a.batch_id == batch_id and (user_id is None or a.user_id == user_id)]
+        return await self.cancel(ids, user_id) if ids else []
+
     async def retry(self: Scheduler, task_id: str, user_id: str | None = None) -> dict[str, Any]:  # type: ignore[misc]
         """Manual retry of a failed (or cancelled) task: it gets a fresh retry budget."""
         act = self.active.get(task_id)
@@ -73,6 +79,21 @@ class OperationsMixin:
     def is_cancelled(self: Scheduler, task_id: str, attempt: int) -> bool:  # type: ignore[misc]
         act = self.active.get(task_id)
         return act is None or act.attempts != attempt or act.status is not TaskStatus.PROCESSING
+
+    # -- budgets -----------------------------------------------------------------------------
+
+    def set_user_budget(self: Scheduler, user_id: str, budget_usd: float | None) -> None:  # type: ignore[misc]
+        """A user's own daily budget (``None``: none of their own); applies from the next attempt."""
+        from ..store.budgets import set_user_budget
+
+        set_user_budget(self.store.engine, user_id, budget_usd)
+        self.budgets.forget_user(user_id)
+
+    def estimate(self: Scheduler, items: list[dict[str, Any]]) -> dict[str, Any]:  # type: ignore[misc]
+        """Where prepared submissions would go and what they would cost (see ``scheduler.estimate``)."""
+        from .estimate import estimate_chunk
+
+        return estimate_chunk(self.registry, self.settings.strategy, items)
 
     # -- providers ---------------------------------------------------------------------------
 

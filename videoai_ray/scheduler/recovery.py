@@ -53,6 +53,8 @@ class RecoveryMixin:
                 act.status, act.attempts, act.provider = TaskStatus.PROCESSING, attempt, provider
                 self.dispatcher.running[tid] = (attempt, provider)
                 self.registry.started(provider)
+                if provider in self.registry:
+                    self.budgets.hold(act, self.registry.get(provider))
                 self.change(tid, status=act.status.value, attempts=attempt, provider=provider)
             elif act.status is TaskStatus.RETRYING:
                 task = self.store.get(tid)

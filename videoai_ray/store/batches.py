@@ -1,15 +1,18 @@
-"""SDK batches: how many items the driver meant to send, and whether it sent them all.
+"""SDK and HTTP batches: how many items the driver meant to send, whether it sent them all, what
+the batch may spend and has spent.
 
 A driver killed mid-submission leaves a batch with fewer stored tasks than ``expected`` and no
 ``sealed_at``; ``Batch.counts()`` and ``Client.batches()`` show it, and ``Client.resume_batch``
-sends the rest (a batch's task ids follow from its id and each item's index)."""
+sends the rest (a batch's task ids follow from its id and each item's index). A streamed batch
+(a generator: its size is unknown up front) has ``expected`` NULL until it is sealed."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
 from .schema import batches, tasks
 from .store import _aware, utcnow
@@ -22,15 +25,67 @@ def batch_task_id(batch_id: str, index: int) -> str:
     return "task_" + uuid.uuid5(_ID_NAMESPACE, f"{batch_id}:{index}").hex
 
 
-def open_batch(engine: Engine, batch_id: str, user_id: str, expected: int) -> None:
-    with engine.begin() as conn:
-        conn.execute(insert(batches).values(id=batch_id, user_id=user_id, expected=expected, created_at=utcnow()))
+class DerivedIds(Sequence[str]):
+    """The task ids of a batch's first ``n`` items, computed when read rather than held: a batch
+    of a million items costs its driver no list of a million ids."""
+
+    def __init__(self, batch_id: str, n: int) -> None:
+        self.batch_id = batch_id
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [batch_task_id(self.batch_id, j) for j in range(*i.indices(self.n))]
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return batch_task_id(self.batch_id, i)
+
+    def __iter__(self) -> Iterator[str]:
+        return (batch_task_id(self.batch_id, j) for j in range(self.n))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DerivedIds):
+            return (self.batch_id, self.n) == (other.batch_id, other.n)
+        return isinstance(other, Sequence) and len(other) == self.n and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"DerivedIds({self.batch_id!r}, {self.n})"
 
 
-def seal_batch(engine: Engine, batch_id: str) -> None:
-    """Every item was sent."""
+def open_batch(engine: Engine, batch_id: str, user_id: str, expected: int | None,
+               budget_usd: float | None = None) -> None:
     with engine.begin() as conn:
-        conn.execute(update(batches).where(batches.c.id == batch_id).values(sealed_at=utcnow()))
+        conn.execute(insert(batches).values(id=batch_id, user_id=user_id, expected=expected, created_at=utcnow(),
+                                            budget_usd=budget_usd))
+
+
+def seal_batch(engine: Engine, batch_id: str, sent: int | None = None) -> None:
+    """Every item was sent (``sent``: how many, for a streamed batch whose size was unknown)."""
+    values: dict[str, Any] = {"sealed_at": utcnow()}
+    with engine.begin() as conn:
+        if sent is not None:
+            conn.execute(update(batches).where(and_(batches.c.id == batch_id, batches.c.expected.is_(None)))
+                         .values(expected=sent))
+        conn.execute(update(batches).where(batches.c.id == batch_id).values(values))
+
+
+def discard_batch(engine: Engine, batch_id: str) -> None:
+    """Forget a batch row that holds no task (an HTTP batch answered entirely by replays)."""
+    with engine.begin() as conn:
+        conn.execute(delete(batches).where(batches.c.id == batch_id))
 
 
 def stored_ids(engine: Engine, batch_id: str) -> list[str]:
@@ -40,10 +95,19 @@ def stored_ids(engine: Engine, batch_id: str) -> list[str]:
         return [r.id for r in conn.execute(q)]
 
 
+def batch_ids(engine: Engine, row: dict[str, Any]) -> Sequence[str]:
+    """The task ids of a stored batch (a ``batch_rows`` row): computed from the batch id when every
+    item is stored, else read from the store (a batch cut short, or still being sent)."""
+    if row["sealed_at"] is not None and row["expected"] is not None and row["submitted"] == row["expected"]:
+        return DerivedIds(row["id"], row["expected"])
+    return stored_ids(engine, row["id"])
+
+
 def batch_rows(engine: Engine, user_id: str | None, batch_id: str | None = None,
                limit: int = 100) -> list[dict[str, Any]]:
-    """Newest first: ``id, created_at, expected, sealed_at, submitted, missing`` and the count
-    of the batch's tasks per status."""
+    """Newest first: ``id, created_at, expected, sealed_at, submitted, missing, budget_usd,
+    cost_usd`` and the count of the batch's tasks per status (``missing`` is ``None`` while a
+    streamed batch of unknown size is being sent)."""
     q = select(batches).order_by(batches.c.created_at.desc(), batches.c.id.desc()).limit(limit)
     if user_id is not None:
         q = q.where(batches.c.user_id == user_id)
@@ -53,19 +117,25 @@ def batch_rows(engine: Engine, user_id: str | None, batch_id: str | None = None,
         rows = [dict(r._mapping) for r in conn.execute(q)]
         if not rows:
             return []
-        counts = select(tasks.c.batch_id, tasks.c.status, func.count()).where(
+        counts = select(tasks.c.batch_id, tasks.c.status, func.count(), func.sum(tasks.c.cost)).where(
             and_(tasks.c.batch_id.in_([r["id"] for r in rows]))).group_by(tasks.c.batch_id, tasks.c.status)
         per: dict[str, dict[str, int]] = {}
-        for bid, status, n in conn.execute(counts):
+        cost: dict[str, float] = {}
+        for bid, status, n, spent in conn.execute(counts):
             per.setdefault(bid, {})[status] = int(n)
+            cost[bid] = cost.get(bid, 0.0) + float(spent or 0.0)
     out = []
     for r in rows:
         by_status = per.get(r["id"], {})
         submitted = sum(by_status.values())
-        out.append({"id": r["id"], "created_at": _aware(r["created_at"]), "expected": r["expected"],
-                    "submitted": submitted, "missing": max(0, r["expected"] - submitted),
-                    "sealed_at": _aware(r["sealed_at"]), "counts": by_status})
+        expected = r["expected"]
+        out.append({"id": r["id"], "user_id": r["user_id"], "created_at": _aware(r["created_at"]),
+                    "expected": expected, "submitted": submitted,
+                    "missing": None if expected is None else max(0, expected - submitted),
+                    "sealed_at": _aware(r["sealed_at"]), "budget_usd": r["budget_usd"],
+                    "cost_usd": round(cost.get(r["id"], 0.0), 6), "counts": by_status})
     return out
 
 
-__all__ = ["batch_rows", "batch_task_id", "open_batch", "seal_batch", "stored_ids"]
+__all__ = ["DerivedIds", "batch_ids", "batch_rows", "batch_task_id", "discard_batch", "open_batch", "seal_batch",
+           "stored_ids"]

@@ -89,9 +89,21 @@ batches = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("user_id", String(128), nullable=False),
-    Column("expected", Integer, nullable=False),
+    #: items the driver meant to send; NULL while a streamed batch (a generator: size unknown) sends
+    Column("expected", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False),
     #: set when the driver has sent every item; NULL while it sends, or if it stopped early
     Column("sealed_at", DateTime(timezone=True)),
+    #: the most this batch may spend (actual spend plus the estimates of attempts in flight)
+    Column("budget_usd", Float),
     Index("ix_batches_user_created", "user_id", "created_at"),
+)
+
+#: a user's own budget per UTC day (``VIDEOAI_USER_DAILY_BUDGET_USD`` caps it for everyone)
+user_budgets = Table(
+    "user_budgets",
+    metadata,
+    Column("user_id", String(128), primary_key=True),
+    Column("budget_usd", Float, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

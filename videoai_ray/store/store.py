@@ -225,6 +225,13 @@ class TaskStore:
         with self.engine.connect() as conn:
             return [(r.id, r.status, int(r.finish_seq)) for r in conn.execute(q)]
 
+    def batch_states(self, batch_id: str, statuses: Sequence[str]) -> builtins.list[tuple[str, str, str | None]]:
+        """``(id, status, provider)`` of a batch's tasks in ``statuses``."""
+        q = select(tasks.c.id, tasks.c.status, tasks.c.provider).where(
+            and_(tasks.c.batch_id == batch_id, tasks.c.status.in_(list(statuses))))
+        with self.engine.connect() as conn:
+            return [(r.id, r.status, r.provider) for r in conn.execute(q)]
+
     def status_counts(self, *, user_id: str | None = None, batch_id: str | None = None) -> dict[str, int]:
         q = select(tasks.c.status, func.count()).group_by(tasks.c.status)
         if user_id is not None:

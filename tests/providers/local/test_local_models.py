@@ -5,8 +5,12 @@ the SDK and the HTTP API (the FastAPI app in process, against the same Scheduler
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import io
+import threading
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +52,8 @@ def _pool(client: vai.Client, name: str) -> dict[str, Any]:
 
 
 def test_tiny_whisper_in_its_pool(models_client: vai.Client) -> None:
-    clip = SPEECH / "fox_rms.wav"
-    items = [{"task_type": "audio_transcription", "input_data": {"audio_url": clip.as_uri(), "response_format": fmt,
+    clip = models_client.upload(SPEECH / "fox_rms.wav")
+    items = [{"task_type": "audio_transcription", "input_data": {"audio_url": clip, "response_format": fmt,
                                                                   **({"language": "en"} if i % 2 else {})}}
              for i, fmt in enumerate(["json", "srt", "vtt", "text"])]
     batch = models_client.batch(items)
@@ -93,22 +97,37 @@ def test_tiny_diffusion_batches_equal_sizes_and_honours_seeds(models_client: vai
     assert _pool(models_client, "local-diffusers")["largest_batch"] == 3
 
 
+@contextlib.contextmanager
+def _serving(folder: Path) -> Iterator[str]:
+    """A loopback HTTP server for ``folder``'s files; yields its base URL."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_models_over_http(models_client: vai.Client) -> None:
     settings = models_client.settings
     ctx = ApiContext.start(settings, models_client.scheduler)
     headers = {"Authorization": f"Bearer {create_token(settings, 'http-user')}"}
 
-    async def call() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+    async def call(audio_url: str) -> tuple[httpx.Response, httpx.Response, httpx.Response]:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ctx)), base_url="http://t",
                                      headers=headers, timeout=300) as c:
             img = await c.post("/api/v1/media/images/generate", params={"wait": 60},
                                json={"prompt": "t5", "size": "512x512", "seed": 1, "provider": "local-diffusers"})
             stt = await c.post("/api/v1/media/audio/transcribe", params={"wait": 60},
-                               json={"audio_url": (SPEECH / "fox_rms.wav").as_uri(), "provider": "local-whisper"})
+                               json={"audio_url": audio_url, "provider": "local-whisper"})
             listing = await c.get("/api/v1/media/providers")
             return img, stt, listing
 
-    img, stt, listing = asyncio.run(call())
+    with _serving(SPEECH) as origin:  # over HTTP an input is an http(s) URL; loopback is allowlisted here
+        img, stt, listing = asyncio.run(call(f"{origin}/fox_rms.wav"))
     assert img.status_code in (200, 201, 202), img.text
     assert img.json()["status"] == TaskStatus.COMPLETED.value, img.json()
     assert stt.json()["status"] == TaskStatus.COMPLETED.value, stt.json()
