@@ -82,8 +82,11 @@ def server() -> Iterator[CountingServer]:
 
 @pytest.fixture(scope="module")
 def client(ray_session: None, server: CountingServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[vai.Client]:
+    # a 6 s period keeps the test short; the margin then has to cover what a cold worker adds
+    # between the gate and the request (importing, building the HTTP client: up to ~0.5 s on this
+    # shared machine), so it is 20 % here (1.2 s) instead of the default 5 % of a minute (3 s)
     settings = vai.Settings(home=tmp_path_factory.mktemp("ratelimit"), instance="t-ratelimit", prefetch=0,
-                            retry_schedule=(0.2,), rate_limit_recovery_seconds=2.0)
+                            retry_schedule=(0.2,), rate_limit_recovery_seconds=2.0, rate_limit_margin=0.2)
     kill_scheduler(settings)
     providers = [HttpCallProvider(server.url, f"rl-{i}", SHARED) for i in range(4)]
     providers.append(HttpCallProvider(server.url, "rl-429", RateLimits(requests=60, per_seconds=3, burst=1)))
@@ -105,8 +108,8 @@ def test_four_workers_sharing_a_limit_stay_under_it(client: vai.Client, server: 
     assert len(workers) == 4  # four actors, one limit: only a cluster-wide limiter holds it
     assert len(server.arrivals) == n
     assert max_in_window(server.arrivals, PERIOD) <= LIMIT
-    # and it is the limit that paced them, not something slower: 44 at 20 per 6 s need about 8 s
-    assert max_in_window(server.arrivals, PERIOD) >= LIMIT - 2 and elapsed < 40
+    # and it is the limit that paced them, not something slower (the margin leaves 20 % unused)
+    assert max_in_window(server.arrivals, PERIOD) >= 0.75 * LIMIT and elapsed < 40
     rows = client.providers().loc[[f"rl-{i}" for i in range(4)]]
     assert set(rows["rate_group"]) == {"fake-account"} and set(rows["rate_limit_rpm"]) == {LIMIT * 60 / PERIOD}
     assert rows["throttled"].iloc[0] >= n - LIMIT - 5 and rows["throttled_seconds"].iloc[0] > 0
