@@ -20,14 +20,16 @@ from typing import Any
 import ray
 from pydantic import ValidationError
 
-from . import metrics
+from . import fault_points, metrics
 from .artifacts import ArtifactStore
+from .attempt_calls import job_recorder, pass_rate_gate
 from .errors import InvalidInput, ProviderError, ProviderTimeout, RateLimited, RetryableError
 from .logs import configure_logging
 from .models import REQUEST_MODELS, TaskType
 from .output_check import check_output
 from .providers.base import Provider
 from .providers.context import AttemptContext
+from .providers.remote_job import RemoteJob
 from .reporting import ResultReporter
 from .settings import Settings
 from .watchdog import LoopWatchdog, attempt_task_name
@@ -46,6 +48,10 @@ class Assignment:
     task_type: str
     input: dict[str, Any]
     user_id: str = ""
+    #: the remote job an earlier attempt recorded (``RemoteJob.to_json``): re-attach to it
+    remote_job: dict[str, Any] | None = None
+    #: pass the Scheduler's ``rate_gate`` right before the provider runs (it has a rate limit)
+    rate_gate: bool = False
 
 
 @dataclass(slots=True)
@@ -63,6 +69,8 @@ class AttemptResult:
     duration: float = 0.0
     #: the provider that ran it (set by the executor)
     provider: str = ""
+    #: the task's recorded remote job is over (failed, cancelled, gone): forget it
+    remote_job_ended: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -83,10 +91,27 @@ def _error_result(a: Assignment, exc: BaseException, started: float) -> AttemptR
     )
 
 
-async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, timeout: float) -> AttemptResult:
-    """Run one attempt to an ``AttemptResult``; never raises."""
+async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, timeout: float,
+                      scheduler: Any = None) -> AttemptResult:
+    """Run one attempt to an ``AttemptResult``; never raises. With ``scheduler``, an attempt of
+    a rate-limited provider passes its ``rate_gate`` first."""
+    result = await _run_attempt(provider, a, ctx, timeout, scheduler)
+    result.remote_job_ended = ctx.remote_job_over
+    try:
+        await fault_points.pause(ctx.settings, "result_ready", a.task_id)
+    except BaseException as exc:  # interrupted while a test held it here: the result stands
+        if isinstance(exc, SystemExit):
+            raise
+    return result
+
+
+async def _run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, timeout: float,
+                       scheduler: Any) -> AttemptResult:
     started = time.monotonic()
     try:
+        await fault_points.pause(ctx.settings, "attempt_started", a.task_id)
+        if a.rate_gate and scheduler is not None:
+            await pass_rate_gate(scheduler, a.task_id, a.attempt)
         try:
             # checked again here: a stored input edited or replayed must not widen what it may name
             request = REQUEST_MODELS[TaskType(a.task_type)].model_validate(a.input)
@@ -208,10 +233,12 @@ class ProviderWorker:
                     a.task_id, a.attempt, self.settings, provider=self.provider.name, user_id=a.user_id,
                     on_progress=lambda v, _m: self.reporter.progress(a.task_id, a.attempt, v),
                     is_cancelled=lambda: a.task_id in self.cancelled, write_artifact=self._write,
+                    remote_job=RemoteJob.from_json(a.remote_job),
+                    record_job=job_recorder(self.scheduler, a.task_id, a.attempt, self.timeout),
                 )
                 self.deadlines[(a.task_id, a.attempt)] = time.monotonic() + self.timeout
                 try:
-                    result = await run_attempt(self.provider, a, ctx, self.timeout)
+                    result = await run_attempt(self.provider, a, ctx, self.timeout, self.scheduler)
                 finally:
                     self.deadlines.pop((a.task_id, a.attempt), None)
         self.running.pop(a.task_id, None)
@@ -256,11 +283,13 @@ def run_cpu_attempt(provider: Provider, a: Assignment, settings: Settings, sched
     def on_progress(value: float, _message: str | None) -> None:
         scheduler.report.remote([], [(a.task_id, a.attempt, value)])
 
+    timeout = provider.timeout or settings.task_timeout
     ctx = AttemptContext(
         a.task_id, a.attempt, settings, provider=provider.name, user_id=a.user_id,
         on_progress=on_progress, is_cancelled=is_cancelled,
         write_artifact=_artifact_writer(settings, sink), progress_interval=0.25,
+        remote_job=RemoteJob.from_json(a.remote_job), record_job=job_recorder(scheduler, a.task_id, a.attempt, timeout),
     )
-    result = asyncio.run(run_attempt(provider, a, ctx, provider.timeout or settings.task_timeout))
+    result = asyncio.run(run_attempt(provider, a, ctx, timeout, scheduler))
     result.provider = provider.name
     return result

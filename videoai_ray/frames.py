@@ -91,8 +91,14 @@ def queue_series(depth: Mapping[str, int]) -> pd.Series:
 
 _PROVIDER_DTYPES = {"quality": "float64", "max_concurrency": "int64", "cpu_bound": "bool", "translates": "bool",
                     "available": "bool", "in_flight": "int64", "successes": "int64", "failures": "int64",
-                    "success_rate": "float64", "total_cost": "float64"}
-_PROVIDER_TEXT = ("description", "unavailable_reason", "last_error")
+                    "success_rate": "float64", "total_cost": "float64",
+                    # the rate limiter: declared and allowed rates (NaN: none declared), 429s seen,
+                    # attempts waiting now / that waited, and for how long in all
+                    "rate_limit_rpm": "float64", "rate_limit_tokens_pm": "float64",
+                    "rate_limit_media_seconds_pm": "float64", "rate_allowed_rpm": "float64",
+                    "rate_paused_s": "float64", "rate_limited": "int64", "throttled_now": "int64",
+                    "throttled": "int64", "throttled_seconds": "float64"}
+_PROVIDER_TEXT = ("description", "unavailable_reason", "last_error", "rate_limit_source", "rate_group")
 
 
 def providers_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

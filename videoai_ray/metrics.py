@@ -54,6 +54,13 @@ SPECS: dict[str, MetricSpec] = {s.name: s for s in (
     MetricSpec("histogram", "videoai_provider_latency_seconds", "Duration of successful provider attempts.",
                ("provider",), tuple(DURATION_BUCKETS)),
     MetricSpec("counter", "videoai_provider_cost_usd", "Provider spend in US dollars.", ("provider",)),
+    MetricSpec("counter", "videoai_provider_throttled", "Attempts that waited for a provider's rate limiter.",
+               ("provider",)),
+    MetricSpec("counter", "videoai_provider_throttled_seconds",
+               "Seconds attempts waited for a provider's rate limiter.", ("provider",)),
+    MetricSpec("gauge", "videoai_provider_allowed_rpm",
+               "Requests per minute the rate limiter lets a provider start now (lowered after a 429).",
+               ("provider",)),
     MetricSpec("counter", "videoai_provider_rate_limited",
                "Provider attempts that ended in the provider's rate limit (HTTP 429).", ("provider",)),
     MetricSpec("counter", "videoai_webhook_deliveries", "Webhook delivery attempts, by outcome.", ("outcome",)),
@@ -178,6 +185,16 @@ def provider_cost(provider: Any, usd: float | None) -> None:
         _record("videoai_provider_cost_usd", "inc", usd, provider=provider)
 
 
+def provider_throttled(provider: Any, seconds: float) -> None:
+    """An attempt waited ``seconds`` for the rate limiter of ``provider`` (or its rate group)."""
+    _record("videoai_provider_throttled", "inc", 1, provider=provider)
+    if seconds > 0:
+        _record("videoai_provider_throttled_seconds", "inc", seconds, provider=provider)
+
+
+def provider_allowed_rpm(provider: Any, rpm: float) -> None:
+    """Requests per minute the limiter lets ``provider`` start now (a gauge)."""
+    _record("videoai_provider_allowed_rpm", "set", rpm, provider=provider)
 def provider_rate_limited(provider: Any) -> None:
     """An attempt on ``provider`` ended because the provider said to slow down (``rate_limited``)."""
     _record("videoai_provider_rate_limited", "inc", 1, provider=provider)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     #: fault injection for tests: when this file exists, the Scheduler deletes it and kills its
     #: own process after accepting the completion of the task id the file names, before writing it
     fault_kill_file: Path | None = None
+    #: fault injection for tests: attempts pause at named points while a test kills a process
+    #: (``videoai_ray.fault_points``); unset in production
+    fault_pause_dir: Path | None = None
+
+    # -- provider rate limits (``scheduler/ratelimit.py``) --
+    #: per provider name, fields of ``RateLimits`` that replace its declared limits, as JSON:
+    #: ``{"runway": {"requests": 10}, "openai-whisper": {"requests": 3000}, "pika": null}``
+    provider_rate_limits: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    #: fraction of a declared rate left unused, for the jitter between our start and the provider
+    rate_limit_margin: float = Field(default=0.05, ge=0.0, lt=0.5)
+    #: seconds without a 429 after which a lowered rate grows again (by half, up to the declared)
+    rate_limit_recovery_seconds: float = Field(default=60.0, gt=0)
 
     #: the most any user may spend per UTC day, in USD (``None``: no limit); a user's own budget
     #: (``PUT /budget``, ``client.set_budget``) can only be lower
@@ -135,6 +147,15 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("ASSEMBLYAI_API_KEY")
     )
 
+    # -- cloud provider endpoints (each SDK's own variable), to route calls through a gateway --
+    #: OpenAI-compatible gateways, proxies and Azure OpenAI's v1 API, e.g. ``https://gw.internal/v1``
+    openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
+    stability_api_host: str | None = Field(default=None, validation_alias=AliasChoices("STABILITY_API_HOST"))
+    runwayml_base_url: str | None = Field(default=None, validation_alias=AliasChoices("RUNWAYML_BASE_URL"))
+    #: fal's queue host (``queue.fal.run``), or a URL
+    fal_queue_run_host: str | None = Field(default=None, validation_alias=AliasChoices("FAL_QUEUE_RUN_HOST"))
+    assemblyai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("ASSEMBLYAI_BASE_URL"))
+
     @field_validator("retry_schedule", "blocklist", "url_allowlist", mode="before")
     @classmethod
     def _comma_list(cls, v: object) -> object:
@@ -147,6 +168,34 @@ class Settings(BaseSettings):
     def _non_empty_schedule(cls, v: tuple[float, ...]) -> tuple[float, ...]:
         if not v or any(x < 0 for x in v):
             raise ValueError("needs at least one non-negative delay")
+        return v
+
+    @field_validator("provider_rate_limits")
+    @classmethod
+    def _known_limit_fields(cls, v: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any] | None]:
+        from .providers.limits import RateLimits
+
+        for name, fields in v.items():
+            if fields is not None:
+                try:
+                    RateLimits(**fields)
+                except (TypeError, ValueError) as e:
+                    raise ValueError(f"{name}: {e}") from None
+        return v
+
+    @field_validator("openai_base_url", "stability_api_host", "runwayml_base_url", "fal_queue_run_host",
+                     "assemblyai_base_url")
+    @classmethod
+    def _endpoint(cls, v: str | None) -> str | None:
+        """An operator's endpoint (from settings, so trusted: the URL guard does not apply to
+        it): ``https://`` is assumed for a bare host; empty means the provider's own."""
+        if v is None or not v.strip():
+            return None
+        v = v.strip().rstrip("/")
+        if "://" not in v:
+            v = "https://" + v
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL or a host name")
         return v
 
     @cached_property

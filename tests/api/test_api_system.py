@@ -79,6 +79,9 @@ def test_providers_and_cache_stats(api: Api) -> None:
     assert providers["count"] == len(providers["providers"]) >= 5
     noop_row = next(p for p in providers["providers"] if p["name"] == "noop")
     assert noop_row["available"] is True and noop_row["health"] in ("healthy", "degraded")
+    # the rate limiter's numbers (noop declares no limit: nothing to throttle)
+    assert noop_row["rate_limit_rpm"] is None and noop_row["rate_group"] == "noop"
+    assert (noop_row["throttled"], noop_row["throttled_now"], noop_row["rate_limited"]) == (0, 0, 0)
     cache = c.get("/cache/stats")
     assert cache.status_code == 200 and "total" in cache.json()
     assert api.client().get("/providers").status_code == 401

@@ -90,8 +90,10 @@ class FakeOpenAI:
 @pytest.mark.slow
 def test_failing_cloud_provider_fails_over_to_local(ray_session, tmp_path):
     fake = FakeOpenAI()
+    # gpt-image-1's default limit (5 images a minute) would send the second task elsewhere: this
+    # test is about failover, so the limit is lifted
     settings = vai.Settings(home=tmp_path, instance="t-cloud", retry_schedule=(0.2,),
-                            openai_api_key=SecretStr("sk-test"))
+                            openai_api_key=SecretStr("sk-test"), provider_rate_limits={"openai-gpt-image": None})
     kill_scheduler(settings)
     providers = [OpenAIImageProvider(settings, base_url=fake.url), ProceduralImageProvider()]
     client = vai.connect(settings=settings, providers=providers)

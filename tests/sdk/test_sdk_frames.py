@@ -93,6 +93,20 @@ def test_providers_frame() -> None:
     assert empty.empty and "health" in empty and "latency" in empty and empty.index.name == "name"
 
 
+def test_providers_frame_shows_the_rate_limiter() -> None:
+    base = {"name": "x", "task_types": ["video_generation"], "health": "healthy", "latency_s": None}
+    limited = {**base, "rate_limit_rpm": 300.0, "rate_limit_tokens_pm": None, "rate_limit_media_seconds_pm": None,
+               "rate_allowed_rpm": 150.0, "rate_limit_source": "docs", "rate_paused_s": 2.5, "rate_limited": 1,
+               "throttled_now": 3, "throttled": 12, "throttled_seconds": 4.5, "rate_group": "acct"}
+    free = {**limited, "name": "y", "rate_limit_rpm": None, "rate_allowed_rpm": None, "rate_limit_source": None,
+            "rate_paused_s": 0.0, "rate_limited": 0, "throttled_now": 0, "throttled": 0, "throttled_seconds": 0.0,
+            "rate_group": "y"}
+    df = providers_frame([limited, free])
+    assert df.loc["x", "rate_allowed_rpm"] == 150.0 and pd.isna(df.loc["y", "rate_limit_rpm"])
+    assert df["throttled"].dtype == "int64" and df["rate_limit_rpm"].dtype == "float64"
+    assert str(df["rate_group"].dtype) == "string" and df.loc["x", "rate_group"] == "acct"
+
+
 def test_frames_from_a_live_engine(sdk_client) -> None:
     batch = sdk_client.batch([{"task_type": "subtitle_generation",
                                "input_data": {"text": f"frame {i}", "provider": "lat" if i % 2 else "noop",

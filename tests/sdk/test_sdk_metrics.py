@@ -24,6 +24,8 @@ CALLS: list[tuple[str, tuple[object, ...]]] = [
     ("provider_latency", ("noop", 0.2)),
     ("provider_cost", ("noop", 0.04)),
     ("provider_rate_limited", ("noop",)),
+    ("provider_throttled", ("noop", 1.5)),
+    ("provider_allowed_rpm", ("noop", 300.0)),
     ("webhook_delivery", ("delivered", 0.05)),
     ("cache_lookup", ("l1", 1, 2)),
     ("pool_size", ("local-whisper", 2)),
@@ -39,7 +41,7 @@ def _record_everything() -> None:
 
 def test_names_are_prefixed_and_unique() -> None:
     names = metrics.names()
-    assert len(names) == len(set(names)) == 14 and all(n.startswith("videoai_") for n in names)
+    assert len(names) == len(set(names)) == 17 and all(n.startswith("videoai_") for n in names)
     assert metrics.SPECS["videoai_tasks_submitted"].prometheus_name == "ray_videoai_tasks_submitted_total"
     assert metrics.SPECS["videoai_queue_depth"].prometheus_name == "ray_videoai_queue_depth"
 

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 from ..errors import ProviderRegistrationError
 from ..models import TaskRequest, TaskType
 from ..settings import Settings
+from .limits import RateLimits
+from .remote_job import RemoteJob
 
 
 class ProviderContext(abc.ABC):
@@ -28,6 +30,11 @@ class ProviderContext(abc.ABC):
     log: logging.LoggerAdapter[logging.Logger]
     #: the actual cost of this attempt, when the provider knows it (else the estimate is used)
     cost: float | None = None
+    #: the remote job an earlier attempt of this task recorded on this provider: re-attach to it
+    #: instead of creating another (``None``: create one, then ``record_remote_job`` it)
+    remote_job: RemoteJob | None = None
+    #: set by ``remote_job_ended``: the next attempt must not re-attach to the recorded job
+    remote_job_over: bool = False
 
     @property
     @abc.abstractmethod
@@ -54,6 +61,21 @@ class ProviderContext(abc.ABC):
         self, name: str, data: bytes | Path, content_type: str | None = None
     ) -> dict[str, Any]:
         """Store an output file; returns ``{"url", "name", "size_bytes", "content_type"}``."""
+
+    async def record_remote_job(self, job_id: str, data: dict[str, Any] | None = None) -> RemoteJob:
+        """Record the job just created at the remote service, durably, before waiting for it: a
+        later attempt of this task (after a crash of the worker, the Scheduler or the app)
+        re-attaches to it instead of creating another. Raises ``asyncio.CancelledError`` when
+        the task no longer wants the job (cancelled, or a newer attempt runs): cancel it then.
+        This base version keeps it in memory only (contexts made by hand, in tests)."""
+        self.remote_job = RemoteJob(getattr(self, "provider", ""), str(job_id), dict(data or {}), self.attempt)
+        self.remote_job_over = False
+        return self.remote_job
+
+    def remote_job_ended(self) -> None:
+        """The recorded job failed, was cancelled or is gone: a new attempt must create another."""
+        self.remote_job = None
+        self.remote_job_over = True
 
     @abc.abstractmethod
     def open_input(self, url: str, max_bytes: int | None = None) -> Path:
@@ -89,6 +111,9 @@ class Provider:
     translates: ClassVar[bool] = False
     #: one line for listings: what this provider really does
     description: ClassVar[str] = ""
+    #: the account's rate limits the Scheduler starts attempts under (``None``: none declared;
+    #: ``VIDEOAI_PROVIDER_RATE_LIMITS`` overrides them per provider name)
+    rate_limits: ClassVar[RateLimits | None] = None
 
     def unavailable_reason(self) -> str | None:
         """Why this provider cannot be used now (e.g. a missing key), or ``None`` if it can."""
@@ -119,9 +144,18 @@ class Provider:
         """Expected cost in USD of one attempt, before running it."""
         return 0.0
 
+    def rate_usage(self, request: TaskRequest) -> dict[str, float]:
+        """What one attempt for ``request`` uses of ``rate_limits``: ``requests`` (1 unless said
+        otherwise), ``tokens``, ``media_seconds``."""
+        return {}
+
     async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
         """Do the work; return the task's output data."""
         raise NotImplementedError
+
+    async def cancel_remote_job(self, job: RemoteJob) -> None:
+        """Cancel a job this provider created for a task that was cancelled while no attempt of
+        it ran (so no running attempt could cancel it). Default: nothing to cancel."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'name', '?')!r}>"

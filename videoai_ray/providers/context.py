@@ -3,24 +3,28 @@ same class serves worker actors, Ray tasks and unit tests."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .. import netguard
+from .. import fault_points, netguard
 from ..artifacts import ArtifactStore
 from ..errors import InvalidInput
 from ..settings import Settings
 from .base import ProviderContext
+from .remote_job import RemoteJob
 
 log = logging.getLogger("videoai.providers")
 
 ArtifactWriter = Callable[[str, str, "bytes | Path", "str | None"], dict[str, Any]]
+#: makes a remote job durable through the Scheduler; False: the task no longer wants it
+JobRecorder = Callable[[RemoteJob], Awaitable[bool]]
 
 
 class AttemptContext(ProviderContext):
@@ -38,11 +42,18 @@ class AttemptContext(ProviderContext):
         provider: str = "",
         user_id: str = "",
         progress_interval: float = 0.2,
+        remote_job: RemoteJob | None = None,
+        record_job: JobRecorder | None = None,
     ) -> None:
         self.task_id = task_id
         self.attempt = attempt
         self.settings = settings
         self.user_id = user_id
+        self.provider = provider
+        # only the provider that created a job can re-attach to it
+        self.remote_job = remote_job if remote_job is not None and remote_job.provider == provider else None
+        self.remote_job_over = False
+        self._record_job = record_job
         self.cost = None
         self._on_progress = on_progress
         self._is_cancelled = is_cancelled or (lambda: False)
@@ -75,6 +86,16 @@ class AttemptContext(ProviderContext):
     @property
     def cancelled(self) -> bool:
         return bool(self._is_cancelled())
+
+    async def record_remote_job(self, job_id: str, data: dict[str, Any] | None = None) -> RemoteJob:
+        job = RemoteJob(self.provider, str(job_id), dict(data or {}), self.attempt)
+        await fault_points.pause(self.settings, "job_created", self.task_id)
+        if self._record_job is not None and not await self._record_job(job):
+            raise asyncio.CancelledError(f"task {self.task_id} no longer wants remote job {job.id}")
+        self.remote_job, self.remote_job_over = job, False
+        self.log.info("remote job %s recorded", job.id)
+        await fault_points.pause(self.settings, "job_recorded", self.task_id)
+        return job
 
     def store_artifact(self, name: str, data: bytes | Path, content_type: str | None = None) -> dict[str, Any]:
         return self._write(self.task_id, name, data, content_type)

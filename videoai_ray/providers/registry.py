@@ -8,6 +8,7 @@ A provider that fails ``breaker_failures`` times in a row is taken out of rotati
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,13 +170,15 @@ class ProviderRegistry:
         return NoProviderAvailable(f"no available provider for {task_type.value} ({detail})")
 
     def pick(self, names: list[str], strategy: Strategy, request: TaskRequest, now: float | None = None,
-             exclude: frozenset[str] | set[str] = frozenset()) -> str | None:
-        """The best provider among ``names`` with a free slot, or ``None`` if all are busy or
-        out of rotation. Providers in ``exclude`` (they failed this task) are used only when no
-        other candidate exists."""
+             exclude: frozenset[str] | set[str] = frozenset(),
+             admit: Callable[[str], bool] | None = None) -> str | None:
+        """The best provider among ``names`` with a free slot (and that ``admit`` lets start an
+        attempt now: the Scheduler's rate limiter), or ``None`` if all are busy or out of
+        rotation. Providers in ``exclude`` (they failed this task) are used only when no other
+        candidate exists."""
         now = time.monotonic() if now is None else now
         preferred = [n for n in names if n not in exclude] or names
-        ready = [n for n in preferred if self._ready(n, now)]
+        ready = [n for n in preferred if self._ready(n, now) and (admit is None or admit(n))]
         if not ready:
             return None
         return max(ready, key=lambda n: self._score(n, strategy, request))
@@ -189,6 +192,10 @@ class ProviderRegistry:
         times = [self._entries[n].stats.open_until for n in names
                  if n in self._entries and self._entries[n].stats.open_until > now]
         return min(times) if times else None
+
+    def free_slot(self, name: str, now: float) -> bool:
+        """``name`` could start an attempt now as far as its cap and its breaker go."""
+        return name in self._entries and self._ready(name, now)
 
     def _ready(self, name: str, now: float) -> bool:
         e = self._entries[name]

@@ -8,9 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
+
 from ..errors import InvalidInput, ProviderError, RetryableError
 from ..models import TaskRequest, TaskType
 from .base import Provider, ProviderContext
+from .cloud.http import error_for_response
+from .limits import RateLimits
 from .model import ModelProvider
 
 ALL_TYPES = frozenset(TaskType)
@@ -170,6 +174,30 @@ class LoopBlockingProvider(FixedLatencyProvider):
         if ctx.attempt == 1 and "block" in getattr(request, "prompt", ""):
             time.sleep(self.block_seconds)  # the mistake under test: blocking code in async run
         return await super().run(request, ctx)
+
+
+class HttpCallProvider(Provider):
+    """Sends one ``POST`` per attempt to ``url`` (a local test server standing in for a provider's
+    API) and maps its answer like a cloud adapter does (429 with ``Retry-After`` → ``RateLimited``);
+    ``rate_limits`` as given. Tests of the rate limiter count the requests at that server."""
+
+    name = "http-call"
+    task_types = ALL_TYPES
+    quality = 0.01
+    description = "one POST to a test server per attempt (rate limit tests)"
+
+    def __init__(self, url: str, name: str, rate_limits: RateLimits | None = None, max_concurrency: int = 8) -> None:
+        self.url = url
+        self.name = name  # type: ignore[misc]
+        self.rate_limits = rate_limits  # type: ignore[misc]
+        self.max_concurrency = max_concurrency  # type: ignore[misc]
+
+    async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            resp = await client.post(self.url, json={"task_id": ctx.task_id, "provider": self.name})
+        if not resp.is_success:
+            raise error_for_response(resp, self.name)
+        return {"provider": self.name, "answer": resp.json()}
 
 
 class GpuSleepProvider(CpuSleepProvider):

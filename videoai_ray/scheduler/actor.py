@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import os
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -36,15 +37,18 @@ from .handle import NAMESPACE
 from .operations import OperationsMixin
 from .persistence import PersistenceMixin
 from .queue import AgingQueue
+from .ratelimit import RateLimiter
 from .recovery import RecoveryMixin
+from .remote_jobs import RemoteJobsMixin
 from .state import Active
 from .submit import SubmitMixin
+from .throttle import ThrottleMixin
 
 log = logging.getLogger("videoai.scheduler")
 
 
 
-class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin):
+class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, RemoteJobsMixin, ThrottleMixin):
     """Priority scheduling, retries, cancellation and recovery for every task."""
 
     def __init__(self, settings: Settings, providers: list[Provider] | None = None) -> None:
@@ -52,6 +56,8 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin):
         self.settings = settings
         self.store = TaskStore(settings.db_url)
         self.registry = ProviderRegistry(settings.breaker_failures, settings.breaker_cooldown, settings.prefetch)
+        self.limiter = RateLimiter(settings.provider_rate_limits, margin=settings.rate_limit_margin,
+                                   recovery_seconds=settings.rate_limit_recovery_seconds)
         self.cache = _make_cache(settings)
         self.active: dict[str, Active] = {}
         self.queues: dict[str, AgingQueue] = {}
@@ -115,7 +121,8 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin):
     async def ready(self) -> dict[str, Any]:
         """Answers once the scheduler can take work (starts its loops if not yet running)."""
         self._start_loops()
-        return {"version": self.version, "active": len(self.active), "instance": self.settings.instance}
+        return {"version": self.version, "active": len(self.active), "instance": self.settings.instance,
+                "pid": os.getpid()}
 
     def kick(self) -> None:
         if self._kick is not None:
@@ -137,6 +144,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin):
                error: ProviderError | None = None, cost: float | None = None) -> None:
         """Move a task to a terminal state (written at the next flush)."""
         self.active.pop(act.id, None)
+        self.limiter.release(act.id)
         act.status = status
         self.finish_seq += 1
         values: dict[str, Any] = {"status": status.value, "finished_at": utcnow(), "finish_seq": self.finish_seq,
@@ -218,6 +226,9 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin):
             act.status, act.attempts = TaskStatus.PROCESSING, r.attempt
             act.provider = r.provider or act.provider
         current = act is not None and act.attempts == r.attempt and act.status is TaskStatus.PROCESSING
+        if current and r.remote_job_ended:
+            assert act is not None
+            self.forget_remote_job(act)
         if r.ok:
             if provider:
                 self.registry.finished(provider, ok=True, duration=r.duration, cost=r.cost)
@@ -232,6 +243,9 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin):
             r.error_code or "provider_error", r.error_message or "")
         if r.retry_after is not None:
             err.retry_after = r.retry_after  # type: ignore[attr-defined]
+        if provider and isinstance(err, RateLimited) and provider in self.registry:
+            # the provider said 429: its rate goes down and nothing starts there before Retry-After
+            self.limiter.rate_limited(self.registry.get(provider), r.retry_after, time.monotonic())
         if provider:
             health = None if (r.cancelled or isinstance(err, WorkerLost)) else (
                 False if err.retryable or err.code == "authentication_failed" else None)
@@ -247,8 +261,12 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin):
         for priority, n in self._queue_depth().items():
             metrics.queue_depth(priority, n)
         running = self.dispatcher.in_flight()
+        now = time.monotonic()
         for name in self.registry.names():
             metrics.in_flight(name, running.get(name, 0))
+            allowed = self.limiter.describe(self.registry.get(name), now)["rate_allowed_rpm"]
+            if allowed is not None:
+                metrics.provider_allowed_rpm(name, allowed)
 
     def _queue_depth(self) -> dict[str, int]:
         depth: dict[str, int] = defaultdict(int)

@@ -13,16 +13,19 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import ray
 
+from ..attempt_calls import cancel_remote_job_task
 from ..executor import Assignment, AttemptResult, ProviderWorker, run_cpu_attempt
 from ..models import EventType, Strategy, TaskStatus
 from ..pools import PoolManager
 from ..providers.model import ModelProvider
 from ..providers.resources import declares_resources, ray_options
 from ..store import utcnow
+from . import throttle
 from .handle import NAMESPACE
 
 if TYPE_CHECKING:
@@ -50,6 +53,8 @@ class Dispatcher:
         #: when a provider that queued tasks wait for leaves its breaker cooldown (or the grace
         #: for registrations after a start ends)
         self.breaker_wake: float | None = None
+        #: when a provider's rate limiter next lets a waiting task start
+        self.limiter_wake: float | None = None
         #: the actor pools of model providers
         self.pools = PoolManager(scheduler, NAMESPACE)
 
@@ -59,7 +64,8 @@ class Dispatcher:
         kick = self.s._kick
         assert kick is not None
         while True:
-            wake_times = [t for t in (self.s.delayed[0][0] if self.s.delayed else None, self.breaker_wake) if t]
+            wake_times = [t for t in (self.s.delayed[0][0] if self.s.delayed else None, self.breaker_wake,
+                                      self.limiter_wake) if t]
             timeout = max(0.0, min(wake_times) - time.monotonic()) if wake_times else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(kick.wait(), timeout)
@@ -82,6 +88,7 @@ class Dispatcher:
                 s._enqueue(act, now)
         batches: dict[str, list[Assignment]] = defaultdict(list)
         self.breaker_wake = None
+        self.limiter_wake = None
         for q in s.queues.values():
             while True:
                 entry = q.peek(now)
@@ -101,18 +108,24 @@ class Dispatcher:
                     q.pop(now)
                     s.finish(act, TaskStatus.FAILED, error=s.registry.explain_none(act.type, act.request, pinned))
                     continue
+                names = s.job_provider(act, names)
                 strategy = Strategy(act.options.get("strategy") or s.settings.strategy)
-                name = s.registry.pick(names, strategy, act.request, now, act.excluded)
+                name = s.registry.pick(names, strategy, act.request, now, act.excluded,
+                                       admit=partial(throttle.admits, s, act, now))
                 if name is None:
                     reopen = s.registry.reopens_at(names, now)
                     if reopen is not None:
                         self.breaker_wake = min(reopen, self.breaker_wake or reopen)
+                    wake = throttle.note_held(s, act, names, now)
+                    if wake is not None:
+                        self.limiter_wake = min(wake, self.limiter_wake or wake)
                     break  # strict order: nothing behind this task may jump it on this route
                 q.pop(now)
                 refused = s.budgets.admit(act, s.registry.get(name))
                 if refused is not None:
                     s.finish(act, TaskStatus.FAILED, error=refused)  # never started: nothing spent
                     continue
+                throttle.take(s, name, act, now)
                 batches[name].append(self._start(act, name))
         for name, assignments in batches.items():
             self._send(name, assignments)
@@ -132,7 +145,8 @@ class Dispatcher:
         s.registry.started(name)
         self.running[act.id] = (act.attempts, name)
         s.events.emit(act, EventType.STARTED)
-        return Assignment(act.id, act.attempts, act.type.value, act.input, act.user_id)
+        return Assignment(act.id, act.attempts, act.type.value, act.input, act.user_id, act.remote_job,
+                          s.limiter.gated(s.registry.get(name), time.monotonic()))
 
     # -- executors -----------------------------------------------------------------------------
 
@@ -284,6 +298,13 @@ class Dispatcher:
         worker = self.workers.get(item[1])
         if worker is not None:
             worker[0].cancel.remote(task_id)
+
+    def cancel_remote_job(self, name: str, job: dict[str, Any]) -> None:
+        """Cancel a recorded remote job at its provider, from a Ray task (no worker needed)."""
+        ref = self.provider_refs.get(name)
+        if ref is None:
+            ref = self.provider_refs[name] = ray.put(self.s.registry.get(name))
+        cancel_remote_job_task.remote(ref, job)
 
     def forget_provider(self, name: str) -> None:
         self.provider_refs.pop(name, None)

@@ -39,6 +39,7 @@ class OperationsMixin:
             self.finish(act, TaskStatus.CANCELLED)
             if was_running:
                 self.dispatcher.cancel_running(tid)
+            self.cancel_remote_job(act)
             out.append({"id": tid, "status": TaskStatus.CANCELLED.value, "error": None})
         self.kick()
         return out
@@ -63,7 +64,7 @@ class OperationsMixin:
             raise InvalidTransition(f"only failed or cancelled tasks can be retried (task is {task.status.value})")
         options = self.store.options_for([task_id]).get(task_id) or {}
         options.pop("failed_providers", None)
-        act = active_from_task(task, options)
+        act = active_from_task(task, options, remote_job=self.store.remote_jobs_for([task_id]).get(task_id))
         act.status = TaskStatus.PENDING
         act.max_retries = task.attempts + self.settings.max_retries
         act.progress = 0.0
@@ -101,25 +102,30 @@ class OperationsMixin:
     ) -> dict[str, Any]:
         self.registry.register(provider, replace=replace)
         self.dispatcher.forget_provider(provider.name)
+        self.limiter.forget(provider.name)
         if persist:
             from ..store.registrations import save_registration
 
             save_registration(self.store.engine, self.settings.instance, provider)
         self.kick()
-        return next(r for r in self.registry.describe(pools=self.dispatcher.pools.describe())
-                    if r["name"] == provider.name)
+        return next(r for r in self.providers() if r["name"] == provider.name)
 
     async def unregister_provider(self: Scheduler, name: str) -> None:  # type: ignore[misc]
         from ..store.registrations import delete_registration
 
         self.registry.unregister(name)
         self.dispatcher.forget_provider(name)
+        self.limiter.forget(name)
         metrics.in_flight(name, 0)
         delete_registration(self.store.engine, self.settings.instance, name)
         self.kick()
 
     def providers(self: Scheduler) -> list[dict[str, Any]]:  # type: ignore[misc]
-        return self.registry.describe(pools=self.dispatcher.pools.describe())
+        """The registry's rows (with the model pools') and each provider's rate limiter (declared
+        and allowed rate, 429s seen, attempts that waited for it)."""
+        now = time.monotonic()
+        return [{**row, **self.limiter.describe(self.registry.get(row["name"]), now)}
+                for row in self.registry.describe(now, pools=self.dispatcher.pools.describe())]
 
     def live_stats(self: Scheduler) -> dict[str, Any]:  # type: ignore[misc]
         """Numbers only the scheduler knows: queue depth per priority, in flight, cache."""
@@ -129,7 +135,7 @@ class OperationsMixin:
             "delayed": len(self.delayed),
             "active": len(self.active),
             "in_flight": self.dispatcher.in_flight(),
-            "providers": self.registry.describe(pools=self.dispatcher.pools.describe()),
+            "providers": self.providers(),
             "cache": self.cache.stats() if self.cache is not None else {},
             "strategy": self.settings.strategy.value,
         }

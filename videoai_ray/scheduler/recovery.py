@@ -25,9 +25,11 @@ class RecoveryMixin:
         """Load every unfinished task found in the store; ``_adopt`` then decides which ones a
         surviving worker still runs and queues the others."""
         unfinished = self.store.unfinished()
-        options = self.store.options_for([t.id for t in unfinished])
+        ids = [t.id for t in unfinished]
+        options = self.store.options_for(ids)
+        jobs = self.store.remote_jobs_for(ids)
         for task in unfinished:
-            act = active_from_task(task, options.get(task.id) or {})
+            act = active_from_task(task, options.get(task.id) or {}, remote_job=jobs.get(task.id))
             self.active[act.id] = act
             self.recovering.add(act.id)
         if unfinished:

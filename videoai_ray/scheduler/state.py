@@ -33,6 +33,8 @@ class Active:
     enqueued_at: float = 0.0
     excluded: set[str] = field(default_factory=set)
     last_progress_event: float = 0.0
+    #: the remote job an attempt recorded (``RemoteJob.to_json``): the next attempt re-attaches
+    remote_job: dict[str, Any] | None = None
 
     @property
     def route(self) -> str:
@@ -40,7 +42,8 @@ class Active:
         return f"provider:{pinned}" if pinned else f"type:{self.type.value}"
 
 
-def active_from_task(task: Task, options: dict[str, Any], webhook_events: list[str] | None = None) -> Active:
+def active_from_task(task: Task, options: dict[str, Any], webhook_events: list[str] | None = None,
+                     remote_job: dict[str, Any] | None = None) -> Active:
     model = REQUEST_MODELS[task.type]
     try:
         request = model.model_validate(task.input)
@@ -53,5 +56,5 @@ def active_from_task(task: Task, options: dict[str, Any], webhook_events: list[s
         request=request, options=options, max_retries=task.max_retries, metadata=task.metadata,
         webhook_url=task.webhook_url, webhook_events=webhook_events, batch_id=task.batch_id,
         status=task.status, attempts=task.attempts, provider=task.provider, progress=task.progress,
-        started_at=task.started_at, excluded=set(options.get("failed_providers") or ()),
+        started_at=task.started_at, excluded=set(options.get("failed_providers") or ()), remote_job=remote_job,
     )

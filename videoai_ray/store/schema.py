@@ -56,6 +56,10 @@ tasks = Table(
     Column("cache_hit", Boolean, nullable=False, default=False),
     #: monotonic number given at the terminal transition; lets a batch follow completions cheaply
     Column("finish_seq", BigInteger),
+    #: the paid job a provider created at a remote service for this task (provider, id, data,
+    #: attempt), recorded before it is waited for, so a later attempt re-attaches instead of
+    #: creating another; never shown to users
+    Column("remote_job", JSON),
     UniqueConstraint("user_id", "idempotency_key", name="uq_tasks_user_idempotency"),
     Index("ix_tasks_user_created", "user_id", "created_at"),
     Index("ix_tasks_status", "status"),

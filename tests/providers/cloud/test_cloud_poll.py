@@ -1,5 +1,6 @@
 """The polling loop every queued-job adapter (RunwayML, fal.ai, AssemblyAI) shares: transient
-failures waited out, the remote job cancelled when our task is cancelled, times out or gives up."""
+failures waited out, the remote job cancelled when our task is cancelled or times out, and left
+running (recorded, for the next attempt to re-attach to) when the status reads keep failing."""
 
 from __future__ import annotations
 
@@ -38,8 +39,11 @@ def test_poll_tolerates_a_few_transient_failures(cloud_settings: Settings, make_
     assert not cancels
 
 
-def test_poll_gives_up_after_repeated_failures_and_cancels_the_job(cloud_settings: Settings, make_ctx: MakeCtx) -> None:
+def test_poll_gives_up_after_repeated_failures_and_keeps_the_job(cloud_settings: Settings, make_ctx: MakeCtx) -> None:
+    # the job may still be running: cancelling it would make the retry pay for a second one,
+    # so it stays recorded and the next attempt re-attaches to it
     ctx, _ = make_ctx()
+    run(ctx.record_remote_job("job-1"))
     cancels: list[int] = []
 
     async def check() -> None:
@@ -50,7 +54,8 @@ def test_poll_gives_up_after_repeated_failures_and_cancels_the_job(cloud_setting
 
     with pytest.raises(RetryableError, match="down"):
         run(_provider(cloud_settings).poll(ctx, check, cancel, what="job"))
-    assert cancels == [1]
+    assert cancels == []
+    assert ctx.remote_job is not None and ctx.remote_job.id == "job-1" and not ctx.remote_job_over
 
 
 def test_poll_cancels_the_remote_job_when_the_task_is_cancelled(cloud_settings: Settings, make_ctx: MakeCtx) -> None:
@@ -69,6 +74,7 @@ def test_poll_cancels_the_remote_job_when_the_task_is_cancelled(cloud_settings: 
     with pytest.raises(asyncio.CancelledError):
         run(_provider(cloud_settings).poll(ctx, check, cancel, what="job"))
     assert cancels == [1] and len(polls) == 3
+    assert ctx.remote_job_over  # a cancelled job is over: nothing re-attaches to it
 
 
 def test_poll_cancels_the_remote_job_on_asyncio_cancellation(cloud_settings: Settings, make_ctx: MakeCtx) -> None:
@@ -111,3 +117,4 @@ def test_poll_times_out_and_cancels_the_job(cloud_settings: Settings, make_ctx: 
     with pytest.raises(ProviderTimeout):
         run(provider.poll(ctx, check, cancel, what="job"))
     assert cancels == [1] and time.monotonic() - started < 1.0
+    assert ctx.remote_job_over

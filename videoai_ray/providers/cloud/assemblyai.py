@@ -1,10 +1,12 @@
-"""AssemblyAI speech-to-text: ``POST /v2/upload`` (unless the audio is at a public URL AssemblyAI
-can fetch itself), ``POST /v2/transcript``, ``GET /v2/transcript/{id}`` until ``completed`` or
+"""AssemblyAI speech-to-text: ``POST /v2/upload`` (unless the audio is at a public URL AssemblyAI can
+fetch itself), ``POST /v2/transcript``, ``GET /v2/transcript/{id}`` until ``completed`` or
 ``error``, and ``GET /v2/transcript/{id}/srt|vtt`` for subtitle formats.
 
-The API has no cancel call (a transcript can only be deleted once it has finished), so a
-cancelled task simply stops polling. ``json`` gives text, timed words and sentence segments
-built from those words; AssemblyAI's word times are milliseconds, converted to seconds here.
+The transcript id is recorded (``start_job``) before polling, so an attempt after a crash
+re-attaches to it (and does not upload the audio again). The API has no cancel call (a transcript can
+only be deleted once it has finished), so a cancelled task simply stops polling. ``json`` gives
+text, timed words and sentence segments built from those words; AssemblyAI's word times are
+milliseconds, converted to seconds here.
 """
 
 from __future__ import annotations
@@ -35,8 +37,13 @@ class AssemblyAITranscriptionProvider(CloudProvider):
     key_setting = "assemblyai_api_key"
     key_env = "ASSEMBLYAI_API_KEY"
     default_base_url = "https://api.assemblyai.com"
+    base_url_setting = "assemblyai_base_url"
     read_timeout = 300.0  # uploads of large files
     default_poll_interval = 3.0
+    # AssemblyAI limits how many transcripts an account has queued or processing at once (200 on
+    # paid plans, 5 on the free one: assemblyai.com/docs, "Concurrency limit"), not a request
+    # rate, as published at the time of writing; max_concurrency stays well under it.
+    rate_limits = None
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"Authorization": key}  # AssemblyAI takes the bare key, no scheme
@@ -47,22 +54,27 @@ class AssemblyAITranscriptionProvider(CloudProvider):
     async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
         req = self.parse(request, AudioTranscriptionRequest)
         async with self.client() as api:
-            audio_url = await self._audio_url(api, ctx, req.audio_url)
-            params: dict[str, Any] = {
-                "audio_url": audio_url,
-                "speech_models": list(SPEECH_MODELS),
-                "punctuate": True,
-                "format_text": True,
-            }
-            if req.language:
-                params["language_code"] = req.language
-            else:  # absent: AssemblyAI detects it
-                params["language_detection"] = True
-            created = await api.json("POST", "/v2/transcript", json=params)
-            transcript_id = str(created.get("id") or "")
-            if not transcript_id:
-                raise RetryableError(f"{self.name}: the answer holds no transcript id")
-            ctx.log.info("assemblyai transcript %s queued", transcript_id)
+
+            async def create() -> tuple[str, dict[str, Any]]:
+                params: dict[str, Any] = {
+                    "audio_url": await self._audio_url(api, ctx, req.audio_url),
+                    "speech_models": list(SPEECH_MODELS),
+                    "punctuate": True,
+                    "format_text": True,
+                }
+                if req.language:
+                    params["language_code"] = req.language
+                else:  # absent: AssemblyAI detects it
+                    params["language_detection"] = True
+                created = await api.json("POST", "/v2/transcript", json=params)
+                transcript_id = str(created.get("id") or "")
+                if not transcript_id:
+                    raise RetryableError(f"{self.name}: the answer holds no transcript id")
+                ctx.log.info("assemblyai transcript %s queued", transcript_id)
+                return transcript_id, {}
+
+            job, _ = await self.start_job(ctx, create, lambda j: self.cancel_job(api, j))
+            transcript_id = job.id
             ctx.progress(0.1, "queued at AssemblyAI")
             transcript = await self.poll(
                 ctx,
@@ -125,7 +137,9 @@ class AssemblyAITranscriptionProvider(CloudProvider):
 
     async def _check(self, api: ApiClient, ctx: ProviderContext, transcript_id: str) -> dict[str, Any] | None:
         """One status read: the transcript once completed, ``None`` while queued or processing."""
-        transcript = await api.json("GET", f"/v2/transcript/{transcript_id}")
+        transcript = await api.json_or_none("GET", f"/v2/transcript/{transcript_id}")
+        if transcript is None:
+            raise JobFailed(RetryableError(f"{self.name}: transcript {transcript_id} no longer exists"))
         status = transcript.get("status")
         if status == "completed":
             return transcript

@@ -1,5 +1,6 @@
-"""What every cloud adapter shares besides HTTP: the key check, the client factory, the polling
-loop that cancels the remote job when our task is cancelled, and input/output file plumbing."""
+"""What every cloud adapter shares besides HTTP: the key check, the endpoint and the client
+factory, remote jobs (recorded before they are waited for, re-attached to after a crash, polled,
+cancelled when our task is cancelled), and input/output file plumbing."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from ... import netguard
+from ... import fault_points, netguard
 from ...errors import AuthenticationFailed, InvalidInput, ProviderError, ProviderTimeout, RateLimited, RetryableError
 from ...settings import Settings
 from ..base import Provider, ProviderContext
+from ..remote_job import RemoteJob
 from .http import ApiClient, download, log, timeout
 
 T = TypeVar("T")
@@ -44,6 +46,8 @@ class CloudProvider(Provider):
     key_setting: ClassVar[str]
     key_env: ClassVar[str]
     default_base_url: ClassVar[str]
+    #: the ``Settings`` attribute naming an operator's endpoint for this API (a gateway, a proxy)
+    base_url_setting: ClassVar[str | None] = None
     #: read timeout of one HTTP request (the attempt as a whole is bounded by ``timeout``)
     read_timeout: ClassVar[float] = 60.0
     #: seconds between two status requests of a queued job
@@ -51,7 +55,11 @@ class CloudProvider(Provider):
 
     def __init__(self, settings: Settings, *, base_url: str | None = None, poll_interval: float | None = None) -> None:
         self.settings = settings
-        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        configured = getattr(settings, self.base_url_setting, None) if self.base_url_setting else None
+        # the endpoint comes from code or settings (the operator's), never from a request: the
+        # URL guard for user-supplied URLs does not apply to it, so a gateway on a private
+        # address works
+        self.base_url = (base_url or configured or self.default_base_url).rstrip("/")
         self.poll_interval = self.default_poll_interval if poll_interval is None else poll_interval
 
     def unavailable_reason(self) -> str | None:
@@ -110,6 +118,36 @@ class CloudProvider(Provider):
         await download(url, dest, provider=self.name, max_bytes=self.settings.max_download_bytes)
         return await self.store(ctx, name, dest, content_type)
 
+    # -- remote jobs --------------------------------------------------------------------------
+
+    async def start_job(
+        self,
+        ctx: ProviderContext,
+        create: Callable[[], Awaitable[tuple[str, dict[str, Any]]]],
+        cancel: Callable[[RemoteJob], Awaitable[Any]],
+    ) -> tuple[RemoteJob, bool]:
+        """The task's remote job and whether it was re-attached: the one an earlier attempt
+        recorded, else a new one from ``create`` (``(id, data)``), recorded durably before
+        anything else. A job that cannot be recorded, or that the task no longer wants, is
+        cancelled. Between the remote side's answer and the commit of the record (one Scheduler
+        call) a killed worker still loses the job: the next attempt creates another."""
+        if ctx.remote_job is not None:
+            ctx.log.info("re-attaching to %s job %s", self.name, ctx.remote_job.id)
+            return ctx.remote_job, True
+        job_id, data = await create()
+        try:
+            return await ctx.record_remote_job(job_id, data), False
+        except BaseException:
+            await _cancel_quietly(lambda: cancel(RemoteJob(self.name, job_id, data)), f"{self.name} job {job_id}")
+            raise
+
+    async def cancel_job(self, api: ApiClient, job: RemoteJob) -> None:
+        """Cancel ``job`` at the provider (adapters whose API has a cancel call override it)."""
+
+    async def cancel_remote_job(self, job: RemoteJob) -> None:
+        async with self.client() as api:
+            await self.cancel_job(api, job)
+
     async def poll(
         self,
         ctx: ProviderContext,
@@ -119,12 +157,13 @@ class CloudProvider(Provider):
         what: str,
     ) -> T:
         """Call ``check`` every ``poll_interval`` seconds until it returns a result (or raises
-        ``JobFailed`` when the job ended in failure).
+        ``JobFailed`` when the job ended in failure: the task's recorded job is then over).
 
         Our task cancelled (``ctx.cancelled`` or ``asyncio.CancelledError``) or the attempt past
         ``timeout`` → ``cancel`` is sent so the provider stops (and stops billing), then the
         cancellation / ``ProviderTimeout`` propagates. A few transient poll failures are waited
-        out: giving up on a job that is still running would pay for it twice on the retry.
+        out; more fail the attempt but leave the job running and recorded, so the next attempt
+        re-attaches to it instead of paying for another.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.timeout or self.settings.task_timeout)
@@ -134,15 +173,16 @@ class CloudProvider(Provider):
                 if ctx.cancelled:
                     raise asyncio.CancelledError(f"task {ctx.task_id} cancelled")
                 wait = self.poll_interval
+                await fault_points.pause(ctx.settings, "polling", ctx.task_id)
                 try:
                     result = await check()
                     errors = 0
                 except JobFailed as e:
+                    ctx.remote_job_ended()
                     raise e.error from None
                 except RetryableError as e:
                     errors += 1
                     if errors > MAX_POLL_ERRORS:
-                        await _cancel_quietly(cancel, what)
                         raise
                     if isinstance(e, RateLimited) and e.retry_after:
                         wait = max(wait, e.retry_after)
@@ -151,10 +191,12 @@ class CloudProvider(Provider):
                     return result
                 if loop.time() + wait > deadline:
                     await _cancel_quietly(cancel, what)
+                    ctx.remote_job_ended()
                     raise ProviderTimeout(f"{self.name}: {what} not finished within {self.timeout} s")
                 await _sleep_watching(ctx, wait)
         except asyncio.CancelledError:
             await _cancel_quietly(cancel, what)
+            ctx.remote_job_ended()
             raise
 
 

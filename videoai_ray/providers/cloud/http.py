@@ -157,13 +157,16 @@ class ApiClient:
     ) -> None:
         await self._client.aclose()
 
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request; a failure without an answer is raised as a ProviderError."""
+        try:
+            return await self._client.request(method, url, **kwargs)
+        except httpx.HTTPError as e:
+            raise error_for_exception(e, self.provider, f"{method} {httpx.URL(url).path or url}") from None
+
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send one request; a 2xx answer is returned, anything else raised as a ProviderError."""
-        what = f"{method} {httpx.URL(url).path or url}"
-        try:
-            resp = await self._client.request(method, url, **kwargs)
-        except httpx.HTTPError as e:
-            raise error_for_exception(e, self.provider, what) from None
+        resp = await self._send(method, url, **kwargs)
         if resp.is_success:
             return resp
         raise error_for_response(resp, self.provider, self._secrets)
@@ -171,6 +174,20 @@ class ApiClient:
     async def json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """``request`` and return the answer's JSON object."""
         return json_body(await self.request(method, url, **kwargs), self.provider)
+
+    async def request_or_none(self, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
+        """``request``, except that a 404 answers ``None`` (a remote job that no longer exists)."""
+        resp = await self._send(method, url, **kwargs)
+        if resp.status_code == 404:
+            return None
+        if not resp.is_success:
+            raise error_for_response(resp, self.provider, self._secrets)
+        return resp
+
+    async def json_or_none(self, method: str, url: str, **kwargs: Any) -> dict[str, Any] | None:
+        """``json``, except that a 404 answers ``None``."""
+        resp = await self.request_or_none(method, url, **kwargs)
+        return None if resp is None else json_body(resp, self.provider)
 
 
 async def download(url: str, dest: Path, *, provider: str, max_bytes: int, read_timeout: float = 120.0) -> Path:

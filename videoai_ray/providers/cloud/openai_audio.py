@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 from ...errors import InvalidInput
 from ...models import AudioTranscriptionRequest, TaskRequest, TaskType
 from ..base import ProviderContext
+from ..limits import RateLimits
 from . import prices
 from .common import CloudProvider
 from .http import json_body
@@ -37,7 +38,12 @@ class OpenAITranscriptionProvider(CloudProvider):
     key_setting = "openai_api_key"
     key_env = "OPENAI_API_KEY"
     default_base_url = "https://api.openai.com/v1"
+    base_url_setting = "openai_base_url"
     read_timeout = 300.0
+    # Limits below: OpenAI's usage tier 1, as published at the time of writing
+    # (platform.openai.com/docs/guides/rate-limits and each model's page; written from memory of
+    # those pages, no network here). Higher tiers allow more: set VIDEOAI_PROVIDER_RATE_LIMITS.
+    rate_limits = RateLimits(requests=500, source="OpenAI usage tier 1: whisper-1, 500 requests per minute")
 
     def estimate_cost(self, request: TaskRequest) -> float:
         return prices.whisper(prices.ASSUMED_AUDIO_MINUTES * 60)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from ...errors import RetryableError
 from ...models import ImageGenerationRequest, TaskRequest, TaskType
 from ..base import ProviderContext
+from ..limits import RateLimits
 from . import prices
 from .common import CloudProvider, gather_limited
 
@@ -47,9 +48,18 @@ class OpenAIImageProvider(CloudProvider):
     key_setting = "openai_api_key"
     key_env = "OPENAI_API_KEY"
     default_base_url = "https://api.openai.com/v1"
+    base_url_setting = "openai_base_url"
     read_timeout = 180.0
+    # Limits below: OpenAI's usage tier 1, as published at the time of writing
+    # (platform.openai.com/docs/guides/rate-limits and each model's page; written from memory of
+    # those pages, no network here). Higher tiers allow more: set VIDEOAI_PROVIDER_RATE_LIMITS.
+    rate_limits = RateLimits(requests=5, source="OpenAI usage tier 1: gpt-image-1, 5 images per minute")
     #: DALL-E 3 requests in flight at once for one task asking for several images
     fan_out: ClassVar[int] = 4
+
+    def rate_usage(self, request: TaskRequest) -> dict[str, float]:
+        # OpenAI counts image models in images per minute: ``n`` images are ``n`` of them
+        return {"requests": float(request.n if isinstance(request, ImageGenerationRequest) else 1)}
 
     def body(self, req: ImageGenerationRequest) -> dict[str, Any]:
         """The documented request body for this model."""
@@ -145,3 +155,4 @@ class OpenAIDallE3Provider(OpenAIImageProvider):
     model = "dall-e-3"
     quality = 0.85
     description = "OpenAI DALL-E 3 (POST /v1/images/generations); needs OPENAI_API_KEY"
+    rate_limits = RateLimits(requests=500, source="OpenAI usage tier 1: dall-e-3, 500 images per minute")

@@ -10,12 +10,14 @@ provider writes the others for free.
 from __future__ import annotations
 
 import json
+import math
 from functools import partial
 from typing import Any, ClassVar
 
 from ...errors import ContentRejected, InvalidInput, RetryableError
 from ...models import SubtitleGenerationRequest, TaskRequest, TaskType
 from ..base import ProviderContext
+from ..limits import RateLimits
 from ..local._subformat import TimedCue, normalise, segment
 from . import prices
 from .common import CloudProvider, gather_limited
@@ -60,7 +62,13 @@ class OpenAISubtitleProvider(CloudProvider):
     key_setting = "openai_api_key"
     key_env = "OPENAI_API_KEY"
     default_base_url = "https://api.openai.com/v1"
+    base_url_setting = "openai_base_url"
     read_timeout = 120.0
+    # Limits below: OpenAI's usage tier 1, as published at the time of writing
+    # (platform.openai.com/docs/guides/rate-limits and each model's page; written from memory of
+    # those pages, no network here). Higher tiers allow more: set VIDEOAI_PROVIDER_RATE_LIMITS.
+    rate_limits = RateLimits(requests=500, tokens=200_000,
+                             source="OpenAI usage tier 1: gpt-4o-mini, 500 requests and 200,000 tokens per minute")
     #: cues per chat call, and chat calls in flight at once for one task
     batch_size: ClassVar[int] = 50
     parallel_calls: ClassVar[int] = 4
@@ -81,6 +89,15 @@ class OpenAISubtitleProvider(CloudProvider):
 
     def _prices(self) -> tuple[prices.Price, prices.Price]:
         return prices.OPENAI_CHAT.get(self.model, prices.OPENAI_CHAT["gpt-4.1-mini"])
+
+    def rate_usage(self, request: TaskRequest) -> dict[str, float]:
+        """One chat call per ``batch_size`` cues; tokens estimated at 4 characters each, for the
+        text sent and the translation answered, plus the instructions of each call."""
+        if not isinstance(request, SubtitleGenerationRequest):
+            return {}
+        chars = len(request.text) + sum(len(c.text or "") for c in request.cues or [])
+        calls = max(1, math.ceil(max(1, len(request.cues or [])) / self.batch_size), math.ceil(chars / 8000))
+        return {"requests": float(calls), "tokens": chars / 4 * 2 + 400.0 * calls}
 
     async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
         req = self.parse(request, SubtitleGenerationRequest)

@@ -2,8 +2,10 @@
 /v1/tasks/{id}`` until the task ends, then the output URL is downloaded into an artifact.
 
 Every request carries ``X-Runway-Version`` (the API version the OpenAPI document describes).
-Runway asks clients not to poll a task more often than every five seconds. When our task is
-cancelled or times out, ``DELETE /v1/tasks/{id}`` cancels Runway's task so it stops billing.
+Runway asks clients not to poll a task more often than every five seconds. The task id is recorded
+(``start_job``) before polling, so an attempt after a crash re-attaches to it. When our task is
+cancelled or times out, ``DELETE /v1/tasks/{id}`` cancels Runway's task so it stops billing (a
+404 there means it is already gone, which the document says is safe to ignore).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from ...errors import ContentRejected, InvalidInput, PermanentError, ProviderError, RetryableError
 from ...models import TaskRequest, TaskType, VideoGenerationRequest
 from ..base import ProviderContext
+from ..remote_job import RemoteJob
 from . import prices
 from .common import CloudProvider, JobFailed, media_reference
 from .http import ApiClient
@@ -63,8 +66,14 @@ class RunwayVideoProvider(CloudProvider):
     key_setting = "runwayml_api_secret"
     key_env = "RUNWAYML_API_SECRET"
     default_base_url = "https://api.dev.runwayml.com"
+    base_url_setting = "runwayml_base_url"
     read_timeout = 60.0
     default_poll_interval = 5.0
+    # Runway publishes no request rate: its tiers cap concurrent and daily generations per model
+    # (GET /v1/organization answers them for your key; docs.dev.runwayml.com, "Usage tiers"),
+    # as published at the time of writing. Concurrency is max_concurrency; set a rate with
+    # VIDEOAI_PROVIDER_RATE_LIMITS='{"runway": {"requests": ...}}' if your gateway needs one.
+    rate_limits = None
 
     def __init__(
         self, *args: Any, text_model: str = "veo3.1_fast", image_model: str = "gen4_turbo", **kwargs: Any
@@ -92,6 +101,11 @@ class RunwayVideoProvider(CloudProvider):
         model = self.model_for(request)
         return prices.runway_video(model.name, False, _duration(model, request.duration))
 
+    def rate_usage(self, request: TaskRequest) -> dict[str, float]:
+        if not isinstance(request, VideoGenerationRequest) or not self.supports(request):
+            return {}
+        return {"media_seconds": float(_duration(self.model_for(request), request.duration))}
+
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}", "X-Runway-Version": API_VERSION}
 
@@ -115,41 +129,53 @@ class RunwayVideoProvider(CloudProvider):
 
     async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
         req = self.parse(request, VideoGenerationRequest)
-        path, body = await self.body(ctx, req)
         async with self.client() as api:
-            created = await api.json("POST", path, json=body)
-            task_id = str(created.get("id") or "")
-            if not task_id:
-                raise RetryableError(f"{self.name}: the answer holds no task id")
-            ctx.log.info("runway task %s started (%s)", task_id, body["model"])
+
+            async def create() -> tuple[str, dict[str, Any]]:
+                path, body = await self.body(ctx, req)
+                created = await api.json("POST", path, json=body)
+                task_id = str(created.get("id") or "")
+                if not task_id:
+                    raise RetryableError(f"{self.name}: the answer holds no task id")
+                ctx.log.info("runway task %s started (%s)", task_id, body["model"])
+                return task_id, {k: body[k] for k in ("model", "ratio", "duration")} | {
+                    "audio": bool(body.get("audio")), "image_to_video": "promptImage" in body}
+
+            job, _ = await self.start_job(ctx, create, lambda j: self.cancel_job(api, j))
             ctx.progress(0.05, "queued at RunwayML")
             outputs = await self.poll(
                 ctx,
-                lambda: self._check(api, ctx, task_id),
-                lambda: api.request("DELETE", f"/v1/tasks/{task_id}"),
-                what=f"RunwayML task {task_id}",
+                lambda: self._check(api, ctx, job.id),
+                lambda: self.cancel_job(api, job),
+                what=f"RunwayML task {job.id}",
             )
         ctx.progress(0.95, "downloading the video")
         video = await self.fetch_output(ctx, outputs[0], "video.mp4", "video/mp4")
-        ctx.cost = prices.runway_video(body["model"], bool(body.get("audio")), body["duration"])
+        spec = job.data
+        ctx.cost = prices.runway_video(spec["model"], bool(spec.get("audio")), int(spec["duration"]))
         return {
             "video_url": video["url"],
-            "duration": body["duration"],
+            "duration": spec["duration"],
             "resolution": req.resolution,
             "metadata": {
                 "provider": self.name,
-                "model": body["model"],
-                "ratio": body["ratio"],
-                "runway_task_id": task_id,
+                "model": spec["model"],
+                "ratio": spec["ratio"],
+                "runway_task_id": job.id,
                 "requested_duration": req.duration,
                 "requested_fps": req.fps,
-                "image_to_video": "promptImage" in body,
+                "image_to_video": bool(spec.get("image_to_video")),
             },
         }
 
+    async def cancel_job(self, api: ApiClient, job: RemoteJob) -> None:
+        await api.request_or_none("DELETE", f"/v1/tasks/{job.id}")  # 404: already cancelled or deleted
+
     async def _check(self, api: ApiClient, ctx: ProviderContext, task_id: str) -> list[str] | None:
         """One status read: the output URLs once it succeeded, ``None`` while it runs."""
-        task = await api.json("GET", f"/v1/tasks/{task_id}")
+        task = await api.json_or_none("GET", f"/v1/tasks/{task_id}")
+        if task is None:
+            raise JobFailed(RetryableError(f"{self.name}: task {task_id} no longer exists at RunwayML"))
         status = task.get("status")
         if status == "SUCCEEDED":
             output = [str(u) for u in task.get("output") or []]

@@ -15,6 +15,7 @@ from typing import Any
 from ...errors import ContentRejected, RetryableError
 from ...models import ImageGenerationRequest, TaskRequest, TaskType
 from ..base import ProviderContext
+from ..limits import RateLimits
 from . import prices
 from .common import CloudProvider, gather_limited
 from .http import ApiClient, json_body
@@ -37,8 +38,15 @@ class StabilityImageProvider(CloudProvider):
     key_setting = "stability_api_key"
     key_env = "STABILITY_API_KEY"
     default_base_url = "https://api.stability.ai"
+    base_url_setting = "stability_api_host"
     read_timeout = 90.0
+    # "150 requests within a 10 second period" per account, then a 429 and a 60 s timeout
+    # (platform.stability.ai/docs, rate limits), as published at the time of writing
+    rate_limits = RateLimits(requests=150, per_seconds=10, source="Stability AI: 150 requests per 10 seconds")
     fan_out = 4
+
+    def rate_usage(self, request: TaskRequest) -> dict[str, float]:
+        return {"requests": float(request.n if isinstance(request, ImageGenerationRequest) else 1)}
 
     def estimate_cost(self, request: TaskRequest) -> float:
         n = request.n if isinstance(request, ImageGenerationRequest) else 1

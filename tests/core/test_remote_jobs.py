@@ -1,0 +1,201 @@
+"""Never pay twice, end to end: RunwayML, Pika (through fal.ai's queue) and AssemblyAI against a
+local server speaking their protocols (``remote_fakes``), counting the remote jobs created.
+
+Each scenario holds one task's attempt at a fault point (``videoai_ray.fault_points``), kills a
+worker, the Scheduler or the whole app there, lets it go, and checks that the task completed and
+how many remote jobs were created for it: exactly one at every point, except that a worker (or
+the whole app) that dies between the remote side's answer and the commit of its record leaves
+that job unknown, and the next attempt creates a second one (none of these APIs documents an
+idempotency key that would close that window)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import ray
+from pydantic import SecretStr
+from remote_fakes import RemoteFakes
+
+import videoai_ray as vai
+from videoai_ray.models import TaskStatus
+from videoai_ray.providers.cloud import AssemblyAITranscriptionProvider, PikaVideoProvider, RunwayVideoProvider
+from videoai_ray.scheduler import NAMESPACE, kill_scheduler, scheduler_name
+from videoai_ray.store import TaskStore
+
+pytestmark = pytest.mark.slow
+
+POLL = 0.05
+
+
+def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{what} not reached in {timeout} s")
+
+
+@dataclass
+class App:
+    """The app under test; ``restart`` builds it again after a kill of everything."""
+
+    settings: vai.Settings
+    fakes: RemoteFakes
+    client: vai.Client
+
+    def providers(self) -> list[Any]:
+        s, url = self.settings, self.fakes.url
+        return [RunwayVideoProvider(s, base_url=url, poll_interval=POLL),
+                PikaVideoProvider(s, base_url=url, poll_interval=POLL),
+                AssemblyAITranscriptionProvider(s, base_url=url, poll_interval=POLL)]
+
+    def restart(self) -> None:
+        self.client = vai.connect(settings=self.settings, providers=self.providers())
+
+    @property
+    def faults(self) -> Path:
+        assert self.settings.fault_pause_dir is not None
+        return self.settings.fault_pause_dir
+
+
+@pytest.fixture(scope="module")
+def app(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    home = tmp_path_factory.mktemp("remote-jobs")
+    (home / "faults").mkdir()
+    fakes = RemoteFakes().start()
+    settings = vai.Settings(home=home, instance="t-remote-jobs", prefetch=0, retry_schedule=(0.2, 0.4, 0.8),
+                            fault_pause_dir=home / "faults", url_allowlist=("127.0.0.1",),
+                            runwayml_api_secret=SecretStr("key_test_runway_0123456789abcdef"),
+                            fal_key=SecretStr("test-fal-id:test-fal-secret"),
+                            assemblyai_api_key=SecretStr("test-assemblyai-key-0123456789"))
+    kill_scheduler(settings)
+    a = App(settings, fakes, None)  # type: ignore[arg-type]
+    a.restart()
+    yield a
+    kill_scheduler(settings)
+    fakes.stop()
+    assert not fakes.violations, fakes.violations
+
+
+def submit(app: App, provider: str, tag: str, tmp_path: Path) -> str:
+    c = app.client
+    if provider == "assemblyai":
+        audio = tmp_path / f"{tag}.wav"
+        audio.write_bytes(b"RIFF" + tag.encode() * 16)
+        return c.audio.transcribe(file=str(audio), provider=provider, use_cache=False).id
+    return c.videos.generate(prompt=f"waves {tag}", duration=5, resolution="720p", provider=provider,
+                             use_cache=False).id
+
+
+def worker_of(instance: str, provider: str) -> Any:
+    from ray.util import list_named_actors
+
+    names = [a["name"] for a in list_named_actors(all_namespaces=True)
+             if a["name"].startswith(f"videoai-worker-{instance}-{provider}-")]
+    assert len(names) == 1, names
+    return ray.get_actor(names[0], namespace=NAMESPACE)
+
+
+def wait_dead(handle: Any) -> None:
+    """``ray.kill`` returns before the actor is gone: wait until it is (so a held attempt cannot
+    go on and report once the test lets it go)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            ray.get(handle.ping.remote(), timeout=1)
+        except ray.exceptions.RayActorError:
+            return
+        except ray.exceptions.GetTimeoutError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the worker did not die")
+
+
+def kill(app: App, how: str, provider: str) -> None:
+    if how == "worker":
+        worker = worker_of(app.settings.instance, provider)
+        ray.kill(worker)
+        wait_dead(worker)
+    elif how == "scheduler":
+        handle = ray.get_actor(scheduler_name(app.settings), namespace=NAMESPACE)
+        before = ray.get(handle.ready.remote())["pid"]
+        ray.kill(handle, no_restart=False)  # Ray restarts it; it recovers from the store
+        wait_for(lambda: ray.get(handle.ready.remote(), timeout=30)["pid"] != before, what="a new Scheduler")
+    else:  # the whole app: Scheduler and workers, for good; then it starts again
+        worker = worker_of(app.settings.instance, provider)
+        kill_scheduler(app.settings)
+        wait_dead(worker)
+
+
+SCENARIOS = [
+    # (provider, fault point, what dies there, remote jobs created)
+    ("runway", "attempt_started", "worker", 1),
+    ("runway", "job_created", "worker", 2),  # the window: created, not yet recorded
+    ("runway", "job_recorded", "worker", 1),
+    ("runway", "polling", "worker", 1),
+    ("runway", "result_ready", "worker", 1),
+    ("runway", "attempt_started", "scheduler", 1),
+    ("runway", "job_created", "scheduler", 1),  # the worker lives: its record reaches the next Scheduler
+    ("runway", "job_recorded", "scheduler", 1),
+    ("runway", "polling", "scheduler", 1),
+    ("runway", "result_ready", "scheduler", 1),
+    ("runway", "job_created", "app", 2),
+    ("runway", "polling", "app", 1),
+    ("pika", "job_recorded", "worker", 1),
+    ("pika", "result_ready", "worker", 1),
+    ("pika", "job_created", "scheduler", 1),
+    ("pika", "polling", "app", 1),
+    ("assemblyai", "polling", "worker", 1),
+    ("assemblyai", "result_ready", "worker", 1),
+    ("assemblyai", "job_recorded", "app", 1),
+]
+
+
+@pytest.mark.parametrize(("provider", "point", "how", "created"), SCENARIOS,
+                         ids=[f"{p}-{pt}-{h}" for p, pt, h, _ in SCENARIOS])
+def test_a_crash_at_every_point_of_an_attempt_pays_once(app: App, tmp_path: Path, provider: str, point: str,
+                                                        how: str, created: int) -> None:
+    app.fakes.reset()
+    (app.faults / f"{point}.arm").touch()
+    task_id = submit(app, provider, f"{point}-{how}", tmp_path)
+    paused = app.faults / f"{point}.{task_id}.paused"
+    wait_for(paused.exists, what=f"the attempt at {point}")
+    kill(app, how, provider)
+    paused.unlink()  # let it go (a killed attempt is gone anyway)
+    if how == "app":
+        app.restart()
+    task = app.client.get(task_id)
+    wait_for(lambda: app.client.get(task_id).status.terminal, timeout=90, what="the task's end")
+    task = app.client.get(task_id)
+    assert task.status is TaskStatus.COMPLETED, task.error
+    assert len(app.fakes.creations) == created, app.fakes.creations
+    assert app.fakes.cancels == []
+    assert task.attempts == (1 if how == "scheduler" else 2)
+    job_key = {"runway": "runway_task_id", "pika": "fal_request_id", "assemblyai": "transcript_id"}[provider]
+    assert task.output["metadata"][job_key] == app.fakes.creations[-1]
+
+
+def test_cancelling_a_task_cancels_its_recorded_job(app: App, tmp_path: Path) -> None:
+    # the attempt is held before a status read: only the Scheduler can cancel the job now
+    app.fakes.reset()
+    (app.faults / "polling.arm").touch()
+    fut = app.client.videos.generate(prompt="cancel me", duration=5, resolution="720p", provider="runway",
+                                     use_cache=False)
+    paused = app.faults / f"polling.{fut.id}.paused"
+    wait_for(paused.exists, what="the attempt at polling")
+    store = TaskStore(app.settings.db_url, migrate=False)
+    try:
+        assert store.remote_jobs_for([fut.id])[fut.id]["id"] == app.fakes.creations[0]
+        fut.cancel()
+        wait_for(lambda: app.fakes.cancels == app.fakes.creations, what="the remote cancel")
+        assert fut.status is TaskStatus.CANCELLED
+        wait_for(lambda: fut.id not in store.remote_jobs_for([fut.id]), what="the record forgotten")
+    finally:
+        store.close()
+        paused.unlink()

@@ -1,0 +1,43 @@
+"""Deterministic fault points for tests: an attempt pauses at a named point of its life until the
+test lets it go, so the test can kill a worker, the Scheduler or the whole app exactly there.
+
+Armed by the ``fault_pause_dir`` setting; unset (production), ``pause`` returns at once. A test
+creates ``<dir>/<point>.arm``; the first attempt to reach ``point`` takes it (an atomic rename to
+``<point>.<task_id>.paused``) and waits as long as that file exists. The points, in order:
+
+* ``attempt_started``: the provider is about to run (nothing created remotely yet);
+* ``job_created``: the remote side answered the create call; the job is not yet recorded;
+* ``job_recorded``: the job is committed in the task's row;
+* ``polling``: before each status read of the remote job;
+* ``result_ready``: the attempt's result exists and has not been reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .settings import Settings
+
+log = logging.getLogger("videoai.executor")
+
+POINTS = ("attempt_started", "job_created", "job_recorded", "polling", "result_ready")
+_POLL_SECONDS = 0.02
+
+
+async def pause(settings: Settings, point: str, task_id: str) -> None:
+    """Wait here while a test holds this attempt (only when armed for ``point``)."""
+    folder = settings.fault_pause_dir
+    if folder is None:
+        return
+    paused = folder / f"{point}.{task_id}.paused"
+    try:
+        (folder / f"{point}.arm").rename(paused)
+    except FileNotFoundError:
+        return
+    log.warning("fault point %s: task %s paused until the test releases it", point, task_id)
+    while paused.exists():
+        await asyncio.sleep(_POLL_SECONDS)
+
+
+__all__ = ["POINTS", "pause"]
