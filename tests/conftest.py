@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from videoai_ray.settings import Settings
+from videoai_ray.store import TaskStore
 
 PG_URL = os.environ.get("VIDEOAI_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("VIDEOAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -82,3 +83,24 @@ def ray_session() -> Iterator[None]:
         )
     yield
     ray.shutdown()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TaskStore]:
+    """A migrated ``TaskStore`` on each back end: a fresh SQLite file, and a fresh schema (named
+    after the test module) of the machine's PostgreSQL."""
+    if request.param == "sqlite":
+        store = TaskStore(f"sqlite:///{tmp_path}/t.db")
+    else:
+        from sqlalchemy import text
+
+        schema = "videoai_" + request.module.__name__.rsplit(".", 1)[-1]
+        url = request.getfixturevalue("pg_url").replace("postgresql://", "postgresql+psycopg://")
+        bare = TaskStore(url, migrate=False)
+        with bare.engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        bare.engine.dispose()
+        store = TaskStore(url + f"?options=-csearch_path%3D{schema}")
+    yield store
+    store.close()

@@ -7,27 +7,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
 
 from videoai_ray.scheduler.submit import _row
 from videoai_ray.scheduler.writes import unreachable, write_or_split
 from videoai_ray.store import TaskStore
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        s = TaskStore(f"sqlite:///{tmp_path}/t.db")
-    else:
-        url = request.getfixturevalue("pg_url").replace("postgresql://", "postgresql+psycopg://")
-        s = TaskStore(url, migrate=False)
-        with s.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS videoai_writes_test CASCADE"))
-            conn.execute(text("CREATE SCHEMA videoai_writes_test"))
-        s.engine.dispose()
-        s = TaskStore(url + "?options=-csearch_path%3Dvideoai_writes_test")
-    yield s
-    s.close()
+@pytest.fixture
+def store(any_store):
+    return any_store
 
 
 def rows(n):

@@ -1,28 +1,15 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from videoai_ray.scheduler.submit import _row
-from videoai_ray.store import TaskStore
 from videoai_ray.store.schema import tasks
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        s = TaskStore(f"sqlite:///{tmp_path}/t.db")
-    else:
-        url = request.getfixturevalue("pg_url").replace("postgresql://", "postgresql+psycopg://")
-        s = TaskStore(url, migrate=False)
-        with s.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS videoai_store_test CASCADE"))
-            conn.execute(text("CREATE SCHEMA videoai_store_test"))
-        s.engine.dispose()
-        s = TaskStore(url + "?options=-csearch_path%3Dvideoai_store_test")
-    yield s
-    s.close()
+@pytest.fixture
+def store(any_store):
+    return any_store
 
 
 def item(i, user="alice", **kw):
