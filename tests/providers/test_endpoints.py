@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from attempt_kit import MakeCtx, run
+from loopback import QuietHandler, serving
 from pydantic import SecretStr
 
 from videoai_ray.models import ImageGenerationRequest
@@ -62,26 +61,17 @@ def gateway() -> Iterator[dict[str, Any]]:
     """A loopback OpenAI-compatible gateway (what the URL guard refuses for user URLs)."""
     seen: dict[str, Any] = {}
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             seen["path"] = self.path
             seen["auth"] = self.headers.get("Authorization")
             seen["body"] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             payload = json.dumps({"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.answer(200, payload, "application/json")
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    seen["url"] = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    yield seen
-    server.shutdown()
+    with serving(Handler) as url:
+        seen["url"] = f"{url}/v1"
+        yield seen
 
 
 def test_a_gateway_on_a_loopback_address_is_reached(gateway: dict[str, Any], settings: Settings,

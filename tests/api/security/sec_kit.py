@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import contextlib
 from typing import Any
+
+from loopback import QuietHandler, serving
 
 
 class Origin:
@@ -15,31 +16,19 @@ class Origin:
         self.body = body
         self.status = status
         self.paths: list[str] = []
-        origin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                origin.paths.append(self.path)
-                payload = origin.body if origin.status == 200 else b"unavailable"
-                self.send_response(origin.status)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = ""
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Origin:
-        self.thread.start()
+        origin = self
+
+        class Handler(QuietHandler):
+            def do_GET(self) -> None:
+                origin.paths.append(self.path)
+                self.answer(origin.status, origin.body if origin.status == 200 else b"unavailable")
+
+        self.url = self._stack.enter_context(serving(Handler))
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.close()

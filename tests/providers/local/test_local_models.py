@@ -9,7 +9,6 @@ import functools
 import http.server
 import io
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pysubs2
 import pytest
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 from local_helpers import IN_CI, SPEECH
+from loopback import serving
 from PIL import Image
 from tiny_models import WHISPER_LANGUAGES
 
@@ -66,12 +66,8 @@ def english_client(ray_session: None, tmp_path_factory: pytest.TempPathFactory) 
 def speech_server() -> Iterator[str]:
     """The speech clips over HTTP on 127.0.0.1 (the one host ``url_allowlist`` lets through): an
     HTTP request names its input by URL, never a local file."""
-    handler = functools.partial(QuietFiles, directory=str(SPEECH))
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with serving(functools.partial(QuietFiles, directory=str(SPEECH))) as url:
+        yield url
 
 
 class QuietFiles(http.server.SimpleHTTPRequestHandler):
