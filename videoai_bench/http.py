@@ -35,12 +35,12 @@ import ray
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from ..api.auth import create_token
-from ..api.context import API_PREFIX
-from ..api.server import Ingress, run_server, serve_running
-from ..providers.testing import FixedLatencyProvider, NoopProvider
-from ..scheduler import NAMESPACE, get_or_create_scheduler, kill_scheduler
-from ..settings import Settings
+from videoai_ray.api.auth import create_token
+from videoai_ray.api.context import API_PREFIX
+from videoai_ray.api.server import Ingress, run_server, serve_running
+from videoai_ray.providers.testing import FixedLatencyProvider, NoopProvider
+from videoai_ray.scheduler import NAMESPACE, get_or_create_scheduler, kill_scheduler
+from videoai_ray.settings import Settings
 
 Poster = Callable[[dict[str, Any]], Awaitable[int]]
 
@@ -88,7 +88,7 @@ def hop_application() -> Any:
     call per chunk of concurrent requests, at ``POST /hop/``."""
     import uuid
 
-    from ..api.submit import SubmitBatcher
+    from videoai_ray.api.submit import SubmitBatcher
 
     app = FastAPI()
     batchers: list[SubmitBatcher] = []  # made in the replica, on its first request
