@@ -12,8 +12,9 @@ the same rounds and reported against an echo request. A third endpoint, the echo
 Ray actor call per chunk of requests (``hop_application``), measures the floor of any accept that
 goes through the Scheduler actor, with nothing stored.
 
-The load generator is aiohttp when installed (it ships with ``ray[default]``), else httpx: on a
-2-core machine httpx's client tops out near 400 requests/s and would hide the server side.
+The load generator is aiohttp when installed (it ships with ``ray[default]``), else httpx, whose
+client tops out below the server on a small machine and would hide the server side (figures in
+docs/benchmarks.md).
 Rows are ``{"benchmark", "value", "unit", "baseline", "ratio", "target", ...details}``.
 """
 

@@ -1,4 +1,4 @@
-"""Signatures: the seed's ``verify_webhook`` and the ``standardwebhooks`` package both accept what
+"""Signatures: the VideoAI API contract's ``verify_webhook`` and the ``standardwebhooks`` package both accept what
 we send, with a task's own secret and with a user's issued ``whsec_`` secret."""
 
 from __future__ import annotations
