@@ -41,7 +41,7 @@ def verify_webhook(payload, signature, secret):
 
 
 def standard_verifier(secret: str) -> Webhook:
-    """How a receiver builds its Standard Webhooks verifier (as the README documents it)."""
+    """How a receiver builds its Standard Webhooks verifier (as docs/webhooks.md documents it)."""
     return Webhook(secret if secret.startswith("whsec_") else secret.encode())
 
 
