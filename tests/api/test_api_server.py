@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from apikit import Api, free_port
+from served_api import Api, free_port
 
 from videoai_ray.api import server
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pysubs2
 import pytest
-from attempt_kit import MakeCtx, artifact_path, run, upload
-from local_helpers import IN_CI, SPEECH
+from attempt_context import MakeCtx, artifact_path, run, upload
+from clips_and_ci import IN_CI, SPEECH
 
 from videoai_bench.providers import word_error_rate as wer
 from videoai_ray.errors import InvalidInput, PermanentError
