@@ -91,7 +91,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench.report import run_benchmarks
+    from videoai_bench.report import run_benchmarks  # the bench package ships alongside, imported only here
 
     return run_benchmarks(args.suites or ["core"], markdown=args.markdown, n=args.n, batch_items=args.batch_items)
 

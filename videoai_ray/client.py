@@ -39,7 +39,7 @@ from .store.batches import DerivedIds, batch_ids, stored_ids
 
 @dataclass
 class Statistics:
-    """The seed's statistics as frames; ``raw`` is the JSON the HTTP API returns."""
+    """The VideoAI API contract's statistics as frames; ``raw`` is the JSON the HTTP API returns."""
 
     raw: dict[str, Any]
     by_type: pd.DataFrame

@@ -19,7 +19,7 @@ from .models import Strategy
 #: signs API tokens when VIDEOAI_JWT_SECRET is not set: fine on 127.0.0.1, refused on other hosts
 DEV_JWT_SECRET = "change-me-videoai-dev-secret-32bytes!"
 
-#: The seed's retry schedule, in seconds: 30 s → 5 min → 30 min → 2 h → 24 h.
+#: The VideoAI API contract's retry schedule, in seconds: 30 s → 5 min → 30 min → 2 h → 24 h.
 SEED_RETRY_SCHEDULE: tuple[float, ...] = (30.0, 300.0, 1800.0, 7200.0, 86400.0)
 
 
@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     #: (``PUT /budget``, ``client.set_budget``) can only be lower
     user_daily_budget_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
-    # -- cache (seed TTLs) --
+    # -- cache (the VideoAI API contract's TTLs) --
     cache_enabled: bool = True
     #: who shares a cached result: ``user`` (default), ``tenant`` (the token's ``tenant`` claim),
     #: ``global`` (everyone: anyone can tell what others submitted, by getting a cache hit)

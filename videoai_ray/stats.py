@@ -1,4 +1,4 @@
-"""The seed's statistics (success rate, mean duration per type, cost per provider, queue per
+"""The VideoAI API contract's statistics (success rate, mean duration per type, cost per provider, queue per
 priority, provider health), computed from SQL aggregates plus the Scheduler's live numbers.
 Plain dicts here; the SDK turns them into pandas frames, the API returns them as JSON."""
 

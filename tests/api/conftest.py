@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apikit import MAX_BYTES, Api, free_port, serve_test_env
+from served_api import MAX_BYTES, Api, free_port, serve_test_env
 
 from videoai_ray.errors import InvalidInput
 from videoai_ray.providers.local import LocalSubtitleProvider

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apikit import Api, error_of, noop, unique
+from served_api import Api, error_of, noop, unique
 
 
 def item(prompt: str | None = None, **kw: object) -> dict:

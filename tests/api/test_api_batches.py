@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import httpx
-from apikit import Api, error_of, noop, unique
+from served_api import Api, error_of, noop, unique
 
 
 def item(provider: str = "noop", prompt: str = "x") -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
-from apikit import MAX_BYTES, Api, error_of, noop, unique
+from served_api import MAX_BYTES, Api, error_of, noop, unique
 
 from videoai_ray.api import ApiContext, create_app, create_token
 from videoai_ray.api.ratelimit import MemoryRateLimiter

@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 import redis
-from apikit import Api, error_of, skip_or_fail, unique
+from served_api import Api, error_of, skip_or_fail, unique
 
 from videoai_ray.api import ApiContext, create_app, create_token
 from videoai_ray.api.ratelimit import MemoryRateLimiter, RedisRateLimiter, make_limiter

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from apikit import Api, free_port
+from served_api import Api, free_port
 
 from videoai_ray.api import server
 
@@ -80,7 +80,7 @@ def test_serve_entry_points() -> None:
 
 @pytest.mark.slow
 def test_http_bench_loader_against_the_running_api(api: Api) -> None:
-    from videoai_ray.bench.http import _accounted, _client, _load
+    from videoai_bench.http import _accounted, _client, _load
 
     headers = {"Authorization": f"Bearer {api.token('bench-test')}"}
     result = asyncio.run(_accounted(
@@ -97,7 +97,7 @@ def test_http_bench_hop_baseline_acknowledges_every_request(api: Api) -> None:
     import httpx
     from ray import serve
 
-    from videoai_ray.bench.http import _client, _load, hop_application
+    from videoai_bench.http import _client, _load, hop_application
 
     serve.run(hop_application(), name="t-bench-hop", route_prefix="/t-bench-hop", blocking=False)
     url = f"{api.info.url}/t-bench-hop/"
@@ -115,7 +115,7 @@ def test_http_bench_hop_baseline_acknowledges_every_request(api: Api) -> None:
 
 
 def test_http_bench_cpu_rows_compare_roles_per_request() -> None:
-    from videoai_ray.bench.http import _cpu_rows
+    from videoai_bench.http import _cpu_rows
 
     accept = [{"requests": 100, "cpu_us": {"API replica": 900.0, "Scheduler": 300.0, "echo replica": 5.0,
                                            "load generator": 400.0}},

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from apikit import Api, noop, unique
+from served_api import Api, noop, unique
 
 from videoai_ray.api import ApiContext, create_app
 from videoai_ray.api.ratelimit import MemoryRateLimiter

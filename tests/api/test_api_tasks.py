@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from apikit import Api, error_of, noop, parked, unique
+from served_api import Api, error_of, noop, parked, unique
 
 PREFIX = "/api/v1/media"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from urllib.parse import quote
 
-from apikit import Api, Receiver, error_of, unique
+from served_api import Api, Receiver, error_of, unique
 
 
 def _wait_for_deliveries(c: object, task_id: str, n: int, timeout: float = 20.0) -> list[dict]:

@@ -184,7 +184,7 @@ def test_pickling_ships_settings_not_contents(settings: Settings) -> None:
 
 
 def test_import_has_no_side_effects(tmp_path: Path) -> None:
-    code = "import videoai_ray.cache, videoai_ray.bench.cache, os; print(sorted(os.listdir('.')))"
+    code = "import videoai_ray.cache, videoai_bench.cache, os; print(sorted(os.listdir('.')))"
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
         [sys.executable, "-c", code],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from attempt_kit import MakeCtx, context_factory
+from attempt_context import MakeCtx, context_factory
 
 from videoai_ray.settings import Settings
 
@@ -19,5 +19,5 @@ def ctx_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def make_ctx(ctx_settings: Settings) -> Iterator[MakeCtx]:
     """``make_ctx(task_id="task_x", cancel_when=None, settings=None)``: a real ``AttemptContext``
-    and its progress recorder (see ``attempt_kit.context_factory``)."""
+    and its progress recorder (see ``attempt_context.context_factory``)."""
     yield from context_factory(ctx_settings)

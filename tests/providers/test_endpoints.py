@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from attempt_kit import MakeCtx, run
+from attempt_context import MakeCtx, run
 from loopback import QuietHandler, serving
 from pydantic import SecretStr
 

@@ -1,4 +1,4 @@
-"""Fixtures for the webhook tests (helpers live in ``whkit``)."""
+"""Fixtures for the webhook tests (helpers live in ``receiver``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from whkit import Receiver
+from receiver import Receiver
 
 from videoai_ray.settings import Settings
 from videoai_ray.store import TaskStore

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from receiver import LIFECYCLE, Receiver, add_task, drain, event, event_types, write_events
 from sqlalchemy import select
-from whkit import LIFECYCLE, Receiver, add_task, drain, event, event_types, write_events
 
 from videoai_ray.models import EventType
 from videoai_ray.settings import Settings

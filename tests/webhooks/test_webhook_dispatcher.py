@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 import ray
+from receiver import LIFECYCLE, Receiver, add_task, event, event_types, write_events
 from sqlalchemy import func, select
-from whkit import LIFECYCLE, Receiver, add_task, event, event_types, write_events
 
 from videoai_ray.models import EventType
 from videoai_ray.settings import Settings

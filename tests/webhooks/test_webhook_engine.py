@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from whkit import Receiver
+from receiver import Receiver
 
 import videoai_ray as vai
 from videoai_ray.errors import InvalidInput

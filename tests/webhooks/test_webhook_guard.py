@@ -3,8 +3,8 @@ checked."""
 
 from __future__ import annotations
 
+from receiver import Receiver, add_task, drain, event, write_events
 from sqlalchemy import select
-from whkit import Receiver, add_task, drain, event, write_events
 
 from videoai_ray.models import EventType
 from videoai_ray.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from whkit import event
+from receiver import event
 
 from videoai_ray.models import EventType
 from videoai_ray.store import utcnow

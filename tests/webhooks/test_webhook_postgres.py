@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 from alembic.script import ScriptDirectory
+from receiver import LIFECYCLE, Receiver, add_task, drain, event, write_events
 from sqlalchemy import create_engine, text
-from whkit import LIFECYCLE, Receiver, add_task, drain, event, write_events
 
 from videoai_ray.settings import Settings
 from videoai_ray.store import TaskStore

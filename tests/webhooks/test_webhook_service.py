@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from whkit import Receiver, add_task, drain, event, write_events
+from receiver import Receiver, add_task, drain, event, write_events
 
 from videoai_ray.models import EventType
 from videoai_ray.settings import Settings
@@ -90,6 +90,6 @@ def test_user_secret_rotation(wh_settings: Settings, store: TaskStore, receiver:
     (got,) = receiver.wait_for(1)
     assert got.seed_ok and got.standard_ok
     # during the grace period the old secret still verifies the Standard Webhooks header
-    from whkit import standard_verifier
+    from receiver import standard_verifier
 
     standard_verifier(first).verify(got.body, got.headers)

@@ -1,4 +1,4 @@
-"""Signatures: the seed's ``verify_webhook`` and the ``standardwebhooks`` package both accept what
+"""Signatures: the VideoAI API contract's ``verify_webhook`` and the ``standardwebhooks`` package both accept what
 we send, with a task's own secret and with a user's issued ``whsec_`` secret."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from receiver import standard_verifier, verify_webhook
 from standardwebhooks import Webhook, WebhookVerificationError
-from whkit import standard_verifier, verify_webhook
 
 from videoai_ray.webhooks.outbox import encode_body, new_webhook_id
 from videoai_ray.webhooks.signing import sign_headers, signing_key

@@ -1,5 +1,5 @@
 """The FastAPI application: every route under ``/api/v1/media``, one error shape, the size limit,
-and an OpenAPI document whose request bodies are the seed's pydantic models.
+and an OpenAPI document whose request bodies are the VideoAI API contract's pydantic models.
 
 ``create_app(ctx)`` builds it around an ``ApiContext``; the Serve deployment does that inside each
 replica, and tests can do it in-process.

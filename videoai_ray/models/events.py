@@ -1,4 +1,4 @@
-"""Task events: the seed's webhook payload, built in one place."""
+"""Task events: the VideoAI API contract's webhook payload, built in one place."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def event_payload(
     metadata: dict[str, Any] | None = None,
     attempt: int = 0,
 ) -> dict[str, Any]:
-    """The seed's webhook body: ``event_type``, ``task_id``, ``timestamp``, ``data``, ``user_id``,
+    """The VideoAI API contract's webhook body: ``event_type``, ``task_id``, ``timestamp``, ``data``, ``user_id``,
     ``metadata``; ``data`` carries status, type, progress and the output data or the error."""
     data: dict[str, Any] = {"status": status, "type": task_type, "progress": round(progress, 4),
                             "attempt": attempt}

@@ -1,4 +1,4 @@
-"""The four request bodies, exactly as the seed's API reference gives them, plus task options.
+"""The four request bodies, exactly as the VideoAI API contract gives them, plus task options.
 
 Every body rejects unknown fields, so a typo is an error naming the field rather than an option
 silently ignored. ``split()`` separates the media input (what a provider sees and the cache key
@@ -76,7 +76,7 @@ class TaskRequest(BaseModel):
     #: the fields that name an input to fetch
     input_url_fields: ClassVar[tuple[str, ...]] = ()
 
-    #: where to POST the task's events (seed webhook system)
+    #: where to POST the task's events (the VideoAI API contract's webhook system)
     webhook_url: str | None = Field(default=None, max_length=2048)
     #: signs each delivery (``X-Webhook-Signature: sha256=...``); never returned by the API
     webhook_secret: str | None = Field(default=None, min_length=8, max_length=256, repr=False)
@@ -124,7 +124,7 @@ class ImageGenerationRequest(TaskRequest):
     size: Literal["512x512", "1024x1024", "1024x1792"] = "1024x1024"
     quality: Literal["standard", "hd"] = "standard"
     n: int = Field(default=1, ge=1, le=10)
-    #: makes procedural output reproducible; not in the seed, optional
+    #: makes procedural output reproducible; not in the VideoAI API contract, optional
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
 
 
@@ -138,7 +138,7 @@ class VideoGenerationRequest(TaskRequest):
     resolution: Literal["720p", "1080p", "4k"] = "720p"
     input_url_fields: ClassVar[tuple[str, ...]] = ("image_url",)
 
-    #: optional first frame (image-to-video); not in the seed, optional
+    #: optional first frame (image-to-video); not in the VideoAI API contract, optional
     image_url: str | None = Field(default=None, max_length=2048)
 
     @field_validator("image_url")

@@ -1,4 +1,4 @@
-"""ProviderRegistry: registration, live statistics, health, and the seed's selection strategies.
+"""ProviderRegistry: registration, live statistics, health, and the VideoAI API contract's selection strategies.
 
 It lives inside the Scheduler actor (one process), so its counters are exact and need no locks.
 A provider that fails ``breaker_failures`` times in a row is taken out of rotation for

@@ -2,7 +2,7 @@
 
 - ``schema``: the ``webhook_deliveries`` outbox and ``webhook_secrets`` tables
 - ``outbox``: events → outbox rows (the Scheduler's side), progress throttling
-- ``signing``: the seed's ``sha256=`` HMAC and Standard Webhooks headers
+- ``signing``: the VideoAI API contract's ``sha256=`` HMAC and Standard Webhooks headers
 - ``delivery`` / ``dispatcher``: the sending loop and the Ray actor hosting it
 - ``service``: delivery status, listing, statistics, redelivery, user secrets (API and SDK)
 - ``validation``: webhook URL checks at task creation

@@ -29,7 +29,7 @@ class WebhookEvent:
     user_id: str
     url: str
     event_type: EventType
-    #: the seed body, from ``models.events.event_payload``
+    #: the VideoAI API contract's body, from ``models.events.event_payload``
     payload: dict[str, Any]
     #: the task's ``webhook_events``: event names to send, ``None`` for all (terminal always sent)
     events_filter: list[str] | None = None

@@ -2,7 +2,7 @@
 the row changes an attempt leads to.
 
 Retried: timeouts, connection errors, 408, 429 and 5xx (``Retry-After`` honoured). Not retried:
-other 4xx, unsafe redirects, too many redirects. Delays follow the seed's retry schedule
+other 4xx, unsafe redirects, too many redirects. Delays follow the VideoAI API contract's retry schedule
 (``settings.retry_schedule``: 30 s → 5 min → 30 min → 2 h → 24 h, the last entry repeating) with
 ±25 % jitter, so receivers coming back from an outage are not hit by every sender at once.
 A delivery fails for good after ``settings.webhook_max_attempts`` attempts, or when the next try

@@ -1,7 +1,7 @@
 """Webhook signatures, two schemes on every delivery.
 
-1. The seed's scheme: ``X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>``, keyed
-   with the secret string exactly as the user holds it (UTF-8), so the seed's
+1. The VideoAI API contract's scheme: ``X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>``, keyed
+   with the secret string exactly as the user holds it (UTF-8), so the contract's
    ``verify_webhook(body, signature, secret)`` accepts it.
 2. Standard Webhooks (https://www.standardwebhooks.com): ``webhook-id``, ``webhook-timestamp`` and
    ``webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>``. The key is
@@ -41,7 +41,7 @@ def signing_key(secret: str) -> bytes:
 
 
 def seed_signature(body: str, secret: str) -> str:
-    """``sha256=<hex>``: the seed's signature of the raw body."""
+    """``sha256=<hex>``: the VideoAI API contract's signature of the raw body."""
     digest = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
     return f"sha256={digest}"
 

@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import httpx
-from apikit import Api, Receiver, unique
-from sec_kit import Origin
+from origin_server import Origin
+from served_api import Api, Receiver, unique
 
 from videoai_ray.redact import public_message
 

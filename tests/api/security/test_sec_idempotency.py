@@ -3,7 +3,7 @@ same request replays the task, another one answers 409 saying so and creates not
 
 from __future__ import annotations
 
-from apikit import Api, error_of, parked, unique
+from served_api import Api, error_of, parked, unique
 
 
 def test_same_key_other_body_or_route_is_a_409(api: Api) -> None:

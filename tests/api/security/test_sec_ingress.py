@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from apikit import Api
+from served_api import Api
 
 from videoai_ray.api.ingress import hardened_template, tied_to_parent
 

@@ -12,7 +12,7 @@ import time
 import httpx
 import jwt
 import pytest
-from apikit import Api, error_of, unique
+from served_api import Api, error_of, unique
 
 from videoai_ray.api import ApiContext, create_app, create_token
 from videoai_ray.api.ratelimit import MemoryRateLimiter

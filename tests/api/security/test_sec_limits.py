@@ -4,7 +4,7 @@ fields out of bounds answer 422 naming the field, never a 500."""
 from __future__ import annotations
 
 import pytest
-from apikit import Api, error_of, noop, unique
+from served_api import Api, error_of, noop, unique
 
 DEEP = 6000  # within the test server's 16 KiB body limit, far past any parser's recursion limit
 

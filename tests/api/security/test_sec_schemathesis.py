@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from apikit import Api, Receiver, unique
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from served_api import Api, Receiver, unique
 
 #: generated requests per operation and generation mode
 EXAMPLES = 25

@@ -8,8 +8,8 @@ import hashlib
 from typing import Any
 
 import pytest
-from apikit import Api, error_of, unique
-from sec_kit import Origin
+from origin_server import Origin
+from served_api import Api, error_of, unique
 
 from videoai_ray.models import REQUEST_MODELS
 

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
-from cloud_kit import BASES, document, form_fields
+from fake_answers import BASES, document, form_fields
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.templating.responses.exceptions import ResponseNotFound

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import respx
 from cloud_contract import check_calls
-from cloud_kit import KEYS
+from fake_answers import KEYS
 from pydantic import SecretStr
 
 from videoai_ray.settings import Settings

@@ -12,8 +12,8 @@ from typing import Literal
 import httpx
 import pytest
 import respx
-from attempt_kit import MakeCtx, run, upload
-from cloud_kit import BASES, KEYS, artifact_bytes, assemblyai_example, assemblyai_transcript
+from attempt_context import MakeCtx, run, upload
+from fake_answers import BASES, KEYS, artifact_bytes, assemblyai_example, assemblyai_transcript
 
 from videoai_ray.errors import AuthenticationFailed, InvalidInput, RateLimited
 from videoai_ray.models import AudioTranscriptionRequest

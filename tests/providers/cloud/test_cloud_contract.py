@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from attempt_kit import MakeCtx, run
+from attempt_context import MakeCtx, run
 from cloud_contract import check_calls, contracts
-from cloud_kit import BASES, CDN, KEYS, MP4, RUNWAY_TASK_ID, runway_task
+from fake_answers import BASES, CDN, KEYS, MP4, RUNWAY_TASK_ID, runway_task
 
 from videoai_ray.models import ImageGenerationRequest, VideoGenerationRequest
 from videoai_ray.providers.base import ProviderContext
@@ -113,7 +113,7 @@ def test_an_adapter_sending_an_undocumented_body_fails_the_check(
 def test_the_openai_image_body_matches_the_document_for_every_seed_option(
     http: respx.MockRouter, cloud_settings: Settings, make_ctx: MakeCtx
 ) -> None:
-    from cloud_kit import openai_images_answer
+    from fake_answers import openai_images_answer
 
     http.post(f"{BASES['openai']}/images/generations").respond(200, json=openai_images_answer(1))
     provider = OpenAIImageProvider(cloud_settings, base_url=BASES["openai"])

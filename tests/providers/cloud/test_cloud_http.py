@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from attempt_kit import MakeCtx, run
-from cloud_kit import BASES, KEYS
+from attempt_context import MakeCtx, run
+from fake_answers import BASES, KEYS
 
 from videoai_ray.errors import (
     AuthenticationFailed,
@@ -192,7 +192,7 @@ def test_an_output_download_is_bounded_and_a_dead_link_is_retryable(
 def test_keys_never_reach_the_logs(
     http: respx.MockRouter, cloud_settings: Settings, make_ctx: MakeCtx, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from cloud_kit import runway_task
+    from fake_answers import runway_task
 
     from videoai_ray.models import VideoGenerationRequest
 

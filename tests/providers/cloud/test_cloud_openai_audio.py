@@ -9,8 +9,8 @@ from typing import Literal
 
 import pytest
 import respx
-from attempt_kit import MakeCtx, run, upload
-from cloud_kit import BASES, artifact_bytes, multipart_fields, openai_error, openai_verbose_transcript
+from attempt_context import MakeCtx, run, upload
+from fake_answers import BASES, artifact_bytes, multipart_fields, openai_error, openai_verbose_transcript
 
 from videoai_ray.errors import InvalidInput, RateLimited
 from videoai_ray.models import AudioTranscriptionRequest

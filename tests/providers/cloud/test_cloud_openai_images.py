@@ -8,8 +8,8 @@ import json
 import httpx
 import pytest
 import respx
-from attempt_kit import MakeCtx, run
-from cloud_kit import BASES, CDN, KEYS, PNG, artifact_bytes, openai_error, openai_images_answer
+from attempt_context import MakeCtx, run
+from fake_answers import BASES, CDN, KEYS, PNG, artifact_bytes, openai_error, openai_images_answer
 
 from videoai_ray.errors import (
     AuthenticationFailed,

@@ -11,8 +11,8 @@ import httpx
 import pysubs2
 import pytest
 import respx
-from attempt_kit import MakeCtx, run
-from cloud_kit import BASES, artifact_bytes, openai_chat_answer
+from attempt_context import MakeCtx, run
+from fake_answers import BASES, artifact_bytes, openai_chat_answer
 
 from videoai_ray.errors import ContentRejected, RetryableError
 from videoai_ray.models import Cue, SubtitleGenerationRequest

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from attempt_kit import MakeCtx, run
-from cloud_kit import BASES, CDN, KEYS, MP4, artifact_bytes
+from attempt_context import MakeCtx, run
+from fake_answers import BASES, CDN, KEYS, MP4, artifact_bytes
 
 from videoai_ray.errors import AuthenticationFailed, ContentRejected, RateLimited
 from videoai_ray.models import VideoGenerationRequest

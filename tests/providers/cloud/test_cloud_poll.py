@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from attempt_kit import MakeCtx, run
-from cloud_kit import BASES
+from attempt_context import MakeCtx, run
+from fake_answers import BASES
 
 from videoai_ray.errors import ProviderTimeout, RateLimited, RetryableError
 from videoai_ray.providers.cloud import RunwayVideoProvider

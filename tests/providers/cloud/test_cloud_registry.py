@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import respx
-from attempt_kit import MakeCtx, run
-from cloud_kit import BASES, KEYS
+from attempt_context import MakeCtx, run
+from fake_answers import BASES, KEYS
 
 from videoai_ray.errors import AuthenticationFailed
 from videoai_ray.models import (

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from attempt_kit import run
-from attempt_kit import upload as upload_file
-from cloud_kit import BASES, CDN, MP4, RUNWAY_TASK_ID, artifact_bytes, assemblyai_transcript, runway_task
+from attempt_context import run
+from attempt_context import upload as upload_file
+from fake_answers import BASES, CDN, MP4, RUNWAY_TASK_ID, artifact_bytes, assemblyai_transcript, runway_task
 
 from videoai_ray.errors import RetryableError
 from videoai_ray.models import AudioTranscriptionRequest, VideoGenerationRequest

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from attempt_kit import MakeCtx, run, upload
-from cloud_kit import BASES, CDN, KEYS, MP4, PNG, RUNWAY_TASK_ID, artifact_bytes, runway_task
+from attempt_context import MakeCtx, run, upload
+from fake_answers import BASES, CDN, KEYS, MP4, PNG, RUNWAY_TASK_ID, artifact_bytes, runway_task
 
 from videoai_ray.errors import (
     AuthenticationFailed,

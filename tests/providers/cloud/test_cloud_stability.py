@@ -11,8 +11,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 import respx
-from attempt_kit import MakeCtx, run
-from cloud_kit import BASES, KEYS, PNG, artifact_bytes, multipart_fields
+from attempt_context import MakeCtx, run
+from fake_answers import BASES, KEYS, PNG, artifact_bytes, multipart_fields
 
 from videoai_ray.errors import (
     AuthenticationFailed,

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from attempt_kit import MakeCtx, artifact_path, run
+from attempt_context import MakeCtx, artifact_path, run
 from PIL import Image, ImageFilter
 
 from videoai_ray.models import ImageGenerationRequest

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pysubs2
 import pytest
+from clips_and_ci import IN_CI, SPEECH
 from faster_whisper.tokenizer import _LANGUAGE_CODES
-from local_helpers import IN_CI, SPEECH
 from loopback import serving
 from PIL import Image
 from tiny_models import WHISPER_LANGUAGES

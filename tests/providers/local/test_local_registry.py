@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from local_helpers import IN_CI
+from clips_and_ci import IN_CI
 
-from videoai_ray.bench.providers import run_provider_benchmarks
+from videoai_bench.providers import run_provider_benchmarks
 from videoai_ray.models import TaskType
 from videoai_ray.providers.base import validate_provider
 from videoai_ray.providers.local import local_providers, whisper

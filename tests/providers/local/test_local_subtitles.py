@@ -8,7 +8,7 @@ from typing import Any
 
 import pysubs2
 import pytest
-from attempt_kit import MakeCtx, artifact_path, run
+from attempt_context import MakeCtx, artifact_path, run
 
 from videoai_ray.errors import InvalidInput
 from videoai_ray.models import Cue, SubtitleGenerationRequest

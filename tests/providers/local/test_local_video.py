@@ -13,7 +13,7 @@ import imageio_ffmpeg
 import numpy as np
 import psutil
 import pytest
-from attempt_kit import MakeCtx, artifact_path, run, upload
+from attempt_context import MakeCtx, artifact_path, run, upload
 from PIL import Image
 
 from videoai_ray.errors import PermanentError

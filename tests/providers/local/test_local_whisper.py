@@ -11,10 +11,10 @@ from typing import Any
 
 import pysubs2
 import pytest
-from attempt_kit import MakeCtx, artifact_path, run, upload
-from local_helpers import IN_CI, SPEECH
+from attempt_context import MakeCtx, artifact_path, run, upload
+from clips_and_ci import IN_CI, SPEECH
 
-from videoai_ray.bench.providers import word_error_rate as wer
+from videoai_bench.providers import word_error_rate as wer
 from videoai_ray.errors import InvalidInput, PermanentError
 from videoai_ray.models import AudioTranscriptionRequest
 from videoai_ray.providers.local import whisper

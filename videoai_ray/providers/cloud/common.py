@@ -8,11 +8,13 @@ import asyncio
 import base64
 import mimetypes
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, SecretStr, ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, retry_if_result
 
 from ... import fault_points, netguard
 from ...errors import AuthenticationFailed, InvalidInput, ProviderError, ProviderTimeout, RateLimited, RetryableError
@@ -163,37 +165,56 @@ class CloudProvider(Provider):
         ``timeout`` → ``cancel`` is sent so the provider stops (and stops billing), then the
         cancellation / ``ProviderTimeout`` propagates. A few transient poll failures are waited
         out; more fail the attempt but leave the job running and recorded, so the next attempt
-        re-attaches to it instead of paying for another.
+        re-attaches to it instead of paying for another. The loop is a tenacity ``AsyncRetrying``
+        bounded by the attempt; the task's durable retries stay the Scheduler's.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.timeout or self.settings.task_timeout)
-        errors = 0
+        errors = 0  # consecutive transient failures; a good status read resets it
+
+        async def status() -> T | None:
+            nonlocal errors
+            if ctx.cancelled:
+                raise asyncio.CancelledError(f"task {ctx.task_id} cancelled")
+            await fault_points.pause(ctx.settings, "polling", ctx.task_id)
+            try:
+                result = await check()
+            except RetryableError:
+                errors += 1
+                raise
+            errors = 0
+            return result
+
+        def transient(exc: BaseException) -> bool:  # JobFailed and anything else end the loop as they are
+            return isinstance(exc, RetryableError) and errors <= MAX_POLL_ERRORS
+
+        def interval(state: RetryCallState) -> float:  # a provider's Retry-After stretches the interval
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RateLimited) and exc.retry_after:
+                return max(self.poll_interval, exc.retry_after)
+            return self.poll_interval
+
+        def past_deadline(state: RetryCallState) -> bool:
+            return loop.time() + (state.upcoming_sleep or 0.0) > deadline
+
+        async def timed_out(state: RetryCallState) -> T:
+            await _cancel_quietly(cancel, what)
+            ctx.remote_job_ended()
+            raise ProviderTimeout(f"{self.name}: {what} not finished within {self.timeout} s")
+
+        polling = AsyncRetrying(
+            retry=retry_if_result(lambda result: result is None) | retry_if_exception(transient),
+            wait=interval,
+            stop=past_deadline,
+            sleep=partial(_sleep_watching, ctx),
+            retry_error_callback=timed_out,
+        )
         try:
-            while True:
-                if ctx.cancelled:
-                    raise asyncio.CancelledError(f"task {ctx.task_id} cancelled")
-                wait = self.poll_interval
-                await fault_points.pause(ctx.settings, "polling", ctx.task_id)
-                try:
-                    result = await check()
-                    errors = 0
-                except JobFailed as e:
-                    ctx.remote_job_ended()
-                    raise e.error from None
-                except RetryableError as e:
-                    errors += 1
-                    if errors > MAX_POLL_ERRORS:
-                        raise
-                    if isinstance(e, RateLimited) and e.retry_after:
-                        wait = max(wait, e.retry_after)
-                    result = None
-                if result is not None:
-                    return result
-                if loop.time() + wait > deadline:
-                    await _cancel_quietly(cancel, what)
-                    ctx.remote_job_ended()
-                    raise ProviderTimeout(f"{self.name}: {what} not finished within {self.timeout} s")
-                await _sleep_watching(ctx, wait)
+            result: T = await polling(status)
+            return result
+        except JobFailed as e:
+            ctx.remote_job_ended()
+            raise e.error from None
         except asyncio.CancelledError:
             await _cancel_quietly(cancel, what)
             ctx.remote_job_ended()

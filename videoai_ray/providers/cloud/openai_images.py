@@ -1,6 +1,6 @@
 """OpenAI image generation: ``POST /v1/images/generations`` with ``gpt-image-1`` or ``dall-e-3``.
 
-The seed's size / quality / style / n are mapped onto what each model accepts. DALL-E 3 makes
+The VideoAI API contract's size / quality / style / n are mapped onto what each model accepts. DALL-E 3 makes
 one image per request (``n=1`` only), so ``n`` images are ``n`` requests run side by side and
 answer with URLs, which are downloaded; the GPT image models take ``n`` and answer base64.
 Neither model takes a seed, so ``seed`` is recorded but has no effect.
@@ -19,17 +19,17 @@ from ..limits import RateLimits
 from . import prices
 from .common import CloudProvider, gather_limited
 
-#: seed size -> the nearest size each model accepts (neither makes 512x512)
+#: contract size -> the nearest size each model accepts (neither makes 512x512)
 _SIZES: dict[str, dict[str, str]] = {
     "dall-e-3": {"512x512": "1024x1024", "1024x1024": "1024x1024", "1024x1792": "1024x1792"},
     "gpt-image-1": {"512x512": "1024x1024", "1024x1024": "1024x1024", "1024x1792": "1024x1536"},
 }
-#: seed quality -> model quality
+#: contract quality -> model quality
 _QUALITIES: dict[str, dict[str, str]] = {
     "dall-e-3": {"standard": "standard", "hd": "hd"},
     "gpt-image-1": {"standard": "medium", "hd": "high"},
 }
-#: seed style -> words added to the prompt (DALL-E 3 also gets its own ``style`` parameter)
+#: contract style -> words added to the prompt (DALL-E 3 also gets its own ``style`` parameter)
 _STYLE_HINTS = {"realistic": "photorealistic", "artistic": "artistic illustration", "anime": "anime style"}
 _DALLE3_PROMPT_LIMIT = 4000
 

@@ -21,7 +21,7 @@ ELLIPSIS = "\u2026"
 
 
 def prompt_rng(prompt: str, seed: int | None, *salt: object) -> random.Random:
-    """A ``random.Random`` seeded from a SHA-256 of the prompt, the seed and any salt values."""
+    """A ``random.Random`` seeded from a SHA-256 of the prompt, the request's ``seed`` and any salt values."""
     digest = hashlib.sha256(repr((prompt, seed, *salt)).encode("utf-8")).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import ray
 
-from ..providers.testing import FixedLatencyProvider, NoopProvider
-from ..scheduler import kill_scheduler
-from ..settings import Settings
+from videoai_ray.providers.testing import FixedLatencyProvider, NoopProvider
+from videoai_ray.scheduler import kill_scheduler
+from videoai_ray.settings import Settings
 
 
 @ray.remote  # plain, as a user writes it (num_cpus=0 would be slower: it spawns a worker per task)
@@ -47,7 +47,7 @@ def run_core_benchmarks(
     n: int = 20_000, latency: float = 0.1, cap: int = 8, capped_tasks: int = 400
 ) -> list[dict[str, Any]]:
     """Rows ``{"benchmark", "value", "unit", "baseline", "ratio", "target"}``."""
-    from ..client import connect
+    from videoai_ray.client import connect
 
     home = tempfile.mkdtemp(prefix="videoai-bench-")
     settings = Settings(home=Path(home), instance="bench", cache_enabled=False)

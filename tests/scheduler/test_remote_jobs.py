@@ -1,5 +1,5 @@
 """Never pay twice, end to end: RunwayML, Pika (through fal.ai's queue) and AssemblyAI against a
-local server speaking their protocols (``remote_fakes``), counting the remote jobs created.
+local server speaking their protocols (``remote_job_server``), counting the remote jobs created.
 
 Each scenario holds one task's attempt at a fault point (``videoai_ray.fault_points``), kills a
 worker, the Scheduler or the whole app there, lets it go, and checks that the task completed and
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import ray
 from pydantic import SecretStr
-from remote_fakes import RemoteFakes
+from remote_job_server import RemoteFakes
 
 import videoai_ray as vai
 from videoai_ray.models import TaskStatus

@@ -24,11 +24,11 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cache import DiskLayer, Layer, MemoryLayer, RedisLayer, TieredCache, cache_key
-from ..models import TaskType
+from videoai_ray.cache import DiskLayer, Layer, MemoryLayer, RedisLayer, TieredCache, cache_key
+from videoai_ray.models import TaskType
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from videoai_ray.settings import Settings
 
 log = logging.getLogger("videoai.bench")
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ..providers.testing import NoopProvider
-from ..scheduler import kill_scheduler
-from ..settings import Settings
+from videoai_ray.providers.testing import NoopProvider
+from videoai_ray.scheduler import kill_scheduler
+from videoai_ray.settings import Settings
 
 #: the size the per-item growth is extrapolated to
 TARGET_ITEMS = 1_000_000
@@ -32,7 +32,7 @@ def _rss_mb() -> float:
 
 
 def run_batch_benchmark(n: int = 100_000) -> list[dict[str, Any]]:
-    from ..client import connect
+    from videoai_ray.client import connect
 
     settings = Settings(home=Path(tempfile.mkdtemp(prefix="videoai-bench-batch-")), instance="bench-batch",
                         cache_enabled=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from videoai_ray.bench.core import run_core_benchmarks
+from videoai_bench.core import run_core_benchmarks
 
 
 @pytest.mark.slow

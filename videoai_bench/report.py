@@ -1,4 +1,4 @@
-"""Runs the benchmark suites and prints their rows as a table (Markdown for the README)."""
+"""Runs the benchmark suites and prints their rows as a table (Markdown for docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,15 @@ def _suites(n: int, batch_items: int = 100_000) -> dict[str, Callable[[], list[d
         return run_http_benchmarks()
 
     def providers() -> list[dict[str, Any]]:
-        from ..settings import Settings
+        from videoai_ray.settings import Settings
+
         from .providers import run_provider_benchmarks
 
         return run_provider_benchmarks(Settings())
 
     def cache() -> list[dict[str, Any]]:
-        from ..settings import Settings
+        from videoai_ray.settings import Settings
+
         from .cache import run_cache_benchmarks
 
         return run_cache_benchmarks(Settings())

@@ -12,8 +12,9 @@ the same rounds and reported against an echo request. A third endpoint, the echo
 Ray actor call per chunk of requests (``hop_application``), measures the floor of any accept that
 goes through the Scheduler actor, with nothing stored.
 
-The load generator is aiohttp when installed (it ships with ``ray[default]``), else httpx: on a
-2-core machine httpx's client tops out near 400 requests/s and would hide the server side.
+The load generator is aiohttp when installed (it ships with ``ray[default]``), else httpx, whose
+client tops out below the server on a small machine and would hide the server side (figures in
+docs/benchmarks.md).
 Rows are ``{"benchmark", "value", "unit", "baseline", "ratio", "target", ...details}``.
 """
 
@@ -35,12 +36,12 @@ import ray
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from ..api.auth import create_token
-from ..api.context import API_PREFIX
-from ..api.server import Ingress, run_server, serve_running
-from ..providers.testing import FixedLatencyProvider, NoopProvider
-from ..scheduler import NAMESPACE, get_or_create_scheduler, kill_scheduler
-from ..settings import Settings
+from videoai_ray.api.auth import create_token
+from videoai_ray.api.context import API_PREFIX
+from videoai_ray.api.server import Ingress, run_server, serve_running
+from videoai_ray.providers.testing import FixedLatencyProvider, NoopProvider
+from videoai_ray.scheduler import NAMESPACE, get_or_create_scheduler, kill_scheduler
+from videoai_ray.settings import Settings
 
 Poster = Callable[[dict[str, Any]], Awaitable[int]]
 
@@ -88,7 +89,7 @@ def hop_application() -> Any:
     call per chunk of concurrent requests, at ``POST /hop/``."""
     import uuid
 
-    from ..api.submit import SubmitBatcher
+    from videoai_ray.api.submit import SubmitBatcher
 
     app = FastAPI()
     batchers: list[SubmitBatcher] = []  # made in the replica, on its first request

@@ -24,7 +24,7 @@ import httpx
 for _kit in ("providers", "providers/cloud"):
     sys.path.insert(0, str(Path(__file__).parents[1] / _kit))
 from cloud_contract import Contract  # noqa: E402
-from cloud_kit import MP4, assemblyai_transcript, document, runway_task  # noqa: E402
+from fake_answers import MP4, assemblyai_transcript, document, runway_task  # noqa: E402
 
 FAL_APP = "/fal-ai/pika/v2.2"
 

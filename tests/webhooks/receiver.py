@@ -1,5 +1,5 @@
 """Helpers for the webhook tests: a real HTTP receiver on 127.0.0.1 that verifies every delivery
-both ways (the seed's ``verify_webhook`` and the ``standardwebhooks`` package) and can be scripted
+both ways (the VideoAI API contract's ``verify_webhook`` and the ``standardwebhooks`` package) and can be scripted
 to fail, stall or go down; a task store on a real SQLite file; helpers that write outbox rows the
 way the Scheduler does. (A module of its own, not ``conftest``, so tests can import it.)"""
 
@@ -29,7 +29,7 @@ from videoai_ray.webhooks.outbox import WebhookEvent, outbox_rows
 from videoai_ray.webhooks.schema import webhook_deliveries
 
 
-# The seed's verification function, copied verbatim (only a whitespace-only line trimmed).
+# The VideoAI API contract's verification function, copied verbatim (only a whitespace-only line trimmed).
 def verify_webhook(payload, signature, secret):
     expected = hmac.new(
         secret.encode(),
@@ -41,7 +41,7 @@ def verify_webhook(payload, signature, secret):
 
 
 def standard_verifier(secret: str) -> Webhook:
-    """How a receiver builds its Standard Webhooks verifier (as the README documents it)."""
+    """How a receiver builds its Standard Webhooks verifier (as docs/webhooks.md documents it)."""
     return Webhook(secret if secret.startswith("whsec_") else secret.encode())
 
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from videoai_ray.bench.batch import run_batch_benchmark
+from videoai_bench.batch import run_batch_benchmark
 
 
 @pytest.mark.slow

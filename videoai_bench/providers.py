@@ -3,7 +3,7 @@
 * images per second at 1024x1024 (``local-procedural-image``, standard quality, PNG stored);
 * video encode speed as a multiple of real time at 720p (``local-procedural-video``: frame
   generation + x264 + storing the MP4); above 1.0 means faster than real time;
-* transcription real-time factor on the test speech clips (``local-whisper``: seconds
+* transcription real-time factor on the speech clips in ``data/speech`` (``local-whisper``: seconds
   of compute per second of audio, model already loaded; below 1.0 means faster than real time),
   with the mean word error rate against the clips' reference texts.
 
@@ -25,14 +25,13 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import ArtifactStore
-from ..models import AudioTranscriptionRequest, ImageGenerationRequest, VideoGenerationRequest
-from ..providers.context import AttemptContext
-from ..providers.local import LocalWhisperProvider, ProceduralImageProvider, ProceduralVideoProvider
-from ..settings import Settings
+from videoai_ray.artifacts import ArtifactStore
+from videoai_ray.models import AudioTranscriptionRequest, ImageGenerationRequest, VideoGenerationRequest
+from videoai_ray.providers.context import AttemptContext
+from videoai_ray.providers.local import LocalWhisperProvider, ProceduralImageProvider, ProceduralVideoProvider
+from videoai_ray.settings import Settings
 
-#: the flite clips the tests use (present in a source checkout, not in an installed wheel)
-DEFAULT_CLIPS_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "speech"
+from . import SPEECH_CLIPS_DIR
 
 
 def _run_sync(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
@@ -134,7 +133,7 @@ def bench_video(settings: Settings, root: Path, seconds: int = 5, fps: int = 24,
 def bench_transcription(settings: Settings, root: Path, clips_dir: Path | None = None) -> dict[str, Any]:
     """Compute seconds per audio second over the test clips (after loading the model once)."""
     provider = LocalWhisperProvider(settings)
-    folder = clips_dir or DEFAULT_CLIPS_DIR
+    folder = clips_dir or SPEECH_CLIPS_DIR
     clips = sorted(folder.glob("*.wav")) if folder.is_dir() else []
     reason = provider.unavailable_reason()
     base = {"benchmark": "local_transcription_rtf", "unit": "compute s / audio s", "provider": provider.name}
@@ -142,7 +141,7 @@ def bench_transcription(settings: Settings, root: Path, clips_dir: Path | None =
         return {**base, "value": None, "skipped": reason or f"no .wav clips in {folder}"}
     model_dir, pinned = provider.model_dir()
     assert model_dir is not None
-    from ..providers.local.whisper import load_model
+    from videoai_ray.providers.local.whisper import load_model
 
     t0 = time.perf_counter()
     load_model(model_dir, pinned)

@@ -18,17 +18,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..providers.local.whisper import LocalWhisperProvider
-from ..providers.testing import BatchSleepProvider, FixedLatencyProvider
-from ..scheduler import kill_scheduler
-from ..settings import Settings
-from .providers import DEFAULT_CLIPS_DIR
+from videoai_ray.providers.local.whisper import LocalWhisperProvider
+from videoai_ray.providers.testing import BatchSleepProvider, FixedLatencyProvider
+from videoai_ray.scheduler import kill_scheduler
+from videoai_ray.settings import Settings
+
+from . import SPEECH_CLIPS_DIR
 
 _TRANSCRIBE = {"beam_size": 5, "word_timestamps": True, "vad_filter": True}
 
 
 def _clips(n: int) -> list[Path]:
-    clips = sorted(DEFAULT_CLIPS_DIR.glob("*.wav"))
+    clips = sorted(SPEECH_CLIPS_DIR.glob("*.wav"))
     return [clips[i % len(clips)] for i in range(n)]
 
 
@@ -36,7 +37,7 @@ class _RayDataTranscriber:
     """Ray Data's callable class: loads the same model once per actor, transcribes a batch of paths."""
 
     def __init__(self, folder: str, pinned: bool, batch_size: int, chunk_batch_size: int) -> None:
-        from ..providers.local.whisper import load_model
+        from videoai_ray.providers.local.whisper import load_model
 
         self.model = load_model(Path(folder), pinned, "cpu", batch_size)
         self.chunk_batch_size = chunk_batch_size
@@ -105,7 +106,7 @@ def _slot_use(client: Any, provider: str, tasks: int) -> float:
 def run_model_benchmarks(clips: int = 32, rounds: int = 3, actors: int = 2, cap: int = 8, latency: float = 0.1,
                          capped_tasks: int = 400) -> list[dict[str, Any]]:
     """Rows ``{"benchmark", "value", "unit", "baseline", "ratio", "target"}``."""
-    from ..client import connect
+    from videoai_ray.client import connect
 
     settings = Settings(home=Path(tempfile.mkdtemp(prefix="videoai-bench-models-")), instance="bench-models",
                         cache_enabled=False)

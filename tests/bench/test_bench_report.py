@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from videoai_ray.bench.report import format_rows
+from videoai_bench.report import format_rows
 
 
 def test_latency_column_only_when_rows_carry_latencies() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import yaml
-from attempt_kit import artifact_path
+from attempt_context import artifact_path
 
 #: fake base URLs, one per provider (``.test`` never resolves)
 BASES = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from videoai_ray.bench.cache import run_cache_benchmarks
+from videoai_bench.cache import run_cache_benchmarks
 from videoai_ray.settings import Settings
 
 
