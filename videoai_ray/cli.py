@@ -57,7 +57,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from .api.auth import create_token
 
-    print(create_token(_settings(), args.user, args.ttl, rate_limit=args.rate_limit, tenant=args.tenant))
+    print(create_token(_settings(), args.user, args.ttl, rate_limit=args.rate_limit, tenant=args.tenant,
+                       admin=args.admin))
     return 0
 
 
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--ttl", type=int, default=86400, help="seconds until it expires")
     tc.add_argument("--rate-limit", type=int, help="this user's requests per minute and endpoint")
     tc.add_argument("--tenant", help="the user's tenant (shares cached results when VIDEOAI_CACHE_SCOPE=tenant)")
+    tc.add_argument("--admin", action="store_true", help="may start experiments on other users' traffic")
     tc.set_defaults(func=cmd_token)
 
     p = sub.add_parser("db", help="database migrations")
