@@ -1,4 +1,4 @@
-"""The ``videoai`` command: demo, serve, submit, status, token, db, providers, bench."""
+"""The ``videoai`` command: demo, serve, submit, status, token, db, providers, experiment, bench."""
 
 from __future__ import annotations
 
@@ -91,6 +91,13 @@ def cmd_providers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from .experiments.demo import report_markdown, run_ab_demo
+
+    print(report_markdown(run_ab_demo(args.tasks)), flush=True)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench.report import run_benchmarks
 
@@ -142,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("providers", help="list the default providers and whether they are available")
     p.set_defaults(func=cmd_providers)
+
+    p = sub.add_parser("experiment", help="provider A/B experiments")
+    p.add_argument("action", choices=["demo"], help="demo: an A/B report from two local test providers")
+    p.add_argument("--tasks", type=int, default=400, help="image tasks the demo sends")
+    p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("bench", help="benchmarks, each against a baseline measured in the same run")
     p.add_argument("suites", nargs="*", choices=["core", "http", "providers", "cache", "batch", "models", "all"])

@@ -88,6 +88,7 @@ def test_an_admin_experiment_on_all_users(make_client: MakeClient) -> None:
         exp.stop()
 
 
+@pytest.mark.slow
 def test_report_on_a_controlled_run(make_client: MakeClient) -> None:
     alice = make_client("alice")
     exp = alice.experiment(**two_arms())
@@ -126,3 +127,15 @@ def test_report_on_a_controlled_run(make_client: MakeClient) -> None:
     frame = exp.report().to_pandas()
     assert list(frame.index) == ["fast", "half"]
     assert {"success_rate", "success_rate_ci_low", "latency_p95_s", "success_rate_diff"} <= set(frame.columns)
+
+
+@pytest.mark.slow
+def test_the_cli_demo_prints_a_report(ray_session: None) -> None:
+    from videoai_ray.experiments.demo import report_markdown, run_ab_demo
+
+    report = run_ab_demo(tasks=40)
+    arms = report.frame
+    assert list(arms.index) == ["steady", "quick"] and int(arms["tasks"].sum()) == 40
+    assert int(arms["running"].sum()) == 0
+    text = report_markdown(report)
+    assert text.startswith("| arm | provider | tasks |") and "| quick | steady |" in text

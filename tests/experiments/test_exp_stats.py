@@ -68,7 +68,7 @@ def test_bootstrap_median_difference() -> None:
 
 def test_bootstrap_on_large_samples_stays_bounded() -> None:
     rng = np.random.default_rng(0)
-    d, lo, hi = bootstrap_median_diff(rng.exponential(1.0, 60_000), rng.exponential(1.0, 50_000))  # type: ignore[misc]
+    _d, lo, hi = bootstrap_median_diff(rng.exponential(1.0, 60_000), rng.exponential(1.0, 50_000))  # type: ignore[misc]
     assert lo < 0 < hi and hi - lo < 0.1
 
 
