@@ -24,14 +24,15 @@ from .handle import ExperimentReport
 
 def run_ab_demo(tasks: int = 400) -> ExperimentReport:
     from .. import connect
+    from ..providers.base import Provider
     from ..providers.testing import FailureRateProvider
     from ..scheduler import kill_scheduler
     from ..settings import Settings
 
     home = Path(tempfile.mkdtemp(prefix="videoai-ab-"))
     settings = Settings(home=home, instance="ab-demo", database_url=None, redis_url=None)
-    providers = [FailureRateProvider(0.02, latency=0.20, max_concurrency=8, name="steady", cost=0.004),
-                 FailureRateProvider(0.10, latency=0.12, max_concurrency=8, name="quick", cost=0.002)]
+    providers: list[Provider] = [FailureRateProvider(0.02, latency=0.20, max_concurrency=8, name="steady", cost=0.004),
+                                 FailureRateProvider(0.10, latency=0.12, max_concurrency=8, name="quick", cost=0.002)]
     try:
         client = connect(settings=settings, providers=providers, user_id="ab-demo")
         client.batch([{"task_type": "image_generation", "input_data": {"prompt": f"warm-up {i}", "provider": p.name}}
