@@ -112,7 +112,7 @@ def test_report_on_a_controlled_run(make_client: MakeClient) -> None:
         assert a["latency_p50_s"] == pytest.approx(percentile(lat, 50))  # type: ignore[arg-type]
         assert a["latency_p95_s"] == pytest.approx(percentile(lat, 95))  # type: ignore[arg-type]
         expected[name] = (len(mine) - fails, len(mine))
-    assert 0.3 < arms["half"]["success_rate"] < 0.7
+    assert 0.2 < arms["half"]["success_rate"] < 0.8  # 0.5 expected; about 60 tasks: sd 0.065
     assert arms["fast"]["success_rate"] == 1.0
     [comp] = raw["comparisons"]
     d, lo, hi = newcombe_diff(*expected["half"], *expected["fast"])  # type: ignore[misc]
