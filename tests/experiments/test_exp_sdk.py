@@ -139,3 +139,24 @@ def test_the_cli_demo_prints_a_report(ray_session: None) -> None:
     assert int(arms["running"].sum()) == 0
     text = report_markdown(report)
     assert text.startswith("| arm | provider | tasks |") and "| quick | steady |" in text
+
+
+@pytest.mark.slow
+def test_tasks_keep_their_arm_across_a_scheduler_restart(make_client: MakeClient) -> None:
+    import ray
+
+    from videoai_ray.scheduler import NAMESPACE
+    from videoai_ray.scheduler.handle import scheduler_name
+
+    alice = make_client("alice")
+    exp = alice.experiment(**two_arms())
+    batch = alice.batch([{"task_type": "image_generation", "input_data": {"prompt": f"restart {i}"}}
+                         for i in range(60)])
+    ray.kill(ray.get_actor(scheduler_name(alice.settings), namespace=NAMESPACE), no_restart=False)
+    counts = batch.wait(timeout=180)
+    assert sum(counts.values()) == 60 and set(counts) <= {"completed", "failed"}
+    tasks = batch.results()
+    assert all(t.experiment_id == exp.id and t.provider == t.experiment_arm for t in tasks)
+    assert {a["arm"]: a["tasks"] for a in exp.report().raw["arms"]} == {
+        arm: sum(t.experiment_arm == arm for t in tasks) for arm in ("fast", "half")}
+    exp.stop()
