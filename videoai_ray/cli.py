@@ -1,4 +1,4 @@
-"""The ``videoai`` command: demo, serve, submit, status, token, db, providers, bench."""
+"""The ``videoai`` command: demo, serve, submit, status, token, db, providers, experiment, bench."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from .api.auth import create_token
 
-    print(create_token(_settings(), args.user, args.ttl, rate_limit=args.rate_limit, tenant=args.tenant))
+    print(create_token(_settings(), args.user, args.ttl, rate_limit=args.rate_limit, tenant=args.tenant,
+                       admin=args.admin))
     return 0
 
 
@@ -87,6 +88,13 @@ def cmd_providers(args: argparse.Namespace) -> int:
     for row in reg.describe():
         state = "available" if row["available"] else f"unavailable ({row['unavailable_reason']})"
         print(f"{row['name']:28} {','.join(row['task_types']):60} q={row['quality']:.2f} {state}")
+    return 0
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from .experiments.demo import report_markdown, run_ab_demo
+
+    print(report_markdown(run_ab_demo(args.tasks)), flush=True)
     return 0
 
 
@@ -132,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--ttl", type=int, default=86400, help="seconds until it expires")
     tc.add_argument("--rate-limit", type=int, help="this user's requests per minute and endpoint")
     tc.add_argument("--tenant", help="the user's tenant (shares cached results when VIDEOAI_CACHE_SCOPE=tenant)")
+    tc.add_argument("--admin", action="store_true", help="may start experiments on other users' traffic")
     tc.set_defaults(func=cmd_token)
 
     p = sub.add_parser("db", help="database migrations")
@@ -140,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("providers", help="list the default providers and whether they are available")
     p.set_defaults(func=cmd_providers)
+
+    p = sub.add_parser("experiment", help="provider A/B experiments")
+    p.add_argument("action", choices=["demo"], help="demo: an A/B report from two local test providers")
+    p.add_argument("--tasks", type=int, default=400, help="image tasks the demo sends")
+    p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("bench", help="benchmarks, each against a baseline measured in the same run")
     p.add_argument("suites", nargs="*", choices=["core", "http", "providers", "cache", "batch", "models", "all"])

@@ -23,6 +23,7 @@ from .artifacts import ArtifactStore
 from .batching import check_budget, iter_items, map_items, send_batch
 from .errors import InvalidRequest
 from .estimates import Estimate
+from .experiments.handle import ExperimentHandle, experiments_frame
 from .frames import batches_frame, providers_frame, queue_series, spend_frame, table_frame, tasks_frame
 from .futures import Batch, TaskFuture
 from .mapview import MapView
@@ -177,6 +178,26 @@ class Client:
     def spend(self, days: int = 30) -> pd.DataFrame:
         """What your tasks cost per UTC day and provider, newest day first."""
         return spend_frame(self.service.spend(self.user_id, days))
+
+    # -- provider A/B experiments -----------------------------------------------------------------
+
+    def experiment(self, experiment_id: str | None = None, /, **spec: Any) -> ExperimentHandle:
+        """``client.experiment("exp_...")``: one of your experiments (``ExperimentNotFound``
+        otherwise). ``client.experiment(name=..., task_type=..., arms=[{"provider": ..., "weight":
+        ...}, ...])``: start one (``ExperimentSpec``; ``InvalidRequest`` naming the field). The
+        SDK may use ``user_id=`` or ``all_users=True`` (the HTTP API needs an admin token)."""
+        if experiment_id is not None:
+            if spec:
+                raise InvalidRequest("experiment: give an experiment id or a new experiment's fields, not both",
+                                     field=next(iter(spec)))
+            self.service.experiment(experiment_id, self.user_id)
+            return ExperimentHandle(self, experiment_id)
+        created = self.service.create_experiment(spec, self.user_id, admin=True)
+        return ExperimentHandle(self, created["id"])
+
+    def experiments(self, limit: int = 100) -> pd.DataFrame:
+        """Your experiments, newest first."""
+        return experiments_frame(self.service.experiments(self.user_id, limit))
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -52,6 +52,22 @@ class BatchNotFound(TaskNotFound):
     code = "batch_not_found"
 
 
+class ExperimentNotFound(TaskNotFound):
+    """No experiment with this id (for this user)."""
+
+    code = "experiment_not_found"
+
+
+class Forbidden(VideoAIError):
+    """The caller may not do this (an admin token is needed); ``field`` names the input."""
+
+    code = "forbidden"
+
+    def __init__(self, message: str, field: str | None = None, **details: Any) -> None:
+        super().__init__(message, field=field, **details)
+        self.field = field
+
+
 class InvalidTransition(VideoAIError):
     """The task is not in a state that allows this operation."""
 

@@ -19,6 +19,8 @@ from pydantic import ValidationError
 
 from . import netguard
 from .errors import BatchNotFound, InvalidRequest, TaskNotFound, VideoAIError
+from .experiments import ExperimentRouter
+from .experiments.service import ExperimentMethods
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
 from .models.requests import HTTP_CONTEXT
 from .settings import Settings
@@ -47,13 +49,20 @@ def _field(err: ValidationError, prefix: str = "") -> InvalidRequest:
     return InvalidRequest(f"{full}: {msg}", field=full, errors=errors)
 
 
-class MediaService:
-    """Submit, read, cancel and retry tasks; list providers; compute statistics."""
+class MediaService(ExperimentMethods):
+    """Submit, read, cancel and retry tasks; list providers; compute statistics; run provider
+    A/B experiments (``ExperimentMethods``)."""
 
     def __init__(self, settings: Settings, scheduler: Any, store: TaskStore | None = None) -> None:
         self.settings = settings
         self.scheduler = scheduler
         self.store = store or TaskStore(settings.db_url, migrate=False)
+        self.router = ExperimentRouter(self._running_experiments)
+
+    def _running_experiments(self) -> list[Any]:
+        from .store.experiments import running_experiments
+
+        return running_experiments(self.store.engine)
 
     # -- validation ----------------------------------------------------------------------------
 
@@ -109,9 +118,10 @@ class MediaService:
     def prepare(self, task_type: TaskType | str, body: Mapping[str, Any] | TaskRequest, *, user_id: str,
                 idempotency_key: str | None = None, batch_id: str | None = None,
                 priority: str | None = None, prefix: str = "", http: bool = False,
-                tenant: str | None = None) -> dict[str, Any]:
+                tenant: str | None = None, task_id: str | None = None) -> dict[str, Any]:
         """A validated submission, ready for the Scheduler. ``tenant`` (from the caller's token)
-        scopes the result cache when ``cache_scope`` is ``tenant``."""
+        scopes the result cache when ``cache_scope`` is ``tenant``; ``task_id``: a derived id
+        (a batch item's), else a new one."""
         request = self.validate(task_type, body, prefix, http=http)
         media_input, opts = request.split()
         ttype = TaskType(task_type).value
@@ -119,8 +129,8 @@ class MediaService:
         options = {"provider": opts["provider"], "strategy": opts["strategy"], "use_cache": opts["use_cache"]}
         if tenant:
             options["tenant"] = tenant
-        return {
-            "id": new_task_id(), "type": ttype, "user_id": user_id,
+        prepared = {
+            "id": task_id or new_task_id(), "type": ttype, "user_id": user_id,
             "priority": prio, "input": media_input, "options": options,
             "webhook_url": opts["webhook_url"], "webhook_secret": request.webhook_secret,
             "webhook_events": opts["webhook_events"], "metadata": opts["metadata"],
@@ -128,6 +138,11 @@ class MediaService:
             "request_hash": request_fingerprint("batch" if batch_id else "task", ttype, prio, request)
             if idempotency_key else None,
         }
+        # -- provider A/B experiments (issue 15): the one intake hook. A task without
+        # ``provider=`` may join a running experiment: it gets an arm and is routed to the
+        # arm's provider (adds ``experiment_id`` / ``experiment_arm``; see experiments.assign)
+        self.router.assign(prepared)
+        return prepared
 
     def prepare_batch(self, items: Iterable[Mapping[str, Any] | BatchItem], *, user_id: str,
                       batch_id: str, http: bool = False, tenant: str | None = None,
@@ -141,8 +156,8 @@ class MediaService:
             prepared = self.prepare(item.task_type, item.input_data, user_id=user_id, batch_id=batch_id,
                                     priority=item.priority.value if item.priority else None,
                                     prefix=f"[{i}].input_data.", http=http, tenant=tenant,
-                                    idempotency_key=f"{idempotency_key}#{i}" if idempotency_key else None)
-            prepared["id"] = batch_task_id(batch_id, i)  # the same when the batch is sent again
+                                    idempotency_key=f"{idempotency_key}#{i}" if idempotency_key else None,
+                                    task_id=batch_task_id(batch_id, i))  # the same when the batch is sent again
             yield prepared
 
     # -- operations ----------------------------------------------------------------------------

@@ -102,6 +102,8 @@ def test_openapi_lists_every_path_with_the_seed_models(api: Api) -> None:
         f"{p}/webhooks/{{webhook_id}}/status": {"get"}, f"{p}/webhooks/{{webhook_id}}/redeliver": {"post"},
         f"{p}/batches": {"get"}, f"{p}/batches/{{batch_id}}": {"get"}, f"{p}/budget": {"get", "put"},
         f"{p}/spend": {"get"},
+        f"{p}/experiments": {"get", "post"}, f"{p}/experiments/{{experiment_id}}": {"get"},
+        f"{p}/experiments/{{experiment_id}}/stop": {"post"},
     }
     assert {path: set(ops) for path, ops in doc["paths"].items()} == expected
     schemas = doc["components"]["schemas"]

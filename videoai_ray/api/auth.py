@@ -2,7 +2,8 @@
 
 ``create_token`` is what ``videoai token create --user NAME`` calls. A token may carry ``rpm``,
 a per-minute request limit for that user (a plan or tier) that overrides the deployment's
-``rate_limit_per_minute``; only the holder of the secret can issue one, so it is safe to trust.
+``rate_limit_per_minute``, and ``admin: true`` (experiments on other users' traffic); only the
+holder of the secret can issue one, so it is safe to trust.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ class Caller:
     rate_limit: int | None = None
     #: the token's ``tenant`` claim: users of one tenant may share cached results (``cache_scope``)
     tenant: str | None = None
+    #: the token's ``admin`` claim: may start experiments on other users' traffic
+    admin: bool = False
 
 
 def create_token(settings: Settings, user: str, ttl_seconds: int = 3600, *, rate_limit: int | None = None,
-                 tenant: str | None = None) -> str:
+                 tenant: str | None = None, admin: bool = False) -> str:
     """A signed token for ``user``, valid for ``ttl_seconds``."""
     if not user or len(user) > 200:
         raise ValueError("user must be 1..200 characters")
@@ -49,6 +52,8 @@ def create_token(settings: Settings, user: str, ttl_seconds: int = 3600, *, rate
         if not tenant or len(tenant) > 200:
             raise ValueError("tenant must be 1..200 characters")
         claims["tenant"] = tenant
+    if admin:
+        claims["admin"] = True
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
 
 
@@ -100,7 +105,8 @@ def _verify(settings: Settings, token: str) -> tuple[Caller, float]:
     rpm = claims.get("rpm")
     tenant = claims.get("tenant")
     return Caller(sub, int(rpm) if isinstance(rpm, int) and not isinstance(rpm, bool) and rpm > 0 else None,
-                  tenant if isinstance(tenant, str) and 0 < len(tenant) <= 200 else None), float(claims["exp"])
+                  tenant if isinstance(tenant, str) and 0 < len(tenant) <= 200 else None,
+                  claims.get("admin") is True), float(claims["exp"])
 
 
 def bearer_token(authorization: str | None) -> str:

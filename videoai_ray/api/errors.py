@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import IdempotencyConflict, InvalidRequest, InvalidTransition, TaskNotFound, VideoAIError
+from ..errors import Forbidden, IdempotencyConflict, InvalidRequest, InvalidTransition, TaskNotFound, VideoAIError
 
 log = logging.getLogger("videoai.api")
 
@@ -28,6 +28,7 @@ STATUS_FOR: dict[type[VideoAIError], int] = {
     IdempotencyConflict: 409,
     TaskNotFound: 404,
     InvalidTransition: 409,
+    Forbidden: 403,
 }
 
 

@@ -47,6 +47,9 @@ class Task(BaseModel):
     idempotency_key: str | None = None
     batch_id: str | None = None
     cache_hit: bool = False
+    #: the provider A/B experiment the task joined at intake, and its arm (see docs/experiments.md)
+    experiment_id: str | None = None
+    experiment_arm: str | None = None
 
     @property
     def done(self) -> bool:
@@ -86,4 +89,5 @@ def submitted_task_json(item: dict[str, Any], answer: dict[str, Any]) -> dict[st
         "created_at": answer["created_at"], "started_at": None, "finished_at": None, "next_attempt_at": None,
         "webhook_url": item.get("webhook_url"), "metadata": item["metadata"],
         "idempotency_key": item.get("idempotency_key"), "batch_id": item.get("batch_id"), "cache_hit": False,
+        "experiment_id": item.get("experiment_id"), "experiment_arm": item.get("experiment_arm"),
     }

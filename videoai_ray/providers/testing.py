@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from ..errors import InvalidInput, ProviderError, RetryableError
+from ..errors import InvalidInput, PermanentError, ProviderError, RetryableError
 from ..models import TaskRequest, TaskType
 from .base import Provider, ProviderContext
 from .cloud.http import error_for_response
@@ -90,6 +90,31 @@ class FlakyProvider(FixedLatencyProvider):
         if ctx.attempt <= self.failures:
             raise self.error
         return await super().run(request, ctx)
+
+
+class FailureRateProvider(FixedLatencyProvider):
+    """A fixed-latency provider that fails a share of tasks for good (``PermanentError``, after
+    its latency): those whose id hashes below ``failure_rate`` (``fails``), so a task always
+    fails or always succeeds, and a test can tell which beforehand (A/B experiment reports)."""
+
+    name = "failure-rate"
+
+    def __init__(self, failure_rate: float = 0.5, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.failure_rate = failure_rate
+
+    @staticmethod
+    def fails(task_id: str, failure_rate: float) -> bool:
+        import hashlib
+
+        digest = hashlib.sha256(f"fail:{task_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < failure_rate
+
+    async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+        out = await super().run(request, ctx)
+        if self.fails(ctx.task_id, self.failure_rate):
+            raise PermanentError(f"{self.name}: this task fails (failure rate {self.failure_rate:g})")
+        return out
 
 
 class CpuSleepProvider(FixedLatencyProvider):

@@ -201,4 +201,6 @@ def _row(it: dict[str, Any], now: Any) -> dict[str, Any]:
         "webhook_events": it.get("webhook_events"), "meta": it["metadata"], "options": it["options"],
         "idempotency_key": it.get("idempotency_key"), "request_hash": it.get("request_hash"),
         "batch_id": it.get("batch_id"), "cache_hit": False, "finish_seq": None,
+        # provider A/B experiments (issue 15): the experiment and arm given at intake
+        "experiment_id": it.get("experiment_id"), "experiment_arm": it.get("experiment_arm"),
     }

@@ -60,12 +60,17 @@ tasks = Table(
     #: attempt), recorded before it is waited for, so a later attempt re-attaches instead of
     #: creating another; never shown to users
     Column("remote_job", JSON),
+    #: the provider A/B experiment this task was assigned to at intake, and its arm (both NULL
+    #: for tasks outside every experiment, pinned ``provider=`` requests included)
+    Column("experiment_id", String(40)),
+    Column("experiment_arm", String(64)),
     UniqueConstraint("user_id", "idempotency_key", name="uq_tasks_user_idempotency"),
     Index("ix_tasks_user_created", "user_id", "created_at"),
     Index("ix_tasks_status", "status"),
     Index("ix_tasks_type", "type"),
     Index("ix_tasks_created", "created_at"),
     Index("ix_tasks_batch_seq", "batch_id", "finish_seq"),
+    Index("ix_tasks_experiment", "experiment_id", "experiment_arm"),
 )
 
 #: providers registered at runtime, kept across restarts of the Scheduler and of Ray itself
@@ -106,4 +111,28 @@ user_budgets = Table(
     Column("user_id", String(128), primary_key=True),
     Column("budget_usd", Float, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: provider A/B experiments: a task type's traffic split between providers by weight
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    #: who created it (sees it, reports on it, stops it)
+    Column("owner_id", String(128), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("task_type", String(32), nullable=False),
+    #: ``[{"name", "provider", "weight"}, ...]`` in the order given
+    Column("arms", JSON, nullable=False),
+    #: the arm the others are compared with
+    Column("baseline", String(64), nullable=False),
+    #: only this user's tasks; NULL: every user's (created with an admin token, or from the SDK)
+    Column("user_filter", String(128)),
+    #: only tasks whose metadata holds these key/value pairs; NULL: any metadata
+    Column("metadata_filter", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    #: NULL while it runs
+    Column("stopped_at", DateTime(timezone=True)),
+    Index("ix_experiments_owner_created", "owner_id", "created_at"),
+    Index("ix_experiments_type_stopped", "task_type", "stopped_at"),
 )

@@ -69,6 +69,7 @@ def task_from_values(m: Mapping[Any, Any]) -> Task:
         finished_at=_aware(m["finished_at"]), next_attempt_at=_aware(m["next_attempt_at"]),
         webhook_url=m["webhook_url"], metadata=m["meta"] or {}, idempotency_key=m["idempotency_key"],
         batch_id=m["batch_id"], cache_hit=bool(m["cache_hit"]),
+        experiment_id=m.get("experiment_id"), experiment_arm=m.get("experiment_arm"),
     )
 
 

@@ -1,0 +1,79 @@
+"""Experiments in the store, on SQLite and PostgreSQL (migration 0010): rows round-trip, each
+owner sees only their own, running ones come oldest first, stop is idempotent, and a report
+reads its tasks' arms."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from videoai_ray.experiments import ArmSpec, Experiment, build_report
+from videoai_ray.models import TaskType
+from videoai_ray.store import TaskStore
+from videoai_ray.store.experiments import (
+    experiment_task_rows,
+    get_experiment,
+    insert_experiment,
+    list_experiments,
+    running_experiments,
+    stop_experiment,
+)
+
+
+def make(owner: str, age: float, **kw: object) -> Experiment:
+    fields: dict[str, object] = {
+        "id": "exp_" + uuid.uuid4().hex, "owner_id": owner, "name": "e", "task_type": TaskType.IMAGE_GENERATION,
+        "arms": [ArmSpec(provider="fast", weight=1), ArmSpec(provider="half", weight=2.5, name="h")],
+        "baseline": "fast", "user_id": owner, "metadata": {"campaign": "spring", "n": 3},
+        "created_at": datetime.now(UTC) - timedelta(seconds=age), **kw}
+    return Experiment.model_validate(fields)
+
+
+def test_experiment_rows(any_store: TaskStore) -> None:
+    engine = any_store.engine
+    old, new, other = make("alice", 20), make("alice", 10, user_id=None, metadata=None), make("bob", 30)
+    for e in (old, new, other):
+        insert_experiment(engine, e)
+    assert get_experiment(engine, old.id, "alice") == old
+    assert get_experiment(engine, old.id, "bob") is None
+    assert [e.id for e in list_experiments(engine, "alice")] == [new.id, old.id]
+    assert [e.id for e in running_experiments(engine)] == [other.id, old.id, new.id]
+    assert stop_experiment(engine, old.id, "alice")
+    stopped = get_experiment(engine, old.id, "alice")
+    assert stopped is not None and stopped.stopped_at is not None
+    assert stop_experiment(engine, old.id, "alice")
+    assert get_experiment(engine, old.id, "alice") == stopped  # the first stop time stays
+    assert not stop_experiment(engine, old.id, "bob")
+    assert not stop_experiment(engine, "exp_nope", "alice")
+    assert [e.id for e in running_experiments(engine)] == [other.id, new.id]
+
+
+def test_report_reads_the_arms_of_its_tasks(any_store: TaskStore) -> None:
+    exp = make("alice", 0)
+    insert_experiment(any_store.engine, exp)
+    t0 = datetime.now(UTC)
+    rows = []
+    for arm, status, cost, secs, hit in [
+        ("fast", "completed", 0.01, 1.0, False), ("fast", "completed", 0.01, 3.0, False),
+        ("fast", "completed", None, None, True), ("h", "failed", None, 2.0, False),
+        ("h", "completed", 0.02, 2.0, False), ("h", "processing", None, None, False),
+        ("h", "cancelled", None, None, False),
+    ]:
+        rows.append({"id": f"task_{uuid.uuid4().hex}", "type": "image_generation", "status": status,
+                     "priority": "medium", "user_id": "alice", "input": {}, "meta": {}, "options": {},
+                     "attempts": 1, "max_retries": 1,
+                     "progress": 0.0, "created_at": t0, "cost": cost, "cache_hit": hit,
+                     "provider": "half" if arm == "h" else "fast", "started_at": t0 if secs else None,
+                     "finished_at": t0 + timedelta(seconds=secs) if secs else None,
+                     "experiment_id": exp.id, "experiment_arm": arm})
+    any_store.insert_many(rows)
+    report = build_report(exp, experiment_task_rows(any_store.engine, exp.id))
+    fast, half = report["arms"]
+    assert (fast["tasks"], fast["completed"], fast["cache_hits"], fast["success_rate"]) == (3, 2, 1, 1.0)
+    assert fast["latency_p50_s"] == 2.0 and fast["cost_per_task_usd"] == 0.01
+    assert (half["tasks"], half["completed"], half["failed"], half["running"], half["cancelled"]) == (4, 1, 1, 1, 1)
+    assert half["success_rate"] == 0.5 and half["cost_per_task_usd"] == round(0.02 / 3, 6)
+    [comp] = report["comparisons"]
+    assert comp["arm"] == "h" and comp["success_rate_diff"] == -0.5
+    assert comp["latency_p50_diff_s"] == 0.0  # 2.0 (one completed) minus 2.0 (median of 1 and 3)
+    assert any_store.get(rows[0]["id"]).experiment_arm == "fast"  # type: ignore[union-attr]

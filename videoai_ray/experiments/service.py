@@ -1,0 +1,87 @@
+"""The experiment operations of ``MediaService`` (a mixin, so the service module stays about
+tasks): create, list, get, stop and report, each scoped to its owner.
+
+Who may create what: any caller, an experiment on their own traffic; an experiment on another
+user's traffic (``user_id``) or on everyone's (``all_users``) needs an admin caller (an HTTP
+token with the ``admin`` claim; the SDK, which holds the cluster itself, is one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ExperimentNotFound, Forbidden
+from ..store import utcnow
+from .models import Experiment, ExperimentSpec, check_providers, new_experiment_id, parse_spec
+from .report import build_report
+
+if TYPE_CHECKING:
+    from ..service import MediaService
+
+
+class ExperimentMethods:
+    """Experiments through the one core every entry point calls."""
+
+    def create_experiment(self: MediaService, body: Mapping[str, Any] | ExperimentSpec,  # type: ignore[misc]
+                          owner_id: str, *, admin: bool = False) -> dict[str, Any]:
+        """Store and start an experiment; ``InvalidRequest`` naming the field for bad input,
+        ``Forbidden`` for another user's or everyone's traffic without ``admin``. Nothing is
+        stored unless every check passes."""
+        spec = parse_spec(body)
+        if spec.all_users and not admin:
+            raise Forbidden("all_users: an experiment on every user's traffic needs an admin token",
+                            field="all_users")
+        if spec.user_id not in (None, owner_id) and not admin:
+            raise Forbidden("user_id: an experiment on another user's traffic needs an admin token",
+                            field="user_id")
+        check_providers(spec, self.providers())
+        exp = Experiment(
+            id=new_experiment_id(), owner_id=owner_id, name=spec.name, task_type=spec.task_type, arms=spec.arms,
+            baseline=spec.baseline or spec.arms[0].label,
+            user_id=None if spec.all_users else (spec.user_id or owner_id), metadata=spec.metadata,
+            created_at=utcnow(),
+        )
+        from ..store.experiments import insert_experiment
+
+        insert_experiment(self.store.engine, exp)
+        self.router.invalidate()
+        return exp.public()
+
+    def experiments(self: MediaService, owner_id: str, limit: int = 100) -> list[dict[str, Any]]:  # type: ignore[misc]
+        """The owner's experiments, newest first."""
+        from ..store.experiments import list_experiments
+
+        return [e.public() for e in list_experiments(self.store.engine, owner_id, limit)]
+
+    def experiment(self: MediaService, experiment_id: str, owner_id: str) -> dict[str, Any]:  # type: ignore[misc]
+        """One of the owner's experiments; ``ExperimentNotFound`` for an unknown id or another user's."""
+        return self._experiment(experiment_id, owner_id).public()
+
+    def stop_experiment(self: MediaService, experiment_id: str, owner_id: str) -> dict[str, Any]:  # type: ignore[misc]
+        """Stop it: tasks submitted from now on are not assigned to it (those already assigned
+        keep their arm and provider). Stopping a stopped experiment changes nothing."""
+        from ..store.experiments import stop_experiment
+
+        if not stop_experiment(self.store.engine, experiment_id, owner_id):
+            raise ExperimentNotFound(f"no experiment {experiment_id}")
+        self.router.invalidate()
+        return self.experiment(experiment_id, owner_id)
+
+    def experiment_report(self: MediaService, experiment_id: str, owner_id: str) -> dict[str, Any]:  # type: ignore[misc]
+        """The arms compared (see ``experiments.report``)."""
+        from ..store.experiments import experiment_task_rows
+
+        exp = self._experiment(experiment_id, owner_id)
+        return build_report(exp, experiment_task_rows(self.store.engine, exp.id))
+
+    def _experiment(self: MediaService, experiment_id: str, owner_id: str) -> Experiment:  # type: ignore[misc]
+        from ..store.experiments import get_experiment
+
+        exp = get_experiment(self.store.engine, experiment_id, owner_id)
+        if exp is None:
+            raise ExperimentNotFound(f"no experiment {experiment_id}")
+        return exp
+
+
+__all__ = ["ExperimentMethods"]

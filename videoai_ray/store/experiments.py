@@ -1,0 +1,79 @@
+"""Experiments in the store: their rows, and the facts of their tasks that a report reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, insert, select, update
+
+from ..experiments.models import ArmSpec, Experiment
+from .schema import experiments, tasks
+from .store import _aware, utcnow
+
+
+def insert_experiment(engine: Engine, exp: Experiment) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(experiments).values(
+            id=exp.id, owner_id=exp.owner_id, name=exp.name, task_type=exp.task_type.value,
+            arms=[a.model_dump(exclude_none=True) for a in exp.arms], baseline=exp.baseline,
+            user_filter=exp.user_id, metadata_filter=exp.metadata, created_at=exp.created_at))
+
+
+def get_experiment(engine: Engine, experiment_id: str, owner_id: str) -> Experiment | None:
+    """One of ``owner_id``'s experiments (``None``: unknown, or another user's)."""
+    q = select(experiments).where(and_(experiments.c.id == experiment_id, experiments.c.owner_id == owner_id))
+    with engine.connect() as conn:
+        row = conn.execute(q).first()
+    return _experiment(row._mapping) if row else None
+
+
+def list_experiments(engine: Engine, owner_id: str, limit: int = 100) -> list[Experiment]:
+    """``owner_id``'s experiments, newest first."""
+    q = (select(experiments).where(experiments.c.owner_id == owner_id)
+         .order_by(experiments.c.created_at.desc(), experiments.c.id.desc()).limit(limit))
+    with engine.connect() as conn:
+        return [_experiment(r._mapping) for r in conn.execute(q)]
+
+
+def running_experiments(engine: Engine) -> list[Experiment]:
+    """Every running experiment, oldest first (the first that matches a task takes it)."""
+    q = (select(experiments).where(experiments.c.stopped_at.is_(None))
+         .order_by(experiments.c.created_at, experiments.c.id))
+    with engine.connect() as conn:
+        return [_experiment(r._mapping) for r in conn.execute(q)]
+
+
+def stop_experiment(engine: Engine, experiment_id: str, owner_id: str) -> bool:
+    """Stop one of ``owner_id``'s experiments (a stopped one stays stopped); ``False`` if unknown."""
+    with engine.begin() as conn:
+        found = conn.execute(select(experiments.c.id).where(
+            and_(experiments.c.id == experiment_id, experiments.c.owner_id == owner_id))).first()
+        if found is None:
+            return False
+        conn.execute(update(experiments).where(
+            and_(experiments.c.id == experiment_id, experiments.c.stopped_at.is_(None))).values(stopped_at=utcnow()))
+    return True
+
+
+def experiment_task_rows(engine: Engine, experiment_id: str) -> list[dict[str, Any]]:
+    """What a report needs of each task in the experiment: arm, status, the provider that ran,
+    cache hit, cost, and its first start and end."""
+    q = select(tasks.c.experiment_arm, tasks.c.status, tasks.c.provider, tasks.c.cache_hit, tasks.c.cost,
+               tasks.c.started_at, tasks.c.finished_at).where(tasks.c.experiment_id == experiment_id)
+    with engine.connect() as conn:
+        return [{"arm": r.experiment_arm, "status": r.status, "provider": r.provider, "cache_hit": bool(r.cache_hit),
+                 "cost": r.cost, "started_at": _aware(r.started_at), "finished_at": _aware(r.finished_at)}
+                for r in conn.execute(q)]
+
+
+def _experiment(m: Any) -> Experiment:
+    created: datetime = _aware(m["created_at"]) or utcnow()
+    return Experiment(id=m["id"], owner_id=m["owner_id"], name=m["name"], task_type=m["task_type"],
+                      arms=[ArmSpec.model_validate(a) for a in m["arms"]], baseline=m["baseline"],
+                      user_id=m["user_filter"], metadata=m["metadata_filter"], created_at=created,
+                      stopped_at=_aware(m["stopped_at"]))
+
+
+__all__ = ["experiment_task_rows", "get_experiment", "insert_experiment", "list_experiments",
+           "running_experiments", "stop_experiment"]
