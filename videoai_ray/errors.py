@@ -52,6 +52,12 @@ class BatchNotFound(TaskNotFound):
     code = "batch_not_found"
 
 
+class ScheduleNotFound(TaskNotFound):
+    """No schedule with this id (for this user)."""
+
+    code = "schedule_not_found"
+
+
 class InvalidTransition(VideoAIError):
     """The task is not in a state that allows this operation."""
 

@@ -21,6 +21,7 @@ from . import netguard
 from .errors import BatchNotFound, InvalidRequest, TaskNotFound, VideoAIError
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
 from .models.requests import HTTP_CONTEXT
+from .schedules.service import SchedulesMixin
 from .settings import Settings
 from .stats import compute_statistics
 from .store import TaskStore
@@ -47,8 +48,9 @@ def _field(err: ValidationError, prefix: str = "") -> InvalidRequest:
     return InvalidRequest(f"{full}: {msg}", field=full, errors=errors)
 
 
-class MediaService:
-    """Submit, read, cancel and retry tasks; list providers; compute statistics."""
+class MediaService(SchedulesMixin):
+    """Submit, read, cancel and retry tasks; schedules (``schedules.service``); list providers;
+    compute statistics."""
 
     def __init__(self, settings: Settings, scheduler: Any, store: TaskStore | None = None) -> None:
         self.settings = settings
@@ -196,7 +198,9 @@ class MediaService:
 
     def statistics(self, user_id: str | None = None) -> dict[str, Any]:
         live = ray.get(self.scheduler.live_stats.remote())
-        return compute_statistics(self.store.aggregate(user_id=user_id), live)
+        stats = compute_statistics(self.store.aggregate(user_id=user_id), live)
+        stats["schedules"] = self.schedule_statistics(user_id)
+        return stats
 
     def providers(self) -> list[dict[str, Any]]:
         return list(ray.get(self.scheduler.providers.remote()))
