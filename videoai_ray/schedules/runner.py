@@ -102,15 +102,15 @@ class ScheduleRunner:
         on_time = [t for t in pending if (now - t).total_seconds() <= grace]
         late_ticks = pending[:len(pending) - len(on_time)]  # oldest first: the late ones lead
         late = len(late_ticks) + (plan.count - len(plan.due))
-        runs = [(t, 1) for t in on_time]
+        runs = [(t, 1, False) for t in on_time]
         if late_ticks and row["misfire"] == "run_once":
-            runs.insert(0, (late_ticks[-1], late))
+            runs.insert(0, (late_ticks[-1], late, True))
         missed = late + (settled - len(stored))
         error = None
         items: list[dict[str, Any]] = []
         try:
-            for tick, ticks in runs:
-                items.extend(submissions(self.service, row, tick, ticks))
+            for tick, ticks, catch_up in runs:
+                items.extend(submissions(self.service, row, tick, ticks, catch_up=catch_up))
         except InvalidRequest as e:
             # the target no longer validates (a setting changed): this pass runs nothing
             error, items = e.message, []
@@ -120,7 +120,7 @@ class ScheduleRunner:
             await self.scheduler.submit(items, known_ids=True)
         kill_if_armed_for(self.scheduler.settings.fault_kill_file, f"schedule:{row['id']}",
                           f"between submitting a tick of {row['id']} and advancing it")
-        last = max((t for t, _ in runs), default=None) if items else None
+        last = max((r[0] for r in runs), default=None) if items else None
         values: dict[str, Any] = {
             "next_run_at": plan.next_run_at,
             "ticks_fired": row["ticks_fired"] + len(stored) + len(items),

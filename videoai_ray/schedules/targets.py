@@ -41,9 +41,10 @@ def validate_target(service: MediaService, target: ScheduleTarget, *, http: bool
     raise _no_pipelines()
 
 
-def submissions(service: MediaService, schedule: dict[str, Any], tick: datetime, ticks: int) -> list[dict[str, Any]]:
-    """Prepared submissions for one run of ``schedule`` at ``tick``, standing for ``ticks`` ticks
-    (more than one for a catch-up run after missed ticks)."""
+def submissions(service: MediaService, schedule: dict[str, Any], tick: datetime, ticks: int = 1, *,
+                catch_up: bool = False) -> list[dict[str, Any]]:
+    """Prepared submissions for one run of ``schedule`` at ``tick``; a ``catch_up`` run stands
+    for ``ticks`` missed ticks, the latest of which is ``tick``."""
     target, context = schedule["target"], schedule["context"]
     if "task" in target:
         body = target["task"]
@@ -52,7 +53,7 @@ def submissions(service: MediaService, schedule: dict[str, Any], tick: datetime,
                                    http=bool(context.get("http")), tenant=context.get("tenant"))
         prepared["id"] = tick_task_id(schedule["id"], tick)
         prepared["metadata"] = {**prepared["metadata"], "schedule": {
-            "id": schedule["id"], "tick": tick.astimezone(UTC).isoformat(), "ticks": ticks}}
+            "id": schedule["id"], "tick": tick.astimezone(UTC).isoformat(), "ticks": ticks, "catch_up": catch_up}}
         return [prepared]
     raise _no_pipelines()
 
