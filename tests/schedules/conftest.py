@@ -3,9 +3,10 @@ armed by file, and helpers to read the tasks a schedule created."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -45,6 +46,11 @@ def schedule_tasks(client: vai.Client, schedule_id: str) -> list[Task]:
 
 def ticks_of(tasks: list[Task]) -> list[datetime]:
     return [datetime.fromisoformat(t.metadata["schedule"]["tick"]) for t in tasks]
+
+
+def steps(ticks: list[datetime]) -> list[timedelta]:
+    """The time between each tick and the next."""
+    return [b - a for a, b in itertools.pairwise(ticks)]
 
 
 NOOP = {"prompt": "tick", "provider": "noop", "use_cache": False}

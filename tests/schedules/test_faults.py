@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import ray
-from conftest import NOOP, schedule_tasks, ticks_of, wait_for
+from conftest import NOOP, schedule_tasks, steps, ticks_of, wait_for
 
 from videoai_ray.scheduler import NAMESPACE, scheduler_name
 from videoai_ray.store.schedules import change_schedule, get_schedule
@@ -50,7 +50,7 @@ def test_killed_between_submitting_a_tick_and_advancing(sched_client):
     tasks, rec = account(sched_client, s)
     ticks = ticks_of(tasks)
     # within the grace every tick runs on its own: consecutive seconds, none twice, none lost
-    assert [b - a for a, b in zip(ticks, ticks[1:], strict=False)] == [SECOND] * (len(ticks) - 1)
+    assert steps(ticks) == [SECOND] * (len(ticks) - 1)
     assert rec["ticks_missed"] == 0 and not any(t.metadata["schedule"]["catch_up"] for t in tasks)
 
 
@@ -100,7 +100,7 @@ def test_run_once_runs_one_catch_up_for_the_missed_ticks(sched_client):
     # on; the ones before it have no task of their own, the ones after run each on time
     ticks = ticks_of(tasks)
     assert ticks[0] == ticks_of([c])[0] == start + (missed - 1) * SECOND
-    assert [b - a for a, b in zip(ticks, ticks[1:], strict=False)] == [SECOND] * (len(ticks) - 1)
+    assert steps(ticks) == [SECOND] * (len(ticks) - 1)
     assert all(t.metadata["schedule"]["ticks"] == 1 for t in tasks if t is not c)
 
 
@@ -115,7 +115,7 @@ def test_skip_runs_nothing_for_the_missed_ticks(sched_client):
     ticks = ticks_of(tasks)
     assert ticks[0] >= start + 27 * SECOND  # nothing older than the grace ran
     assert rec["ticks_missed"] == (ticks[0] - start) // SECOND
-    assert [b - a for a, b in zip(ticks, ticks[1:], strict=False)] == [SECOND] * (len(ticks) - 1)
+    assert steps(ticks) == [SECOND] * (len(ticks) - 1)
 
 
 def test_a_one_time_schedule_missed_while_paused(sched_client):

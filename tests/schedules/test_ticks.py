@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import NOOP, schedule_tasks, ticks_of, wait_for
+from conftest import NOOP, schedule_tasks, steps, ticks_of, wait_for
 
 from videoai_ray.errors import InvalidRequest, ScheduleNotFound
 from videoai_ray.models import TaskStatus
@@ -25,7 +25,7 @@ def test_every_second_fires_one_task_per_tick(sched_client):
     ticks = ticks_of(tasks)
     assert len(tasks) == rec["ticks_fired"] >= 4 and rec["ticks_missed"] == 0
     assert len(set(ticks)) == len(ticks)
-    assert [(b - a).total_seconds() for a, b in zip(ticks, ticks[1:], strict=False)] == [1.0] * (len(ticks) - 1)
+    assert steps(ticks) == [timedelta(seconds=1)] * (len(ticks) - 1)
     assert [t.id for t in tasks] == [tick_task_id(s.id, tick) for tick in ticks]
     assert rec["last_task_id"] == tasks[-1].id and rec["next_runs"] == [] and rec["next_run_at"] is None
     for t in tasks:
@@ -56,7 +56,7 @@ def test_pause_stops_ticks_resume_skips_the_paused_ones_delete_keeps_the_tasks(s
     assert s.state == "active" and datetime.fromisoformat(s.record["next_run_at"]) > paused_at
     wait_for(lambda: len(schedule_tasks(sched_client, s.id)) >= n + 2)
     ticks = ticks_of(schedule_tasks(sched_client, s.id))
-    gap = [b - a for a, b in zip(ticks, ticks[1:], strict=False) if b - a > timedelta(seconds=1)]
+    gap = [d for d in steps(ticks) if d > timedelta(seconds=1)]
     assert len(gap) == 1 and gap[0] >= timedelta(seconds=3)  # nothing ran for the paused ticks
     assert s.refresh().record["ticks_missed"] == 0
     s.delete()
