@@ -39,7 +39,9 @@ def account(client, schedule) -> tuple[list, dict]:
     return tasks, rec
 
 
-def test_killed_between_submitting_a_tick_and_advancing(sched_client):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_killed_between_submitting_a_tick_and_advancing(request, backend):
+    sched_client = request.getfixturevalue("sched_client" if backend == "sqlite" else "pg_sched_client")
     s = sched_client.schedule("image_generation", NOOP, cron="* * * * * *", misfire_grace_seconds=120)
     trigger = sched_client.settings.fault_kill_file
     wait_for(lambda: fired(s) >= 2)
