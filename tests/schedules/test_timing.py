@@ -91,3 +91,11 @@ def test_a_tick_has_one_task_id():
     assert tick_task_id("sched_a", tick) != tick_task_id("sched_b", tick)
     assert tick_task_id("sched_a", tick) != tick_task_id("sched_a", tick + timedelta(seconds=1))
     assert len(tick_task_id("sched_a", tick)) == len("task_") + 32
+
+
+def test_a_long_outage_of_an_uneven_cron_is_counted_from_the_mean_spacing():
+    first = utc(2026, 1, 1)
+    # two ticks a minute, 10 s then 50 s apart: a 20,000-minute outage holds 40,000 ticks
+    plan = due_ticks("0,10 * * * * *", zone("UTC"), first, first + timedelta(minutes=20_000, seconds=5))
+    assert len(plan.due) == MAX_SCAN and abs(plan.count - 40_001) <= 40  # an estimate, within 0.1 %
+    assert plan.next_run_at == first + timedelta(minutes=20_000, seconds=10)
