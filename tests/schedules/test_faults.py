@@ -4,7 +4,7 @@ The Scheduler is killed between submitting a tick's task and advancing the sched
 trigger file), and at an arbitrary moment (``ray.kill``, Ray restarts it); afterwards every tick
 has at most one task, and each tick is accounted for: by its own task, by a catch-up run, or as
 missed. The misfire tests set a schedule's clock back (its stored ``next_run_at``) as a Scheduler
-that was down for half a minute would find it."""
+that was down for a minute would find it."""
 
 from __future__ import annotations
 
@@ -88,8 +88,8 @@ def _after(tasks: list, start: datetime) -> list:
 
 
 def test_run_once_runs_one_catch_up_for_the_missed_ticks(sched_client):
-    s = sched_client.schedule("image_generation", NOOP, cron="* * * * * *", misfire_grace_seconds=3)
-    start = _set_back(sched_client, s, 30)
+    s = sched_client.schedule("image_generation", NOOP, cron="* * * * * *", misfire_grace_seconds=10)
+    start = _set_back(sched_client, s, 60)
     wait_for(lambda: len(_after(schedule_tasks(sched_client, s.id), start)) >= 3, timeout=30)
     tasks, rec = account(sched_client, s)
     tasks = _after(tasks, start)
@@ -97,7 +97,7 @@ def test_run_once_runs_one_catch_up_for_the_missed_ticks(sched_client):
     assert len(catch_ups) == 1
     [c] = catch_ups
     missed = c.metadata["schedule"]["ticks"]
-    assert missed >= 27 and rec["ticks_missed"] == missed
+    assert missed >= 50 and rec["ticks_missed"] == missed
     # the catch-up carries the latest missed tick and stands for every tick from the set-back
     # on; the ones before it have no task of their own, the ones after run each on time
     ticks = ticks_of(tasks)
@@ -108,14 +108,14 @@ def test_run_once_runs_one_catch_up_for_the_missed_ticks(sched_client):
 
 def test_skip_runs_nothing_for_the_missed_ticks(sched_client):
     s = sched_client.schedule("image_generation", NOOP, cron="* * * * * *", misfire="skip",
-                              misfire_grace_seconds=3)
-    start = _set_back(sched_client, s, 30)
+                              misfire_grace_seconds=10)
+    start = _set_back(sched_client, s, 60)
     wait_for(lambda: len(_after(schedule_tasks(sched_client, s.id), start)) >= 3, timeout=30)
     tasks, rec = account(sched_client, s)
     tasks = _after(tasks, start)
     assert not any(t.metadata["schedule"]["catch_up"] for t in tasks)
     ticks = ticks_of(tasks)
-    assert ticks[0] >= start + 27 * SECOND  # nothing older than the grace ran
+    assert ticks[0] >= start + 50 * SECOND  # nothing older than the grace ran
     assert rec["ticks_missed"] == (ticks[0] - start) // SECOND
     assert steps(ticks) == [SECOND] * (len(ticks) - 1)
 
