@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ from .providers.base import Provider
 from .resources import Audio, Images, Subtitles, Videos
 from .scheduler import NAMESPACE, get_or_create_scheduler
 from .scheduler.estimate import merge as merge_estimates
+from .schedules import DEFAULT_GRACE_SECONDS, DEFAULT_MISFIRE
+from .schedules.handle import Schedule, schedule_body, schedules_frame
 from .service import MediaService, _unwrap
 from .settings import Settings
 from .store import TaskStore
@@ -198,6 +201,41 @@ class Client:
     def experiments(self, limit: int = 100) -> pd.DataFrame:
         """Your experiments, newest first."""
         return experiments_frame(self.service.experiments(self.user_id, limit))
+    # -- schedules -----------------------------------------------------------------------------
+
+    def schedule(self, task_type: TaskType | str | None = None, input_data: Mapping[str, Any] | None = None, *,
+                 cron: str | None = None, at: datetime | str | None = None, timezone: str = "UTC",
+                 priority: str | None = None, name: str | None = None, misfire: str = DEFAULT_MISFIRE,
+                 misfire_grace_seconds: float = DEFAULT_GRACE_SECONDS,
+                 target: Mapping[str, Any] | None = None) -> Schedule:
+        """Run a task on ``cron`` (five fields, or six with seconds first) in ``timezone``, or
+        once ``at`` a time; each tick runs exactly once, across Scheduler restarts. ``misfire``:
+        ticks missed while the Scheduler was down run once together (``run_once``) or not at
+        all (``skip``). ``target`` instead of ``task_type``/``input_data`` takes the tagged form
+        (``{"task": {...}}``). A bad field raises ``InvalidRequest`` naming it; nothing is stored."""
+        ttype = task_type.value if isinstance(task_type, TaskType) else task_type
+        body = schedule_body(ttype, input_data, target=target, cron=cron, at=at, timezone=timezone, priority=priority,
+                             name=name, misfire=misfire, misfire_grace_seconds=misfire_grace_seconds)
+        return Schedule(self, self.service.create_schedule(body, user_id=self.user_id))
+
+    def schedules(self, limit: int = 100) -> pd.DataFrame:
+        """Your schedules, newest first: state, trigger, next run (UTC), ticks fired and missed."""
+        return schedules_frame(self.service.schedules(self.user_id, limit))
+
+    def get_schedule(self, schedule_id: str, n_next: int = 5) -> Schedule:
+        """One of your schedules, with its next ``n_next`` run times; ``ScheduleNotFound`` otherwise."""
+        return Schedule(self, self.service.schedule(schedule_id, self.user_id, n_next))
+
+    def pause_schedule(self, schedule_id: str) -> Schedule:
+        return Schedule(self, self.service.pause_schedule(schedule_id, self.user_id))
+
+    def resume_schedule(self, schedule_id: str) -> Schedule:
+        """Ticks that fell while it was paused do not run."""
+        return Schedule(self, self.service.resume_schedule(schedule_id, self.user_id))
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        """Delete it; the tasks it created stay."""
+        self.service.delete_schedule(schedule_id, self.user_id)
 
     # -- reading -------------------------------------------------------------------------------
 

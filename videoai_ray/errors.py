@@ -66,6 +66,10 @@ class Forbidden(VideoAIError):
     def __init__(self, message: str, field: str | None = None, **details: Any) -> None:
         super().__init__(message, field=field, **details)
         self.field = field
+class ScheduleNotFound(TaskNotFound):
+    """No schedule with this id (for this user)."""
+
+    code = "schedule_not_found"
 
 
 class InvalidTransition(VideoAIError):

@@ -23,6 +23,7 @@ from .experiments import ExperimentRouter
 from .experiments.service import ExperimentMethods
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
 from .models.requests import HTTP_CONTEXT
+from .schedules.service import SchedulesMixin
 from .settings import Settings
 from .stats import compute_statistics
 from .store import TaskStore
@@ -49,9 +50,9 @@ def _field(err: ValidationError, prefix: str = "") -> InvalidRequest:
     return InvalidRequest(f"{full}: {msg}", field=full, errors=errors)
 
 
-class MediaService(ExperimentMethods):
+class MediaService(ExperimentMethods, SchedulesMixin):
     """Submit, read, cancel and retry tasks; list providers; compute statistics; run provider
-    A/B experiments (``ExperimentMethods``)."""
+    A/B experiments (``ExperimentMethods``) and schedules (``SchedulesMixin``)."""
 
     def __init__(self, settings: Settings, scheduler: Any, store: TaskStore | None = None) -> None:
         self.settings = settings
@@ -211,7 +212,9 @@ class MediaService(ExperimentMethods):
 
     def statistics(self, user_id: str | None = None) -> dict[str, Any]:
         live = ray.get(self.scheduler.live_stats.remote())
-        return compute_statistics(self.store.aggregate(user_id=user_id), live)
+        stats = compute_statistics(self.store.aggregate(user_id=user_id), live)
+        stats["schedules"] = self.schedule_statistics(user_id)
+        return stats
 
     def providers(self) -> list[dict[str, Any]]:
         return list(ray.get(self.scheduler.providers.remote()))

@@ -104,6 +104,9 @@ def test_openapi_lists_every_path_with_the_seed_models(api: Api) -> None:
         f"{p}/spend": {"get"},
         f"{p}/experiments": {"get", "post"}, f"{p}/experiments/{{experiment_id}}": {"get"},
         f"{p}/experiments/{{experiment_id}}/stop": {"post"},
+        f"{p}/schedules": {"get", "post"},
+        f"{p}/schedules/{{schedule_id}}": {"get", "delete"}, f"{p}/schedules/{{schedule_id}}/pause": {"post"},
+        f"{p}/schedules/{{schedule_id}}/resume": {"post"},
     }
     assert {path: set(ops) for path, ops in doc["paths"].items()} == expected
     schemas = doc["components"]["schemas"]

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from .. import __version__
 from ..experiments.models import ExperimentSpec
 from ..models import REQUEST_MODELS, BatchItem
+from ..schedules import ScheduleRequest
 from .context import API_PREFIX, ApiContext
 from .deps import BEARER_SCHEME
 from .errors import ErrorBody, install_error_handlers
@@ -25,6 +26,7 @@ from .fastpath import FastRoutes
 from .limits import BodySizeLimit
 from .routes_batches import router as batches_router
 from .routes_experiments import router as experiments_router
+from .routes_schedules import router as schedules_router
 from .routes_submit import FAST_ROUTES
 from .routes_submit import router as submit_router
 from .routes_system import router as system_router
@@ -42,7 +44,8 @@ Media tasks (images, videos, transcriptions, subtitles) for AI providers, run on
 """
 
 #: schemas referenced by routes that read their body themselves
-_BODY_MODELS: list[type[BaseModel]] = [*REQUEST_MODELS.values(), BatchItem, ExperimentSpec, ErrorBody]
+_BODY_MODELS: list[type[BaseModel]] = [*REQUEST_MODELS.values(), BatchItem, ExperimentSpec, ScheduleRequest,
+                                        ErrorBody]
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
@@ -58,7 +61,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.state.ctx = ctx
     install_error_handlers(app)
     for router in (submit_router, tasks_router, batches_router, system_router, webhooks_router,
-                   experiments_router):
+                   experiments_router, schedules_router):
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(FastRoutes, routes=FAST_ROUTES)  # inside the size limit: added first
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_request_bytes)

@@ -37,6 +37,8 @@ class Statistics(BaseModel):
     in_flight: dict[str, int]
     providers: list[dict[str, Any]]
     cache: dict[str, Any]
+    #: schedules per state, ticks fired and missed (``store.schedules.schedule_counts``)
+    schedules: dict[str, Any] | None = None
 
 
 class ProviderList(BaseModel):

@@ -27,6 +27,7 @@ from ..models import EventType, TaskStatus
 from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
 from ..providers.resources import cluster_nodes
+from ..schedules.runner import ScheduleRunner
 from ..settings import Settings
 from ..store import TaskStore, utcnow
 from .backoff import retry_delay
@@ -87,6 +88,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
         self.dispatcher = Dispatcher(self)
         self.registry.set_nodes(cluster_nodes())
         self.budgets = BudgetLedger(settings, self.store.engine)
+        self.schedules = ScheduleRunner(self)  # scheduled tasks: the tick loop (videoai_ray/schedules/)
         metrics.set_instance(settings.instance)
         from ..providers.defaults import default_providers
         from ..store.registrations import load_registrations
@@ -116,6 +118,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
             loop.create_task(self.dispatcher.monitor_loop()),
             loop.create_task(self.dispatcher.pools.loop()),
             loop.create_task(self._adopt()),
+            loop.create_task(self.schedules.loop()),  # scheduled tasks: fires due ticks
         ]
 
     async def ready(self) -> dict[str, Any]:
@@ -123,6 +126,10 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
         self._start_loops()
         return {"version": self.version, "active": len(self.active), "instance": self.settings.instance,
                 "pid": os.getpid()}
+
+    async def schedule_op(self, op: str, *args: Any) -> bool:
+        """Create, pause, resume or delete a schedule (``schedules.runner.ScheduleRunner.call``)."""
+        return self.schedules.call(op, *args)
 
     def kick(self) -> None:
         if self._kick is not None:

@@ -136,3 +136,38 @@ experiments = Table(
     Index("ix_experiments_owner_created", "owner_id", "created_at"),
     Index("ix_experiments_type_stopped", "task_type", "stopped_at"),
 )
+
+#: scheduled tasks (issue 15): a cron expression in a time zone, or one time (``at``); the
+#: Scheduler's tick loop submits each due tick and then advances ``next_run_at``
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    #: the deployment whose Scheduler fires it (several may share one database)
+    Column("instance", String(40), nullable=False),
+    Column("user_id", String(128), nullable=False),
+    Column("name", String(200)),
+    #: exactly one of ``cron`` and ``at`` is set
+    Column("cron", String(200)),
+    Column("at", DateTime(timezone=True)),
+    Column("timezone", String(64), nullable=False),
+    #: a tagged union: ``{"task": {task_type, input_data, priority}}`` (``{"pipeline": ...}`` later)
+    Column("target", JSON, nullable=False),
+    #: how the target is validated again at each tick: ``{"http": bool, "tenant": str | None}``
+    Column("context", JSON, nullable=False),
+    #: ``run_once`` (one catch-up run for all missed ticks) or ``skip``
+    Column("misfire", String(16), nullable=False),
+    Column("misfire_grace_seconds", Float, nullable=False),
+    #: ``active``, ``paused`` or ``done`` (a one-time schedule that fired)
+    Column("state", String(16), nullable=False),
+    Column("next_run_at", DateTime(timezone=True)),
+    Column("last_tick_at", DateTime(timezone=True)),
+    Column("last_task_id", String(40)),
+    Column("last_error", Text),
+    Column("ticks_fired", Integer, nullable=False, default=0),
+    Column("ticks_missed", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_schedules_user_created", "user_id", "created_at"),
+    Index("ix_schedules_due", "instance", "state", "next_run_at"),
+)

@@ -1,0 +1,90 @@
+"""The SDK's view of a schedule: ``client.schedule(...)`` returns a ``Schedule`` whose ``record``
+is the same JSON the HTTP API returns; ``client.schedules()`` is a frame of them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+_FRAME_COLUMNS = ["name", "state", "kind", "cron", "at", "timezone", "next_run_at", "ticks_fired", "ticks_missed",
+                  "last_tick_at", "last_task_id", "misfire", "created_at"]
+
+
+class Schedule:
+    """One of your schedules; ``refresh()`` reads it again, ``pause()``, ``resume()`` and
+    ``delete()`` change it."""
+
+    def __init__(self, client: Client, record: dict[str, Any]) -> None:
+        self.client = client
+        self.record = record
+
+    @property
+    def id(self) -> str:
+        return str(self.record["id"])
+
+    @property
+    def state(self) -> str:
+        return str(self.record["state"])
+
+    @property
+    def next_runs(self) -> pd.DataFrame:
+        """The next run times, in UTC and in the schedule's time zone."""
+        return pd.DataFrame(self.record["next_runs"], columns=["utc", "local"])
+
+    def refresh(self, n_next: int = 5) -> Schedule:
+        self.record = self.client.service.schedule(self.id, self.client.user_id, n_next)
+        return self
+
+    def pause(self) -> Schedule:
+        self.record = self.client.service.pause_schedule(self.id, self.client.user_id)
+        return self
+
+    def resume(self) -> Schedule:
+        self.record = self.client.service.resume_schedule(self.id, self.client.user_id)
+        return self
+
+    def delete(self) -> None:
+        self.client.service.delete_schedule(self.id, self.client.user_id)
+
+    def __repr__(self) -> str:
+        r = self.record
+        when = r["cron"] if r["kind"] == "cron" else r["at"]
+        return (f"<Schedule {self.id} {r['state']} {when!r} {r['timezone']} next={r['next_run_at']} "
+                f"fired={r['ticks_fired']} missed={r['ticks_missed']}>")
+
+
+def schedule_body(task_type: str | None, input_data: Mapping[str, Any] | None, *, target: Mapping[str, Any] | None,
+                  cron: str | None, at: datetime | str | None, timezone: str, priority: str | None,
+                  name: str | None, misfire: str, misfire_grace_seconds: float) -> dict[str, Any]:
+    """The body of ``POST /schedules`` from the SDK's keyword arguments."""
+    if target is None:
+        if task_type is None or input_data is None:
+            raise InvalidRequest("target: give task_type and input_data, or target=", field="target")
+        task: dict[str, Any] = {"task_type": task_type, "input_data": dict(input_data)}
+        if priority is not None:
+            task["priority"] = priority
+        target = {"task": task}
+    elif task_type is not None or input_data is not None:
+        raise InvalidRequest("target: give task_type and input_data, or target=, not both", field="target")
+    body: dict[str, Any] = {"target": dict(target), "timezone": timezone, "misfire": misfire,
+                            "misfire_grace_seconds": misfire_grace_seconds}
+    for key, value in (("cron", cron), ("at", at), ("name", name)):
+        if value is not None:
+            body[key] = value
+    return body
+
+
+def schedules_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Schedules as a frame indexed by id."""
+    return pd.DataFrame(rows, columns=["id", *_FRAME_COLUMNS]).set_index("id")
+
+
+__all__ = ["Schedule", "schedule_body", "schedules_frame"]

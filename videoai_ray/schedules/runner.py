@@ -1,0 +1,181 @@
+"""The tick loop, inside the Scheduler actor (the single writer of tasks and schedules).
+
+Each pass takes the active schedules with a tick due, submits each due tick's task through the
+Scheduler's normal submit path (task id derived from the schedule and the tick), and only then
+advances the schedule's ``next_run_at``. A Scheduler killed in between comes back, finds the same
+ticks due, sees their tasks already stored, and advances without submitting again: every tick
+runs exactly once across restarts.
+
+Ticks more than ``misfire_grace_seconds`` late (the Scheduler was down, or the schedule's clock
+was behind) are *missed*: ``run_once`` submits one catch-up task for all of them (keyed by the
+latest), ``skip`` submits none. Creating, pausing, resuming and deleting a schedule also run
+here, between passes, so none of them races a tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidRequest
+from ..scheduler.faults import kill_if_armed_for
+from ..store import utcnow
+from ..store.schedules import (
+    change_schedule,
+    delete_schedule,
+    due_schedules,
+    earliest_due,
+    get_schedule,
+    insert_schedule,
+    stored_task_ids,
+)
+from .targets import submissions, tick_task_id
+from .timing import cron_ticks, due_ticks, zone
+
+if TYPE_CHECKING:
+    from ..scheduler.actor import Scheduler
+
+log = logging.getLogger("videoai.schedules")
+
+#: the longest the loop sleeps with nothing due (every change of a schedule wakes it anyway)
+_IDLE_SECONDS = 5.0
+_RETRY_SECONDS = 1.0
+
+
+class ScheduleRunner:
+    """Fires due ticks and applies schedule changes; one per Scheduler."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        from ..service import MediaService
+
+        self.scheduler = scheduler
+        self.engine = scheduler.store.engine
+        self.instance = scheduler.settings.instance
+        #: validation and preparation of each tick's submission, exactly as for a user's request
+        self.service = MediaService(scheduler.settings, None, scheduler.store)
+        self._wake: asyncio.Event | None = None
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def loop(self) -> None:
+        self._wake = asyncio.Event()
+        while True:
+            try:
+                failed = await self.run_due(utcnow())
+                delay = _RETRY_SECONDS if failed else self._delay(utcnow())
+            except Exception:
+                # the store may be unreachable: nothing advanced, the same ticks come back next pass
+                log.error("schedule pass failed; trying again in %.0fs", _RETRY_SECONDS, exc_info=True)
+                delay = _RETRY_SECONDS
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    def wake(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def _delay(self, now: datetime) -> float:
+        nxt = earliest_due(self.engine, self.instance)
+        if nxt is None:
+            return _IDLE_SECONDS
+        return min(max((nxt - now).total_seconds(), 0.0), _IDLE_SECONDS)
+
+    async def run_due(self, now: datetime) -> int:
+        """One pass over the due schedules; returns how many could not be fired (they stay due
+        and come back at the next pass, after ``_RETRY_SECONDS``)."""
+        failed = 0
+        for row in due_schedules(self.engine, self.instance, now):
+            try:
+                await self.fire(row, now)
+            except Exception:
+                failed += 1
+                log.error("schedule %s: its due ticks could not be fired; trying again", row["id"], exc_info=True)
+        return failed
+
+    async def fire(self, row: dict[str, Any], now: datetime) -> int:
+        """Submit the due ticks of one schedule, then advance it; returns the tasks submitted.
+        (Nothing here relies on the two steps running without a suspension in between: a change
+        of the schedule that slipped between them would meet the same task ids.)"""
+        plan = due_ticks(row["cron"], zone(row["timezone"]), row["next_run_at"], now)
+        ids = [tick_task_id(row["id"], t) for t in plan.due]
+        stored = stored_task_ids(self.engine, ids)
+        # an earlier pass submitted up to its last stored tick and died before advancing: the
+        # ticks up to there were settled by it (run, merged into a catch-up, or skipped)
+        settled = max((i for i, tid in enumerate(ids) if tid in stored), default=-1) + 1
+        pending = plan.due[settled:]
+        grace = float(row["misfire_grace_seconds"])
+        on_time = [t for t in pending if (now - t).total_seconds() <= grace]
+        late_ticks = pending[:len(pending) - len(on_time)]  # oldest first: the late ones lead
+        late = len(late_ticks) + (plan.count - len(plan.due))
+        runs = [(t, 1, False) for t in on_time]
+        if late_ticks and row["misfire"] == "run_once":
+            runs.insert(0, (late_ticks[-1], late, True))
+        missed = late + (settled - len(stored))
+        error = None
+        items: list[dict[str, Any]] = []
+        try:
+            for tick, ticks, catch_up in runs:
+                items.extend(submissions(self.service, row, tick, ticks, catch_up=catch_up))
+        except InvalidRequest as e:
+            # the target no longer validates (a setting changed): this pass runs nothing
+            error, items = e.message, []
+            missed += len(on_time)
+            log.warning("schedule %s: its target is refused (%s); ticks skipped", row["id"], e.message)
+        if items:
+            await self.scheduler.submit(items, known_ids=True)
+        kill_if_armed_for(self.scheduler.settings.fault_kill_file, f"schedule:{row['id']}",
+                          f"between submitting a tick of {row['id']} and advancing it")
+        last = max((r[0] for r in runs), default=None) if items else None
+        values: dict[str, Any] = {
+            "next_run_at": plan.next_run_at,
+            "ticks_fired": row["ticks_fired"] + len(stored) + len(items),
+            "ticks_missed": row["ticks_missed"] + missed,
+            "last_error": error,
+        }
+        if plan.next_run_at is None:
+            values["state"] = "done"
+        if last is not None:
+            values.update(last_tick_at=last, last_task_id=tick_task_id(row["id"], last))
+        change_schedule(self.engine, row["id"], None, **values)
+        return len(items)
+
+    # -- changes (called through the Scheduler's ``schedule_op``) ------------------------------
+
+    def call(self, op: str, *args: Any) -> bool:
+        """Apply one change: ``create(row)``, ``pause|resume|delete(schedule_id, user_id)``."""
+        ops: dict[str, Callable[..., bool]] = {"create": self.create, "pause": self.pause,
+                                               "resume": self.resume, "delete": self.delete}
+        done = ops[op](*args)
+        self.wake()
+        return done
+
+    def create(self, row: dict[str, Any]) -> bool:
+        insert_schedule(self.engine, {**row, "instance": self.instance})
+        return True
+
+    def pause(self, schedule_id: str, user_id: str) -> bool:
+        row = get_schedule(self.engine, schedule_id, user_id)
+        if row is not None and row["state"] == "active":
+            change_schedule(self.engine, schedule_id, user_id, state="paused")
+        return row is not None
+
+    def resume(self, schedule_id: str, user_id: str) -> bool:
+        """Ticks that fell while paused do not run; a one-time schedule whose time passed while
+        paused follows its misfire policy."""
+        row = get_schedule(self.engine, schedule_id, user_id)
+        if row is not None and row["state"] == "paused":
+            nxt = row["at"] if row["cron"] is None else next(
+                cron_ticks(row["cron"], zone(row["timezone"]), utcnow()), None)
+            change_schedule(self.engine, schedule_id, user_id, state="active" if nxt else "done", next_run_at=nxt)
+        return row is not None
+
+    def delete(self, schedule_id: str, user_id: str) -> bool:
+        return delete_schedule(self.engine, schedule_id, user_id)
+
+
+__all__ = ["ScheduleRunner"]

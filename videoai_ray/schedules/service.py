@@ -1,0 +1,138 @@
+"""Schedules in ``MediaService`` (the one door to the core for the SDK, HTTP and the CLI):
+validation of a new schedule, the reads (straight from the store) and the changes (through the
+Scheduler, which fires the ticks, so no change races a tick)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import ray
+from pydantic import ValidationError
+
+from ..errors import InvalidRequest, ScheduleNotFound
+from ..store import utcnow
+from ..store.schedules import get_schedule, list_schedules, schedule_counts
+from .spec import ScheduleRequest
+from .targets import shown_target, validate_target
+from .timing import check_cron, cron_ticks, describe_time, next_runs, zone
+
+if TYPE_CHECKING:
+    from ..service import MediaService
+
+#: most run times one read shows
+MAX_NEXT_RUNS = 100
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.astimezone(UTC).isoformat() if t is not None else None
+
+
+def schedule_view(row: dict[str, Any], n_next: int = 5) -> dict[str, Any]:
+    """A stored schedule as the SDK and the HTTP API show it (JSON-ready), with its next
+    ``n_next`` run times in UTC and in its time zone (none while paused or done)."""
+    tz = zone(row["timezone"])
+    runs: list[datetime] = []
+    first = row["next_run_at"]
+    if row["state"] == "active" and first is not None and n_next > 0:
+        runs = [first, *next_runs(row["cron"], row["at"], tz, first, n_next - 1)]
+    return {
+        "id": row["id"], "name": row["name"], "state": row["state"],
+        "kind": "cron" if row["cron"] is not None else "at",
+        "cron": row["cron"], "at": _iso(row["at"]), "timezone": row["timezone"],
+        "target": shown_target(row["target"]),
+        "misfire": row["misfire"], "misfire_grace_seconds": row["misfire_grace_seconds"],
+        "next_run_at": _iso(first) if row["state"] == "active" else None,
+        "next_runs": [describe_time(t, tz) for t in runs],
+        "ticks_fired": row["ticks_fired"], "ticks_missed": row["ticks_missed"],
+        "last_tick_at": _iso(row["last_tick_at"]), "last_task_id": row["last_task_id"],
+        "last_error": row["last_error"],
+        "created_at": _iso(row["created_at"]), "updated_at": _iso(row["updated_at"]),
+    }
+
+
+def new_schedule_row(service: MediaService, body: Mapping[str, Any] | ScheduleRequest, *, user_id: str,
+                     http: bool, tenant: str | None, now: datetime) -> dict[str, Any]:
+    """A validated schedule row; ``InvalidRequest`` naming the field otherwise (nothing stored)."""
+    from ..service import _field
+
+    try:
+        req = body if isinstance(body, ScheduleRequest) else ScheduleRequest.model_validate(dict(body))
+    except ValidationError as e:
+        raise _field(e) from None
+    tz = zone(req.timezone)
+    at = None
+    if req.cron is not None:
+        check_cron(req.cron)
+        first = next(cron_ticks(req.cron, tz, now), None)
+        if first is None:
+            raise InvalidRequest(f"cron: {req.cron!r} never fires again", field="cron")
+    else:
+        assert req.at is not None
+        local = req.at if req.at.tzinfo is not None else req.at.replace(tzinfo=tz)
+        at = first = local.astimezone(UTC)
+        if at <= now:
+            raise InvalidRequest(f"at: {at.isoformat()} is in the past (now {now.isoformat()}); "
+                                 "a one-time schedule must be in the future", field="at")
+    target = validate_target(service, req.target, http=http)
+    return {
+        "id": "sched_" + uuid.uuid4().hex, "user_id": user_id, "name": req.name, "cron": req.cron, "at": at,
+        "timezone": req.timezone, "target": target, "context": {"http": http, "tenant": tenant},
+        "misfire": req.misfire, "misfire_grace_seconds": req.misfire_grace_seconds, "state": "active",
+        "next_run_at": first, "last_tick_at": None, "last_task_id": None, "last_error": None,
+        "ticks_fired": 0, "ticks_missed": 0, "created_at": now, "updated_at": now,
+    }
+
+
+class SchedulesMixin:
+    """``MediaService``'s schedule operations."""
+
+    def create_schedule(self: MediaService, body: Mapping[str, Any] | ScheduleRequest, *,  # type: ignore[misc]
+                        user_id: str, http: bool = False, tenant: str | None = None) -> dict[str, Any]:
+        """Validate and store a schedule; its view (``schedule_view``)."""
+        row = new_schedule_row(self, body, user_id=user_id, http=http, tenant=tenant, now=utcnow())
+        self._schedule_op("create", row)
+        return self.schedule(row["id"], user_id)
+
+    def schedule(self: MediaService, schedule_id: str, user_id: str, n_next: int = 5) -> dict[str, Any]:  # type: ignore[misc]
+        """One of the user's schedules; ``ScheduleNotFound`` for an unknown id or another user's."""
+        if not 0 <= n_next <= MAX_NEXT_RUNS:
+            raise InvalidRequest(f"next: must be from 0 to {MAX_NEXT_RUNS}", field="next")
+        row = get_schedule(self.store.engine, schedule_id, user_id)
+        if row is None:
+            raise ScheduleNotFound(f"no schedule {schedule_id}")
+        return schedule_view(row, n_next)
+
+    def schedules(self: MediaService, user_id: str, limit: int = 100) -> list[dict[str, Any]]:  # type: ignore[misc]
+        """The user's schedules, newest first."""
+        return [schedule_view(r) for r in list_schedules(self.store.engine, user_id, limit)]
+
+    def pause_schedule(self: MediaService, schedule_id: str, user_id: str) -> dict[str, Any]:  # type: ignore[misc]
+        return self._change_schedule("pause", schedule_id, user_id)
+
+    def resume_schedule(self: MediaService, schedule_id: str, user_id: str) -> dict[str, Any]:  # type: ignore[misc]
+        return self._change_schedule("resume", schedule_id, user_id)
+
+    def delete_schedule(self: MediaService, schedule_id: str, user_id: str) -> None:  # type: ignore[misc]
+        """Delete a schedule; the tasks it created stay."""
+        if not self._schedule_op("delete", schedule_id, user_id):
+            raise ScheduleNotFound(f"no schedule {schedule_id}")
+
+    def schedule_statistics(self: MediaService, user_id: str | None) -> dict[str, Any]:  # type: ignore[misc]
+        """Schedules per state, ticks fired and missed."""
+        return schedule_counts(self.store.engine, user_id)
+
+    def _change_schedule(self: MediaService, op: str, schedule_id: str, user_id: str) -> dict[str, Any]:  # type: ignore[misc]
+        if not self._schedule_op(op, schedule_id, user_id):
+            raise ScheduleNotFound(f"no schedule {schedule_id}")
+        return self.schedule(schedule_id, user_id)
+
+    def _schedule_op(self: MediaService, op: str, *args: Any) -> bool:  # type: ignore[misc]
+        from ..service import _unwrap
+
+        return bool(_unwrap(lambda: ray.get(self.scheduler.schedule_op.remote(op, *args))))
+
+
+__all__ = ["MAX_NEXT_RUNS", "SchedulesMixin", "new_schedule_row", "schedule_view"]

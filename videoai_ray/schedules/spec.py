@@ -1,0 +1,68 @@
+"""The body of a new schedule (``POST /schedules``, ``client.schedule``) and its checks.
+
+The target is a tagged union with one key: ``{"task": {task_type, input_data, priority}}`` (a
+``POST /batch`` item). ``{"pipeline": {...}}`` is reserved for pipelines and refused until they
+are wired in ``targets.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..models import BatchItem
+
+#: what ``misfire`` means: ``run_once`` (the default) runs one catch-up task for all the ticks
+#: missed while the Scheduler was down; ``skip`` runs none of them
+MisfirePolicy = Literal["run_once", "skip"]
+DEFAULT_MISFIRE: MisfirePolicy = "run_once"
+DEFAULT_GRACE_SECONDS = 60.0
+
+
+class ScheduleTarget(BaseModel):
+    """What each tick runs: exactly one of ``task`` (and, once pipelines land, ``pipeline``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: BatchItem | None = Field(None, description="a task: `task_type`, `input_data`, optional `priority`")
+    pipeline: dict[str, Any] | None = Field(None, description="reserved: a pipeline (not available yet)")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScheduleTarget:
+        if (self.task is None) == (self.pipeline is None):
+            raise ValueError("target: give exactly one of 'task' or 'pipeline'")
+        return self
+
+
+class ScheduleRequest(BaseModel):
+    """A schedule: ``cron`` (in ``timezone``) or one time ``at``, and the target each tick runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200, description="a label of your own")
+    cron: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="five fields (`minute hour day month weekday`), or six with seconds first; "
+                    "evaluated in `timezone`")
+    at: datetime | None = Field(
+        None, description="one run at this time (ISO 8601; without an offset it is read in `timezone`); "
+                          "must be in the future")
+    timezone: str = Field("UTC", min_length=1, max_length=64, description="IANA time zone, e.g. `Europe/Lisbon`")
+    target: ScheduleTarget
+    misfire: MisfirePolicy = Field(
+        DEFAULT_MISFIRE, description="ticks missed while the Scheduler was down: `run_once` runs one catch-up "
+                                     "task for all of them, `skip` runs none")
+    misfire_grace_seconds: float = Field(
+        DEFAULT_GRACE_SECONDS, ge=1, le=86_400, allow_inf_nan=False,
+        description="a tick that fires at most this late still runs on its own (it is not missed)")
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> ScheduleRequest:
+        if (self.cron is None) == (self.at is None):
+            raise ValueError("cron: give exactly one of 'cron' or 'at'")
+        return self
+
+
+__all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_MISFIRE", "MisfirePolicy", "ScheduleRequest", "ScheduleTarget"]
