@@ -12,6 +12,8 @@ from .errors import (
     InvalidRequest,
     NoProviderAvailable,
     PermanentError,
+    PipelineFailed,
+    PipelineNotFound,
     ProviderError,
     ProviderTimeout,
     RateLimited,
@@ -24,6 +26,8 @@ from .errors import (
 from .futures import Batch, TaskFuture
 from .mapview import MapView
 from .models import EventType, Priority, Strategy, Task, TaskStatus, TaskType
+from .pipelines import PipelineRecord, PipelineStatus, ref, step
+from .pipelines.handle import Pipeline, StepFuture
 from .providers import Provider, ProviderContext
 from .settings import Settings
 
@@ -46,6 +50,13 @@ __all__ = [
     "TaskFuture",
     "TaskStatus",
     "TaskType",
+    # pipelines
+    "Pipeline",
+    "PipelineRecord",
+    "PipelineStatus",
+    "StepFuture",
+    "ref",
+    "step",
     # providers
     "Provider",
     "ProviderContext",
@@ -60,6 +71,8 @@ __all__ = [
     "InvalidRequest",
     "NoProviderAvailable",
     "PermanentError",
+    "PipelineFailed",
+    "PipelineNotFound",
     "ProviderError",
     "ProviderTimeout",
     "RateLimited",

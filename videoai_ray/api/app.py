@@ -17,12 +17,14 @@ from pydantic import BaseModel
 
 from .. import __version__
 from ..models import REQUEST_MODELS, BatchItem
+from ..pipelines.spec import PipelineSpec
 from .context import API_PREFIX, ApiContext
 from .deps import BEARER_SCHEME
 from .errors import ErrorBody, install_error_handlers
 from .fastpath import FastRoutes
 from .limits import BodySizeLimit
 from .routes_batches import router as batches_router
+from .routes_pipelines import router as pipelines_router
 from .routes_submit import FAST_ROUTES
 from .routes_submit import router as submit_router
 from .routes_system import router as system_router
@@ -40,7 +42,7 @@ Media tasks (images, videos, transcriptions, subtitles) for AI providers, run on
 """
 
 #: schemas referenced by routes that read their body themselves
-_BODY_MODELS: list[type[BaseModel]] = [*REQUEST_MODELS.values(), BatchItem, ErrorBody]
+_BODY_MODELS: list[type[BaseModel]] = [*REQUEST_MODELS.values(), BatchItem, PipelineSpec, ErrorBody]
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
@@ -55,7 +57,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
                   lifespan=lifespan, docs_url="/docs", openapi_url="/openapi.json")
     app.state.ctx = ctx
     install_error_handlers(app)
-    for router in (submit_router, tasks_router, batches_router, system_router, webhooks_router):
+    for router in (submit_router, tasks_router, batches_router, pipelines_router, system_router, webhooks_router):
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(FastRoutes, routes=FAST_ROUTES)  # inside the size limit: added first
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_request_bytes)

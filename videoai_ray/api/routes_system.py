@@ -37,6 +37,8 @@ class Statistics(BaseModel):
     in_flight: dict[str, int]
     providers: list[dict[str, Any]]
     cache: dict[str, Any]
+    #: the caller's pipelines: ``total``, ``by_status``, ``success_rate``
+    pipelines: dict[str, Any] = {}
 
 
 class ProviderList(BaseModel):

@@ -47,3 +47,23 @@ def event_payload(
         "user_id": user_id,
         "metadata": metadata or {},
     }
+
+
+def pipeline_event_payload(event_type: EventType, *, pipeline_id: str, status: str, user_id: str,
+                           timestamp: datetime, steps: dict[str, dict[str, Any]],
+                           error: dict[str, Any] | None = None,
+                           metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A pipeline's webhook body, shaped like a task's: ``event_type``, ``pipeline_id``,
+    ``timestamp``, ``data`` (status, each step's task id, status and output, the error),
+    ``user_id``, ``metadata``."""
+    data: dict[str, Any] = {"status": status, "steps": steps}
+    if error is not None:
+        data["error"] = error
+    return {
+        "event_type": event_type.value,
+        "pipeline_id": pipeline_id,
+        "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
+        "data": data,
+        "user_id": user_id,
+        "metadata": metadata or {},
+    }
