@@ -16,6 +16,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from .. import fault_points
 from ..artifacts import ArtifactStore, public_output
 from ..errors import InvalidTransition, PipelineNotFound, VideoAIError
 from ..models import EventType, Task, TaskStatus
@@ -122,7 +123,9 @@ class PipelineRunner:
             if found is not None:
                 _same_spec(key, found[1], row.get("request_hash"))
                 return {"id": found[0], "existing": True}
-        rows.insert_pipeline(self.engine, row)
+        # Ray re-sends this call to a restarted Scheduler: the row may be stored already
+        if rows.get_pipeline(self.engine, row["id"]) is None:
+            rows.insert_pipeline(self.engine, row)
         await self.advance(row["id"])
         return {"id": row["id"], "existing": False}
 
@@ -166,6 +169,7 @@ class PipelineRunner:
                                 {"step": step.id, "code": e.code, "message": str(e)})
                 return
         if items:
+            await fault_points.pause(self.scheduler.settings, "pipeline_advance", pipeline_id)
             answers = await self.scheduler.submit(items, False, True)
             if any(a["existing"] or a["status"] != "pending" for a in answers):
                 self.mark(pipeline_id)  # answered from the cache, or already there: look again
