@@ -55,9 +55,14 @@ class PipelineService:
         except ValidationError as e:
             raise _field(e) from None
         check_structure(parsed, lambda t, body, prefix, refs: self._check_literals(t, body, prefix, refs, http))
-        if parsed.webhook_url:
-            probe = REQUEST_MODELS[TaskType.IMAGE_GENERATION].model_construct(webhook_url=parsed.webhook_url)
-            self.media._policy_checks(probe, "")  # the one webhook URL policy
+        if parsed.webhook_url:  # the one webhook URL policy, as for a task's
+            from ..webhooks import InvalidWebhookURL, validate_webhook_url
+
+            try:
+                validate_webhook_url(parsed.webhook_url, self.media.settings)
+            except InvalidWebhookURL as e:
+                raise InvalidRequest(f"webhook_url: {str(e).removeprefix('webhook_url: ')}",
+                                     field="webhook_url") from None
         return parsed
 
     def _check_literals(self, task_type: TaskType, body: dict[str, Any], prefix: str, refs: set[str],
