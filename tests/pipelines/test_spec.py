@@ -135,7 +135,7 @@ def test_resolution_turns_segments_into_cues_and_hands_files_over_as_uploads(set
     # an upload of the pipeline's owner: another user's tasks cannot name it
     assert store.local_path(store.upload_url(upload, "u")).read_bytes().startswith(b"1\n")
     assert not store.local_path(store.upload_url(upload, "someone-else")).exists()
-    with pytest.raises(InvalidInput, match="text: step 'transcribe' has no output.words"):
+    with pytest.raises(InvalidInput, match=r"text: step 'transcribe' has no output\.words"):
         resolve_input(PipelineSpec.model_validate({"steps": [
             step("transcribe", "audio_transcription", audio_url="https://x.example.com/a.wav"),
             step("s", "subtitle_generation", text=ref("transcribe.output.words"))]}).step("s"),
