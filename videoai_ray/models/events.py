@@ -39,9 +39,15 @@ def event_payload(
         data["output_data"] = output
     if error is not None:
         data["error"] = error
+    return _envelope(event_type, "task_id", task_id, timestamp, data, user_id, metadata)
+
+
+def _envelope(event_type: EventType, id_key: str, ident: str, timestamp: datetime, data: dict[str, Any],
+              user_id: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """The body every event shares (its subject's id under ``id_key``)."""
     return {
         "event_type": event_type.value,
-        "task_id": task_id,
+        id_key: ident,
         "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
         "data": data,
         "user_id": user_id,
@@ -59,11 +65,4 @@ def pipeline_event_payload(event_type: EventType, *, pipeline_id: str, status: s
     data: dict[str, Any] = {"status": status, "steps": steps}
     if error is not None:
         data["error"] = error
-    return {
-        "event_type": event_type.value,
-        "pipeline_id": pipeline_id,
-        "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
-        "data": data,
-        "user_id": user_id,
-        "metadata": metadata or {},
-    }
+    return _envelope(event_type, "pipeline_id", pipeline_id, timestamp, data, user_id, metadata)

@@ -58,6 +58,15 @@ def nesting_depth(value: Any, limit: int) -> int:
     return deepest
 
 
+def check_metadata(v: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` that nests at most ``MAX_METADATA_DEPTH`` levels and is at most 16 KiB."""
+    if nesting_depth(v, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
+        raise ValueError(f"must nest at most {MAX_METADATA_DEPTH} levels deep")
+    if len(repr(v)) > 16_384:
+        raise ValueError("must be at most 16 KiB")
+    return v
+
+
 _OPTION_FIELDS = frozenset(
     {"webhook_url", "webhook_secret", "webhook_events", "priority", "metadata", "use_cache", "provider",
      "strategy"}
@@ -106,11 +115,7 @@ class TaskRequest(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _small_metadata(cls, v: dict[str, Any]) -> dict[str, Any]:
-        if nesting_depth(v, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
-            raise ValueError(f"must nest at most {MAX_METADATA_DEPTH} levels deep")
-        if len(repr(v)) > 16_384:
-            raise ValueError("must be at most 16 KiB")
-        return v
+        return check_metadata(v)
 
     def split(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(media input, options)`` from one dump (a filtered dump costs more than a full one)."""

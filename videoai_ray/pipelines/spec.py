@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import InvalidRequest
 from ..models import Priority, TaskType
-from ..models.requests import nesting_depth
+from ..models.requests import check_metadata
 
 #: most steps in one pipeline
 MAX_STEPS = 20
@@ -109,9 +109,7 @@ class PipelineSpec(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _small_metadata(cls, v: dict[str, Any]) -> dict[str, Any]:
-        if nesting_depth(v, 16) > 16 or len(repr(v)) > 16_384:
-            raise ValueError("must nest at most 16 levels deep and be at most 16 KiB")
-        return v
+        return check_metadata(v)
 
     def step(self, step_id: str) -> PipelineStep:
         return next(s for s in self.steps if s.id == step_id)
