@@ -101,7 +101,8 @@ def test_openapi_lists_every_path_with_the_seed_models(api: Api) -> None:
         f"{p}/webhooks/secret": {"get"}, f"{p}/webhooks/secret/rotate": {"post"},
         f"{p}/webhooks/{{webhook_id}}/status": {"get"}, f"{p}/webhooks/{{webhook_id}}/redeliver": {"post"},
         f"{p}/batches": {"get"}, f"{p}/batches/{{batch_id}}": {"get"}, f"{p}/budget": {"get", "put"},
-        f"{p}/spend": {"get"},
+        f"{p}/spend": {"get"}, f"{p}/pipelines": {"get", "post"}, f"{p}/pipelines/{{pipeline_id}}": {"get"},
+        f"{p}/pipelines/{{pipeline_id}}/cancel": {"post"},
     }
     assert {path: set(ops) for path, ops in doc["paths"].items()} == expected
     schemas = doc["components"]["schemas"]

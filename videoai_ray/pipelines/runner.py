@@ -170,7 +170,13 @@ class PipelineRunner:
                 return
         if items:
             await fault_points.pause(self.scheduler.settings, "pipeline_advance", pipeline_id)
-            answers = await self.scheduler.submit(items, False, True)
+            try:
+                answers = await self.scheduler.submit(items, False, True)
+            except VideoAIError as e:  # refused for good (not a store outage): the pipeline fails
+                failed = {"step": ", ".join(it["options"]["step"] for it in items), "code": e.code,
+                          "message": str(e)}
+                await self._end(row, tasks, PipelineStatus.FAILED, failed)
+                return
             if any(a["existing"] or a["status"] != "pending" for a in answers):
                 self.mark(pipeline_id)  # answered from the cache, or already there: look again
 
