@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import img
+from pipekit import img
 
 import videoai_ray as vai
 from videoai_ray.api.app import create_app
@@ -117,7 +117,7 @@ def test_unknown_step_and_cycle_are_422_naming_the_step_and_nothing_is_stored(pi
 def test_cancel_over_http(pipe_client: vai.Client) -> None:
     async def test(as_user: Call) -> None:
         c = as_user("dave-p")
-        pid = (await c.post("/pipelines", json=spec(img("long", "stop me", provider="slow"),
+        pid = (await c.post("/pipelines", json=spec(img("long", "stop me", provider="park"),
                                                     img("next", ref("long.output.provider"))))).json()["id"]
         r = await c.post(f"/pipelines/{pid}/cancel")
         assert r.status_code == 200 and r.json()["status"] == "cancelled"

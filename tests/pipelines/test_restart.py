@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import ray
-from conftest import done_count, img, pipe_providers, wait_until
+from pipekit import done_count, img, pipe_providers, wait_until
 
 import videoai_ray as vai
 from videoai_ray.pipelines import PipelineStatus, ref

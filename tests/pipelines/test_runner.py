@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import done_count, img, wait_until
+from pipekit import done_count, img, wait_until
 
 import videoai_ray as vai
 from videoai_ray.errors import IdempotencyConflict, InvalidRequest, InvalidTransition, PipelineNotFound
@@ -47,7 +47,7 @@ def test_a_failed_step_fails_the_pipeline_and_cancels_the_rest(pipe_client: vai.
     pipe = pipe_client.pipeline([
         img("bad", "refused", provider="perm"),
         img("after_bad", ref("bad.output.provider")),
-        img("long", "independent but slow", provider="slow"),
+        img("long", "independent, runs until cancelled", provider="park"),
         img("after_long", ref("long.output.provider")),
     ])
     with pytest.raises(vai.PipelineFailed, match="at step bad: invalid_input") as info:
@@ -66,7 +66,7 @@ def test_a_failed_step_fails_the_pipeline_and_cancels_the_rest(pipe_client: vai.
 
 
 def test_cancel_cancels_every_remaining_step(pipe_client: vai.Client) -> None:
-    pipe = pipe_client.pipeline([img("long", "slow one", provider="slow"), img("next", ref("long.output.provider"))])
+    pipe = pipe_client.pipeline([img("long", "slow one", provider="park"), img("next", ref("long.output.provider"))])
     wait_until(lambda: pipe.steps["long"].status == "processing", what="the first step to start")
     record = pipe.cancel()
     assert record.status is PipelineStatus.CANCELLED

@@ -4,7 +4,7 @@ refreshes until the pipeline ends."""
 from __future__ import annotations
 
 import pytest
-from conftest import img
+from pipekit import img
 
 import videoai_ray as vai
 from videoai_ray.pipelines import ref

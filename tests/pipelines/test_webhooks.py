@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import img
 from loopback import QuietHandler, serving
+from pipekit import img
 
 import videoai_ray as vai
 from videoai_ray.pipelines import ref
@@ -94,7 +94,7 @@ def test_failed_and_cancelled_events_use_the_users_secret_without_one(
                                         "message": "the prompt is not acceptable"}
     assert payload["data"]["steps"]["b"]["status"] == "skipped"
 
-    cancelled = pipe_client.pipeline([img("long", "cancel me", provider="slow")], webhook_url=url)
+    cancelled = pipe_client.pipeline([img("long", "cancel me", provider="park")], webhook_url=url)
     cancelled.cancel()
     [(headers, payload, body)] = got.wait(cancelled.id)
     assert signed(headers, body, secret) and payload["event_type"] == "pipeline.cancelled"
