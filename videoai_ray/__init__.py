@@ -14,6 +14,8 @@ from .errors import (
     InvalidRequest,
     NoProviderAvailable,
     PermanentError,
+    PipelineFailed,
+    PipelineNotFound,
     ProviderError,
     ProviderTimeout,
     RateLimited,
@@ -27,6 +29,8 @@ from .errors import (
 from .futures import Batch, TaskFuture
 from .mapview import MapView
 from .models import EventType, Priority, Strategy, Task, TaskStatus, TaskType
+from .pipelines import PipelineRecord, PipelineStatus, ref, step
+from .pipelines.handle import Pipeline, StepFuture
 from .providers import Provider, ProviderContext
 from .settings import Settings
 
@@ -49,6 +53,13 @@ __all__ = [
     "TaskFuture",
     "TaskStatus",
     "TaskType",
+    # pipelines
+    "Pipeline",
+    "PipelineRecord",
+    "PipelineStatus",
+    "StepFuture",
+    "ref",
+    "step",
     # providers
     "Provider",
     "ProviderContext",
@@ -65,6 +76,8 @@ __all__ = [
     "InvalidRequest",
     "NoProviderAvailable",
     "PermanentError",
+    "PipelineFailed",
+    "PipelineNotFound",
     "ProviderError",
     "ProviderTimeout",
     "RateLimited",

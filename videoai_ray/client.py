@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import ray
@@ -30,6 +30,9 @@ from .futures import Batch, TaskFuture
 from .mapview import MapView
 from .models import BatchItem, Task, TaskType
 from .providers.base import Provider
+
+if TYPE_CHECKING:
+    from .pipelines.handle import Pipeline
 from .resources import Audio, Images, Subtitles, Videos
 from .scheduler import NAMESPACE, get_or_create_scheduler
 from .scheduler.estimate import merge as merge_estimates
@@ -54,6 +57,11 @@ class Statistics:
     @property
     def success_rate(self) -> float | None:
         return self.raw["success_rate"]
+
+    @property
+    def pipelines(self) -> dict[str, Any]:
+        """Your pipelines: ``total``, ``by_status``, ``success_rate``."""
+        return dict(self.raw.get("pipelines") or {})
 
     def _repr_html_(self) -> str:
         parts = [f"<b>{self.raw['total_tasks']} tasks</b>, success rate "
@@ -167,6 +175,35 @@ class Client:
             part = [{"type": p["type"], "input": p["input"], "options": p["options"]} for p in chunk]
             merge_estimates(totals, _unwrap(lambda part=part: ray.get(self.scheduler.estimate.remote(part))))
         return Estimate.from_totals(n, totals)
+
+    # -- pipelines -------------------------------------------------------------------------------
+
+    def pipeline(self, steps: list[Mapping[str, Any]] | None = None, *, spec: Mapping[str, Any] | None = None,
+                 idempotency_key: str | None = None, **options: Any) -> Pipeline:
+        """Start a pipeline: ``steps`` (see ``videoai_ray.pipelines.step`` and ``ref``), or a whole
+        ``spec`` as ``POST /pipelines`` takes it; ``options``: ``priority``, ``webhook_url``,
+        ``webhook_secret``, ``metadata``. An unknown step reference or a cycle raises
+        ``InvalidRequest`` naming the step, and nothing is stored."""
+        from .pipelines.handle import Pipeline
+
+        if (steps is None) == (spec is None):
+            raise InvalidRequest("steps: give exactly one of steps or spec", field="steps")
+        body = dict(spec) if spec is not None else {"steps": list(steps or []), **options}
+        record = self.service.pipelines.create(body, user_id=self.user_id, idempotency_key=idempotency_key)
+        return Pipeline(self, record.id, record)
+
+    def pipeline_from_id(self, pipeline_id: str) -> Pipeline:
+        """Re-attach to one of your pipelines; ``PipelineNotFound`` for an unknown id or another user's."""
+        from .pipelines.handle import Pipeline
+
+        return Pipeline(self, pipeline_id)
+
+    def pipelines(self, limit: int = 50) -> pd.DataFrame:
+        """Your pipelines, newest first: id, status, created, finished, each step's status."""
+        records = self.service.pipelines.list(self.user_id, limit)
+        return pd.DataFrame([{"id": r.id, "status": r.status.value, "created_at": r.created_at,
+                              "finished_at": r.finished_at, "failed_step": (r.error or {}).get("step"),
+                              **{f"step:{s.id}": s.status for s in r.steps}} for r in records])
 
     # -- budgets and spend ---------------------------------------------------------------------
 

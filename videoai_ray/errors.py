@@ -66,10 +66,18 @@ class Forbidden(VideoAIError):
     def __init__(self, message: str, field: str | None = None, **details: Any) -> None:
         super().__init__(message, field=field, **details)
         self.field = field
+
+
 class ScheduleNotFound(TaskNotFound):
     """No schedule with this id (for this user)."""
 
     code = "schedule_not_found"
+
+
+class PipelineNotFound(TaskNotFound):
+    """No pipeline with this id (for this user)."""
+
+    code = "pipeline_not_found"
 
 
 class InvalidTransition(VideoAIError):
@@ -188,6 +196,17 @@ class TaskCancelled(VideoAIError):
     def __init__(self, task: Any) -> None:
         super().__init__(f"task {task.id} was cancelled")
         self.task = task
+
+
+class PipelineFailed(VideoAIError):
+    """Raised by ``Pipeline.result()`` when the pipeline ended ``failed`` or ``cancelled``, and by
+    a step's ``result()`` when that step never ran; ``pipeline`` is its record."""
+
+    code = "pipeline_failed"
+
+    def __init__(self, message: str, pipeline: Any = None) -> None:
+        super().__init__(message)
+        self.pipeline = pipeline
 
 
 class ProviderRegistrationError(VideoAIError):

@@ -9,7 +9,9 @@ creates ``<dir>/<point>.arm``; the first attempt to reach ``point`` takes it (an
 * ``job_created``: the remote side answered the create call; the job is not yet recorded;
 * ``job_recorded``: the job is committed in the task's row;
 * ``polling``: before each status read of the remote job;
-* ``result_ready``: the attempt's result exists and has not been reported.
+* ``result_ready``: the attempt's result exists and has not been reported;
+* ``pipeline_advance``: a pipeline's next steps are ready and not yet submitted (keyed by the
+  pipeline id; it pauses the Scheduler's pipeline runner, not an attempt).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .settings import Settings
 
 log = logging.getLogger("videoai.executor")
 
-POINTS = ("attempt_started", "job_created", "job_recorded", "polling", "result_ready")
+POINTS = ("attempt_started", "job_created", "job_recorded", "polling", "result_ready", "pipeline_advance")
 _POLL_SECONDS = 0.02
 
 

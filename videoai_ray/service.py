@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 from pydantic import ValidationError
@@ -29,6 +29,9 @@ from .stats import compute_statistics
 from .store import TaskStore
 from .store.batches import batch_rows, batch_task_id
 
+if TYPE_CHECKING:
+    from .pipelines.service import PipelineService
+
 _WAIT_SLICE = 5.0
 
 
@@ -37,7 +40,12 @@ def new_task_id() -> str:
 
 
 def _field(err: ValidationError, prefix: str = "") -> InvalidRequest:
-    first = err.errors()[0]
+    return field_error(err.errors(), prefix)
+
+
+def field_error(errs: list[Any], prefix: str = "") -> InvalidRequest:
+    """``InvalidRequest`` naming the field of the first of pydantic's ``errs``."""
+    first = errs[0]
     loc = ".".join(str(p) for p in first["loc"]) or "body"
     msg = first["msg"]
     if msg.startswith("Value error, "):
@@ -46,7 +54,7 @@ def _field(err: ValidationError, prefix: str = "") -> InvalidRequest:
     if loc == "body" and ":" in msg.split(" ")[0]:
         loc, msg = msg.split(":", 1)[0], msg.split(":", 1)[1].strip()
     full = f"{prefix}{loc}" if prefix else loc
-    errors = [{"field": f"{prefix}{'.'.join(str(p) for p in e['loc'])}", "message": e["msg"]} for e in err.errors()]
+    errors = [{"field": f"{prefix}{'.'.join(str(p) for p in e['loc'])}", "message": e["msg"]} for e in errs]
     return InvalidRequest(f"{full}: {msg}", field=full, errors=errors)
 
 
@@ -59,11 +67,21 @@ class MediaService(ExperimentMethods, SchedulesMixin):
         self.scheduler = scheduler
         self.store = store or TaskStore(settings.db_url, migrate=False)
         self.router = ExperimentRouter(self._running_experiments)
+        self._pipelines: Any = None
 
     def _running_experiments(self) -> list[Any]:
         from .store.experiments import running_experiments
 
         return running_experiments(self.store.engine)
+
+    @property
+    def pipelines(self) -> PipelineService:
+        """Pipelines of tasks (create, read, wait, cancel): see ``videoai_ray.pipelines``."""
+        if self._pipelines is None:
+            from .pipelines.service import PipelineService
+
+            self._pipelines = PipelineService(self)
+        return self._pipelines
 
     # -- validation ----------------------------------------------------------------------------
 
@@ -214,6 +232,7 @@ class MediaService(ExperimentMethods, SchedulesMixin):
         live = ray.get(self.scheduler.live_stats.remote())
         stats = compute_statistics(self.store.aggregate(user_id=user_id), live)
         stats["schedules"] = self.schedule_statistics(user_id)
+        stats["pipelines"] = self.pipelines.counts(user_id)
         return stats
 
     def providers(self) -> list[dict[str, Any]]:

@@ -107,6 +107,8 @@ def test_openapi_lists_every_path_with_the_seed_models(api: Api) -> None:
         f"{p}/schedules": {"get", "post"},
         f"{p}/schedules/{{schedule_id}}": {"get", "delete"}, f"{p}/schedules/{{schedule_id}}/pause": {"post"},
         f"{p}/schedules/{{schedule_id}}/resume": {"post"},
+        f"{p}/pipelines": {"get", "post"}, f"{p}/pipelines/{{pipeline_id}}": {"get"},
+        f"{p}/pipelines/{{pipeline_id}}/cancel": {"post"},
     }
     assert {path: set(ops) for path, ops in doc["paths"].items()} == expected
     schemas = doc["components"]["schemas"]

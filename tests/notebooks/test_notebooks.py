@@ -37,6 +37,8 @@ EXPORTED = {
     "03_monitoring": [],
     "04_custom_provider": ['src="data:image/jpeg;base64,', "invalid_input: the poster provider does not draw that",
                            'class="videoai-batch"', "8/8 done"],
+    "05_pipelines": ['class="videoai-pipeline"', "<video ", 'src="data:video/mp4;base64,', "--&gt;",
+                     "steps[1].input.prompt: step 'b' refers to unknown step 'nope'"],
 }
 
 
@@ -61,9 +63,10 @@ def _notebooks() -> list[Path]:
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def test_four_notebooks_are_committed_without_outputs() -> None:
+def test_the_notebooks_are_committed_without_outputs() -> None:
     names = [p.name for p in _notebooks()]
-    assert names == ["01_quickstart.ipynb", "02_batch.ipynb", "03_monitoring.ipynb", "04_custom_provider.ipynb"]
+    assert names == ["01_quickstart.ipynb", "02_batch.ipynb", "03_monitoring.ipynb", "04_custom_provider.ipynb",
+                     "05_pipelines.ipynb"]
     for path in _notebooks():
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:

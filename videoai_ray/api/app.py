@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from .. import __version__
 from ..experiments.models import ExperimentSpec
 from ..models import REQUEST_MODELS, BatchItem
+from ..pipelines.spec import PipelineSpec
 from ..schedules import ScheduleRequest
 from .context import API_PREFIX, ApiContext
 from .deps import BEARER_SCHEME
@@ -26,6 +27,7 @@ from .fastpath import FastRoutes
 from .limits import BodySizeLimit
 from .routes_batches import router as batches_router
 from .routes_experiments import router as experiments_router
+from .routes_pipelines import router as pipelines_router
 from .routes_schedules import router as schedules_router
 from .routes_submit import FAST_ROUTES
 from .routes_submit import router as submit_router
@@ -44,8 +46,8 @@ Media tasks (images, videos, transcriptions, subtitles) for AI providers, run on
 """
 
 #: schemas referenced by routes that read their body themselves
-_BODY_MODELS: list[type[BaseModel]] = [*REQUEST_MODELS.values(), BatchItem, ExperimentSpec, ScheduleRequest,
-                                        ErrorBody]
+_BODY_MODELS: list[type[BaseModel]] = [*REQUEST_MODELS.values(), BatchItem, PipelineSpec, ExperimentSpec,
+                                        ScheduleRequest, ErrorBody]
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
@@ -60,7 +62,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
                   lifespan=lifespan, docs_url="/docs", openapi_url="/openapi.json")
     app.state.ctx = ctx
     install_error_handlers(app)
-    for router in (submit_router, tasks_router, batches_router, system_router, webhooks_router,
+    for router in (submit_router, tasks_router, batches_router, pipelines_router, system_router, webhooks_router,
                    experiments_router, schedules_router):
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(FastRoutes, routes=FAST_ROUTES)  # inside the size limit: added first

@@ -39,6 +39,8 @@ class Statistics(BaseModel):
     cache: dict[str, Any]
     #: schedules per state, ticks fired and missed (``store.schedules.schedule_counts``)
     schedules: dict[str, Any] | None = None
+    #: the caller's pipelines: ``total``, ``by_status``, ``success_rate``
+    pipelines: dict[str, Any] = {}
 
 
 class ProviderList(BaseModel):

@@ -80,10 +80,21 @@ class EventType(str, Enum):
     COMPLETED = "task.completed"
     FAILED = "task.failed"
     CANCELLED = "task.cancelled"
+    #: every step of a pipeline completed
+    PIPELINE_COMPLETED = "pipeline.completed"
+    #: a step of a pipeline failed (the steps that depend on it never run)
+    PIPELINE_FAILED = "pipeline.failed"
+    #: a pipeline was cancelled (with its remaining steps)
+    PIPELINE_CANCELLED = "pipeline.cancelled"
 
     @property
     def terminal(self) -> bool:
-        return self in (EventType.COMPLETED, EventType.FAILED, EventType.CANCELLED)
+        return self in _TERMINAL_EVENTS
+
+
+_TERMINAL_EVENTS = frozenset({EventType.COMPLETED, EventType.FAILED, EventType.CANCELLED,
+                              EventType.PIPELINE_COMPLETED, EventType.PIPELINE_FAILED,
+                              EventType.PIPELINE_CANCELLED})
 
 
 class Strategy(str, Enum):

@@ -39,11 +39,30 @@ def event_payload(
         data["output_data"] = output
     if error is not None:
         data["error"] = error
+    return _envelope(event_type, "task_id", task_id, timestamp, data, user_id, metadata)
+
+
+def _envelope(event_type: EventType, id_key: str, ident: str, timestamp: datetime, data: dict[str, Any],
+              user_id: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """The body every event shares (its subject's id under ``id_key``)."""
     return {
         "event_type": event_type.value,
-        "task_id": task_id,
+        id_key: ident,
         "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
         "data": data,
         "user_id": user_id,
         "metadata": metadata or {},
     }
+
+
+def pipeline_event_payload(event_type: EventType, *, pipeline_id: str, status: str, user_id: str,
+                           timestamp: datetime, steps: dict[str, dict[str, Any]],
+                           error: dict[str, Any] | None = None,
+                           metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A pipeline's webhook body, shaped like a task's: ``event_type``, ``pipeline_id``,
+    ``timestamp``, ``data`` (status, each step's task id, status and output, the error),
+    ``user_id``, ``metadata``."""
+    data: dict[str, Any] = {"status": status, "steps": steps}
+    if error is not None:
+        data["error"] = error
+    return _envelope(event_type, "pipeline_id", pipeline_id, timestamp, data, user_id, metadata)

@@ -58,6 +58,15 @@ def nesting_depth(value: Any, limit: int) -> int:
     return deepest
 
 
+def check_metadata(v: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` that nests at most ``MAX_METADATA_DEPTH`` levels and is at most 16 KiB."""
+    if nesting_depth(v, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
+        raise ValueError(f"must nest at most {MAX_METADATA_DEPTH} levels deep")
+    if len(repr(v)) > 16_384:
+        raise ValueError("must be at most 16 KiB")
+    return v
+
+
 _OPTION_FIELDS = frozenset(
     {"webhook_url", "webhook_secret", "webhook_events", "priority", "metadata", "use_cache", "provider",
      "strategy"}
@@ -75,6 +84,8 @@ class TaskRequest(BaseModel):
 
     #: the fields that name an input to fetch
     input_url_fields: ClassVar[tuple[str, ...]] = ()
+    #: optional inputs a provider must declare it honours (``Provider.honours``) to be chosen
+    optional_inputs: ClassVar[tuple[str, ...]] = ()
 
     #: where to POST the task's events (the VideoAI API contract's webhook system)
     webhook_url: str | None = Field(default=None, max_length=2048)
@@ -104,11 +115,7 @@ class TaskRequest(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _small_metadata(cls, v: dict[str, Any]) -> dict[str, Any]:
-        if nesting_depth(v, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
-            raise ValueError(f"must nest at most {MAX_METADATA_DEPTH} levels deep")
-        if len(repr(v)) > 16_384:
-            raise ValueError("must be at most 16 KiB")
-        return v
+        return check_metadata(v)
 
     def split(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(media input, options)`` from one dump (a filtered dump costs more than a full one)."""
@@ -136,14 +143,22 @@ class VideoGenerationRequest(TaskRequest):
     style: Literal["cinematic", "documentary", "artistic"] = "cinematic"
     fps: int = Field(default=24, ge=1, le=60)
     resolution: Literal["720p", "1080p", "4k"] = "720p"
-    input_url_fields: ClassVar[tuple[str, ...]] = ("image_url",)
+    input_url_fields: ClassVar[tuple[str, ...]] = ("image_url", "audio_url", "subtitles_url")
+    #: optional inputs only some providers honour: the others refuse a request that sets one
+    #: (``Provider.honours``), so nothing is silently dropped
+    optional_inputs: ClassVar[tuple[str, ...]] = ("audio_url", "subtitles_url")
 
     #: optional first frame (image-to-video); not in the VideoAI API contract, optional
     image_url: str | None = Field(default=None, max_length=2048)
+    #: optional sound track, muxed into the video; the video then spans the audio (``duration``
+    #: is not used)
+    audio_url: str | None = Field(default=None, max_length=2048)
+    #: optional subtitles (SRT, WebVTT or ASS), burned into the frames
+    subtitles_url: str | None = Field(default=None, max_length=2048)
 
-    @field_validator("image_url")
+    @field_validator("image_url", "audio_url", "subtitles_url")
     @classmethod
-    def _image_url(cls, v: str | None, info: ValidationInfo) -> str | None:
+    def _input_urls(cls, v: str | None, info: ValidationInfo) -> str | None:
         return None if v is None else check_input_url(v, info)
 
 

@@ -109,6 +109,9 @@ class Provider:
     timeout: ClassVar[float | None] = None
     #: can translate subtitles between languages
     translates: ClassVar[bool] = False
+    #: the request's ``optional_inputs`` this provider honours (e.g. a video's ``audio_url``);
+    #: a request setting any other one is not routed here
+    honours: ClassVar[frozenset[str]] = frozenset()
     #: one line for listings: what this provider really does
     description: ClassVar[str] = ""
     #: the account's rate limits the Scheduler starts attempts under (``None``: none declared;
@@ -123,12 +126,23 @@ class Provider:
         """Whether this provider can serve this particular request (beyond its task type).
 
         By default a request that needs translation goes only to providers that declare
-        ``translates = True``.
+        ``translates = True``, and one that sets an optional input only to providers that
+        honour it. Subclasses that narrow this call ``super().supports(request)``.
         """
+        if self.unhonoured(request):
+            return False
         return self.translates or not getattr(request, "needs_translation", False)
 
+    def unhonoured(self, request: TaskRequest) -> list[str]:
+        """The optional inputs ``request`` sets that this provider does not honour."""
+        return [f for f in type(request).optional_inputs if getattr(request, f, None) and f not in self.honours]
+
     def explain_unsupported(self, request: TaskRequest) -> str | None:
-        """Why ``supports(request)`` is false, in words for the task's error (``None``: generic)."""
+        """Why ``supports(request)`` is false, in words for the task's error (``None``: generic).
+        By default it names the optional inputs this provider does not honour."""
+        fields = self.unhonoured(request)
+        if fields:
+            return f"{', '.join(fields)}: not supported by {self.name} (use a provider that honours it)"
         return None
 
     def languages(self) -> list[str] | None:

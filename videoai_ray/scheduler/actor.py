@@ -24,6 +24,8 @@ from ..errors import ProviderError, RateLimited, WorkerLost, error_from_code
 from ..executor import ArtifactSink, AttemptResult, Sink
 from ..logs import configure_logging
 from ..models import EventType, TaskStatus
+from ..pipelines.ops import PipelineOpsMixin
+from ..pipelines.runner import PipelineRunner
 from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
 from ..providers.resources import cluster_nodes
@@ -49,7 +51,8 @@ log = logging.getLogger("videoai.scheduler")
 
 
 
-class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, RemoteJobsMixin, ThrottleMixin):
+class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, RemoteJobsMixin, ThrottleMixin,
+                PipelineOpsMixin):
     """Priority scheduling, retries, cancellation and recovery for every task."""
 
     def __init__(self, settings: Settings, providers: list[Provider] | None = None) -> None:
@@ -89,6 +92,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
         self.registry.set_nodes(cluster_nodes())
         self.budgets = BudgetLedger(settings, self.store.engine)
         self.schedules = ScheduleRunner(self)  # scheduled tasks: the tick loop (videoai_ray/schedules/)
+        self.pipelines = PipelineRunner(self)  # pipeline hook: the runner that advances pipelines
         metrics.set_instance(settings.instance)
         from ..providers.defaults import default_providers
         from ..store.registrations import load_registrations
@@ -119,6 +123,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
             loop.create_task(self.dispatcher.pools.loop()),
             loop.create_task(self._adopt()),
             loop.create_task(self.schedules.loop()),  # scheduled tasks: fires due ticks
+            loop.create_task(self.pipelines.loop()),  # pipeline hook: recover, then advance on step ends
         ]
 
     async def ready(self) -> dict[str, Any]:
@@ -169,6 +174,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
             values.update(error_code=error.code, error_message=error.message, error_retryable=error.retryable)
         self.change(act.id, **values)
         self.events.emit(act, _TERMINAL_EVENT[status], output=output, error=error)
+        self.pipelines.task_finished(act)  # pipeline hook: a task of a pipeline ended -> runner.advance
         duration = (utcnow() - act.started_at).total_seconds() if act.started_at else None
         metrics.task_finished(act.type.value, act.provider or "none", status.value, duration)
 

@@ -171,3 +171,30 @@ schedules = Table(
     Index("ix_schedules_user_created", "user_id", "created_at"),
     Index("ix_schedules_due", "instance", "state", "next_run_at"),
 )
+
+#: a small DAG of tasks (``videoai_ray.pipelines``); its steps are task rows whose ids follow from
+#: the pipeline id and the step id, so their state is read from the tasks, not kept twice
+pipelines = Table(
+    "pipelines",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", String(128), nullable=False),
+    #: running, completed, failed or cancelled
+    Column("status", String(16), nullable=False),
+    #: the validated spec: steps (id, task_type, input with references, priority) in order
+    Column("spec", JSON, nullable=False),
+    Column("priority", String(8), nullable=False),
+    Column("webhook_url", String(2048)),
+    Column("webhook_secret", String(256)),
+    Column("meta", JSON, nullable=False),
+    Column("idempotency_key", String(255)),
+    #: fingerprint of the spec an idempotency key was first used with
+    Column("request_hash", String(64)),
+    #: why it failed: the step, its error code and message
+    Column("error", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    UniqueConstraint("user_id", "idempotency_key", name="uq_pipelines_user_idempotency"),
+    Index("ix_pipelines_user_created", "user_id", "created_at"),
+    Index("ix_pipelines_status", "status"),
+)

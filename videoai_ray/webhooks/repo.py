@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, func, select, update
 
-from ..store.schema import tasks
+from ..store.schema import pipelines, tasks
 from .schema import PENDING, webhook_deliveries
 from .user_secrets import load_user_secret
 
@@ -88,10 +88,12 @@ def save_attempt(engine: Engine, webhook_id: str, changes: dict[str, Any]) -> bo
 
 
 def signing_secrets(engine: Engine, task_id: str, user_id: str, now: datetime) -> tuple[str, tuple[str, ...]]:
-    """The secret that signs a task's deliveries (the task's own, else the user's), and any
+    """The secret that signs a task's (or a pipeline's) deliveries (its own, else the user's), and any
     secret still in its rotation grace that signs alongside it."""
     with engine.connect() as conn:
         task_secret = conn.execute(select(tasks.c.webhook_secret).where(tasks.c.id == task_id)).scalar()
+        if task_secret is None and task_id.startswith("pipe_"):  # a pipeline's event
+            task_secret = conn.execute(select(pipelines.c.webhook_secret).where(pipelines.c.id == task_id)).scalar()
     if task_secret:
         return task_secret, ()
     record = load_user_secret(engine, user_id)

@@ -22,7 +22,7 @@ from served_api import Api, Receiver, unique
 #: generated requests per operation and generation mode
 EXAMPLES = 25
 #: fields the server sends requests to (webhooks) or fetches (inputs)
-OUTBOUND = ("webhook_url", "audio_url", "image_url")
+OUTBOUND = ("webhook_url", "audio_url", "image_url", "subtitles_url")
 
 
 def no_stack_trace(ctx: Any, response: Any, case: Any) -> bool | None:

@@ -53,6 +53,7 @@ class PikaVideoProvider(CloudProvider):
     def supports(self, request: TaskRequest) -> bool:
         return (
             isinstance(request, VideoGenerationRequest)
+            and super().supports(request)  # no audio_url / subtitles_url: Pika cannot mux or burn them
             and request.resolution in RESOLUTIONS
             and request.duration <= max(DURATIONS)
         )

@@ -92,6 +92,8 @@ class RunwayVideoProvider(CloudProvider):
     def supports(self, request: TaskRequest) -> bool:
         if not isinstance(request, VideoGenerationRequest) or len(request.prompt) > MAX_PROMPT_CHARS:
             return False
+        if not super().supports(request):  # audio_url / subtitles_url: Runway cannot mux or burn them
+            return False
         model = self.model_for(request)
         return request.resolution in model.ratios and request.duration <= max(model.durations)
 

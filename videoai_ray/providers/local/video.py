@@ -6,6 +6,9 @@ prompt as a caption, a time bar), deterministic for the request, and streamed on
 ffmpeg's stdin as raw RGB24, so memory stays at a few frames whatever the duration. ``ctx`` is
 polled for cancellation before every frame; a cancel kills the encoder, removes the partial
 file and raises ``asyncio.CancelledError``. Not a generative video model.
+
+It honours the request's ``audio_url`` (muxed as AAC; the video then spans the audio) and
+``subtitles_url`` (burned into the frames by ffmpeg's libass ``subtitles`` filter), see ``_mux``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ...errors import InvalidInput, PermanentError, RetryableError
 from ...models import TaskRequest, TaskType, VideoGenerationRequest
 from ..base import Provider, ProviderContext
 from ._frames import RESOLUTIONS, FrameSource
+from ._mux import MuxInputs, audio_seconds, write_ass
 
 GENERATOR = "procedural frames (NumPy + Pillow) encoded with x264; not a generative model"
 
@@ -43,6 +47,7 @@ class ProceduralVideoProvider(Provider):
     max_concurrency: ClassVar[int] = 2
     cpu_bound: ClassVar[bool] = True
     num_cpus: ClassVar[float] = 1.0
+    honours: ClassVar[frozenset[str]] = frozenset({"audio_url", "subtitles_url"})
     description: ClassVar[str] = (
         "Offline procedural video (animated prompt-derived landscape with the prompt as caption) "
         "encoded to H.264 MP4 with the bundled ffmpeg; not a generative model."
@@ -59,17 +64,28 @@ class ProceduralVideoProvider(Provider):
         return None
 
     def supports(self, request: TaskRequest) -> bool:
-        return isinstance(request, VideoGenerationRequest)
+        return isinstance(request, VideoGenerationRequest) and super().supports(request)
 
-    def encoder_command(self, out: Path, width: int, height: int, fps: int, frames: int) -> list[str]:
-        """ffmpeg reading raw RGB24 frames from stdin and writing an H.264/yuv420p MP4."""
+    def encoder_command(self, out: Path, width: int, height: int, fps: int, frames: int,
+                        mux: MuxInputs | None = None) -> list[str]:
+        """ffmpeg reading raw RGB24 frames from stdin and writing an H.264/yuv420p MP4 (with the
+        sound track and burned-in subtitles of ``mux``)."""
+        mux = mux or MuxInputs(out.parent)
         return [
             ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:0",
-            "-an", "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
+            *mux.input_args(), *mux.output_args(), "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
             "-pix_fmt", "yuv420p", "-frames:v", str(frames), "-movflags", "+faststart",
             "-metadata", f"comment=videoai-ray {self.name}", str(out),
         ]
+
+    def _mux_inputs(self, request: VideoGenerationRequest, ctx: ProviderContext, width: int,
+                    height: int) -> MuxInputs:
+        audio = ctx.open_input(request.audio_url) if request.audio_url else None
+        seconds = audio_seconds(ffmpeg_exe(), audio) if audio is not None else None
+        subs = write_ass(ctx.open_input(request.subtitles_url), ctx.tmpdir, width, height) \
+            if request.subtitles_url else None
+        return MuxInputs(ctx.tmpdir, audio, seconds, subs)
 
     def _first_image(self, request: VideoGenerationRequest, ctx: ProviderContext) -> Image.Image | None:
         if not request.image_url:
@@ -86,14 +102,16 @@ class ProceduralVideoProvider(Provider):
         if not isinstance(request, VideoGenerationRequest):
             raise InvalidInput(f"{self.name} needs a VideoGenerationRequest, got {type(request).__name__}")
         width, height = RESOLUTIONS[request.resolution]
-        fps, frames = request.fps, request.duration * request.fps
+        mux = self._mux_inputs(request, ctx, width, height)
+        fps = request.fps
+        frames = mux.frames(fps, request.duration * request.fps)
         started = time.perf_counter()
         source = FrameSource(request.prompt, request.style, width, height, fps, frames,
                              self._first_image(request, ctx))
         ctx.progress(0.02, "scene painted")
         out = ctx.tmpdir / "video.mp4"
         stderr_path = ctx.tmpdir / "ffmpeg.log"
-        cmd = self.encoder_command(out, width, height, fps, frames)
+        cmd = self.encoder_command(out, width, height, fps, frames, mux)
         await self._encode(source, cmd, out, stderr_path, ctx)
         encode_s = time.perf_counter() - started
         artifact = ctx.store_artifact("video.mp4", out, "video/mp4")
@@ -116,6 +134,9 @@ class ProceduralVideoProvider(Provider):
                 "x264_preset": self.preset,
                 "crf": self.crf,
                 "first_frame_from": request.image_url,
+                "audio": mux.audio is not None,
+                "audio_seconds": None if mux.audio_seconds is None else round(mux.audio_seconds, 3),
+                "subtitles_burned_in": mux.subtitles is not None,
                 "provider": self.name,
                 "generator": GENERATOR,
                 "encode_seconds": round(encode_s, 3),
@@ -127,8 +148,9 @@ class ProceduralVideoProvider(Provider):
         self, source: FrameSource, cmd: list[str], out: Path, stderr_path: Path, ctx: ProviderContext
     ) -> None:
         """Stream every frame into the encoder; kill it on cancel or error."""
-        with stderr_path.open("wb") as err:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+        with stderr_path.open("wb") as err:  # run from the scratch folder: the subtitles filter's paths
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
+                                    cwd=ctx.tmpdir)
         assert proc.stdin is not None
         try:
             for i, frame in enumerate(source.frames()):

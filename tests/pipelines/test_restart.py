@@ -1,0 +1,76 @@
+"""A pipeline survives the death of its Scheduler (Ray restarts it) and of the whole app: the
+state is in the store, unfinished pipelines are advanced again at start, and a step is never
+submitted twice (its task id follows from the pipeline and step ids)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import ray
+from pipeline_steps import done_count, img, pipe_providers, wait_until
+
+import videoai_ray as vai
+from videoai_ray.pipelines import PipelineStatus, ref
+from videoai_ray.scheduler import NAMESPACE, kill_scheduler
+from videoai_ray.scheduler.handle import scheduler_name
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def restart_client(ray_session: None, tmp_path_factory: pytest.TempPathFactory,
+                   pipe_done: Path) -> Iterator[vai.Client]:
+    home = tmp_path_factory.mktemp("pipe-restart")
+    (home / "pause").mkdir()
+    settings = vai.Settings(home=home, instance="t-pipes-restart", prefetch=0, retry_schedule=(0.2, 0.4),
+                            fault_pause_dir=home / "pause")
+    kill_scheduler(settings)
+    client = vai.connect(settings=settings, providers=pipe_providers(pipe_done))
+    yield client
+    kill_scheduler(settings)
+
+
+def _kill_scheduler_actor(client: vai.Client) -> None:
+    handle = ray.get_actor(scheduler_name(client.settings), namespace=NAMESPACE)
+    ray.kill(handle, no_restart=False)  # Ray restarts it; it rebuilds its state from the store
+
+
+def test_scheduler_killed_between_a_step_ending_and_the_next_being_submitted(
+        restart_client: vai.Client, pipe_done: Path) -> None:
+    pipe = restart_client.pipeline([img("a", "before the kill"), img("b", ref("a.output.provider")),
+                                    img("c", ref("b.output.provider"))])
+    pause = restart_client.settings.fault_pause_dir
+    assert pause is not None
+    (pause / "pipeline_advance.arm").touch()
+    paused = pause / f"pipeline_advance.{pipe.id}.paused"
+    wait_until(paused.exists, what="the runner to hold the pipeline before submitting b")
+    assert pipe.record.step("a").status == "completed" and pipe.record.step("b").status == "waiting"
+    _kill_scheduler_actor(restart_client)
+    paused.unlink()
+    record = pipe.result(timeout=90)
+    assert record.status is PipelineStatus.COMPLETED
+    assert [done_count(pipe_done, s.task_id) for s in record.steps] == [1, 1, 1]
+
+
+def test_scheduler_killed_while_a_step_runs(restart_client: vai.Client, pipe_done: Path) -> None:
+    pipe = restart_client.pipeline([img("long", "runs through the kill", provider="slow"),
+                                    img("next", ref("long.output.provider"))])
+    wait_until(lambda: pipe.steps["long"].status == "processing", what="the slow step to start")
+    _kill_scheduler_actor(restart_client)
+    record = pipe.result(timeout=90)
+    assert record.status is PipelineStatus.COMPLETED
+    assert [done_count(pipe_done, s.task_id) for s in record.steps] == [1, 1]
+
+
+def test_whole_app_restart_mid_pipeline(restart_client: vai.Client, pipe_done: Path) -> None:
+    pipe = restart_client.pipeline([img("long", "the app goes away", provider="slow"),
+                                    img("next", ref("long.output.provider"))])
+    wait_until(lambda: pipe.steps["long"].status == "processing", what="the slow step to start")
+    settings = restart_client.settings
+    kill_scheduler(settings)  # Scheduler and workers, for good
+    client = vai.connect(settings=settings, providers=pipe_providers(pipe_done))
+    record = vai.Pipeline(client, pipe.id).result(timeout=90)
+    assert record.status is PipelineStatus.COMPLETED
+    assert done_count(pipe_done, record.step("next").task_id) == 1

@@ -1,0 +1,101 @@
+"""The ``pipelines`` table: insert, read, finish (with the webhook outbox row, in one transaction)
+and count. The Scheduler's pipeline runner is the only writer; everyone else reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, select, update
+
+from ..store.schema import pipelines
+from ..store.store import _aware, utcnow
+from .model import PipelineStatus
+
+_RUNNING = PipelineStatus.RUNNING.value
+
+
+def _row(r: Any) -> dict[str, Any]:
+    m = dict(r._mapping)
+    m["created_at"], m["finished_at"] = _aware(m["created_at"]), _aware(m["finished_at"])
+    return m
+
+
+def insert_pipeline(engine: Engine, row: dict[str, Any]) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(pipelines).values(**row))
+
+
+def get_pipeline(engine: Engine, pipeline_id: str, user_id: str | None = None) -> dict[str, Any] | None:
+    """The row of ``pipeline_id`` (only if ``user_id`` owns it, when given)."""
+    q = select(pipelines).where(pipelines.c.id == pipeline_id)
+    if user_id is not None:
+        q = q.where(pipelines.c.user_id == user_id)
+    with engine.connect() as conn:
+        r = conn.execute(q).first()
+    return _row(r) if r is not None else None
+
+
+def find_idempotent(engine: Engine, user_id: str, key: str) -> tuple[str, str | None] | None:
+    """``(pipeline id, spec fingerprint)`` of the user's pipeline created with ``key``."""
+    q = select(pipelines.c.id, pipelines.c.request_hash).where(
+        and_(pipelines.c.user_id == user_id, pipelines.c.idempotency_key == key))
+    with engine.connect() as conn:
+        r = conn.execute(q).first()
+    return (r.id, r.request_hash) if r is not None else None
+
+
+def running_ids(engine: Engine) -> list[str]:
+    """Every pipeline not yet finished, oldest first."""
+    q = select(pipelines.c.id).where(pipelines.c.status == _RUNNING).order_by(pipelines.c.created_at)
+    with engine.connect() as conn:
+        return [r.id for r in conn.execute(q)]
+
+
+def statuses(engine: Engine, ids: Sequence[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    with engine.connect() as conn:
+        q = select(pipelines.c.id, pipelines.c.status).where(pipelines.c.id.in_(list(ids)))
+        return {r.id: r.status for r in conn.execute(q)}
+
+
+def finish_pipeline(engine: Engine, pipeline_id: str, status: PipelineStatus, error: dict[str, Any] | None,
+                    outbox: list[dict[str, Any]]) -> bool:
+    """Move a running pipeline to ``status`` and insert its webhook outbox rows, in one
+    transaction; ``False`` (nothing written) when it was no longer running."""
+    from ..webhooks.schema import webhook_deliveries
+
+    with engine.begin() as conn:
+        done = conn.execute(update(pipelines).where(and_(pipelines.c.id == pipeline_id,
+                                                         pipelines.c.status == _RUNNING))
+                            .values(status=status.value, error=error, finished_at=utcnow())).rowcount
+        if done and outbox:
+            conn.execute(insert(webhook_deliveries), outbox)
+    return bool(done)
+
+
+def list_pipelines(engine: Engine, user_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    q = (select(pipelines).where(pipelines.c.user_id == user_id)
+         .order_by(pipelines.c.created_at.desc(), pipelines.c.id.desc()).limit(limit))
+    with engine.connect() as conn:
+        return [_row(r) for r in conn.execute(q)]
+
+
+def pipeline_counts(engine: Engine, user_id: str | None = None, since: datetime | None = None) -> dict[str, Any]:
+    """``{"total", "by_status", "success_rate"}`` of pipelines (a user's, or everyone's)."""
+    q = select(pipelines.c.status, func.count()).group_by(pipelines.c.status)
+    if user_id is not None:
+        q = q.where(pipelines.c.user_id == user_id)
+    if since is not None:
+        q = q.where(pipelines.c.created_at >= since)
+    with engine.connect() as conn:
+        by_status = {r[0]: int(r[1]) for r in conn.execute(q)}
+    ok, bad = by_status.get("completed", 0), by_status.get("failed", 0)
+    return {"total": sum(by_status.values()), "by_status": by_status,
+            "success_rate": ok / (ok + bad) if ok + bad else None}
+
+
+__all__ = ["finish_pipeline", "find_idempotent", "get_pipeline", "insert_pipeline", "list_pipelines",
+           "pipeline_counts", "running_ids", "statuses"]

@@ -1,0 +1,181 @@
+"""PipelineService: what every entry point (SDK, HTTP, scheduled tasks) calls for pipelines.
+
+``MediaService.pipelines`` owns one. It validates a spec in full before anything is stored
+(unknown steps, cycles and bad literal inputs are ``InvalidRequest`` naming the step's field),
+hands it to the Scheduler's runner, and reads pipelines back with their steps' states.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import ray
+from pydantic import ValidationError
+
+from ..artifacts import ArtifactStore, public_output
+from ..errors import InvalidRequest, PipelineNotFound
+from ..models import REQUEST_MODELS, TaskType
+from ..models.requests import HTTP_CONTEXT
+from ..store import utcnow
+from . import rows
+from .model import PipelineRecord, build_record, new_pipeline_id, step_task_id
+from .spec import PipelineSpec, check_structure
+
+if TYPE_CHECKING:
+    from ..service import MediaService
+
+#: seconds between looks at a pipeline while waiting for it (its end is written by the runner
+#: after its last step's, so the change version alone may wake a waiter early)
+WAIT_SLICE = 0.5
+
+
+class PipelineService:
+    """Create, read, wait for and cancel pipelines of a user."""
+
+    def __init__(self, media: MediaService) -> None:
+        self.media = media
+
+    @property
+    def engine(self) -> Any:
+        return self.media.store.engine
+
+    # -- validation ----------------------------------------------------------------------------
+
+    def validate(self, spec: Mapping[str, Any] | PipelineSpec, *, http: bool = False) -> PipelineSpec:
+        """The spec as a ``PipelineSpec`` whose steps refer only to known steps, without cycles,
+        and whose literal inputs are valid; ``InvalidRequest`` naming the field otherwise."""
+        from ..service import _field
+
+        try:
+            parsed = spec if isinstance(spec, PipelineSpec) else PipelineSpec.model_validate(dict(spec))
+        except ValidationError as e:
+            raise _field(e) from None
+        check_structure(parsed, lambda t, body, prefix, refs: self._check_literals(t, body, prefix, refs, http))
+        if parsed.webhook_url:  # the one webhook URL policy, as for a task's
+            from ..webhooks import InvalidWebhookURL, validate_webhook_url
+
+            try:
+                validate_webhook_url(parsed.webhook_url, self.media.settings)
+            except InvalidWebhookURL as e:
+                raise InvalidRequest(f"webhook_url: {str(e).removeprefix('webhook_url: ')}",
+                                     field="webhook_url") from None
+        return parsed
+
+    def _check_literals(self, task_type: TaskType, body: dict[str, Any], prefix: str, refs: set[str],
+                        http: bool) -> None:
+        """Validate a step's body; errors about fields that are references are left for the
+        moment the references are resolved."""
+        from ..service import field_error
+
+        model = REQUEST_MODELS[task_type]
+        unknown = sorted(refs - set(model.model_fields))
+        if unknown:
+            raise InvalidRequest(f"{prefix}{unknown[0]}: no such field", field=f"{prefix}{unknown[0]}")
+        literal = {k: v for k, v in body.items() if k not in refs}
+        try:
+            request = model.model_validate(literal, context=HTTP_CONTEXT if http else None)
+        except ValidationError as e:
+            kept = [err for err in e.errors() if not _about(err, refs)]
+            if kept:
+                raise field_error(kept, prefix) from None
+            request = model.model_construct(**literal, **dict.fromkeys(refs))
+        self.media._policy_checks(request, prefix)
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def create(self, spec: Mapping[str, Any] | PipelineSpec, *, user_id: str, idempotency_key: str | None = None,
+               http: bool = False) -> PipelineRecord:
+        """Validate and start a pipeline for ``user_id``; with ``idempotency_key``, the same spec
+        sent again returns the first pipeline (another spec with that key: ``IdempotencyConflict``)."""
+        return self.start(spec, user_id=user_id, idempotency_key=idempotency_key, http=http)[0]
+
+    def start(self, spec: Mapping[str, Any] | PipelineSpec, *, user_id: str, idempotency_key: str | None = None,
+              http: bool = False) -> tuple[PipelineRecord, bool]:
+        """``create``, also saying whether the pipeline existed already (an idempotent replay)."""
+        from ..service import _unwrap
+
+        parsed = self.validate(spec, http=http)
+        body = parsed.model_dump(mode="json")
+        row = {
+            "id": new_pipeline_id(), "user_id": user_id, "status": "running", "priority": parsed.priority.value,
+            "spec": {k: body[k] for k in ("steps", "priority")}, "webhook_url": parsed.webhook_url,
+            "webhook_secret": parsed.webhook_secret, "meta": parsed.metadata, "idempotency_key": idempotency_key,
+            "request_hash": _fingerprint(body) if idempotency_key else None, "error": None,
+            "created_at": utcnow(), "finished_at": None,
+        }
+        answer = _unwrap(lambda: ray.get(self.media.scheduler.create_pipeline.remote(row)))
+        ray.get(self.media.scheduler.flush_now.remote())
+        return self.get(answer["id"], user_id, public=http), bool(answer["existing"])
+
+    def get(self, pipeline_id: str, user_id: str | None = None, *, public: bool = False) -> PipelineRecord:
+        """A pipeline of ``user_id`` with its steps; ``PipelineNotFound`` for an unknown id or
+        another user's. ``public``: outputs name download paths, never storage URLs (HTTP)."""
+        row = rows.get_pipeline(self.engine, pipeline_id, user_id)
+        if row is None:
+            raise PipelineNotFound(f"no pipeline {pipeline_id}")
+        return self._record(row, public)
+
+    def _record(self, row: dict[str, Any], public: bool) -> PipelineRecord:
+        spec = PipelineSpec.model_validate(row["spec"])
+        tasks = {t.id: t for t in self.media.store.get_many([step_task_id(row["id"], s.id) for s in spec.steps])}
+        show = None
+        if public:
+            artifacts = ArtifactStore(self.media.settings.artifacts_root)
+
+            def show(out: dict[str, Any] | None, tid: str) -> dict[str, Any] | None:
+                return None if out is None else dict(public_output(out, tid, artifacts))
+        return build_record(row, tasks, show)
+
+    def list(self, user_id: str, limit: int = 50, *, public: bool = False) -> list[PipelineRecord]:
+        """The user's pipelines, newest first."""
+        return [self._record(r, public) for r in rows.list_pipelines(self.engine, user_id, limit)]
+
+    def cancel(self, pipeline_id: str, user_id: str | None = None, *, public: bool = False) -> PipelineRecord:
+        """Cancel a running pipeline and its remaining steps (``InvalidTransition`` if it ended)."""
+        from ..service import _unwrap
+
+        _unwrap(lambda: ray.get(self.media.scheduler.cancel_pipeline.remote(pipeline_id, user_id)))
+        ray.get(self.media.scheduler.flush_now.remote())
+        return self.get(pipeline_id, user_id, public=public)
+
+    def wait(self, pipeline_id: str, user_id: str | None, timeout: float | None) -> PipelineRecord:
+        """The pipeline once it ended, or as it is when ``timeout`` passes."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        version = int(ray.get(self.media.scheduler.wait_version.remote(0, 0)))
+        while True:
+            record = self.get(pipeline_id, user_id)
+            remaining = WAIT_SLICE if deadline is None else deadline - time.monotonic()
+            if record.done or remaining <= 0:
+                return record
+            version = int(ray.get(self.media.scheduler.wait_version.remote(version, min(WAIT_SLICE, remaining))))
+
+    def counts(self, user_id: str | None = None) -> dict[str, Any]:
+        """Pipelines per status and their success rate (the statistics' ``pipelines``)."""
+        return rows.pipeline_counts(self.engine, user_id)
+
+
+def submit_pipeline(media: MediaService, spec: Mapping[str, Any] | PipelineSpec, *, user_id: str,
+                    idempotency_key: str | None = None) -> PipelineRecord:
+    """Start a pipeline for ``user_id`` (the call scheduled tasks make): validated in full first,
+    idempotent by ``idempotency_key`` (e.g. one per schedule tick)."""
+    return media.pipelines.create(spec, user_id=user_id, idempotency_key=idempotency_key)
+
+
+def _about(err: Any, fields: set[str]) -> bool:
+    """Whether a pydantic error concerns one of ``fields`` (a model-level check names its field
+    first in its message: ``"cues: ..."``)."""
+    if err["loc"]:
+        return str(err["loc"][0]) in fields
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return msg.split(":", 1)[0] in fields
+
+
+def _fingerprint(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(["pipeline", body], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+__all__ = ["PipelineService", "submit_pipeline"]

@@ -1,0 +1,97 @@
+"""A video's optional sound track and burned-in subtitles, for ``local-procedural-video``.
+
+The bundled ffmpeg (imageio-ffmpeg) is built with libass, so subtitles are burned in by its
+``subtitles`` filter. The cues are first normalised to ASS with pysubs2 (SRT, WebVTT and ASS all
+load), styled for the frame size, and rendered with Pillow's bundled font written next to them
+(``fontsdir``), so no system font is needed. The audio is muxed as AAC; the video spans it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import InvalidInput
+
+#: the longest sound track a video is made for, in seconds
+MAX_AUDIO_SECONDS = 600.0
+#: the font libass draws with (Pillow's bundled scalable font, written to ``fonts/``)
+FONT_NAME = "Aileron"
+_DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
+
+
+@dataclass(frozen=True)
+class MuxInputs:
+    """What is added to the procedural frames: an audio file and/or an ASS file in ``workdir``."""
+
+    workdir: Path
+    audio: Path | None = None
+    audio_seconds: float | None = None
+    subtitles: str | None = None  # a file name inside ``workdir`` (the filter is run from there)
+
+    def frames(self, fps: int, default: int) -> int:
+        """Frames of the video: enough to span the audio, else ``default``."""
+        if self.audio_seconds is None:
+            return default
+        return max(1, math.ceil(self.audio_seconds * fps))
+
+    def input_args(self) -> list[str]:
+        return ["-i", str(self.audio)] if self.audio is not None else []
+
+    def output_args(self) -> list[str]:
+        args: list[str] = []
+        if self.subtitles is not None:
+            args += ["-vf", f"subtitles={self.subtitles}:fontsdir=fonts"]
+        if self.audio is not None:
+            args += ["-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
+        else:
+            args += ["-an"]
+        return args
+
+
+def audio_seconds(ffmpeg: str, path: Path) -> float:
+    """The length of the audio in ``path`` as ffmpeg reads it; ``InvalidInput`` when it has no
+    audio stream or is longer than ``MAX_AUDIO_SECONDS``."""
+    proc = subprocess.run([ffmpeg, "-hide_banner", "-i", str(path)], capture_output=True, text=True, check=False)
+    m = _DURATION.search(proc.stderr)
+    if m is None or "Audio:" not in proc.stderr:
+        raise InvalidInput("audio_url: not a readable audio file")
+    seconds = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+    if seconds <= 0:
+        raise InvalidInput("audio_url: the audio is empty")
+    if seconds > MAX_AUDIO_SECONDS:
+        raise InvalidInput(f"audio_url: the audio is {seconds:.0f} s long; at most {MAX_AUDIO_SECONDS:.0f} s")
+    return seconds
+
+
+def write_ass(source: Path, workdir: Path, width: int, height: int) -> str:
+    """``source`` (SRT, WebVTT or ASS) as a styled ASS file in ``workdir``, and the font it uses
+    in ``workdir/fonts``; returns the ASS file's name. ``InvalidInput`` if it does not parse."""
+    import pysubs2
+    from PIL import ImageFont
+
+    try:
+        subs = pysubs2.load(str(source), encoding="utf-8")
+    except Exception as exc:  # pysubs2 raises several types for unreadable files
+        raise InvalidInput(f"subtitles_url: not a readable subtitle file ({type(exc).__name__})") from None
+    if not subs.events:
+        raise InvalidInput("subtitles_url: the file holds no cues")
+    subs.info["PlayResX"], subs.info["PlayResY"] = str(width), str(height)
+    style = subs.styles.get("Default") or pysubs2.SSAStyle()
+    style.fontname = FONT_NAME
+    style.fontsize = max(12, height // 16)
+    style.outline, style.shadow, style.marginv = 2, 0, max(8, height // 24)
+    subs.styles = {"Default": style}
+    for event in subs.events:
+        event.style = "Default"
+    subs.save(str(workdir / "subs.ass"), format_="ass")
+    fonts = workdir / "fonts"
+    fonts.mkdir(exist_ok=True)
+    font = ImageFont.load_default(size=32)
+    data = getattr(font, "font_bytes", None)
+    if data:
+        (fonts / f"{FONT_NAME}.ttf").write_bytes(data)
+    return "subs.ass"
