@@ -9,13 +9,12 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from arms import FAST_COST, HALF_COST
 
 import videoai_ray as vai
 from videoai_ray.models import TaskType
 from videoai_ray.providers.testing import FailureRateProvider, FixedLatencyProvider, NoopProvider
 from videoai_ray.scheduler import kill_scheduler
-
-FAST_COST, HALF_COST = 0.01, 0.02
 
 
 @pytest.fixture(scope="session")
@@ -44,18 +43,3 @@ def make_client(exp_client: vai.Client) -> Callable[[str], vai.Client]:
                           f"{prefix}-{uuid.uuid4().hex[:8]}")
 
     return make
-
-
-def images(client: vai.Client, n: int, **body: object) -> list[vai.Task]:
-    """``n`` image tasks with distinct prompts (no cache hits), waited for."""
-    tag = uuid.uuid4().hex[:8]
-    futs = [client.images.generate(f"exp {tag} {i}", **body) for i in range(n)]
-    return [f.wait(timeout=120) for f in futs]
-
-
-def two_arms(**extra: object) -> dict[str, object]:
-    return {"name": "fast vs half", "task_type": "image_generation",
-            "arms": [{"provider": "fast", "weight": 1}, {"provider": "half", "weight": 1}], **extra}
-
-
-__all__ = ["FAST_COST", "HALF_COST", "images", "two_arms"]

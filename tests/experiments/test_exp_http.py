@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import two_arms
+from arms import two_arms
 from fastapi.testclient import TestClient
 
 import videoai_ray as vai

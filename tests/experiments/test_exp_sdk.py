@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import FAST_COST, HALF_COST, images, two_arms
+from arms import FAST_COST, HALF_COST, images, two_arms
 
 import videoai_ray as vai
 from videoai_ray.experiments.stats import newcombe_diff, percentile, wilson
