@@ -44,11 +44,11 @@ class ApiContext:
 
             scheduler = get_or_create_scheduler(settings)
         service = MediaService(settings, scheduler)
-        return cls(settings, service, limiter or make_limiter(settings), SubmitBatcher(scheduler))
+        return cls(settings, service, limiter or make_limiter(settings), SubmitBatcher(service))
 
     async def close(self) -> None:
         await self.limiter.close()
-        self.service.store.close()
+        self.service.close()
 
 
 async def get_context(request: Request) -> ApiContext:
