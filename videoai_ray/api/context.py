@@ -32,10 +32,6 @@ class ApiContext:
         self.artifacts = ArtifactStore(self.settings.artifacts_root)
         self.tokens = TokenCache(self.settings)
 
-    @property
-    def scheduler(self) -> Any:
-        return self.service.scheduler
-
     @classmethod
     def start(cls, settings: Settings, scheduler: Any = None, limiter: RateLimiter | None = None) -> ApiContext:
         """Find (or start) the deployment's Scheduler and open the store."""

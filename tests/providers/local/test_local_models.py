@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pysubs2
 import pytest
+from ci_env import IN_CI
 from faster_whisper.tokenizer import _LANGUAGE_CODES
-from local_helpers import IN_CI, SPEECH
+from local_helpers import SPEECH
 from loopback import serving
 from PIL import Image
 from tiny_models import WHISPER_LANGUAGES

@@ -12,7 +12,8 @@ from typing import Any
 import pysubs2
 import pytest
 from attempt_kit import MakeCtx, artifact_path, run, upload
-from local_helpers import IN_CI, SPEECH
+from ci_env import IN_CI
+from local_helpers import SPEECH
 
 from videoai_ray.bench.providers import word_error_rate as wer
 from videoai_ray.errors import InvalidInput, PermanentError
