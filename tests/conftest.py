@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ci_env import IN_CI
 
 from videoai_ray.settings import Settings
 from videoai_ray.store import TaskStore
 
 PG_URL = os.environ.get("VIDEOAI_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("VIDEOAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def _port_open(host: str, port: int) -> bool:

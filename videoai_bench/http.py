@@ -90,6 +90,7 @@ def hop_application() -> Any:
     import uuid
 
     from videoai_ray.api.submit import SubmitBatcher
+    from videoai_ray.service import MediaService
 
     app = FastAPI()
     batchers: list[SubmitBatcher] = []  # made in the replica, on its first request
@@ -98,7 +99,7 @@ def hop_application() -> Any:
     async def hop(request: Request) -> JSONResponse:
         body = await request.json()
         if not batchers:
-            batchers.append(SubmitBatcher(AckActor.remote()))  # type: ignore[attr-defined]
+            batchers.append(SubmitBatcher(MediaService(Settings(), AckActor.remote())))  # type: ignore[attr-defined]
         [answer] = await batchers[0].submit([{"id": uuid.uuid4().hex, "input": body}])
         return JSONResponse({**body, **answer})
 

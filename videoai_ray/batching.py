@@ -10,22 +10,20 @@ the bad item is in the first chunk, nothing at all is stored, as for a single re
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterable, Iterator, Mapping, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import ray
 
 from .errors import InvalidRequest
 from .models import BatchItem
-from .service import _unwrap
-from .store.batches import open_batch, seal_batch
+from .service import check_budget
 
 if TYPE_CHECKING:
     from .client import Client
+    from .service import MediaService
 
 #: rows of a DataFrame turned into request dicts at a time
 _FRAME_SLICE = 10_000
@@ -44,16 +42,6 @@ class BatchItemRefused(InvalidRequest):
                          accepted=accepted)
         self.batch_id = batch_id if accepted else None
         self.accepted = accepted
-
-
-def check_budget(budget_usd: float | None, field: str = "budget_usd") -> float | None:
-    """A budget is a finite amount above zero, or ``None``; ``InvalidRequest`` otherwise."""
-    if budget_usd is None:
-        return None
-    if isinstance(budget_usd, bool) or not isinstance(budget_usd, int | float) or not math.isfinite(budget_usd) \
-            or budget_usd <= 0:
-        raise InvalidRequest(f"{field}: must be an amount in USD above 0, got {budget_usd!r}", field=field)
-    return float(budget_usd)
 
 
 def iter_items(items: Iterable[Mapping[str, Any] | BatchItem] | pd.DataFrame) -> Iterator[Any]:
@@ -96,7 +84,7 @@ def send_batch(client: Client, batch_id: str, items: Iterable[Any], *, chunk_siz
                                  field="items")
         expected = len(items)
     prepared = service.prepare_batch(iter_items(items), user_id=client.user_id, batch_id=batch_id)
-    pipe = _ChunkPipe(client.scheduler, known_ids=resuming)
+    pipe = _ChunkPipe(service, known_ids=resuming)
     sent = 0
     opened = resuming
     while True:
@@ -111,7 +99,7 @@ def send_batch(client: Client, batch_id: str, items: Iterable[Any], *, chunk_siz
             pipe.drain()
             raise InvalidRequest(f"items: batch {batch_id} holds {expected} items, more were given", field="items")
         if not opened:
-            open_batch(service.store.engine, batch_id, client.user_id, expected, budget_usd)
+            service.open_batch(batch_id, client.user_id, expected, budget_usd)
             opened = True
         sent += len(chunk)
         if skip:
@@ -122,21 +110,21 @@ def send_batch(client: Client, batch_id: str, items: Iterable[Any], *, chunk_siz
     if resuming and expected is not None and sent != expected:
         raise InvalidRequest(f"items: batch {batch_id} holds {expected} items, {sent} were given", field="items")
     if not opened:  # an empty batch
-        open_batch(service.store.engine, batch_id, client.user_id, 0, budget_usd)
-    seal_batch(service.store.engine, batch_id, sent)
+        service.open_batch(batch_id, client.user_id, 0, budget_usd)
+    service.seal_batch(batch_id, sent)
     return sent
 
 
 class _ChunkPipe:
-    """Chunks to the Scheduler, two in flight at a time (one SQL transaction each)."""
+    """Chunks to the core, two in flight at a time (one SQL transaction each)."""
 
-    def __init__(self, scheduler: Any, known_ids: bool) -> None:
-        self.scheduler = scheduler
+    def __init__(self, service: MediaService, known_ids: bool) -> None:
+        self.service = service
         self.known_ids = known_ids
         self.in_flight: list[Any] = []
 
     def send(self, chunk: list[dict[str, Any]]) -> None:
-        self.in_flight.append(self.scheduler.submit.remote(chunk, False, self.known_ids))
+        self.in_flight.append(self.service.send(chunk, known_ids=self.known_ids))
         if len(self.in_flight) >= 2:
             self._wait_one()
 
@@ -145,8 +133,7 @@ class _ChunkPipe:
             self._wait_one()
 
     def _wait_one(self) -> None:
-        ref = self.in_flight.pop(0)
-        _unwrap(lambda: ray.get(ref))
+        self.service.collect(self.in_flight.pop(0))
 
 
 def map_items(frame: pd.DataFrame, task_type: str, columns: Mapping[str, str], body: Mapping[str, Any],

@@ -44,10 +44,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .store import TaskStore
+    from .errors import TaskNotFound
+    from .service import MediaService
 
-    task = TaskStore(_settings().db_url).get(args.task_id)
-    if task is None:
+    try:
+        task = MediaService(_settings(), None, migrate=True).get(args.task_id)
+    except TaskNotFound:
         print(f"no task {args.task_id}", file=sys.stderr)
         return 1
     print(task.model_dump_json(indent=2))

@@ -22,7 +22,7 @@ import ray
 
 from .artifacts import ArtifactStore
 from .batching import check_budget, iter_items, map_items, send_batch
-from .errors import InvalidRequest
+from .errors import InvalidRequest, TaskNotFound
 from .estimates import Estimate
 from .experiments.handle import ExperimentHandle, experiments_frame
 from .frames import batches_frame, providers_frame, queue_series, spend_frame, table_frame, tasks_frame
@@ -38,10 +38,10 @@ from .scheduler import NAMESPACE, get_or_create_scheduler
 from .scheduler.estimate import merge as merge_estimates
 from .schedules import DEFAULT_GRACE_SECONDS, DEFAULT_MISFIRE
 from .schedules.handle import Schedule, schedule_body, schedules_frame
-from .service import MediaService, _unwrap
+from .service import MediaService
 from .settings import Settings
 from .store import TaskStore
-from .store.batches import DerivedIds, batch_ids, stored_ids
+from .store.batches import DerivedIds
 
 
 @dataclass
@@ -144,7 +144,7 @@ class Client:
         """Send the items of a batch whose driver stopped early (the same items, in the same
         order); those already stored are skipped. Run it only once the first driver is gone."""
         row = self.service.batch(batch_id, self.user_id)
-        skip = set(stored_ids(self.service.store.engine, batch_id))
+        skip = set(self.service.stored_batch_ids(batch_id))
         sent = send_batch(self, batch_id, items, chunk_size=chunk_size, skip=skip, expected=row["expected"])
         return Batch(self, batch_id, DerivedIds(batch_id, sent), expected=sent)
 
@@ -152,7 +152,7 @@ class Client:
         """Re-attach to one of your batches (after a kernel restart, from another driver): the same
         ``Batch`` as at submit time. ``BatchNotFound`` for an unknown id or another user's."""
         row = self.service.batch(batch_id, self.user_id)
-        return Batch(self, batch_id, batch_ids(self.service.store.engine, row), expected=row["expected"])
+        return Batch(self, batch_id, self.service.batch_task_ids(row), expected=row["expected"])
 
     #: the name issue 17 documented first
     get_batch = batch_from_id
@@ -172,8 +172,7 @@ class Client:
         n = 0
         while chunk := list(itertools.islice(prepared, chunk_size or self.settings.submit_chunk)):
             n += len(chunk)
-            part = [{"type": p["type"], "input": p["input"], "options": p["options"]} for p in chunk]
-            merge_estimates(totals, _unwrap(lambda part=part: ray.get(self.scheduler.estimate.remote(part))))
+            merge_estimates(totals, self.service.estimate(chunk))
         return Estimate.from_totals(n, totals)
 
     # -- pipelines -------------------------------------------------------------------------------
@@ -279,15 +278,11 @@ class Client:
     def get(self, task_id: str) -> Task:
         return self.service.get(task_id, self.user_id)
 
-    def future(self, task_id: str) -> TaskFuture:
-        self.get(task_id)
-        return TaskFuture(self, task_id)
-
     def tasks(self, *, status: str | None = None, task_type: str | None = None, limit: int = 50,
               batch_id: str | None = None) -> pd.DataFrame:
         """Recent tasks (newest first) as a frame."""
-        return tasks_frame(self.service.store.list(user_id=self.user_id, status=status, task_type=task_type,
-                                                   limit=limit, batch_id=batch_id))
+        return tasks_frame(self.service.tasks(self.user_id, status=status, task_type=task_type, limit=limit,
+                                              batch_id=batch_id))
 
     def statistics(self, *, all_users: bool = False) -> Statistics:
         raw = self.service.statistics(None if all_users else self.user_id)
@@ -299,87 +294,49 @@ class Client:
         return providers_frame(self.service.providers())
 
     def cache_stats(self) -> dict[str, Any]:
-        return dict(ray.get(self.scheduler.cache_stats.remote()))
+        return self.service.cache_stats()
 
     # -- webhooks ------------------------------------------------------------------------------
 
     def webhook_deliveries(self, task_id: str | None = None, limit: int = 100) -> pd.DataFrame:
         """The delivery log of your webhook events (newest first)."""
-        from .webhooks import service
-
-        rows = service.list_deliveries(self.service.store.engine, self.user_id, task_id, limit=limit)
-        return pd.DataFrame(rows)
+        return pd.DataFrame(self.service.webhook_deliveries(self.user_id, task_id, limit=limit))
 
     def webhook_status(self, webhook_id: str) -> dict[str, Any]:
         """One event's deliveries: attempts, status codes, latency, next attempt."""
-        from .errors import TaskNotFound
-        from .webhooks import service
-
-        found = service.delivery_status(self.service.store.engine, webhook_id, self.user_id)
+        found = self.service.webhook_delivery(webhook_id, self.user_id)
         if found is None:
             raise TaskNotFound(f"no webhook delivery {webhook_id}")
         return found
 
     def webhook_statistics(self) -> dict[str, Any]:
-        from .webhooks import service
-
-        return service.statistics(self.service.store.engine, self.user_id)
+        return self.service.webhook_statistics(self.user_id)
 
     def redeliver_webhook(self, webhook_id: str) -> dict[str, Any]:
         """Send a failed (or delivered) event again, now."""
-        from .errors import TaskNotFound
-        from .webhooks import service, wake_dispatcher
-
-        row = service.redeliver(self.service.store.engine, webhook_id, self.user_id)
+        row = self.service.redeliver_webhook(webhook_id, self.user_id)
         if row is None:
             raise TaskNotFound(f"no webhook delivery {webhook_id}")
-        wake_dispatcher(self.settings)
         return row
 
     def webhook_secret(self, *, rotate: bool = False) -> str:
         """Your signing secret (``whsec_...``) for tasks without a ``webhook_secret``."""
-        from .webhooks import get_user_secret, rotate_user_secret
-
-        fn = rotate_user_secret if rotate else get_user_secret
-        return fn(self.service.store.engine, self.user_id)
+        return self.service.webhook_secret(self.user_id, rotate=rotate)
 
     # -- changing ------------------------------------------------------------------------------
 
     def cancel(self, task_id: str) -> Task:
         return self.service.cancel(task_id, self.user_id)
 
-    def _cancel_many(self, ids: list[str]) -> list[dict[str, Any]]:
-        return list(ray.get(self.scheduler.cancel.remote(ids, self.user_id)))
-
-    def _cancel_batch(self, batch_id: str) -> list[dict[str, Any]]:
-        return list(ray.get(self.scheduler.cancel_batch.remote(batch_id, self.user_id)))
-
     def retry(self, task_id: str) -> Task:
         return self.service.retry(task_id, self.user_id)
 
     def register_provider(self, provider: Provider, *, replace: bool = False) -> dict[str, Any]:
         """Ship a provider object to the cluster and route tasks to it from now on."""
-        return dict(_unwrap(lambda: ray.get(self.scheduler.register_provider.remote(provider, replace))))
+        return self.service.register_provider(provider, replace=replace)
 
     def unregister_provider(self, name: str) -> None:
-        _unwrap(lambda: ray.get(self.scheduler.unregister_provider.remote(name)))
-
-    # -- waiting -------------------------------------------------------------------------------
-
-    def _version(self, since: int, timeout: float) -> int:
-        return int(ray.get(self.scheduler.wait_version.remote(since, timeout)))
-
-    def _wait_task(self, task_id: str, timeout: float | None) -> Task:
-        return _done_or_timeout(self.service.wait(task_id, self.user_id, timeout))
-
-    async def _wait_task_async(self, task_id: str, timeout: float | None) -> Task:
-        return _done_or_timeout(await self.service.wait_async(task_id, self.user_id, timeout))
-
-
-def _done_or_timeout(task: Task) -> Task:
-    if not task.done:
-        raise TimeoutError(f"task {task.id} is still {task.status.value}")
-    return task
+        self.service.unregister_provider(name)
 
 
 def connect(address: str | None = None, *, settings: Settings | None = None, user_id: str = "local",

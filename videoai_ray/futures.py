@@ -9,21 +9,23 @@ from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import ray
 
-from .errors import InvalidTransition, TaskCancelled, TaskFailed
+from .errors import TaskCancelled, TaskFailed
 from .frames import tasks_frame
 from .models import Task, TaskStatus
 from .models.enums import terminal_count
-from .service import _unwrap
+from .service import WAIT_SLICE
 from .snapshots import batch_html, batch_summary, task_html
-from .store.batches import batch_rows
 from .widgets import batch_progress, display_batch, display_future, settle
 
 if TYPE_CHECKING:
     from .client import Client
 
-_WAIT_SLICE = 5.0
+
+def _done_or_timeout(task: Task) -> Task:
+    if not task.done:
+        raise TimeoutError(f"task {task.id} is still {task.status.value}")
+    return task
 
 
 def _raise_for(task: Task) -> Task:
@@ -60,7 +62,7 @@ class TaskFuture:
 
     def wait(self, timeout: float | None = None) -> Task:
         """Wait until the task is terminal and return it (whatever its end state)."""
-        task = self.client._wait_task(self.id, timeout)
+        task = _done_or_timeout(self.client.service.wait(self.id, self.client.user_id, timeout))
         settle(self.id)
         return task
 
@@ -69,7 +71,7 @@ class TaskFuture:
         return _raise_for(self.wait(timeout))
 
     async def result_async(self, timeout: float | None = None) -> Task:
-        task = await self.client._wait_task_async(self.id, timeout)
+        task = _done_or_timeout(await self.client.service.wait_async(self.id, self.client.user_id, timeout))
         settle(self.id)
         return _raise_for(task)
 
@@ -119,11 +121,7 @@ class Batch:
     def counts(self) -> dict[str, int]:
         """Tasks per status, now; ``not_submitted`` counts the items a driver meant to send but
         did not (it stopped early, or is still sending): ``client.resume_batch`` sends them."""
-        counts = self.client.service.store.status_counts(batch_id=self.id)
-        rows = batch_rows(self.client.service.store.engine, None, self.id)
-        if rows and rows[0]["missing"]:
-            counts["not_submitted"] = rows[0]["missing"]
-        return counts
+        return self.client.service.batch_counts(self.id)
 
     @property
     def progress(self) -> float:
@@ -138,11 +136,11 @@ class Batch:
     def _finished(self, timeout: float | None) -> Iterator[list[tuple[str, str, int]]]:
         """Chunks of ``(id, status, seq)`` as tasks end, until all have or ``timeout`` passes."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        store = self.client.service.store
+        service = self.client.service
         cursor, seen = 0, 0
-        version = self.client._version(0, 0)
+        version = service.version(0, 0)
         while seen < len(self.ids):
-            rows = store.finished_since(self.id, cursor)
+            rows = service.finished_since(self.id, cursor)
             if rows:
                 cursor = rows[-1][2]
                 seen += len(rows)
@@ -151,12 +149,12 @@ class Batch:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(f"batch {self.id}: {seen}/{len(self.ids)} tasks finished")
-            version = self.client._version(version, min(_WAIT_SLICE, remaining or _WAIT_SLICE))
+            version = service.version(version, min(WAIT_SLICE, remaining or WAIT_SLICE))
 
     def as_completed(self, timeout: float | None = None) -> Iterator[Task]:
         """Finished tasks, in the order they finished."""
         for rows in self._finished(timeout):
-            yield from self.client.service.store.get_many([r[0] for r in rows])
+            yield from self.client.service.get_many([r[0] for r in rows])
 
     async def as_completed_async(self, timeout: float | None = None) -> AsyncIterator[Task]:
         it = self.as_completed(timeout)
@@ -182,35 +180,25 @@ class Batch:
         return self.counts()
 
     def results(self) -> list[Task]:
-        return self.client.service.store.get_many(self.ids)
+        return self.client.service.get_many(self.ids)
 
     def to_pandas(self) -> pd.DataFrame:
         return tasks_frame(self.results())
 
     def cancel(self) -> list[dict[str, Any]]:
         """Cancel every unfinished task of the batch."""
-        return self.client._cancel_batch(self.id)
+        return self.client.service.cancel_batch(self.id, self.client.user_id)
 
     def retry_failed(self) -> int:
         """Run the batch's failed tasks again (each with a fresh retry budget); how many."""
-        failed = [tid for tid, _, _ in self.client.service.store.batch_states(self.id, [TaskStatus.FAILED.value])]
-        scheduler = self.client.scheduler
-        retried = 0
-        for start in range(0, len(failed), 1000):
-            for ref in [scheduler.retry.remote(tid, self.client.user_id) for tid in failed[start:start + 1000]]:
-                try:
-                    _unwrap(lambda ref=ref: ray.get(ref))
-                    retried += 1
-                except InvalidTransition:
-                    pass  # retried meanwhile by someone else: it is no longer failed
-        if retried:
-            ray.get(scheduler.flush_now.remote())
-        return retried
+        service = self.client.service
+        failed = [tid for tid, _, _ in service.batch_states(self.id, [TaskStatus.FAILED.value])]
+        return service.retry_many(failed, self.client.user_id)
 
     def cost(self) -> float:
         """What the batch's tasks have cost so far, in USD."""
-        rows = batch_rows(self.client.service.store.engine, None, self.id)
-        return float(rows[0]["cost_usd"]) if rows else float(self.to_pandas()["cost"].sum())
+        cost = self.client.service.batch_cost(self.id)
+        return cost if cost is not None else float(self.to_pandas()["cost"].sum())
 
     def __repr__(self) -> str:
         return batch_summary(self.id, len(self.ids), self.counts())

@@ -236,8 +236,3 @@ def names() -> list[str]:
     """Every metric name, as recorded (``videoai_*``)."""
     return list(SPECS)
 
-
-def _reset() -> None:
-    """Forget the metric objects of this process (tests; a new Ray session in one process)."""
-    with _lock:
-        _metrics.clear()

@@ -9,16 +9,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import ray
 from pydantic import ValidationError
 
 from . import netguard
-from .errors import BatchNotFound, InvalidRequest, TaskNotFound, VideoAIError
+from .errors import BatchNotFound, InvalidRequest, InvalidTransition, TaskNotFound, VideoAIError
 from .experiments import ExperimentRouter
 from .experiments.service import ExperimentMethods
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
@@ -27,12 +28,13 @@ from .schedules.service import SchedulesMixin
 from .settings import Settings
 from .stats import compute_statistics
 from .store import TaskStore
-from .store.batches import batch_rows, batch_task_id
+from .store.batches import batch_ids, batch_rows, batch_task_id, discard_batch, open_batch, seal_batch, stored_ids
 
 if TYPE_CHECKING:
     from .pipelines.service import PipelineService
 
-_WAIT_SLICE = 5.0
+#: the longest single sleep of a wait on the Scheduler's change version, in seconds
+WAIT_SLICE = 5.0
 
 
 def new_task_id() -> str:
@@ -59,13 +61,19 @@ def field_error(errs: list[Any], prefix: str = "") -> InvalidRequest:
 
 
 class MediaService(ExperimentMethods, SchedulesMixin):
-    """Submit, read, cancel and retry tasks; list providers; compute statistics; run provider
-    A/B experiments (``ExperimentMethods``) and schedules (``SchedulesMixin``)."""
+    """Submit, read, cancel and retry tasks and batches; budgets, spend, webhooks, providers,
+    statistics; pipelines (``self.pipelines``), provider A/B experiments (``ExperimentMethods``)
+    and schedules (``SchedulesMixin``). The only owner of the store and of the Scheduler's handle:
+    the SDK, the HTTP API and the CLI call these methods (a new feature adds a method here and a
+    route or SDK method over it)."""
 
-    def __init__(self, settings: Settings, scheduler: Any, store: TaskStore | None = None) -> None:
+    def __init__(self, settings: Settings, scheduler: Any, store: TaskStore | None = None, *,
+                 migrate: bool = False) -> None:
+        """``scheduler``: the Scheduler actor's handle (``None`` for a process that only reads
+        tasks, like ``videoai status``); ``migrate``: bring the store's schema up to date."""
         self.settings = settings
         self.scheduler = scheduler
-        self.store = store or TaskStore(settings.db_url, migrate=False)
+        self.store = store or TaskStore(settings.db_url, migrate=migrate)
         self.router = ExperimentRouter(self._running_experiments)
         self._pipelines: Any = None
 
@@ -179,22 +187,52 @@ class MediaService(ExperimentMethods, SchedulesMixin):
                                     task_id=batch_task_id(batch_id, i))  # the same when the batch is sent again
             yield prepared
 
-    # -- operations ----------------------------------------------------------------------------
+    # -- submitting ------------------------------------------------------------------------------
 
-    def submit(self, prepared: list[dict[str, Any]], *, return_tasks: bool = False) -> list[dict[str, Any]]:
-        return list(_unwrap(lambda: ray.get(self.scheduler.submit.remote(prepared, return_tasks))))
+    def submit(self, prepared: list[dict[str, Any]], *, return_tasks: bool = False,
+               known_ids: bool = False) -> list[dict[str, Any]]:
+        """Send prepared submissions (one Scheduler call, one SQL transaction); per item
+        ``{"id", "status", "existing", "cache_hit", ...}``."""
+        return self.collect(self.send(prepared, return_tasks=return_tasks, known_ids=known_ids))
+
+    def send(self, prepared: list[dict[str, Any]], *, return_tasks: bool = False, known_ids: bool = False) -> Any:
+        """Start a submit and return at once: the reference ``collect`` waits on (the SDK keeps
+        two chunks in flight). ``known_ids``: the ids may be stored already (a resumed batch)."""
+        return self.scheduler.submit.remote(prepared, return_tasks, known_ids)
+
+    def collect(self, ref: Any) -> list[dict[str, Any]]:
+        """The answers of a ``send``."""
+        return list(_unwrap(lambda: ray.get(ref)))
+
+    async def submit_async(self, prepared: list[dict[str, Any]], *, return_tasks: bool = True) -> list[dict[str, Any]]:
+        """``submit`` for async code (the HTTP API): the event loop keeps running."""
+        try:
+            return list(await self.scheduler.submit.remote(prepared, return_tasks))
+        except Exception as e:
+            raise unwrap_ray_error(e) from None
+
+    def estimate(self, prepared: list[dict[str, Any]]) -> dict[str, Any]:
+        """What the Scheduler would charge for prepared submissions (nothing is stored)."""
+        part = [{"type": p["type"], "input": p["input"], "options": p["options"]} for p in prepared]
+        return dict(_unwrap(lambda: ray.get(self.scheduler.estimate.remote(part))))
+
+    # -- waiting ---------------------------------------------------------------------------------
+
+    def version(self, since: int, timeout: float) -> int:
+        """The Scheduler's change version once it passes ``since`` (or ``timeout`` passes)."""
+        return int(ray.get(self.scheduler.wait_version.remote(since, timeout)))
 
     def wait(self, task_id: str, user_id: str | None, timeout: float | None) -> Task:
         """The task once it is done, or as it is when ``timeout`` passes (check ``task.done``).
         Sleeps on the Scheduler's change version between reads, so it does not poll the store."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        version = int(ray.get(self.scheduler.wait_version.remote(0, 0)))
+        version = self.version(0, 0)
         while True:
             task = self.get(task_id, user_id)
             sleep = _next_sleep(task, deadline)
             if sleep is None:
                 return task
-            version = int(ray.get(self.scheduler.wait_version.remote(version, sleep)))
+            version = self.version(version, sleep)
 
     async def wait_async(self, task_id: str, user_id: str | None, timeout: float | None) -> Task:
         """``wait`` for async code: the event loop keeps running (store reads go to a thread)."""
@@ -207,26 +245,66 @@ class MediaService(ExperimentMethods, SchedulesMixin):
                 return task
             version = int(await self.scheduler.wait_version.remote(version, sleep))
 
+    # -- reading tasks -----------------------------------------------------------------------------
+
     def get(self, task_id: str, user_id: str | None = None) -> Task:
         task = self.store.get(task_id, user_id)
         if task is None:
             raise TaskNotFound(f"no task {task_id}")
         return task
 
+    def get_many(self, task_ids: Sequence[str]) -> list[Task]:
+        """Tasks by id, in that order (ids not stored are left out)."""
+        return self.store.get_many(task_ids)
+
+    def tasks(self, user_id: str | None, *, status: str | None = None, task_type: str | None = None,
+              batch_id: str | None = None, limit: int = 50, before: Any = None) -> list[Task]:
+        """The user's tasks, newest first; ``before``: a page cursor (``api.views.decode_cursor``)."""
+        return self.store.list(user_id=user_id, status=status, task_type=task_type, batch_id=batch_id,
+                               limit=limit, before=before)
+
+    # -- changing tasks ----------------------------------------------------------------------------
+
     def cancel(self, task_id: str, user_id: str | None = None) -> Task:
-        [res] = _unwrap(lambda: ray.get(self.scheduler.cancel.remote([task_id], user_id)))
+        [res] = self.cancel_many([task_id], user_id)
         if res.get("error") == TaskNotFound.code:
             raise TaskNotFound(f"no task {task_id}")
         return self._after_write(task_id)
+
+    def cancel_many(self, task_ids: list[str], user_id: str | None = None) -> list[dict[str, Any]]:
+        """Cancel tasks; per id ``{"id", "status"}`` or ``{"id", "error"}``."""
+        return list(_unwrap(lambda: ray.get(self.scheduler.cancel.remote(task_ids, user_id))))
+
+    def cancel_batch(self, batch_id: str, user_id: str | None = None) -> list[dict[str, Any]]:
+        """Cancel every unfinished task of a batch."""
+        return list(_unwrap(lambda: ray.get(self.scheduler.cancel_batch.remote(batch_id, user_id))))
 
     def retry(self, task_id: str, user_id: str | None = None) -> Task:
         _unwrap(lambda: ray.get(self.scheduler.retry.remote(task_id, user_id)))
         return self._after_write(task_id)
 
+    def retry_many(self, task_ids: Sequence[str], user_id: str | None = None) -> int:
+        """Retry failed tasks, a thousand calls in flight at a time; how many were retried (one
+        retried meanwhile by someone else is no longer failed, and is skipped)."""
+        retried = 0
+        for start in range(0, len(task_ids), 1000):
+            refs = [self.scheduler.retry.remote(tid, user_id) for tid in task_ids[start:start + 1000]]
+            for ref in refs:
+                try:
+                    _unwrap(lambda ref=ref: ray.get(ref))
+                    retried += 1
+                except InvalidTransition:
+                    pass
+        if retried:
+            ray.get(self.scheduler.flush_now.remote())
+        return retried
+
     def _after_write(self, task_id: str) -> Task:
         """Read a task after the Scheduler changed it (waits for its write to be committed)."""
         ray.get(self.scheduler.flush_now.remote())
         return self.get(task_id)
+
+    # -- monitoring --------------------------------------------------------------------------------
 
     def statistics(self, user_id: str | None = None) -> dict[str, Any]:
         live = ray.get(self.scheduler.live_stats.remote())
@@ -238,18 +316,87 @@ class MediaService(ExperimentMethods, SchedulesMixin):
     def providers(self) -> list[dict[str, Any]]:
         return list(ray.get(self.scheduler.providers.remote()))
 
-    # -- batches, budgets, spend -----------------------------------------------------------------
+    def cache_stats(self) -> dict[str, Any]:
+        return dict(ray.get(self.scheduler.cache_stats.remote()))
+
+    async def cache_stats_async(self) -> dict[str, Any]:
+        return dict(await self.scheduler.cache_stats.remote())
+
+    async def live_stats_async(self) -> dict[str, Any]:
+        """The Scheduler's in-memory numbers (queue, in flight, providers, cache)."""
+        return dict(await self.scheduler.live_stats.remote())
+
+    def ping_store(self) -> str:
+        """Run ``SELECT 1`` on the store; its SQL dialect (``sqlite``, ``postgresql``)."""
+        from sqlalchemy import text
+
+        with self.store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return str(self.store.engine.dialect.name)
+
+    # -- providers ---------------------------------------------------------------------------------
+
+    def register_provider(self, provider: Any, *, replace: bool = False) -> dict[str, Any]:
+        return dict(_unwrap(lambda: ray.get(self.scheduler.register_provider.remote(provider, replace))))
+
+    def unregister_provider(self, name: str) -> None:
+        _unwrap(lambda: ray.get(self.scheduler.unregister_provider.remote(name)))
+
+    # -- batches -----------------------------------------------------------------------------------
+
+    def open_batch(self, batch_id: str, user_id: str, expected: int | None, budget_usd: float | None = None) -> None:
+        """Record a batch before its first task is sent (``expected``: its size, when known)."""
+        open_batch(self.store.engine, batch_id, user_id, expected, budget_usd)
+
+    def seal_batch(self, batch_id: str, sent: int | None = None) -> None:
+        """Every item of the batch was sent (``sent`` of them)."""
+        seal_batch(self.store.engine, batch_id, sent)
+
+    def discard_batch(self, batch_id: str) -> None:
+        """Forget a batch row whose tasks were not stored (or belong to another batch)."""
+        discard_batch(self.store.engine, batch_id)
 
     def batches(self, user_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """The user's batches, newest first (see ``store.batches.batch_rows``)."""
         return batch_rows(self.store.engine, user_id, limit=limit)
 
-    def batch(self, batch_id: str, user_id: str) -> dict[str, Any]:
+    def batch(self, batch_id: str, user_id: str | None) -> dict[str, Any]:
         """One of the user's batches; ``BatchNotFound`` for an unknown id or another user's."""
         rows = batch_rows(self.store.engine, user_id, batch_id)
         if not rows:
             raise BatchNotFound(f"no batch {batch_id}")
         return rows[0]
+
+    def batch_task_ids(self, row: dict[str, Any]) -> Sequence[str]:
+        """The task ids of a batch (a ``batch`` row)."""
+        return batch_ids(self.store.engine, row)
+
+    def stored_batch_ids(self, batch_id: str) -> list[str]:
+        """The ids of a batch's tasks that are stored."""
+        return stored_ids(self.store.engine, batch_id)
+
+    def batch_counts(self, batch_id: str) -> dict[str, int]:
+        """A batch's tasks per status; ``not_submitted``: items its driver meant to send but did not."""
+        counts = self.store.status_counts(batch_id=batch_id)
+        rows = batch_rows(self.store.engine, None, batch_id)
+        if rows and rows[0]["missing"]:
+            counts["not_submitted"] = rows[0]["missing"]
+        return counts
+
+    def batch_cost(self, batch_id: str) -> float | None:
+        """What a batch's tasks cost so far, in USD (``None``: no batch row, e.g. an old batch)."""
+        rows = batch_rows(self.store.engine, None, batch_id)
+        return float(rows[0]["cost_usd"]) if rows else None
+
+    def finished_since(self, batch_id: str, cursor: int) -> list[tuple[str, str, int]]:
+        """``(id, status, seq)`` of a batch's tasks that finished after ``cursor`` (a ``seq``)."""
+        return self.store.finished_since(batch_id, cursor)
+
+    def batch_states(self, batch_id: str, statuses: Sequence[str]) -> list[tuple[str, str, str | None]]:
+        """``(id, status, provider)`` of a batch's tasks in one of ``statuses``."""
+        return self.store.batch_states(batch_id, statuses)
+
+    # -- budgets, spend ----------------------------------------------------------------------------
 
     def budget(self, user_id: str) -> dict[str, Any]:
         """The user's own daily budget, the deployment's cap, the one that applies, today's spend."""
@@ -263,8 +410,6 @@ class MediaService(ExperimentMethods, SchedulesMixin):
 
     def set_budget(self, user_id: str, budget_usd: float | None) -> dict[str, Any]:
         """Set the user's own daily budget (``None`` removes it); checked before every attempt."""
-        from .batching import check_budget
-
         check_budget(budget_usd)
         _unwrap(lambda: ray.get(self.scheduler.set_user_budget.remote(user_id, budget_usd)))
         return self.budget(user_id)
@@ -276,6 +421,55 @@ class MediaService(ExperimentMethods, SchedulesMixin):
         if not 1 <= days <= 366:
             raise InvalidRequest("days: must be from 1 to 366", field="days")
         return spend_rows(self.store.engine, user_id, days)
+
+    # -- webhooks ----------------------------------------------------------------------------------
+
+    def webhook_deliveries(self, user_id: str, task_id: str | None = None, *, status: str | None = None,
+                           limit: int = 100) -> list[dict[str, Any]]:
+        """The user's webhook deliveries: a task's in event order, or all newest first."""
+        from .webhooks import service as webhooks
+
+        return webhooks.list_deliveries(self.store.engine, user_id, task_id, status=status, limit=limit)
+
+    def webhook_delivery(self, webhook_id: str, user_id: str) -> dict[str, Any] | None:
+        """One of the user's deliveries with its attempt log (``None``: unknown or another user's)."""
+        from .webhooks import service as webhooks
+
+        return webhooks.delivery_status(self.store.engine, webhook_id, user_id)
+
+    def webhook_statistics(self, user_id: str | None) -> dict[str, Any]:
+        from .webhooks import service as webhooks
+
+        return webhooks.statistics(self.store.engine, user_id)
+
+    def redeliver_webhook(self, webhook_id: str, user_id: str) -> dict[str, Any] | None:
+        """Send one of the user's deliveries again, now (``None``: unknown or another user's)."""
+        from .webhooks import service as webhooks
+        from .webhooks.dispatcher import wake_dispatcher
+
+        row = webhooks.redeliver(self.store.engine, webhook_id, user_id)
+        if row is not None:
+            wake_dispatcher(self.settings)
+        return row
+
+    def webhook_secret(self, user_id: str, *, rotate: bool = False) -> str:
+        """The user's signing secret (``whsec_...``); ``rotate`` makes a new one."""
+        from .webhooks.user_secrets import get_user_secret, rotate_user_secret
+
+        return (rotate_user_secret if rotate else get_user_secret)(self.store.engine, user_id)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def check_budget(budget_usd: float | None, field: str = "budget_usd") -> float | None:
+    """A budget is a finite amount above zero, or ``None``; ``InvalidRequest`` otherwise."""
+    if budget_usd is None:
+        return None
+    if isinstance(budget_usd, bool) or not isinstance(budget_usd, int | float) or not math.isfinite(budget_usd) \
+            or budget_usd <= 0:
+        raise InvalidRequest(f"{field}: must be an amount in USD above 0, got {budget_usd!r}", field=field)
+    return float(budget_usd)
 
 
 def request_fingerprint(route: str, task_type: str, priority: str, request: TaskRequest) -> str:
@@ -289,8 +483,8 @@ def _next_sleep(task: Task, deadline: float | None) -> float | None:
     """``None`` when waiting is over (the task is done or time is up), else seconds to sleep."""
     if task.done:
         return None
-    remaining = _WAIT_SLICE if deadline is None else deadline - time.monotonic()
-    return None if remaining <= 0 else min(_WAIT_SLICE, remaining)
+    remaining = WAIT_SLICE if deadline is None else deadline - time.monotonic()
+    return None if remaining <= 0 else min(WAIT_SLICE, remaining)
 
 
 def unwrap_ray_error(exc: BaseException) -> BaseException:

@@ -130,7 +130,8 @@ def test_unknown_route_and_method_use_the_error_shape(api: Api) -> None:
 
 def test_unexpected_errors_are_a_json_500_without_trace(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     settings = Settings(home=tmp_path, instance="t-api-500")
-    ctx = ApiContext(settings, MediaService(settings, None), MemoryRateLimiter(), SubmitBatcher(None))
+    service = MediaService(settings, None)
+    ctx = ApiContext(settings, service, MemoryRateLimiter(), SubmitBatcher(service))
     app = create_app(ctx)
 
     @app.get("/boom")

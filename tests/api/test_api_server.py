@@ -15,6 +15,7 @@ import yaml
 from served_api import Api, free_port
 
 from videoai_ray.api import server
+from videoai_ray.api.server import HAPROXY_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,7 +76,8 @@ def test_serve_entry_points() -> None:
     [app] = schema.applications
     assert app.import_path == "serve.app:app" and app.route_prefix == "/"
     assert schema.controller_options is not None
-    assert schema.controller_options.runtime_env["env_vars"]["RAY_SERVE_ENABLE_HA_PROXY"] == "1"
+    # `videoai serve` sets HAPROXY_ENV itself; the file spells the same variables for `serve run`
+    assert schema.controller_options.runtime_env["env_vars"] == HAPROXY_ENV
 
 
 @pytest.mark.slow

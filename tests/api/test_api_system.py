@@ -47,7 +47,8 @@ def test_health_is_503_when_the_scheduler_is_unreachable(tmp_path: Path, monkeyp
     monkeypatch.setattr(routes_system, "HEALTH_TIMEOUT", 0.2)
     settings = Settings(home=tmp_path, instance="t-api-down")
     sched = _Unreachable()
-    ctx = ApiContext(settings, MediaService(settings, sched), MemoryRateLimiter(), SubmitBatcher(sched))
+    service = MediaService(settings, sched)
+    ctx = ApiContext(settings, service, MemoryRateLimiter(), SubmitBatcher(service))
 
     async def call() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ctx)), base_url="http://t") as c:

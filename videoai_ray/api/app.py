@@ -23,13 +23,12 @@ from ..schedules import ScheduleRequest
 from .context import API_PREFIX, ApiContext
 from .deps import BEARER_SCHEME
 from .errors import ErrorBody, install_error_handlers
-from .fastpath import FastRoutes
+from .fastpath import FastRoutes, fast_table
 from .limits import BodySizeLimit
 from .routes_batches import router as batches_router
 from .routes_experiments import router as experiments_router
 from .routes_pipelines import router as pipelines_router
 from .routes_schedules import router as schedules_router
-from .routes_submit import FAST_ROUTES
 from .routes_submit import router as submit_router
 from .routes_system import router as system_router
 from .routes_tasks import router as tasks_router
@@ -44,6 +43,10 @@ Media tasks (images, videos, transcriptions, subtitles) for AI providers, run on
   `?wait=N` to get the finished task (`200`) when it ends within N seconds.
 * Every error has one shape: `{"error": {"code", "message", "field", "errors"}}`.
 """
+
+#: every router of the API, each included under ``API_PREFIX`` (a new feature adds its router here)
+ROUTERS = (submit_router, tasks_router, batches_router, pipelines_router, system_router, webhooks_router,
+           experiments_router, schedules_router)
 
 #: schemas referenced by routes that read their body themselves
 _BODY_MODELS: list[type[BaseModel]] = [*REQUEST_MODELS.values(), BatchItem, PipelineSpec, ExperimentSpec,
@@ -62,10 +65,10 @@ def create_app(ctx: ApiContext) -> FastAPI:
                   lifespan=lifespan, docs_url="/docs", openapi_url="/openapi.json")
     app.state.ctx = ctx
     install_error_handlers(app)
-    for router in (submit_router, tasks_router, batches_router, pipelines_router, system_router, webhooks_router,
-                   experiments_router, schedules_router):
+    for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
-    app.add_middleware(FastRoutes, routes=FAST_ROUTES)  # inside the size limit: added first
+    # inside the size limit: added first
+    app.add_middleware(FastRoutes, api=app, routes=fast_table(ROUTERS, API_PREFIX))
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_request_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

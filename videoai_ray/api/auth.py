@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 import jwt
+from cachetools import TLRUCache
 
 from ..settings import Settings
 from .errors import ApiError
@@ -63,24 +64,22 @@ def unauthorized(code: str, message: str) -> ApiError:
 
 class TokenCache:
     """Tokens already verified, until they expire: a client sends the same token with every
-    request, and checking its signature again each time costs more than the rest of the auth."""
+    request, and checking its signature again each time costs more than the rest of the auth.
+    A ``cachetools.TLRUCache``: each entry lives until its token's ``exp``, the least recently
+    used goes first past ``size``."""
 
     def __init__(self, settings: Settings, size: int = 10_000) -> None:
         self.settings = settings
-        self.size = size
-        self._seen: dict[str, tuple[Caller, float]] = {}
+        self._seen: TLRUCache[str, tuple[Caller, float]] = TLRUCache(
+            maxsize=size, ttu=lambda _token, hit, _now: hit[1], timer=time.time)
 
     def caller(self, authorization: str | None) -> Caller:
         """The caller of a request's ``Authorization`` header (401 ``ApiError`` if not valid)."""
         token = bearer_token(authorization)
         hit = self._seen.get(token)
-        if hit is not None and hit[1] > time.time():
-            return hit[0]
-        caller, exp = _verify(self.settings, token)
-        if len(self._seen) >= self.size:
-            self._seen.clear()  # crude but bounded; re-verifying is only a little slower
-        self._seen[token] = (caller, exp)
-        return caller
+        if hit is None:
+            hit = self._seen[token] = _verify(self.settings, token)
+        return hit[0]
 
 
 def verify_token(settings: Settings, token: str) -> Caller:

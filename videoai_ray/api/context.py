@@ -32,10 +32,6 @@ class ApiContext:
         self.artifacts = ArtifactStore(self.settings.artifacts_root)
         self.tokens = TokenCache(self.settings)
 
-    @property
-    def scheduler(self) -> Any:
-        return self.service.scheduler
-
     @classmethod
     def start(cls, settings: Settings, scheduler: Any = None, limiter: RateLimiter | None = None) -> ApiContext:
         """Find (or start) the deployment's Scheduler and open the store."""
@@ -44,11 +40,11 @@ class ApiContext:
 
             scheduler = get_or_create_scheduler(settings)
         service = MediaService(settings, scheduler)
-        return cls(settings, service, limiter or make_limiter(settings), SubmitBatcher(scheduler))
+        return cls(settings, service, limiter or make_limiter(settings), SubmitBatcher(service))
 
     async def close(self) -> None:
         await self.limiter.close()
-        self.service.store.close()
+        self.service.close()
 
 
 async def get_context(request: Request) -> ApiContext:

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from fastapi import Request
-from starlette.routing import get_route_path
 
 from ..errors import InvalidRequest
 from .auth import Caller
@@ -53,8 +52,9 @@ async def _count_auth_failure(ctx: ApiContext, request: Request) -> None:
 
 def _route_template(request: Request) -> str:
     """The matched route's template (``/api/v1/media/tasks/{task_id}``): one budget per endpoint,
-    not per task id."""
-    path = str(getattr(request.scope.get("route"), "path", "") or get_route_path(request.scope))
+    not per task id. FastAPI's routing and ``FastRoutes`` both set ``scope["route"]``; newer
+    FastAPI versions give the route as declared on its router, without the include prefix."""
+    path = str(request.scope["route"].path)
     return path if path.startswith(API_PREFIX) else API_PREFIX + path
 
 

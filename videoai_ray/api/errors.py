@@ -119,16 +119,6 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "internal server error")
 
 
-async def error_for(request: Request, exc: Exception) -> JSONResponse:
-    """The answer to ``exc`` raised by a handler that runs outside FastAPI's routing (the fast
-    path of ``fastpath.FastRoutes``): the same mapping as the installed handlers."""
-    if isinstance(exc, VideoAIError):
-        return await _videoai_error(request, exc)
-    if isinstance(exc, StarletteHTTPException):
-        return await _http_exception(request, exc)
-    return await _unhandled(request, exc)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Route every failure through :func:`error_response`."""
     app.add_exception_handler(VideoAIError, _videoai_error)

@@ -16,7 +16,8 @@ from .auth import Caller
 from .context import API_PREFIX, ApiContext, get_context
 from .deps import authorized, json_body, json_body_schema, json_object
 from .errors import ERROR_RESPONSES, ErrorBody
-from .routes_submit import _IDEMPOTENCY_PARAMETER, idempotency_key_of
+from .fastpath import documented
+from .routes_submit import IDEMPOTENCY_KEY
 
 router = APIRouter(tags=["pipelines"])
 
@@ -41,14 +42,14 @@ def _view(record: PipelineRecord) -> dict[str, Any]:
 @router.post("/pipelines", status_code=202, response_model=PipelineRecord, summary="Start a pipeline of tasks",
              responses={**ERROR_RESPONSES, 409: {"model": ErrorBody, "description":
                                                  "the Idempotency-Key was used before with another pipeline"}},
-             openapi_extra={**json_body_schema("PipelineSpec"), "parameters": [_IDEMPOTENCY_PARAMETER]})
+             openapi_extra=documented([IDEMPOTENCY_KEY], json_body_schema("PipelineSpec")))
 async def create_pipeline(request: Request, caller: Caller = Depends(authorized),
                           ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     """Body: `PipelineSpec`. A step's input value may be `{"$ref": "<step>.output.<path>"}` (or
     `.input.`; with `"as": "cues"` a transcript's segments become subtitle cues): the step starts
     once the steps it refers to have completed. A failed step fails the pipeline and cancels the
     rest; `pipeline.completed` / `pipeline.failed` / `pipeline.cancelled` go to `webhook_url`."""
-    idempotency_key = idempotency_key_of(request.headers.get("idempotency-key"))
+    idempotency_key = IDEMPOTENCY_KEY.read(request)
     body = json_object(await json_body(request))
     record, existing = await asyncio.to_thread(lambda: ctx.service.pipelines.start(
         body, user_id=caller.user_id, idempotency_key=idempotency_key, http=True))

@@ -2,7 +2,7 @@
 
 Bodies are read as plain JSON and handed to ``MediaService.prepare`` / ``prepare_batch``, the one
 validator (their models are only *referenced* in the OpenAPI document). Accepted tasks go to the
-Scheduler through the context's ``SubmitBatcher``; the answer is ``202`` with the task, or ``200``
+core through the context's ``SubmitBatcher``; the answer is ``202`` with the task, or ``200``
 with the finished task when ``?wait=N`` was given and it finished in time.
 """
 
@@ -26,11 +26,11 @@ from ..models import (
     TaskType,
     submitted_task_json,
 )
-from ..store.batches import discard_batch, open_batch, seal_batch
 from .auth import Caller
-from .context import API_PREFIX, ApiContext, get_context
+from .context import ApiContext, get_context
 from .deps import authorized, json_body, json_body_schema, json_object
 from .errors import ERROR_RESPONSES, ErrorBody
+from .fastpath import FastRoute, Param, documented
 from .views import BatchResponse, TaskResponse, task_links, task_view
 
 #: the longest ``?wait=`` accepted, in seconds
@@ -38,20 +38,6 @@ MAX_WAIT_SECONDS = 60.0
 MAX_IDEMPOTENCY_KEY = 200
 
 router = APIRouter(tags=["tasks"])
-
-#: the query and header the create routes read themselves, as OpenAPI parameters
-_WAIT_PARAMETER = {
-    "name": "wait", "in": "query", "required": False,
-    "schema": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "default": 0},
-    "description": "seconds to wait for the task to finish; answers 200 with the finished task if it does, "
-                   "else 202 as without it",
-}
-_IDEMPOTENCY_PARAMETER = {
-    "name": "Idempotency-Key", "in": "header", "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
-    "description": "repeat a request with the same key to get the same task back (the same key with "
-                   "another route or body answers 409)",
-}
 
 _CREATED = {
     200: {"model": TaskResponse, "description": "with `?wait=N`: the task finished within N seconds"},
@@ -89,13 +75,13 @@ async def _accepted(ctx: ApiContext, caller: Caller, prepared: dict[str, Any], a
 
 
 def _media_endpoint(task_type: TaskType) -> Callable[[Request], Awaitable[JSONResponse]]:
-    # The hot path of the API, served by ``fastpath.FastRoutes``: it takes only the request and
-    # reads its query and header itself (declared in the OpenAPI document by hand).
+    # The hot path of the API, a ``fastpath.FastRoute``: it takes only the request and reads its
+    # query and header itself (``WAIT``, ``IDEMPOTENCY_KEY``).
     async def create(request: Request) -> JSONResponse:
         ctx: ApiContext = request.app.state.ctx
         caller = await authorized(request)
-        wait = wait_seconds(request.query_params.get("wait"))
-        idempotency_key = idempotency_key_of(request.headers.get("idempotency-key"))
+        wait = WAIT.read(request)
+        idempotency_key = IDEMPOTENCY_KEY.read(request)
         body = json_object(await json_body(request))
         prepared = await _prepare(lambda: ctx.service.prepare(
             task_type, body, user_id=caller.user_id, idempotency_key=idempotency_key, http=True,
@@ -127,74 +113,6 @@ def idempotency_key_of(raw: str | None) -> str | None:
     return raw
 
 
-_MEDIA_ROUTES = [
-    ("/images/generate", TaskType.IMAGE_GENERATION, "Generate images"),
-    ("/videos/generate", TaskType.VIDEO_GENERATION, "Generate a video"),
-    ("/audio/transcribe", TaskType.AUDIO_TRANSCRIPTION, "Transcribe audio"),
-    ("/subtitles/generate", TaskType.SUBTITLE_GENERATION, "Generate subtitles"),
-]
-
-#: the media endpoints by ``(method, full path)``, for ``fastpath.FastRoutes``
-FAST_ROUTES: dict[tuple[str, str], Callable[[Request], Awaitable[JSONResponse]]] = {}
-
-for _path, _type, _summary in _MEDIA_ROUTES:
-    _model = REQUEST_MODELS[_type]
-    _endpoint = FAST_ROUTES[("POST", API_PREFIX + _path)] = _media_endpoint(_type)
-    router.add_api_route(
-        _path, _endpoint, methods=["POST"], status_code=202, response_model=TaskResponse,
-        summary=_summary, name=f"create_{_type.value}", operation_id=f"create_{_type.value}",
-        description=f"Create a `{_type.value}` task. Body: `{_model.__name__}`. " + (_model.__doc__ or ""),
-        responses=_CREATED,
-        openapi_extra={**json_body_schema(_model.__name__), "parameters": [_WAIT_PARAMETER, _IDEMPOTENCY_PARAMETER]},
-    )
-
-
-_BUDGET_PARAMETER = {
-    "name": "budget_usd", "in": "query", "required": False,
-    "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": 1e9},
-    "description": "the most this batch may spend, in USD: an attempt that could take it over is not started "
-                   "and its task fails with `budget_exceeded`",
-}
-
-
-@router.post("/batch", status_code=202, response_model=BatchResponse, summary="Create up to 50 tasks at once",
-             responses={**ERROR_RESPONSES, 409: _CREATED[409], 413: _CREATED[413]},
-             openapi_extra={**json_body_schema("BatchItem", array=True, max_items=MAX_HTTP_BATCH),
-                            "parameters": [_IDEMPOTENCY_PARAMETER, _BUDGET_PARAMETER]})
-async def create_batch(request: Request, caller: Caller = Depends(authorized),
-                       ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    """A JSON array of `{task_type, input_data, priority}`. All or nothing: when one item is
-    invalid nothing is created and the error names its index (`[3].input_data.prompt`). The batch
-    is listed by `GET /batches` (`?budget_usd=` gives it a budget)."""
-    idempotency_key = idempotency_key_of(request.headers.get("idempotency-key"))
-    budget = budget_of(request.query_params.get("budget_usd"))
-    items = await json_body(request)
-    if not isinstance(items, list) or not items:
-        raise InvalidRequest("body: must be a non-empty JSON array of batch items", field="body")
-    if len(items) > MAX_HTTP_BATCH:
-        raise InvalidRequest(f"body: a batch holds at most {MAX_HTTP_BATCH} tasks, got {len(items)} "
-                             "(use the SDK's client.batch for more)", field="body")
-    batch_id = "batch_" + uuid.uuid4().hex
-    prepared = await asyncio.to_thread(
-        lambda: list(ctx.service.prepare_batch(items, user_id=caller.user_id, batch_id=batch_id, http=True,
-                                               tenant=caller.tenant, idempotency_key=idempotency_key)))
-    engine = ctx.service.store.engine
-    # the row (with its budget) exists before any task of the batch can be dispatched
-    await asyncio.to_thread(open_batch, engine, batch_id, caller.user_id, len(prepared), budget)
-    try:
-        answers = await ctx.batcher.submit(prepared)
-    except BaseException:
-        await asyncio.to_thread(discard_batch, engine, batch_id)
-        raise
-    replayed = all(a.get("existing") for a in answers)
-    # a replay's tasks belong to the first request's batch: this one holds nothing
-    await asyncio.to_thread(discard_batch if replayed else seal_batch, engine, batch_id)
-    tasks = [task_view(submitted_task_json(p, a), ctx.artifacts) for p, a in zip(prepared, answers, strict=True)]
-    batch = tasks[0].get("batch_id") or batch_id
-    headers = {"Idempotent-Replayed": "true"} if replayed else {}
-    return JSONResponse({"batch_id": batch, "count": len(tasks), "tasks": tasks}, status_code=202, headers=headers)
-
-
 def budget_of(raw: str | None) -> float | None:
     """``?budget_usd=`` as an amount (422 naming it unless a finite number above 0)."""
     if raw is None:
@@ -206,3 +124,71 @@ def budget_of(raw: str | None) -> float | None:
     if not (math.isfinite(value) and 0 < value <= 1e9):
         raise InvalidRequest("budget_usd: must be an amount in USD above 0 (at most 1e9)", field="budget_usd")
     return value
+
+
+WAIT = Param("wait", "query", {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "default": 0},
+             "seconds to wait for the task to finish; answers 200 with the finished task if it does, "
+             "else 202 as without it", wait_seconds)
+IDEMPOTENCY_KEY = Param("Idempotency-Key", "header", {"type": "string", "minLength": 1,
+                                                       "maxLength": MAX_IDEMPOTENCY_KEY},
+                        "repeat a request with the same key to get the same task back (the same key with "
+                        "another route or body answers 409)", idempotency_key_of)
+BUDGET = Param("budget_usd", "query", {"type": "number", "exclusiveMinimum": 0, "maximum": 1e9},
+               "the most this batch may spend, in USD: an attempt that could take it over is not started "
+               "and its task fails with `budget_exceeded`", budget_of)
+
+_MEDIA_ROUTES = [
+    ("/images/generate", TaskType.IMAGE_GENERATION, "Generate images"),
+    ("/videos/generate", TaskType.VIDEO_GENERATION, "Generate a video"),
+    ("/audio/transcribe", TaskType.AUDIO_TRANSCRIPTION, "Transcribe audio"),
+    ("/subtitles/generate", TaskType.SUBTITLE_GENERATION, "Generate subtitles"),
+]
+
+for _path, _type, _summary in _MEDIA_ROUTES:
+    _model = REQUEST_MODELS[_type]
+    router.add_api_route(
+        _path, _media_endpoint(_type), methods=["POST"], status_code=202, response_model=TaskResponse,
+        summary=_summary, name=f"create_{_type.value}", operation_id=f"create_{_type.value}",
+        description=f"Create a `{_type.value}` task. Body: `{_model.__name__}`. " + (_model.__doc__ or ""),
+        responses=_CREATED, route_class_override=FastRoute,
+        openapi_extra=documented([WAIT, IDEMPOTENCY_KEY], json_body_schema(_model.__name__)),
+    )
+
+
+@router.post("/batch", status_code=202, response_model=BatchResponse, summary="Create up to 50 tasks at once",
+             responses={**ERROR_RESPONSES, 409: _CREATED[409], 413: _CREATED[413]},
+             openapi_extra=documented([IDEMPOTENCY_KEY, BUDGET],
+                                      json_body_schema("BatchItem", array=True, max_items=MAX_HTTP_BATCH)))
+async def create_batch(request: Request, caller: Caller = Depends(authorized),
+                       ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    """A JSON array of `{task_type, input_data, priority}`. All or nothing: when one item is
+    invalid nothing is created and the error names its index (`[3].input_data.prompt`). The batch
+    is listed by `GET /batches` (`?budget_usd=` gives it a budget)."""
+    idempotency_key = IDEMPOTENCY_KEY.read(request)
+    budget = BUDGET.read(request)
+    items = await json_body(request)
+    if not isinstance(items, list) or not items:
+        raise InvalidRequest("body: must be a non-empty JSON array of batch items", field="body")
+    if len(items) > MAX_HTTP_BATCH:
+        raise InvalidRequest(f"body: a batch holds at most {MAX_HTTP_BATCH} tasks, got {len(items)} "
+                             "(use the SDK's client.batch for more)", field="body")
+    batch_id = "batch_" + uuid.uuid4().hex
+    prepared = await asyncio.to_thread(
+        lambda: list(ctx.service.prepare_batch(items, user_id=caller.user_id, batch_id=batch_id, http=True,
+                                               tenant=caller.tenant, idempotency_key=idempotency_key)))
+    service = ctx.service
+    # the row (with its budget) exists before any task of the batch can be dispatched
+    await asyncio.to_thread(service.open_batch, batch_id, caller.user_id, len(prepared), budget)
+    try:
+        answers = await ctx.batcher.submit(prepared)
+    except BaseException:
+        await asyncio.to_thread(service.discard_batch, batch_id)
+        raise
+    replayed = all(a.get("existing") for a in answers)
+    # a replay's tasks belong to the first request's batch: this one holds nothing
+    await asyncio.to_thread(service.discard_batch if replayed else service.seal_batch, batch_id)
+    tasks = [task_view(submitted_task_json(p, a), ctx.artifacts) for p, a in zip(prepared, answers, strict=True)]
+    batch = tasks[0].get("batch_id") or batch_id
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse({"batch_id": batch, "count": len(tasks), "tasks": tasks}, status_code=202, headers=headers)
+

@@ -10,7 +10,6 @@ import ray
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from .auth import Caller
 from .context import ApiContext, get_context
@@ -74,11 +73,7 @@ def providers(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(ge
 
 @router.get("/cache/stats", summary="Result cache hit/miss statistics per layer", responses=ERROR_RESPONSES)
 async def cache_stats(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> dict[str, Any]:
-    return dict(await ctx.scheduler.cache_stats.remote())
-
-
-async def _awaited(ref: Any) -> Any:
-    return await ref
+    return await ctx.service.cache_stats_async()
 
 
 async def _timed(coro: Any) -> tuple[Any, float]:
@@ -103,19 +98,15 @@ async def health(ctx: ApiContext = Depends(get_context)) -> JSONResponse:
         checks["ray"] = _failed(e)
     live: dict[str, Any] | None = None
     try:
-        live, ms = await _timed(_awaited(ctx.scheduler.live_stats.remote()))
+        live, ms = await _timed(ctx.service.live_stats_async())
         checks["scheduler"] = {"status": "ok", "latency_ms": ms, "active_tasks": live.get("active"),
                                "queue_depth": live.get("queue_depth"), "in_flight": live.get("in_flight")}
     except Exception as e:
         checks["scheduler"] = _failed(e)
 
-    def ping() -> None:
-        with ctx.service.store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
     try:
-        _, ms = await _timed(asyncio.to_thread(ping))
-        checks["store"] = {"status": "ok", "latency_ms": ms, "dialect": ctx.service.store.engine.dialect.name}
+        dialect, ms = await _timed(asyncio.to_thread(ctx.service.ping_store))
+        checks["store"] = {"status": "ok", "latency_ms": ms, "dialect": dialect}
     except Exception as e:
         checks["store"] = _failed(e)
     if live is not None:

@@ -46,9 +46,9 @@ def list_tasks(
     ctx: ApiContext = Depends(get_context),
 ) -> JSONResponse:
     before = decode_cursor(cursor) if cursor else None
-    rows = ctx.service.store.list(
-        user_id=caller.user_id, task_type=task_type.value if task_type else None,
-        status=status.value if status else None, batch_id=batch_id, limit=limit + 1, before=before)
+    rows = ctx.service.tasks(caller.user_id, task_type=task_type.value if task_type else None,
+                             status=status.value if status else None, batch_id=batch_id, limit=limit + 1,
+                             before=before)
     page, more = rows[:limit], len(rows) > limit
     return JSONResponse({"tasks": [task_view(t, ctx.artifacts) for t in page],
                          "next_cursor": encode_cursor(page[-1]) if more else None, "limit": limit})

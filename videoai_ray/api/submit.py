@@ -1,20 +1,20 @@
-"""Getting HTTP submissions to the Scheduler without blocking the event loop.
+"""Getting HTTP submissions to the core without blocking the event loop.
 
-``SubmitBatcher`` coalesces the submissions of concurrent requests into one ``Scheduler.submit``
-call (one actor call and one SQL transaction for all of them): while a call is in flight, new
-requests queue up and go together in the next one. Under load that amortises the per-call cost
-across many requests; an idle server still sends each request at once. It is transport only:
-what ``submit`` does with the items is the Scheduler's business.
-
+``SubmitBatcher`` coalesces the submissions of concurrent requests into one
+``MediaService.submit_async`` call (one Scheduler call and one SQL transaction for all of them):
+while a call is in flight, new requests queue up and go together in the next one. Under load
+that amortises the per-call cost across many requests; an idle server still sends each request
+at once. It is transport only: what ``submit`` does with the items is the core's business.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..service import unwrap_ray_error
+if TYPE_CHECKING:
+    from ..service import MediaService
 
 log = logging.getLogger("videoai.api")
 
@@ -22,13 +22,13 @@ log = logging.getLogger("videoai.api")
 class SubmitBatcher:
     """Coalesce concurrent ``submit`` calls into chunks of at most ``max_items``."""
 
-    def __init__(self, scheduler: Any, *, max_items: int = 500, max_in_flight: int = 1) -> None:
-        self.scheduler = scheduler
+    def __init__(self, service: MediaService, *, max_items: int = 500, max_in_flight: int = 1) -> None:
+        self.service = service
         self.max_items = max_items
         self.max_in_flight = max_in_flight
         self._queue: list[tuple[list[dict[str, Any]], asyncio.Future[list[dict[str, Any]]]]] = []
         self._in_flight = 0
-        #: how many scheduler calls and items went out (benchmarks read these)
+        #: how many calls and items went out (benchmarks and ``/health`` read these)
         self.calls = 0
         self.items = 0
 
@@ -53,10 +53,7 @@ class SubmitBatcher:
     async def _call(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.calls += 1
         self.items += len(items)
-        try:
-            return list(await self.scheduler.submit.remote(items, True))
-        except Exception as e:
-            raise unwrap_ray_error(e) from None
+        return await self.service.submit_async(items)
 
     async def _send(self, chunk: list[tuple[list[dict[str, Any]], asyncio.Future[list[dict[str, Any]]]]]) -> None:
         try:

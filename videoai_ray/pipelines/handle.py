@@ -107,7 +107,7 @@ class StepFuture:
         """Wait until the step's task ended and return it (whatever its end state)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         client = self.pipeline.client
-        version = client._version(0, 0)
+        version = client.service.version(0, 0)
         while True:
             fut = self.future()
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -119,7 +119,7 @@ class StepFuture:
                                      record)
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(f"step {self.step_id} of pipeline {self.pipeline.id} is still {WAITING}")
-            version = client._version(version, min(0.5, remaining if remaining is not None else 0.5))
+            version = client.service.version(version, min(0.5, remaining if remaining is not None else 0.5))
 
     def result(self, timeout: float | None = None) -> Task:
         """The step's completed task; raises ``TaskFailed`` / ``TaskCancelled`` like a task's

@@ -16,10 +16,11 @@ from typing import Any
 import httpx
 import pysubs2
 import pytest
-from clips_and_ci import IN_CI, SPEECH
+from ci_env import IN_CI
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 from loopback import serving
 from PIL import Image
+from speech_clips import SPEECH
 from tiny_models import WHISPER_LANGUAGES
 
 import videoai_ray as vai

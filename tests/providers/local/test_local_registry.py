@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from clips_and_ci import IN_CI
+from ci_env import IN_CI
 
 from videoai_bench.providers import run_provider_benchmarks
 from videoai_ray.models import TaskType

@@ -12,7 +12,8 @@ from typing import Any
 import pysubs2
 import pytest
 from attempt_context import MakeCtx, artifact_path, run, upload
-from clips_and_ci import IN_CI, SPEECH
+from ci_env import IN_CI
+from speech_clips import SPEECH
 
 from videoai_bench.providers import word_error_rate as wer
 from videoai_ray.errors import InvalidInput, PermanentError
