@@ -57,7 +57,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from .api.auth import create_token
 
-    print(create_token(_settings(), args.user, args.ttl, rate_limit=args.rate_limit, tenant=args.tenant))
+    print(create_token(_settings(), args.user, args.ttl, rate_limit=args.rate_limit, tenant=args.tenant,
+                       weight=args.weight, max_in_flight=args.max_in_flight))
     return 0
 
 
@@ -132,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--ttl", type=int, default=86400, help="seconds until it expires")
     tc.add_argument("--rate-limit", type=int, help="this user's requests per minute and endpoint")
     tc.add_argument("--tenant", help="the user's tenant (shares cached results when VIDEOAI_CACHE_SCOPE=tenant)")
+    tc.add_argument("--weight", type=float, help="the user's share of turns against others at the same priority")
+    tc.add_argument("--max-in-flight", type=int, help="the most attempts the user may have running at once")
     tc.set_defaults(func=cmd_token)
 
     p = sub.add_parser("db", help="database migrations")
