@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_providers)
 
     p = sub.add_parser("bench", help="benchmarks, each against a baseline measured in the same run")
-    p.add_argument("suites", nargs="*", choices=["core", "http", "providers", "cache", "batch", "models", "all"])
+    p.add_argument("suites", nargs="*", choices=["core", "http", "providers", "cache", "batch", "models", "fairness",
+                                                   "all"])
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
     p.add_argument("-n", type=int, default=20_000, help="no-op tasks for the core benchmark")
     p.add_argument("--batch-items", type=int, default=100_000, help="items streamed by the batch benchmark")
