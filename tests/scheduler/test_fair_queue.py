@@ -1,6 +1,8 @@
 """Fair sharing in the queue: users take turns by weight within a priority (deficit round-robin),
 priorities still come first, aging still lifts a waiting task, users at their cap are skipped."""
 
+import pytest
+
 from videoai_ray.models import Priority
 from videoai_ray.scheduler.queue import AgingQueue
 
@@ -32,23 +34,27 @@ def test_equal_weights_alternate_and_a_late_user_starts_at_once():
     assert [t for t in order if t[0] == "h"] == [f"h{i}" for i in range(1, 100)]  # FIFO within a user
 
 
-def test_weights_share_turns_three_to_one():
+@pytest.mark.parametrize(("weight_b", "n", "b_count", "prefix"), [
+    (1.0 / 3, 40, 10, "aaaba"),  # weights 1 and 1/3: three to one (turns accumulate credit)
+    (0.25, 20, 4, "aaaab"),  # weights 1 and 0.25: one in five
+])
+def test_weights_share_turns(weight_b: float, n: int, b_count: int, prefix: str) -> None:
     q = AgingQueue(aging_seconds=1000)
-    for i in range(40):
-        q.push(f"a{i}", MEDIUM, now=0.0, user="a", weight=3.0)
-        q.push(f"b{i}", MEDIUM, now=0.0, user="b", weight=1.0)
-    first = users(drain(q, 1.0)[:40])
-    assert first.count("a") == 30 and first.count("b") == 10
-    assert first[:8] == "aaabaaab"
-
-
-def test_a_weight_below_one_gets_a_turn_every_few_rounds():
-    q = AgingQueue(aging_seconds=1000)
-    for i in range(20):
+    for i in range(n):
         q.push(f"a{i}", MEDIUM, now=0.0, user="a", weight=1.0)
-        q.push(f"b{i}", MEDIUM, now=0.0, user="b", weight=0.25)
-    first = users(drain(q, 1.0)[:20])
-    assert first.count("b") == 4, first  # one in five: weights 1 and 0.25
+        q.push(f"b{i}", MEDIUM, now=0.0, user="b", weight=weight_b)
+    first = users(drain(q, 1.0)[:n])
+    assert first.count("b") == b_count, first
+    assert first.startswith(prefix), first
+
+
+def test_a_weight_above_one_takes_that_many_in_a_turn():
+    q = AgingQueue(aging_seconds=1000)
+    for i in range(12):
+        q.push(f"a{i}", MEDIUM, now=0.0, user="a", weight=3.0)
+    for i in range(12):
+        q.push(f"b{i}", MEDIUM, now=0.0, user="b")
+    assert users(drain(q, 1.0)[:8]) == "aaabaaab"
 
 
 def test_priorities_come_before_fairness():

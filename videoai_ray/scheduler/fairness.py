@@ -4,7 +4,8 @@ the attempts each user has in flight.
 
 A user's weight and cap come from their token (the ``weight`` and ``max_in_flight`` claims, which
 reach the Scheduler in each task's options as ``share``), else from the settings' per-user maps,
-else from the settings' defaults. The latest task a user submitted says what their token claims.
+else from the settings' defaults. The user's latest task to be queued says what their token
+claims (a task without claims, e.g. from the SDK, means none).
 With ``fair_share`` off every task is queued under one key: strict FIFO within a priority, and
 no per-user cap.
 """
@@ -57,8 +58,13 @@ class FairShare:
         if not self.enabled:
             return "", 1.0
         claims = act.options.get("share")
-        if isinstance(claims, dict) and claims != self._claims.get(act.user_id):
-            self._claims[act.user_id] = claims
+        if not isinstance(claims, dict):
+            claims = None
+        if claims != self._claims.get(act.user_id):
+            if claims is None:
+                del self._claims[act.user_id]
+            else:
+                self._claims[act.user_id] = claims
             self._refresh(act.user_id)
         return act.user_id, self.weight(act.user_id)
 
