@@ -41,7 +41,13 @@ def _suites(n: int, batch_items: int = 100_000) -> dict[str, Callable[[], list[d
 
         return run_model_benchmarks()
 
-    return {"core": core, "http": http, "providers": providers, "cache": cache, "batch": batch, "models": models}
+    def fairness() -> list[dict[str, Any]]:
+        from .fairness import run_fairness_benchmarks
+
+        return run_fairness_benchmarks()
+
+    return {"core": core, "http": http, "providers": providers, "cache": cache, "batch": batch, "models": models,
+            "fairness": fairness}
 
 
 def format_rows(rows: list[dict[str, Any]], markdown: bool) -> str:

@@ -60,7 +60,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     from .api.auth import create_token
 
     print(create_token(_settings(), args.user, args.ttl, rate_limit=args.rate_limit, tenant=args.tenant,
-                       admin=args.admin))
+                       admin=args.admin, weight=args.weight, max_in_flight=args.max_in_flight))
     return 0
 
 
@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--rate-limit", type=int, help="this user's requests per minute and endpoint")
     tc.add_argument("--tenant", help="the user's tenant (shares cached results when VIDEOAI_CACHE_SCOPE=tenant)")
     tc.add_argument("--admin", action="store_true", help="may start experiments on other users' traffic")
+    tc.add_argument("--weight", type=float, help="the user's share of turns against others at the same priority")
+    tc.add_argument("--max-in-flight", type=int, help="the most attempts the user may have running at once")
     tc.set_defaults(func=cmd_token)
 
     p = sub.add_parser("db", help="database migrations")
@@ -158,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("bench", help="benchmarks, each against a baseline measured in the same run")
-    p.add_argument("suites", nargs="*", choices=["core", "http", "providers", "cache", "batch", "models", "all"])
+    p.add_argument("suites", nargs="*", choices=["core", "http", "providers", "cache", "batch", "models", "fairness",
+                                                   "all"])
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
     p.add_argument("-n", type=int, default=20_000, help="no-op tasks for the core benchmark")
     p.add_argument("--batch-items", type=int, default=100_000, help="items streamed by the batch benchmark")

@@ -63,6 +63,11 @@ class Statistics:
         """Your pipelines: ``total``, ``by_status``, ``success_rate``."""
         return dict(self.raw.get("pipelines") or {})
 
+    @property
+    def fair_share(self) -> dict[str, Any] | None:
+        """Your own fair-share numbers (queued, in flight, weight, cap; docs/fairness.md)."""
+        return self.raw.get("fair_share")
+
     def _repr_html_(self) -> str:
         parts = [f"<b>{self.raw['total_tasks']} tasks</b>, success rate "
                  f"{'-' if self.success_rate is None else f'{self.success_rate:.1%}'}, "
@@ -71,6 +76,8 @@ class Statistics:
                           ("Queue per priority", self.queue.to_frame("waiting")),
                           ("Provider health", self.providers)):
             parts.append(f"<h4>{title}</h4>{df.to_html()}")
+        if self.fair_share:
+            parts.append(f"<h4>Your fair share</h4>{pd.Series(self.fair_share).to_frame('value').to_html()}")
         return "".join(parts)
 
 
@@ -286,6 +293,8 @@ class Client:
 
     def statistics(self, *, all_users: bool = False) -> Statistics:
         raw = self.service.statistics(None if all_users else self.user_id)
+        if all_users:
+            raw["fair_share"] = self.service.fair_share(self.user_id)
         queue = queue_series(raw["queue_depth"])
         return Statistics(raw, table_frame(raw["by_type"], "type"), table_frame(raw["by_provider"], "provider"),
                           queue, providers_frame(raw["providers"]))

@@ -145,10 +145,12 @@ class MediaService(ExperimentMethods, SchedulesMixin):
     def prepare(self, task_type: TaskType | str, body: Mapping[str, Any] | TaskRequest, *, user_id: str,
                 idempotency_key: str | None = None, batch_id: str | None = None,
                 priority: str | None = None, prefix: str = "", http: bool = False,
-                tenant: str | None = None, task_id: str | None = None) -> dict[str, Any]:
+                tenant: str | None = None, task_id: str | None = None,
+                share: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """A validated submission, ready for the Scheduler. ``tenant`` (from the caller's token)
         scopes the result cache when ``cache_scope`` is ``tenant``; ``task_id``: a derived id
-        (a batch item's), else a new one."""
+        (a batch item's), else a new one; ``share`` (the token's fair-share claims,
+        ``Caller.share``) sets the user's weight and cap."""
         request = self.validate(task_type, body, prefix, http=http)
         media_input, opts = request.split()
         ttype = TaskType(task_type).value
@@ -156,6 +158,8 @@ class MediaService(ExperimentMethods, SchedulesMixin):
         options = {"provider": opts["provider"], "strategy": opts["strategy"], "use_cache": opts["use_cache"]}
         if tenant:
             options["tenant"] = tenant
+        if share:
+            options["share"] = dict(share)
         prepared = {
             "id": task_id or new_task_id(), "type": ttype, "user_id": user_id,
             "priority": prio, "input": media_input, "options": options,
@@ -173,6 +177,7 @@ class MediaService(ExperimentMethods, SchedulesMixin):
 
     def prepare_batch(self, items: Iterable[Mapping[str, Any] | BatchItem], *, user_id: str,
                       batch_id: str, http: bool = False, tenant: str | None = None,
+                      share: Mapping[str, Any] | None = None,
                       idempotency_key: str | None = None) -> Iterator[dict[str, Any]]:
         """Validate batch items lazily; errors name the item's index (``[3].input_data.prompt``)."""
         for i, raw in enumerate(items):
@@ -182,7 +187,7 @@ class MediaService(ExperimentMethods, SchedulesMixin):
                 raise _field(e, f"[{i}].") from None
             prepared = self.prepare(item.task_type, item.input_data, user_id=user_id, batch_id=batch_id,
                                     priority=item.priority.value if item.priority else None,
-                                    prefix=f"[{i}].input_data.", http=http, tenant=tenant,
+                                    prefix=f"[{i}].input_data.", http=http, tenant=tenant, share=share,
                                     idempotency_key=f"{idempotency_key}#{i}" if idempotency_key else None,
                                     task_id=batch_task_id(batch_id, i))  # the same when the batch is sent again
             yield prepared
@@ -307,11 +312,15 @@ class MediaService(ExperimentMethods, SchedulesMixin):
     # -- monitoring --------------------------------------------------------------------------------
 
     def statistics(self, user_id: str | None = None) -> dict[str, Any]:
-        live = ray.get(self.scheduler.live_stats.remote())
+        live = ray.get(self.scheduler.live_stats.remote(user_id))
         stats = compute_statistics(self.store.aggregate(user_id=user_id), live)
         stats["schedules"] = self.schedule_statistics(user_id)
         stats["pipelines"] = self.pipelines.counts(user_id)
         return stats
+
+    def fair_share(self, user_id: str) -> dict[str, Any]:
+        """``user_id``'s own fair-share numbers (see ``scheduler.fairness.FairShare.describe``)."""
+        return dict(ray.get(self.scheduler.live_stats.remote(user_id))["fair_share"])
 
     def providers(self) -> list[dict[str, Any]]:
         return list(ray.get(self.scheduler.providers.remote()))

@@ -69,6 +69,21 @@ class Settings(BaseSettings):
     #: (``videoai_ray.fault_points``); unset in production
     fault_pause_dir: Path | None = None
 
+    # -- fair sharing between users (``scheduler/fairness.py``, docs/fairness.md) --
+    #: users take turns by weight within a priority; off: strict FIFO within a priority
+    #: and no per-user cap
+    fair_share: bool = True
+    #: a user's share of turns when neither their token (``weight`` claim) nor
+    #: ``fair_share_weights`` names one
+    fair_share_default_weight: float = Field(default=1.0, ge=0.01, le=1000)
+    #: per user id, as JSON: ``{"batch-team": 0.5, "web-app": 4}``
+    fair_share_weights: dict[str, Annotated[float, Field(ge=0.01, le=1000)]] = Field(default_factory=dict)
+    #: attempts one user may have in flight at once (``None``: no cap), unless their token
+    #: (``max_in_flight`` claim) or ``user_max_in_flight_by_user`` says otherwise
+    user_max_in_flight: int | None = Field(default=None, ge=1)
+    #: per user id, as JSON: ``{"batch-team": 8}``
+    user_max_in_flight_by_user: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+
     # -- provider rate limits (``scheduler/ratelimit.py``) --
     #: per provider name, fields of ``RateLimits`` that replace its declared limits, as JSON:
     #: ``{"runway": {"requests": 10}, "openai-whisper": {"requests": 3000}, "pika": null}``

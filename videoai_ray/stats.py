@@ -56,4 +56,5 @@ def compute_statistics(groups: list[dict[str, Any]], live: dict[str, Any] | None
         "in_flight": live.get("in_flight", {}),
         "providers": live.get("providers", []),
         "cache": live.get("cache", {}),
+        **({"fair_share": live["fair_share"]} if "fair_share" in live else {}),
     }

@@ -4,6 +4,8 @@
 a per-minute request limit for that user (a plan or tier) that overrides the deployment's
 ``rate_limit_per_minute``, and ``admin: true`` (experiments on other users' traffic); only the
 holder of the secret can issue one, so it is safe to trust.
+Likewise ``weight`` (the user's share of turns against other users at the same priority) and
+``max_in_flight`` (their cap on attempts running at once): see docs/fairness.md.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import jwt
 from cachetools import TLRUCache
 
+from ..scheduler.queue import MAX_WEIGHT, MIN_WEIGHT
 from ..settings import Settings
 from .errors import ApiError
 
@@ -33,10 +37,22 @@ class Caller:
     tenant: str | None = None
     #: the token's ``admin`` claim: may start experiments on other users' traffic
     admin: bool = False
+    #: the token's ``weight`` claim (fair sharing); ``None``: the deployment's setting for the user
+    weight: float | None = None
+    #: the token's ``max_in_flight`` claim (fair sharing); ``None``: the deployment's setting
+    max_in_flight: int | None = None
+
+    @property
+    def share(self) -> dict[str, float | int] | None:
+        """The fair-share claims, as the Scheduler reads them from a task's options."""
+        if self.weight is None and self.max_in_flight is None:
+            return None
+        return {"weight": self.weight, "max_in_flight": self.max_in_flight}  # type: ignore[dict-item]
 
 
 def create_token(settings: Settings, user: str, ttl_seconds: int = 3600, *, rate_limit: int | None = None,
-                 tenant: str | None = None, admin: bool = False) -> str:
+                 tenant: str | None = None, admin: bool = False, weight: float | None = None,
+                 max_in_flight: int | None = None) -> str:
     """A signed token for ``user``, valid for ``ttl_seconds``."""
     if not user or len(user) > 200:
         raise ValueError("user must be 1..200 characters")
@@ -55,6 +71,14 @@ def create_token(settings: Settings, user: str, ttl_seconds: int = 3600, *, rate
         claims["tenant"] = tenant
     if admin:
         claims["admin"] = True
+    if weight is not None:
+        if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
+            raise ValueError(f"weight must be from {MIN_WEIGHT} to {MAX_WEIGHT:g}")
+        claims["weight"] = float(weight)
+    if max_in_flight is not None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        claims["max_in_flight"] = int(max_in_flight)
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
 
 
@@ -103,9 +127,21 @@ def _verify(settings: Settings, token: str) -> tuple[Caller, float]:
         raise unauthorized("invalid_token", "invalid bearer token: sub is longer than 200 characters")
     rpm = claims.get("rpm")
     tenant = claims.get("tenant")
-    return Caller(sub, int(rpm) if isinstance(rpm, int) and not isinstance(rpm, bool) and rpm > 0 else None,
-                  tenant if isinstance(tenant, str) and 0 < len(tenant) <= 200 else None,
-                  claims.get("admin") is True), float(claims["exp"])
+    weight = claims.get("weight")
+    cap = claims.get("max_in_flight")
+    return Caller(sub, _positive_int(rpm), tenant if isinstance(tenant, str) and 0 < len(tenant) <= 200 else None,
+                  admin=claims.get("admin") is True,
+                  weight=float(weight) if _number(weight) and MIN_WEIGHT <= weight <= MAX_WEIGHT else None,
+                  max_in_flight=_positive_int(cap)), float(claims["exp"])
+
+
+def _number(v: object) -> TypeGuard[float]:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _positive_int(v: object) -> int | None:
+    """A claim that must be a positive integer (anything else: as if absent)."""
+    return int(v) if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
 
 
 def bearer_token(authorization: str | None) -> str:

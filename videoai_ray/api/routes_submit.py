@@ -85,7 +85,7 @@ def _media_endpoint(task_type: TaskType) -> Callable[[Request], Awaitable[JSONRe
         body = json_object(await json_body(request))
         prepared = await _prepare(lambda: ctx.service.prepare(
             task_type, body, user_id=caller.user_id, idempotency_key=idempotency_key, http=True,
-            tenant=caller.tenant), body)
+            tenant=caller.tenant, share=caller.share), body)
         [answer] = await ctx.batcher.submit([prepared])
         return await _accepted(ctx, caller, prepared, answer, wait)
 
@@ -175,7 +175,8 @@ async def create_batch(request: Request, caller: Caller = Depends(authorized),
     batch_id = "batch_" + uuid.uuid4().hex
     prepared = await asyncio.to_thread(
         lambda: list(ctx.service.prepare_batch(items, user_id=caller.user_id, batch_id=batch_id, http=True,
-                                               tenant=caller.tenant, idempotency_key=idempotency_key)))
+                                               tenant=caller.tenant, share=caller.share,
+                                               idempotency_key=idempotency_key)))
     service = ctx.service
     # the row (with its budget) exists before any task of the batch can be dispatched
     await asyncio.to_thread(service.open_batch, batch_id, caller.user_id, len(prepared), budget)

@@ -22,6 +22,24 @@ HEALTH_TIMEOUT = 3.0
 router = APIRouter(tags=["monitoring"])
 
 
+class FairShareView(BaseModel):
+    """The caller's own place in the fair sharing between users (docs/fairness.md)."""
+
+    #: ``false``: the deployment runs strict FIFO within a priority (``VIDEOAI_FAIR_SHARE``)
+    enabled: bool
+    #: the caller's tasks waiting for a provider slot (``null`` with fair sharing off)
+    queued: int | None
+    queued_by_priority: dict[str, int] | None
+    #: the caller's attempts running now (``null`` with fair sharing off)
+    in_flight: int | None
+    #: the caller's share of turns against other users waiting at the same priority
+    weight: float
+    #: the most attempts the caller may have running at once (``null``: no cap)
+    max_in_flight: int | None
+    #: the caller is at that cap: their next task waits, other users' tasks go ahead
+    at_cap: bool
+
+
 class Statistics(BaseModel):
     """The caller's task statistics (seed): totals, success rate, per type and provider, queue."""
 
@@ -40,6 +58,7 @@ class Statistics(BaseModel):
     schedules: dict[str, Any] | None = None
     #: the caller's pipelines: ``total``, ``by_status``, ``success_rate``
     pipelines: dict[str, Any] = {}
+    fair_share: FairShareView | None = None
 
 
 class ProviderList(BaseModel):

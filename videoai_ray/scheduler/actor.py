@@ -36,6 +36,7 @@ from .backoff import retry_delay
 from .budgets import BudgetLedger
 from .dispatch import Dispatcher
 from .events import EventSink
+from .fairness import FairShare
 from .handle import NAMESPACE
 from .operations import OperationsMixin
 from .persistence import PersistenceMixin
@@ -65,6 +66,8 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
         self.cache = _make_cache(settings)
         self.active: dict[str, Active] = {}
         self.queues: dict[str, AgingQueue] = {}
+        #: fair sharing between users (hook: issue 15 part 3)
+        self.fair = FairShare(settings)
         self.delayed: list[tuple[float, str]] = []
         self.changes: dict[str, dict[str, Any]] = {}
         self._write_retry_at = 0.0
@@ -147,7 +150,7 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
         q = self.queues.get(act.route)
         if q is None:
             q = self.queues[act.route] = AgingQueue(self.settings.aging_seconds)
-        q.push(act.id, act.priority.rank, now)
+        q.push(act.id, act.priority.rank, now, *self.fair.key(act))  # fair-share hook
 
     def change(self, task_id: str, **values: Any) -> None:
         self.changes.setdefault(task_id, {"id": task_id}).update(values)

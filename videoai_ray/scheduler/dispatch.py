@@ -89,14 +89,15 @@ class Dispatcher:
         batches: dict[str, list[Assignment]] = defaultdict(list)
         self.breaker_wake = None
         self.limiter_wake = None
+        skip = s.fair.full  # fair-share hook: users at their in-flight cap are passed over
         for q in s.queues.values():
             while True:
-                entry = q.peek(now)
+                entry = q.peek(now, skip)
                 if entry is None:
                     break
                 act = s.active.get(entry.task_id)
                 if act is None or act.status is not TaskStatus.PENDING:
-                    q.pop(now)
+                    q.pop(now, skip)
                     continue
                 pinned = act.options.get("provider")
                 names = s.registry.candidates(act.type, act.request, pinned)
@@ -105,7 +106,7 @@ class Dispatcher:
                         # a new Scheduler: the pinned provider's registration may be on its way
                         self.breaker_wake = min(s.provider_grace_until, self.breaker_wake or s.provider_grace_until)
                         break
-                    q.pop(now)
+                    q.pop(now, skip)
                     s.finish(act, TaskStatus.FAILED, error=s.registry.explain_none(act.type, act.request, pinned))
                     continue
                 names = s.job_provider(act, names)
@@ -120,7 +121,7 @@ class Dispatcher:
                     if wake is not None:
                         self.limiter_wake = min(wake, self.limiter_wake or wake)
                     break  # strict order: nothing behind this task may jump it on this route
-                q.pop(now)
+                q.pop(now, skip)
                 refused = s.budgets.admit(act, s.registry.get(name))
                 if refused is not None:
                     s.finish(act, TaskStatus.FAILED, error=refused)  # never started: nothing spent
@@ -144,6 +145,7 @@ class Dispatcher:
         s.change(act.id, **values)
         s.registry.started(name)
         self.running[act.id] = (act.attempts, name)
+        s.fair.started(act)  # fair-share hook
         s.events.emit(act, EventType.STARTED)
         return Assignment(act.id, act.attempts, act.type.value, act.input, act.user_id, act.remote_job,
                           s.limiter.gated(s.registry.get(name), time.monotonic()))
@@ -282,6 +284,7 @@ class Dispatcher:
             return None
         del self.running[task_id]
         self.placed.pop(task_id, None)
+        self.s.fair.ended(task_id)  # fair-share hook
         return item[1]
 
     def cancel_running(self, task_id: str) -> None:

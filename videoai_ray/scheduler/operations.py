@@ -127,9 +127,11 @@ class OperationsMixin:
         return [{**row, **self.limiter.describe(self.registry.get(row["name"]), now)}
                 for row in self.registry.describe(now, pools=self.dispatcher.pools.describe())]
 
-    def live_stats(self: Scheduler) -> dict[str, Any]:  # type: ignore[misc]
-        """Numbers only the scheduler knows: queue depth per priority, in flight, cache."""
-        return {
+    def live_stats(self: Scheduler, user_id: str | None = None) -> dict[str, Any]:  # type: ignore[misc]
+        """Numbers only the scheduler knows: queue depth per priority, in flight, cache; with
+        ``user_id``, that user's own fair-share numbers (``fair_share``)."""
+        fair = {"fair_share": self.fair.describe(user_id, list(self.queues.values()))} if user_id else {}
+        return {**fair,
             "queue_depth": self._queue_depth(),
             "queue_by_route": {route: len(q) for route, q in self.queues.items()},
             "delayed": len(self.delayed),

@@ -52,6 +52,7 @@ class RecoveryMixin:
                 attempt, provider = adopted[tid]
                 act.status, act.attempts, act.provider = TaskStatus.PROCESSING, attempt, provider
                 self.dispatcher.running[tid] = (attempt, provider)
+                self.fair.started(act)  # fair-share hook
                 self.registry.started(provider)
                 if provider in self.registry:
                     self.budgets.hold(act, self.registry.get(provider))

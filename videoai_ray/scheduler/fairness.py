@@ -1,0 +1,120 @@
+"""Fair sharing between users: each user's weight (their share of turns against the other users
+waiting at the same priority, see ``queue.py``) and cap on attempts in flight, and the count of
+the attempts each user has in flight.
+
+A user's weight and cap come from their token (the ``weight`` and ``max_in_flight`` claims, which
+reach the Scheduler in each task's options as ``share``), else from the settings' per-user maps,
+else from the settings' defaults. The user's latest task to be queued says what their token
+claims (a task without claims, e.g. from the SDK, means none).
+With ``fair_share`` off every task is queued under one key: strict FIFO within a priority, and
+no per-user cap.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from .queue import AgingQueue
+    from .state import Active
+
+
+class FairShare:
+    """The Scheduler's per-user weights, caps and attempts in flight."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.fair_share
+        self._default_weight = settings.fair_share_default_weight
+        self._weights = settings.fair_share_weights
+        self._default_cap = settings.user_max_in_flight
+        self._caps = settings.user_max_in_flight_by_user
+        #: what each user's token claimed (``{"weight": .., "max_in_flight": ..}``), latest task
+        self._claims: dict[str, dict[str, Any]] = {}
+        #: task id -> user, for the attempts in flight
+        self._running: dict[str, str] = {}
+        self.in_flight: Counter[str] = Counter()
+        #: the users at their cap: the dispatcher passes over their queued tasks
+        self.full: set[str] = set()
+
+    # -- what a user is allowed ----------------------------------------------------------------
+
+    def weight(self, user: str) -> float:
+        claimed = self._claims.get(user, {}).get("weight")
+        if claimed is not None:
+            return float(claimed)
+        return float(self._weights.get(user, self._default_weight))
+
+    def cap(self, user: str) -> int | None:
+        claimed = self._claims.get(user, {}).get("max_in_flight")
+        if claimed is not None:
+            return int(claimed)
+        return self._caps.get(user, self._default_cap)
+
+    def key(self, act: Active) -> tuple[str, float]:
+        """``(user, weight)`` under which ``act`` is queued (``("", 1.0)`` with fairness off);
+        notes the claims of the token it was submitted with."""
+        if not self.enabled:
+            return "", 1.0
+        claims = act.options.get("share")
+        if not isinstance(claims, dict):
+            claims = None
+        if claims != self._claims.get(act.user_id):
+            if claims is None:
+                del self._claims[act.user_id]
+            else:
+                self._claims[act.user_id] = claims
+            self._refresh(act.user_id)
+        return act.user_id, self.weight(act.user_id)
+
+    # -- attempts in flight --------------------------------------------------------------------
+
+    def started(self, act: Active) -> None:
+        if not self.enabled or act.id in self._running:
+            return
+        self._running[act.id] = act.user_id
+        self.in_flight[act.user_id] += 1
+        self._refresh(act.user_id)
+
+    def ended(self, task_id: str) -> None:
+        user = self._running.pop(task_id, None)
+        if user is None:
+            return
+        self.in_flight[user] -= 1
+        if self.in_flight[user] <= 0:
+            del self.in_flight[user]
+        self._refresh(user)
+
+    def _refresh(self, user: str) -> None:
+        cap = self.cap(user)
+        if cap is not None and self.in_flight.get(user, 0) >= cap:
+            self.full.add(user)
+        else:
+            self.full.discard(user)
+
+    # -- statistics ----------------------------------------------------------------------------
+
+    def describe(self, user: str, queues: list[AgingQueue]) -> dict[str, Any]:
+        """``user``'s own numbers: queued per priority (``None`` with fairness off, when the
+        queues do not tell users apart), in flight, weight and cap. Nothing in it names another
+        user."""
+        by_priority: dict[str, int] | None = None
+        if self.enabled:
+            by_priority = dict.fromkeys(("urgent", "high", "medium", "low"), 0)
+            for q in queues:
+                if q.queued(user):
+                    for prio, n in q.depth_of(user).items():
+                        by_priority[prio] += n
+        return {
+            "enabled": self.enabled,
+            "queued": sum(by_priority.values()) if by_priority is not None else None,
+            "queued_by_priority": by_priority,
+            "in_flight": self.in_flight.get(user, 0) if self.enabled else None,
+            "weight": self.weight(user),
+            "max_in_flight": self.cap(user),
+            "at_cap": user in self.full,
+        }
+
+
+__all__ = ["FairShare"]
