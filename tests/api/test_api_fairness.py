@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import jwt
-from apikit import Api, noop, unique
+from served_api import Api, noop, unique
 
 FAIR_KEYS = {"enabled", "queued", "queued_by_priority", "in_flight", "weight", "max_in_flight", "at_cap"}
 

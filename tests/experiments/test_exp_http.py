@@ -15,8 +15,6 @@ from fastapi.testclient import TestClient
 import videoai_ray as vai
 from videoai_ray.api import ApiContext, create_app, create_token
 from videoai_ray.api.ratelimit import MemoryRateLimiter
-from videoai_ray.api.submit import SubmitBatcher
-from videoai_ray.service import MediaService
 
 BASE = "/api/v1/media"
 
@@ -24,8 +22,7 @@ BASE = "/api/v1/media"
 @pytest.fixture(scope="module")
 def http(exp_client: vai.Client) -> Iterator[TestClient]:
     settings = exp_client.settings
-    ctx = ApiContext(settings, MediaService(settings, exp_client.scheduler), MemoryRateLimiter(),
-                     SubmitBatcher(exp_client.scheduler))
+    ctx = ApiContext.start(settings, exp_client.scheduler, MemoryRateLimiter())
     with TestClient(create_app(ctx)) as client:
         yield client
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from videoai_ray.bench.fairness import heavy_and_light, light_user_slots
 
+from videoai_bench.fairness import heavy_and_light, light_user_slots
 from videoai_ray.client import Client, connect
 from videoai_ray.providers.testing import FixedLatencyProvider
 from videoai_ray.scheduler import kill_scheduler

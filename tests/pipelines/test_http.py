@@ -17,9 +17,7 @@ from videoai_ray.api.app import create_app
 from videoai_ray.api.auth import create_token
 from videoai_ray.api.context import ApiContext
 from videoai_ray.api.ratelimit import MemoryRateLimiter
-from videoai_ray.api.submit import SubmitBatcher
 from videoai_ray.pipelines import ref
-from videoai_ray.service import MediaService
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +27,7 @@ Call = Callable[[str], httpx.AsyncClient]
 def run_api(client: vai.Client, test: Callable[[Call], Awaitable[None]]) -> None:
     """Run ``test(as_user)`` against the app; ``as_user(name)`` is an authenticated client."""
     settings = client.settings
-    ctx = ApiContext(settings, MediaService(settings, client.scheduler), MemoryRateLimiter(),
-                     SubmitBatcher(client.scheduler))
+    ctx = ApiContext.start(settings, client.scheduler, MemoryRateLimiter())
     app = create_app(ctx)
 
     async def go() -> None:
