@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from . import netguard
 from .errors import BatchNotFound, InvalidRequest, TaskNotFound, VideoAIError
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
+from .models.record import media_request
 from .models.requests import HTTP_CONTEXT
 from .settings import Settings
 from .stats import compute_statistics
@@ -110,8 +111,9 @@ class MediaService:
                 idempotency_key: str | None = None, batch_id: str | None = None,
                 priority: str | None = None, prefix: str = "", http: bool = False,
                 tenant: str | None = None) -> dict[str, Any]:
-        """A validated submission, ready for the Scheduler. ``tenant`` (from the caller's token)
-        scopes the result cache when ``cache_scope`` is ``tenant``."""
+        """A validated submission, ready for the Scheduler (its shape: ``models.record``).
+        ``tenant`` (from the caller's token) scopes the result cache when ``cache_scope`` is
+        ``tenant``."""
         request = self.validate(task_type, body, prefix, http=http)
         media_input, opts = request.split()
         ttype = TaskType(task_type).value
@@ -121,7 +123,7 @@ class MediaService:
             options["tenant"] = tenant
         return {
             "id": new_task_id(), "type": ttype, "user_id": user_id,
-            "priority": prio, "input": media_input, "options": options,
+            "priority": prio, "input": media_input, "request": media_request(request, media_input), "options": options,
             "webhook_url": opts["webhook_url"], "webhook_secret": request.webhook_secret,
             "webhook_events": opts["webhook_events"], "metadata": opts["metadata"],
             "idempotency_key": idempotency_key, "batch_id": batch_id, "max_retries": self.settings.max_retries,

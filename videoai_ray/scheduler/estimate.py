@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..models import REQUEST_MODELS, Strategy, TaskType
+from ..models import Strategy, TaskType
 from ..providers.registry import ProviderRegistry
 
 
@@ -20,7 +20,7 @@ def estimate_chunk(registry: ProviderRegistry, default_strategy: Strategy,
     unservable: dict[str, int] = {}
     for it in items:
         ttype = TaskType(it["type"])
-        request = REQUEST_MODELS[ttype].model_validate(it["input"])
+        request = it["request"]  # validated at the edge (``MediaService.prepare``)
         pinned = it["options"].get("provider")
         names = registry.candidates(ttype, request, pinned)
         if not names:
