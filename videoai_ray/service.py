@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from . import netguard
 from .errors import BatchNotFound, InvalidRequest, TaskNotFound, VideoAIError
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
-from .models.record import media_request
 from .models.requests import HTTP_CONTEXT
 from .settings import Settings
 from .stats import compute_statistics
@@ -123,7 +122,7 @@ class MediaService:
             options["tenant"] = tenant
         return {
             "id": new_task_id(), "type": ttype, "user_id": user_id,
-            "priority": prio, "input": media_input, "request": media_request(request, media_input), "options": options,
+            "priority": prio, "input": media_input, "options": options,
             "webhook_url": opts["webhook_url"], "webhook_secret": request.webhook_secret,
             "webhook_events": opts["webhook_events"], "metadata": opts["metadata"],
             "idempotency_key": idempotency_key, "batch_id": batch_id, "max_retries": self.settings.max_retries,

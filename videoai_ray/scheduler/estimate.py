@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from ..models import Strategy, TaskType
+from ..models.record import request_from_input
 from ..providers.registry import ProviderRegistry
 
 
@@ -20,7 +21,7 @@ def estimate_chunk(registry: ProviderRegistry, default_strategy: Strategy,
     unservable: dict[str, int] = {}
     for it in items:
         ttype = TaskType(it["type"])
-        request = it["request"]  # validated at the edge (``MediaService.prepare``)
+        request = request_from_input(ttype, it["input"])
         pinned = it["options"].get("provider")
         names = registry.candidates(ttype, request, pinned)
         if not names:
