@@ -56,8 +56,7 @@ class Assignment:
 
 @dataclass(slots=True)
 class AttemptResult:
-    """How one attempt of a task ended, as an executor reports it. The Scheduler's retry policy
-    reads the error's code (``errors.error_from_code`` gives its retryability), never a flag here."""
+    """How one attempt of a task ended, as an executor reports it."""
 
     task_id: str
     attempt: int
@@ -65,6 +64,9 @@ class AttemptResult:
     output: dict[str, Any] | None = None
     error_code: str | None = None
     error_message: str | None = None
+    #: the error's ``retryable`` as the executor saw it; the Scheduler rebuilds the error from
+    #: ``error_code`` and this flag (a provider's own error class may not be importable there)
+    retryable: bool = False
     retry_after: float | None = None
     cancelled: bool = False
     cost: float | None = None
@@ -87,7 +89,7 @@ def _error_result(a: Assignment, exc: BaseException, started: float) -> AttemptR
         exc = RetryableError(f"{type(exc).__name__}: {exc}")
     return AttemptResult(
         a.task_id, a.attempt, False, error_code=exc.code, error_message=str(exc.message)[:2000],
-        retry_after=exc.retry_after if isinstance(exc, RateLimited) else None,
+        retryable=exc.retryable, retry_after=exc.retry_after if isinstance(exc, RateLimited) else None,
         duration=time.monotonic() - started,
     )
 

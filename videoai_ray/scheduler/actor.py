@@ -156,8 +156,8 @@ class Scheduler:
         for r in held:
             self.dispatcher.on_result(r)
         for tid, attempt in culprits:
-            self.dispatcher.on_result(AttemptResult(tid, attempt, False, error_code="timeout",
-                                                    error_message=message, provider=provider))
+            self.dispatcher.on_result(AttemptResult(tid, attempt, False, error_code="timeout", error_message=message,
+                                                    retryable=True, provider=provider))
         self.dispatcher.replace_worker(provider, incarnation)
         self.state.kick()
         await self.writer.written()

@@ -134,9 +134,12 @@ class Outcomes:
 
 
 def _error_of(r: AttemptResult) -> ProviderError:
-    """The error a failed attempt reported, rebuilt from its code (which says if it is retryable)."""
-    err: ProviderError = WorkerLost("attempt was interrupted") if r.cancelled else error_from_code(
-        r.error_code or "provider_error", r.error_message or "")
+    """The error a failed attempt reported, rebuilt from its code and its ``retryable`` flag (the
+    executor saw the exception itself: a provider's own error class, unknown here, still counts)."""
+    if r.cancelled:
+        return WorkerLost("attempt was interrupted")
+    err = error_from_code(r.error_code or "provider_error", r.error_message or "")
+    err.retryable = r.retryable
     if r.retry_after is not None:
         err.retry_after = r.retry_after  # type: ignore[attr-defined]
     return err
