@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from .artifacts import ArtifactStore
 from .attempt_calls import job_recorder, pass_rate_gate
 from .errors import InvalidInput, ProviderError, ProviderTimeout, RateLimited, RetryableError
 from .logs import configure_logging
-from .models import REQUEST_MODELS, TaskType
+from .models import REQUEST_MODELS, TaskRequest, TaskType
 from .output_check import check_output
 from .providers.base import Provider
 from .providers.context import AttemptContext
@@ -56,12 +56,16 @@ class Assignment:
 
 @dataclass(slots=True)
 class AttemptResult:
+    """How one attempt of a task ended, as an executor reports it."""
+
     task_id: str
     attempt: int
     ok: bool
     output: dict[str, Any] | None = None
     error_code: str | None = None
     error_message: str | None = None
+    #: the error's ``retryable`` as the executor saw it; the Scheduler rebuilds the error from
+    #: ``error_code`` and this flag (a provider's own error class may not be importable there)
     retryable: bool = False
     retry_after: float | None = None
     cancelled: bool = False
@@ -71,7 +75,6 @@ class AttemptResult:
     provider: str = ""
     #: the task's recorded remote job is over (failed, cancelled, gone): forget it
     remote_job_ended: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _error_result(a: Assignment, exc: BaseException, started: float) -> AttemptResult:
@@ -89,6 +92,21 @@ def _error_result(a: Assignment, exc: BaseException, started: float) -> AttemptR
         retryable=exc.retryable, retry_after=exc.retry_after if isinstance(exc, RateLimited) else None,
         duration=time.monotonic() - started,
     )
+
+
+def recheck_at_worker(a: Assignment) -> TaskRequest:
+    """The input of an attempt, validated again right before provider code runs.
+
+    Validation happens once, at the edge (``MediaService``); this is a trust boundary, not a
+    second edge: the input comes from the store, and a row can be older than today's rules or
+    edited there. The worker is the last place that keeps such an input (a local path, a host the
+    URL policy refuses) from reaching provider code, so it checks again. ``InvalidInput`` (never
+    retried) when the input is refused."""
+    try:
+        return REQUEST_MODELS[TaskType(a.task_type)].model_validate(a.input)
+    except ValueError as e:  # a ValidationError, or an unknown task type
+        why = e.errors()[0]["msg"] if isinstance(e, ValidationError) else str(e)
+        raise InvalidInput(f"the stored input is not valid: {why}") from None
 
 
 async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, timeout: float,
@@ -112,11 +130,7 @@ async def _run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, t
         await fault_points.pause(ctx.settings, "attempt_started", a.task_id)
         if a.rate_gate and scheduler is not None:
             await pass_rate_gate(scheduler, a.task_id, a.attempt)
-        try:
-            # checked again here: a stored input edited or replayed must not widen what it may name
-            request = REQUEST_MODELS[TaskType(a.task_type)].model_validate(a.input)
-        except ValidationError as e:
-            raise InvalidInput(f"the stored input is not valid: {e.errors()[0]['msg']}") from None
+        request = recheck_at_worker(a)
         run = asyncio.ensure_future(provider.run(request, ctx))
         run.set_name(attempt_task_name(a.task_id, a.attempt))  # the watchdog blames it by name
         output = await asyncio.wait_for(run, timeout)

@@ -147,10 +147,10 @@ class MediaService(ExperimentMethods, SchedulesMixin):
                 priority: str | None = None, prefix: str = "", http: bool = False,
                 tenant: str | None = None, task_id: str | None = None,
                 share: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """A validated submission, ready for the Scheduler. ``tenant`` (from the caller's token)
-        scopes the result cache when ``cache_scope`` is ``tenant``; ``task_id``: a derived id
-        (a batch item's), else a new one; ``share`` (the token's fair-share claims,
-        ``Caller.share``) sets the user's weight and cap."""
+        """A validated submission, ready for the Scheduler (its shape: ``models.record``).
+        ``tenant`` (from the caller's token) scopes the result cache when ``cache_scope`` is
+        ``tenant``; ``task_id``: a derived id (a batch item's), else a new one; ``share`` (the
+        token's fair-share claims, ``Caller.share``) sets the user's weight and cap."""
         request = self.validate(task_type, body, prefix, http=http)
         media_input, opts = request.split()
         ttype = TaskType(task_type).value

@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 import pytest
 
 from videoai_ray.models import Task, json_time, submitted_task_json
-from videoai_ray.scheduler.submit import _row
+from videoai_ray.models.record import row_from_submission, task_from_row
 from videoai_ray.service import MediaService
 from videoai_ray.settings import Settings
-from videoai_ray.store.store import task_from_values
 
 
 @pytest.fixture
@@ -27,7 +26,7 @@ def service(tmp_path):
 def test_submitted_task_json_equals_the_stored_task(service, task_type, body, extra):
     item = service.prepare(task_type, body, user_id="ana", **extra)
     now = datetime(2026, 11, 26, 11, 30, 1, 123456, tzinfo=UTC)
-    stored = task_from_values(_row(item, now)).model_dump(mode="json")
+    stored = task_from_row(row_from_submission(item, now)).model_dump(mode="json")
     built = submitted_task_json(item, {"id": item["id"], "created_at": json_time(now)})
     assert built == stored
     assert list(built) == list(Task.model_fields)  # same fields, same order as the model's JSON

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from videoai_ray.scheduler.submit import _row
+from videoai_ray.models.record import row_from_submission
 from videoai_ray.scheduler.writes import unreachable, write_or_split
 from videoai_ray.store import TaskStore
 
@@ -19,7 +19,7 @@ def store(any_store):
 
 
 def rows(n):
-    return [_row({"id": f"task_{i}", "type": "image_generation", "user_id": "u", "priority": "medium",
+    return [row_from_submission({"id": f"task_{i}", "type": "image_generation", "user_id": "u", "priority": "medium",
                   "input": {"prompt": "p"}, "options": {}, "metadata": {}, "max_retries": 3},
                  datetime.now(UTC)) for i in range(n)]
 

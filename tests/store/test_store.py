@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from videoai_ray.scheduler.submit import _row
+from videoai_ray.models.record import row_from_submission
 from videoai_ray.store.schema import tasks
 
 
@@ -23,7 +23,7 @@ def test_insert_get_list_and_pagination(store):
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     rows = []
     for i in range(7):
-        r = _row(item(i, user="alice" if i % 2 == 0 else "bob",
+        r = row_from_submission(item(i, user="alice" if i % 2 == 0 else "bob",
                       type="video_generation" if i == 3 else "image_generation"), t0 + timedelta(seconds=i))
         rows.append(r)
     store.insert_many(rows)
@@ -40,7 +40,7 @@ def test_insert_get_list_and_pagination(store):
 
 def test_batched_updates_terminal_seq_and_aggregates(store):
     now = datetime.now(UTC)
-    store.insert_many([_row(item(i, batch_id="b1"), now) for i in range(4)])
+    store.insert_many([row_from_submission(item(i, batch_id="b1"), now) for i in range(4)])
     store.update_many([
         {"id": "task_0000", "status": "completed", "finish_seq": 1, "started_at": now,
          "finished_at": now + timedelta(seconds=2), "cost": 0.5, "provider": "p1"},
@@ -63,10 +63,11 @@ def test_batched_updates_terminal_seq_and_aggregates(store):
 
 def test_idempotency_keys_are_unique_per_user(store):
     now = datetime.now(UTC)
-    store.insert_many([_row(item(1, idempotency_key="k"), now), _row(item(2, user="bob", idempotency_key="k"), now)])
+    store.insert_many([row_from_submission(item(1, idempotency_key="k"), now),
+                       row_from_submission(item(2, user="bob", idempotency_key="k"), now)])
     assert store.find_idempotent("alice", ["k", "other"]) == {"k": "task_0001"}
     with pytest.raises(IntegrityError):
-        store.insert_many([_row(item(3, idempotency_key="k"), now)])
+        store.insert_many([row_from_submission(item(3, idempotency_key="k"), now)])
 
 
 def test_migrations_create_the_indexes(store):
@@ -98,8 +99,8 @@ def test_alembic_upgrade_head_from_the_repo_root(tmp_path):
 def test_rows_with_different_missing_values_insert_together(store):
     # inserts bind only the non-NULL values, so one chunk may need several statements
     now = datetime.now(UTC)
-    rows = [_row(item(0, webhook_url="https://hooks.example/a", webhook_events=["task.completed"]), now),
-            _row(item(1, idempotency_key="k1"), now), _row(item(2), now)]
+    rows = [row_from_submission(item(0, webhook_url="https://hooks.example/a", webhook_events=["task.completed"]), now),
+            row_from_submission(item(1, idempotency_key="k1"), now), row_from_submission(item(2), now)]
     store.insert_many(rows)
     hooked, keyed, plain = store.get_many(["task_0000", "task_0001", "task_0002"])
     assert hooked.webhook_url == "https://hooks.example/a" and hooked.idempotency_key is None

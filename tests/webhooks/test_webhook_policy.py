@@ -5,18 +5,18 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from videoai_ray.webhooks.policy import AttemptResult, backoff_delay, next_state, parse_retry_after
+from videoai_ray.webhooks.policy import DeliveryResult, backoff_delay, next_state, parse_retry_after
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 
 def _result(ok: bool = False, retryable: bool = True, code: int | None = 500,
-            retry_after: float | None = None) -> AttemptResult:
+            retry_after: float | None = None) -> DeliveryResult:
     error = None if ok else f"HTTP {code}"
-    return AttemptResult(ok, retryable, code, error, 12.5, "https://x/h", retry_after)
+    return DeliveryResult(ok, retryable, code, error, 12.5, "https://x/h", retry_after)
 
 
-def _next(result: AttemptResult, attempts: int = 0, started: datetime = NOW, **kw: float) -> dict:
+def _next(result: DeliveryResult, attempts: int = 0, started: datetime = NOW, **kw: float) -> dict:
     args = {"schedule": (30.0, 300.0), "max_attempts": 5, "max_age": 86400.0, **kw}
     return next_state(attempts=attempts, cycle_started_at=started, log=[], result=result, now=NOW,
                       rng=random.Random(1), **args)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from .enums import (
     TaskStatus,
     TaskType,
 )
+from .record import submitted_task_json
 from .requests import (
     MAX_HTTP_BATCH,
     REQUEST_MODELS,
@@ -20,7 +21,7 @@ from .requests import (
     TaskRequest,
     VideoGenerationRequest,
 )
-from .task import Task, TaskError, json_time, submitted_task_json
+from .task import Task, TaskError, json_time
 
 __all__ = [
     "ACTIVE_STATUSES",

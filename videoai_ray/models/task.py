@@ -1,4 +1,5 @@
-"""The task record as every entry point returns it, and the error stored on a failed task."""
+"""The task as every entry point returns it, and the error stored on a failed task (its other
+forms and the conversions between them: ``models.record``)."""
 
 from __future__ import annotations
 
@@ -69,25 +70,3 @@ _DATETIME = TypeAdapter(datetime)
 def json_time(value: datetime) -> str:
     """A timestamp as a task's JSON form writes it."""
     return str(_DATETIME.dump_python(value, mode="json"))
-
-
-def submitted_task_json(item: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
-    """The JSON form of a task the Scheduler answered for: its ``"task"`` when it sent one (a
-    replayed idempotency key, a cache hit), else the new pending task built from the submission
-    (``MediaService.prepare``) and the answer's ``created_at``, without building the model.
-
-    This is the HTTP API's hot path; it equals ``Task.model_dump(mode="json")`` of the row the
-    Scheduler stored (tested field by field).
-    """
-    if answer.get("task") is not None:
-        task: dict[str, Any] = answer["task"]
-        return task
-    return {
-        "id": item["id"], "type": item["type"], "status": "pending", "priority": item["priority"],
-        "user_id": item["user_id"], "input": item["input"], "output": None, "provider": None, "attempts": 0,
-        "max_retries": item["max_retries"], "error": None, "progress": 0.0, "cost": None,
-        "created_at": answer["created_at"], "started_at": None, "finished_at": None, "next_attempt_at": None,
-        "webhook_url": item.get("webhook_url"), "metadata": item["metadata"],
-        "idempotency_key": item.get("idempotency_key"), "batch_id": item.get("batch_id"), "cache_hit": False,
-        "experiment_id": item.get("experiment_id"), "experiment_arm": item.get("experiment_arm"),
-    }

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, select, update
 
+from ..clock import aware, utcnow
 from ..store.schema import pipelines
-from ..store.store import _aware, utcnow
 from .model import PipelineStatus
 
 _RUNNING = PipelineStatus.RUNNING.value
@@ -18,7 +18,7 @@ _RUNNING = PipelineStatus.RUNNING.value
 
 def _row(r: Any) -> dict[str, Any]:
     m = dict(r._mapping)
-    m["created_at"], m["finished_at"] = _aware(m["created_at"]), _aware(m["finished_at"])
+    m["created_at"], m["finished_at"] = aware(m["created_at"]), aware(m["finished_at"])
     return m
 
 

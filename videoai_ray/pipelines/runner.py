@@ -28,8 +28,11 @@ from .resolve import resolve_input
 from .spec import PipelineSpec, PipelineStep
 
 if TYPE_CHECKING:
-    from ..scheduler.actor import Scheduler
-    from ..scheduler.state import Active
+    from ..models.record import Active
+    from ..scheduler.operations import Operations
+    from ..scheduler.persistence import Writer
+    from ..scheduler.state import SchedulerState
+    from ..scheduler.submit import Intake
 
 log = logging.getLogger("videoai.pipelines")
 
@@ -40,16 +43,17 @@ _EVENTS = {PipelineStatus.COMPLETED: EventType.PIPELINE_COMPLETED, PipelineStatu
 
 
 class PipelineRunner:
-    """Advances pipelines from inside the Scheduler (``scheduler`` submits and cancels tasks)."""
+    """Advances pipelines from inside the Scheduler: a part of it that submits steps through its
+    ``Intake``, cancels through its ``Operations`` and reads what its ``Writer`` committed."""
 
-    def __init__(self, scheduler: Scheduler) -> None:
+    def __init__(self, state: SchedulerState, intake: Intake, operations: Operations, writer: Writer) -> None:
         from ..service import MediaService
 
-        self.scheduler = scheduler
-        self.engine = scheduler.store.engine
-        self.artifacts = ArtifactStore(scheduler.settings.artifacts_root)
+        self.state, self.intake, self.operations, self.writer = state, intake, operations, writer
+        self.engine = state.store.engine
+        self.artifacts = ArtifactStore(state.settings.artifacts_root)
         # validation of resolved step inputs, exactly as for any submission
-        self.media = MediaService(scheduler.settings, None, scheduler.store)
+        self.media = MediaService(state.settings, None, state.store)
         self.dirty: set[str] = set()
         self._wake: asyncio.Event | None = None
 
@@ -77,7 +81,7 @@ class PipelineRunner:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self.scheduler.written()  # advance reads the step tasks from the store
+            await self.writer.written()  # advance reads the step tasks from the store
             while self.dirty:
                 pipeline_id = self.dirty.pop()
                 try:
@@ -100,13 +104,13 @@ class PipelineRunner:
         """At start: cancel the live step tasks of pipelines that already ended, and advance every
         unfinished pipeline (its steps may have ended, or not been submitted, while we were down)."""
         owners: dict[str, list[str]] = {}
-        for act in list(self.scheduler.active.values()):
+        for act in list(self.state.active.values()):
             if act.options.get("pipeline"):
                 owners.setdefault(act.options["pipeline"], []).append(act.id)
         ended = [p for p, s in rows.statuses(self.engine, list(owners)).items() if s != PipelineStatus.RUNNING.value]
         stale = [tid for p in ended for tid in owners[p]]
         if stale:
-            await self.scheduler.cancel(stale)
+            self.operations.cancel(stale)
         running = rows.running_ids(self.engine)
         if running:
             log.info("advancing %d unfinished pipelines", len(running))
@@ -169,9 +173,9 @@ class PipelineRunner:
                                 {"step": step.id, "code": e.code, "message": str(e)})
                 return
         if items:
-            await fault_points.pause(self.scheduler.settings, "pipeline_advance", pipeline_id)
+            await fault_points.pause(self.state.settings, "pipeline_advance", pipeline_id)
             try:
-                answers = await self.scheduler.submit(items, False, True)
+                answers = self.intake.submit(items, False, True)
             except VideoAIError as e:  # refused for good (not a store outage): the pipeline fails
                 failed = {"step": ", ".join(it["options"]["step"] for it in items), "code": e.code,
                           "message": str(e)}
@@ -185,7 +189,7 @@ class PipelineRunner:
     def _tasks(self, row: dict[str, Any]) -> dict[str, Task]:
         spec = PipelineSpec.model_validate(row["spec"])
         ids = [step_task_id(row["id"], s.id) for s in spec.steps]
-        return {t.id: t for t in self.scheduler.store.get_many(ids)}
+        return {t.id: t for t in self.state.store.get_many(ids)}
 
     def _prepare(self, row: dict[str, Any], spec: PipelineSpec, step: PipelineStep,
                  done: dict[str, Task]) -> dict[str, Any]:
@@ -219,14 +223,14 @@ class PipelineRunner:
 
         if not rows.finish_pipeline(self.engine, row["id"], status, error, outbox_rows(events, utcnow())):
             return
-        self.scheduler.events.committed(events)
+        self.state.events.committed(events)
         live = [tid for tid, t in tasks.items() if not t.done]
         # a step submitted since ``tasks`` was read is live too
-        live += [tid for tid, act in self.scheduler.active.items()
+        live += [tid for tid, act in self.state.active.items()
                  if act.options.get("pipeline") == row["id"] and tid not in live]
         if live:
-            await self.scheduler.cancel(live)
-        self.scheduler.flush()
+            self.operations.cancel(live)
+        self.writer.flush()
         log.info("pipeline %s %s%s", row["id"], status.value, f" at step {error['step']}" if error else "")
 
 

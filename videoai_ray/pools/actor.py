@@ -16,9 +16,8 @@ import ray
 
 from .. import metrics
 from ..errors import InvalidInput, InvalidOutput, ProviderTimeout, RetryableError
-from ..executor import Assignment, AttemptResult, _artifact_writer, _error_result
+from ..executor import Assignment, AttemptResult, _artifact_writer, _error_result, recheck_at_worker
 from ..logs import configure_logging
-from ..models import REQUEST_MODELS, TaskType
 from ..output_check import check_output
 from ..providers.context import AttemptContext
 from ..providers.model import ModelProvider
@@ -70,9 +69,9 @@ class ModelActor:
                     results[i] = AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="cancelled")
                     continue
                 try:
-                    request = REQUEST_MODELS[TaskType(a.task_type)].model_validate(a.input)
-                except Exception as exc:
-                    results[i] = _error_result(a, InvalidInput(f"invalid input: {exc}"), started)
+                    request = recheck_at_worker(a)
+                except InvalidInput as exc:
+                    results[i] = _error_result(a, exc, started)
                     continue
                 items.append((i, a, request, self._context(a)))
             if items:
@@ -127,8 +126,7 @@ class ModelActor:
                 out.append(_error_result(a, bad, started))  # as run_attempt does: never a poison row
             else:
                 cost = ctx.cost if ctx.cost is not None else self.provider.estimate_cost(request)
-                out.append(AttemptResult(a.task_id, a.attempt, True, output=value, cost=cost, duration=now - started,
-                                         extra={"batch_size": len(items)}))
+                out.append(AttemptResult(a.task_id, a.attempt, True, output=value, cost=cost, duration=now - started))
         return out
 
     async def _call(self, requests: list[Any], ctxs: list[AttemptContext]) -> list[Any]:

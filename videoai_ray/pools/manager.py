@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any
 import ray
 
 from .. import metrics
+from ..actor_names import NAMESPACE, pool_member_name
 from ..executor import Assignment, AttemptResult
 from ..providers.model import ModelProvider
 from ..providers.resources import ray_options
 from .actor import ModelActor
 
 if TYPE_CHECKING:
-    from ..scheduler.actor import Scheduler
+    from ..scheduler.dispatch import Dispatcher
 
 log = logging.getLogger("videoai.executor")
 
@@ -145,13 +146,13 @@ class Pool:
         member.last_used = time.monotonic()
         member.holding.difference_update(a.task_id for a in batch)
         for r in results:
-            self.m.s.on_result(r)
+            self.m.d.on_result(r)
         if self.retired and member.busy == 0:
             self.members.pop(member.id, None)
             with contextlib.suppress(Exception):
                 ray.kill(member.handle, no_restart=True)
         self.pump()
-        self.m.s.kick()
+        self.m.state.kick()
 
     def _lost(self, member: Member) -> None:
         """Only the attempts the dead actor held are lost; the pool replaces it if needed."""
@@ -159,20 +160,20 @@ class Pool:
             return
         self.replaced += 1
         for tid in list(member.holding):
-            item = self.m.s.dispatcher.running.get(tid)
+            item = self.m.d.running.get(tid)
             if item is not None:
-                self.m.s.on_result(AttemptResult(tid, item[0], False, cancelled=True, error_code="worker_lost"))
+                self.m.d.on_result(AttemptResult(tid, item[0], False, cancelled=True, error_code="worker_lost"))
         member.holding.clear()
         with contextlib.suppress(Exception):
             ray.kill(member.handle, no_restart=True)
         self.pump()
-        self.m.s.kick()
+        self.m.state.kick()
 
     def cancel(self, task_id: str) -> bool:
         for a in self.pending:
             if a.task_id == task_id:
                 self.pending.remove(a)
-                self.m.s.on_result(AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="cancelled"))
+                self.m.d.on_result(AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="cancelled"))
                 return True
         for m in self.members.values():
             if task_id in m.holding:
@@ -184,7 +185,7 @@ class Pool:
 
     def limit(self) -> int:
         """Actors this pool may have: ``pool_max``, bounded by what the cluster can place."""
-        cap = self.m.s.registry.cap(self.provider.name)
+        cap = self.m.state.registry.cap(self.provider.name)
         per_actor = self.provider.max_batch_size * self.provider.batches_per_actor
         return max(0, min(self.provider.pool_max, cap // per_actor if per_actor else 0))
 
@@ -203,9 +204,9 @@ class Pool:
         p = self.provider
         member_id = uuid.uuid4().hex[:8]
         handle = _RemoteModelActor.options(
-            name=f"videoai-pool-{self.m.s.settings.instance}-{p.name}-{member_id}", namespace=self.m.namespace,
+            name=pool_member_name(self.m.state.settings.instance, p.name, member_id), namespace=NAMESPACE,
             max_concurrency=1000, scheduling_strategy="SPREAD", **ray_options(p),
-        ).remote(p, self.m.s.settings, self.m.handle(), self.m.s.sink)
+        ).remote(p, self.m.state.settings, self.m.handle(), self.m.state.sink)
         member = self.members[member_id] = Member(member_id, handle)
         self.started += 1
         asyncio.get_running_loop().create_task(self._await_ready(member))
@@ -239,7 +240,7 @@ class Pool:
         self.retired = True
         waiting, self.pending = list(self.pending), deque()
         for a in waiting:
-            self.m.s.on_result(AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="worker_lost"))
+            self.m.d.on_result(AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="worker_lost"))
         for m in list(self.members.values()):
             if m.busy == 0:
                 self.members.pop(m.id)
@@ -264,19 +265,19 @@ class Pool:
 class PoolManager:
     """Every model provider's pool, inside the Scheduler process."""
 
-    def __init__(self, scheduler: Scheduler, namespace: str) -> None:
-        self.s = scheduler
-        self.namespace = namespace
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.d = dispatcher
+        self.state = dispatcher.state
         self.pools: dict[str, Pool] = {}
         #: pools replaced or unregistered whose actors still finish a batch
         self.retired: list[Pool] = []
 
     def handle(self) -> Any:
-        return self.s.dispatcher._handle()
+        return self.d.handle()
 
     def key_of(self, provider: ModelProvider, a: Assignment) -> Any:
         try:
-            return provider.batch_key(self.s.active[a.task_id].request)
+            return provider.batch_key(self.state.active[a.task_id].request)
         except Exception:  # the task is gone (cancelled) or the key cannot be made: a batch of its own
             return ("alone", a.task_id)
 
@@ -298,9 +299,9 @@ class PoolManager:
             return  # other actors still serve them
         waiting, pool.pending = list(pool.pending), deque()
         for a in waiting:
-            self.s.on_result(AttemptResult(a.task_id, a.attempt, False, error_code="provider_error",
-                                           error_message=message[:2000], retryable=True))
-        self.s.kick()
+            self.d.on_result(AttemptResult(a.task_id, a.attempt, False, error_code="provider_error",
+                                           error_message=message[:2000]))
+        self.state.kick()
 
     def forget(self, name: str) -> None:
         pool = self.pools.pop(name, None)
@@ -310,10 +311,10 @@ class PoolManager:
 
     def keep_minimum(self) -> None:
         """Start the pools whose provider keeps actors even before any work (``pool_min > 0``)."""
-        for name in self.s.registry.names():
-            p = self.s.registry.get(name)
+        for name in self.state.registry.names():
+            p = self.state.registry.get(name)
             if isinstance(p, ModelProvider) and p.pool_min > 0 and name not in self.pools \
-                    and self.s.registry.reason(name) is None:
+                    and self.state.registry.reason(name) is None:
                 self.pools[name] = Pool(self, p)
 
     def describe(self) -> dict[str, dict[str, Any]]:
@@ -326,7 +327,7 @@ class PoolManager:
         while True:
             await asyncio.sleep(_TICK_SECONDS)
             try:
-                self.s.registry.set_nodes(await asyncio.to_thread(cluster_nodes))
+                self.state.registry.set_nodes(await asyncio.to_thread(cluster_nodes))
                 self.retired = [p for p in self.retired if p.members]
                 self.keep_minimum()
                 now = time.monotonic()

@@ -1,5 +1,6 @@
 """The Scheduler actor and its parts (queue, backoff, dispatch, events)."""
 
-from .handle import NAMESPACE, get_or_create_scheduler, kill_scheduler, scheduler_name
+from ..actor_names import NAMESPACE
+from .handle import get_or_create_scheduler, kill_scheduler, scheduler_name
 
 __all__ = ["NAMESPACE", "get_or_create_scheduler", "kill_scheduler", "scheduler_name"]

@@ -4,107 +4,94 @@ It accepts chunks of tasks (one SQL transaction each), keeps an aging priority q
 dispatches attempts to providers within their concurrency caps, applies the retry policy, and
 writes state changes in batched transactions. At start it rebuilds its queues from the store, so
 a restart of it (``max_restarts=-1``), of a worker or of the whole app loses no accepted task.
+
+The actor is a thin facade: its public methods are the calls other processes make
+(``.remote()``), and each one hands over to one of the parts below, which share one
+``SchedulerState`` and call each other only through public methods:
+
+- ``Intake`` (``submit.py``): accepting chunks;
+- ``Dispatcher`` (``dispatch.py``): queues to providers, executors, attempt results;
+- ``Outcomes`` (``outcomes.py``): terminal states (with the ``on_finish`` listeners), retries;
+- ``Recovery`` (``recovery.py``): loading unfinished tasks at start, adopting running attempts;
+- ``Operations`` (``operations.py``): cancel, retry, budgets, providers, live numbers;
+- ``Writer`` (``persistence.py``): batched writes and the version waiters sleep on;
+- ``RemoteJobs`` (``remote_jobs.py``) and the rate gate (``throttle.py``);
+- ``FairShare`` (``fairness.py``, in the state): users' weights, caps and attempts in flight;
+- ``PipelineRunner`` (``pipelines/runner.py``): advances pipelines when their steps end (an
+  ``on_finish`` listener);
+- ``ScheduleRunner`` (``schedules/runner.py``): fires the due ticks of schedules.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
-import logging
 import os
 import time
-from collections import defaultdict
-from datetime import timedelta
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import ray
 
 from .. import metrics
-from ..errors import ProviderError, RateLimited, WorkerLost, error_from_code
+from ..actor_names import NAMESPACE, artifact_sink_name
 from ..executor import ArtifactSink, AttemptResult, Sink
 from ..logs import configure_logging
-from ..models import EventType, TaskStatus
-from ..pipelines.ops import PipelineOpsMixin
+from ..models import TaskStatus
 from ..pipelines.runner import PipelineRunner
 from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
 from ..providers.resources import cluster_nodes
 from ..schedules.runner import ScheduleRunner
 from ..settings import Settings
-from ..store import TaskStore, utcnow
-from .backoff import retry_delay
+from ..store import TaskStore
+from . import throttle
 from .budgets import BudgetLedger
+from .caching import TaskCache
 from .dispatch import Dispatcher
 from .events import EventSink
 from .fairness import FairShare
-from .handle import NAMESPACE
-from .operations import OperationsMixin
-from .persistence import PersistenceMixin
-from .queue import AgingQueue
+from .operations import Operations
+from .outcomes import Outcomes
+from .persistence import Writer
 from .ratelimit import RateLimiter
-from .recovery import RecoveryMixin
-from .remote_jobs import RemoteJobsMixin
-from .state import Active
-from .submit import SubmitMixin
-from .throttle import ThrottleMixin
-
-log = logging.getLogger("videoai.scheduler")
+from .recovery import Recovery
+from .remote_jobs import RemoteJobs
+from .state import SchedulerState
+from .submit import Intake
 
 
-
-class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, RemoteJobsMixin, ThrottleMixin,
-                PipelineOpsMixin):
+class Scheduler:
     """Priority scheduling, retries, cancellation and recovery for every task."""
 
     def __init__(self, settings: Settings, providers: list[Provider] | None = None) -> None:
         configure_logging(settings)
-        self.settings = settings
-        self.store = TaskStore(settings.db_url)
-        self.registry = ProviderRegistry(settings.breaker_failures, settings.breaker_cooldown, settings.prefetch)
-        self.limiter = RateLimiter(settings.provider_rate_limits, margin=settings.rate_limit_margin,
-                                   recovery_seconds=settings.rate_limit_recovery_seconds)
-        self.cache = _make_cache(settings)
-        self.active: dict[str, Active] = {}
-        self.queues: dict[str, AgingQueue] = {}
-        #: fair sharing between users (hook: issue 15 part 3)
-        self.fair = FairShare(settings)
-        self.delayed: list[tuple[float, str]] = []
-        self.changes: dict[str, dict[str, Any]] = {}
-        self._write_retry_at = 0.0
-        self._write_delay = 0.0
-        #: tasks whose change could not be written even alone (their failure is written instead)
-        self._unwritable: set[str] = set()
-        #: a task pinned to an unregistered provider waits until then for its registration
-        self.provider_grace_until = time.monotonic() + settings.provider_grace_seconds
-        #: tasks loaded at start whose fate waits for worker adoption
-        self.recovering: set[str] = set()
-        #: Ray re-sends the calls in flight when it restarts an actor; only then can a submitted
-        #: chunk hold ids that are already stored (ids are fresh uuid4s otherwise)
-        self.resends_possible = _restarted()
-        self.events = EventSink(settings)
-        self.finish_seq = self.store.max_finish_seq()
-        self.version = int(time.time() * 1000)
-        self._version_event: asyncio.Event | None = None
-        self._kick: asyncio.Event | None = None
-        self._loops: list[asyncio.Task[None]] = []
-        self.sink = Sink(ArtifactSink.options(  # type: ignore[attr-defined]
-            name=f"videoai-artifacts-{settings.instance}", namespace=NAMESPACE, get_if_exists=True,
-            lifetime="detached", scheduling_strategy=_this_node(),
-        ).remote(settings), ray.get_runtime_context().get_node_id())
-        self.dispatcher = Dispatcher(self)
-        self.registry.set_nodes(cluster_nodes())
-        self.budgets = BudgetLedger(settings, self.store.engine)
-        self.schedules = ScheduleRunner(self)  # scheduled tasks: the tick loop (videoai_ray/schedules/)
-        self.pipelines = PipelineRunner(self)  # pipeline hook: the runner that advances pipelines
         metrics.set_instance(settings.instance)
-        from ..providers.defaults import default_providers
-        from ..store.registrations import load_registrations
-
-        # runtime registrations come from the store, before any task is recovered
-        for p in [*(providers if providers is not None else default_providers(settings)),
-                  *load_registrations(self.store.engine, settings.instance)]:
-            self.registry.register(p, replace=True)
-        self._recover()
+        store = TaskStore(settings.db_url)
+        registry = ProviderRegistry(settings.breaker_failures, settings.breaker_cooldown, settings.prefetch)
+        registry.set_nodes(cluster_nodes())
+        self.state = SchedulerState(
+            settings=settings, store=store, registry=registry,
+            limiter=RateLimiter(settings.provider_rate_limits, margin=settings.rate_limit_margin,
+                                recovery_seconds=settings.rate_limit_recovery_seconds),
+            budgets=BudgetLedger(settings, store.engine), events=EventSink(settings),
+            cache=TaskCache.from_settings(settings), fair=FairShare(settings), sink=_artifact_sink(settings),
+            finish_seq=store.max_finish_seq(),
+            provider_grace_until=time.monotonic() + settings.provider_grace_seconds,
+            resends_possible=_restarted(),
+        )
+        self.remote_jobs = RemoteJobs(self.state)
+        self.outcomes = Outcomes(self.state, self.remote_jobs)
+        self.dispatcher = Dispatcher(self.state, self.outcomes)
+        self.writer = Writer(self.state, self.outcomes, self.dispatcher)
+        self.intake = Intake(self.state, self.outcomes, self.writer)
+        self.operations = Operations(self.state, self.outcomes, self.dispatcher, self.remote_jobs)
+        self.recovery = Recovery(self.state, self.dispatcher)
+        self.pipelines = PipelineRunner(self.state, self.intake, self.operations, self.writer)
+        self.outcomes.on_finish.append(self.pipelines.task_finished)
+        self.schedules = ScheduleRunner(self.state, self.intake)
+        self._loops: list[asyncio.Task[None]] = []
+        _register_providers(settings, registry, store, providers)  # before any task is recovered
+        self.recovery.load()
         try:  # in a Ray async actor, __init__ already runs on the actor's event loop
             asyncio.get_running_loop()
         except RuntimeError:
@@ -113,109 +100,63 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
 
     # -- life cycle --------------------------------------------------------------------------
 
+    def _background(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        """The loops that run as long as the actor does (a new one is added here)."""
+        return [self.dispatcher.loop, self.writer.loop, self.dispatcher.monitor_loop,
+                self.dispatcher.pools.loop, self.recovery.adopt, self.pipelines.loop, self.schedules.loop]
+
     def _start_loops(self) -> None:
         if self._loops:
             return
-        self._version_event = asyncio.Event()
-        self._kick = asyncio.Event()
+        self.writer.start()
+        self.state.wake = asyncio.Event()
         loop = asyncio.get_running_loop()
-        self._loops = [
-            loop.create_task(self.dispatcher.loop()),
-            loop.create_task(self._flush_loop()),
-            loop.create_task(self.dispatcher.monitor_loop()),
-            loop.create_task(self.dispatcher.pools.loop()),
-            loop.create_task(self._adopt()),
-            loop.create_task(self.schedules.loop()),  # scheduled tasks: fires due ticks
-            loop.create_task(self.pipelines.loop()),  # pipeline hook: recover, then advance on step ends
-        ]
+        self._loops = [loop.create_task(run()) for run in self._background()]
 
     async def ready(self) -> dict[str, Any]:
         """Answers once the scheduler can take work (starts its loops if not yet running)."""
         self._start_loops()
-        return {"version": self.version, "active": len(self.active), "instance": self.settings.instance,
-                "pid": os.getpid()}
-
-    async def schedule_op(self, op: str, *args: Any) -> bool:
-        """Create, pause, resume or delete a schedule (``schedules.runner.ScheduleRunner.call``)."""
-        return self.schedules.call(op, *args)
+        return {"version": self.writer.version, "active": len(self.state.active),
+                "instance": self.state.settings.instance, "pid": os.getpid()}
 
     def kick(self) -> None:
-        if self._kick is not None:
-            self._kick.set()
+        self.state.kick()
 
-    # -- state changes -----------------------------------------------------------------------
+    # -- intake ------------------------------------------------------------------------------
 
-    def _enqueue(self, act: Active, now: float) -> None:
-        self.active[act.id] = act
-        q = self.queues.get(act.route)
-        if q is None:
-            q = self.queues[act.route] = AgingQueue(self.settings.aging_seconds)
-        q.push(act.id, act.priority.rank, now, *self.fair.key(act))  # fair-share hook
+    async def submit(self, items: list[dict[str, Any]], return_tasks: bool = False,
+                     known_ids: bool = False) -> list[dict[str, Any]]:
+        """Accept a chunk of prepared submissions (see ``service.prepare``).
 
-    def change(self, task_id: str, **values: Any) -> None:
-        self.changes.setdefault(task_id, {"id": task_id}).update(values)
+        Returns, per item, ``{"id", "status", "existing", "cache_hit"}``, with ``"created_at"``
+        (JSON) for a new task. With ``return_tasks``, replays and cache hits also carry
+        ``"task"`` (JSON); a new pending task does not: the caller has the submission and builds
+        it with ``models.submitted_task_json``, which keeps that per-task work off this actor.
+        ``known_ids``: the ids may be stored already (a resumed batch, whose dead driver's last
+        chunk can land late); stored ones are answered as existing instead of failing the chunk.
+        """
+        return self.intake.submit(items, return_tasks, known_ids)
 
-    def finish(self, act: Active, status: TaskStatus, *, output: dict[str, Any] | None = None,
-               error: ProviderError | None = None, cost: float | None = None) -> None:
-        """Move a task to a terminal state (written at the next flush)."""
-        self.active.pop(act.id, None)
-        self.limiter.release(act.id)
-        act.status = status
-        self.finish_seq += 1
-        values: dict[str, Any] = {"status": status.value, "finished_at": utcnow(), "finish_seq": self.finish_seq,
-                                  "next_attempt_at": None}
-        if status is TaskStatus.COMPLETED:
-            # a completed row always says which attempt of which provider produced it, and when
-            act.started_at = act.started_at or utcnow()
-            values.update(output=output, progress=1.0, cost=cost, error_code=None, error_message=None,
-                          error_retryable=None, attempts=act.attempts, provider=act.provider,
-                          started_at=act.started_at)
-            act.progress = 1.0
-            if self.cache is not None and act.options.get("use_cache", True):
-                self.cache_put(act, output or {})
-        if error is not None:
-            values.update(error_code=error.code, error_message=error.message, error_retryable=error.retryable)
-        self.change(act.id, **values)
-        self.events.emit(act, _TERMINAL_EVENT[status], output=output, error=error)
-        self.pipelines.task_finished(act)  # pipeline hook: a task of a pipeline ended -> runner.advance
-        duration = (utcnow() - act.started_at).total_seconds() if act.started_at else None
-        metrics.task_finished(act.type.value, act.provider or "none", status.value, duration)
-
-    def fail_or_retry(self, act: Active, err: ProviderError) -> None:
-        """The retry policy: it reads only ``err.retryable``."""
-        if not err.retryable or act.attempts > act.max_retries:
-            self.finish(act, TaskStatus.FAILED, error=err)
-            return
-        if act.provider and not isinstance(err, WorkerLost):
-            act.excluded.add(act.provider)
-        others = [n for n in self.registry.candidates(act.type, act.request, act.options.get("provider"))
-                  if n not in act.excluded]
-        immediate = isinstance(err, WorkerLost) or bool(others)
-        delay = 0.0 if immediate else retry_delay(self.settings.retry_schedule, act.attempts, err)
-        act.status = TaskStatus.RETRYING
-        act.progress = 0.0
-        self.change(act.id, status=TaskStatus.RETRYING.value, error_code=err.code, error_message=err.message,
-                    error_retryable=True, progress=0.0, next_attempt_at=utcnow() + timedelta(seconds=delay),
-                    options={**act.options, "failed_providers": sorted(act.excluded)})
-        heapq.heappush(self.delayed, (time.monotonic() + delay, act.id))
-        self.kick()
+    def estimate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.operations.estimate(items)
 
     # -- reports from executors --------------------------------------------------------------
 
     async def report(self, results: list[AttemptResult], progress: list[tuple[str, int, float]]) -> None:
+        s = self.state
         for task_id, attempt, value in progress:
-            act = self.active.get(task_id)
+            act = s.active.get(task_id)
             if act is not None and act.attempts == attempt and act.status is TaskStatus.PROCESSING:
                 act.progress = value
-                self.change(task_id, progress=value)
-                self.events.progress(act)
+                s.change(task_id, progress=value)
+                s.events.progress(act)
         for r in results:
-            self.on_result(r)
+            self.dispatcher.on_result(r)
         if results:
-            self.kick()
+            s.kick()
             # The caller keeps the results until this returns: return only once they are written,
             # so a Scheduler that dies in between is followed by one that adopts them.
-            await self.written()
+            await self.writer.written()
 
     async def worker_blocked(self, provider: str, incarnation: str, culprits: list[tuple[str, int]],
                              message: str, held: list[AttemptResult]) -> None:
@@ -223,92 +164,111 @@ class Scheduler(SubmitMixin, RecoveryMixin, OperationsMixin, PersistenceMixin, R
         held, time out the blamed attempts (they run again, elsewhere when they can), and replace
         the worker; its other attempts run again at once (``worker_lost``)."""
         for r in held:
-            self.on_result(r)
+            self.dispatcher.on_result(r)
         for tid, attempt in culprits:
-            self.on_result(AttemptResult(tid, attempt, False, error_code="timeout", error_message=message,
-                                         retryable=True, provider=provider))
+            self.dispatcher.on_result(AttemptResult(tid, attempt, False, error_code="timeout", error_message=message,
+                                                    retryable=True, provider=provider))
         self.dispatcher.replace_worker(provider, incarnation)
-        self.kick()
-        await self.written()
+        self.state.kick()
+        await self.writer.written()
 
-    def on_result(self, r: AttemptResult) -> None:
-        provider = self.dispatcher.release(r.task_id, r.attempt)
-        if provider:
-            self.budgets.release(r.task_id)
-        act = self.active.get(r.task_id)
-        if act is not None and r.task_id in self.recovering and r.attempt >= act.attempts:
-            # a surviving worker reports before adoption finished: this attempt is the live one
-            self.recovering.discard(r.task_id)
-            act.status, act.attempts = TaskStatus.PROCESSING, r.attempt
-            act.provider = r.provider or act.provider
-        current = act is not None and act.attempts == r.attempt and act.status is TaskStatus.PROCESSING
-        if current and r.remote_job_ended:
-            assert act is not None
-            self.forget_remote_job(act)
-        if r.ok:
-            if provider:
-                self.registry.finished(provider, ok=True, duration=r.duration, cost=r.cost)
-                metrics.provider_latency(provider, r.duration)
-                metrics.provider_cost(provider, r.cost)
-            if current:
-                assert act is not None
-                self.budgets.spend(act, r.cost)
-                self.finish(act, TaskStatus.COMPLETED, output=r.output, cost=r.cost)
-            return
-        err: ProviderError = WorkerLost("attempt was interrupted") if r.cancelled else error_from_code(
-            r.error_code or "provider_error", r.error_message or "")
-        if r.retry_after is not None:
-            err.retry_after = r.retry_after  # type: ignore[attr-defined]
-        if provider and isinstance(err, RateLimited) and provider in self.registry:
-            # the provider said 429: its rate goes down and nothing starts there before Retry-After
-            self.limiter.rate_limited(self.registry.get(provider), r.retry_after, time.monotonic())
-        if provider:
-            health = None if (r.cancelled or isinstance(err, WorkerLost)) else (
-                False if err.retryable or err.code == "authentication_failed" else None)
-            self.registry.finished(provider, ok=health, duration=r.duration,
-                                   error=f"{type(err).__name__}: {err.message}")
-            if isinstance(err, RateLimited):
-                metrics.provider_rate_limited(provider)
-        if current:
-            assert act is not None
-            self.fail_or_retry(act, err)
+    def is_cancelled(self, task_id: str, attempt: int) -> bool:
+        return self.operations.is_cancelled(task_id, attempt)
 
-    def _record_gauges(self) -> None:
-        for priority, n in self._queue_depth().items():
-            metrics.queue_depth(priority, n)
-        running = self.dispatcher.in_flight()
-        now = time.monotonic()
-        for name in self.registry.names():
-            metrics.in_flight(name, running.get(name, 0))
-            allowed = self.limiter.describe(self.registry.get(name), now)["rate_allowed_rpm"]
-            if allowed is not None:
-                metrics.provider_allowed_rpm(name, allowed)
+    async def record_remote_job(self, task_id: str, attempt: int, job: dict[str, Any]) -> bool:
+        """Commit the job an attempt just created; ``False`` when the task no longer wants it
+        (finished, cancelled, or a newer attempt runs), and the provider cancels it."""
+        if not self.remote_jobs.record(task_id, attempt, job):
+            return False
+        await self.writer.written()
+        return True
 
-    def _queue_depth(self) -> dict[str, int]:
-        depth: dict[str, int] = defaultdict(int)
-        for q in self.queues.values():
-            for prio, n in q.depth().items():
-                depth[prio] += n
-        return dict(depth)
+    async def rate_gate(self, task_id: str, attempt: int) -> None:
+        """Return when the attempt may send its requests (see ``throttle.rate_gate``)."""
+        await throttle.rate_gate(self.state, task_id, attempt)
+
+    # -- user operations ---------------------------------------------------------------------
+
+    async def cancel(self, task_ids: list[str], user_id: str | None = None) -> list[dict[str, Any]]:
+        return self.operations.cancel(task_ids, user_id)
+
+    async def cancel_batch(self, batch_id: str, user_id: str | None = None) -> list[dict[str, Any]]:
+        """Cancel every unfinished task of a batch (of this user)."""
+        ids = self.operations.batch_task_ids(batch_id, user_id)
+        return self.operations.cancel(ids, user_id) if ids else []
+
+    async def retry(self, task_id: str, user_id: str | None = None) -> dict[str, Any]:
+        """Manual retry of a failed (or cancelled) task: it gets a fresh retry budget."""
+        return self.operations.retry(task_id, user_id)
+
+    def set_user_budget(self, user_id: str, budget_usd: float | None) -> None:
+        self.operations.set_user_budget(user_id, budget_usd)
+
+    # -- pipelines and schedules -------------------------------------------------------------
+
+    async def create_pipeline(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Store a validated pipeline and submit its first steps (``PipelineRunner.create``)."""
+        return await self.pipelines.create(row)
+
+    async def cancel_pipeline(self, pipeline_id: str, user_id: str | None = None) -> None:
+        await self.pipelines.cancel(pipeline_id, user_id)
+
+    async def schedule_op(self, op: str, *args: Any) -> bool:
+        """Create, pause, resume or delete a schedule (``ScheduleRunner.call``)."""
+        return self.schedules.call(op, *args)
+
+    # -- providers and numbers ---------------------------------------------------------------
+
+    async def register_provider(self, provider: Provider, replace: bool = False,
+                                persist: bool = True) -> dict[str, Any]:
+        return self.operations.register_provider(provider, replace, persist)
+
+    async def unregister_provider(self, name: str) -> None:
+        self.operations.unregister_provider(name)
+
+    def providers(self) -> list[dict[str, Any]]:
+        return self.operations.providers()
+
+    def live_stats(self, user_id: str | None = None) -> dict[str, Any]:
+        return self.operations.live_stats(user_id)
+
+    def cache_stats(self) -> dict[str, Any]:
+        return self.operations.cache_stats()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def wait_version(self, since: int, timeout: float) -> int:
+        """Return once a state change newer than ``since`` was committed, or after ``timeout``."""
+        return await self.writer.wait_version(since, timeout)
+
+    async def flush_now(self) -> int:
+        """Write what is pending now (used before reading a task just changed)."""
+        self.writer.flush()
+        return self.writer.version
 
 
+def _register_providers(settings: Settings, registry: ProviderRegistry, store: TaskStore,
+                        providers: list[Provider] | None) -> None:
+    """The given providers (the defaults when ``None``), then the runtime registrations kept in
+    the store."""
+    from ..providers.defaults import default_providers
+    from ..store.registrations import load_registrations
 
-_TERMINAL_EVENT = {
-    TaskStatus.COMPLETED: EventType.COMPLETED,
-    TaskStatus.FAILED: EventType.FAILED,
-    TaskStatus.CANCELLED: EventType.CANCELLED,
-}
+    for p in [*(providers if providers is not None else default_providers(settings)),
+              *load_registrations(store.engine, settings.instance)]:
+        registry.register(p, replace=True)
 
 
-def _make_cache(settings: Settings) -> Any:
-    if not settings.cache_enabled:
-        return None
-    try:
-        from ..cache import TieredCache
-    except ImportError:  # pragma: no cover - the cache package is part of the distribution
-        log.warning("cache unavailable", exc_info=True)
-        return None
-    return TieredCache.from_settings(settings)
+def _artifact_sink(settings: Settings) -> Sink:
+    """The head node's artifact sink (started with the first Scheduler, on this node)."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    node_id = ray.get_runtime_context().get_node_id()
+    actor = ArtifactSink.options(  # type: ignore[attr-defined]
+        name=artifact_sink_name(settings.instance), namespace=NAMESPACE, get_if_exists=True,
+        lifetime="detached", scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+    ).remote(settings)
+    return Sink(actor, node_id)
 
 
 def _restarted() -> bool:
@@ -316,12 +276,6 @@ def _restarted() -> bool:
         return bool(ray.get_runtime_context().was_current_actor_reconstructed)
     except Exception:  # not inside a Ray actor (unit use): nothing can be re-sent
         return False
-
-
-def _this_node() -> Any:
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    return NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
 
 
 __all__ = ["Scheduler"]

@@ -18,19 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
-from ..attempt_calls import cancel_remote_job_task
+from ..actor_names import NAMESPACE, worker_prefix
+from ..clock import utcnow
 from ..executor import Assignment, AttemptResult, ProviderWorker, run_cpu_attempt
 from ..models import EventType, Strategy, TaskStatus
 from ..pools import PoolManager
 from ..providers.model import ModelProvider
 from ..providers.resources import declares_resources, ray_options
-from ..store import utcnow
 from . import throttle
-from .handle import NAMESPACE
+from .remote_jobs import job_provider
 
 if TYPE_CHECKING:
-    from .actor import Scheduler
-    from .state import Active
+    from .outcomes import Outcomes
+    from .state import Active, SchedulerState
 
 log = logging.getLogger("videoai.scheduler")
 
@@ -38,10 +38,12 @@ _MONITOR_SECONDS = 1.0
 
 
 class Dispatcher:
-    """Owns the executors and the attempts in flight; the Scheduler owns the task state."""
+    """Owns the executors and the attempts in flight, and takes their results; the task state is
+    the shared ``SchedulerState``, and a task's end or retry is ``Outcomes``'s."""
 
-    def __init__(self, scheduler: Scheduler) -> None:
-        self.s = scheduler
+    def __init__(self, state: SchedulerState, outcomes: Outcomes) -> None:
+        self.state = state
+        self.outcomes = outcomes
         #: task id -> (attempt, provider name)
         self.running: dict[str, tuple[int, str]] = {}
         self.workers: dict[str, tuple[Any, str]] = {}
@@ -56,15 +58,15 @@ class Dispatcher:
         #: when a provider's rate limiter next lets a waiting task start
         self.limiter_wake: float | None = None
         #: the actor pools of model providers
-        self.pools = PoolManager(scheduler, NAMESPACE)
+        self.pools = PoolManager(self)
 
     # -- the loop ------------------------------------------------------------------------------
 
     async def loop(self) -> None:
-        kick = self.s._kick
-        assert kick is not None
+        kick = self.state.wake
+        assert kick is not None, "the actor makes the wake event before it starts the loops"
         while True:
-            wake_times = [t for t in (self.s.delayed[0][0] if self.s.delayed else None, self.breaker_wake,
+            wake_times = [t for t in (self.state.delayed[0][0] if self.state.delayed else None, self.breaker_wake,
                                       self.limiter_wake) if t]
             timeout = max(0.0, min(wake_times) - time.monotonic()) if wake_times else None
             with contextlib.suppress(TimeoutError):
@@ -76,7 +78,7 @@ class Dispatcher:
                 log.error("dispatch round failed", exc_info=True)
 
     def dispatch_once(self) -> None:
-        s = self.s
+        s = self.state
         if s.recovering:
             return  # nothing starts before the previous incarnation's attempts are adopted
         now = time.monotonic()
@@ -85,7 +87,7 @@ class Dispatcher:
             act = s.active.get(tid)
             if act is not None and act.status is TaskStatus.RETRYING:
                 act.status = TaskStatus.PENDING
-                s._enqueue(act, now)
+                s.enqueue(act, now)
         batches: dict[str, list[Assignment]] = defaultdict(list)
         self.breaker_wake = None
         self.limiter_wake = None
@@ -107,9 +109,10 @@ class Dispatcher:
                         self.breaker_wake = min(s.provider_grace_until, self.breaker_wake or s.provider_grace_until)
                         break
                     q.pop(now, skip)
-                    s.finish(act, TaskStatus.FAILED, error=s.registry.explain_none(act.type, act.request, pinned))
+                    self.outcomes.finish(act, TaskStatus.FAILED,
+                                         error=s.registry.explain_none(act.type, act.request, pinned))
                     continue
-                names = s.job_provider(act, names)
+                names = job_provider(act, names)
                 strategy = Strategy(act.options.get("strategy") or s.settings.strategy)
                 name = s.registry.pick(names, strategy, act.request, now, act.excluded,
                                        admit=partial(throttle.admits, s, act, now))
@@ -124,7 +127,7 @@ class Dispatcher:
                 q.pop(now, skip)
                 refused = s.budgets.admit(act, s.registry.get(name))
                 if refused is not None:
-                    s.finish(act, TaskStatus.FAILED, error=refused)  # never started: nothing spent
+                    self.outcomes.finish(act, TaskStatus.FAILED, error=refused)  # never started: nothing spent
                     continue
                 throttle.take(s, name, act, now)
                 batches[name].append(self._start(act, name))
@@ -132,7 +135,7 @@ class Dispatcher:
             self._send(name, assignments)
 
     def _start(self, act: Active, name: str) -> Assignment:
-        s = self.s
+        s = self.state
         act.status = TaskStatus.PROCESSING
         act.attempts += 1
         act.provider = name
@@ -152,13 +155,14 @@ class Dispatcher:
 
     # -- executors -----------------------------------------------------------------------------
 
-    def _handle(self) -> Any:
+    def handle(self) -> Any:
+        """The Scheduler actor's own handle (executors report to it)."""
         if self._self_handle is None:
             self._self_handle = ray.get_runtime_context().current_actor
         return self._self_handle
 
     def _send(self, name: str, assignments: list[Assignment]) -> None:
-        provider = self.s.registry.get(name)
+        provider = self.state.registry.get(name)
         if isinstance(provider, ModelProvider):
             self.pools.submit(name, provider, assignments)
             return
@@ -169,7 +173,7 @@ class Dispatcher:
             for a in assignments:
                 obj = run_cpu_attempt.options(
                     name=f"{name}:{a.task_id}", **ray_options(provider)
-                ).remote(ref, a, self.s.settings, self._handle(), self.s.sink)
+                ).remote(ref, a, self.state.settings, self.handle(), self.state.sink)
                 self.cpu_refs[a.task_id] = obj
                 asyncio.get_running_loop().create_task(self._await_cpu(a, obj))
             return
@@ -181,22 +185,22 @@ class Dispatcher:
     def _worker(self, name: str) -> Any:
         item = self.workers.get(name)
         if item is None:
-            provider = self.s.registry.get(name)
+            provider = self.state.registry.get(name)
             handle = ProviderWorker.options(  # type: ignore[attr-defined]
-                name=f"{worker_prefix(self.s.settings.instance, name)}{uuid.uuid4().hex[:8]}",
+                name=f"{worker_prefix(self.state.settings.instance, name)}{uuid.uuid4().hex[:8]}",
                 namespace=NAMESPACE, lifetime="detached",
                 max_concurrency=max(100, provider.max_concurrency * 2),
                 **(ray_options(provider, num_cpus=0) if declares_resources(provider) else {}),
-            ).remote(provider, self.s.settings, self._handle(), self.s.sink)
+            ).remote(provider, self.state.settings, self.handle(), self.state.sink)
             item = self.workers[name] = (handle, "")
         return item[0]
 
     async def adopt_workers(self) -> dict[str, tuple[int, str]]:
         """Find the workers a previous incarnation left running and take over their attempts."""
         adopted: dict[str, tuple[int, str]] = {}
-        names = _named_actors(worker_prefix(self.s.settings.instance, ""))
+        names = _named_actors(worker_prefix(self.state.settings.instance, ""))
         for actor_name in names:
-            provider = actor_name.removeprefix(worker_prefix(self.s.settings.instance, "")).rsplit("-", 1)[0]
+            provider = actor_name.removeprefix(worker_prefix(self.state.settings.instance, "")).rsplit("-", 1)[0]
             try:
                 handle = ray.get_actor(actor_name, namespace=NAMESPACE)
                 owned: list[tuple[str, int]] = await asyncio.wait_for(handle.snapshot.remote(), 10)
@@ -204,7 +208,7 @@ class Dispatcher:
             except Exception:
                 log.warning("could not reach worker %s; its attempts will run again", actor_name, exc_info=True)
                 continue
-            if provider not in self.s.registry or provider in self.workers:
+            if provider not in self.state.registry or provider in self.workers:
                 ray.kill(handle)
                 continue
             self.workers[provider] = (handle, incarnation)
@@ -234,8 +238,8 @@ class Dispatcher:
         finally:
             if self.cpu_refs.get(a.task_id) is ref:
                 self.cpu_refs.pop(a.task_id, None)
-        self.s.on_result(result)
-        self.s.kick()
+        self.on_result(result)
+        self.state.kick()
 
     def replace_worker(self, name: str, incarnation: str) -> None:
         """Stop a worker whose event loop is blocked; its attempts still running run again."""
@@ -254,8 +258,8 @@ class Dispatcher:
             self.workers.pop(name, None)
         lost = [(tid, att) for tid, (att, _) in self.running.items() if self.placed.get(tid) is worker]
         for tid, att in lost:
-            self.s.on_result(AttemptResult(tid, att, False, cancelled=True, error_code="worker_lost"))
-        self.s.kick()
+            self.on_result(AttemptResult(tid, att, False, cancelled=True, error_code="worker_lost"))
+        self.state.kick()
 
     async def monitor_loop(self) -> None:
         """Notice dead worker actors (a killed process) and give their tasks back to the queue."""
@@ -275,7 +279,20 @@ class Dispatcher:
                     log.warning("worker for provider %s died; re-running its attempts", name)
                     self._worker_lost(name, handle)
 
-    # -- bookkeeping ---------------------------------------------------------------------------
+    # -- results and bookkeeping -----------------------------------------------------------------
+
+    def on_result(self, r: AttemptResult) -> None:
+        """An attempt ended (reported by its executor, or lost with it): release it, then settle
+        its task."""
+        provider = self.release(r.task_id, r.attempt)
+        if provider:
+            self.state.budgets.release(r.task_id)
+        self.outcomes.settle(r, provider)
+
+    def adopt_attempt(self, task_id: str, attempt: int, provider: str) -> None:
+        """An attempt a surviving worker runs is in flight again (recovery at start)."""
+        self.running[task_id] = (attempt, provider)
+        self.state.registry.started(provider)
 
     def release(self, task_id: str, attempt: int) -> str | None:
         """Forget a finished attempt; returns the provider it ran on (None if already released)."""
@@ -284,7 +301,7 @@ class Dispatcher:
             return None
         del self.running[task_id]
         self.placed.pop(task_id, None)
-        self.s.fair.ended(task_id)  # fair-share hook
+        self.state.fair.ended(task_id)  # fair-share hook
         return item[1]
 
     def cancel_running(self, task_id: str) -> None:
@@ -302,13 +319,6 @@ class Dispatcher:
         if worker is not None:
             worker[0].cancel.remote(task_id)
 
-    def cancel_remote_job(self, name: str, job: dict[str, Any]) -> None:
-        """Cancel a recorded remote job at its provider, from a Ray task (no worker needed)."""
-        ref = self.provider_refs.get(name)
-        if ref is None:
-            ref = self.provider_refs[name] = ray.put(self.s.registry.get(name))
-        cancel_remote_job_task.remote(ref, job)
-
     def forget_provider(self, name: str) -> None:
         self.provider_refs.pop(name, None)
         self.pools.forget(name)
@@ -317,7 +327,7 @@ class Dispatcher:
             handle = item[0]
             if any(p == name for _, p in self.running.values()):
                 # let the attempts it runs finish, then stop it
-                asyncio.get_running_loop().call_later(self.s.settings.task_timeout, ray.kill, handle)
+                asyncio.get_running_loop().call_later(self.state.settings.task_timeout, ray.kill, handle)
             else:
                 ray.kill(handle)
 
@@ -326,10 +336,6 @@ class Dispatcher:
         for _, prov in self.running.values():
             out[prov] += 1
         return dict(out)
-
-
-def worker_prefix(instance: str, provider: str) -> str:
-    return f"videoai-worker-{instance}-{provider}" + ("-" if provider else "")
 
 
 def _named_actors(prefix: str) -> list[str]:
@@ -346,4 +352,4 @@ def _ray_cancel(ref: Any) -> None:
         log.debug("ray.cancel failed (task already done)", exc_info=True)
 
 
-__all__ = ["Dispatcher", "worker_prefix"]
+__all__ = ["Dispatcher"]

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..models import REQUEST_MODELS, Strategy, TaskType
+from ..models import Strategy, TaskType
+from ..models.record import request_from_input
 from ..providers.registry import ProviderRegistry
 
 
@@ -20,7 +21,7 @@ def estimate_chunk(registry: ProviderRegistry, default_strategy: Strategy,
     unservable: dict[str, int] = {}
     for it in items:
         ttype = TaskType(it["type"])
-        request = REQUEST_MODELS[ttype].model_validate(it["input"])
+        request = request_from_input(ttype, it["input"])
         pinned = it["options"].get("provider")
         names = registry.candidates(ttype, request, pinned)
         if not names:

@@ -6,14 +6,14 @@ from typing import Any
 
 import ray
 
+from .. import actor_names
+from ..actor_names import NAMESPACE
 from ..providers.base import Provider
 from ..settings import Settings
 
-NAMESPACE = "videoai"
-
 
 def scheduler_name(settings: Settings) -> str:
-    return f"videoai-scheduler-{settings.instance}"
+    return actor_names.scheduler_name(settings.instance)
 
 
 def get_or_create_scheduler(settings: Settings, providers: list[Provider] | None = None) -> Any:
@@ -42,11 +42,11 @@ def kill_scheduler(settings: Settings) -> None:
 
     from ..webhooks.dispatcher import dispatcher_name
 
-    exact = {scheduler_name(settings), f"videoai-artifacts-{settings.instance}", dispatcher_name(settings)}
+    exact = {scheduler_name(settings), actor_names.artifact_sink_name(settings.instance), dispatcher_name(settings)}
     for actor in list_named_actors(all_namespaces=True):
         name = actor["name"]
         if actor.get("namespace") == NAMESPACE and (
-                name in exact or name.startswith(f"videoai-worker-{settings.instance}-")):
+                name in exact or name.startswith(actor_names.worker_prefix(settings.instance))):
             try:
                 ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
             except ValueError:

@@ -9,15 +9,17 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from .. import metrics
+from ..clock import utcnow
 from ..errors import InvalidOutput, WriteFailed
 from ..models import TaskStatus
-from ..store import utcnow
 from .faults import kill_before_write_if_armed
 from .writes import write_or_split
 
 if TYPE_CHECKING:
-    from .actor import Scheduler
-    from .events import EventSink
+    from .dispatch import Dispatcher
+    from .outcomes import Outcomes
+    from .state import SchedulerState
 
 log = logging.getLogger("videoai.scheduler")
 
@@ -26,26 +28,40 @@ _MAX_WRITE_DELAY = 5.0
 _GAUGE_SECONDS = 1.0
 
 
-class PersistenceMixin:
+class Writer:
     """Batched writes, the version waiters sleep on, and the write-failure handling."""
 
-    events: EventSink
-    version: int
-    _version_event: asyncio.Event | None
-    #: while the store cannot be reached: when to try the write again, and the current delay
-    _write_retry_at: float
-    _write_delay: float
+    def __init__(self, state: SchedulerState, outcomes: Outcomes, dispatcher: Dispatcher) -> None:
+        self.state = state
+        self.outcomes = outcomes
+        self.dispatcher = dispatcher
+        #: grows with every committed write; waiters compare it with the one they saw
+        self.version = int(time.time() * 1000)
+        self._version_event: asyncio.Event | None = None
+        #: while the store cannot be reached: when to try the write again, and the current delay
+        self._write_retry_at = 0.0
+        self._write_delay = 0.0
+        #: tasks whose change could not be written even alone (their failure is written instead)
+        self._unwritable: set[str] = set()
 
-    async def written(self: Scheduler) -> None:  # type: ignore[misc]
+    def start(self) -> None:
+        """On the actor's event loop: from now on waiters sleep until a commit."""
+        self._version_event = asyncio.Event()
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.state.changes) or self.state.events.pending
+
+    async def written(self) -> None:
         """Return once every change made so far is committed (at the next successful flush)."""
-        if not self.changes and not self.events.pending:
+        if not self.pending:
             return
         if self._version_event is None:
             self.flush()
             return
         await self._version_event.wait()
 
-    async def wait_version(self: Scheduler, since: int, timeout: float) -> int:  # type: ignore[misc]
+    async def wait_version(self, since: int, timeout: float) -> int:
         """Return once a state change newer than ``since`` was committed, or after ``timeout``."""
         if self.version > since or self._version_event is None:
             return self.version
@@ -53,42 +69,43 @@ class PersistenceMixin:
             await asyncio.wait_for(asyncio.shield(self._version_event.wait()), timeout)
         return self.version
 
-    def flush(self: Scheduler) -> None:  # type: ignore[misc]
+    def flush(self) -> None:
         """Write pending changes and outbox rows in one transaction, then wake waiters.
 
         A write that fails on a bad value is split so the other tasks' changes are written and the
         bad task fails; one that fails because the store is unreachable is kept and tried again
         with a growing delay (up to 5 s)."""
-        if not self.changes and not self.events.pending:
+        s = self.state
+        if not self.pending:
             return
         if time.monotonic() < self._write_retry_at:
             return
-        changes, self.changes = list(self.changes.values()), {}
-        events = self.events.take_events()
-        kill_before_write_if_armed(self.settings.fault_kill_file, changes)
+        changes, s.changes = list(s.changes.values()), {}
+        events = s.events.take_events()
+        kill_before_write_if_armed(s.settings.fault_kill_file, changes)
         try:
-            bad = write_or_split(self.store, changes, events)
+            bad = write_or_split(s.store, changes, events)
         except Exception:
             self._write_delay = min(max(self._write_delay * 2, 0.1), _MAX_WRITE_DELAY)
             self._write_retry_at = time.monotonic() + self._write_delay
             log.error("the store cannot be reached; %d task changes wait (next try in %.1fs)",
                       len(changes), self._write_delay, exc_info=self._write_delay >= _MAX_WRITE_DELAY)
             for ch in changes:  # keep them (newer changes win)
-                merged = {**ch, **self.changes.get(ch["id"], {})}
-                self.changes[ch["id"]] = merged
-            self.events.give_back(events)
+                s.changes[ch["id"]] = {**ch, **s.changes.get(ch["id"], {})}
+            s.events.give_back(events)
             return
         self._write_delay = 0.0
         if bad:
             self._fail_unwritable(bad, {ch["id"]: ch for ch in changes})
-        self.events.committed(events)
+        s.events.committed(events)
         self.version = max(self.version + 1, int(time.time() * 1000))
         if self._version_event is not None:
             self._version_event.set()
             self._version_event = asyncio.Event()
 
-    def _fail_unwritable(self: Scheduler, bad: dict[str, str], changes: dict[str, dict[str, Any]]) -> None:  # type: ignore[misc]
+    def _fail_unwritable(self, bad: dict[str, str], changes: dict[str, dict[str, Any]]) -> None:
         """The tasks whose change could not be written fail instead (written at the next flush)."""
+        s = self.state
         for tid, why in bad.items():
             if tid in self._unwritable:
                 log.error("task %s: not even its failure could be written (%s); left as stored", tid, why)
@@ -97,31 +114,39 @@ class PersistenceMixin:
             cls = InvalidOutput if "output" in changes.get(tid, {}) else WriteFailed
             err = cls(f"the task's result could not be stored: {why}")
             log.error("task %s fails: its change could not be written (%s)", tid, why)
-            act = self.active.get(tid)
+            act = s.active.get(tid)
             if act is not None:
-                q = self.queues.get(act.route)
-                if q is not None:
-                    q.remove(tid)
+                s.unqueue(act)
                 if act.status is TaskStatus.PROCESSING:
                     self.dispatcher.cancel_running(tid)
-                self.finish(act, TaskStatus.FAILED, error=err)
+                self.outcomes.finish(act, TaskStatus.FAILED, error=err)
                 continue
-            self.finish_seq += 1
-            self.change(tid, status=TaskStatus.FAILED.value, output=None, error_code=err.code,
-                        error_message=err.message, error_retryable=False, finished_at=utcnow(),
-                        finish_seq=self.finish_seq, next_attempt_at=None)
+            s.change(tid, status=TaskStatus.FAILED.value, output=None, error_code=err.code,
+                     error_message=err.message, error_retryable=False, finished_at=utcnow(),
+                     finish_seq=s.next_finish_seq(), next_attempt_at=None)
 
-    async def flush_now(self: Scheduler) -> int:  # type: ignore[misc]
-        """Write what is pending now (used before reading a task just changed)."""
-        self.flush()
-        return self.version
-
-    async def _flush_loop(self: Scheduler) -> None:  # type: ignore[misc]
+    async def loop(self) -> None:
+        """Flush every 20 ms; record the gauges every second."""
         next_gauges = 0.0
         while True:
             await asyncio.sleep(_FLUSH_SECONDS)
-            if self.changes or self.events.pending:
+            if self.pending:
                 self.flush()
             if time.monotonic() >= next_gauges:
                 next_gauges = time.monotonic() + _GAUGE_SECONDS
-                self._record_gauges()
+                self.record_gauges()
+
+    def record_gauges(self) -> None:
+        s = self.state
+        for priority, n in s.queue_depth().items():
+            metrics.queue_depth(priority, n)
+        running = self.dispatcher.in_flight()
+        now = time.monotonic()
+        for name in s.registry.names():
+            metrics.in_flight(name, running.get(name, 0))
+            allowed = s.limiter.describe(s.registry.get(name), now)["rate_allowed_rpm"]
+            if allowed is not None:
+                metrics.provider_allowed_rpm(name, allowed)
+
+
+__all__ = ["Writer"]

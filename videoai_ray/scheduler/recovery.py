@@ -8,62 +8,71 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from ..clock import utcnow
 from ..models import TaskStatus
-from ..store import utcnow
-from .state import active_from_task
+from ..models.record import active_from_task
 
 if TYPE_CHECKING:
-    from .actor import Scheduler
+    from .dispatch import Dispatcher
+    from .state import SchedulerState
 
 log = logging.getLogger("videoai.scheduler")
 
 
-class RecoveryMixin:
-    """The Scheduler's ``_recover`` (in ``__init__``) and ``_adopt`` (first loop turn)."""
+class Recovery:
+    """``load`` (in the actor's ``__init__``) and ``adopt`` (the first turn of its loops)."""
 
-    def _recover(self: Scheduler) -> None:  # type: ignore[misc]
-        """Load every unfinished task found in the store; ``_adopt`` then decides which ones a
+    def __init__(self, state: SchedulerState, dispatcher: Dispatcher) -> None:
+        self.state = state
+        self.dispatcher = dispatcher
+
+    def load(self) -> None:
+        """Load every unfinished task found in the store; ``adopt`` then decides which ones a
         surviving worker still runs and queues the others."""
-        unfinished = self.store.unfinished()
+        s = self.state
+        unfinished = s.store.unfinished()
         ids = [t.id for t in unfinished]
-        options = self.store.options_for(ids)
-        jobs = self.store.remote_jobs_for(ids)
+        options = s.store.options_for(ids)
+        jobs = s.store.remote_jobs_for(ids)
         for task in unfinished:
             act = active_from_task(task, options.get(task.id) or {}, remote_job=jobs.get(task.id))
-            self.active[act.id] = act
-            self.recovering.add(act.id)
+            s.active[act.id] = act
+            s.recovering.add(act.id)
         if unfinished:
             log.info("recovered %d unfinished tasks from the store", len(unfinished))
 
-    async def _adopt(self: Scheduler) -> None:  # type: ignore[misc]
+    async def adopt(self) -> None:
         """Take over the attempts that surviving workers run, queue every other recovered task,
         then let dispatch begin."""
+        s = self.state
         try:
             adopted = await self.dispatcher.adopt_workers()
         except Exception:
             log.error("worker adoption failed; recovered tasks run again", exc_info=True)
             adopted = {}
         now = time.monotonic()
-        for tid in list(self.recovering):
-            act = self.active.get(tid)
+        for tid in list(s.recovering):
+            act = s.active.get(tid)
             if act is None:
                 continue
             if tid in adopted:
                 attempt, provider = adopted[tid]
                 act.status, act.attempts, act.provider = TaskStatus.PROCESSING, attempt, provider
-                self.dispatcher.running[tid] = (attempt, provider)
-                self.fair.started(act)  # fair-share hook
-                self.registry.started(provider)
-                if provider in self.registry:
-                    self.budgets.hold(act, self.registry.get(provider))
-                self.change(tid, status=act.status.value, attempts=attempt, provider=provider)
+                self.dispatcher.adopt_attempt(tid, attempt, provider)
+                s.fair.started(act)  # fair sharing: an adopted attempt counts towards its user's cap
+                if provider in s.registry:
+                    s.budgets.hold(act, s.registry.get(provider))
+                s.change(tid, status=act.status.value, attempts=attempt, provider=provider)
             elif act.status is TaskStatus.RETRYING:
-                task = self.store.get(tid)
+                task = s.store.get(tid)
                 due = task.next_attempt_at if task else None
                 wait = (due - utcnow()).total_seconds() if due else 0.0
-                heapq.heappush(self.delayed, (now + max(0.0, wait), tid))
+                heapq.heappush(s.delayed, (now + max(0.0, wait), tid))
             else:
                 act.status = TaskStatus.PENDING
-                self._enqueue(act, now)
-        self.recovering.clear()
-        self.kick()
+                s.enqueue(act, now)
+        s.recovering.clear()
+        s.kick()
+
+
+__all__ = ["Recovery"]

@@ -1,60 +1,101 @@
-"""The Scheduler's in-memory view of one unfinished task, and its conversions to and from rows."""
+"""The Scheduler's state: the one object its parts share (see ``actor.py``).
+
+It holds the services the parts call (store, registry, rate limiter, budgets, event sink, cache)
+and the task state they change: the unfinished tasks, their queues, the retries waiting for their
+time, and the column changes waiting for the next write. Its methods are the few changes every
+part makes the same way; each part keeps its own bookkeeping (the dispatcher its executors, the
+writer its version) and reaches the others only through their public methods.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from ..models.record import Active
+from .queue import AgingQueue
 
-from ..models import REQUEST_MODELS, Priority, Task, TaskRequest, TaskStatus, TaskType
-
-
-@dataclass(slots=True)
-class Active:
-    id: str
-    type: TaskType
-    priority: Priority
-    user_id: str
-    input: dict[str, Any]
-    request: TaskRequest
-    options: dict[str, Any]
-    max_retries: int
-    metadata: dict[str, Any]
-    webhook_url: str | None = None
-    webhook_events: list[str] | None = None
-    batch_id: str | None = None
-    status: TaskStatus = TaskStatus.PENDING
-    attempts: int = 0
-    provider: str | None = None
-    progress: float = 0.0
-    started_at: datetime | None = None
-    enqueued_at: float = 0.0
-    excluded: set[str] = field(default_factory=set)
-    last_progress_event: float = 0.0
-    #: the remote job an attempt recorded (``RemoteJob.to_json``): the next attempt re-attaches
-    remote_job: dict[str, Any] | None = None
-
-    @property
-    def route(self) -> str:
-        pinned = self.options.get("provider")
-        return f"provider:{pinned}" if pinned else f"type:{self.type.value}"
+if TYPE_CHECKING:
+    from ..executor import Sink
+    from ..providers.registry import ProviderRegistry
+    from ..settings import Settings
+    from ..store import TaskStore
+    from .budgets import BudgetLedger
+    from .caching import TaskCache
+    from .events import EventSink
+    from .fairness import FairShare
+    from .ratelimit import RateLimiter
 
 
-def active_from_task(task: Task, options: dict[str, Any], webhook_events: list[str] | None = None,
-                     remote_job: dict[str, Any] | None = None) -> Active:
-    model = REQUEST_MODELS[task.type]
-    try:
-        request = model.model_validate(task.input)
-    except ValidationError:
-        # a stored input that today's rules refuse (an older row, or one edited): the task still
-        # runs its course, and the worker, which validates again, fails it as invalid input
-        request = model.model_construct(**task.input)
-    return Active(
-        id=task.id, type=task.type, priority=task.priority, user_id=task.user_id, input=task.input,
-        request=request, options=options, max_retries=task.max_retries, metadata=task.metadata,
-        webhook_url=task.webhook_url, webhook_events=webhook_events, batch_id=task.batch_id,
-        status=task.status, attempts=task.attempts, provider=task.provider, progress=task.progress,
-        started_at=task.started_at, excluded=set(options.get("failed_providers") or ()), remote_job=remote_job,
-    )
+@dataclass(eq=False)
+class SchedulerState:
+    settings: Settings
+    store: TaskStore
+    registry: ProviderRegistry
+    limiter: RateLimiter
+    budgets: BudgetLedger
+    events: EventSink
+    cache: TaskCache | None
+    #: fair sharing between users: weights, caps and attempts in flight per user
+    fair: FairShare
+    #: the head node's artifact sink (executors on other nodes write artifacts through it)
+    sink: Sink
+    #: the last finish sequence number given (batches read finished tasks in this order)
+    finish_seq: int = 0
+    #: every unfinished task, by id
+    active: dict[str, Active] = field(default_factory=dict)
+    #: one aging priority queue per route (``Active.route``)
+    queues: dict[str, AgingQueue] = field(default_factory=dict)
+    #: a heap of ``(monotonic time, task id)``: retries waiting for their time
+    delayed: list[tuple[float, str]] = field(default_factory=list)
+    #: column changes per task id, written at the next flush (newer values win)
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: tasks loaded at start whose fate waits for worker adoption
+    recovering: set[str] = field(default_factory=set)
+    #: a task pinned to an unregistered provider waits until then for its registration
+    provider_grace_until: float = 0.0
+    #: Ray re-sends the calls in flight when it restarts an actor; only then can a submitted
+    #: chunk hold ids that are already stored (ids are fresh uuid4s otherwise)
+    resends_possible: bool = False
+    #: set to wake the dispatch loop (made on the actor's event loop, by ``Dispatcher.loop``)
+    wake: asyncio.Event | None = None
+
+    def enqueue(self, act: Active, now: float) -> None:
+        """``act`` waits for a provider in its route's queue."""
+        self.active[act.id] = act
+        q = self.queues.get(act.route)
+        if q is None:
+            q = self.queues[act.route] = AgingQueue(self.settings.aging_seconds)
+        q.push(act.id, act.priority.rank, now, *self.fair.key(act))
+
+    def unqueue(self, act: Active) -> None:
+        """``act`` leaves its route's queue (if it waits there)."""
+        q = self.queues.get(act.route)
+        if q is not None:
+            q.remove(act.id)
+
+    def change(self, task_id: str, **values: Any) -> None:
+        """Columns of a task to write at the next flush."""
+        self.changes.setdefault(task_id, {"id": task_id}).update(values)
+
+    def next_finish_seq(self) -> int:
+        self.finish_seq += 1
+        return self.finish_seq
+
+    def kick(self) -> None:
+        """Wake the dispatch loop: something may start now."""
+        if self.wake is not None:
+            self.wake.set()
+
+    def queue_depth(self) -> dict[str, int]:
+        """Queued tasks per priority, over every route."""
+        depth: dict[str, int] = defaultdict(int)
+        for q in self.queues.values():
+            for prio, n in q.depth().items():
+                depth[prio] += n
+        return dict(depth)
+
+
+__all__ = ["Active", "SchedulerState"]

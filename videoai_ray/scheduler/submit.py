@@ -1,139 +1,119 @@
 """Accepting tasks: one chunk in, one SQL transaction, idempotent by task id and by the caller's
-idempotency key, answered from the cache when the same input was computed before."""
+idempotency key, answered from the cache when the same input was computed before.
+
+A chunk goes through named steps (``Intake.submit``): replays are told apart from new tasks
+(``_Seen``), each new task gets its state and row (``_accept``), the cache answers what it can
+(``_answer_from_cache``: a hit finishes its task the one way every task finishes), the chunk is
+committed with its webhook events (``_commit``), the rest is queued (``_queue``), and the caller
+gets one answer per item (``_describe`` adds the tasks when asked).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from .. import metrics
-from ..errors import IdempotencyConflict, InvalidRequest
-from ..models import REQUEST_MODELS, EventType, Priority, TaskStatus, TaskType, json_time
-from ..store import utcnow
+from ..clock import utcnow
+from ..errors import IdempotencyConflict
+from ..models import EventType, TaskStatus, json_time
+from ..models.record import Active, active_from_submission, row_from_submission, task_from_row
 from ..store.schema import tasks
-from ..store.store import task_from_values
-from .state import Active
 
 if TYPE_CHECKING:
-    from .actor import Scheduler
+    from .outcomes import Outcomes
+    from .persistence import Writer
+    from .state import SchedulerState
 
 log = logging.getLogger("videoai.scheduler")
 
 
-class SubmitMixin:
-    """The Scheduler's ``submit``; split out to keep the actor module about scheduling."""
+@dataclass
+class _Chunk:
+    """One submitted chunk on its way into the store."""
 
-    async def submit(self: Scheduler, items: list[dict[str, Any]], return_tasks: bool = False,  # type: ignore[misc]
-                     known_ids: bool = False) -> list[dict[str, Any]]:
-        """Accept a chunk of prepared submissions (see ``service.prepare``).
+    now: datetime
+    #: ``now`` as a task's JSON writes it
+    created_at: str
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    #: the rows to insert, by task id (new tasks only, in submission order)
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new: list[Active] = field(default_factory=list)
+    #: the answers of the new tasks, by task id
+    answer_of: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-        Returns, per item, ``{"id", "status", "existing", "cache_hit"}``, with ``"created_at"``
-        (JSON) for a new task. With ``return_tasks``, replays and cache hits also carry
-        ``"task"`` (JSON); a new pending task does not: the caller has the submission and builds
-        it with ``models.submitted_task_json``, which keeps that per-task work off this actor.
-        ``known_ids``: the ids may be stored already (a resumed batch, whose dead driver's last
-        chunk can land late); stored ones are answered as existing instead of failing the chunk.
-        """
-        now_dt = utcnow()
-        created_at = json_time(now_dt)
-        existing, hashes = self._existing(items, known_ids)
-        rows: list[dict[str, Any]] = []
-        new: list[Active] = []
-        answers: list[dict[str, Any]] = []
-        keys: dict[str, str] = {}
-        for it in items:
-            prior = existing.get(it["id"])
-            if prior is None and _idem(it) in existing:
-                prior = existing[_idem(it)]
-                _same_request(it, hashes.get(_idem(it)))
+
+class _Seen:
+    """Ids and idempotency keys used before: stored ones, and earlier items of the same chunk."""
+
+    def __init__(self, found: dict[str, str], hashes: dict[str, str | None]) -> None:
+        self.found = found
+        self.hashes = hashes
+
+    def prior(self, item: dict[str, Any]) -> str | None:
+        """The id of the task ``item`` replays, if any; ``IdempotencyConflict`` when its key was
+        used with another request."""
+        prior = self.found.get(item["id"])
+        key = _idem(item)
+        if prior is None and key in self.found:
+            prior = self.found[key]
+            _same_request(item, self.hashes.get(key))
+        return prior
+
+    def add(self, item: dict[str, Any]) -> None:
+        self.found[item["id"]] = item["id"]
+        key = _idem(item)
+        if key:
+            self.found[key] = item["id"]
+            self.hashes[key] = item.get("request_hash")
+
+
+class Intake:
+    """The Scheduler's ``submit``."""
+
+    def __init__(self, state: SchedulerState, outcomes: Outcomes, writer: Writer) -> None:
+        self.state = state
+        self.outcomes = outcomes
+        self.writer = writer
+
+    def submit(self, items: list[dict[str, Any]], return_tasks: bool = False,
+               known_ids: bool = False) -> list[dict[str, Any]]:
+        """Accept a chunk of prepared submissions (``MediaService.prepare``; see the actor's
+        ``submit`` for the answers)."""
+        now = utcnow()
+        chunk = _Chunk(now, json_time(now))
+        seen = self._seen(items, known_ids)
+        for item in items:
+            prior = seen.prior(item)
             if prior is not None:
-                answers.append({"id": prior, "status": None, "existing": True, "cache_hit": False})
+                chunk.answers.append({"id": prior, "status": None, "existing": True, "cache_hit": False})
                 continue
-            ttype = TaskType(it["type"])
-            try:
-                request = REQUEST_MODELS[ttype].model_validate(it["input"])
-            except Exception as e:
-                raise InvalidRequest(f"item {it['id']}: {e}", field="input") from e
-            act = Active(
-                id=it["id"], type=ttype, priority=Priority(it["priority"]), user_id=it["user_id"],
-                input=it["input"], request=request, options=it["options"], max_retries=it["max_retries"],
-                metadata=it["metadata"], webhook_url=it.get("webhook_url"),
-                webhook_events=it.get("webhook_events"), batch_id=it.get("batch_id"),
-            )
-            existing[it["id"]] = act.id
-            if _idem(it):
-                existing[_idem(it)] = act.id
-                hashes[_idem(it)] = it.get("request_hash")
-            new.append(act)
-            rows.append(_row(it, now_dt))
-            answers.append({"id": act.id, "status": "pending", "existing": False, "cache_hit": False,
-                            "created_at": created_at})
-            if self.cache is not None and it["options"].get("use_cache", True):
-                keys[act.id] = self.cache_key(act)
-        hits = self.cache.get_many(list(set(keys.values()))) if keys else {}
-        _record_lookups(len(set(keys.values())), hits.values())
-        now = time.monotonic()
-        by_id = {a["id"]: a for a in answers if not a["existing"]}
-        row_by_id = {r["id"]: r for r in rows}
-        for act in new:
-            hit = hits.get(keys.get(act.id, ""))
-            act.status = TaskStatus.PENDING
-            self.events.emit(act, EventType.CREATED)
-            if hit is not None:
-                self.finish_seq += 1
-                row = row_by_id[act.id]
-                row.update(status="completed", output=hit.value.get("output"), provider=hit.value.get("provider"),
-                           progress=1.0, cost=0.0, cache_hit=True, started_at=now_dt, finished_at=now_dt,
-                           finish_seq=self.finish_seq)
-                act.status = TaskStatus.COMPLETED
-                act.progress = 1.0
-                self.events.emit(act, EventType.COMPLETED, output=row["output"])
-                metrics.task_finished(act.type.value, row["provider"] or "cache", "completed", 0.0)
-                by_id[act.id].update(status="completed", cache_hit=True)
-        for type_name, n in Counter(a.type.value for a in new).items():
+            seen.add(item)
+            self._accept(chunk, item)
+        self._answer_from_cache(chunk)
+        for type_name, n in Counter(a.type.value for a in chunk.new).items():
             metrics.tasks_submitted(type_name, n)
-        events, outbox = self.events.take()
-        try:
-            self.store.update_many([], [(tasks, rows), *outbox])
-        except Exception:
-            # nothing of this chunk is accepted; other tasks' events wait for the next flush
-            self.events.give_back(events, drop={a.id for a in new})
-            raise
-        self.events.committed(events)
-        for act in new:
-            if act.status is TaskStatus.PENDING:
-                self._enqueue(act, now)
-        if any(a.get("cache_hit") for a in answers):
-            self.flush()  # bump the version so waiters see the cached completions
-        self.kick()
+        self._commit(chunk)
+        self._queue(chunk)
         if return_tasks:
-            # cache hits are described from the rows just written; only replays need a read
-            replayed = [a["id"] for a in answers if a["existing"]]
-            replays = {t.id: t for t in self.store.get_many(replayed)} if replayed else {}
-            for a in answers:
-                if a["existing"]:
-                    t = replays.get(a["id"])
-                elif a["cache_hit"]:
-                    t = task_from_values(row_by_id[a["id"]])
-                else:
-                    continue
-                a["task"] = t.model_dump(mode="json") if t else None
-                a["status"] = t.status.value if t else a["status"]
-        return answers
+            self._describe(chunk)
+        return chunk.answers
 
-    def _existing(self: Scheduler, items: list[dict[str, Any]],  # type: ignore[misc]
-                  known_ids: bool = False) -> tuple[dict[str, str], dict[str, str | None]]:
+    def _seen(self, items: list[dict[str, Any]], known_ids: bool) -> _Seen:
         """Ids already stored (a re-sent chunk, or a resumed batch's ``known_ids``) and idempotency
         keys already used, with the fingerprints of the requests those keys were first used with."""
+        s = self.state
         found: dict[str, str] = {}
         hashes: dict[str, str | None] = {}
-        if self.resends_possible or known_ids:
+        if s.resends_possible or known_ids:
             ids = [it["id"] for it in items]
-            with self.store.engine.connect() as conn:
+            with s.store.engine.connect() as conn:
                 for chunk_start in range(0, len(ids), 900):
                     chunk = ids[chunk_start:chunk_start + 900]
                     for row in conn.execute(select(tasks.c.id).where(tasks.c.id.in_(chunk))):
@@ -143,38 +123,75 @@ class SubmitMixin:
             if it.get("idempotency_key"):
                 by_user.setdefault(it["user_id"], []).append(it["idempotency_key"])
         for user, ks in by_user.items():
-            for key, (tid, request_hash) in self.store.find_idempotent_requests(user, ks).items():
+            for key, (tid, request_hash) in s.store.find_idempotent_requests(user, ks).items():
                 found[f"{user}\x00{key}"] = tid
                 hashes[f"{user}\x00{key}"] = request_hash
-        return found, hashes
+        return _Seen(found, hashes)
 
-    def cache_key(self: Scheduler, act: Active) -> str:  # type: ignore[misc]
-        from ..cache import cache_key
+    def _accept(self, chunk: _Chunk, item: dict[str, Any]) -> None:
+        """A new task: its in-flight state, its row and its answer."""
+        act = active_from_submission(item)
+        chunk.new.append(act)
+        chunk.rows[act.id] = row_from_submission(item, chunk.now)
+        answer = {"id": act.id, "status": "pending", "existing": False, "cache_hit": False,
+                  "created_at": chunk.created_at}
+        chunk.answers.append(answer)
+        chunk.answer_of[act.id] = answer
 
-        return str(cache_key(act.type, act.input, scope=cache_scope(self.settings.cache_scope, act)))
+    def _answer_from_cache(self, chunk: _Chunk) -> None:
+        """Each new task is created; one whose result is cached finishes now, completed, and its
+        terminal change goes into its row (one transaction with the rest of the chunk)."""
+        s = self.state
+        cache = s.cache
+        hits = cache.lookup({act.id: cache.key(act) for act in chunk.new if act.options.get("use_cache", True)}) \
+            if cache is not None else {}
+        for act in chunk.new:
+            s.events.emit(act, EventType.CREATED)
+            hit = hits.get(act.id)
+            if hit is None:
+                continue
+            act.provider = hit.value.get("provider")
+            act.started_at = chunk.now
+            self.outcomes.finish(act, TaskStatus.COMPLETED, output=hit.value.get("output"), cost=0.0, cache_hit=True)
+            chunk.rows[act.id].update(s.changes.pop(act.id))
+            chunk.answer_of[act.id].update(status="completed", cache_hit=True)
 
-    def cache_put(self: Scheduler, act: Active, output: dict[str, Any]) -> None:  # type: ignore[misc]
+    def _commit(self, chunk: _Chunk) -> None:
+        """The chunk's rows and its webhook events, in one transaction."""
+        s = self.state
+        events, outbox = s.events.take()
         try:
-            self.cache.put(self.cache_key(act), {"output": output, "provider": act.provider})
+            s.store.update_many([], [(tasks, list(chunk.rows.values())), *outbox])
         except Exception:
-            log.warning("cache write failed for %s", act.id, exc_info=True)
+            # nothing of this chunk is accepted; other tasks' events wait for the next flush
+            s.events.give_back(events, drop={a.id for a in chunk.new})
+            raise
+        s.events.committed(events)
 
+    def _queue(self, chunk: _Chunk) -> None:
+        s = self.state
+        now = time.monotonic()
+        for act in chunk.new:
+            if act.status is TaskStatus.PENDING:
+                s.enqueue(act, now)
+        if any(a["cache_hit"] for a in chunk.answers):
+            self.writer.flush()  # bump the version so waiters see the cached completions
+        s.kick()
 
-def cache_scope(setting: str, act: Active) -> str:
-    """Who shares a cached result: the task's user (the default), its tenant (the token's
-    ``tenant`` claim; a user without one keeps a scope of their own), or everyone."""
-    if setting == "global":
-        return ""
-    tenant = act.options.get("tenant") if setting == "tenant" else None
-    return f"tenant:{tenant}" if tenant else f"user:{act.user_id}"
-
-
-def _record_lookups(keys: int, hits: Any) -> None:
-    per_layer = Counter(h.layer for h in hits)
-    for layer, n in per_layer.items():
-        metrics.cache_lookup(layer, n, 0)
-    if keys:
-        metrics.cache_lookup("all", sum(per_layer.values()), keys - sum(per_layer.values()))
+    def _describe(self, chunk: _Chunk) -> None:
+        """Add ``"task"`` (JSON) to the answers of replays and cache hits. Cache hits are
+        described from the rows just written; only replays need a read."""
+        replayed = [a["id"] for a in chunk.answers if a["existing"]]
+        replays = {t.id: t for t in self.state.store.get_many(replayed)} if replayed else {}
+        for a in chunk.answers:
+            if a["existing"]:
+                t = replays.get(a["id"])
+            elif a["cache_hit"]:
+                t = task_from_row(chunk.rows[a["id"]])
+            else:
+                continue
+            a["task"] = t.model_dump(mode="json") if t else None
+            a["status"] = t.status.value if t else a["status"]
 
 
 def _same_request(item: dict[str, Any], first: str | None) -> None:
@@ -191,16 +208,4 @@ def _idem(item: dict[str, Any]) -> str:
     return f"{item['user_id']}\x00{key}" if key else ""
 
 
-def _row(it: dict[str, Any], now: Any) -> dict[str, Any]:
-    return {
-        "id": it["id"], "type": it["type"], "status": "pending", "priority": it["priority"],
-        "user_id": it["user_id"], "input": it["input"], "output": None, "provider": None, "attempts": 0,
-        "max_retries": it["max_retries"], "error_code": None, "error_message": None, "error_retryable": None,
-        "progress": 0.0, "cost": None, "created_at": now, "started_at": None, "finished_at": None,
-        "next_attempt_at": None, "webhook_url": it.get("webhook_url"), "webhook_secret": it.get("webhook_secret"),
-        "webhook_events": it.get("webhook_events"), "meta": it["metadata"], "options": it["options"],
-        "idempotency_key": it.get("idempotency_key"), "request_hash": it.get("request_hash"),
-        "batch_id": it.get("batch_id"), "cache_hit": False, "finish_seq": None,
-        # provider A/B experiments (issue 15): the experiment and arm given at intake
-        "experiment_id": it.get("experiment_id"), "experiment_arm": it.get("experiment_arm"),
-    }
+__all__ = ["Intake"]

@@ -13,8 +13,7 @@ from .. import metrics
 
 if TYPE_CHECKING:
     from ..providers.base import Provider
-    from .actor import Scheduler
-    from .state import Active
+    from .state import Active, SchedulerState
 
 log = logging.getLogger("videoai.scheduler")
 
@@ -28,49 +27,46 @@ def usage(provider: Provider, act: Active) -> dict[str, float]:
         return {}
 
 
-def wait(s: Scheduler, name: str, act: Active, now: float) -> float:
+def wait(state: SchedulerState, name: str, act: Active, now: float) -> float:
     """Seconds until ``name``'s rate limiter lets ``act`` start (0: now)."""
-    provider = s.registry.get(name)
-    return s.limiter.wait(provider, usage(provider, act), now)
+    provider = state.registry.get(name)
+    return state.limiter.wait(provider, usage(provider, act), now)
 
 
-def admits(s: Scheduler, act: Active, now: float, name: str) -> bool:
-    return wait(s, name, act, now) <= 0.0
+def admits(state: SchedulerState, act: Active, now: float, name: str) -> bool:
+    return wait(state, name, act, now) <= 0.0
 
 
-def note_held(s: Scheduler, act: Active, names: list[str], now: float) -> float | None:
+def note_held(state: SchedulerState, act: Active, names: list[str], now: float) -> float | None:
     """``act`` could not start. If only rate limiters held it (some provider had a free slot and
     a closed breaker), count it as throttled and return when the first of them lets it go."""
-    waits = {n: wait(s, n, act, now) for n in names if s.registry.free_slot(n, now)}
+    waits = {n: wait(state, n, act, now) for n in names if state.registry.free_slot(n, now)}
     if not waits or min(waits.values()) <= 0.0:
         return None  # capacity or a breaker held it, not throttling
     for n in waits:
-        s.limiter.held(s.registry.get(n), act.id, now)
+        state.limiter.held(state.registry.get(n), act.id, now)
     return now + min(waits.values())
 
 
-def take(s: Scheduler, name: str, act: Active, now: float) -> None:
+def take(state: SchedulerState, name: str, act: Active, now: float) -> None:
     """``act`` starts on ``name``: its usage leaves the buckets; its wait is counted."""
-    provider = s.registry.get(name)
-    for group, seconds in s.limiter.take(provider, usage(provider, act), act.id, now):
+    provider = state.registry.get(name)
+    for group, seconds in state.limiter.take(provider, usage(provider, act), act.id, now):
         metrics.provider_throttled(group, seconds)
 
 
-class ThrottleMixin:
-    """The Scheduler's ``rate_gate``."""
-
-    async def rate_gate(self: Scheduler, task_id: str, attempt: int) -> None:  # type: ignore[misc]
-        """Return when the attempt may send its requests: at once unless late deliveries have
-        bunched starts of its provider's group (see ``ratelimit.GroupLimiter.gate``)."""
-        while True:
-            act = self.active.get(task_id)
-            if act is None or act.attempts != attempt or not act.provider or act.provider not in self.registry:
-                return  # cancelled or superseded: the worker finds out itself
-            provider = self.registry.get(act.provider)
-            delay = self.limiter.gate(provider, usage(provider, act), time.monotonic())
-            if delay <= 0.0:
-                return
-            await asyncio.sleep(delay)
+async def rate_gate(state: SchedulerState, task_id: str, attempt: int) -> None:
+    """Return when the attempt may send its requests: at once unless late deliveries have
+    bunched starts of its provider's group (see ``ratelimit.GroupLimiter.gate``)."""
+    while True:
+        act = state.active.get(task_id)
+        if act is None or act.attempts != attempt or not act.provider or act.provider not in state.registry:
+            return  # cancelled or superseded: the worker finds out itself
+        provider = state.registry.get(act.provider)
+        delay = state.limiter.gate(provider, usage(provider, act), time.monotonic())
+        if delay <= 0.0:
+            return
+        await asyncio.sleep(delay)
 
 
-__all__ = ["ThrottleMixin", "admits", "note_held", "take", "usage", "wait"]
+__all__ = ["admits", "note_held", "rate_gate", "take", "usage", "wait"]

@@ -37,7 +37,8 @@ from .targets import submissions, tick_task_id
 from .timing import cron_ticks, due_ticks, zone
 
 if TYPE_CHECKING:
-    from ..scheduler.actor import Scheduler
+    from ..scheduler.state import SchedulerState
+    from ..scheduler.submit import Intake
 
 log = logging.getLogger("videoai.schedules")
 
@@ -49,14 +50,14 @@ _RETRY_SECONDS = 1.0
 class ScheduleRunner:
     """Fires due ticks and applies schedule changes; one per Scheduler."""
 
-    def __init__(self, scheduler: Scheduler) -> None:
+    def __init__(self, state: SchedulerState, intake: Intake) -> None:
         from ..service import MediaService
 
-        self.scheduler = scheduler
-        self.engine = scheduler.store.engine
-        self.instance = scheduler.settings.instance
+        self.state, self.intake = state, intake
+        self.engine = state.store.engine
+        self.instance = state.settings.instance
         #: validation and preparation of each tick's submission, exactly as for a user's request
-        self.service = MediaService(scheduler.settings, None, scheduler.store)
+        self.service = MediaService(state.settings, None, state.store)
         self._wake: asyncio.Event | None = None
 
     # -- the loop ------------------------------------------------------------------------------
@@ -127,8 +128,8 @@ class ScheduleRunner:
             missed += len(on_time)
             log.warning("schedule %s: its target is refused (%s); ticks skipped", row["id"], e.message)
         if items:
-            await self.scheduler.submit(items, known_ids=True)
-        kill_if_armed_for(self.scheduler.settings.fault_kill_file, f"schedule:{row['id']}",
+            self.intake.submit(items, known_ids=True)
+        kill_if_armed_for(self.state.settings.fault_kill_file, f"schedule:{row['id']}",
                           f"between submitting a tick of {row['id']} and advancing it")
         last = max((r[0] for r in runs), default=None) if items else None
         values: dict[str, Any] = {

@@ -14,8 +14,8 @@ from typing import Any, overload
 
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
+from ..clock import aware, utcnow
 from .schema import batches, tasks
-from .store import _aware, utcnow
 
 _ID_NAMESPACE = uuid.UUID("5d0c8c57-6b1c-4f53-9a51-3f1d7c2b8e10")
 
@@ -129,10 +129,10 @@ def batch_rows(engine: Engine, user_id: str | None, batch_id: str | None = None,
         by_status = per.get(r["id"], {})
         submitted = sum(by_status.values())
         expected = r["expected"]
-        out.append({"id": r["id"], "user_id": r["user_id"], "created_at": _aware(r["created_at"]),
+        out.append({"id": r["id"], "user_id": r["user_id"], "created_at": aware(r["created_at"]),
                     "expected": expected, "submitted": submitted,
                     "missing": None if expected is None else max(0, expected - submitted),
-                    "sealed_at": _aware(r["sealed_at"]), "budget_usd": r["budget_usd"],
+                    "sealed_at": aware(r["sealed_at"]), "budget_usd": r["budget_usd"],
                     "cost_usd": round(cost.get(r["id"], 0.0), 6), "counts": by_status})
     return out
 

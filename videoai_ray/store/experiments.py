@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, insert, select, update
 
+from ..clock import aware, utcnow
 from ..experiments.models import ArmSpec, Experiment
 from .schema import experiments, tasks
-from .store import _aware, utcnow
 
 
 def insert_experiment(engine: Engine, exp: Experiment) -> None:
@@ -63,16 +63,16 @@ def experiment_task_rows(engine: Engine, experiment_id: str) -> list[dict[str, A
                tasks.c.started_at, tasks.c.finished_at).where(tasks.c.experiment_id == experiment_id)
     with engine.connect() as conn:
         return [{"arm": r.experiment_arm, "status": r.status, "provider": r.provider, "cache_hit": bool(r.cache_hit),
-                 "cost": r.cost, "started_at": _aware(r.started_at), "finished_at": _aware(r.finished_at)}
+                 "cost": r.cost, "started_at": aware(r.started_at), "finished_at": aware(r.finished_at)}
                 for r in conn.execute(q)]
 
 
 def _experiment(m: Any) -> Experiment:
-    created: datetime = _aware(m["created_at"]) or utcnow()
+    created: datetime = aware(m["created_at"]) or utcnow()
     return Experiment(id=m["id"], owner_id=m["owner_id"], name=m["name"], task_type=m["task_type"],
                       arms=[ArmSpec.model_validate(a) for a in m["arms"]], baseline=m["baseline"],
                       user_id=m["user_filter"], metadata=m["metadata_filter"], created_at=created,
-                      stopped_at=_aware(m["stopped_at"]))
+                      stopped_at=aware(m["stopped_at"]))
 
 
 __all__ = ["experiment_task_rows", "get_experiment", "insert_experiment", "list_experiments",

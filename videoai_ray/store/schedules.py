@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
+from ..clock import aware, utcnow
 from .schema import schedules, tasks
-from .store import _aware, _chunks, utcnow
+from .store import _chunks
 
 _TIMES = ("at", "next_run_at", "last_tick_at", "created_at", "updated_at")
 
@@ -18,7 +19,7 @@ _TIMES = ("at", "next_run_at", "last_tick_at", "created_at", "updated_at")
 def _row(m: Any) -> dict[str, Any]:
     out = dict(m._mapping)
     for k in _TIMES:
-        out[k] = _aware(out[k])
+        out[k] = aware(out[k])
     return out
 
 
@@ -82,7 +83,7 @@ def earliest_due(engine: Engine, instance: str) -> datetime | None:
     q = select(func.min(schedules.c.next_run_at)).where(
         and_(schedules.c.instance == instance, schedules.c.state == "active"))
     with engine.connect() as conn:
-        return _aware(conn.execute(q).scalar())
+        return aware(conn.execute(q).scalar())
 
 
 def stored_task_ids(engine: Engine, ids: Sequence[str]) -> set[str]:

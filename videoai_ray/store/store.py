@@ -9,29 +9,20 @@ from __future__ import annotations
 
 import builtins
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Table, and_, bindparam, case, create_engine, event, func, select, update
 from sqlalchemy.engine import Row
 
-from ..models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskError
+from ..clock import utcnow
+from ..models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task
+from ..models.record import task_from_row
 from .schema import tasks
 
 _TERMINAL = [s.value for s in TERMINAL_STATUSES]
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    # SQLite hands timestamps back naive; they were written in UTC.
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
 
 
 def make_engine(url: str) -> Engine:
@@ -52,25 +43,7 @@ def make_engine(url: str) -> Engine:
 
 
 def row_to_task(row: Row[Any] | Any) -> Task:
-    return task_from_values(row._mapping)
-
-
-def task_from_values(m: Mapping[Any, Any]) -> Task:
-    """A ``Task`` from column values (a fetched row's mapping, or the dict just inserted)."""
-    error = None
-    if m["error_code"]:
-        error = TaskError(code=m["error_code"], message=m["error_message"] or "",
-                          retryable=bool(m["error_retryable"]))
-    return Task(
-        id=m["id"], type=m["type"], status=m["status"], priority=m["priority"], user_id=m["user_id"],
-        input=m["input"], output=m["output"], provider=m["provider"], attempts=m["attempts"],
-        max_retries=m["max_retries"], error=error, progress=m["progress"], cost=m["cost"],
-        created_at=_aware(m["created_at"]) or utcnow(), started_at=_aware(m["started_at"]),
-        finished_at=_aware(m["finished_at"]), next_attempt_at=_aware(m["next_attempt_at"]),
-        webhook_url=m["webhook_url"], metadata=m["meta"] or {}, idempotency_key=m["idempotency_key"],
-        batch_id=m["batch_id"], cache_hit=bool(m["cache_hit"]),
-        experiment_id=m.get("experiment_id"), experiment_arm=m.get("experiment_arm"),
-    )
+    return task_from_row(row._mapping)
 
 
 class TaskStore:

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from ..netguard import AsyncPinnedTransport, refusal
 from ..settings import Settings
-from .policy import AttemptResult, next_state, parse_retry_after, retryable_status
+from .policy import DeliveryResult, next_state, parse_retry_after, retryable_status
 from .repo import Due, claim_due, next_due_at, save_attempt, signing_secrets
 from .signing import sign_headers
 
@@ -48,7 +48,7 @@ def redact(url: str) -> str:
     return f"{scheme}://{netloc.rpartition('@')[2]}{slash}{path}"
 
 
-def record_delivery_result(due: Due, changes: dict[str, object], result: AttemptResult) -> None:
+def record_delivery_result(due: Due, changes: dict[str, object], result: DeliveryResult) -> None:
     """THE place where the outcome of every attempt is recorded for monitoring: a log line and
     the ``videoai_webhook_*`` metrics."""
     from .. import metrics
@@ -164,7 +164,7 @@ class DeliveryWorker:
         except Exception as e:
             # A bug or a store error must not lose the event: count it as a retryable attempt.
             log.exception("webhook %s: attempt crashed", due.id)
-            result = AttemptResult(False, True, None, f"internal error: {type(e).__name__}", 0.0,
+            result = DeliveryResult(False, True, None, f"internal error: {type(e).__name__}", 0.0,
                                    redact(due.url))
         s = self.settings
         changes = next_state(
@@ -180,16 +180,16 @@ class DeliveryWorker:
         self.sent += 1
         record_delivery_result(due, changes, result)
 
-    async def attempt(self, due: Due, secret: str, extra_secrets: tuple[str, ...] = ()) -> AttemptResult:
+    async def attempt(self, due: Due, secret: str, extra_secrets: tuple[str, ...] = ()) -> DeliveryResult:
         """POST the delivery once, following up to :data:`MAX_REDIRECTS` redirects by hand (the
         same signed body to every hop, each hop's address checked by netguard first)."""
         url = due.url
         started = time.perf_counter()
 
         def result(ok: bool, retryable: bool, code: int | None, error: str | None,
-                   retry_after: float | None = None) -> AttemptResult:
+                   retry_after: float | None = None) -> DeliveryResult:
             ms = (time.perf_counter() - started) * 1000
-            return AttemptResult(ok, retryable, code, error, ms, redact(url), retry_after)
+            return DeliveryResult(ok, retryable, code, error, ms, redact(url), retry_after)
 
         for _hop in range(MAX_REDIRECTS + 1):
             headers = {

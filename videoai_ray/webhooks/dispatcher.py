@@ -14,12 +14,10 @@ from typing import Any
 import ray
 from ray.actor import ActorHandle
 
+from ..actor_names import NAMESPACE, webhook_dispatcher_name
 from ..settings import Settings
 from ..store import make_engine
 from .delivery import DeliveryWorker
-
-DISPATCHER_NAME = "videoai-webhooks"
-NAMESPACE = "videoai"
 
 
 @ray.remote(num_cpus=0, max_restarts=-1)
@@ -54,7 +52,7 @@ class WebhookDispatcher:
 
 def dispatcher_name(settings: Settings) -> str:
     """``videoai-webhooks`` for the default instance, ``videoai-webhooks-<instance>`` otherwise."""
-    return DISPATCHER_NAME if settings.instance == "default" else f"{DISPATCHER_NAME}-{settings.instance}"
+    return webhook_dispatcher_name(settings.instance)
 
 
 def get_or_create_dispatcher(
@@ -90,7 +88,6 @@ def wake_dispatcher(settings: Settings) -> bool:
 
 
 __all__ = [
-    "DISPATCHER_NAME",
     "NAMESPACE",
     "WebhookDispatcher",
     "dispatcher_name",

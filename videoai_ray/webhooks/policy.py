@@ -25,7 +25,7 @@ MAX_LOG_ENTRIES = 50
 
 
 @dataclass(frozen=True, slots=True)
-class AttemptResult:
+class DeliveryResult:
     """What one attempt (with its redirect hops) came to."""
 
     ok: bool
@@ -54,7 +54,7 @@ def next_state(
     attempts: int,
     cycle_started_at: datetime,
     log: list[dict[str, Any]],
-    result: AttemptResult,
+    result: DeliveryResult,
     now: datetime,
     schedule: Sequence[float],
     max_attempts: int,
@@ -95,7 +95,7 @@ def next_state(
 
 __all__ = [
     "MAX_LOG_ENTRIES",
-    "AttemptResult",
+    "DeliveryResult",
     "backoff_delay",
     "next_state",
     "parse_retry_after",

@@ -8,24 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Select, func, select, update
 
+from ..clock import aware
 from ..store.schema import pipelines, tasks
 from .schema import PENDING, webhook_deliveries
 from .user_secrets import load_user_secret
 
 _d = webhook_deliveries
 _earlier = _d.alias("earlier")
-
-
-def aware(dt: datetime | None) -> datetime | None:
-    """UTC-aware ``dt`` (SQLite hands timestamps back naive; they were written in UTC)."""
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,4 +94,4 @@ def signing_secrets(engine: Engine, task_id: str, user_id: str, now: datetime) -
     return record.secret, record.grace_secrets(now)
 
 
-__all__ = ["Due", "aware", "claim_due", "next_due_at", "save_attempt", "signing_secrets"]
+__all__ = ["Due", "claim_due", "next_due_at", "save_attempt", "signing_secrets"]

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Engine, case, delete, func, select, update
 from sqlalchemy.engine import Row
 
+from ..clock import aware
 from .delivery import redact
 from .policy import MAX_LOG_ENTRIES
-from .repo import aware
 from .schema import DELIVERED, DELIVERY_STATUSES, FAILED, PENDING, webhook_deliveries
 from .user_secrets import get_user_secret, rotate_user_secret
 

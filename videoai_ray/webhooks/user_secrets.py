@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..clock import aware
 from .schema import webhook_secrets
 from .signing import SECRET_PREFIX
 
@@ -37,7 +38,7 @@ class UserSecret:
 
     def grace_secrets(self, now: datetime) -> tuple[str, ...]:
         """Secrets that sign alongside :attr:`secret` at ``now``."""
-        if self.previous and self.rotated_at and now - _aware(self.rotated_at) < ROTATION_GRACE:
+        if self.previous and self.rotated_at and now - aware(self.rotated_at) < ROTATION_GRACE:
             return (self.previous,)
         return ()
 
@@ -47,16 +48,12 @@ def generate_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
-
-
 def _read(conn: Connection, user_id: str) -> UserSecret | None:
     row = conn.execute(select(webhook_secrets).where(webhook_secrets.c.user_id == user_id)).first()
     if row is None:
         return None
-    return UserSecret(row.secret, row.previous_secret, _aware(row.created_at),
-                      _aware(row.rotated_at) if row.rotated_at else None)
+    return UserSecret(row.secret, row.previous_secret, aware(row.created_at),
+                      aware(row.rotated_at) if row.rotated_at else None)
 
 
 def load_user_secret(engine: Engine, user_id: str) -> UserSecret:

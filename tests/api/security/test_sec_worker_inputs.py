@@ -98,8 +98,8 @@ def test_a_stored_row_naming_a_local_file_still_ends_failed(ray_session: None, t
     import time
 
     import videoai_ray as vai
+    from videoai_ray.models.record import row_from_submission
     from videoai_ray.scheduler import kill_scheduler
-    from videoai_ray.scheduler.submit import _row
     from videoai_ray.service import MediaService
     from videoai_ray.store import TaskStore, utcnow
     from videoai_ray.store.schema import tasks
@@ -111,7 +111,7 @@ def test_a_stored_row_naming_a_local_file_still_ends_failed(ray_session: None, t
     item = MediaService(settings, None, store).prepare(
         AUDIO, {"audio_url": "https://93.184.215.14/a.wav", "provider": "inputs", "use_cache": False},
         user_id="local")  # the SDK client's user
-    row = {**_row(item, utcnow()), "input": {**item["input"], "audio_url": "file:///etc/passwd"}}
+    row = {**row_from_submission(item, utcnow()), "input": {**item["input"], "audio_url": "file:///etc/passwd"}}
     store.update_many([], [(tasks, [row])])
     client = vai.connect(settings=settings, providers=[InputReaderProvider()])
     try:

@@ -1,0 +1,93 @@
+"""The Scheduler's parts without Ray: intake, outcomes and the writer over one real store.
+
+A cache hit is finished by ``Outcomes.finish`` like every other task (its ``on_finish``
+listeners see it) and written with its row in the chunk's one transaction; idempotency keys
+replay or conflict; the worker re-checks a stored input at its trust boundary."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+
+from videoai_ray.errors import IdempotencyConflict, InvalidInput
+from videoai_ray.executor import Assignment, Sink, recheck_at_worker
+from videoai_ray.models import TaskStatus
+from videoai_ray.models.record import Active
+from videoai_ray.providers.registry import ProviderRegistry
+from videoai_ray.scheduler.budgets import BudgetLedger
+from videoai_ray.scheduler.caching import TaskCache
+from videoai_ray.scheduler.dispatch import Dispatcher
+from videoai_ray.scheduler.events import EventSink
+from videoai_ray.scheduler.outcomes import Outcomes
+from videoai_ray.scheduler.persistence import Writer
+from videoai_ray.scheduler.ratelimit import RateLimiter
+from videoai_ray.scheduler.remote_jobs import RemoteJobs
+from videoai_ray.scheduler.state import SchedulerState
+from videoai_ray.scheduler.submit import Intake
+from videoai_ray.service import MediaService
+from videoai_ray.settings import Settings
+from videoai_ray.store import TaskStore
+
+
+class Parts:
+    def __init__(self, settings: Settings) -> None:
+        store = TaskStore(settings.db_url)
+        self.state = SchedulerState(
+            settings=settings, store=store, registry=ProviderRegistry(), limiter=RateLimiter({}),
+            budgets=BudgetLedger(settings, store.engine), events=EventSink(settings),
+            cache=TaskCache.from_settings(settings), sink=cast(Sink, None))
+        self.outcomes = Outcomes(self.state, RemoteJobs(self.state))
+        self.writer = Writer(self.state, self.outcomes, Dispatcher(self.state, self.outcomes))
+        self.intake = Intake(self.state, self.outcomes, self.writer)
+        self.service = MediaService(settings, None, store)
+        self.finished: list[tuple[str, TaskStatus]] = []
+        self.outcomes.on_finish.append(lambda act: self.finished.append((act.id, act.status)))
+
+    def item(self, prompt: str, **kw: Any) -> dict[str, Any]:
+        return self.service.prepare("image_generation", {"prompt": prompt}, user_id="ana", **kw)
+
+
+@pytest.fixture
+def parts(settings: Settings) -> Parts:
+    return Parts(settings)
+
+
+def test_a_cache_hit_finishes_through_finish_in_the_chunks_transaction(parts: Parts) -> None:
+    first = parts.item("a cat")
+    [answer] = parts.intake.submit([first])
+    assert answer["status"] == "pending" and not answer["cache_hit"]
+    act: Active = parts.state.active[first["id"]]
+    act.provider = "p1"
+    parts.outcomes.finish(act, TaskStatus.COMPLETED, output={"url": "x"}, cost=0.5)
+    parts.writer.flush()
+
+    again = parts.item("a cat")
+    [hit] = parts.intake.submit([again], return_tasks=True)
+    assert hit["status"] == "completed" and hit["cache_hit"] is True
+    assert hit["task"]["output"] == {"url": "x"} and hit["task"]["provider"] == "p1"
+    assert again["id"] not in parts.state.active and not parts.state.changes  # nothing left to write
+    stored = parts.state.store.get(again["id"])
+    assert stored is not None and stored.status is TaskStatus.COMPLETED and stored.cache_hit
+    assert stored.cost == 0.0 and stored.output == {"url": "x"} and stored.attempts == 0
+    assert parts.finished == [(first["id"], TaskStatus.COMPLETED), (again["id"], TaskStatus.COMPLETED)]
+
+
+def test_an_idempotency_key_replays_and_conflicts(parts: Parts) -> None:
+    [first] = parts.intake.submit([parts.item("a dog", idempotency_key="k1")])
+    [replay] = parts.intake.submit([parts.item("a dog", idempotency_key="k1")])
+    assert replay["existing"] and replay["id"] == first["id"]
+    with pytest.raises(IdempotencyConflict):
+        parts.intake.submit([parts.item("a bird", idempotency_key="k1")])
+    # twice in one chunk: the second is the first one's replay
+    a, b = parts.intake.submit([parts.item("a fox", idempotency_key="k2"), parts.item("a fox", idempotency_key="k2")])
+    assert not a["existing"] and b["existing"] and b["id"] == a["id"]
+
+
+def test_the_worker_rechecks_a_stored_input() -> None:
+    ok = Assignment("t1", 1, "image_generation", {"prompt": "x"})
+    assert recheck_at_worker(ok).model_dump()["prompt"] == "x"
+    with pytest.raises(InvalidInput, match="stored input is not valid"):
+        recheck_at_worker(Assignment("t2", 1, "image_generation", {"prompt": "x", "n": 99}))
+    with pytest.raises(InvalidInput):
+        recheck_at_worker(Assignment("t3", 1, "no_such_type", {}))
