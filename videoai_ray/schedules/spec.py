@@ -8,7 +8,7 @@ the one place that dispatches on it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -32,11 +32,14 @@ class ScheduleTarget(BaseModel):
         None, description="a pipeline, as `POST /pipelines` takes it (`steps`, `priority`, `webhook_url`, ...); "
                           "each tick starts one")
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> ScheduleTarget:
-        if (self.task is None) == (self.pipeline is None):
-            raise ValueError("target: give exactly one of 'task' or 'pipeline'")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _one_kind(cls, data: Any) -> Any:
+        # before the kinds' own checks: with both given, the error is the choice, not their bodies
+        kinds = ("task", "pipeline")
+        if isinstance(data, dict) and set(data) <= set(kinds) and sum(data.get(k) is not None for k in kinds) != 1:
+            raise ValueError("give exactly one of 'task' or 'pipeline'")
+        return data
 
 
 class ScheduleRequest(BaseModel):
