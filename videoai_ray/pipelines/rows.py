@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, insert, select, update
 
 from ..store.schema import pipelines
-from ..store.store import _aware, _chunks, utcnow
+from ..store.store import _aware, utcnow
 from .model import PipelineStatus
 
 _RUNNING = PipelineStatus.RUNNING.value
@@ -51,15 +51,6 @@ def running_ids(engine: Engine) -> list[str]:
     q = select(pipelines.c.id).where(pipelines.c.status == _RUNNING).order_by(pipelines.c.created_at)
     with engine.connect() as conn:
         return [r.id for r in conn.execute(q)]
-
-
-def stored_ids(engine: Engine, ids: Sequence[str]) -> set[str]:
-    """Which of ``ids`` are stored pipelines (a long outage's ticks: many ids, asked in chunks)."""
-    found: set[str] = set()
-    with engine.connect() as conn:
-        for chunk in _chunks(ids, 900):
-            found.update(r.id for r in conn.execute(select(pipelines.c.id).where(pipelines.c.id.in_(chunk))))
-    return found
 
 
 def statuses(engine: Engine, ids: Sequence[str]) -> dict[str, str]:
@@ -107,4 +98,4 @@ def pipeline_counts(engine: Engine, user_id: str | None = None, since: datetime 
 
 
 __all__ = ["finish_pipeline", "find_idempotent", "get_pipeline", "insert_pipeline", "list_pipelines",
-           "pipeline_counts", "running_ids", "statuses", "stored_ids"]
+           "pipeline_counts", "running_ids", "statuses"]

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from ..errors import InvalidRequest
-from ..pipelines import rows as pipeline_rows
 from ..pipelines.service import pipeline_row
 from ..store.schedules import stored_task_ids
+from ..store.schema import pipelines
 from .spec import ScheduleTarget
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def tick_run_id(target: dict[str, Any], schedule_id: str, tick: datetime) -> str
 
 def stored_runs(engine: Engine, target: dict[str, Any], ids: list[str]) -> set[str]:
     """Which of the runs ``ids`` (``tick_run_id``) are stored already."""
-    return pipeline_rows.stored_ids(engine, ids) if "pipeline" in target else stored_task_ids(engine, ids)
+    return stored_task_ids(engine, ids, pipelines.c.id) if "pipeline" in target else stored_task_ids(engine, ids)
 
 
 def _under(prefix: str, e: InvalidRequest) -> InvalidRequest:
