@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -250,15 +250,19 @@ class Client:
                  cron: str | None = None, at: datetime | str | None = None, timezone: str = "UTC",
                  priority: str | None = None, name: str | None = None, misfire: str = DEFAULT_MISFIRE,
                  misfire_grace_seconds: float = DEFAULT_GRACE_SECONDS,
-                 target: Mapping[str, Any] | None = None) -> Schedule:
+                 target: Mapping[str, Any] | None = None,
+                 pipeline: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None) -> Schedule:
         """Run a task on ``cron`` (five fields, or six with seconds first) in ``timezone``, or
         once ``at`` a time; each tick runs exactly once, across Scheduler restarts. ``misfire``:
         ticks missed while the Scheduler was down run once together (``run_once``) or not at
-        all (``skip``). ``target`` instead of ``task_type``/``input_data`` takes the tagged form
-        (``{"task": {...}}``). A bad field raises ``InvalidRequest`` naming it; nothing is stored."""
+        all (``skip``). ``pipeline`` (a spec as ``client.pipeline(spec=...)`` takes it, or its
+        steps) starts a pipeline at each tick instead of a task. ``target`` instead takes the
+        tagged form (``{"task": {...}}`` or ``{"pipeline": {...}}``). A bad field raises
+        ``InvalidRequest`` naming it; nothing is stored."""
         ttype = task_type.value if isinstance(task_type, TaskType) else task_type
         body = schedule_body(ttype, input_data, target=target, cron=cron, at=at, timezone=timezone, priority=priority,
-                             name=name, misfire=misfire, misfire_grace_seconds=misfire_grace_seconds)
+                             name=name, misfire=misfire, misfire_grace_seconds=misfire_grace_seconds,
+                             pipeline=pipeline)
         return Schedule(self, self.service.create_schedule(body, user_id=self.user_id))
 
     def schedules(self, limit: int = 100) -> pd.DataFrame:

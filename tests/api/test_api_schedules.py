@@ -68,7 +68,14 @@ BAD = [
     ({"cron": "0 9 * * *", "target": {"task": {"task_type": "audio_transcription",
                                                "input_data": {"audio_url": "file:///etc/passwd"}}}},
      "target.task.input_data.audio_url"),
-    ({"cron": "0 9 * * *", "target": {"pipeline": {}}}, "target.pipeline"),
+    ({"cron": "0 9 * * *", "target": {"pipeline": {}}}, "target.pipeline.steps"),
+    ({"cron": "0 9 * * *", "target": {"pipeline": {"steps": [
+        {"id": "a", "task_type": "image_generation", "input": noop("x")},
+        {"id": "b", "task_type": "image_generation", "input": {"prompt": {"$ref": "zz.output.text"}}}]}}},
+     "target.pipeline.steps[1].input.prompt"),
+    ({"cron": "0 9 * * *", "target": {"pipeline": {"steps": [
+        {"id": "a", "task_type": "audio_transcription", "input": {"audio_url": "file:///etc/passwd"}}]}}},
+     "target.pipeline.steps[0].input.audio_url"),
     ({"cron": "0 9 * * *"}, "target"),
 ]
 
@@ -82,6 +89,27 @@ def test_bad_schedules_answer_422_naming_the_field(api: Api, body: dict, field: 
     assert c.get("/schedules").json()["count"] == 0
 
 
+def test_a_schedule_starts_pipelines_its_owner_alone_can_read(api: Api) -> None:
+    alice, bob = api.client(unique("alice")), api.client(unique("bob"))
+    spec = {"steps": [{"id": "a", "task_type": "image_generation", "input": noop()},
+                      {"id": "b", "task_type": "image_generation",
+                       "input": {**noop(), "prompt": {"$ref": "a.input.prompt"}}}],
+            "webhook_secret": "pipe-s3cret-s3cret"}
+    r = alice.post("/schedules", json={"cron": "* * * * * *", "target": {"pipeline": spec}})
+    assert r.status_code == 201, r.text
+    s = r.json()
+    assert "webhook_secret" not in s["target"]["pipeline"] and "s3cret" not in r.text
+    deadline = time.monotonic() + 30
+    while alice.get(f"/schedules/{s['id']}").json()["ticks_fired"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    got = alice.post(f"/schedules/{s['id']}/pause").json()
+    assert got["ticks_fired"] >= 2 and got["last_pipeline_id"] and got["last_task_id"] is None
+    pipe = alice.get(f"/pipelines/{got['last_pipeline_id']}").json()
+    assert pipe["metadata"]["schedule"]["id"] == s["id"] and [x["id"] for x in pipe["steps"]] == ["a", "b"]
+    assert bob.get(f"/pipelines/{got['last_pipeline_id']}").status_code == 404
+    alice.delete(f"/schedules/{s['id']}")
+
+
 def test_schedules_are_in_the_openapi_document(api: Api) -> None:
     doc = api.root().get("/openapi.json").json()
     prefix = "/api/v1/media"
@@ -91,3 +119,8 @@ def test_schedules_are_in_the_openapi_document(api: Api) -> None:
     assert "post" in doc["paths"][f"{prefix}/schedules/{{schedule_id}}/resume"]
     props = doc["components"]["schemas"]["ScheduleRequest"]["properties"]
     assert {"cron", "at", "timezone", "target", "misfire", "misfire_grace_seconds"} <= set(props)
+    schemas = doc["components"]["schemas"]
+    target = schemas[props["target"]["$ref"].rsplit("/", 1)[1]]["properties"]
+    assert {"task", "pipeline"} <= set(target)
+    assert {"$ref": "#/components/schemas/PipelineSpec"} in target["pipeline"]["anyOf"]
+    assert "steps" in schemas["PipelineSpec"]["properties"]

@@ -9,6 +9,7 @@ import pytest
 from schedkit import NOOP, schedule_tasks, steps, ticks_of, wait_for
 
 from videoai_ray.errors import InvalidRequest, ScheduleNotFound
+from videoai_ray.futures import TaskFuture
 from videoai_ray.models import TaskStatus
 from videoai_ray.schedules import tick_task_id
 
@@ -29,7 +30,7 @@ def test_every_second_fires_one_task_per_tick(sched_client):
     assert [t.id for t in tasks] == [tick_task_id(s.id, tick) for tick in ticks]
     assert rec["last_task_id"] == tasks[-1].id and rec["next_runs"] == [] and rec["next_run_at"] is None
     for t in tasks:
-        assert sched_client.future(t.id).result(timeout=30).status is TaskStatus.COMPLETED
+        assert TaskFuture(sched_client, t.id).result(timeout=30).status is TaskStatus.COMPLETED
 
 
 def test_a_one_time_schedule_runs_once_then_is_done(sched_client):

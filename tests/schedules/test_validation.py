@@ -39,7 +39,8 @@ BAD = [
     ({"cron": "0 3 * * *"}, "target"),
     ({"cron": "0 3 * * *", "target": {}}, "target"),
     ({"cron": "0 3 * * *", "target": {"task": TASK["task"], "pipeline": {}}}, "target"),
-    ({"cron": "0 3 * * *", "target": {"pipeline": {"steps": []}}}, "target.pipeline"),
+    ({"cron": "0 3 * * *", "target": {"pipeline": {"steps": []}}}, "target.pipeline.steps"),
+    ({"cron": "0 3 * * *", "target": {"pipeline": {}}}, "target.pipeline.steps"),
     ({"cron": "0 3 * * *", "target": {"job": {}}}, "target.job"),
     ({"cron": "0 3 * * *", "target": {"task": {"task_type": "poetry", "input_data": {}}}}, "target.task.task_type"),
     ({"cron": "0 3 * * *", "target": {"task": {"task_type": "image_generation", "input_data": {}}}},
@@ -56,13 +57,19 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("body", "field"), BAD, ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD)])
-def test_a_bad_schedule_names_the_field_and_stores_nothing(service, body, field):
+def refused(service, body: dict, field: str) -> InvalidRequest:
+    """The error creating ``body`` raises, checked to name ``field``, with nothing stored."""
     with pytest.raises(InvalidRequest) as info:
         service.create_schedule(body, user_id="ana")
     assert info.value.field == field, info.value.message
     assert info.value.message.startswith(field)
     assert list_schedules(service.store.engine, "ana") == []
+    return info.value
+
+
+@pytest.mark.parametrize(("body", "field"), BAD, ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD)])
+def test_a_bad_schedule_names_the_field_and_stores_nothing(service, body, field):
+    refused(service, body, field)
 
 
 def test_a_naive_at_is_read_in_the_schedules_time_zone(service):
@@ -77,3 +84,82 @@ def test_a_naive_at_is_read_in_the_schedules_time_zone(service):
                                       "name": "morning"}, user_id="ana", http=False, tenant=None, now=now)
     local = cron["next_run_at"].astimezone(ZoneInfo("Europe/Lisbon"))
     assert cron["next_run_at"] > now and (local.hour, local.minute) == (9, 0)
+
+
+STEP = {"id": "a", "task_type": "image_generation", "input": {"prompt": "a lighthouse"}}
+
+
+def pipeline(*steps: dict, **options: object) -> dict:
+    return {"cron": "0 3 * * *", "target": {"pipeline": {"steps": [STEP, *steps], **options}}}
+
+
+# the same checks as POST /pipelines, the field named under target.pipeline.
+BAD_PIPELINES = [
+    (pipeline({"id": "b", "task_type": "image_generation", "input": {"prompt": {"$ref": "nowhere.output.text"}}}),
+     "target.pipeline.steps[1].input.prompt"),
+    (pipeline({"id": "b", "task_type": "image_generation", "input": {"prompt": "x"}, "after": ["c"]},
+              {"id": "c", "task_type": "image_generation", "input": {"prompt": "x"}, "after": ["b"]}),
+     "target.pipeline.steps[2]"),
+    (pipeline({"id": "b", "task_type": "image_generation", "input": {"prompt": "x"}, "after": ["ghost"]}),
+     "target.pipeline.steps[1].after[0]"),
+    (pipeline(STEP), "target.pipeline.steps[1].id"),
+    (pipeline({"id": "b", "task_type": "poetry", "input": {}}), "target.pipeline.steps.1.task_type"),
+    (pipeline({"id": "b", "task_type": "image_generation", "input": {"prompt": "x", "n": 99}}),
+     "target.pipeline.steps[1].input.n"),
+    (pipeline({"id": "b", "task_type": "image_generation", "input": {"prompt": {"$ref": "a.sideways.x"}}}),
+     "target.pipeline.steps[1].input.prompt"),
+    (pipeline(webhook_url="http://10.0.0.1/hook"), "target.pipeline.webhook_url"),
+    (pipeline(colour="blue"), "target.pipeline.colour"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), BAD_PIPELINES, ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD_PIPELINES)])
+def test_a_bad_pipeline_target_names_the_field_and_stores_nothing(service, body, field):
+    error = refused(service, body, field)
+    # exactly what POST /pipelines says about the same spec, under the target's prefix
+    with pytest.raises(InvalidRequest) as direct:
+        service.pipelines.validate(body["target"]["pipeline"])
+    assert f"target.pipeline.{direct.value.field}" == field
+    assert error.message == f"target.pipeline.{direct.value.message}"
+
+
+def test_a_pipeline_target_is_stored_as_validated_and_shown_without_secrets(service):
+    from videoai_ray.schedules.service import new_schedule_row, schedule_view
+
+    spec = {"steps": [{"id": "a", "task_type": "image_generation",
+                       "input": {"prompt": "x", "webhook_secret": "step-secret-123"}},
+                      {"id": "b", "task_type": "image_generation", "input": {"prompt": {"$ref": "a.input.prompt"}}}],
+            "webhook_secret": "pipe-secret-123"}
+    row = new_schedule_row(service, {"cron": "0 3 * * *", "target": {"pipeline": spec}}, user_id="ana",
+                           http=False, tenant=None, now=datetime.now(UTC))
+    stored = row["target"]["pipeline"]
+    # the validated spec, defaults filled in, secrets kept for the ticks
+    assert stored["priority"] == "medium" and stored["metadata"] == {}
+    assert stored["steps"][1] == {"id": "b", "task_type": "image_generation", "after": [], "priority": None,
+                                  "input": {"prompt": {"$ref": "a.input.prompt"}}}
+    assert stored["webhook_secret"] == "pipe-secret-123"
+    view = schedule_view(row)
+    shown = view["target"]["pipeline"]
+    assert "webhook_secret" not in shown and "webhook_secret" not in shown["steps"][0]["input"]
+    assert shown["steps"][0]["input"] == {"prompt": "x"}
+    assert "secret" not in str(view)
+    assert view["last_task_id"] is None and view["last_pipeline_id"] is None
+
+
+def test_the_sdk_body_takes_a_pipeline_or_its_steps():
+    from videoai_ray.schedules.handle import schedule_body
+
+    steps = [STEP]
+    common = {"cron": "0 3 * * *", "at": None, "timezone": "UTC", "name": None, "misfire": "skip",
+              "misfire_grace_seconds": 5.0}
+    body = schedule_body(None, None, target=None, priority="high", pipeline=steps, **common)
+    assert body["target"] == {"pipeline": {"steps": steps, "priority": "high"}}
+    spec = {"steps": steps, "priority": "low"}
+    assert schedule_body(None, None, target=None, priority="high", pipeline=spec, **common)["target"] == {
+        "pipeline": spec}
+    for clash in ({"target": {"pipeline": spec}}, {"task_type": "image_generation", "input_data": {"prompt": "x"}}):
+        args = {"task_type": None, "input_data": None, "target": None, **clash}
+        with pytest.raises(InvalidRequest) as info:
+            schedule_body(args.pop("task_type"), args.pop("input_data"), priority=None, pipeline=spec, **args,
+                          **common)
+        assert info.value.field == "target"

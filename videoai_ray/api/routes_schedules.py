@@ -30,7 +30,7 @@ class RunTime(BaseModel):
 
 class ScheduleView(BaseModel):
     """A schedule: its trigger, target, state, next run times (UTC and its time zone) and ticks.
-    ``ticks_fired`` counts the tasks it created (a catch-up run is one); ``ticks_missed`` the
+    ``ticks_fired`` counts the tasks (or pipelines) it created (a catch-up run is one); ``ticks_missed`` the
     ticks that came later than ``misfire_grace_seconds`` (merged into a catch-up run or skipped)."""
 
     id: str
@@ -49,6 +49,8 @@ class ScheduleView(BaseModel):
     ticks_missed: int
     last_tick_at: str | None
     last_task_id: str | None
+    #: the pipeline the latest tick started (a pipeline target)
+    last_pipeline_id: str | None = None
     last_error: str | None
     created_at: str
     updated_at: str
@@ -63,7 +65,7 @@ class ScheduleList(BaseModel):
 
 @router.post("/schedules", status_code=201, response_model=ScheduleView, summary="Create a schedule",
              responses=ERROR_RESPONSES, openapi_extra=json_body_schema("ScheduleRequest"),
-             description="Run a task on a cron expression in an IANA time zone, or once `at` a time. "
+             description="Run a task or a pipeline on a cron expression in an IANA time zone, or once `at` a time. "
                          "Each tick runs exactly once, across restarts of the Scheduler; ticks missed "
                          "while it was down follow `misfire` (`run_once`: one catch-up run, the default; "
                          "`skip`: none).")

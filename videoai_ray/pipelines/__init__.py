@@ -5,7 +5,7 @@
 - ``rows``: the ``pipelines`` table
 - ``resolve``: a step's input with its references replaced (output files handed over as uploads)
 - ``runner``: advances pipelines from inside the Scheduler; ``ops``: the Scheduler's methods
-- ``service``: ``PipelineService`` (owned by ``MediaService``) and ``submit_pipeline``
+- ``service``: ``PipelineService`` (owned by ``MediaService``) and ``pipeline_row`` (scheduled ticks)
 - ``handle``, ``widget``: the SDK's ``Pipeline`` handle, its step futures and live view
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model import PipelineRecord, PipelineStatus, StepState, step_task_id
-from .service import PipelineService, submit_pipeline
+from .service import PipelineService, pipeline_row
 from .spec import PipelineSpec, PipelineStep
 
 
@@ -39,4 +39,4 @@ def step(step_id: str, task_type: str, *, after: list[str] | None = None, priori
 
 
 __all__ = ["PipelineRecord", "PipelineService", "PipelineSpec", "PipelineStatus", "PipelineStep", "StepState",
-           "ref", "step", "step_task_id", "submit_pipeline"]
+           "pipeline_row", "ref", "step", "step_task_id"]

@@ -1,4 +1,5 @@
-"""PipelineService: what every entry point (SDK, HTTP, scheduled tasks) calls for pipelines.
+"""PipelineService: what every entry point (SDK, HTTP) calls for pipelines; ``pipeline_row`` for
+code inside the Scheduler (scheduled tasks).
 
 ``MediaService.pipelines`` owns one. It validates a spec in full before anything is stored
 (unknown steps, cycles and bad literal inputs are ``InvalidRequest`` naming the step's field),
@@ -98,15 +99,7 @@ class PipelineService:
         """``create``, also saying whether the pipeline existed already (an idempotent replay)."""
         from ..service import _unwrap
 
-        parsed = self.validate(spec, http=http)
-        body = parsed.model_dump(mode="json")
-        row = {
-            "id": new_pipeline_id(), "user_id": user_id, "status": "running", "priority": parsed.priority.value,
-            "spec": {k: body[k] for k in ("steps", "priority")}, "webhook_url": parsed.webhook_url,
-            "webhook_secret": parsed.webhook_secret, "meta": parsed.metadata, "idempotency_key": idempotency_key,
-            "request_hash": _fingerprint(body) if idempotency_key else None, "error": None,
-            "created_at": utcnow(), "finished_at": None,
-        }
+        row = pipeline_row(self.validate(spec, http=http), user_id=user_id, idempotency_key=idempotency_key)
         answer = _unwrap(lambda: ray.get(self.media.scheduler.create_pipeline.remote(row)))
         ray.get(self.media.scheduler.flush_now.remote())
         return self.get(answer["id"], user_id, public=http), bool(answer["existing"])
@@ -158,11 +151,21 @@ class PipelineService:
         return rows.pipeline_counts(self.engine, user_id)
 
 
-def submit_pipeline(media: MediaService, spec: Mapping[str, Any] | PipelineSpec, *, user_id: str,
-                    idempotency_key: str | None = None) -> PipelineRecord:
-    """Start a pipeline for ``user_id`` (the call scheduled tasks make): validated in full first,
-    idempotent by ``idempotency_key`` (e.g. one per schedule tick)."""
-    return media.pipelines.create(spec, user_id=user_id, idempotency_key=idempotency_key)
+def pipeline_row(spec: PipelineSpec, *, user_id: str, pipeline_id: str | None = None,
+                 idempotency_key: str | None = None, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``pipelines`` row of a validated ``spec`` (``validate``), for ``PipelineRunner.create``.
+    Code inside the Scheduler (a schedule's tick) builds it here and hands it to its runner
+    directly, with its own deterministic ``pipeline_id``: going through ``PipelineService`` would
+    ``ray.get`` the Scheduler from inside itself. ``metadata`` joins the spec's own."""
+    body = spec.model_dump(mode="json")
+    return {
+        "id": pipeline_id or new_pipeline_id(), "user_id": user_id, "status": "running",
+        "priority": spec.priority.value, "spec": {k: body[k] for k in ("steps", "priority")},
+        "webhook_url": spec.webhook_url, "webhook_secret": spec.webhook_secret,
+        "meta": {**spec.metadata, **(metadata or {})}, "idempotency_key": idempotency_key,
+        "request_hash": _fingerprint(body) if idempotency_key else None, "error": None,
+        "created_at": utcnow(), "finished_at": None,
+    }
 
 
 def _about(err: Any, fields: set[str]) -> bool:
@@ -178,4 +181,4 @@ def _fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(["pipeline", body], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-__all__ = ["PipelineService", "submit_pipeline"]
+__all__ = ["PipelineService", "pipeline_row"]

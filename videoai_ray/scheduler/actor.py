@@ -88,7 +88,7 @@ class Scheduler:
         self.recovery = Recovery(self.state, self.dispatcher)
         self.pipelines = PipelineRunner(self.state, self.intake, self.operations, self.writer)
         self.outcomes.on_finish.append(self.pipelines.task_finished)
-        self.schedules = ScheduleRunner(self.state, self.intake)
+        self.schedules = ScheduleRunner(self.state, self.intake, self.pipelines)
         self._loops: list[asyncio.Task[None]] = []
         _register_providers(settings, registry, store, providers)  # before any task is recovered
         self.recovery.load()

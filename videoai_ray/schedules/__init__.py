@@ -1,7 +1,8 @@
-"""Scheduled tasks (issue 15): cron expressions in a time zone or one time, fired exactly once
-per tick by the Scheduler's tick loop (``runner``), read and changed through ``MediaService``."""
+"""Scheduled tasks and pipelines (issue 15): cron expressions in a time zone or one time, fired
+exactly once per tick by the Scheduler's tick loop (``runner``), read and changed through ``MediaService``."""
 
 from .spec import DEFAULT_GRACE_SECONDS, DEFAULT_MISFIRE, ScheduleRequest, ScheduleTarget
-from .targets import tick_task_id
+from .targets import tick_pipeline_id, tick_task_id
 
-__all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_MISFIRE", "ScheduleRequest", "ScheduleTarget", "tick_task_id"]
+__all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_MISFIRE", "ScheduleRequest", "ScheduleTarget", "tick_pipeline_id",
+           "tick_task_id"]

@@ -3,7 +3,7 @@ is the same JSON the HTTP API returns; ``client.schedules()`` is a frame of them
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,9 +13,10 @@ from ..errors import InvalidRequest
 
 if TYPE_CHECKING:
     from ..client import Client
+    from ..pipelines.handle import Pipeline
 
 _FRAME_COLUMNS = ["name", "state", "kind", "cron", "at", "timezone", "next_run_at", "ticks_fired", "ticks_missed",
-                  "last_tick_at", "last_task_id", "misfire", "created_at"]
+                  "last_tick_at", "last_task_id", "last_pipeline_id", "misfire", "created_at"]
 
 
 class Schedule:
@@ -38,6 +39,11 @@ class Schedule:
     def next_runs(self) -> pd.DataFrame:
         """The next run times, in UTC and in the schedule's time zone."""
         return pd.DataFrame(self.record["next_runs"], columns=["utc", "local"])
+
+    def last_pipeline(self) -> Pipeline | None:
+        """The pipeline the latest tick started (a pipeline target), ``None`` before any."""
+        pipeline_id = self.record.get("last_pipeline_id")
+        return self.client.pipeline_from_id(pipeline_id) if pipeline_id else None
 
     def refresh(self, n_next: int = 5) -> Schedule:
         self.record = self.client.service.schedule(self.id, self.client.user_id, n_next)
@@ -63,8 +69,19 @@ class Schedule:
 
 def schedule_body(task_type: str | None, input_data: Mapping[str, Any] | None, *, target: Mapping[str, Any] | None,
                   cron: str | None, at: datetime | str | None, timezone: str, priority: str | None,
-                  name: str | None, misfire: str, misfire_grace_seconds: float) -> dict[str, Any]:
-    """The body of ``POST /schedules`` from the SDK's keyword arguments."""
+                  name: str | None, misfire: str, misfire_grace_seconds: float,
+                  pipeline: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The body of ``POST /schedules`` from the SDK's keyword arguments. ``pipeline``: a spec as
+    ``client.pipeline(spec=...)`` takes it, or just its steps."""
+    if pipeline is not None:
+        if target is not None or task_type is not None or input_data is not None:
+            raise InvalidRequest("target: give one of task_type and input_data, pipeline=, or target=",
+                                 field="target")
+        spec: dict[str, Any] = (dict(pipeline) if isinstance(pipeline, Mapping)
+                                else {"steps": [dict(s) for s in pipeline]})
+        if priority is not None:
+            spec.setdefault("priority", priority)
+        target = {"pipeline": spec}
     if target is None:
         if task_type is None or input_data is None:
             raise InvalidRequest("target: give task_type and input_data, or target=", field="target")

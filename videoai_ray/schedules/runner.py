@@ -1,10 +1,11 @@
 """The tick loop, inside the Scheduler actor (the single writer of tasks and schedules).
 
-Each pass takes the active schedules with a tick due, submits each due tick's task through the
-Scheduler's normal submit path (task id derived from the schedule and the tick), and only then
-advances the schedule's ``next_run_at``. A Scheduler killed in between comes back, finds the same
-ticks due, sees their tasks already stored, and advances without submitting again: every tick
-runs exactly once across restarts.
+Each pass takes the active schedules with a tick due, runs each due tick's target (a task through
+the Scheduler's normal submit path, or a pipeline through its pipeline runner; the id derived
+from the schedule and the tick), and only then advances the schedule's ``next_run_at``. A
+Scheduler killed in between comes back, finds the same ticks due, sees their tasks (or
+pipelines) already stored, and advances without running them again: every tick runs exactly
+once across restarts.
 
 Ticks more than ``misfire_grace_seconds`` late (the Scheduler was down, or the schedule's clock
 was behind) are *missed*: ``run_once`` submits one catch-up task for all of them (keyed by the
@@ -31,12 +32,12 @@ from ..store.schedules import (
     earliest_due,
     get_schedule,
     insert_schedule,
-    stored_task_ids,
 )
-from .targets import submissions, tick_task_id
+from .targets import launch, stored_runs, submissions, tick_run_id
 from .timing import cron_ticks, due_ticks, zone
 
 if TYPE_CHECKING:
+    from ..pipelines.runner import PipelineRunner
     from ..scheduler.state import SchedulerState
     from ..scheduler.submit import Intake
 
@@ -50,10 +51,10 @@ _RETRY_SECONDS = 1.0
 class ScheduleRunner:
     """Fires due ticks and applies schedule changes; one per Scheduler."""
 
-    def __init__(self, state: SchedulerState, intake: Intake) -> None:
+    def __init__(self, state: SchedulerState, intake: Intake, pipelines: PipelineRunner) -> None:
         from ..service import MediaService
 
-        self.state, self.intake = state, intake
+        self.state, self.intake, self.pipelines = state, intake, pipelines
         self.engine = state.store.engine
         self.instance = state.settings.instance
         #: validation and preparation of each tick's submission, exactly as for a user's request
@@ -99,12 +100,13 @@ class ScheduleRunner:
         return failed
 
     async def fire(self, row: dict[str, Any], now: datetime) -> int:
-        """Submit the due ticks of one schedule, then advance it; returns the tasks submitted.
-        (Nothing here relies on the two steps running without a suspension in between: a change
-        of the schedule that slipped between them would meet the same task ids.)"""
+        """Run the due ticks of one schedule, then advance it; returns the runs (tasks or
+        pipelines) started. (Nothing here relies on the two steps running without a suspension in
+        between: a change of the schedule that slipped between them would meet the same ids.)"""
+        target = row["target"]
         plan = due_ticks(row["cron"], zone(row["timezone"]), row["next_run_at"], now)
-        ids = [tick_task_id(row["id"], t) for t in plan.due]
-        stored = stored_task_ids(self.engine, ids)
+        ids = [tick_run_id(target, row["id"], t) for t in plan.due]
+        stored = stored_runs(self.engine, target, ids)
         # an earlier pass submitted up to its last stored tick and died before advancing: the
         # ticks up to there were settled by it (run, merged into a catch-up, or skipped)
         settled = max((i for i, tid in enumerate(ids) if tid in stored), default=-1) + 1
@@ -128,7 +130,7 @@ class ScheduleRunner:
             missed += len(on_time)
             log.warning("schedule %s: its target is refused (%s); ticks skipped", row["id"], e.message)
         if items:
-            self.intake.submit(items, known_ids=True)
+            await launch(self.intake, self.pipelines, target, items)
         kill_if_armed_for(self.state.settings.fault_kill_file, f"schedule:{row['id']}",
                           f"between submitting a tick of {row['id']} and advancing it")
         last = max((r[0] for r in runs), default=None) if items else None
@@ -141,7 +143,7 @@ class ScheduleRunner:
         if plan.next_run_at is None:
             values["state"] = "done"
         if last is not None:
-            values.update(last_tick_at=last, last_task_id=tick_task_id(row["id"], last))
+            values.update(last_tick_at=last, last_task_id=tick_run_id(target, row["id"], last))
         change_schedule(self.engine, row["id"], None, **values)
         return len(items)
 

@@ -34,6 +34,7 @@ def schedule_view(row: dict[str, Any], n_next: int = 5) -> dict[str, Any]:
     """A stored schedule as the SDK and the HTTP API show it (JSON-ready), with its next
     ``n_next`` run times in UTC and in its time zone (none while paused or done)."""
     tz = zone(row["timezone"])
+    pipeline = "pipeline" in row["target"]
     runs: list[datetime] = []
     first = row["next_run_at"]
     if row["state"] == "active" and first is not None and n_next > 0:
@@ -47,7 +48,10 @@ def schedule_view(row: dict[str, Any], n_next: int = 5) -> dict[str, Any]:
         "next_run_at": _iso(first) if row["state"] == "active" else None,
         "next_runs": [describe_time(t, tz) for t in runs],
         "ticks_fired": row["ticks_fired"], "ticks_missed": row["ticks_missed"],
-        "last_tick_at": _iso(row["last_tick_at"]), "last_task_id": row["last_task_id"],
+        # the column holds the id of what the last tick ran: a task's, or a pipeline's
+        "last_tick_at": _iso(row["last_tick_at"]),
+        "last_task_id": None if pipeline else row["last_task_id"],
+        "last_pipeline_id": row["last_task_id"] if pipeline else None,
         "last_error": row["last_error"],
         "created_at": _iso(row["created_at"]), "updated_at": _iso(row["updated_at"]),
     }

@@ -1,8 +1,8 @@
 """The body of a new schedule (``POST /schedules``, ``client.schedule``) and its checks.
 
 The target is a tagged union with one key: ``{"task": {task_type, input_data, priority}}`` (a
-``POST /batch`` item). ``{"pipeline": {...}}`` is reserved for pipelines and refused until they
-are wired in ``targets.py``.
+``POST /batch`` item) or ``{"pipeline": {...}}`` (a ``POST /pipelines`` spec); ``targets.py`` is
+the one place that dispatches on it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..models import BatchItem
+from ..pipelines.spec import PipelineSpec
 
 #: what ``misfire`` means: ``run_once`` (the default) runs one catch-up task for all the ticks
 #: missed while the Scheduler was down; ``skip`` runs none of them
@@ -22,18 +23,23 @@ DEFAULT_GRACE_SECONDS = 60.0
 
 
 class ScheduleTarget(BaseModel):
-    """What each tick runs: exactly one of ``task`` (and, once pipelines land, ``pipeline``)."""
+    """What each tick runs: exactly one of ``task`` or ``pipeline``."""
 
     model_config = ConfigDict(extra="forbid")
 
     task: BatchItem | None = Field(None, description="a task: `task_type`, `input_data`, optional `priority`")
-    pipeline: dict[str, Any] | None = Field(None, description="reserved: a pipeline (not available yet)")
+    pipeline: PipelineSpec | None = Field(
+        None, description="a pipeline, as `POST /pipelines` takes it (`steps`, `priority`, `webhook_url`, ...); "
+                          "each tick starts one")
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> ScheduleTarget:
-        if (self.task is None) == (self.pipeline is None):
-            raise ValueError("target: give exactly one of 'task' or 'pipeline'")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _one_kind(cls, data: Any) -> Any:
+        # before the kinds' own checks: with both given, the error is the choice, not their bodies
+        kinds = ("task", "pipeline")
+        if isinstance(data, dict) and set(data) <= set(kinds) and sum(data.get(k) is not None for k in kinds) != 1:
+            raise ValueError("give exactly one of 'task' or 'pipeline'")
+        return data
 
 
 class ScheduleRequest(BaseModel):

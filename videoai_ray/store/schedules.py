@@ -86,12 +86,13 @@ def earliest_due(engine: Engine, instance: str) -> datetime | None:
         return aware(conn.execute(q).scalar())
 
 
-def stored_task_ids(engine: Engine, ids: Sequence[str]) -> set[str]:
-    """Which of ``ids`` are stored tasks."""
+def stored_task_ids(engine: Engine, ids: Sequence[str], column: Any = tasks.c.id) -> set[str]:
+    """Which of ``ids`` are stored tasks (or rows of another table: ``column`` is its id, e.g.
+    ``pipelines.c.id`` for a schedule's pipeline ticks)."""
     found: set[str] = set()
     with engine.connect() as conn:
         for chunk in _chunks(ids, 900):
-            found.update(r.id for r in conn.execute(select(tasks.c.id).where(tasks.c.id.in_(chunk))))
+            found.update(r[0] for r in conn.execute(select(column).where(column.in_(chunk))))
     return found
 
 
