@@ -19,6 +19,7 @@ from videoai_ray.scheduler.budgets import BudgetLedger
 from videoai_ray.scheduler.caching import TaskCache
 from videoai_ray.scheduler.dispatch import Dispatcher
 from videoai_ray.scheduler.events import EventSink
+from videoai_ray.scheduler.fairness import FairShare
 from videoai_ray.scheduler.outcomes import Outcomes
 from videoai_ray.scheduler.persistence import Writer
 from videoai_ray.scheduler.ratelimit import RateLimiter
@@ -36,7 +37,7 @@ class Parts:
         self.state = SchedulerState(
             settings=settings, store=store, registry=ProviderRegistry(), limiter=RateLimiter({}),
             budgets=BudgetLedger(settings, store.engine), events=EventSink(settings),
-            cache=TaskCache.from_settings(settings), sink=cast(Sink, None))
+            cache=TaskCache.from_settings(settings), fair=FairShare(settings), sink=cast(Sink, None))
         self.outcomes = Outcomes(self.state, RemoteJobs(self.state))
         self.writer = Writer(self.state, self.outcomes, Dispatcher(self.state, self.outcomes))
         self.intake = Intake(self.state, self.outcomes, self.writer)
