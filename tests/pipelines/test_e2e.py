@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 
 import videoai_ray as vai
+from videoai_bench import SPEECH_CLIPS_DIR
 from videoai_ray.pipelines import PipelineStatus
 from videoai_ray.pipelines.templates import captioned_video
 from videoai_ray.providers.local import LocalSubtitleProvider, LocalWhisperProvider, ProceduralVideoProvider
 from videoai_ray.scheduler import kill_scheduler
 
 pytestmark = pytest.mark.slow
-SPEECH = Path(__file__).resolve().parents[1] / "data" / "speech" / "fox_rms.wav"
+SPEECH = SPEECH_CLIPS_DIR / "fox_rms.wav"
 
 
 @pytest.fixture(scope="module")

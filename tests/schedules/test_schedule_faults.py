@@ -125,7 +125,8 @@ def test_a_one_time_schedule_missed_while_paused(sched_client):
     run_once = sched_client.schedule("image_generation", NOOP, at=at, misfire_grace_seconds=1).pause()
     skip = sched_client.schedule("image_generation", NOOP, at=at, misfire="skip", misfire_grace_seconds=1).pause()
     time.sleep(3.0)  # its time passes while paused, by more than the grace
-    assert run_once.resume().state == "active" and skip.resume().state == "active"
+    # a resumed one-time schedule is due at once: it may already be done when resume answers
+    assert run_once.resume().state in ("active", "done") and skip.resume().state in ("active", "done")
     wait_for(lambda: run_once.refresh().state == "done" and skip.refresh().state == "done", timeout=20)
     assert len(schedule_tasks(sched_client, run_once.id)) == 1 and run_once.record["ticks_missed"] == 1
     assert schedule_tasks(sched_client, skip.id) == [] and skip.record["ticks_missed"] == 1

@@ -12,13 +12,14 @@ import pytest
 from attempt_context import MakeCtx, artifact_path, run, upload
 from test_local_video import probe
 
+from videoai_bench import SPEECH_CLIPS_DIR
 from videoai_ray.errors import InvalidInput
 from videoai_ray.models import VideoGenerationRequest
 from videoai_ray.providers.local._mux import audio_seconds
 from videoai_ray.providers.local.video import ProceduralVideoProvider
 from videoai_ray.settings import Settings
 
-SPEECH = Path(__file__).resolve().parents[2] / "data" / "speech" / "fox_rms.wav"
+SPEECH = SPEECH_CLIPS_DIR / "fox_rms.wav"
 SRT = "1\n00:00:00,000 --> 00:00:03,000\nTHE QUICK BROWN FOX\n"
 
 
