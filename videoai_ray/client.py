@@ -236,14 +236,14 @@ class Client:
             if spec:
                 raise InvalidRequest("experiment: give an experiment id or a new experiment's fields, not both",
                                      field=next(iter(spec)))
-            self.service.experiment(experiment_id, self.user_id)
+            self.service.experiments.get(experiment_id, self.user_id)
             return ExperimentHandle(self, experiment_id)
-        created = self.service.create_experiment(spec, self.user_id, admin=True)
+        created = self.service.experiments.create(spec, self.user_id, admin=True)
         return ExperimentHandle(self, created["id"])
 
     def experiments(self, limit: int = 100) -> pd.DataFrame:
         """Your experiments, newest first."""
-        return experiments_frame(self.service.experiments(self.user_id, limit))
+        return experiments_frame(self.service.experiments.list(self.user_id, limit))
     # -- schedules -----------------------------------------------------------------------------
 
     def schedule(self, task_type: TaskType | str | None = None, input_data: Mapping[str, Any] | None = None, *,
@@ -263,26 +263,26 @@ class Client:
         body = schedule_body(ttype, input_data, target=target, cron=cron, at=at, timezone=timezone, priority=priority,
                              name=name, misfire=misfire, misfire_grace_seconds=misfire_grace_seconds,
                              pipeline=pipeline)
-        return Schedule(self, self.service.create_schedule(body, user_id=self.user_id))
+        return Schedule(self, self.service.schedules.create(body, user_id=self.user_id))
 
     def schedules(self, limit: int = 100) -> pd.DataFrame:
         """Your schedules, newest first: state, trigger, next run (UTC), ticks fired and missed."""
-        return schedules_frame(self.service.schedules(self.user_id, limit))
+        return schedules_frame(self.service.schedules.list(self.user_id, limit))
 
     def get_schedule(self, schedule_id: str, n_next: int = 5) -> Schedule:
         """One of your schedules, with its next ``n_next`` run times; ``ScheduleNotFound`` otherwise."""
-        return Schedule(self, self.service.schedule(schedule_id, self.user_id, n_next))
+        return Schedule(self, self.service.schedules.get(schedule_id, self.user_id, n_next))
 
     def pause_schedule(self, schedule_id: str) -> Schedule:
-        return Schedule(self, self.service.pause_schedule(schedule_id, self.user_id))
+        return Schedule(self, self.service.schedules.pause(schedule_id, self.user_id))
 
     def resume_schedule(self, schedule_id: str) -> Schedule:
         """Ticks that fell while it was paused do not run."""
-        return Schedule(self, self.service.resume_schedule(schedule_id, self.user_id))
+        return Schedule(self, self.service.schedules.resume(schedule_id, self.user_id))
 
     def delete_schedule(self, schedule_id: str) -> None:
         """Delete it; the tasks it created stay."""
-        self.service.delete_schedule(schedule_id, self.user_id)
+        self.service.schedules.delete(schedule_id, self.user_id)
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -21,17 +21,17 @@ from pydantic import ValidationError
 from . import netguard
 from .errors import BatchNotFound, InvalidRequest, InvalidTransition, TaskNotFound, VideoAIError
 from .experiments import ExperimentRouter
-from .experiments.service import ExperimentMethods
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
 from .models.requests import HTTP_CONTEXT
-from .schedules.service import SchedulesMixin
 from .settings import Settings
 from .stats import compute_statistics
 from .store import TaskStore
 from .store.batches import batch_ids, batch_rows, batch_task_id, discard_batch, open_batch, seal_batch, stored_ids
 
 if TYPE_CHECKING:
+    from .experiments.service import ExperimentService
     from .pipelines.service import PipelineService
+    from .schedules.service import ScheduleService
 
 #: the longest single sleep of a wait on the Scheduler's change version, in seconds
 WAIT_SLICE = 5.0
@@ -60,10 +60,10 @@ def field_error(errs: list[Any], prefix: str = "") -> InvalidRequest:
     return InvalidRequest(f"{full}: {msg}", field=full, errors=errors)
 
 
-class MediaService(ExperimentMethods, SchedulesMixin):
+class MediaService:
     """Submit, read, cancel and retry tasks and batches; budgets, spend, webhooks, providers,
-    statistics; pipelines (``self.pipelines``), provider A/B experiments (``ExperimentMethods``)
-    and schedules (``SchedulesMixin``). The only owner of the store and of the Scheduler's handle:
+    statistics; pipelines (``self.pipelines``), provider A/B experiments (``self.experiments``)
+    and schedules (``self.schedules``). The only owner of the store and of the Scheduler's handle:
     the SDK, the HTTP API and the CLI call these methods (a new feature adds a method here and a
     route or SDK method over it)."""
 
@@ -75,7 +75,9 @@ class MediaService(ExperimentMethods, SchedulesMixin):
         self.scheduler = scheduler
         self.store = store or TaskStore(settings.db_url, migrate=migrate)
         self.router = ExperimentRouter(self._running_experiments)
-        self._pipelines: Any = None
+        self._pipelines: PipelineService | None = None
+        self._experiments: ExperimentService | None = None
+        self._schedules: ScheduleService | None = None
 
     def _running_experiments(self) -> list[Any]:
         from .store.experiments import running_experiments
@@ -90,6 +92,25 @@ class MediaService(ExperimentMethods, SchedulesMixin):
 
             self._pipelines = PipelineService(self)
         return self._pipelines
+
+    @property
+    def experiments(self) -> ExperimentService:
+        """Provider A/B experiments (create, list, get, stop, report): see ``videoai_ray.experiments``."""
+        if self._experiments is None:
+            from .experiments.service import ExperimentService
+
+            self._experiments = ExperimentService(self)
+        return self._experiments
+
+    @property
+    def schedules(self) -> ScheduleService:
+        """Scheduled tasks and pipelines (create, get, list, pause, resume, delete, statistics):
+        see ``videoai_ray.schedules``."""
+        if self._schedules is None:
+            from .schedules.service import ScheduleService
+
+            self._schedules = ScheduleService(self)
+        return self._schedules
 
     # -- validation ----------------------------------------------------------------------------
 
@@ -314,7 +335,7 @@ class MediaService(ExperimentMethods, SchedulesMixin):
     def statistics(self, user_id: str | None = None) -> dict[str, Any]:
         live = ray.get(self.scheduler.live_stats.remote(user_id))
         stats = compute_statistics(self.store.aggregate(user_id=user_id), live)
-        stats["schedules"] = self.schedule_statistics(user_id)
+        stats["schedules"] = self.schedules.statistics(user_id)
         stats["pipelines"] = self.pipelines.counts(user_id)
         return stats
 

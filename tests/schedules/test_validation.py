@@ -60,7 +60,7 @@ BAD = [
 def refused(service, body: dict, field: str) -> InvalidRequest:
     """The error creating ``body`` raises, checked to name ``field``, with nothing stored."""
     with pytest.raises(InvalidRequest) as info:
-        service.create_schedule(body, user_id="ana")
+        service.schedules.create(body, user_id="ana")
     assert info.value.field == field, info.value.message
     assert info.value.message.startswith(field)
     assert list_schedules(service.store.engine, "ana") == []

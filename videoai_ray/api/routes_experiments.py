@@ -121,7 +121,7 @@ async def create_experiment(request: Request, caller: Caller = Depends(authorize
     carrying them) get an arm by weight and run on its provider. Bad input is a 422 naming the
     field (`arms[1].provider`), and nothing is stored."""
     body = json_object(await json_body(request))
-    exp = await asyncio.to_thread(ctx.service.create_experiment, body, caller.user_id, admin=caller.admin)
+    exp = await asyncio.to_thread(ctx.service.experiments.create, body, caller.user_id, admin=caller.admin)
     return JSONResponse(exp, status_code=201, headers={"Location": f"{request.url.path}/{exp['id']}"})
 
 
@@ -129,7 +129,7 @@ async def create_experiment(request: Request, caller: Caller = Depends(authorize
             responses=ERROR_RESPONSES)
 def list_experiments(limit: int = Query(100, ge=1, le=500, description="most experiments returned"),
                      caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    rows = ctx.service.experiments(caller.user_id, limit)
+    rows = ctx.service.experiments.list(caller.user_id, limit)
     return JSONResponse({"experiments": rows, "count": len(rows)})
 
 
@@ -139,7 +139,7 @@ def get_experiment(experiment_id: str = _ID, caller: Caller = Depends(authorized
                    ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     """The experiment and its arms compared: count, success rate, latency p50/p95, cost per task,
     and each arm against the baseline with 95 % intervals."""
-    return JSONResponse(ctx.service.experiment_report(experiment_id, caller.user_id))
+    return JSONResponse(ctx.service.experiments.report(experiment_id, caller.user_id))
 
 
 @router.post("/{experiment_id}/stop", response_model=ExperimentView, summary="Stop an experiment",
@@ -147,7 +147,7 @@ def get_experiment(experiment_id: str = _ID, caller: Caller = Depends(authorized
 def stop_experiment(experiment_id: str = _ID, caller: Caller = Depends(authorized),
                     ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     """New tasks no longer join it; tasks already in it keep their arm. Idempotent."""
-    return JSONResponse(ctx.service.stop_experiment(experiment_id, caller.user_id))
+    return JSONResponse(ctx.service.experiments.stop(experiment_id, caller.user_id))
 
 
 __all__ = ["router"]

@@ -72,7 +72,7 @@ class ScheduleList(BaseModel):
 async def create_schedule(request: Request, caller: Caller = Depends(authorized),
                           ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     body = json_object(await json_body(request))
-    view = await asyncio.to_thread(ctx.service.create_schedule, body, user_id=caller.user_id, http=True,
+    view = await asyncio.to_thread(ctx.service.schedules.create, body, user_id=caller.user_id, http=True,
                                    tenant=caller.tenant)
     return JSONResponse(view, status_code=201)
 
@@ -81,7 +81,7 @@ async def create_schedule(request: Request, caller: Caller = Depends(authorized)
             responses=ERROR_RESPONSES)
 def list_schedules(limit: int = Query(100, ge=1, le=500, description="most schedules returned"),
                    caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    rows = ctx.service.schedules(caller.user_id, limit)
+    rows = ctx.service.schedules.list(caller.user_id, limit)
     return JSONResponse({"schedules": rows, "count": len(rows)})
 
 
@@ -90,27 +90,27 @@ def get_schedule(schedule_id: str = _ID,
                  n_next: int = Query(5, alias="next", ge=0, le=MAX_NEXT_RUNS,
                                      description="how many next run times to show"),
                  caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    return JSONResponse(ctx.service.schedule(schedule_id, caller.user_id, n_next))
+    return JSONResponse(ctx.service.schedules.get(schedule_id, caller.user_id, n_next))
 
 
 @router.post("/schedules/{schedule_id}/pause", response_model=ScheduleView, summary="Pause a schedule",
              responses=_NOT_FOUND)
 def pause_schedule(schedule_id: str = _ID, caller: Caller = Depends(authorized),
                    ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    return JSONResponse(ctx.service.pause_schedule(schedule_id, caller.user_id))
+    return JSONResponse(ctx.service.schedules.pause(schedule_id, caller.user_id))
 
 
 @router.post("/schedules/{schedule_id}/resume", response_model=ScheduleView, summary="Resume a schedule",
              responses=_NOT_FOUND, description="Ticks that fell while it was paused do not run.")
 def resume_schedule(schedule_id: str = _ID, caller: Caller = Depends(authorized),
                     ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    return JSONResponse(ctx.service.resume_schedule(schedule_id, caller.user_id))
+    return JSONResponse(ctx.service.schedules.resume(schedule_id, caller.user_id))
 
 
 @router.delete("/schedules/{schedule_id}", status_code=204, summary="Delete a schedule", responses=_NOT_FOUND,
                description="The tasks it already created stay.")
 def delete_schedule(schedule_id: str = _ID, caller: Caller = Depends(authorized),
                     ctx: ApiContext = Depends(get_context)) -> Response:
-    ctx.service.delete_schedule(schedule_id, caller.user_id)
+    ctx.service.schedules.delete(schedule_id, caller.user_id)
     return Response(status_code=204)
 

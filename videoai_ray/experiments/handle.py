@@ -54,18 +54,18 @@ class ExperimentHandle:
 
     def info(self) -> dict[str, Any]:
         """The stored experiment (arms, filters, ``status``: ``running`` or ``stopped``)."""
-        return self._client.service.experiment(self.id, self._client.user_id)
+        return self._client.service.experiments.get(self.id, self._client.user_id)
 
     @property
     def status(self) -> str:
         return str(self.info()["status"])
 
     def report(self) -> ExperimentReport:
-        return ExperimentReport(self._client.service.experiment_report(self.id, self._client.user_id))
+        return ExperimentReport(self._client.service.experiments.report(self.id, self._client.user_id))
 
     def stop(self) -> dict[str, Any]:
         """New tasks no longer join it (those in it keep their arm)."""
-        return self._client.service.stop_experiment(self.id, self._client.user_id)
+        return self._client.service.experiments.stop(self.id, self._client.user_id)
 
     def __repr__(self) -> str:
         return f"ExperimentHandle({self.id!r})"

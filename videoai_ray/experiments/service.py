@@ -1,5 +1,5 @@
-"""The experiment operations of ``MediaService`` (a mixin, so the service module stays about
-tasks): create, list, get, stop and report, each scoped to its owner.
+"""ExperimentService: what every entry point (SDK, HTTP) calls for experiments: create, list, get,
+stop and report, each scoped to its owner. ``MediaService.experiments`` owns one.
 
 Who may create what: any caller, an experiment on their own traffic; an experiment on another
 user's traffic (``user_id``) or on everyone's (``all_users``) needs an admin caller (an HTTP
@@ -20,11 +20,14 @@ if TYPE_CHECKING:
     from ..service import MediaService
 
 
-class ExperimentMethods:
+class ExperimentService:
     """Experiments through the one core every entry point calls."""
 
-    def create_experiment(self: MediaService, body: Mapping[str, Any] | ExperimentSpec,  # type: ignore[misc]
-                          owner_id: str, *, admin: bool = False) -> dict[str, Any]:
+    def __init__(self, media: MediaService) -> None:
+        self.media = media
+
+    def create(self, body: Mapping[str, Any] | ExperimentSpec, owner_id: str, *,
+               admin: bool = False) -> dict[str, Any]:
         """Store and start an experiment; ``InvalidRequest`` naming the field for bad input,
         ``Forbidden`` for another user's or everyone's traffic without ``admin``. Nothing is
         stored unless every check passes."""
@@ -35,7 +38,7 @@ class ExperimentMethods:
         if spec.user_id not in (None, owner_id) and not admin:
             raise Forbidden("user_id: an experiment on another user's traffic needs an admin token",
                             field="user_id")
-        check_providers(spec, self.providers())
+        check_providers(spec, self.media.providers())
         exp = Experiment(
             id=new_experiment_id(), owner_id=owner_id, name=spec.name, task_type=spec.task_type, arms=spec.arms,
             baseline=spec.baseline or spec.arms[0].label,
@@ -44,44 +47,44 @@ class ExperimentMethods:
         )
         from ..store.experiments import insert_experiment
 
-        insert_experiment(self.store.engine, exp)
-        self.router.invalidate()
+        insert_experiment(self.media.store.engine, exp)
+        self.media.router.invalidate()
         return exp.public()
 
-    def experiments(self: MediaService, owner_id: str, limit: int = 100) -> list[dict[str, Any]]:  # type: ignore[misc]
+    def list(self, owner_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """The owner's experiments, newest first."""
         from ..store.experiments import list_experiments
 
-        return [e.public() for e in list_experiments(self.store.engine, owner_id, limit)]
+        return [e.public() for e in list_experiments(self.media.store.engine, owner_id, limit)]
 
-    def experiment(self: MediaService, experiment_id: str, owner_id: str) -> dict[str, Any]:  # type: ignore[misc]
+    def get(self, experiment_id: str, owner_id: str) -> dict[str, Any]:
         """One of the owner's experiments; ``ExperimentNotFound`` for an unknown id or another user's."""
-        return self._experiment(experiment_id, owner_id).public()
+        return self._load(experiment_id, owner_id).public()
 
-    def stop_experiment(self: MediaService, experiment_id: str, owner_id: str) -> dict[str, Any]:  # type: ignore[misc]
+    def stop(self, experiment_id: str, owner_id: str) -> dict[str, Any]:
         """Stop it: tasks submitted from now on are not assigned to it (those already assigned
         keep their arm and provider). Stopping a stopped experiment changes nothing."""
         from ..store.experiments import stop_experiment
 
-        if not stop_experiment(self.store.engine, experiment_id, owner_id):
+        if not stop_experiment(self.media.store.engine, experiment_id, owner_id):
             raise ExperimentNotFound(f"no experiment {experiment_id}")
-        self.router.invalidate()
-        return self.experiment(experiment_id, owner_id)
+        self.media.router.invalidate()
+        return self.get(experiment_id, owner_id)
 
-    def experiment_report(self: MediaService, experiment_id: str, owner_id: str) -> dict[str, Any]:  # type: ignore[misc]
+    def report(self, experiment_id: str, owner_id: str) -> dict[str, Any]:
         """The arms compared (see ``experiments.report``)."""
         from ..store.experiments import experiment_task_rows
 
-        exp = self._experiment(experiment_id, owner_id)
-        return build_report(exp, experiment_task_rows(self.store.engine, exp.id))
+        exp = self._load(experiment_id, owner_id)
+        return build_report(exp, experiment_task_rows(self.media.store.engine, exp.id))
 
-    def _experiment(self: MediaService, experiment_id: str, owner_id: str) -> Experiment:  # type: ignore[misc]
+    def _load(self, experiment_id: str, owner_id: str) -> Experiment:
         from ..store.experiments import get_experiment
 
-        exp = get_experiment(self.store.engine, experiment_id, owner_id)
+        exp = get_experiment(self.media.store.engine, experiment_id, owner_id)
         if exp is None:
             raise ExperimentNotFound(f"no experiment {experiment_id}")
         return exp
 
 
-__all__ = ["ExperimentMethods"]
+__all__ = ["ExperimentService"]

@@ -46,19 +46,19 @@ class Schedule:
         return self.client.pipeline_from_id(pipeline_id) if pipeline_id else None
 
     def refresh(self, n_next: int = 5) -> Schedule:
-        self.record = self.client.service.schedule(self.id, self.client.user_id, n_next)
+        self.record = self.client.service.schedules.get(self.id, self.client.user_id, n_next)
         return self
 
     def pause(self) -> Schedule:
-        self.record = self.client.service.pause_schedule(self.id, self.client.user_id)
+        self.record = self.client.service.schedules.pause(self.id, self.client.user_id)
         return self
 
     def resume(self) -> Schedule:
-        self.record = self.client.service.resume_schedule(self.id, self.client.user_id)
+        self.record = self.client.service.schedules.resume(self.id, self.client.user_id)
         return self
 
     def delete(self) -> None:
-        self.client.service.delete_schedule(self.id, self.client.user_id)
+        self.client.service.schedules.delete(self.id, self.client.user_id)
 
     def __repr__(self) -> str:
         r = self.record

@@ -1,6 +1,6 @@
-"""Schedules in ``MediaService`` (the one door to the core for the SDK, HTTP and the CLI):
-validation of a new schedule, the reads (straight from the store) and the changes (through the
-Scheduler, which fires the ticks, so no change races a tick)."""
+"""ScheduleService: schedules for every entry point (SDK, HTTP, CLI) through the one door to the
+core (``MediaService.schedules`` owns one): validation of a new schedule, the reads (straight from
+the store) and the changes (through the Scheduler, which fires the ticks, so no change races a tick)."""
 
 from __future__ import annotations
 
@@ -90,53 +90,56 @@ def new_schedule_row(service: MediaService, body: Mapping[str, Any] | ScheduleRe
     }
 
 
-class SchedulesMixin:
-    """``MediaService``'s schedule operations."""
+class ScheduleService:
+    """Create, read, pause, resume and delete schedules of a user."""
 
-    def create_schedule(self: MediaService, body: Mapping[str, Any] | ScheduleRequest, *,  # type: ignore[misc]
-                        user_id: str, http: bool = False, tenant: str | None = None) -> dict[str, Any]:
+    def __init__(self, media: MediaService) -> None:
+        self.media = media
+
+    def create(self, body: Mapping[str, Any] | ScheduleRequest, *, user_id: str, http: bool = False,
+               tenant: str | None = None) -> dict[str, Any]:
         """Validate and store a schedule; its view (``schedule_view``)."""
-        row = new_schedule_row(self, body, user_id=user_id, http=http, tenant=tenant, now=utcnow())
-        self._schedule_op("create", row)
-        return self.schedule(row["id"], user_id)
+        row = new_schedule_row(self.media, body, user_id=user_id, http=http, tenant=tenant, now=utcnow())
+        self._op("create", row)
+        return self.get(row["id"], user_id)
 
-    def schedule(self: MediaService, schedule_id: str, user_id: str, n_next: int = 5) -> dict[str, Any]:  # type: ignore[misc]
+    def get(self, schedule_id: str, user_id: str, n_next: int = 5) -> dict[str, Any]:
         """One of the user's schedules; ``ScheduleNotFound`` for an unknown id or another user's."""
         if not 0 <= n_next <= MAX_NEXT_RUNS:
             raise InvalidRequest(f"next: must be from 0 to {MAX_NEXT_RUNS}", field="next")
-        row = get_schedule(self.store.engine, schedule_id, user_id)
+        row = get_schedule(self.media.store.engine, schedule_id, user_id)
         if row is None:
             raise ScheduleNotFound(f"no schedule {schedule_id}")
         return schedule_view(row, n_next)
 
-    def schedules(self: MediaService, user_id: str, limit: int = 100) -> list[dict[str, Any]]:  # type: ignore[misc]
+    def list(self, user_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """The user's schedules, newest first."""
-        return [schedule_view(r) for r in list_schedules(self.store.engine, user_id, limit)]
+        return [schedule_view(r) for r in list_schedules(self.media.store.engine, user_id, limit)]
 
-    def pause_schedule(self: MediaService, schedule_id: str, user_id: str) -> dict[str, Any]:  # type: ignore[misc]
-        return self._change_schedule("pause", schedule_id, user_id)
+    def pause(self, schedule_id: str, user_id: str) -> dict[str, Any]:
+        return self._change("pause", schedule_id, user_id)
 
-    def resume_schedule(self: MediaService, schedule_id: str, user_id: str) -> dict[str, Any]:  # type: ignore[misc]
-        return self._change_schedule("resume", schedule_id, user_id)
+    def resume(self, schedule_id: str, user_id: str) -> dict[str, Any]:
+        return self._change("resume", schedule_id, user_id)
 
-    def delete_schedule(self: MediaService, schedule_id: str, user_id: str) -> None:  # type: ignore[misc]
+    def delete(self, schedule_id: str, user_id: str) -> None:
         """Delete a schedule; the tasks it created stay."""
-        if not self._schedule_op("delete", schedule_id, user_id):
+        if not self._op("delete", schedule_id, user_id):
             raise ScheduleNotFound(f"no schedule {schedule_id}")
 
-    def schedule_statistics(self: MediaService, user_id: str | None) -> dict[str, Any]:  # type: ignore[misc]
-        """Schedules per state, ticks fired and missed."""
-        return schedule_counts(self.store.engine, user_id)
+    def statistics(self, user_id: str | None) -> dict[str, Any]:
+        """Schedules per state, ticks fired and missed (the statistics' ``schedules``)."""
+        return schedule_counts(self.media.store.engine, user_id)
 
-    def _change_schedule(self: MediaService, op: str, schedule_id: str, user_id: str) -> dict[str, Any]:  # type: ignore[misc]
-        if not self._schedule_op(op, schedule_id, user_id):
+    def _change(self, op: str, schedule_id: str, user_id: str) -> dict[str, Any]:
+        if not self._op(op, schedule_id, user_id):
             raise ScheduleNotFound(f"no schedule {schedule_id}")
-        return self.schedule(schedule_id, user_id)
+        return self.get(schedule_id, user_id)
 
-    def _schedule_op(self: MediaService, op: str, *args: Any) -> bool:  # type: ignore[misc]
+    def _op(self, op: str, *args: Any) -> bool:
         from ..service import _unwrap
 
-        return bool(_unwrap(lambda: ray.get(self.scheduler.schedule_op.remote(op, *args))))
+        return bool(_unwrap(lambda: ray.get(self.media.scheduler.schedule_op.remote(op, *args))))
 
 
-__all__ = ["MAX_NEXT_RUNS", "SchedulesMixin", "new_schedule_row", "schedule_view"]
+__all__ = ["MAX_NEXT_RUNS", "ScheduleService", "new_schedule_row", "schedule_view"]
