@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import ray
-from schedkit import NOOP, schedule_tasks, steps, ticks_of, wait_for
+from schedule_ticks import NOOP, schedule_tasks, steps, ticks_of, wait_for
 
 from videoai_ray.scheduler import NAMESPACE, scheduler_name
 from videoai_ray.store.schedules import change_schedule, get_schedule

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from schedkit import NOOP, schedule_tasks, steps, ticks_of, wait_for
+from schedule_ticks import NOOP, schedule_tasks, steps, ticks_of, wait_for
 
 from videoai_ray.errors import InvalidRequest, ScheduleNotFound
 from videoai_ray.futures import TaskFuture
