@@ -505,7 +505,11 @@ def check_budget(budget_usd: float | None, field: str = "budget_usd") -> float |
 def request_fingerprint(route: str, task_type: str, priority: str, request: TaskRequest) -> str:
     """What an ``Idempotency-Key`` is bound to: the route kind, the task type and the whole
     validated body (defaults filled in, so ``{"n": 1}`` and ``{}`` are the same request)."""
-    doc = [route, task_type, priority, request.model_dump(mode="json")]
+    return fingerprint([route, task_type, priority, request.model_dump(mode="json")])
+
+
+def fingerprint(doc: Any) -> str:
+    """The SHA-256 of ``doc`` as canonical JSON: what an ``Idempotency-Key`` is bound to."""
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 

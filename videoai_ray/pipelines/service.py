@@ -8,8 +8,6 @@ hands it to the Scheduler's runner, and reads pipelines back with their steps' s
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -21,6 +19,7 @@ from ..artifacts import ArtifactStore, public_output
 from ..errors import InvalidRequest, PipelineNotFound
 from ..models import REQUEST_MODELS, TaskType
 from ..models.requests import HTTP_CONTEXT
+from ..service import fingerprint
 from ..store import utcnow
 from . import rows
 from .model import PipelineRecord, build_record, new_pipeline_id, step_task_id
@@ -163,7 +162,7 @@ def pipeline_row(spec: PipelineSpec, *, user_id: str, pipeline_id: str | None = 
         "priority": spec.priority.value, "spec": {k: body[k] for k in ("steps", "priority")},
         "webhook_url": spec.webhook_url, "webhook_secret": spec.webhook_secret,
         "meta": {**spec.metadata, **(metadata or {})}, "idempotency_key": idempotency_key,
-        "request_hash": _fingerprint(body) if idempotency_key else None, "error": None,
+        "request_hash": fingerprint(["pipeline", body]) if idempotency_key else None, "error": None,
         "created_at": utcnow(), "finished_at": None,
     }
 
@@ -175,10 +174,6 @@ def _about(err: Any, fields: set[str]) -> bool:
         return str(err["loc"][0]) in fields
     msg = str(err["msg"]).removeprefix("Value error, ")
     return msg.split(":", 1)[0] in fields
-
-
-def _fingerprint(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(["pipeline", body], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 __all__ = ["PipelineService", "pipeline_row"]

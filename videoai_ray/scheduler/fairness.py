@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from ..models import Priority
+
 if TYPE_CHECKING:
     from ..settings import Settings
     from .queue import AgingQueue
@@ -101,7 +103,7 @@ class FairShare:
         user."""
         by_priority: dict[str, int] | None = None
         if self.enabled:
-            by_priority = dict.fromkeys(("urgent", "high", "medium", "low"), 0)
+            by_priority = dict.fromkeys((p.value for p in Priority), 0)
             for q in queues:
                 if q.queued(user):
                     for prio, n in q.depth_of(user).items():
