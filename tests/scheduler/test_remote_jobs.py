@@ -10,12 +10,15 @@ idempotency key that would close that window)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import ray
 from pydantic import SecretStr
@@ -102,35 +105,48 @@ def worker_of(instance: str, provider: str) -> Any:
     return ray.get_actor(names[0], namespace=NAMESPACE)
 
 
-def wait_dead(handle: Any) -> None:
-    """``ray.kill`` returns before the actor is gone: wait until it is (so a held attempt cannot
-    go on and report once the test lets it go)."""
+def pid_of(handle: Any) -> int:
+    return int(ray.get(handle.__ray_call__.remote(lambda _self: os.getpid()), timeout=30))
+
+
+def wait_dead(pid: int) -> None:
+    """``ray.kill`` returns before the actor is gone, and Ray calls it dead before its process has
+    exited: wait until the process is gone (so a held attempt cannot go on and report once the
+    test lets it go; a loaded machine can leave a killed process running for a while)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        try:
-            ray.get(handle.ping.remote(), timeout=1)
-        except ray.exceptions.RayActorError:
-            return
-        except ray.exceptions.GetTimeoutError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("the worker did not die")
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                time.sleep(0.05)
+                continue
+        return
+    raise AssertionError(f"process {pid} did not die")
+
+
+def new_scheduler(handle: Any, before: int) -> bool:
+    try:
+        return bool(ray.get(handle.ready.remote(), timeout=10)["pid"] != before)
+    except ray.exceptions.GetTimeoutError:
+        return False  # still starting (slow on a loaded machine)
 
 
 def kill(app: App, how: str, provider: str) -> None:
     if how == "worker":
         worker = worker_of(app.settings.instance, provider)
+        pid = pid_of(worker)
         ray.kill(worker)
-        wait_dead(worker)
+        wait_dead(pid)
     elif how == "scheduler":
         handle = ray.get_actor(scheduler_name(app.settings), namespace=NAMESPACE)
         before = ray.get(handle.ready.remote())["pid"]
         ray.kill(handle, no_restart=False)  # Ray restarts it; it recovers from the store
-        wait_for(lambda: ray.get(handle.ready.remote(), timeout=30)["pid"] != before, what="a new Scheduler")
+        wait_dead(before)
+        wait_for(lambda: new_scheduler(handle, before), timeout=120, what="a new Scheduler")
     else:  # the whole app: Scheduler and workers, for good; then it starts again
         worker = worker_of(app.settings.instance, provider)
+        pid = pid_of(worker)
         kill_scheduler(app.settings)
-        wait_dead(worker)
+        wait_dead(pid)
 
 
 SCENARIOS = [
@@ -166,8 +182,10 @@ def test_a_crash_at_every_point_of_an_attempt_pays_once(app: App, tmp_path: Path
     task_id = submit(app, provider, f"{point}-{how}", tmp_path)
     paused = app.faults / f"{point}.{task_id}.paused"
     wait_for(paused.exists, what=f"the attempt at {point}")
-    kill(app, how, provider)
-    paused.unlink()  # let it go (a killed attempt is gone anyway)
+    try:
+        kill(app, how, provider)
+    finally:
+        paused.unlink()  # let it go (a killed attempt is gone anyway; a failed kill holds nothing)
     if how == "app":
         app.restart()
     task = app.client.get(task_id)

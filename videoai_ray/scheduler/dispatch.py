@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("videoai.scheduler")
 
 _MONITOR_SECONDS = 1.0
+#: how long a new Scheduler waits for a surviving worker's list of attempts before it stops that
+#: worker and runs them again (nothing is dispatched until every worker is adopted)
+_ADOPT_SECONDS = 60
 
 
 class Dispatcher:
@@ -203,11 +206,12 @@ class Dispatcher:
             provider = actor_name.removeprefix(worker_prefix(self.state.settings.instance, "")).rsplit("-", 1)[0]
             try:
                 handle = ray.get_actor(actor_name, namespace=NAMESPACE)
-                owned: list[tuple[str, int]] = await asyncio.wait_for(handle.snapshot.remote(), 10)
-                incarnation = await handle.ping.remote()
-            except Exception:
-                log.warning("could not reach worker %s; its attempts will run again", actor_name, exc_info=True)
+            except ValueError:
+                continue  # gone since it was listed
+            answer = await _snapshot(handle, actor_name)
+            if answer is None:
                 continue
+            owned, incarnation = answer
             if provider not in self.state.registry or provider in self.workers:
                 ray.kill(handle)
                 continue
@@ -336,6 +340,33 @@ class Dispatcher:
         for _, prov in self.running.values():
             out[prov] += 1
         return dict(out)
+
+
+async def _snapshot(handle: Any, actor_name: str) -> tuple[list[tuple[str, int]], str] | None:
+    """A surviving worker's attempts and incarnation; ``None`` when it is dead, or alive but does
+    not answer for ``_ADOPT_SECONDS`` (a loaded machine answers late, so a timeout alone is not
+    death). One that never answers is killed: its attempts run again, so it must not go on with
+    them (it would run them twice, and might pay a remote job twice)."""
+    deadline = time.monotonic() + _ADOPT_SECONDS
+    while True:
+        try:
+            owned: list[tuple[str, int]] = await asyncio.wait_for(handle.snapshot.remote(), 10)
+            incarnation: str = await asyncio.wait_for(handle.ping.remote(), 10)
+            return owned, incarnation
+        except ray.exceptions.RayActorError:
+            log.warning("worker %s is gone; its attempts will run again", actor_name)
+            return None
+        except TimeoutError:
+            if time.monotonic() < deadline:
+                log.warning("worker %s does not answer yet; asking again", actor_name)
+                continue
+            why = f"did not answer in {_ADOPT_SECONDS}s"
+        except Exception as exc:
+            why = f"could not be asked ({exc!r})"
+        log.error("worker %s %s; stopping it, its attempts will run again", actor_name, why)
+        with contextlib.suppress(Exception):
+            ray.kill(handle)
+        return None
 
 
 def _named_actors(prefix: str) -> list[str]:
