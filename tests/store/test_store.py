@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from videoai_ray.models.record import row_from_submission
+from videoai_ray.models.record import active_from_task, row_from_submission
 from videoai_ray.store.schema import tasks
 
 
@@ -107,3 +107,20 @@ def test_rows_with_different_missing_values_insert_together(store):
     assert keyed.idempotency_key == "k1" and keyed.webhook_url is None
     assert plain.output is None and plain.error is None and plain.metadata == {"i": 2}
     assert store.find_idempotent("alice", ["k1"]) == {"k1": "task_0001"}
+
+
+def test_a_task_loaded_again_keeps_its_webhook_filter_options_and_remote_job(store):
+    # recovery at start and a manual retry rebuild a task's in-flight state from its row: nothing
+    # the submission asked for may be lost there (a lost webhook filter sends every event)
+    now = datetime.now(UTC)
+    job = {"provider": "runway", "id": "job-1", "kind": "task"}
+    hooked_item = item(0, webhook_url="https://hooks.example/a", webhook_events=["task.completed"],
+                       options={"use_cache": False, "failed_providers": ["p1"]})
+    store.insert_many([row_from_submission(hooked_item, now), row_from_submission(item(1), now)])
+    store.update_many([{"id": "task_0000", "status": "processing", "remote_job": job}])
+    fields = store.in_flight_fields(["task_0000", "task_0001"])
+    hooked = active_from_task(store.get("task_0000"), **fields["task_0000"])
+    assert hooked.webhook_events == ["task.completed"] and hooked.remote_job == job
+    assert hooked.options["use_cache"] is False and hooked.excluded == {"p1"}
+    plain = active_from_task(store.get("task_0001"), **fields["task_0001"])
+    assert plain.webhook_events is None and plain.remote_job is None and plain.options == {}

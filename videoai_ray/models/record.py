@@ -157,9 +157,11 @@ def request_from_input(task_type: TaskType, media_input: dict[str, Any]) -> Task
         return model.model_construct(**media_input)
 
 
-def active_from_task(task: Task, options: dict[str, Any], webhook_events: list[str] | None = None,
+def active_from_task(task: Task, options: dict[str, Any] | None = None, webhook_events: list[str] | None = None,
                      remote_job: dict[str, Any] | None = None) -> Active:
-    """The state of a task loaded from the store (recovery at start, a manual retry)."""
+    """The state of a task loaded from the store (recovery at start, a manual retry); the other
+    arguments are its row's ``TaskStore.in_flight_fields``."""
+    options = options or {}
     return Active(
         id=task.id, type=task.type, priority=task.priority, user_id=task.user_id, input=task.input,
         request=request_from_input(task.type, task.input), options=options, max_retries=task.max_retries,

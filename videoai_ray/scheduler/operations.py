@@ -72,9 +72,10 @@ class Operations:
             raise TaskNotFound(f"no task {task_id}")
         if task.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED):
             raise InvalidTransition(f"only failed or cancelled tasks can be retried (task is {task.status.value})")
-        options = s.store.options_for([task_id]).get(task_id) or {}
+        fields = s.store.in_flight_fields([task_id]).get(task_id, {})
+        options = fields.pop("options", {})
         options.pop("failed_providers", None)
-        act = active_from_task(task, options, remote_job=s.store.remote_jobs_for([task_id]).get(task_id))
+        act = active_from_task(task, options, **fields)
         act.status = TaskStatus.PENDING
         act.max_retries = task.attempts + s.settings.max_retries
         act.progress = 0.0

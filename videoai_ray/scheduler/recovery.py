@@ -32,10 +32,9 @@ class Recovery:
         s = self.state
         unfinished = s.store.unfinished()
         ids = [t.id for t in unfinished]
-        options = s.store.options_for(ids)
-        jobs = s.store.remote_jobs_for(ids)
+        fields = s.store.in_flight_fields(ids)
         for task in unfinished:
-            act = active_from_task(task, options.get(task.id) or {}, remote_job=jobs.get(task.id))
+            act = active_from_task(task, **fields.get(task.id, {}))
             s.active[act.id] = act
             s.recovering.add(act.id)
         if unfinished:

@@ -166,12 +166,17 @@ class TaskStore:
         with self.engine.connect() as conn:
             return [row_to_task(r) for r in conn.execute(q)]
 
-    def options_for(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def in_flight_fields(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """What a loaded task's in-flight state needs beyond the public ``Task``: its ``options``,
+        ``webhook_events`` filter and recorded ``remote_job`` (keyword arguments of
+        ``models.record.active_from_task``)."""
         out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(task_ids, 900):
-                q = select(tasks.c.id, tasks.c.options).where(tasks.c.id.in_(chunk))
-                out.update({r.id: r.options for r in conn.execute(q)})
+                q = select(tasks.c.id, tasks.c.options, tasks.c.webhook_events, tasks.c.remote_job).where(
+                    tasks.c.id.in_(chunk))
+                out.update({r.id: {"options": dict(r.options or {}), "webhook_events": r.webhook_events,
+                                   "remote_job": r.remote_job or None} for r in conn.execute(q)})
         return out
 
     def remote_jobs_for(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
