@@ -34,6 +34,7 @@ def pool_client(ray_session: None, tmp_path_factory: pytest.TempPathFactory, loa
         BatchSleepProvider(2.0, name="slow-pool", log_dir=loads_dir, max_batch_size=4, pool_max=2),
         BatchSleepProvider(0.3, name="items", max_batch_size=8, batch_wait_s=0.3),
         BatchSleepProvider(5.0, name="timeouts", max_batch_size=4, batch_wait_s=0.2, timeout=0.5),
+        BatchSleepProvider(0.1, name="no-weights", load_error="weights not found at /models/none"),
     ]
     client = vai.connect(settings=settings, providers=providers)
     yield client
@@ -143,3 +144,13 @@ def test_dead_actor_is_replaced_and_only_its_attempts_run_again(pool_client: vai
     assert all(t.output["pid"] != victim["pid"] for t in rerun)
     pool = _pool(pool_client, "slow-pool")
     assert pool["replaced"] >= 1
+
+
+def test_a_model_that_cannot_load_fails_its_tasks_with_the_reason_after_retries(pool_client: vai.Client) -> None:
+    fut = pool_client.images.generate(prompt="no weights here", provider="no-weights")
+    task = fut.wait(timeout=60)
+    assert task.status is TaskStatus.FAILED, task
+    assert task.attempts == 2  # max_retries=1: the load is tried again, a failure can pass
+    assert task.error is not None and task.error.retryable
+    assert "could not be loaded" in task.error.message and "weights not found" in task.error.message
+    assert _pool(pool_client, "no-weights")["size"] == 0

@@ -294,13 +294,16 @@ class PoolManager:
         return pool is not None and pool.cancel(task_id)
 
     def fail_pending(self, pool: Pool, message: str) -> None:
-        """The pool cannot start an actor: its waiting attempts fail (retried by the policy)."""
+        """The pool cannot start an actor: its waiting attempts fail as retryable, so the policy
+        moves them to another provider of their type when there is one (unless pinned), or tries
+        this one again after the retry delay (a load can fail for a passing reason: memory, a node
+        lost) until ``max_retries`` ends them with the load's error."""
         if pool.members:
             return  # other actors still serve them
         waiting, pool.pending = list(pool.pending), deque()
         for a in waiting:
             self.d.on_result(AttemptResult(a.task_id, a.attempt, False, error_code="provider_error",
-                                           error_message=message[:2000]))
+                                           error_message=message[:2000], retryable=True))
         self.state.kick()
 
     def forget(self, name: str) -> None:

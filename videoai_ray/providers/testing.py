@@ -245,7 +245,8 @@ class BatchSleepProvider(ModelProvider):
     id) in ``log_dir``; a batch sleeps ``latency`` once, whatever its size, and each output says
     the batch's size, the process and the GPUs it ran on. A prompt containing ``"fail"`` fails
     alone (``InvalidInput``); one containing ``"poison"`` returns an output that is not JSON; one
-    containing ``"boom"`` makes the whole batch raise."""
+    containing ``"boom"`` makes the whole batch raise. With ``load_error``, ``load()`` raises it
+    (weights that cannot be loaded)."""
 
     name = "batch-sleep"
     task_types = ALL_TYPES
@@ -256,8 +257,9 @@ class BatchSleepProvider(ModelProvider):
                  max_batch_size: int = 8, pool_min: int = 0, pool_max: int = 1, batch_wait_s: float = 0.01,
                  pool_idle_s: float = 60.0, num_gpus: float = 0.0, num_cpus: float = 0.0,
                  resources: dict[str, float] | None = None, accelerator_type: str | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, load_error: str | None = None) -> None:
         self.latency = latency
+        self.load_error = load_error
         self.timeout = timeout  # type: ignore[misc]
         self.log_dir = log_dir
         if name:
@@ -276,6 +278,8 @@ class BatchSleepProvider(ModelProvider):
     def load(self) -> None:
         import os
 
+        if self.load_error:
+            raise RuntimeError(self.load_error)
         self.loaded_pid = os.getpid()
         if self.log_dir is not None:
             (self.log_dir / f"load.{self.name}.{os.getpid()}.{time.time_ns()}").write_text(str(os.getpid()))
