@@ -2,10 +2,12 @@
 
 A cache hit is finished by ``Outcomes.finish`` like every other task (its ``on_finish``
 listeners see it) and written with its row in the chunk's one transaction; idempotency keys
-replay or conflict; the worker re-checks a stored input at its trust boundary."""
+replay or conflict; the worker re-checks a stored input at its trust boundary; a pipeline's end,
+written by its runner outside the batch, wakes whoever waits on the change version."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 import pytest
@@ -14,12 +16,17 @@ from videoai_ray.errors import IdempotencyConflict, InvalidInput
 from videoai_ray.executor import Assignment, Sink, recheck_at_worker
 from videoai_ray.models import TaskStatus
 from videoai_ray.models.record import Active
+from videoai_ray.pipelines import PipelineStatus, step
+from videoai_ray.pipelines.rows import get_pipeline
+from videoai_ray.pipelines.runner import PipelineRunner
+from videoai_ray.pipelines.service import pipeline_row
 from videoai_ray.providers.registry import ProviderRegistry
 from videoai_ray.scheduler.budgets import BudgetLedger
 from videoai_ray.scheduler.caching import TaskCache
 from videoai_ray.scheduler.dispatch import Dispatcher
 from videoai_ray.scheduler.events import EventSink
 from videoai_ray.scheduler.fairness import FairShare
+from videoai_ray.scheduler.operations import Operations
 from videoai_ray.scheduler.outcomes import Outcomes
 from videoai_ray.scheduler.persistence import Writer
 from videoai_ray.scheduler.ratelimit import RateLimiter
@@ -38,8 +45,10 @@ class Parts:
             settings=settings, store=store, registry=ProviderRegistry(), limiter=RateLimiter({}),
             budgets=BudgetLedger(settings, store.engine), events=EventSink(settings),
             cache=TaskCache.from_settings(settings), fair=FairShare(settings), sink=cast(Sink, None))
-        self.outcomes = Outcomes(self.state, RemoteJobs(self.state))
-        self.writer = Writer(self.state, self.outcomes, Dispatcher(self.state, self.outcomes))
+        self.remote_jobs = RemoteJobs(self.state)
+        self.outcomes = Outcomes(self.state, self.remote_jobs)
+        self.dispatcher = Dispatcher(self.state, self.outcomes)
+        self.writer = Writer(self.state, self.outcomes, self.dispatcher)
         self.intake = Intake(self.state, self.outcomes, self.writer)
         self.service = MediaService(settings, None, store)
         self.finished: list[tuple[str, TaskStatus]] = []
@@ -92,3 +101,30 @@ def test_the_worker_rechecks_a_stored_input() -> None:
         recheck_at_worker(Assignment("t2", 1, "image_generation", {"prompt": "x", "n": 99}))
     with pytest.raises(InvalidInput):
         recheck_at_worker(Assignment("t3", 1, "no_such_type", {}))
+
+
+def test_a_pipelines_end_wakes_whoever_waits_for_it(parts: Parts) -> None:
+    # the runner writes a pipeline's end in a transaction of its own, after its last step's end
+    # was committed; a waiter woken by that step's commit reads the pipeline still running, and
+    # must be woken again by the end itself (not left to its next poll)
+    runner = PipelineRunner(parts.state, parts.intake,
+                            Operations(parts.state, parts.outcomes, parts.dispatcher, parts.remote_jobs), parts.writer)
+    spec = parts.service.pipelines.validate({"steps": [step("only", "image_generation", prompt="a fox")]})
+    row = pipeline_row(spec, user_id="ana")
+
+    async def run() -> None:
+        parts.writer.start()
+        await runner.create(row)
+        parts.writer.flush()
+        act = next(iter(parts.state.active.values()))
+        act.status, act.attempts = TaskStatus.PROCESSING, 1
+        parts.outcomes.finish(act, TaskStatus.COMPLETED, output={"images": []})
+        parts.writer.flush()  # the step's end is committed: waiters wake and see a running pipeline
+        seen = parts.writer.version
+        waiter = asyncio.ensure_future(parts.writer.wait_version(seen, 30))
+        await asyncio.sleep(0)
+        await runner.advance(row["id"])  # the runner's turn: the pipeline ends
+        assert await asyncio.wait_for(waiter, 5) > seen
+
+    asyncio.run(run())
+    assert get_pipeline(parts.service.store.engine, row["id"])["status"] == PipelineStatus.COMPLETED.value

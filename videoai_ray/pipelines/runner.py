@@ -224,6 +224,7 @@ class PipelineRunner:
         if not rows.finish_pipeline(self.engine, row["id"], status, error, outbox_rows(events, utcnow())):
             return
         self.state.events.committed(events)
+        self.writer.committed()  # whoever waits on this pipeline reads it now, not at its next poll
         live = [tid for tid, t in tasks.items() if not t.done]
         # a step submitted since ``tasks`` was read is live too
         live += [tid for tid, act in self.state.active.items()

@@ -19,7 +19,7 @@ from ..artifacts import ArtifactStore, public_output
 from ..errors import InvalidRequest, PipelineNotFound
 from ..models import REQUEST_MODELS, TaskType
 from ..models.requests import HTTP_CONTEXT
-from ..service import fingerprint
+from ..service import WAIT_SLICE, fingerprint
 from ..store import utcnow
 from . import rows
 from .model import PipelineRecord, build_record, new_pipeline_id, step_task_id
@@ -27,11 +27,6 @@ from .spec import PipelineSpec, check_structure
 
 if TYPE_CHECKING:
     from ..service import MediaService
-
-#: seconds between looks at a pipeline while waiting for it (its end is written by the runner
-#: after its last step's, so the change version alone may wake a waiter early)
-WAIT_SLICE = 0.5
-
 
 class PipelineService:
     """Create, read, wait for and cancel pipelines of a user."""

@@ -98,6 +98,11 @@ class Writer:
         if bad:
             self._fail_unwritable(bad, {ch["id"]: ch for ch in changes})
         s.events.committed(events)
+        self.committed()
+
+    def committed(self) -> None:
+        """A write was committed: a new version, and its waiters wake. ``flush`` calls it; so does
+        a part that commits a row of its own outside the batch (a pipeline's end)."""
         self.version = max(self.version + 1, int(time.time() * 1000))
         if self._version_event is not None:
             self._version_event.set()
