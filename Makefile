@@ -9,6 +9,10 @@ TEST_STAMP := $(VENV)/.installed-test-stamp
 # `make TORCH=torch` takes whatever pip picks instead (e.g. on a GPU machine).
 TORCH ?= torch==2.13.0+cpu
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# the index only when it answers: pip retries an unreachable one for every package (minutes)
+# before it takes torch from its other sources (a mirror, a wheel folder)
+TORCH_INDEX_ARG = $(shell $(PYTHON) -c 'import sys, urllib.request as r; r.urlopen(sys.argv[1] + "/torch/", timeout=10)' \
+	'$(TORCH_INDEX)' >/dev/null 2>&1 && echo '--extra-index-url $(TORCH_INDEX)')
 
 .PHONY: install demo test lint format typecheck bench clean
 
@@ -22,7 +26,7 @@ $(STAMP): pyproject.toml
 # the tests need the [diffusion] extra (tiny models built by the tests), the benchmarks [bench]
 # (Ray Data); `make demo` needs neither
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet --extra-index-url $(TORCH_INDEX) '$(TORCH)' -e '.[diffusion,bench]'
+	$(BIN)/python -m pip install --quiet $(TORCH_INDEX_ARG) '$(TORCH)' -e '.[diffusion,bench]'
 	@touch $(TEST_STAMP)
 
 install: $(TEST_STAMP)
