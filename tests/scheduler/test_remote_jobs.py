@@ -217,3 +217,18 @@ def test_cancelling_a_task_cancels_its_recorded_job(app: App, tmp_path: Path) ->
     finally:
         store.close()
         paused.unlink()
+
+
+def test_a_worker_that_died_idle_costs_the_next_task_no_attempt(app: App, tmp_path: Path) -> None:
+    app.fakes.reset()
+    warm = submit(app, "runway", "warm-up", tmp_path)  # a worker for runway exists, idle after this
+    wait_for(lambda: app.client.get(warm).status.terminal, timeout=90, what="the warm-up task's end")
+    worker = worker_of(app.settings.instance, "runway")
+    pid = pid_of(worker)
+    ray.kill(worker)
+    wait_dead(pid)
+    time.sleep(5)  # the Scheduler pings every worker each second, idle ones too, and drops a dead one
+    task_id = submit(app, "runway", "after an idle death", tmp_path)
+    wait_for(lambda: app.client.get(task_id).status.terminal, timeout=90, what="the task's end")
+    task = app.client.get(task_id)
+    assert task.status is TaskStatus.COMPLETED and task.attempts == 1, task

@@ -266,13 +266,12 @@ class Dispatcher:
         self.state.kick()
 
     async def monitor_loop(self) -> None:
-        """Notice dead worker actors (a killed process) and give their tasks back to the queue."""
+        """Notice dead worker actors (a killed process) and give their tasks back to the queue.
+        Idle ones too: a dead worker left in place would cost the next attempts sent to it one
+        attempt each (lost at start) instead of starting a new worker for them."""
         while True:
             await asyncio.sleep(_MONITOR_SECONDS)
-            busy = {prov for _, prov in self.running.values()}
             for name, (handle, incarnation) in list(self.workers.items()):
-                if name not in busy:
-                    continue
                 try:
                     now_inc = await asyncio.wait_for(handle.ping.remote(), 10)
                 except TimeoutError:
