@@ -209,11 +209,11 @@ def test_cancelling_a_task_cancels_its_recorded_job(app: App, tmp_path: Path) ->
     wait_for(paused.exists, what="the attempt at polling")
     store = TaskStore(app.settings.db_url, migrate=False)
     try:
-        assert store.remote_jobs_for([fut.id])[fut.id]["id"] == app.fakes.creations[0]
+        assert store.in_flight_fields([fut.id])[fut.id]["remote_job"]["id"] == app.fakes.creations[0]
         fut.cancel()
         wait_for(lambda: app.fakes.cancels == app.fakes.creations, what="the remote cancel")
         assert fut.status is TaskStatus.CANCELLED
-        wait_for(lambda: fut.id not in store.remote_jobs_for([fut.id]), what="the record forgotten")
+        wait_for(lambda: store.in_flight_fields([fut.id])[fut.id]["remote_job"] is None, what="the record forgotten")
     finally:
         store.close()
         paused.unlink()

@@ -179,16 +179,6 @@ class TaskStore:
                                    "remote_job": r.remote_job or None} for r in conn.execute(q)})
         return out
 
-    def remote_jobs_for(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """The recorded remote jobs of these tasks (tasks without one are left out)."""
-        out: dict[str, dict[str, Any]] = {}
-        with self.engine.connect() as conn:
-            for chunk in _chunks(task_ids, 900):
-                q = select(tasks.c.id, tasks.c.remote_job).where(
-                    and_(tasks.c.id.in_(chunk), tasks.c.remote_job.is_not(None)))
-                out.update({r.id: r.remote_job for r in conn.execute(q) if r.remote_job})
-        return out
-
     def max_finish_seq(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(tasks.c.finish_seq))).scalar() or 0)
