@@ -128,3 +128,23 @@ def test_a_pipelines_end_wakes_whoever_waits_for_it(parts: Parts) -> None:
 
     asyncio.run(run())
     assert get_pipeline(parts.service.store.engine, row["id"])["status"] == PipelineStatus.COMPLETED.value
+
+
+def test_written_waits_for_its_own_flush_not_a_commit_elsewhere(parts: Parts) -> None:
+    # report() and record_remote_job() answer only once their change is committed: a row committed
+    # outside the batch (a submitted chunk, a pipeline's end) bumps the version, not that promise
+    [answer] = parts.intake.submit([parts.item("a heron")])
+
+    async def run() -> None:
+        parts.writer.start()
+        parts.state.change(answer["id"], progress=0.5)
+        waiter = asyncio.ensure_future(parts.writer.written())
+        await asyncio.sleep(0)
+        parts.writer.committed()
+        await asyncio.sleep(0.05)
+        assert not waiter.done()
+        parts.writer.flush()
+        await asyncio.wait_for(waiter, 5)
+
+    asyncio.run(run())
+    assert parts.service.get(answer["id"]).progress == 0.5

@@ -38,6 +38,9 @@ class Writer:
         #: grows with every committed write; waiters compare it with the one they saw
         self.version = int(time.time() * 1000)
         self._version_event: asyncio.Event | None = None
+        #: set by each successful flush only (``written``): a row committed elsewhere
+        #: (``committed``) says nothing about the changes pending here
+        self._flushed: asyncio.Event | None = None
         #: while the store cannot be reached: when to try the write again, and the current delay
         self._write_retry_at = 0.0
         self._write_delay = 0.0
@@ -47,6 +50,7 @@ class Writer:
     def start(self) -> None:
         """On the actor's event loop: from now on waiters sleep until a commit."""
         self._version_event = asyncio.Event()
+        self._flushed = asyncio.Event()
 
     @property
     def pending(self) -> bool:
@@ -56,10 +60,10 @@ class Writer:
         """Return once every change made so far is committed (at the next successful flush)."""
         if not self.pending:
             return
-        if self._version_event is None:
+        if self._flushed is None:
             self.flush()
             return
-        await self._version_event.wait()
+        await self._flushed.wait()
 
     async def wait_version(self, since: int, timeout: float) -> int:
         """Return once a state change newer than ``since`` was committed, or after ``timeout``."""
@@ -98,11 +102,15 @@ class Writer:
         if bad:
             self._fail_unwritable(bad, {ch["id"]: ch for ch in changes})
         s.events.committed(events)
+        if self._flushed is not None:
+            self._flushed.set()
+            self._flushed = asyncio.Event()
         self.committed()
 
     def committed(self) -> None:
-        """A write was committed: a new version, and its waiters wake. ``flush`` calls it; so does
-        a part that commits a row of its own outside the batch (a pipeline's end)."""
+        """A write was committed: a new version, and its version waiters wake (not ``written``'s).
+        ``flush`` calls it; so does a part that commits rows of its own outside the batch (a
+        submitted chunk, a pipeline's end)."""
         self.version = max(self.version + 1, int(time.time() * 1000))
         if self._version_event is not None:
             self._version_event.set()
