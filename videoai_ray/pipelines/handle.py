@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..errors import PipelineFailed, TaskNotFound
 from ..futures import TaskFuture
 from ..models import Task
+from ..service import WAIT_SLICE
 from .model import SKIPPED, WAITING, PipelineRecord, PipelineStatus
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class StepFuture:
                                      record)
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(f"step {self.step_id} of pipeline {self.pipeline.id} is still {WAITING}")
-            version = client.service.version(version, min(0.5, remaining if remaining is not None else 0.5))
+            version = client.service.version(version, WAIT_SLICE if remaining is None else min(WAIT_SLICE, remaining))
 
     def result(self, timeout: float | None = None) -> Task:
         """The step's completed task; raises ``TaskFailed`` / ``TaskCancelled`` like a task's

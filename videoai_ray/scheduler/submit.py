@@ -167,6 +167,7 @@ class Intake:
             s.events.give_back(events, drop={a.id for a in chunk.new})
             raise
         s.events.committed(events)
+        self.writer.committed()  # new tasks and cache completions: waiters read them now
 
     def _queue(self, chunk: _Chunk) -> None:
         s = self.state
@@ -174,8 +175,6 @@ class Intake:
         for act in chunk.new:
             if act.status is TaskStatus.PENDING:
                 s.enqueue(act, now)
-        if any(a["cache_hit"] for a in chunk.answers):
-            self.writer.flush()  # bump the version so waiters see the cached completions
         s.kick()
 
     def _describe(self, chunk: _Chunk) -> None:
