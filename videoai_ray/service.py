@@ -12,8 +12,9 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import ray
 from pydantic import ValidationError
@@ -35,6 +36,14 @@ if TYPE_CHECKING:
 
 #: the longest single sleep of a wait on the Scheduler's change version, in seconds
 WAIT_SLICE = 5.0
+
+
+class _HasDone(Protocol):
+    @property
+    def done(self) -> bool: ...
+
+
+_Done = TypeVar("_Done", bound=_HasDone)
 
 
 def new_task_id() -> str:
@@ -75,42 +84,33 @@ class MediaService:
         self.scheduler = scheduler
         self.store = store or TaskStore(settings.db_url, migrate=migrate)
         self.router = ExperimentRouter(self._running_experiments)
-        self._pipelines: PipelineService | None = None
-        self._experiments: ExperimentService | None = None
-        self._schedules: ScheduleService | None = None
 
     def _running_experiments(self) -> list[Any]:
         from .store.experiments import running_experiments
 
         return running_experiments(self.store.engine)
 
-    @property
+    @cached_property
     def pipelines(self) -> PipelineService:
         """Pipelines of tasks (create, read, wait, cancel): see ``videoai_ray.pipelines``."""
-        if self._pipelines is None:
-            from .pipelines.service import PipelineService
+        from .pipelines.service import PipelineService
 
-            self._pipelines = PipelineService(self)
-        return self._pipelines
+        return PipelineService(self)
 
-    @property
+    @cached_property
     def experiments(self) -> ExperimentService:
         """Provider A/B experiments (create, list, get, stop, report): see ``videoai_ray.experiments``."""
-        if self._experiments is None:
-            from .experiments.service import ExperimentService
+        from .experiments.service import ExperimentService
 
-            self._experiments = ExperimentService(self)
-        return self._experiments
+        return ExperimentService(self)
 
-    @property
+    @cached_property
     def schedules(self) -> ScheduleService:
         """Scheduled tasks and pipelines (create, get, list, pause, resume, delete, statistics):
         see ``videoai_ray.schedules``."""
-        if self._schedules is None:
-            from .schedules.service import ScheduleService
+        from .schedules.service import ScheduleService
 
-            self._schedules = ScheduleService(self)
-        return self._schedules
+        return ScheduleService(self)
 
     # -- validation ----------------------------------------------------------------------------
 
@@ -249,15 +249,19 @@ class MediaService:
         return int(ray.get(self.scheduler.wait_version.remote(since, timeout)))
 
     def wait(self, task_id: str, user_id: str | None, timeout: float | None) -> Task:
-        """The task once it is done, or as it is when ``timeout`` passes (check ``task.done``).
+        """The task once it is done, or as it is when ``timeout`` passes (check ``task.done``)."""
+        return self.wait_done(lambda: self.get(task_id, user_id), timeout)
+
+    def wait_done(self, read: Callable[[], _Done], timeout: float | None) -> _Done:
+        """``read()`` once what it returns is ``done``, or as it is when ``timeout`` passes.
         Sleeps on the Scheduler's change version between reads, so it does not poll the store."""
         deadline = None if timeout is None else time.monotonic() + timeout
         version = self.version(0, 0)
         while True:
-            task = self.get(task_id, user_id)
-            sleep = _next_sleep(task, deadline)
+            item = read()
+            sleep = _next_sleep(item.done, deadline)
             if sleep is None:
-                return task
+                return item
             version = self.version(version, sleep)
 
     async def wait_async(self, task_id: str, user_id: str | None, timeout: float | None) -> Task:
@@ -266,7 +270,7 @@ class MediaService:
         version = int(await self.scheduler.wait_version.remote(0, 0))
         while True:
             task = await asyncio.to_thread(self.get, task_id, user_id)
-            sleep = _next_sleep(task, deadline)
+            sleep = _next_sleep(task.done, deadline)
             if sleep is None:
                 return task
             version = int(await self.scheduler.wait_version.remote(version, sleep))
@@ -513,9 +517,9 @@ def fingerprint(doc: Any) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _next_sleep(task: Task, deadline: float | None) -> float | None:
-    """``None`` when waiting is over (the task is done or time is up), else seconds to sleep."""
-    if task.done:
+def _next_sleep(done: bool, deadline: float | None) -> float | None:
+    """``None`` when waiting is over (done, or time is up), else seconds to sleep."""
+    if done:
         return None
     remaining = WAIT_SLICE if deadline is None else deadline - time.monotonic()
     return None if remaining <= 0 else min(WAIT_SLICE, remaining)

@@ -8,7 +8,6 @@ hands it to the Scheduler's runner, and reads pipelines back with their steps' s
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +18,7 @@ from ..artifacts import ArtifactStore, public_output
 from ..errors import InvalidRequest, PipelineNotFound
 from ..models import REQUEST_MODELS, TaskType
 from ..models.requests import HTTP_CONTEXT
-from ..service import WAIT_SLICE, fingerprint
+from ..service import fingerprint
 from ..store import utcnow
 from . import rows
 from .model import PipelineRecord, build_record, new_pipeline_id, step_task_id
@@ -131,14 +130,7 @@ class PipelineService:
 
     def wait(self, pipeline_id: str, user_id: str | None, timeout: float | None) -> PipelineRecord:
         """The pipeline once it ended, or as it is when ``timeout`` passes."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        version = int(ray.get(self.media.scheduler.wait_version.remote(0, 0)))
-        while True:
-            record = self.get(pipeline_id, user_id)
-            remaining = WAIT_SLICE if deadline is None else deadline - time.monotonic()
-            if record.done or remaining <= 0:
-                return record
-            version = int(ray.get(self.media.scheduler.wait_version.remote(version, min(WAIT_SLICE, remaining))))
+        return self.media.wait_done(lambda: self.get(pipeline_id, user_id), timeout)
 
     def counts(self, user_id: str | None = None) -> dict[str, Any]:
         """Pipelines per status and their success rate (the statistics' ``pipelines``)."""
