@@ -376,6 +376,6 @@ def connect(address: str | None = None, *, settings: Settings | None = None, use
                 f"{e} -- a cluster started with `ray start --head` requires Ray's token authentication: "
                 "set RAY_AUTH_MODE=token in this process's environment (the token is read from "
                 "~/.ray/auth_token on the head node, or from RAY_AUTH_TOKEN)") from e
-    store = TaskStore(settings.db_url)
+    store = TaskStore(settings.db_url, instance=settings.instance)
     scheduler = get_or_create_scheduler(settings, providers)
     return Client(settings, scheduler, store, user_id)

@@ -82,13 +82,13 @@ class MediaService:
         tasks, like ``videoai status``); ``migrate``: bring the store's schema up to date."""
         self.settings = settings
         self.scheduler = scheduler
-        self.store = store or TaskStore(settings.db_url, migrate=migrate)
+        self.store = store or TaskStore(settings.db_url, migrate=migrate, instance=settings.instance)
         self.router = ExperimentRouter(self._running_experiments)
 
     def _running_experiments(self) -> list[Any]:
         from .store.experiments import running_experiments
 
-        return running_experiments(self.store.engine)
+        return running_experiments(self.store.engine, instance=self.store.instance)
 
     @cached_property
     def pipelines(self) -> PipelineService:
@@ -380,7 +380,7 @@ class MediaService:
 
     def open_batch(self, batch_id: str, user_id: str, expected: int | None, budget_usd: float | None = None) -> None:
         """Record a batch before its first task is sent (``expected``: its size, when known)."""
-        open_batch(self.store.engine, batch_id, user_id, expected, budget_usd)
+        open_batch(self.store.engine, batch_id, user_id, expected, budget_usd, instance=self.store.instance)
 
     def seal_batch(self, batch_id: str, sent: int | None = None) -> None:
         """Every item of the batch was sent (``sent`` of them)."""
@@ -392,11 +392,11 @@ class MediaService:
 
     def batches(self, user_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """The user's batches, newest first (see ``store.batches.batch_rows``)."""
-        return batch_rows(self.store.engine, user_id, limit=limit)
+        return batch_rows(self.store.engine, user_id, limit=limit, instance=self.store.instance)
 
     def batch(self, batch_id: str, user_id: str | None) -> dict[str, Any]:
         """One of the user's batches; ``BatchNotFound`` for an unknown id or another user's."""
-        rows = batch_rows(self.store.engine, user_id, batch_id)
+        rows = batch_rows(self.store.engine, user_id, batch_id, instance=self.store.instance)
         if not rows:
             raise BatchNotFound(f"no batch {batch_id}")
         return rows[0]
@@ -412,14 +412,14 @@ class MediaService:
     def batch_counts(self, batch_id: str) -> dict[str, int]:
         """A batch's tasks per status; ``not_submitted``: items its driver meant to send but did not."""
         counts = self.store.status_counts(batch_id=batch_id)
-        rows = batch_rows(self.store.engine, None, batch_id)
+        rows = batch_rows(self.store.engine, None, batch_id, instance=self.store.instance)
         if rows and rows[0]["missing"]:
             counts["not_submitted"] = rows[0]["missing"]
         return counts
 
     def batch_cost(self, batch_id: str) -> float | None:
         """What a batch's tasks cost so far, in USD (``None``: no batch row, e.g. an old batch)."""
-        rows = batch_rows(self.store.engine, None, batch_id)
+        rows = batch_rows(self.store.engine, None, batch_id, instance=self.store.instance)
         return float(rows[0]["cost_usd"]) if rows else None
 
     def finished_since(self, batch_id: str, cursor: int) -> list[tuple[str, str, int]]:
@@ -463,25 +463,26 @@ class MediaService:
         """The user's webhook deliveries: a task's in event order, or all newest first."""
         from .webhooks import service as webhooks
 
-        return webhooks.list_deliveries(self.store.engine, user_id, task_id, status=status, limit=limit)
+        return webhooks.list_deliveries(self.store.engine, user_id, task_id, status=status, limit=limit,
+                                        instance=self.store.instance)
 
     def webhook_delivery(self, webhook_id: str, user_id: str) -> dict[str, Any] | None:
         """One of the user's deliveries with its attempt log (``None``: unknown or another user's)."""
         from .webhooks import service as webhooks
 
-        return webhooks.delivery_status(self.store.engine, webhook_id, user_id)
+        return webhooks.delivery_status(self.store.engine, webhook_id, user_id, instance=self.store.instance)
 
     def webhook_statistics(self, user_id: str | None) -> dict[str, Any]:
         from .webhooks import service as webhooks
 
-        return webhooks.statistics(self.store.engine, user_id)
+        return webhooks.statistics(self.store.engine, user_id, instance=self.store.instance)
 
     def redeliver_webhook(self, webhook_id: str, user_id: str) -> dict[str, Any] | None:
         """Send one of the user's deliveries again, now (``None``: unknown or another user's)."""
         from .webhooks import service as webhooks
         from .webhooks.dispatcher import wake_dispatcher
 
-        row = webhooks.redeliver(self.store.engine, webhook_id, user_id)
+        row = webhooks.redeliver(self.store.engine, webhook_id, user_id, instance=self.store.instance)
         if row is not None:
             wake_dispatcher(self.settings)
         return row

@@ -33,24 +33,38 @@ def test_experiment_rows(any_store: TaskStore) -> None:
     engine = any_store.engine
     old, new, other = make("alice", 20), make("alice", 10, user_id=None, metadata=None), make("bob", 30)
     for e in (old, new, other):
-        insert_experiment(engine, e)
-    assert get_experiment(engine, old.id, "alice") == old
-    assert get_experiment(engine, old.id, "bob") is None
-    assert [e.id for e in list_experiments(engine, "alice")] == [new.id, old.id]
-    assert [e.id for e in running_experiments(engine)] == [other.id, old.id, new.id]
-    assert stop_experiment(engine, old.id, "alice")
-    stopped = get_experiment(engine, old.id, "alice")
+        insert_experiment(engine, e, instance="i1")
+    assert get_experiment(engine, old.id, "alice", instance="i1") == old
+    assert get_experiment(engine, old.id, "bob", instance="i1") is None
+    assert [e.id for e in list_experiments(engine, "alice", instance="i1")] == [new.id, old.id]
+    assert [e.id for e in running_experiments(engine, instance="i1")] == [other.id, old.id, new.id]
+    assert stop_experiment(engine, old.id, "alice", instance="i1")
+    stopped = get_experiment(engine, old.id, "alice", instance="i1")
     assert stopped is not None and stopped.stopped_at is not None
-    assert stop_experiment(engine, old.id, "alice")
-    assert get_experiment(engine, old.id, "alice") == stopped  # the first stop time stays
-    assert not stop_experiment(engine, old.id, "bob")
-    assert not stop_experiment(engine, "exp_nope", "alice")
-    assert [e.id for e in running_experiments(engine)] == [other.id, new.id]
+    assert stop_experiment(engine, old.id, "alice", instance="i1")
+    assert get_experiment(engine, old.id, "alice", instance="i1") == stopped  # the first stop time stays
+    assert not stop_experiment(engine, old.id, "bob", instance="i1")
+    assert not stop_experiment(engine, "exp_nope", "alice", instance="i1")
+    assert [e.id for e in running_experiments(engine, instance="i1")] == [other.id, new.id]
+
+
+def test_an_instance_sees_and_stops_only_its_own_experiments(any_store: TaskStore) -> None:
+    # instances sharing one database: another instance's running experiment never splits this
+    # one's tasks, and is not listed, read or stopped here
+    engine = any_store.engine
+    mine, theirs = make("alice", 20), make("alice", 10)
+    insert_experiment(engine, mine, instance="i1")
+    insert_experiment(engine, theirs, instance="i2")
+    assert [e.id for e in running_experiments(engine, instance="i1")] == [mine.id]
+    assert [e.id for e in list_experiments(engine, "alice", instance="i2")] == [theirs.id]
+    assert get_experiment(engine, theirs.id, "alice", instance="i1") is None
+    assert not stop_experiment(engine, theirs.id, "alice", instance="i1")
+    assert [e.id for e in running_experiments(engine, instance="i2")] == [theirs.id]
 
 
 def test_report_reads_the_arms_of_its_tasks(any_store: TaskStore) -> None:
     exp = make("alice", 0)
-    insert_experiment(any_store.engine, exp)
+    insert_experiment(any_store.engine, exp, instance=any_store.instance)
     t0 = datetime.now(UTC)
     rows = []
     for arm, status, cost, secs, hit in [

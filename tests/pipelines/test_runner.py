@@ -84,10 +84,11 @@ def test_idempotency_key_and_nothing_stored_for_a_bad_spec(pipe_client: vai.Clie
     assert again.id == first.id
     with pytest.raises(IdempotencyConflict):
         pipe_client.pipeline([img("a", "other")], idempotency_key="pipe-key-1")
-    before = len(list_pipelines(pipe_client.service.store.engine, pipe_client.user_id, 500))
+    store = pipe_client.service.store
+    before = len(list_pipelines(store.engine, pipe_client.user_id, 500, instance=store.instance))
     with pytest.raises(InvalidRequest, match="unknown step 'nope'"):
         pipe_client.pipeline([img("a", "x"), img("b", ref("nope.output.provider"))])
-    assert len(list_pipelines(pipe_client.service.store.engine, pipe_client.user_id, 500)) == before
+    assert len(list_pipelines(store.engine, pipe_client.user_id, 500, instance=store.instance)) == before
     first.result(timeout=30)
 
 

@@ -22,7 +22,7 @@ from videoai_ray.store import TaskStore
 
 @pytest.fixture
 def service(settings: Settings) -> MediaService:
-    return MediaService(settings, None, TaskStore(settings.db_url))
+    return MediaService(settings, None, TaskStore(settings.db_url, instance=settings.instance))
 
 
 def typical() -> dict[str, Any]:

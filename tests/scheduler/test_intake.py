@@ -40,7 +40,7 @@ from videoai_ray.store import TaskStore
 
 class Parts:
     def __init__(self, settings: Settings) -> None:
-        store = TaskStore(settings.db_url)
+        store = TaskStore(settings.db_url, instance=settings.instance)
         self.state = SchedulerState(
             settings=settings, store=store, registry=ProviderRegistry(), limiter=RateLimiter({}),
             budgets=BudgetLedger(settings, store.engine), events=EventSink(settings),
@@ -127,7 +127,8 @@ def test_a_pipelines_end_wakes_whoever_waits_for_it(parts: Parts) -> None:
         assert await asyncio.wait_for(waiter, 5) > seen
 
     asyncio.run(run())
-    assert get_pipeline(parts.service.store.engine, row["id"])["status"] == PipelineStatus.COMPLETED.value
+    store = parts.service.store
+    assert get_pipeline(store.engine, row["id"], instance=store.instance)["status"] == PipelineStatus.COMPLETED.value
 
 
 def test_written_waits_for_its_own_flush_not_a_commit_elsewhere(parts: Parts) -> None:

@@ -76,9 +76,9 @@ def _set_back(client, schedule, seconds: float) -> datetime:
     """Make ``schedule`` find ticks from ``seconds`` ago due, as after an outage that long."""
     schedule.pause()
     start = (datetime.now(UTC) - timedelta(seconds=seconds)).replace(microsecond=0)
-    engine = client.service.store.engine
-    assert change_schedule(engine, schedule.id, None, state="active", next_run_at=start)
-    assert get_schedule(engine, schedule.id)["next_run_at"] == start
+    engine, instance = client.service.store.engine, client.service.store.instance
+    assert change_schedule(engine, schedule.id, None, instance=instance, state="active", next_run_at=start)
+    assert get_schedule(engine, schedule.id, instance=instance)["next_run_at"] == start
     return start
 
 

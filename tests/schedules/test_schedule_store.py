@@ -37,17 +37,36 @@ def test_schedule_rows_on_each_backend(any_store):
     insert_schedule(engine, row("s4", "bob", now - timedelta(hours=1), instance="i2"))
     assert [r["id"] for r in due_schedules(engine, "i1", now)] == ["s1"]
     assert earliest_due(engine, "i1") == now - timedelta(seconds=5)
-    got = get_schedule(engine, "s1", "ana")
+    got = get_schedule(engine, "s1", "ana", instance="i1")
     assert got is not None and got["next_run_at"] == now - timedelta(seconds=5)
     assert got["next_run_at"].tzinfo is not None and got["target"]["task"]["task_type"] == "image_generation"
-    assert get_schedule(engine, "s1", "bob") is None
-    assert not change_schedule(engine, "s1", "bob", state="paused")
-    assert change_schedule(engine, "s1", None, next_run_at=now + timedelta(minutes=1), ticks_fired=3, ticks_missed=1)
+    assert get_schedule(engine, "s1", "bob", instance="i1") is None
+    assert not change_schedule(engine, "s1", "bob", instance="i1", state="paused")
+    assert change_schedule(engine, "s1", None, instance="i1", next_run_at=now + timedelta(minutes=1),
+                           ticks_fired=3, ticks_missed=1)
     assert due_schedules(engine, "i1", now) == []
-    assert [r["id"] for r in list_schedules(engine, "ana")] == ["s2", "s1"]
-    assert schedule_counts(engine, "ana") == {"total": 2, "by_state": {"active": 2}, "ticks_fired": 3,
-                                              "ticks_missed": 1}
-    assert schedule_counts(engine)["by_state"] == {"active": 3, "paused": 1}
-    assert not delete_schedule(engine, "s1", "bob") and delete_schedule(engine, "s1", "ana")
-    assert get_schedule(engine, "s1") is None
+    assert [r["id"] for r in list_schedules(engine, "ana", instance="i1")] == ["s2", "s1"]
+    assert schedule_counts(engine, "ana", instance="i1") == {"total": 2, "by_state": {"active": 2}, "ticks_fired": 3,
+                                                             "ticks_missed": 1}
+    assert schedule_counts(engine, instance="i1")["by_state"] == {"active": 2, "paused": 1}
+    assert not delete_schedule(engine, "s1", "bob", instance="i1")
+    assert delete_schedule(engine, "s1", "ana", instance="i1")
+    assert get_schedule(engine, "s1", instance="i1") is None
     assert stored_task_ids(engine, ["task_none"]) == set()
+
+
+def test_an_instance_reads_and_changes_only_its_own_schedules(any_store):
+    # instances sharing one database: each one's reads, lists, counts and changes of schedules see
+    # only its own (s4 is instance i2's, though bob owns it)
+    engine = any_store.engine
+    now = datetime.now(UTC).replace(microsecond=0)
+    insert_schedule(engine, row("s1", "bob", now, instance="i1"))
+    insert_schedule(engine, row("s4", "bob", now, instance="i2"))
+    assert get_schedule(engine, "s4", "bob", instance="i1") is None
+    assert get_schedule(engine, "s4", instance="i2") is not None
+    assert [r["id"] for r in list_schedules(engine, "bob", instance="i1")] == ["s1"]
+    assert [r["id"] for r in list_schedules(engine, "bob", instance="i2")] == ["s4"]
+    assert schedule_counts(engine, instance="i2")["total"] == 1
+    assert not change_schedule(engine, "s4", "bob", instance="i1", state="paused")
+    assert not delete_schedule(engine, "s4", "bob", instance="i1")
+    assert get_schedule(engine, "s4", instance="i2")["state"] == "active"

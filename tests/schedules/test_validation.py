@@ -18,7 +18,7 @@ TASK = {"task": {"task_type": "image_generation", "input_data": {"prompt": "a li
 
 @pytest.fixture
 def service(settings):
-    store = TaskStore(settings.db_url)
+    store = TaskStore(settings.db_url, instance=settings.instance)
     yield MediaService(settings, None, store)
     store.close()
 
@@ -63,7 +63,7 @@ def refused(service, body: dict, field: str) -> InvalidRequest:
         service.schedules.create(body, user_id="ana")
     assert info.value.field == field, info.value.message
     assert info.value.message.startswith(field)
-    assert list_schedules(service.store.engine, "ana") == []
+    assert list_schedules(service.store.engine, "ana", instance=service.store.instance) == []
     return info.value
 
 

@@ -38,6 +38,6 @@ def wh_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def store(wh_settings: Settings) -> Iterator[TaskStore]:
-    s = TaskStore(wh_settings.db_url)
+    s = TaskStore(wh_settings.db_url, instance=wh_settings.instance)
     yield s
     s.close()

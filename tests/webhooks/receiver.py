@@ -186,7 +186,7 @@ def event(task_id: str, url: str, event_type: EventType, *, user_id: str = "user
 
 def write_events(store: TaskStore, events: Sequence[WebhookEvent]) -> list[dict[str, Any]]:
     """Write outbox rows the way the Scheduler does (``update_many`` with inserts)."""
-    rows = outbox_rows(events, utcnow())
+    rows = outbox_rows(events, utcnow(), store.instance)
     store.update_many([], inserts=[(webhook_deliveries, rows)])
     return rows
 

@@ -15,13 +15,13 @@ URL = "https://example.com/hook"
 
 def test_rows_follow_order_and_keep_the_body() -> None:
     evs = [event("t1", URL, e) for e in (EventType.CREATED, EventType.STARTED, EventType.COMPLETED)]
-    rows = outbox_rows(evs, utcnow())
+    rows = outbox_rows(evs, utcnow(), "default")
     assert [r["event_type"] for r in rows] == ["task.created", "task.started", "task.completed"]
     assert [r["seq"] for r in rows] == sorted({r["seq"] for r in rows})
     assert len({r["id"] for r in rows}) == 3 and all(r["id"].startswith("msg_") for r in rows)
     assert json.loads(rows[2]["body"]) == evs[2].payload
     assert all(r["status"] == "pending" and r["attempts"] == 0 for r in rows)
-    later = outbox_rows([event("t1", URL, EventType.PROGRESS)], utcnow())
+    later = outbox_rows([event("t1", URL, EventType.PROGRESS)], utcnow(), "default")
     assert later[0]["seq"] > rows[-1]["seq"]
 
 
@@ -31,7 +31,7 @@ def test_filter_keeps_terminal_events() -> None:
            (EventType.CREATED, EventType.PROGRESS, EventType.COMPLETED)]
     evs.append(event("t2", URL, EventType.FAILED, events_filter=[]))
     evs.append(event("t3", URL, EventType.STARTED, events_filter=["task.started"]))
-    got = [(r["task_id"], r["event_type"]) for r in outbox_rows(evs, utcnow())]
+    got = [(r["task_id"], r["event_type"]) for r in outbox_rows(evs, utcnow(), "default")]
     assert got == [("t1", "task.completed"), ("t2", "task.failed"), ("t3", "task.started")]
 
 

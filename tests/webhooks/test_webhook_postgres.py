@@ -39,7 +39,7 @@ def pg_settings(pg_url: str, wh_settings: Settings) -> Iterator[Settings]:
 
 
 def test_store_side_on_postgres(pg_settings: Settings, receiver: Receiver) -> None:
-    store = TaskStore(pg_settings.db_url)
+    store = TaskStore(pg_settings.db_url, instance=pg_settings.instance)
     try:
         assert store.engine.dialect.name == "postgresql"
         assert current(store.engine) == ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -47,19 +47,19 @@ def test_store_side_on_postgres(pg_settings: Settings, receiver: Receiver) -> No
         receiver.answer(503)
         add_task(store, "t1", receiver.url)
         rows = write_events(store, [event("t1", receiver.url, e) for e in LIFECYCLE])
-        assert statistics(store.engine, "user_1")["pending"] == len(rows)
+        assert statistics(store.engine, "user_1", instance=store.instance)["pending"] == len(rows)
         assert drain(pg_settings, store)
         got = receiver.wait_for(len(rows))
         assert all(r.seed_ok and r.standard_ok for r in got)
         assert [r.webhook_id for r in got] == [r["id"] for r in rows]
-        st = delivery_status(store.engine, rows[0]["id"], "user_1")
+        st = delivery_status(store.engine, rows[0]["id"], "user_1", instance=store.instance)
         assert st is not None and st["attempts"] == 2 and st["created_at"].tzinfo is not None
-        assert [d["event_type"] for d in list_deliveries(store.engine, "user_1", "t1")] == [
+        assert [d["event_type"] for d in list_deliveries(store.engine, "user_1", "t1", instance=store.instance)] == [
             e.value for e in LIFECYCLE]
-        again = redeliver(store.engine, rows[-1]["id"], "user_1")
+        again = redeliver(store.engine, rows[-1]["id"], "user_1", instance=store.instance)
         assert again is not None and again["status"] == "pending"
         assert drain(pg_settings, store)
-        stats = statistics(store.engine)
+        stats = statistics(store.engine, instance=store.instance)
         assert stats["delivered"] == len(rows) and stats["success_rate"] == 1.0
     finally:
         store.close()

@@ -23,20 +23,20 @@ def test_status_list_and_isolation(wh_settings: Settings, store: TaskStore, rece
     add_task(store, "t1", receiver.url, secret="s")
     rows = write_events(store, [event("t1", receiver.url, e)
                                 for e in (EventType.STARTED, EventType.COMPLETED)])
-    pending = delivery_status(store.engine, rows[0]["id"], "user_1")
+    pending = delivery_status(store.engine, rows[0]["id"], "user_1", instance=store.instance)
     assert pending is not None and pending["status"] == "pending" and pending["next_attempt_at"] is not None
     assert drain(wh_settings, store)
-    st = delivery_status(store.engine, rows[0]["id"], "user_1")
+    st = delivery_status(store.engine, rows[0]["id"], "user_1", instance=store.instance)
     assert st is not None
     assert st["status"] == "delivered" and st["attempts"] == 2 and st["next_attempt_at"] is None
     assert [e["status_code"] for e in st["log"]] == [500, 200]
     assert st["payload"]["event_type"] == "task.started"
-    assert delivery_status(store.engine, rows[0]["id"], "user_2") is None
-    assert delivery_status(store.engine, "msg_unknown", "user_1") is None
-    listed = list_deliveries(store.engine, "user_1", "t1")
+    assert delivery_status(store.engine, rows[0]["id"], "user_2", instance=store.instance) is None
+    assert delivery_status(store.engine, "msg_unknown", "user_1", instance=store.instance) is None
+    listed = list_deliveries(store.engine, "user_1", "t1", instance=store.instance)
     assert [d["webhook_id"] for d in listed] == [r["id"] for r in rows]
-    assert list_deliveries(store.engine, "user_2") == []
-    assert len(list_deliveries(store.engine, "user_1", status="delivered")) == 2
+    assert list_deliveries(store.engine, "user_2", instance=store.instance) == []
+    assert len(list_deliveries(store.engine, "user_1", status="delivered", instance=store.instance)) == 2
 
 
 def test_statistics(wh_settings: Settings, store: TaskStore, receiver: Receiver) -> None:
@@ -49,14 +49,14 @@ def test_statistics(wh_settings: Settings, store: TaskStore, receiver: Receiver)
                          event("t2", receiver.url, EventType.COMPLETED, user_id="user_2")])
     assert drain(wh_settings, store)
     write_events(store, [event("t2", receiver.url, EventType.STARTED, user_id="user_2")])
-    s1 = statistics(store.engine, "user_1")
+    s1 = statistics(store.engine, "user_1", instance=store.instance)
     assert s1["by_status"] == {"pending": 0, "delivered": 1, "failed": 1}
     assert s1["success_rate"] == 0.5 and s1["attempts"] == 2 and s1["mean_latency_ms"] > 0
-    everyone = statistics(store.engine)
+    everyone = statistics(store.engine, instance=store.instance)
     assert everyone["total"] == 4 and everyone["pending"] == 1 and everyone["retrying"] == 0
     assert everyone["success_rate"] == round(2 / 3, 4)
     assert purge_deliveries(store.engine, utcnow()) == 3  # finished ones only
-    assert statistics(store.engine)["by_status"] == {"pending": 1, "delivered": 0, "failed": 0}
+    assert statistics(store.engine, instance=store.instance)["by_status"] == {"pending": 1, "delivered": 0, "failed": 0}
 
 
 def test_redelivery_of_a_failed_event(wh_settings: Settings, store: TaskStore, receiver: Receiver) -> None:
@@ -65,12 +65,12 @@ def test_redelivery_of_a_failed_event(wh_settings: Settings, store: TaskStore, r
     add_task(store, "t1", receiver.url, secret="s")
     (row,) = write_events(store, [event("t1", receiver.url, EventType.COMPLETED)])
     assert drain(wh_settings, store)
-    assert delivery_status(store.engine, row["id"], "user_1")["status"] == "failed"  # type: ignore[index]
-    assert redeliver(store.engine, row["id"], "user_2") is None
-    again = redeliver(store.engine, row["id"], "user_1")
+    assert delivery_status(store.engine, row["id"], "user_1", instance=store.instance)["status"] == "failed"  # type: ignore[index]
+    assert redeliver(store.engine, row["id"], "user_2", instance=store.instance) is None
+    again = redeliver(store.engine, row["id"], "user_1", instance=store.instance)
     assert again is not None and again["status"] == "pending" and again["attempts"] == 0
     assert drain(wh_settings, store)
-    st = delivery_status(store.engine, row["id"], "user_1")
+    st = delivery_status(store.engine, row["id"], "user_1", instance=store.instance)
     assert st is not None and st["status"] == "delivered"
     assert [e.get("event") for e in st["log"]] == [None, "redelivery requested", None]
     assert [r.webhook_id for r in receiver.received] == [row["id"], row["id"]]

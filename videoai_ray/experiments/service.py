@@ -47,7 +47,7 @@ class ExperimentService:
         )
         from ..store.experiments import insert_experiment
 
-        insert_experiment(self.media.store.engine, exp)
+        insert_experiment(self.media.store.engine, exp, instance=self.media.store.instance)
         self.media.router.invalidate()
         return exp.public()
 
@@ -55,7 +55,8 @@ class ExperimentService:
         """The owner's experiments, newest first."""
         from ..store.experiments import list_experiments
 
-        return [e.public() for e in list_experiments(self.media.store.engine, owner_id, limit)]
+        store = self.media.store
+        return [e.public() for e in list_experiments(store.engine, owner_id, limit, instance=store.instance)]
 
     def get(self, experiment_id: str, owner_id: str) -> dict[str, Any]:
         """One of the owner's experiments; ``ExperimentNotFound`` for an unknown id or another user's."""
@@ -66,7 +67,7 @@ class ExperimentService:
         keep their arm and provider). Stopping a stopped experiment changes nothing."""
         from ..store.experiments import stop_experiment
 
-        if not stop_experiment(self.media.store.engine, experiment_id, owner_id):
+        if not stop_experiment(self.media.store.engine, experiment_id, owner_id, instance=self.media.store.instance):
             raise ExperimentNotFound(f"no experiment {experiment_id}")
         self.media.router.invalidate()
         return self.get(experiment_id, owner_id)
@@ -81,7 +82,7 @@ class ExperimentService:
     def _load(self, experiment_id: str, owner_id: str) -> Experiment:
         from ..store.experiments import get_experiment
 
-        exp = get_experiment(self.media.store.engine, experiment_id, owner_id)
+        exp = get_experiment(self.media.store.engine, experiment_id, owner_id, instance=self.media.store.instance)
         if exp is None:
             raise ExperimentNotFound(f"no experiment {experiment_id}")
         return exp

@@ -1,5 +1,7 @@
 """The ``pipelines`` table: insert, read, finish (with the webhook outbox row, in one transaction)
-and count. The Scheduler's pipeline runner is the only writer; everyone else reads."""
+and count. The Scheduler's pipeline runner is the only writer; everyone else reads. Every read
+that finds pipelines (by id, by idempotency key, the running ones, lists and counts) sees only one
+instance's (``instance``): deployments sharing a database never advance or show each other's."""
 
 from __future__ import annotations
 
@@ -22,14 +24,15 @@ def _row(r: Any) -> dict[str, Any]:
     return m
 
 
-def insert_pipeline(engine: Engine, row: dict[str, Any]) -> None:
+def insert_pipeline(engine: Engine, row: dict[str, Any], *, instance: str) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(pipelines).values(**row))
+        conn.execute(insert(pipelines).values(**row, instance=instance))
 
 
-def get_pipeline(engine: Engine, pipeline_id: str, user_id: str | None = None) -> dict[str, Any] | None:
+def get_pipeline(engine: Engine, pipeline_id: str, user_id: str | None = None, *,
+                 instance: str) -> dict[str, Any] | None:
     """The row of ``pipeline_id`` (only if ``user_id`` owns it, when given)."""
-    q = select(pipelines).where(pipelines.c.id == pipeline_id)
+    q = select(pipelines).where(pipelines.c.id == pipeline_id, pipelines.c.instance == instance)
     if user_id is not None:
         q = q.where(pipelines.c.user_id == user_id)
     with engine.connect() as conn:
@@ -37,18 +40,19 @@ def get_pipeline(engine: Engine, pipeline_id: str, user_id: str | None = None) -
     return _row(r) if r is not None else None
 
 
-def find_idempotent(engine: Engine, user_id: str, key: str) -> tuple[str, str | None] | None:
+def find_idempotent(engine: Engine, user_id: str, key: str, *, instance: str) -> tuple[str, str | None] | None:
     """``(pipeline id, spec fingerprint)`` of the user's pipeline created with ``key``."""
     q = select(pipelines.c.id, pipelines.c.request_hash).where(
-        and_(pipelines.c.user_id == user_id, pipelines.c.idempotency_key == key))
+        and_(pipelines.c.instance == instance, pipelines.c.user_id == user_id, pipelines.c.idempotency_key == key))
     with engine.connect() as conn:
         r = conn.execute(q).first()
     return (r.id, r.request_hash) if r is not None else None
 
 
-def running_ids(engine: Engine) -> list[str]:
-    """Every pipeline not yet finished, oldest first."""
-    q = select(pipelines.c.id).where(pipelines.c.status == _RUNNING).order_by(pipelines.c.created_at)
+def running_ids(engine: Engine, *, instance: str) -> list[str]:
+    """Every pipeline of ``instance`` not yet finished, oldest first."""
+    q = (select(pipelines.c.id).where(pipelines.c.instance == instance, pipelines.c.status == _RUNNING)
+         .order_by(pipelines.c.created_at))
     with engine.connect() as conn:
         return [r.id for r in conn.execute(q)]
 
@@ -76,16 +80,18 @@ def finish_pipeline(engine: Engine, pipeline_id: str, status: PipelineStatus, er
     return bool(done)
 
 
-def list_pipelines(engine: Engine, user_id: str, limit: int = 50) -> list[dict[str, Any]]:
-    q = (select(pipelines).where(pipelines.c.user_id == user_id)
+def list_pipelines(engine: Engine, user_id: str, limit: int = 50, *, instance: str) -> list[dict[str, Any]]:
+    q = (select(pipelines).where(pipelines.c.instance == instance, pipelines.c.user_id == user_id)
          .order_by(pipelines.c.created_at.desc(), pipelines.c.id.desc()).limit(limit))
     with engine.connect() as conn:
         return [_row(r) for r in conn.execute(q)]
 
 
-def pipeline_counts(engine: Engine, user_id: str | None = None, since: datetime | None = None) -> dict[str, Any]:
-    """``{"total", "by_status", "success_rate"}`` of pipelines (a user's, or everyone's)."""
-    q = select(pipelines.c.status, func.count()).group_by(pipelines.c.status)
+def pipeline_counts(engine: Engine, user_id: str | None = None, since: datetime | None = None, *,
+                    instance: str) -> dict[str, Any]:
+    """``{"total", "by_status", "success_rate"}`` of an instance's pipelines (a user's, or everyone's)."""
+    q = (select(pipelines.c.status, func.count()).where(pipelines.c.instance == instance)
+         .group_by(pipelines.c.status))
     if user_id is not None:
         q = q.where(pipelines.c.user_id == user_id)
     if since is not None:

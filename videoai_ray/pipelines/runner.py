@@ -51,6 +51,7 @@ class PipelineRunner:
 
         self.state, self.intake, self.operations, self.writer = state, intake, operations, writer
         self.engine = state.store.engine
+        self.instance = state.store.instance
         self.artifacts = ArtifactStore(state.settings.artifacts_root)
         # validation of resolved step inputs, exactly as for any submission
         self.media = MediaService(state.settings, None, state.store)
@@ -111,7 +112,7 @@ class PipelineRunner:
         stale = [tid for p in ended for tid in owners[p]]
         if stale:
             self.operations.cancel(stale)
-        running = rows.running_ids(self.engine)
+        running = rows.running_ids(self.engine, instance=self.instance)
         if running:
             log.info("advancing %d unfinished pipelines", len(running))
         for pipeline_id in running:
@@ -123,19 +124,19 @@ class PipelineRunner:
         """Store a validated pipeline (or find the one its idempotency key made) and start it."""
         key = row.get("idempotency_key")
         if key:
-            found = rows.find_idempotent(self.engine, row["user_id"], key)
+            found = rows.find_idempotent(self.engine, row["user_id"], key, instance=self.instance)
             if found is not None:
                 _same_spec(key, found[1], row.get("request_hash"))
                 return {"id": found[0], "existing": True}
         # Ray re-sends this call to a restarted Scheduler: the row may be stored already
-        if rows.get_pipeline(self.engine, row["id"]) is None:
-            rows.insert_pipeline(self.engine, row)
+        if rows.get_pipeline(self.engine, row["id"], instance=self.instance) is None:
+            rows.insert_pipeline(self.engine, row, instance=self.instance)
         await self.advance(row["id"])
         return {"id": row["id"], "existing": False}
 
     async def cancel(self, pipeline_id: str, user_id: str | None) -> None:
         """Cancel a running pipeline and every step still waiting or running."""
-        row = rows.get_pipeline(self.engine, pipeline_id, user_id)
+        row = rows.get_pipeline(self.engine, pipeline_id, user_id, instance=self.instance)
         if row is None:
             raise PipelineNotFound(f"no pipeline {pipeline_id}")
         if row["status"] != PipelineStatus.RUNNING.value:
@@ -143,7 +144,7 @@ class PipelineRunner:
         await self._end(row, self._tasks(row), PipelineStatus.CANCELLED, None)
 
     async def advance(self, pipeline_id: str) -> None:
-        row = rows.get_pipeline(self.engine, pipeline_id)
+        row = rows.get_pipeline(self.engine, pipeline_id, instance=self.instance)
         if row is None or row["status"] != PipelineStatus.RUNNING.value:
             return
         spec = PipelineSpec.model_validate(row["spec"])
@@ -221,7 +222,8 @@ class PipelineRunner:
                                        event_type=_EVENTS[status], payload=payload))
         from ..webhooks.outbox import outbox_rows
 
-        if not rows.finish_pipeline(self.engine, row["id"], status, error, outbox_rows(events, utcnow())):
+        outbox = outbox_rows(events, utcnow(), self.instance)
+        if not rows.finish_pipeline(self.engine, row["id"], status, error, outbox):
             return
         self.state.events.committed(events)
         self.writer.committed()  # whoever waits on this pipeline reads it now, not at its next poll

@@ -37,6 +37,10 @@ class PipelineService:
     def engine(self) -> Any:
         return self.media.store.engine
 
+    @property
+    def instance(self) -> str:
+        return self.media.store.instance
+
     # -- validation ----------------------------------------------------------------------------
 
     def validate(self, spec: Mapping[str, Any] | PipelineSpec, *, http: bool = False) -> PipelineSpec:
@@ -100,7 +104,7 @@ class PipelineService:
     def get(self, pipeline_id: str, user_id: str | None = None, *, public: bool = False) -> PipelineRecord:
         """A pipeline of ``user_id`` with its steps; ``PipelineNotFound`` for an unknown id or
         another user's. ``public``: outputs name download paths, never storage URLs (HTTP)."""
-        row = rows.get_pipeline(self.engine, pipeline_id, user_id)
+        row = rows.get_pipeline(self.engine, pipeline_id, user_id, instance=self.instance)
         if row is None:
             raise PipelineNotFound(f"no pipeline {pipeline_id}")
         return self._record(row, public)
@@ -118,7 +122,8 @@ class PipelineService:
 
     def list(self, user_id: str, limit: int = 50, *, public: bool = False) -> list[PipelineRecord]:
         """The user's pipelines, newest first."""
-        return [self._record(r, public) for r in rows.list_pipelines(self.engine, user_id, limit)]
+        found = rows.list_pipelines(self.engine, user_id, limit, instance=self.instance)
+        return [self._record(r, public) for r in found]
 
     def cancel(self, pipeline_id: str, user_id: str | None = None, *, public: bool = False) -> PipelineRecord:
         """Cancel a running pipeline and its remaining steps (``InvalidTransition`` if it ended)."""
@@ -134,7 +139,7 @@ class PipelineService:
 
     def counts(self, user_id: str | None = None) -> dict[str, Any]:
         """Pipelines per status and their success rate (the statistics' ``pipelines``)."""
-        return rows.pipeline_counts(self.engine, user_id)
+        return rows.pipeline_counts(self.engine, user_id, instance=self.instance)
 
 
 def pipeline_row(spec: PipelineSpec, *, user_id: str, pipeline_id: str | None = None,

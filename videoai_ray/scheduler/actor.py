@@ -66,7 +66,7 @@ class Scheduler:
     def __init__(self, settings: Settings, providers: list[Provider] | None = None) -> None:
         configure_logging(settings)
         metrics.set_instance(settings.instance)
-        store = TaskStore(settings.db_url)
+        store = TaskStore(settings.db_url, instance=settings.instance)
         registry = ProviderRegistry(settings.breaker_failures, settings.breaker_cooldown, settings.prefetch)
         registry.set_nodes(cluster_nodes())
         self.state = SchedulerState(

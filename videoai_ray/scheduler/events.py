@@ -70,7 +70,7 @@ class EventSink:
         from ..webhooks.schema import webhook_deliveries
 
         events, self._events = self._events, []
-        return events, [(webhook_deliveries, outbox_rows(events, utcnow()))]
+        return events, [(webhook_deliveries, outbox_rows(events, utcnow(), self.settings.instance))]
 
     def take_events(self) -> list[Any]:
         """The pending events, for a write that builds their outbox rows itself."""

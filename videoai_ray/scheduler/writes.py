@@ -43,7 +43,7 @@ def write(store: TaskStore, changes: Sequence[dict[str, Any]], events: Sequence[
         from ..webhooks.outbox import outbox_rows
         from ..webhooks.schema import webhook_deliveries
 
-        inserts.append((webhook_deliveries, outbox_rows(events, utcnow())))
+        inserts.append((webhook_deliveries, outbox_rows(events, utcnow(), store.instance)))
     store.update_many(changes, inserts)
 
 

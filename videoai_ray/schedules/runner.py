@@ -144,7 +144,7 @@ class ScheduleRunner:
             values["state"] = "done"
         if last is not None:
             values.update(last_tick_at=last, last_task_id=tick_run_id(target, row["id"], last))
-        change_schedule(self.engine, row["id"], None, **values)
+        change_schedule(self.engine, row["id"], None, instance=self.instance, **values)
         return len(items)
 
     # -- changes (called through the Scheduler's ``schedule_op``) ------------------------------
@@ -162,23 +162,24 @@ class ScheduleRunner:
         return True
 
     def pause(self, schedule_id: str, user_id: str) -> bool:
-        row = get_schedule(self.engine, schedule_id, user_id)
+        row = get_schedule(self.engine, schedule_id, user_id, instance=self.instance)
         if row is not None and row["state"] == "active":
-            change_schedule(self.engine, schedule_id, user_id, state="paused")
+            change_schedule(self.engine, schedule_id, user_id, instance=self.instance, state="paused")
         return row is not None
 
     def resume(self, schedule_id: str, user_id: str) -> bool:
         """Ticks that fell while paused do not run; a one-time schedule whose time passed while
         paused follows its misfire policy."""
-        row = get_schedule(self.engine, schedule_id, user_id)
+        row = get_schedule(self.engine, schedule_id, user_id, instance=self.instance)
         if row is not None and row["state"] == "paused":
             nxt = row["at"] if row["cron"] is None else next(
                 cron_ticks(row["cron"], zone(row["timezone"]), utcnow()), None)
-            change_schedule(self.engine, schedule_id, user_id, state="active" if nxt else "done", next_run_at=nxt)
+            change_schedule(self.engine, schedule_id, user_id, instance=self.instance,
+                            state="active" if nxt else "done", next_run_at=nxt)
         return row is not None
 
     def delete(self, schedule_id: str, user_id: str) -> bool:
-        return delete_schedule(self.engine, schedule_id, user_id)
+        return delete_schedule(self.engine, schedule_id, user_id, instance=self.instance)
 
 
 __all__ = ["ScheduleRunner"]

@@ -107,14 +107,15 @@ class ScheduleService:
         """One of the user's schedules; ``ScheduleNotFound`` for an unknown id or another user's."""
         if not 0 <= n_next <= MAX_NEXT_RUNS:
             raise InvalidRequest(f"next: must be from 0 to {MAX_NEXT_RUNS}", field="next")
-        row = get_schedule(self.media.store.engine, schedule_id, user_id)
+        row = get_schedule(self.media.store.engine, schedule_id, user_id, instance=self.media.store.instance)
         if row is None:
             raise ScheduleNotFound(f"no schedule {schedule_id}")
         return schedule_view(row, n_next)
 
     def list(self, user_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """The user's schedules, newest first."""
-        return [schedule_view(r) for r in list_schedules(self.media.store.engine, user_id, limit)]
+        store = self.media.store
+        return [schedule_view(r) for r in list_schedules(store.engine, user_id, limit, instance=store.instance)]
 
     def pause(self, schedule_id: str, user_id: str) -> dict[str, Any]:
         return self._change("pause", schedule_id, user_id)
@@ -129,7 +130,7 @@ class ScheduleService:
 
     def statistics(self, user_id: str | None) -> dict[str, Any]:
         """Schedules per state, ticks fired and missed (the statistics' ``schedules``)."""
-        return schedule_counts(self.media.store.engine, user_id)
+        return schedule_counts(self.media.store.engine, user_id, instance=self.media.store.instance)
 
     def _change(self, op: str, schedule_id: str, user_id: str) -> dict[str, Any]:
         if not self._op(op, schedule_id, user_id):

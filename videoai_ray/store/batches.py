@@ -4,7 +4,8 @@ the batch may spend and has spent.
 A driver killed mid-submission leaves a batch with fewer stored tasks than ``expected`` and no
 ``sealed_at``; ``Batch.counts()`` and ``Client.batches()`` show it, and ``Client.resume_batch``
 sends the rest (a batch's task ids follow from its id and each item's index). A streamed batch
-(a generator: its size is unknown up front) has ``expected`` NULL until it is sealed."""
+(a generator: its size is unknown up front) has ``expected`` NULL until it is sealed. A batch
+belongs to the instance whose client opened it; lists and lookups see only their instance's."""
 
 from __future__ import annotations
 
@@ -66,10 +67,10 @@ class DerivedIds(Sequence[str]):
 
 
 def open_batch(engine: Engine, batch_id: str, user_id: str, expected: int | None,
-               budget_usd: float | None = None) -> None:
+               budget_usd: float | None = None, *, instance: str) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(batches).values(id=batch_id, user_id=user_id, expected=expected, created_at=utcnow(),
-                                            budget_usd=budget_usd))
+        conn.execute(insert(batches).values(id=batch_id, instance=instance, user_id=user_id, expected=expected,
+                                            created_at=utcnow(), budget_usd=budget_usd))
 
 
 def seal_batch(engine: Engine, batch_id: str, sent: int | None = None) -> None:
@@ -104,11 +105,12 @@ def batch_ids(engine: Engine, row: dict[str, Any]) -> Sequence[str]:
 
 
 def batch_rows(engine: Engine, user_id: str | None, batch_id: str | None = None,
-               limit: int = 100) -> list[dict[str, Any]]:
+               limit: int = 100, *, instance: str) -> list[dict[str, Any]]:
     """Newest first: ``id, created_at, expected, sealed_at, submitted, missing, budget_usd,
     cost_usd`` and the count of the batch's tasks per status (``missing`` is ``None`` while a
-    streamed batch of unknown size is being sent)."""
-    q = select(batches).order_by(batches.c.created_at.desc(), batches.c.id.desc()).limit(limit)
+    streamed batch of unknown size is being sent), of ``instance``'s batches."""
+    q = (select(batches).where(batches.c.instance == instance)
+         .order_by(batches.c.created_at.desc(), batches.c.id.desc()).limit(limit))
     if user_id is not None:
         q = q.where(batches.c.user_id == user_id)
     if batch_id is not None:

@@ -1,4 +1,6 @@
-"""Experiments in the store: their rows, and the facts of their tasks that a report reads."""
+"""Experiments in the store: their rows, and the facts of their tasks that a report reads. An
+experiment belongs to one instance (``instance``): it splits only that instance's tasks, and only
+that instance lists, reports on or stops it."""
 
 from __future__ import annotations
 
@@ -12,43 +14,45 @@ from ..experiments.models import ArmSpec, Experiment
 from .schema import experiments, tasks
 
 
-def insert_experiment(engine: Engine, exp: Experiment) -> None:
+def insert_experiment(engine: Engine, exp: Experiment, *, instance: str) -> None:
     with engine.begin() as conn:
         conn.execute(insert(experiments).values(
-            id=exp.id, owner_id=exp.owner_id, name=exp.name, task_type=exp.task_type.value,
+            id=exp.id, instance=instance, owner_id=exp.owner_id, name=exp.name, task_type=exp.task_type.value,
             arms=[a.model_dump(exclude_none=True) for a in exp.arms], baseline=exp.baseline,
             user_filter=exp.user_id, metadata_filter=exp.metadata, created_at=exp.created_at))
 
 
-def get_experiment(engine: Engine, experiment_id: str, owner_id: str) -> Experiment | None:
+def get_experiment(engine: Engine, experiment_id: str, owner_id: str, *, instance: str) -> Experiment | None:
     """One of ``owner_id``'s experiments (``None``: unknown, or another user's)."""
-    q = select(experiments).where(and_(experiments.c.id == experiment_id, experiments.c.owner_id == owner_id))
+    q = select(experiments).where(and_(experiments.c.id == experiment_id, experiments.c.owner_id == owner_id,
+                                       experiments.c.instance == instance))
     with engine.connect() as conn:
         row = conn.execute(q).first()
     return _experiment(row._mapping) if row else None
 
 
-def list_experiments(engine: Engine, owner_id: str, limit: int = 100) -> list[Experiment]:
+def list_experiments(engine: Engine, owner_id: str, limit: int = 100, *, instance: str) -> list[Experiment]:
     """``owner_id``'s experiments, newest first."""
-    q = (select(experiments).where(experiments.c.owner_id == owner_id)
+    q = (select(experiments).where(experiments.c.instance == instance, experiments.c.owner_id == owner_id)
          .order_by(experiments.c.created_at.desc(), experiments.c.id.desc()).limit(limit))
     with engine.connect() as conn:
         return [_experiment(r._mapping) for r in conn.execute(q)]
 
 
-def running_experiments(engine: Engine) -> list[Experiment]:
-    """Every running experiment, oldest first (the first that matches a task takes it)."""
-    q = (select(experiments).where(experiments.c.stopped_at.is_(None))
+def running_experiments(engine: Engine, *, instance: str) -> list[Experiment]:
+    """Every running experiment of ``instance``, oldest first (the first that matches a task takes it)."""
+    q = (select(experiments).where(experiments.c.instance == instance, experiments.c.stopped_at.is_(None))
          .order_by(experiments.c.created_at, experiments.c.id))
     with engine.connect() as conn:
         return [_experiment(r._mapping) for r in conn.execute(q)]
 
 
-def stop_experiment(engine: Engine, experiment_id: str, owner_id: str) -> bool:
+def stop_experiment(engine: Engine, experiment_id: str, owner_id: str, *, instance: str) -> bool:
     """Stop one of ``owner_id``'s experiments (a stopped one stays stopped); ``False`` if unknown."""
     with engine.begin() as conn:
         found = conn.execute(select(experiments.c.id).where(
-            and_(experiments.c.id == experiment_id, experiments.c.owner_id == owner_id))).first()
+            and_(experiments.c.id == experiment_id, experiments.c.owner_id == owner_id,
+                 experiments.c.instance == instance))).first()
         if found is None:
             return False
         conn.execute(update(experiments).where(

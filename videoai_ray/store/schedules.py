@@ -1,5 +1,7 @@
 """Schedules in the store. The Scheduler's tick loop is their only writer (creation, pause,
-resume and delete go through it too, so a change never races a tick); everyone else reads."""
+resume and delete go through it too, so a change never races a tick); everyone else reads. A
+schedule belongs to the instance whose Scheduler created it: only that instance fires, reads,
+lists, counts or changes it."""
 
 from __future__ import annotations
 
@@ -32,8 +34,9 @@ def insert_schedule(engine: Engine, row: dict[str, Any]) -> bool:
     return True
 
 
-def get_schedule(engine: Engine, schedule_id: str, user_id: str | None = None) -> dict[str, Any] | None:
-    q = select(schedules).where(schedules.c.id == schedule_id)
+def get_schedule(engine: Engine, schedule_id: str, user_id: str | None = None, *,
+                 instance: str) -> dict[str, Any] | None:
+    q = select(schedules).where(schedules.c.id == schedule_id, schedules.c.instance == instance)
     if user_id is not None:
         q = q.where(schedules.c.user_id == user_id)
     with engine.connect() as conn:
@@ -41,18 +44,18 @@ def get_schedule(engine: Engine, schedule_id: str, user_id: str | None = None) -
     return _row(row) if row else None
 
 
-def list_schedules(engine: Engine, user_id: str, limit: int = 100) -> list[dict[str, Any]]:
+def list_schedules(engine: Engine, user_id: str, limit: int = 100, *, instance: str) -> list[dict[str, Any]]:
     """A user's schedules, newest first."""
-    q = (select(schedules).where(schedules.c.user_id == user_id)
+    q = (select(schedules).where(schedules.c.instance == instance, schedules.c.user_id == user_id)
          .order_by(schedules.c.created_at.desc(), schedules.c.id.desc()).limit(limit))
     with engine.connect() as conn:
         return [_row(r) for r in conn.execute(q)]
 
 
-def change_schedule(engine: Engine, schedule_id: str, user_id: str | None, *,
+def change_schedule(engine: Engine, schedule_id: str, user_id: str | None, *, instance: str,
                     expect: dict[str, Any] | None = None, **values: Any) -> bool:
     """Set ``values`` on one schedule (of ``user_id``) whose columns still equal ``expect``."""
-    where = [schedules.c.id == schedule_id]
+    where = [schedules.c.id == schedule_id, schedules.c.instance == instance]
     if user_id is not None:
         where.append(schedules.c.user_id == user_id)
     for col, value in (expect or {}).items():
@@ -62,10 +65,10 @@ def change_schedule(engine: Engine, schedule_id: str, user_id: str | None, *,
     return bool(done.rowcount)
 
 
-def delete_schedule(engine: Engine, schedule_id: str, user_id: str) -> bool:
+def delete_schedule(engine: Engine, schedule_id: str, user_id: str, *, instance: str) -> bool:
     with engine.begin() as conn:
         done = conn.execute(delete(schedules).where(
-            and_(schedules.c.id == schedule_id, schedules.c.user_id == user_id)))
+            and_(schedules.c.id == schedule_id, schedules.c.user_id == user_id, schedules.c.instance == instance)))
     return bool(done.rowcount)
 
 
@@ -96,10 +99,10 @@ def stored_task_ids(engine: Engine, ids: Sequence[str], column: Any = tasks.c.id
     return found
 
 
-def schedule_counts(engine: Engine, user_id: str | None = None) -> dict[str, Any]:
-    """Schedules per state, and the ticks they fired and missed (for the statistics)."""
+def schedule_counts(engine: Engine, user_id: str | None = None, *, instance: str) -> dict[str, Any]:
+    """An instance's schedules per state, and the ticks they fired and missed (for the statistics)."""
     q = select(schedules.c.state, func.count(), func.sum(schedules.c.ticks_fired),
-               func.sum(schedules.c.ticks_missed)).group_by(schedules.c.state)
+               func.sum(schedules.c.ticks_missed)).where(schedules.c.instance == instance).group_by(schedules.c.state)
     if user_id is not None:
         q = q.where(schedules.c.user_id == user_id)
     by_state: dict[str, int] = {}

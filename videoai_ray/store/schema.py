@@ -21,10 +21,21 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+#: the instance (``Settings.instance``) a row of work belongs to: several deployments may share one
+#: database, and each claims, recovers and lists only its own rows (rows from before migration
+#: ``0011_instance`` belong to ``default``)
+DEFAULT_INSTANCE = "default"
+
+
+def instance_column() -> Column[str]:
+    return Column("instance", String(40), nullable=False, server_default=DEFAULT_INSTANCE)
+
+
 tasks = Table(
     "tasks",
     metadata,
     Column("id", String(40), primary_key=True),
+    instance_column(),
     Column("type", String(32), nullable=False),
     Column("status", String(16), nullable=False),
     Column("priority", String(8), nullable=False),
@@ -64,9 +75,11 @@ tasks = Table(
     #: for tasks outside every experiment, pinned ``provider=`` requests included)
     Column("experiment_id", String(40)),
     Column("experiment_arm", String(64)),
-    UniqueConstraint("user_id", "idempotency_key", name="uq_tasks_user_idempotency"),
+    #: idempotency keys are per instance (another instance's task is not this one's to replay)
+    UniqueConstraint("instance", "user_id", "idempotency_key", name="uq_tasks_user_idempotency"),
     Index("ix_tasks_user_created", "user_id", "created_at"),
     Index("ix_tasks_status", "status"),
+    Index("ix_tasks_instance_status", "instance", "status"),
     Index("ix_tasks_type", "type"),
     Index("ix_tasks_created", "created_at"),
     Index("ix_tasks_batch_seq", "batch_id", "finish_seq"),
@@ -93,6 +106,7 @@ batches = Table(
     "batches",
     metadata,
     Column("id", String(40), primary_key=True),
+    instance_column(),
     Column("user_id", String(128), nullable=False),
     #: items the driver meant to send; NULL while a streamed batch (a generator: size unknown) sends
     Column("expected", Integer),
@@ -118,6 +132,8 @@ experiments = Table(
     "experiments",
     metadata,
     Column("id", String(40), primary_key=True),
+    #: the deployment whose tasks it splits
+    instance_column(),
     #: who created it (sees it, reports on it, stops it)
     Column("owner_id", String(128), nullable=False),
     Column("name", String(200), nullable=False),
@@ -178,6 +194,7 @@ pipelines = Table(
     "pipelines",
     metadata,
     Column("id", String(40), primary_key=True),
+    instance_column(),
     Column("user_id", String(128), nullable=False),
     #: running, completed, failed or cancelled
     Column("status", String(16), nullable=False),
@@ -194,7 +211,8 @@ pipelines = Table(
     Column("error", JSON),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
-    UniqueConstraint("user_id", "idempotency_key", name="uq_pipelines_user_idempotency"),
+    UniqueConstraint("instance", "user_id", "idempotency_key", name="uq_pipelines_user_idempotency"),
     Index("ix_pipelines_user_created", "user_id", "created_at"),
     Index("ix_pipelines_status", "status"),
+    Index("ix_pipelines_instance_status", "instance", "status"),
 )

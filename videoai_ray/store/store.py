@@ -3,6 +3,10 @@
 The Scheduler actor is the only writer of task rows, so writes need no cross-process locking;
 every other process (SDK, HTTP replicas, CLI) reads. Writes come in batches: one transaction per
 submitted chunk and per flush of state changes.
+
+A store serves one instance (``Settings.instance``): the rows it inserts carry it, and every read
+(recovery's ``unfinished``, gets, lists, counts, idempotency keys) sees only that instance's tasks,
+so deployments sharing one database never claim, recover or show each other's work.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from sqlalchemy.engine import Row
 from ..clock import utcnow
 from ..models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task
 from ..models.record import task_from_row
-from .schema import tasks
+from .schema import DEFAULT_INSTANCE, tasks
 
 _TERMINAL = [s.value for s in TERMINAL_STATUSES]
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -47,10 +51,13 @@ def row_to_task(row: Row[Any] | Any) -> Task:
 
 
 class TaskStore:
-    """Reads and batched writes of task rows."""
+    """Reads and batched writes of the task rows of one instance."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, instance: str = DEFAULT_INSTANCE) -> None:
         self.url = url
+        self.instance = instance
+        #: the condition that keeps every read to this instance's tasks
+        self.mine = tasks.c.instance == instance
         if url.startswith("sqlite:///"):
             from pathlib import Path
 
@@ -74,7 +81,8 @@ class TaskStore:
         self, changes: Iterable[dict[str, Any]], inserts: Sequence[tuple[Table, list[dict[str, Any]]]] = ()
     ) -> None:
         """Apply ``{"id": ..., column: value, ...}`` changes, and insert ``inserts`` rows (e.g. the
-        webhook outbox), in one transaction.
+        webhook outbox), in one transaction. Inserted rows of a table with an ``instance`` column
+        belong to this store's instance.
 
         Changes with the same set of columns go out as one executemany statement. Inserted rows
         leave out their ``None`` values (a new task has many): the column is NULL all the same,
@@ -88,6 +96,8 @@ class TaskStore:
             return
         with self.engine.begin() as conn:
             for table, rows in inserts:
+                if "instance" in table.c:
+                    rows = [{**row, "instance": self.instance} for row in rows]
                 for group in _by_columns(rows):
                     conn.execute(table.insert(), group)
             for cols, params in groups.items():
@@ -101,7 +111,7 @@ class TaskStore:
     # -- reads ---------------------------------------------------------------------------------
 
     def get(self, task_id: str, user_id: str | None = None) -> Task | None:
-        q = select(tasks).where(tasks.c.id == task_id)
+        q = select(tasks).where(tasks.c.id == task_id, self.mine)
         if user_id is not None:
             q = q.where(tasks.c.user_id == user_id)
         with self.engine.connect() as conn:
@@ -113,7 +123,7 @@ class TaskStore:
         found: dict[str, Task] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(task_ids, 900):
-                for row in conn.execute(select(tasks).where(tasks.c.id.in_(chunk))):
+                for row in conn.execute(select(tasks).where(tasks.c.id.in_(chunk), self.mine)):
                     found[row.id] = row_to_task(row)
         return [found[i] for i in task_ids if i in found]
 
@@ -126,7 +136,7 @@ class TaskStore:
         if not keys:
             return {}
         q = select(tasks.c.idempotency_key, tasks.c.id, tasks.c.request_hash).where(
-            and_(tasks.c.user_id == user_id, tasks.c.idempotency_key.in_(list(keys)))
+            and_(self.mine, tasks.c.user_id == user_id, tasks.c.idempotency_key.in_(list(keys)))
         )
         with self.engine.connect() as conn:
             return {r.idempotency_key: (r.id, r.request_hash) for r in conn.execute(q)}
@@ -142,7 +152,7 @@ class TaskStore:
         before: tuple[datetime, str] | None = None,
     ) -> builtins.list[Task]:
         """Newest first; ``before=(created_at, id)`` continues a page (cursor pagination)."""
-        q = select(tasks)
+        q = select(tasks).where(self.mine)
         if user_id is not None:
             q = q.where(tasks.c.user_id == user_id)
         if task_type:
@@ -161,8 +171,8 @@ class TaskStore:
             return [row_to_task(r) for r in conn.execute(q)]
 
     def unfinished(self) -> builtins.list[Task]:
-        """Every accepted task that has not reached a terminal state, oldest first."""
-        q = select(tasks).where(tasks.c.status.in_(_ACTIVE)).order_by(tasks.c.created_at, tasks.c.id)
+        """Every accepted task of this instance that has not reached a terminal state, oldest first."""
+        q = select(tasks).where(self.mine, tasks.c.status.in_(_ACTIVE)).order_by(tasks.c.created_at, tasks.c.id)
         with self.engine.connect() as conn:
             return [row_to_task(r) for r in conn.execute(q)]
 
@@ -187,7 +197,7 @@ class TaskStore:
         """``(id, status, finish_seq)`` of a batch's tasks that ended after ``after_seq``."""
         q = (
             select(tasks.c.id, tasks.c.status, tasks.c.finish_seq)
-            .where(and_(tasks.c.batch_id == batch_id, tasks.c.finish_seq > after_seq))
+            .where(and_(self.mine, tasks.c.batch_id == batch_id, tasks.c.finish_seq > after_seq))
             .order_by(tasks.c.finish_seq)
             .limit(limit)
         )
@@ -197,12 +207,12 @@ class TaskStore:
     def batch_states(self, batch_id: str, statuses: Sequence[str]) -> builtins.list[tuple[str, str, str | None]]:
         """``(id, status, provider)`` of a batch's tasks in ``statuses``."""
         q = select(tasks.c.id, tasks.c.status, tasks.c.provider).where(
-            and_(tasks.c.batch_id == batch_id, tasks.c.status.in_(list(statuses))))
+            and_(self.mine, tasks.c.batch_id == batch_id, tasks.c.status.in_(list(statuses))))
         with self.engine.connect() as conn:
             return [(r.id, r.status, r.provider) for r in conn.execute(q)]
 
     def status_counts(self, *, user_id: str | None = None, batch_id: str | None = None) -> dict[str, int]:
-        q = select(tasks.c.status, func.count()).group_by(tasks.c.status)
+        q = select(tasks.c.status, func.count()).where(self.mine).group_by(tasks.c.status)
         if user_id is not None:
             q = q.where(tasks.c.user_id == user_id)
         if batch_id is not None:
@@ -221,7 +231,7 @@ class TaskStore:
             func.sum(tasks.c.cost).label("cost"), func.avg(secs).label("mean_duration_s"),
             func.sum(case((tasks.c.cache_hit, 1), else_=0)).label("cache_hits"),
             func.sum(tasks.c.attempts).label("attempts"),
-        ).group_by(tasks.c.type, tasks.c.status, tasks.c.provider)
+        ).where(self.mine).group_by(tasks.c.type, tasks.c.status, tasks.c.provider)
         if user_id is not None:
             q = q.where(tasks.c.user_id == user_id)
         if since is not None:

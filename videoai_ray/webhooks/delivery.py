@@ -118,14 +118,15 @@ class DeliveryWorker:
     async def tick(self) -> float:
         """Start every due delivery there is room for; return seconds until it is worth looking again."""
         room = self.concurrency - len(self._inflight)
-        due = await asyncio.to_thread(claim_due, self.engine, _now(), set(self._inflight), room)
+        due = await asyncio.to_thread(claim_due, self.engine, _now(), set(self._inflight), room,
+                                     instance=self.settings.instance)
         for d in due:
             task = asyncio.create_task(self._deliver(d))
             self._inflight[d.task_id] = task
             task.add_done_callback(functools.partial(self._finished, d.task_id))
         if len(self._inflight) >= self.concurrency:
             return self.poll_interval  # a finishing delivery wakes us
-        nxt = await asyncio.to_thread(next_due_at, self.engine, set(self._inflight))
+        nxt = await asyncio.to_thread(next_due_at, self.engine, set(self._inflight), instance=self.settings.instance)
         if nxt is None:
             return self.poll_interval
         return min(max((nxt - _now()).total_seconds(), 0.01), self.poll_interval)
@@ -140,7 +141,8 @@ class DeliveryWorker:
         while time.monotonic() < deadline:
             self._wake.clear()
             delay = await self.tick()
-            if not self._inflight and await asyncio.to_thread(next_due_at, self.engine, ()) is None:
+            if not self._inflight and await asyncio.to_thread(
+                    next_due_at, self.engine, (), instance=self.settings.instance) is None:
                 return True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), min(delay, max(deadline - time.monotonic(), 0)))

@@ -70,8 +70,9 @@ class _SeqClock:
 _seq_clock = _SeqClock()
 
 
-def outbox_rows(events: Sequence[WebhookEvent], now: datetime) -> list[dict[str, Any]]:
-    """Rows for ``webhook_deliveries``, one per event the task's filter lets through.
+def outbox_rows(events: Sequence[WebhookEvent], now: datetime, instance: str) -> list[dict[str, Any]]:
+    """Rows for ``webhook_deliveries``, one per event the task's filter lets through, for the
+    dispatcher of ``instance`` (the instance whose task or pipeline it is) to send.
 
     ``events`` must be in the order they happened; that order becomes the per-task ``seq``.
     ``now`` (timezone-aware UTC) is the creation time and the first attempt time.
@@ -82,6 +83,7 @@ def outbox_rows(events: Sequence[WebhookEvent], now: datetime) -> list[dict[str,
             continue
         rows.append({
             "id": new_webhook_id(),
+            "instance": instance,
             "task_id": ev.task_id,
             "user_id": ev.user_id,
             "event_type": ev.event_type.value,

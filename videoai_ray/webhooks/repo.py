@@ -2,6 +2,8 @@
 
 "Due" means pending, its ``next_attempt_at`` has come, and no earlier event of the same task is
 still pending: that last condition is what sends a task's events strictly in ``seq`` order.
+A dispatcher sends only its own instance's deliveries (``instance``): deployments sharing one
+database each have a dispatcher, and none sends (or blocks on) another's rows.
 """
 
 from __future__ import annotations
@@ -37,24 +39,25 @@ class Due:
     log: list[dict[str, Any]]
 
 
-def _heads(exclude_tasks: Collection[str]) -> Select[Any]:
+def _heads(exclude_tasks: Collection[str], instance: str) -> Select[Any]:
     blocked = (
         select(_earlier.c.id)
         .where(_earlier.c.task_id == _d.c.task_id, _earlier.c.status == PENDING, _earlier.c.seq < _d.c.seq)
         .exists()
     )
-    q = select(_d).where(_d.c.status == PENDING, ~blocked)
+    q = select(_d).where(_d.c.instance == instance, _d.c.status == PENDING, ~blocked)
     if exclude_tasks:
         q = q.where(_d.c.task_id.not_in(list(exclude_tasks)))
     return q
 
 
-def claim_due(engine: Engine, now: datetime, exclude_tasks: Collection[str], limit: int) -> list[Due]:
+def claim_due(engine: Engine, now: datetime, exclude_tasks: Collection[str], limit: int, *,
+              instance: str) -> list[Due]:
     """Up to ``limit`` due deliveries, oldest due first, at most one per task, none of
     ``exclude_tasks`` (tasks with a delivery in flight)."""
     if limit <= 0:
         return []
-    q = _heads(exclude_tasks).where(_d.c.next_attempt_at <= now).order_by(_d.c.next_attempt_at, _d.c.seq)
+    q = _heads(exclude_tasks, instance).where(_d.c.next_attempt_at <= now).order_by(_d.c.next_attempt_at, _d.c.seq)
     with engine.connect() as conn:
         rows = conn.execute(q.limit(limit)).all()
     out: dict[str, Due] = {}
@@ -67,9 +70,9 @@ def claim_due(engine: Engine, now: datetime, exclude_tasks: Collection[str], lim
     return list(out.values())
 
 
-def next_due_at(engine: Engine, exclude_tasks: Collection[str]) -> datetime | None:
+def next_due_at(engine: Engine, exclude_tasks: Collection[str], *, instance: str) -> datetime | None:
     """When the next delivery that is not blocked behind another one comes due."""
-    heads = _heads(exclude_tasks).subquery()
+    heads = _heads(exclude_tasks, instance).subquery()
     with engine.connect() as conn:
         return aware(conn.execute(select(func.min(heads.c.next_attempt_at))).scalar())
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Float, Index, Integer, String, Table, Text
 
-from ..store.schema import metadata
+from ..store.schema import instance_column, metadata
 
 #: delivery states (``status`` column)
 PENDING = "pending"
@@ -22,6 +22,8 @@ webhook_deliveries = Table(
     metadata,
     #: the Standard Webhooks ``webhook-id`` (``msg_...``); the same on every retry of the event
     Column("id", String(40), primary_key=True),
+    #: the instance whose dispatcher sends it
+    instance_column(),
     Column("task_id", String(40), nullable=False),
     Column("user_id", String(128), nullable=False),
     Column("event_type", String(32), nullable=False),
@@ -44,6 +46,7 @@ webhook_deliveries = Table(
     #: one entry per attempt: attempt, at, status_code, latency_ms, error, url
     Column("log", JSON, nullable=False),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_instance_due", "instance", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_task_seq", "task_id", "seq"),
     Index("ix_webhook_deliveries_user_created", "user_id", "created_at"),
 )

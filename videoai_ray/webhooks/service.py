@@ -1,7 +1,8 @@
 """Read and manage deliveries: what the HTTP API (``/webhooks/...``) and the SDK call.
 
-Every function takes an engine on the task database and, where a user is involved, the caller's
-user id: another user's webhook id behaves exactly like an unknown one (``None``).
+Every function takes an engine on the task database, the instance whose deliveries it reads (another
+instance's are never shown or redelivered) and, where a user is involved, the caller's user id:
+another user's webhook id behaves exactly like an unknown one (``None``).
 Timestamps come back as timezone-aware UTC datetimes; log entries as stored (ISO strings).
 """
 
@@ -46,15 +47,15 @@ def _view(row: Row[Any], *, full: bool) -> dict[str, Any]:
     return out
 
 
-def _owned(engine: Engine, webhook_id: str, user_id: str) -> Row[Any] | None:
-    q = select(_d).where(_d.c.id == webhook_id, _d.c.user_id == user_id)
+def _owned(engine: Engine, webhook_id: str, user_id: str, instance: str) -> Row[Any] | None:
+    q = select(_d).where(_d.c.id == webhook_id, _d.c.user_id == user_id, _d.c.instance == instance)
     with engine.connect() as conn:
         return conn.execute(q).first()
 
 
-def delivery_status(engine: Engine, webhook_id: str, user_id: str) -> dict[str, Any] | None:
+def delivery_status(engine: Engine, webhook_id: str, user_id: str, *, instance: str) -> dict[str, Any] | None:
     """One delivery with its attempt log, payload and next attempt; ``None`` if not the user's."""
-    row = _owned(engine, webhook_id, user_id)
+    row = _owned(engine, webhook_id, user_id, instance)
     return _view(row, full=True) if row is not None else None
 
 
@@ -65,9 +66,10 @@ def list_deliveries(
     *,
     status: str | None = None,
     limit: int = 100,
+    instance: str,
 ) -> list[dict[str, Any]]:
     """The user's deliveries: a task's in event order, or all of them newest first."""
-    q = select(_d).where(_d.c.user_id == user_id)
+    q = select(_d).where(_d.c.instance == instance, _d.c.user_id == user_id)
     if task_id is not None:
         q = q.where(_d.c.task_id == task_id).order_by(_d.c.seq)
     else:
@@ -80,7 +82,7 @@ def list_deliveries(
         return [_view(r, full=False) for r in conn.execute(q.limit(limit))]
 
 
-def statistics(engine: Engine, user_id: str | None = None) -> dict[str, Any]:
+def statistics(engine: Engine, user_id: str | None = None, *, instance: str) -> dict[str, Any]:
     """Counts by status, success rate (delivered / finished), mean latency of successful
     deliveries, pending and retrying counts, total attempts; for one user or for everyone."""
     q = select(
@@ -89,7 +91,7 @@ def statistics(engine: Engine, user_id: str | None = None) -> dict[str, Any]:
         func.coalesce(func.sum(_d.c.attempts), 0),
         func.avg(_d.c.last_latency_ms),
         func.sum(case((_d.c.attempts > 0, 1), else_=0)),
-    ).group_by(_d.c.status)
+    ).where(_d.c.instance == instance).group_by(_d.c.status)
     if user_id is not None:
         q = q.where(_d.c.user_id == user_id)
     by_status = dict.fromkeys(DELIVERY_STATUSES, 0)
@@ -117,11 +119,11 @@ def statistics(engine: Engine, user_id: str | None = None) -> dict[str, Any]:
     }
 
 
-def redeliver(engine: Engine, webhook_id: str, user_id: str) -> dict[str, Any] | None:
+def redeliver(engine: Engine, webhook_id: str, user_id: str, *, instance: str) -> dict[str, Any] | None:
     """Send a finished (failed, or delivered) event again: back to pending with a fresh attempt
     budget and age limit, same ``webhook-id`` and body. A pending event is returned unchanged.
     ``None`` if the id is not the user's. Wake the dispatcher afterwards to send it at once."""
-    row = _owned(engine, webhook_id, user_id)
+    row = _owned(engine, webhook_id, user_id, instance)
     if row is None:
         return None
     if row.status != PENDING:
@@ -135,7 +137,7 @@ def redeliver(engine: Engine, webhook_id: str, user_id: str) -> dict[str, Any] |
                 .values(status=PENDING, attempts=0, next_attempt_at=now, cycle_started_at=now,
                         delivered_at=None, log=[*(row.log or []), marker][-MAX_LOG_ENTRIES:])
             )
-        row = _owned(engine, webhook_id, user_id)
+        row = _owned(engine, webhook_id, user_id, instance)
         assert row is not None
     return _view(row, full=True)
 

@@ -107,7 +107,7 @@ def test_a_stored_row_naming_a_local_file_still_ends_failed(ray_session: None, t
     settings = vai.Settings(home=tmp_path / "home", instance="t-sec-rows", prefetch=0, database_url=None,
                             redis_url=None)
     kill_scheduler(settings)
-    store = TaskStore(settings.db_url)
+    store = TaskStore(settings.db_url, instance=settings.instance)
     item = MediaService(settings, None, store).prepare(
         AUDIO, {"audio_url": "https://93.184.215.14/a.wav", "provider": "inputs", "use_cache": False},
         user_id="local")  # the SDK client's user
