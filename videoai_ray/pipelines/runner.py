@@ -52,8 +52,9 @@ class PipelineRunner:
         self.state, self.intake, self.operations, self.writer = state, intake, operations, writer
         self.engine = state.store.engine
         self.artifacts = ArtifactStore(state.settings.artifacts_root)
-        # validation of resolved step inputs, exactly as for any submission
-        self.media = MediaService(state.settings, None, state.store)
+        # validation of resolved step inputs, as for any submission (URLs by name only: nothing in
+        # the Scheduler waits on DNS; the worker that fetches an input resolves and checks it)
+        self.media = MediaService(state.settings, None, state.store, resolve_dns=False)
         self.dirty: set[str] = set()
         self._wake: asyncio.Event | None = None
 
