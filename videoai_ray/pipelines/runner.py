@@ -21,6 +21,7 @@ from ..artifacts import ArtifactStore, public_output
 from ..errors import InvalidTransition, PipelineNotFound, VideoAIError
 from ..models import EventType, Task, TaskStatus
 from ..models.events import pipeline_event_payload
+from ..redact import public_error
 from ..store import utcnow
 from . import rows
 from .model import PipelineStatus, build_record, step_task_id
@@ -208,6 +209,7 @@ class PipelineRunner:
     async def _end(self, row: dict[str, Any], tasks: dict[str, Task], status: PipelineStatus,
                    error: dict[str, Any] | None) -> None:
         """Write the pipeline's end and its event (one transaction), then cancel what still runs."""
+        error = public_error(error)
         events = []
         if row["webhook_url"]:
             from ..webhooks.outbox import WebhookEvent
