@@ -7,7 +7,10 @@ names are refused by name. A host is resolved once, its addresses checked, and t
 goes to the checked address (``PinnedTransport``: the URL's host stays in ``Host`` and in TLS SNI
 and certificate checks), so DNS rebinding between check and connect cannot reach another host.
 Redirects are followed by hand, each hop checked the same way. An allow-list of hosts or CIDR
-networks from settings admits chosen internal targets (tests, intranets).
+networks from settings admits chosen internal targets (tests, intranets). Host names are looked up
+through a ``resolver.Resolver`` (a deadline on every lookup: a DNS server that stops answering
+makes a URL refused as not resolving in time, never a caller that waits without end); pass the
+process's ``resolver_for(settings)``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from urllib.parse import urlparse
 import httpx
 
 from .errors import InvalidInput, RetryableError
+from .resolver import DNSTimeout, Resolver, is_localhost
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -87,17 +91,26 @@ def _allowed(host: str, addresses: Iterable[str], allowlist: Iterable[str]) -> b
     return bool(nets) and bool(addrs) and all(any(ipaddress.ip_address(ip) in n for n in nets) for ip in addrs)
 
 
-def resolve(host: str) -> list[str]:
-    """Every address ``host`` resolves to (an IP literal resolves to itself)."""
+def resolve(host: str, resolver: Resolver | None = None) -> list[str]:
+    """Every address ``host`` resolves to (an IP literal resolves to itself), through
+    ``resolver`` (a default ``Resolver`` when ``None``)."""
     try:
         return [str(ipaddress.ip_address(host))]
     except ValueError:
         pass
+    lookup = resolver or Resolver()
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        return lookup(host)
+    except DNSTimeout as e:
+        raise UnsafeURL(f"host {host!r} did not resolve within {lookup.timeout:g} s") from e
     except (socket.gaierror, UnicodeError) as e:
         raise UnsafeURL(f"host {host!r} does not resolve") from e
-    return sorted({str(info[4][0]).split("%", 1)[0] for info in infos})
+
+
+def transient(refused: UnsafeURL) -> bool:
+    """Whether a refusal may not hold later: the host did not resolve (or not in time), as
+    opposed to resolving to an address that is not allowed."""
+    return isinstance(refused.__cause__, socket.gaierror | DNSTimeout)
 
 
 def _host_of(url: str) -> str:
@@ -114,19 +127,21 @@ def _host_of(url: str) -> str:
     return host.rstrip(".")
 
 
-def checked_addresses(url: str, allowlist: Iterable[str] = (), *, resolve_dns: bool = True) -> list[str]:
-    """The addresses ``url``'s host resolves to, all of them checked; ``UnsafeURL`` when the URL
-    is not http(s), names a metadata host, does not resolve, or any address is not public (and
-    not allow-listed). With ``resolve_dns=False`` a host name is only checked by name (``[]``)."""
+def checked_addresses(url: str, allowlist: Iterable[str] = (), *, resolve_dns: bool = True,
+                      resolver: Resolver | None = None) -> list[str]:
+    """The addresses ``url``'s host resolves to (through ``resolver``), all of them checked;
+    ``UnsafeURL`` when the URL is not http(s), names a metadata host, does not resolve (in time),
+    or any address is not public (and not allow-listed). With ``resolve_dns=False`` a host name
+    is only checked by name (``[]``)."""
     allow = tuple(allowlist)
     host = _host_of(url)
     low = host.lower()
     if low in METADATA_HOSTS and not _allowed(host, [], allow):
         raise UnsafeURL(f"host {host!r} is a cloud metadata endpoint")
-    if low == "localhost" or low.endswith(".localhost"):
+    if resolve_dns:
+        addresses = resolve(host, resolver)
+    elif is_localhost(host):
         addresses = ["127.0.0.1"]
-    elif resolve_dns:
-        addresses = resolve(host)
     else:
         try:
             addresses = [str(ipaddress.ip_address(host))]
@@ -140,17 +155,18 @@ def checked_addresses(url: str, allowlist: Iterable[str] = (), *, resolve_dns: b
     return addresses
 
 
-def check_url(url: str, allowlist: Iterable[str] = (), *, resolve_dns: bool = True) -> None:
+def check_url(url: str, allowlist: Iterable[str] = (), *, resolve_dns: bool = True,
+              resolver: Resolver | None = None) -> None:
     """Raise ``UnsafeURL`` unless ``url`` is http(s) and every address it names is public
     (or admitted by ``allowlist``)."""
-    checked_addresses(url, allowlist, resolve_dns=resolve_dns)
+    checked_addresses(url, allowlist, resolve_dns=resolve_dns, resolver=resolver)
 
 
-def _pin(request: httpx.Request, allowlist: tuple[str, ...]) -> None:
+def _pin(request: httpx.Request, allowlist: tuple[str, ...], resolver: Resolver | None) -> None:
     """Check ``request``'s host and point its URL at the checked address (``Host`` header and
     TLS server name stay the host's)."""
     try:
-        addresses = checked_addresses(str(request.url), allowlist)
+        addresses = checked_addresses(str(request.url), allowlist, resolver=resolver)
     except UnsafeURL as e:
         raise httpx.ConnectError(f"refused: {e}", request=request) from e
     host = request.url.host
@@ -163,12 +179,13 @@ def _pin(request: httpx.Request, allowlist: tuple[str, ...]) -> None:
 class PinnedTransport(httpx.BaseTransport):
     """An httpx transport that connects only to addresses ``checked_addresses`` admitted."""
 
-    def __init__(self, allowlist: Iterable[str] = (), **kw: Any) -> None:
+    def __init__(self, allowlist: Iterable[str] = (), resolver: Resolver | None = None, **kw: Any) -> None:
         self.allowlist = tuple(allowlist)
+        self.resolver = resolver
         self._inner = httpx.HTTPTransport(**kw)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        _pin(request, self.allowlist)
+        _pin(request, self.allowlist, self.resolver)
         return self._inner.handle_request(request)
 
     def close(self) -> None:
@@ -178,14 +195,15 @@ class PinnedTransport(httpx.BaseTransport):
 class AsyncPinnedTransport(httpx.AsyncBaseTransport):
     """``PinnedTransport`` for ``httpx.AsyncClient`` (the DNS lookup runs in a thread)."""
 
-    def __init__(self, allowlist: Iterable[str] = (), **kw: Any) -> None:
+    def __init__(self, allowlist: Iterable[str] = (), resolver: Resolver | None = None, **kw: Any) -> None:
         self.allowlist = tuple(allowlist)
+        self.resolver = resolver
         self._inner = httpx.AsyncHTTPTransport(**kw)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         import asyncio
 
-        await asyncio.to_thread(_pin, request, self.allowlist)
+        await asyncio.to_thread(_pin, request, self.allowlist, self.resolver)
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -199,12 +217,12 @@ def refusal(exc: BaseException) -> UnsafeURL | None:
 
 
 def download(url: str, dest: Path, *, max_bytes: int, allowlist: Iterable[str] = (),
-             timeout: float = 60.0, max_redirects: int = 5) -> Path:
+             timeout: float = 60.0, max_redirects: int = 5, resolver: Resolver | None = None) -> Path:
     """Stream ``url`` to ``dest`` with a size limit, through the pinned transport, checking
     every redirect hop."""
     allow = tuple(allowlist)
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
-                      transport=PinnedTransport(allow)) as client:
+                      transport=PinnedTransport(allow, resolver)) as client:
         for _ in range(max_redirects + 1):
             try:
                 with client.stream("GET", url) as resp:
@@ -231,7 +249,7 @@ def download(url: str, dest: Path, *, max_bytes: int, allowlist: Iterable[str] =
                 raise RetryableError("fetching input: timed out") from e
             except httpx.TransportError as e:
                 refused = refusal(e)
-                if refused is not None and not isinstance(refused.__cause__, socket.gaierror):
+                if refused is not None and not transient(refused):
                     raise InvalidInput(f"refusing to fetch the input: {refused}") from e
                 raise RetryableError(f"fetching input: {type(e).__name__}") from e
     raise InvalidInput("fetching input: too many redirects")

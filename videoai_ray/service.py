@@ -24,6 +24,7 @@ from .errors import BatchNotFound, InvalidRequest, InvalidTransition, TaskNotFou
 from .experiments import ExperimentRouter
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
 from .models.requests import HTTP_CONTEXT
+from .resolver import resolver_for
 from .settings import Settings
 from .stats import compute_statistics
 from .store import TaskStore
@@ -77,10 +78,14 @@ class MediaService:
     route or SDK method over it)."""
 
     def __init__(self, settings: Settings, scheduler: Any, store: TaskStore | None = None, *,
-                 migrate: bool = False) -> None:
+                 migrate: bool = False, resolve_dns: bool = True) -> None:
         """``scheduler``: the Scheduler actor's handle (``None`` for a process that only reads
-        tasks, like ``videoai status``); ``migrate``: bring the store's schema up to date."""
+        tasks, like ``videoai status``); ``migrate``: bring the store's schema up to date;
+        ``resolve_dns=False``: URLs are checked by name only, never waiting on DNS (the Scheduler's
+        own validation of what was checked in full when it was created; the worker that fetches
+        an input and the dispatcher that sends a webhook check it again, resolved and pinned)."""
         self.settings = settings
+        self.resolve_dns = resolve_dns
         self.scheduler = scheduler
         self.store = store or TaskStore(settings.db_url, migrate=migrate, instance=settings.instance)
         self.router = ExperimentRouter(self._running_experiments)
@@ -151,7 +156,7 @@ class MediaService:
             from .webhooks import InvalidWebhookURL, validate_webhook_url
 
             try:
-                validate_webhook_url(request.webhook_url, self.settings)
+                validate_webhook_url(request.webhook_url, self.settings, resolve_dns=self.resolve_dns)
             except InvalidWebhookURL as e:
                 msg = str(e).removeprefix("webhook_url: ")
                 raise InvalidRequest(f"{prefix}webhook_url: {msg}", field=f"{prefix}webhook_url") from None
@@ -159,7 +164,8 @@ class MediaService:
             url = getattr(request, field)
             if url and url.startswith(("http://", "https://")):
                 try:
-                    netguard.check_url(url, self.settings.url_allowlist)
+                    netguard.check_url(url, self.settings.url_allowlist, resolve_dns=self.resolve_dns,
+                                       resolver=resolver_for(self.settings))
                 except netguard.UnsafeURL as e:
                     raise InvalidRequest(f"{prefix}{field}: {e}", field=f"{prefix}{field}") from None
 

@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     # -- outbound URLs (webhooks, audio_url, image_url) --
     #: hosts or CIDR networks admitted even though private/loopback (tests, intranets)
     url_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
+    #: seconds a host name lookup may take before the URL is refused as not resolving in time
+    #: (``resolver.py``; the system resolver alone can take 10 s and more)
+    dns_timeout: float = Field(default=5.0, gt=0, le=120)
     max_download_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     webhook_timeout: float = Field(default=10.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1)

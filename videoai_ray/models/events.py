@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..redact import public_error
 from .enums import EventType, TaskStatus
 
 #: the event each status transition emits
@@ -38,7 +39,7 @@ def event_payload(
     if output is not None:
         data["output_data"] = output
     if error is not None:
-        data["error"] = error
+        data["error"] = public_error(error)
     return _envelope(event_type, "task_id", task_id, timestamp, data, user_id, metadata)
 
 
@@ -64,5 +65,5 @@ def pipeline_event_payload(event_type: EventType, *, pipeline_id: str, status: s
     ``user_id``, ``metadata``."""
     data: dict[str, Any] = {"status": status, "steps": steps}
     if error is not None:
-        data["error"] = error
+        data["error"] = public_error(error)
     return _envelope(event_type, "pipeline_id", pipeline_id, timestamp, data, user_id, metadata)

@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..clock import aware, utcnow
+from ..redact import public_message
 from .enums import Priority, TaskStatus, TaskType
 from .requests import REQUEST_MODELS, TaskRequest
 from .task import Task, TaskError
@@ -71,7 +72,8 @@ def task_from_row(m: Mapping[Any, Any]) -> Task:
     """A ``Task`` from column values (a fetched row's mapping, or a dict just inserted)."""
     fields = _task_fields(m)
     if m["error_code"]:
-        fields["error"] = TaskError(code=m["error_code"], message=m["error_message"] or "",
+        message = public_message(m["error_message"], shared=False)  # rows older than the redaction too
+        fields["error"] = TaskError(code=m["error_code"], message=message or "",
                                     retryable=bool(m["error_retryable"]))
     fields.update(created_at=aware(m["created_at"]) or utcnow(), started_at=aware(m["started_at"]),
                   finished_at=aware(m["finished_at"]), next_attempt_at=aware(m["next_attempt_at"]))

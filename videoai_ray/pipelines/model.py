@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ..models import Task, TaskError, TaskType
+from ..redact import public_error
 
 _ID_NAMESPACE = uuid.UUID("0b7c4f0e-2f57-4b8a-9d3e-5c0b1f6a7e21")
 
@@ -118,7 +119,7 @@ def build_record(row: dict[str, Any], tasks: dict[str, Task],
                                status=t.status.value, progress=t.progress, provider=t.provider,
                                output=show(t.output, tid) if show else t.output, error=t.error, cost=t.cost))
     return PipelineRecord(id=row["id"], status=status, user_id=row["user_id"], created_at=row["created_at"],
-                          finished_at=row["finished_at"], error=row["error"], metadata=row["meta"] or {},
+                          finished_at=row["finished_at"], error=public_error(row["error"]), metadata=row["meta"] or {},
                           idempotency_key=row["idempotency_key"], steps=steps)
 
 

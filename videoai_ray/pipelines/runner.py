@@ -21,6 +21,7 @@ from ..artifacts import ArtifactStore, public_output
 from ..errors import InvalidTransition, PipelineNotFound, VideoAIError
 from ..models import EventType, Task, TaskStatus
 from ..models.events import pipeline_event_payload
+from ..redact import public_error
 from ..store import utcnow
 from . import rows
 from .model import PipelineStatus, build_record, step_task_id
@@ -53,8 +54,9 @@ class PipelineRunner:
         self.engine = state.store.engine
         self.instance = state.store.instance
         self.artifacts = ArtifactStore(state.settings.artifacts_root)
-        # validation of resolved step inputs, exactly as for any submission
-        self.media = MediaService(state.settings, None, state.store)
+        # validation of resolved step inputs, as for any submission (URLs by name only: nothing in
+        # the Scheduler waits on DNS; the worker that fetches an input resolves and checks it)
+        self.media = MediaService(state.settings, None, state.store, resolve_dns=False)
         self.dirty: set[str] = set()
         self._wake: asyncio.Event | None = None
 
@@ -208,6 +210,7 @@ class PipelineRunner:
     async def _end(self, row: dict[str, Any], tasks: dict[str, Task], status: PipelineStatus,
                    error: dict[str, Any] | None) -> None:
         """Write the pipeline's end and its event (one transaction), then cancel what still runs."""
+        error = public_error(error)
         events = []
         if row["webhook_url"]:
             from ..webhooks.outbox import WebhookEvent

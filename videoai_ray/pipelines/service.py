@@ -57,7 +57,7 @@ class PipelineService:
             from ..webhooks import InvalidWebhookURL, validate_webhook_url
 
             try:
-                validate_webhook_url(parsed.webhook_url, self.media.settings)
+                validate_webhook_url(parsed.webhook_url, self.media.settings, resolve_dns=self.media.resolve_dns)
             except InvalidWebhookURL as e:
                 raise InvalidRequest(f"webhook_url: {str(e).removeprefix('webhook_url: ')}",
                                      field="webhook_url") from None

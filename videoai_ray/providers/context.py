@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from .. import fault_points, netguard
 from ..artifacts import ArtifactStore
 from ..errors import InvalidInput
+from ..resolver import resolver_for
 from ..settings import Settings
 from .base import ProviderContext
 from .remote_job import RemoteJob
@@ -115,7 +116,8 @@ class AttemptContext(ProviderContext):
             raise InvalidInput("the input must be an http(s) URL or a file uploaded with the SDK")
         suffix = Path(urlparse(url).path).suffix[:16]
         dest = self.tmpdir / ("input" + (suffix if suffix.isascii() else ""))
-        return netguard.download(url, dest, max_bytes=limit, allowlist=self.settings.url_allowlist)
+        return netguard.download(url, dest, max_bytes=limit, allowlist=self.settings.url_allowlist,
+                                resolver=resolver_for(self.settings))
 
     def _open_upload(self, ref: str, limit: int) -> Path:
         store = ArtifactStore(self.settings.artifacts_root)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..models.record import Active
+from ..redact import public_message
 from .queue import AgingQueue
 
 if TYPE_CHECKING:
@@ -77,7 +78,9 @@ class SchedulerState:
             q.remove(act.id)
 
     def change(self, task_id: str, **values: Any) -> None:
-        """Columns of a task to write at the next flush."""
+        """Columns of a task to write at the next flush (an error message as it may be shown)."""
+        if values.get("error_message"):
+            values["error_message"] = public_message(values["error_message"], shared=False)
         self.changes.setdefault(task_id, {"id": task_id}).update(values)
 
     def next_finish_seq(self) -> int:

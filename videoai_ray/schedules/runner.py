@@ -57,8 +57,10 @@ class ScheduleRunner:
         self.state, self.intake, self.pipelines = state, intake, pipelines
         self.engine = state.store.engine
         self.instance = state.settings.instance
-        #: validation and preparation of each tick's submission, exactly as for a user's request
-        self.service = MediaService(state.settings, None, state.store)
+        #: validation and preparation of each tick's submission, as for a user's request, except
+        #: that URLs are checked by name only: nothing on the Scheduler's loop waits on DNS (they
+        #: were resolved and checked when the schedule was created, and are again where used)
+        self.service = MediaService(state.settings, None, state.store, resolve_dns=False)
         self._wake: asyncio.Event | None = None
 
     # -- the loop ------------------------------------------------------------------------------
@@ -122,8 +124,8 @@ class ScheduleRunner:
         error = None
         items: list[dict[str, Any]] = []
         try:
-            for tick, ticks, catch_up in runs:
-                items.extend(submissions(self.service, row, tick, ticks, catch_up=catch_up))
+            # validation is blocking work (the store, the experiments): off the event loop
+            items = await asyncio.to_thread(self._submissions, row, runs)
         except InvalidRequest as e:
             # the target no longer validates (a setting changed): this pass runs nothing
             error, items = e.message, []
@@ -146,6 +148,10 @@ class ScheduleRunner:
             values.update(last_tick_at=last, last_task_id=tick_run_id(target, row["id"], last))
         change_schedule(self.engine, row["id"], None, instance=self.instance, **values)
         return len(items)
+
+    def _submissions(self, row: dict[str, Any], runs: list[tuple[datetime, int, bool]]) -> list[dict[str, Any]]:
+        return [item for tick, ticks, catch_up in runs
+                for item in submissions(self.service, row, tick, ticks, catch_up=catch_up)]
 
     # -- changes (called through the Scheduler's ``schedule_op``) ------------------------------
 

@@ -14,14 +14,14 @@ import contextlib
 import functools
 import logging
 import random
-import socket
 import time
 from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy import Engine
 
-from ..netguard import AsyncPinnedTransport, refusal
+from ..netguard import AsyncPinnedTransport, refusal, transient
+from ..resolver import resolver_for
 from ..settings import Settings
 from .policy import DeliveryResult, next_state, parse_retry_after, retryable_status
 from .repo import Due, claim_due, next_due_at, save_attempt, signing_secrets
@@ -85,7 +85,7 @@ class DeliveryWorker:
         limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
         self.client = httpx.AsyncClient(
             timeout=settings.webhook_timeout, follow_redirects=False, trust_env=False,
-            transport=AsyncPinnedTransport(settings.url_allowlist, limits=limits),
+            transport=AsyncPinnedTransport(settings.url_allowlist, resolver_for(settings), limits=limits),
         )
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -211,8 +211,8 @@ class DeliveryWorker:
             except httpx.TransportError as e:
                 refused = refusal(e)
                 if refused is not None:
-                    # A name that does not resolve may resolve later; a private address will not change.
-                    return result(False, isinstance(refused.__cause__, socket.gaierror), None, f"refused: {refused}")
+                    # A name that does not resolve (in time) may resolve later; a private address will not change.
+                    return result(False, transient(refused), None, f"refused: {refused}")
                 return result(False, True, None, f"{type(e).__name__}: {e}")
             code = response.status_code
             if code in _REDIRECT_CODES and "location" in response.headers:

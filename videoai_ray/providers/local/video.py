@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ...errors import InvalidInput, PermanentError, RetryableError
 from ...models import TaskRequest, TaskType, VideoGenerationRequest
+from ...redact import public_message
 from ..base import Provider, ProviderContext
 from ._frames import RESOLUTIONS, FrameSource
 from ._mux import MuxInputs, audio_seconds, write_ass
@@ -96,7 +97,8 @@ class ProceduralVideoProvider(Provider):
                 img.load()
                 return img.copy()
         except (UnidentifiedImageError, OSError) as exc:
-            raise InvalidInput(f"image_url is not a readable image: {exc}") from exc
+            # PIL names the scratch file it read: the message says what, never where
+            raise InvalidInput(f"image_url is not a readable image: {public_message(str(exc), shared=False)}") from exc
 
     async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
         if not isinstance(request, VideoGenerationRequest):
@@ -174,7 +176,7 @@ class ProceduralVideoProvider(Provider):
         if rc != 0:
             out.unlink(missing_ok=True)
             lines = [ln.strip() for ln in stderr_path.read_text(errors="replace").splitlines() if ln.strip()]
-            tail = " | ".join(lines[:3])[:600] or "(no output)"  # ffmpeg states the cause first
+            tail = public_message(" | ".join(lines[:3])[:600], shared=False) or "(no output)"  # the cause comes first
             if rc < 0:
                 raise RetryableError(f"ffmpeg encoder was killed by signal {-rc}: {tail}")
             raise PermanentError(f"ffmpeg encoder failed with exit code {rc}: {tail}")

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 
 from ...errors import InvalidInput, PermanentError
 from ...models import AudioTranscriptionRequest, TaskRequest, TaskType
+from ...redact import public_message
 from ...settings import Settings
 from ..base import ProviderContext
 from ..model import ModelProvider
@@ -265,7 +266,9 @@ class LocalWhisperProvider(ModelProvider):
                 word_timestamps=True, vad_filter=True, batch_size=self.chunk_batch_size,
             )
         except Exception as exc:  # PyAV could not decode the input
-            raise InvalidInput(f"could not decode audio from {request.audio_url}: {exc}") from exc
+            # PyAV names the scratch file it read: the message says what, never where
+            why = public_message(str(exc), shared=False)
+            raise InvalidInput(f"could not decode audio from {request.audio_url}: {why}") from exc
         duration = float(info.duration)
         segments: list[dict[str, Any]] = []
         words: list[dict[str, Any]] = []
