@@ -80,6 +80,19 @@ class PipelineNotFound(TaskNotFound):
     code = "pipeline_not_found"
 
 
+class QuotaExceeded(VideoAIError):
+    """A per-user cap of the deployment (a setting) is reached; ``limit`` names the setting
+    (``VIDEOAI_USER_MAX_SCHEDULES``), ``maximum`` its value. Nothing was stored."""
+
+    code = "quota_exceeded"
+
+    # defaults: an exception is rebuilt from its message alone when it crosses processes
+    def __init__(self, message: str, limit: str = "", maximum: int = 0, **details: Any) -> None:
+        super().__init__(message, errors=[{"limit": limit, "max": maximum}], **details)
+        self.limit = limit
+        self.maximum = maximum
+
+
 class InvalidTransition(VideoAIError):
     """The task is not in a state that allows this operation."""
 

@@ -97,6 +97,15 @@ class Settings(BaseSettings):
     #: (``PUT /budget``, ``client.set_budget``) can only be lower
     user_daily_budget_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
+    # -- per-user caps on what keeps running on its own (schedules, experiments) --
+    #: schedules one user may hold that can still fire (active or paused; ``None``: no cap)
+    user_max_schedules: int | None = Field(default=100, ge=1)
+    #: the shortest time between two firings of one cron schedule, checked at creation over its
+    #: next 256 firings (0: no minimum)
+    schedule_min_interval_seconds: float = Field(default=60.0, ge=0, le=86_400, allow_inf_nan=False)
+    #: running experiments one user may own (``None``: no cap)
+    user_max_experiments: int | None = Field(default=20, ge=1)
+
     # -- cache (the VideoAI API contract's TTLs) --
     cache_enabled: bool = True
     #: who shares a cached result: ``user`` (default), ``tenant`` (the token's ``tenant`` claim),

@@ -43,6 +43,8 @@ def api_settings(home: Path) -> Settings:
         webhook_timeout=2.0, webhook_progress_interval=0,
         # generous: the whole session calls from 127.0.0.1, and some tests send bad tokens on purpose
         auth_failures_per_minute=2000,
+        # every-second crons (the default minimum interval between a schedule's firings is 60 s)
+        schedule_min_interval_seconds=1,
     )
 
 

@@ -91,3 +91,20 @@ def test_report_reads_the_arms_of_its_tasks(any_store: TaskStore) -> None:
     assert comp["arm"] == "h" and comp["success_rate_diff"] == -0.5
     assert comp["latency_p50_diff_s"] == 0.0  # 2.0 (one completed) minus 2.0 (median of 1 and 3)
     assert any_store.get(rows[0]["id"]).experiment_arm == "fast"  # type: ignore[union-attr]
+
+
+def test_concurrent_inserts_of_one_owner_stop_at_the_cap(any_store: TaskStore) -> None:
+    """The count and the insert are one step per owner (a lock on PostgreSQL, the write lock
+    on SQLite): eight at once with room for three store exactly three."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = any_store.engine
+    stopped = make("dora", 50)
+    insert_experiment(engine, stopped, instance="i1")
+    stop_experiment(engine, stopped.id, "dora", instance="i1")  # stopped: not counted
+    insert_experiment(engine, make("erin", 50), instance="i1")  # another owner's
+    with ThreadPoolExecutor(8) as pool:
+        refused = list(pool.map(lambda _: insert_experiment(engine, make("dora", 1), 3, instance="i1"), range(8)))
+    assert sorted(refused, key=str) == [3, 3, 3, 3, 3, None, None, None]
+    assert len([e for e in running_experiments(engine, instance="i1") if e.owner_id == "dora"]) == 3
+    assert len(list_experiments(engine, "dora", instance="i1")) == 4

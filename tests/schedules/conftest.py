@@ -15,8 +15,10 @@ from videoai_ray.scheduler import kill_scheduler
 
 
 def _start(home: Path, instance: str, database_url: str | None = None) -> vai.Client:
+    # every-second crons: the tests need ticks quickly (the default minimum interval is 60 s)
     settings = vai.Settings(home=home, instance=instance, prefetch=0, retry_schedule=(0.2, 0.4),
-                            fault_kill_file=home / "kill", database_url=database_url)
+                            fault_kill_file=home / "kill", database_url=database_url,
+                            schedule_min_interval_seconds=1)
     kill_scheduler(settings)
     return vai.connect(settings=settings, providers=[NoopProvider(), FixedLatencyProvider(0.05, 8, name="lat")])
 

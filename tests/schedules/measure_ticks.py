@@ -21,7 +21,8 @@ from videoai_ray.scheduler import NAMESPACE, kill_scheduler, scheduler_name
 
 
 def main(seconds: int) -> None:
-    settings = vai.Settings(home=Path(tempfile.mkdtemp()), instance="m-sched", prefetch=0)
+    settings = vai.Settings(home=Path(tempfile.mkdtemp()), instance="m-sched", prefetch=0,
+                            schedule_min_interval_seconds=1)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, namespace=NAMESPACE)
     client = vai.connect(settings=settings, providers=[NoopProvider()])
     s = client.schedule("image_generation", {"prompt": "m", "provider": "noop", "use_cache": False},

@@ -9,7 +9,7 @@ import pytest
 
 from videoai_ray.errors import InvalidRequest
 from videoai_ray.schedules.targets import tick_task_id
-from videoai_ray.schedules.timing import MAX_SCAN, check_cron, due_ticks, next_runs, zone
+from videoai_ray.schedules.timing import MAX_SCAN, check_cron, cron_ticks, due_ticks, min_gap, next_runs, zone
 
 NY = zone("America/New_York")
 LISBON = zone("Europe/Lisbon")
@@ -99,3 +99,34 @@ def test_a_long_outage_of_an_uneven_cron_is_counted_from_the_mean_spacing():
     plan = due_ticks("0,10 * * * * *", zone("UTC"), first, first + timedelta(minutes=20_000, seconds=5))
     assert len(plan.due) == MAX_SCAN and abs(plan.count - 40_001) <= 40  # an estimate, within 0.1 %
     assert plan.next_run_at == first + timedelta(minutes=20_000, seconds=10)
+
+
+def test_ticks_end_with_the_calendar_instead_of_overflowing():
+    # the last midnight of year 9999 is the last tick; there is none after it (was OverflowError)
+    assert list(cron_ticks("0 0 * * *", zone("UTC"), utc(9999, 12, 30, 12))) == [utc(9999, 12, 31)]
+    assert next_runs("0 0 * * *", None, zone("UTC"), utc(9999, 12, 31, 1), 5) == []
+    plan = due_ticks("0 0 * * *", zone("UTC"), utc(9999, 12, 31), utc(9999, 12, 31, 1))
+    assert plan.due == [utc(9999, 12, 31)] and plan.next_run_at is None
+
+
+@pytest.mark.parametrize(("cron", "tz", "gap"), [
+    ("* * * * * *", "UTC", 1.0),
+    ("*/10 * * * *", "UTC", 600.0),
+    ("0,10 * * * * *", "UTC", 10.0),
+    # 30 s apart only on 29 February: the next one falls within the firings looked at
+    ("0,30 0 0 29 2 *", "UTC", 30.0),
+    # a daily job: 23 hours across the spring change of New York (2027-03-14), 24 otherwise
+    ("30 3 * * *", "America/New_York", 23 * 3600.0),
+    ("0 0 1 1 *", "UTC", 365 * 86400.0),
+])
+def test_the_shortest_gap_between_firings(cron, tz, gap):
+    assert min_gap(cron, zone(tz), utc(2026, 12, 1)) == gap
+
+
+def test_a_cron_that_fires_once_in_decades_has_no_gap_to_speak_of():
+    # the fifth Friday of February (a 29 February on a Friday): 2036, then 2064
+    assert min_gap("0 0 * 2 5#5", zone("UTC"), utc(2026, 12, 1)) is None
+    assert min_gap("0 0 * 2 5#5", zone("UTC"), utc(2064, 2, 15)) == (datetime(2092, 2, 29) - datetime(2064, 2, 29)
+                                                                      ).total_seconds()
+    # one firing left before the calendar ends: no gap at all
+    assert min_gap("0 0 1 1 *", zone("UTC"), utc(9999, 6, 1)) is None

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from videoai_ray.errors import InvalidRequest
+from videoai_ray.schedules.service import new_schedule_row
 from videoai_ray.service import MediaService
 from videoai_ray.store import TaskStore
 from videoai_ray.store.schedules import list_schedules
@@ -21,6 +22,9 @@ def service(settings):
     store = TaskStore(settings.db_url, instance=settings.instance)
     yield MediaService(settings, None, store)
     store.close()
+
+
+ROW_ARGS = {"user_id": "ana", "http": False, "tenant": None, "now": datetime.now(UTC)}
 
 
 def future(seconds: float = 3600) -> str:
@@ -54,6 +58,20 @@ BAD = [
     ({"cron": "0 3 * * *", "target": TASK, "colour": "blue"}, "colour"),
     ({"cron": "0 3 * * *", "target": {"task": {"task_type": "image_generation", "input_data": {
         "prompt": "x", "webhook_url": "http://10.0.0.1/hook"}}}}, "target.task.input_data.webhook_url"),
+    ({"cron": "0 3 * * *", "target": {"task": None}}, "target"),
+    ({"cron": "0 3 * * *", "target": {"task": TASK["task"], "pipeline": None}}, "target"),
+    # the ends of the calendar: their UTC time is off its ends (it was an OverflowError, a 500)
+    ({"at": "9999-12-31T23:59:59-05:00", "target": TASK}, "at"),
+    ({"at": "0001-01-01T00:00:00+01:00", "target": TASK}, "at"),
+    ({"at": "9999-12-31T23:30:00", "timezone": "America/New_York", "target": TASK}, "at"),
+    # valid in UTC, but not in the schedule's zone (Tokyo is 10000-01-01), nor sensible
+    ({"at": "9999-12-31T23:59:59Z", "timezone": "Asia/Tokyo", "target": TASK}, "at"),
+    ({"at": "2300-01-01T00:00:00Z", "target": TASK}, "at"),
+    # firing more often than the minimum interval (60 s by default)
+    ({"cron": "* * * * * *", "target": TASK}, "cron"),
+    ({"cron": "0,30 * * * * *", "target": TASK}, "cron"),
+    # close together only on 29 February (within the next four years)
+    ({"cron": "0,30 0 0 29 2 *", "target": TASK}, "cron"),
 ]
 
 
@@ -72,9 +90,35 @@ def test_a_bad_schedule_names_the_field_and_stores_nothing(service, body, field)
     refused(service, body, field)
 
 
-def test_a_naive_at_is_read_in_the_schedules_time_zone(service):
-    from videoai_ray.schedules.service import new_schedule_row
+def test_the_minimum_interval_is_a_setting(settings):
+    """Exactly the minimum is allowed; 0 turns the check off; the error names the setting."""
+    store = TaskStore(settings.db_url)
+    try:
+        strict = MediaService(settings.model_copy(update={"schedule_min_interval_seconds": 3600}), None, store)
+        with pytest.raises(InvalidRequest) as info:
+            new_schedule_row(strict, {"cron": "*/30 * * * *", "target": TASK}, **ROW_ARGS)
+        assert info.value.field == "cron" and "1800 s" in info.value.message
+        assert "VIDEOAI_SCHEDULE_MIN_INTERVAL_SECONDS" in info.value.message
+        assert new_schedule_row(strict, {"cron": "0 * * * *", "target": TASK}, **ROW_ARGS)["cron"] == "0 * * * *"
+        off = MediaService(settings.model_copy(update={"schedule_min_interval_seconds": 0}), None, store)
+        assert new_schedule_row(off, {"cron": "* * * * * *", "target": TASK}, **ROW_ARGS)["cron"] == "* * * * * *"
+    finally:
+        store.close()
 
+
+def test_the_last_allowed_at_and_a_rare_cron_are_accepted(service):
+    from videoai_ray.schedules.service import schedule_view
+
+    ahead = (datetime.now(UTC) + timedelta(days=365 * 99)).replace(microsecond=0)
+    row = new_schedule_row(service, {"at": ahead.isoformat(), "timezone": "Pacific/Kiritimati", "target": TASK},
+                           **ROW_ARGS)
+    assert row["at"] == ahead and schedule_view(row)["next_runs"][0]["utc"] == ahead.isoformat()
+    # the fifth Friday of February: once in 28 years or more
+    rare = new_schedule_row(service, {"cron": "0 0 * 2 5#5", "target": TASK}, **ROW_ARGS)
+    assert len(schedule_view(rare, 100)["next_runs"]) == 100
+
+
+def test_a_naive_at_is_read_in_the_schedules_time_zone(service):
     now = datetime.now(UTC)
     row = new_schedule_row(service, {"at": "2099-07-01T09:00:00", "timezone": "Europe/Lisbon", "target": TASK},
                            user_id="ana", http=False, tenant=None, now=now)
@@ -124,7 +168,7 @@ def test_a_bad_pipeline_target_names_the_field_and_stores_nothing(service, body,
 
 
 def test_a_pipeline_target_is_stored_as_validated_and_shown_without_secrets(service):
-    from videoai_ray.schedules.service import new_schedule_row, schedule_view
+    from videoai_ray.schedules.service import schedule_view
 
     spec = {"steps": [{"id": "a", "task_type": "image_generation",
                        "input": {"prompt": "x", "webhook_secret": "step-secret-123"}},

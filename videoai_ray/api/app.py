@@ -25,6 +25,7 @@ from .deps import BEARER_SCHEME
 from .errors import ErrorBody, install_error_handlers
 from .fastpath import FastRoutes, fast_table
 from .limits import BodySizeLimit
+from .routes_batches import BudgetBody
 from .routes_batches import router as batches_router
 from .routes_experiments import router as experiments_router
 from .routes_pipelines import router as pipelines_router
@@ -50,7 +51,7 @@ ROUTERS = (submit_router, tasks_router, batches_router, pipelines_router, system
 
 #: schemas referenced by routes that read their body themselves
 _BODY_MODELS: list[type[BaseModel]] = [*REQUEST_MODELS.values(), BatchItem, PipelineSpec, ExperimentSpec,
-                                        ScheduleRequest, ErrorBody]
+                                        ScheduleRequest, BudgetBody, ErrorBody]
 
 
 def create_app(ctx: ApiContext) -> FastAPI:

@@ -9,6 +9,7 @@ is logged with its trace and answered as a bare ``internal_error`` (never a stac
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,8 +18,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path, get_route_path
 
-from ..errors import Forbidden, IdempotencyConflict, InvalidRequest, InvalidTransition, TaskNotFound, VideoAIError
+from ..errors import (
+    Forbidden,
+    IdempotencyConflict,
+    InvalidRequest,
+    InvalidTransition,
+    QuotaExceeded,
+    TaskNotFound,
+    VideoAIError,
+)
 
 log = logging.getLogger("videoai.api")
 
@@ -29,6 +39,7 @@ STATUS_FOR: dict[type[VideoAIError], int] = {
     TaskNotFound: 404,
     InvalidTransition: 409,
     Forbidden: 403,
+    QuotaExceeded: 409,
 }
 
 
@@ -107,10 +118,33 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
                413: "request_too_large", 429: "rate_limited"}
 
 
-async def _http_exception(_: Request, exc: Exception) -> JSONResponse:
+async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error" if exc.status_code < 500 else "internal_error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers or {})
+    message = str(exc.detail)
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed(request) or headers.get("Allow", "")
+        message = f"{request.method} is not allowed on this path; it allows {headers['Allow'] or 'nothing'}"
+    return error_response(exc.status_code, code, message, headers=headers)
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _allowed(request: Request) -> str | None:
+    """Every method the published document gives the request's path (``None``: a path it does not
+    list). The router's own 405 names only the methods of the first route on the path: ``GET`` for
+    ``/budget``, whose ``PUT`` is another route."""
+    app = request.app
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = [(compile_path(path)[0], {m.upper() for m in ops if m in _HTTP_METHODS})
+                 for path, ops in app.openapi()["paths"].items()]
+        app.state.allow_table = table
+    path = get_route_path(request.scope)
+    methods = set().union(*(ms for regex, ms in table if regex.match(path)))
+    return ", ".join(sorted(methods)) or None
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

@@ -3,16 +3,18 @@ an unknown one), their own daily budget, and what their tasks cost per day and p
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..service import field_error
 from .auth import Caller
 from .context import ApiContext, get_context
-from .deps import authorized
+from .deps import authorized, json_body, json_body_schema, json_object
 from .errors import ERROR_RESPONSES, ErrorBody
 
 router = APIRouter(tags=["batches and budgets"])
@@ -98,12 +100,20 @@ def get_budget(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(g
 
 
 @router.put("/budget", response_model=Budget, summary="Set your daily budget", responses=ERROR_RESPONSES,
+            openapi_extra=json_body_schema("BudgetBody"),
             description="Before an attempt of one of your tasks starts, its estimated cost plus what your "
                         "tasks spent today (UTC) and hold in flight must fit the lower of this budget and the "
-                        "deployment's cap, or the task fails with `budget_exceeded`.")
-def put_budget(body: BudgetBody, caller: Caller = Depends(authorized),
-               ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    return JSONResponse(ctx.service.set_budget(caller.user_id, body.budget_usd))
+                        "deployment's cap, or the task fails with `budget_exceeded`. A body that is not "
+                        "JSON (or not UTF-8) is a 422 naming `body`, as on every route.")
+async def put_budget(request: Request, caller: Caller = Depends(authorized),
+                     ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    # read like every other body (``json_body``), not by FastAPI, whose answer to a body that is
+    # not UTF-8 is an undocumented 400
+    try:
+        body = BudgetBody.model_validate(json_object(await json_body(request)))
+    except ValidationError as e:
+        raise field_error(e.errors()) from None
+    return JSONResponse(await asyncio.to_thread(ctx.service.set_budget, caller.user_id, body.budget_usd))
 
 
 @router.get("/spend", response_model=Spend, summary="Your spend per day and provider", responses=ERROR_RESPONSES)

@@ -112,14 +112,17 @@ class ExperimentReport(BaseModel):
 
 
 @router.post("", status_code=201, response_model=ExperimentView, summary="Start an experiment",
-             responses={**ERROR_RESPONSES, 403: {"model": ErrorBody, "description": "needs an admin token"}},
+             responses={**ERROR_RESPONSES, 403: {"model": ErrorBody, "description": "needs an admin token"},
+                        409: {"model": ErrorBody, "description": "`quota_exceeded`: you already run "
+                                                                 "`VIDEOAI_USER_MAX_EXPERIMENTS` experiments"}},
              openapi_extra=json_body_schema("ExperimentSpec"))
 async def create_experiment(request: Request, caller: Caller = Depends(authorized),
                             ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     """Body: `ExperimentSpec`. From now on, tasks of its `task_type` submitted without `provider=`
     (by you, or by `user_id` / every user with an admin token; with `metadata` pairs, only tasks
     carrying them) get an arm by weight and run on its provider. Bad input is a 422 naming the
-    field (`arms[1].provider`), and nothing is stored."""
+    field (`arms[1].provider`), and nothing is stored; so is one past the cap on your running
+    experiments (409 `quota_exceeded`)."""
     body = json_object(await json_body(request))
     exp = await asyncio.to_thread(ctx.service.experiments.create, body, caller.user_id, admin=caller.admin)
     return JSONResponse(exp, status_code=201, headers={"Location": f"{request.url.path}/{exp['id']}"})

@@ -1,6 +1,7 @@
 """Scheduled tasks over HTTP: a user's own schedules (another user's id answers 404 like an
-unknown one). A bad cron expression, time zone, ``at`` or target answers 422 naming the field,
-and nothing is stored."""
+unknown one). A bad cron expression (or one firing more often than the minimum interval), time
+zone, ``at`` or target answers 422 naming the field, one past the user's cap 409, and nothing is
+stored."""
 
 from __future__ import annotations
 
@@ -64,11 +65,14 @@ class ScheduleList(BaseModel):
 
 
 @router.post("/schedules", status_code=201, response_model=ScheduleView, summary="Create a schedule",
-             responses=ERROR_RESPONSES, openapi_extra=json_body_schema("ScheduleRequest"),
+             responses={**ERROR_RESPONSES, 409: {"model": ErrorBody, "description": (
+                 "`quota_exceeded`: you already hold `VIDEOAI_USER_MAX_SCHEDULES` active or paused schedules")}},
+             openapi_extra=json_body_schema("ScheduleRequest"),
              description="Run a task or a pipeline on a cron expression in an IANA time zone, or once `at` a time. "
                          "Each tick runs exactly once, across restarts of the Scheduler; ticks missed "
                          "while it was down follow `misfire` (`run_once`: one catch-up run, the default; "
-                         "`skip`: none).")
+                         "`skip`: none). A cron that fires more often than "
+                         "`VIDEOAI_SCHEDULE_MIN_INTERVAL_SECONDS` is refused (422 naming `cron`).")
 async def create_schedule(request: Request, caller: Caller = Depends(authorized),
                           ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     body = json_object(await json_body(request))

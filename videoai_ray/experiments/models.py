@@ -42,9 +42,12 @@ class ExperimentSpec(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     task_type: TaskType
-    arms: list[ArmSpec] = Field(min_length=2, max_length=10)
+    arms: list[ArmSpec] = Field(min_length=2, max_length=10,
+                                description="each arm's name (`name`, default: its `provider`) must be unique: "
+                                            "two arms on one provider need names of their own")
     #: the arm the others are compared with (default: the first)
-    baseline: str | None = Field(default=None, min_length=1, max_length=64)
+    baseline: str | None = Field(default=None, min_length=1, max_length=64,
+                                 description="the name of one of the arms (default: the first)")
     #: only this user's tasks (default: the creator's own); another user's needs an admin token
     user_id: str | None = Field(default=None, min_length=1, max_length=128)
     #: every user's tasks (an admin token, or the SDK)

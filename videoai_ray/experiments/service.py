@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ExperimentNotFound, Forbidden
+from ..errors import ExperimentNotFound, Forbidden, QuotaExceeded
 from ..store import utcnow
 from .models import Experiment, ExperimentSpec, check_providers, new_experiment_id, parse_spec
 from .report import build_report
@@ -29,7 +29,8 @@ class ExperimentService:
     def create(self, body: Mapping[str, Any] | ExperimentSpec, owner_id: str, *,
                admin: bool = False) -> dict[str, Any]:
         """Store and start an experiment; ``InvalidRequest`` naming the field for bad input,
-        ``Forbidden`` for another user's or everyone's traffic without ``admin``. Nothing is
+        ``Forbidden`` for another user's or everyone's traffic without ``admin``,
+        ``QuotaExceeded`` when the owner already runs ``user_max_experiments``. Nothing is
         stored unless every check passes."""
         spec = parse_spec(body)
         if spec.all_users and not admin:
@@ -47,7 +48,13 @@ class ExperimentService:
         )
         from ..store.experiments import insert_experiment
 
-        insert_experiment(self.media.store.engine, exp, instance=self.media.store.instance)
+        cap = self.media.settings.user_max_experiments
+        running = insert_experiment(self.media.store.engine, exp, cap, instance=self.media.store.instance)
+        if running is not None:
+            assert cap is not None
+            raise QuotaExceeded(f"experiments: you run {running} experiments, the most one user may "
+                                f"(VIDEOAI_USER_MAX_EXPERIMENTS={cap}); stop one first",
+                                limit="VIDEOAI_USER_MAX_EXPERIMENTS", maximum=cap)
         self.media.router.invalidate()
         return exp.public()
 

@@ -65,7 +65,9 @@ class PipelineStep(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(min_length=1, max_length=40)
+    # the pattern is published in the schema; ``_id`` checks it with a plainer message
+    id: str = Field(min_length=1, max_length=40, json_schema_extra={"pattern": STEP_ID.pattern},
+                    description="unique in the pipeline: a letter, then letters, digits, `_` or `-`")
     task_type: TaskType
     input: dict[str, Any]
     #: steps that must complete first even though this one reads nothing from them
@@ -97,7 +99,8 @@ class PipelineSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    steps: list[PipelineStep] = Field(min_length=1, max_length=MAX_STEPS)
+    steps: list[PipelineStep] = Field(min_length=1, max_length=MAX_STEPS,
+                                      description="each with an `id` of its own (a repeated id is refused)")
     #: the priority of steps that do not set their own
     priority: Priority = Priority.MEDIUM
     #: where ``pipeline.completed`` / ``pipeline.failed`` / ``pipeline.cancelled`` are POSTed

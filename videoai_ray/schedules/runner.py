@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, QuotaExceeded
 from ..scheduler.faults import kill_if_armed_for
 from ..store import utcnow
 from ..store.schedules import (
@@ -32,6 +32,7 @@ from ..store.schedules import (
     earliest_due,
     get_schedule,
     insert_schedule,
+    live_schedules,
 )
 from .targets import launch, stored_runs, submissions, tick_run_id
 from .timing import cron_ticks, due_ticks, zone
@@ -156,14 +157,23 @@ class ScheduleRunner:
     # -- changes (called through the Scheduler's ``schedule_op``) ------------------------------
 
     def call(self, op: str, *args: Any) -> bool:
-        """Apply one change: ``create(row)``, ``pause|resume|delete(schedule_id, user_id)``."""
+        """Apply one change: ``create(row, max_schedules)``, ``pause|resume|delete(schedule_id, user_id)``."""
         ops: dict[str, Callable[..., bool]] = {"create": self.create, "pause": self.pause,
                                                "resume": self.resume, "delete": self.delete}
         done = ops[op](*args)
         self.wake()
         return done
 
-    def create(self, row: dict[str, Any]) -> bool:
+    def create(self, row: dict[str, Any], max_schedules: int | None = None) -> bool:
+        """Store a new schedule; ``QuotaExceeded`` when its user already holds ``max_schedules``
+        that can still fire (counted here, between passes, so two creates cannot both pass)."""
+        if max_schedules is not None and get_schedule(self.engine, row["id"], instance=self.instance) is None:
+            held = live_schedules(self.engine, row["user_id"], instance=self.instance)
+            if held >= max_schedules:
+                raise QuotaExceeded(
+                    f"schedules: you hold {held} active or paused schedules, the most one user may "
+                    f"(VIDEOAI_USER_MAX_SCHEDULES={max_schedules}); delete one first",
+                    limit="VIDEOAI_USER_MAX_SCHEDULES", maximum=max_schedules)
         insert_schedule(self.engine, {**row, "instance": self.instance})
         return True
 

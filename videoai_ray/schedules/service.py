@@ -17,7 +17,7 @@ from ..store import utcnow
 from ..store.schedules import get_schedule, list_schedules, schedule_counts
 from .spec import ScheduleRequest
 from .targets import shown_target, validate_target
-from .timing import check_cron, cron_ticks, describe_time, next_runs, zone
+from .timing import check_at, check_cron, check_rate, cron_ticks, describe_time, next_runs, zone
 
 if TYPE_CHECKING:
     from ..service import MediaService
@@ -73,13 +73,10 @@ def new_schedule_row(service: MediaService, body: Mapping[str, Any] | ScheduleRe
         first = next(cron_ticks(req.cron, tz, now), None)
         if first is None:
             raise InvalidRequest(f"cron: {req.cron!r} never fires again", field="cron")
+        check_rate(req.cron, tz, now, service.settings.schedule_min_interval_seconds)
     else:
         assert req.at is not None
-        local = req.at if req.at.tzinfo is not None else req.at.replace(tzinfo=tz)
-        at = first = local.astimezone(UTC)
-        if at <= now:
-            raise InvalidRequest(f"at: {at.isoformat()} is in the past (now {now.isoformat()}); "
-                                 "a one-time schedule must be in the future", field="at")
+        at = first = check_at(req.at, tz, now)
     target = validate_target(service, req.target, http=http)
     return {
         "id": "sched_" + uuid.uuid4().hex, "user_id": user_id, "name": req.name, "cron": req.cron, "at": at,
@@ -98,9 +95,12 @@ class ScheduleService:
 
     def create(self, body: Mapping[str, Any] | ScheduleRequest, *, user_id: str, http: bool = False,
                tenant: str | None = None) -> dict[str, Any]:
-        """Validate and store a schedule; its view (``schedule_view``)."""
+        """Validate and store a schedule; its view (``schedule_view``). ``InvalidRequest`` naming
+        the field for bad input, ``QuotaExceeded`` when the user holds ``user_max_schedules``
+        already; nothing is stored then."""
         row = new_schedule_row(self.media, body, user_id=user_id, http=http, tenant=tenant, now=utcnow())
-        self._op("create", row)
+        # counted and stored in one step of the Scheduler (the schedules' single writer): no race
+        self._op("create", row, self.media.settings.user_max_schedules)
         return self.get(row["id"], user_id)
 
     def get(self, schedule_id: str, user_id: str, n_next: int = 5) -> dict[str, Any]:

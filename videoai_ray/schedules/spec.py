@@ -20,12 +20,23 @@ from ..pipelines.spec import PipelineSpec
 MisfirePolicy = Literal["run_once", "skip"]
 DEFAULT_MISFIRE: MisfirePolicy = "run_once"
 DEFAULT_GRACE_SECONDS = 60.0
+#: the kinds of target, one of which a schedule's ``target`` holds
+_KINDS = ("task", "pipeline")
+
+
+def _exactly_one_kind(schema: dict[str, Any]) -> None:
+    """The published schema says what ``_one_kind`` enforces: one key, whose value is not null."""
+    for kind in _KINDS:
+        prop = schema["properties"][kind]
+        prop.update(next(s for s in prop.pop("anyOf") if s.get("type") != "null"))
+        prop.pop("default", None)
+    schema.update(minProperties=1, maxProperties=1)
 
 
 class ScheduleTarget(BaseModel):
     """What each tick runs: exactly one of ``task`` or ``pipeline``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one_kind)
 
     task: BatchItem | None = Field(None, description="a task: `task_type`, `input_data`, optional `priority`")
     pipeline: PipelineSpec | None = Field(
@@ -36,14 +47,17 @@ class ScheduleTarget(BaseModel):
     @classmethod
     def _one_kind(cls, data: Any) -> Any:
         # before the kinds' own checks: with both given, the error is the choice, not their bodies
-        kinds = ("task", "pipeline")
-        if isinstance(data, dict) and set(data) <= set(kinds) and sum(data.get(k) is not None for k in kinds) != 1:
-            raise ValueError("give exactly one of 'task' or 'pipeline'")
+        # (an unknown key is left to ``extra="forbid"``, which names it)
+        if isinstance(data, dict) and set(data) <= set(_KINDS):
+            given = [k for k in _KINDS if k in data]
+            if len(given) != 1 or data[given[0]] is None:
+                raise ValueError("give exactly one of 'task' or 'pipeline'")
         return data
 
 
 class ScheduleRequest(BaseModel):
-    """A schedule: ``cron`` (in ``timezone``) or one time ``at``, and the target each tick runs."""
+    """A schedule: exactly one of ``cron`` (in ``timezone``) or one time ``at``, and the target
+    each tick runs."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -51,10 +65,11 @@ class ScheduleRequest(BaseModel):
     cron: str | None = Field(
         None, min_length=1, max_length=200,
         description="five fields (`minute hour day month weekday`), or six with seconds first; "
-                    "evaluated in `timezone`")
+                    "evaluated in `timezone`; two firings may not come closer than the deployment's "
+                    "minimum interval (`VIDEOAI_SCHEDULE_MIN_INTERVAL_SECONDS`, 60 s by default)")
     at: datetime | None = Field(
         None, description="one run at this time (ISO 8601; without an offset it is read in `timezone`); "
-                          "must be in the future")
+                          "must be in the future, and at most 100 years ahead")
     timezone: str = Field("UTC", min_length=1, max_length=64, description="IANA time zone, e.g. `Europe/Lisbon`")
     target: ScheduleTarget
     misfire: MisfirePolicy = Field(

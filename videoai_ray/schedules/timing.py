@@ -22,6 +22,15 @@ from ..errors import InvalidRequest
 #: most ticks one pass lists for one schedule (a 1 s cron down for ~3 hours, ~0.2 s of work); past
 #: it the rest are counted from the ticks' mean spacing instead of being listed one by one
 MAX_SCAN = 10_000
+#: how far ahead a one-time schedule's ``at`` may be (well inside the calendar's end, year 9999,
+#: in every time zone)
+MAX_AHEAD_YEARS = 100
+#: the firings of a cron that the rate check looks at: the next ``GAP_FIRINGS``, within
+#: ``GAP_HORIZON`` (28 years: the calendar's cycle of dates and weekdays from 1901 to 2099, so
+#: every day-of-month and weekday pattern a cron can name comes round in it); bounded, since it
+#: runs on every creation (at most ~0.05 s)
+GAP_FIRINGS = 256
+GAP_HORIZON = timedelta(days=28 * 366)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -45,9 +54,53 @@ def check_cron(expr: str) -> None:
 
 
 def cron_ticks(expr: str, tz: ZoneInfo, after: datetime) -> Iterator[datetime]:
-    """The ticks of ``expr`` strictly after ``after``, as UTC datetimes."""
-    for local in CronSim(expr, after.astimezone(tz)):
-        yield local.astimezone(UTC)
+    """The ticks of ``expr`` strictly after ``after``, as UTC datetimes; they end with the
+    calendar (year 9999) instead of raising ``OverflowError`` there."""
+    try:
+        ticks = CronSim(expr, after.astimezone(tz))
+        while True:
+            yield next(ticks).astimezone(UTC)
+    except (StopIteration, OverflowError):
+        return
+
+
+def min_gap(expr: str, tz: ZoneInfo, after: datetime) -> float | None:
+    """The shortest time in seconds between two consecutive ticks of ``expr`` among its next
+    ``GAP_FIRINGS`` after ``after`` within ``GAP_HORIZON`` (``None``: fewer than two there)."""
+    end = after + min(GAP_HORIZON, datetime.max.replace(tzinfo=UTC) - after)  # not past the calendar's end
+    ticks = itertools.takewhile(lambda t: t <= end, itertools.islice(cron_ticks(expr, tz, after), GAP_FIRINGS))
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(ticks)]
+    return min(gaps, default=None)
+
+
+def check_rate(cron: str, tz: ZoneInfo, now: datetime, min_interval: float) -> None:
+    """``InvalidRequest`` naming ``cron`` when two of its next firings come closer together than
+    ``min_interval`` seconds (``VIDEOAI_SCHEDULE_MIN_INTERVAL_SECONDS``)."""
+    gap = min_gap(cron, tz, now) if min_interval > 0 else None
+    if gap is not None and gap < min_interval:
+        raise InvalidRequest(
+            f"cron: {cron!r} fires {gap:g} s apart at its closest (over its next {GAP_FIRINGS} firings), more "
+            f"often than the minimum interval of {min_interval:g} s (VIDEOAI_SCHEDULE_MIN_INTERVAL_SECONDS)",
+            field="cron", limit="VIDEOAI_SCHEDULE_MIN_INTERVAL_SECONDS")
+
+
+def check_at(at: datetime, tz: ZoneInfo, now: datetime) -> datetime:
+    """A one-time schedule's ``at`` in UTC (read in ``tz`` when it has no offset);
+    ``InvalidRequest`` naming ``at`` unless it is after ``now`` and at most ``MAX_AHEAD_YEARS``
+    ahead."""
+    local = at if at.tzinfo is not None else at.replace(tzinfo=tz)
+    latest = now + timedelta(days=365.2425 * MAX_AHEAD_YEARS)
+    try:
+        utc = local.astimezone(UTC)
+    except OverflowError:  # the calendar's first or last hours, whose UTC time is off its ends
+        utc = (datetime.min if local.year == 1 else datetime.max).replace(tzinfo=UTC)
+    if utc > latest:
+        raise InvalidRequest(f"at: {at.isoformat()} is too far ahead; a one-time schedule runs at most "
+                             f"{MAX_AHEAD_YEARS} years from now (before {latest.isoformat()})", field="at")
+    if utc <= now:
+        raise InvalidRequest(f"at: {at.isoformat()} is in the past (now {now.isoformat()}); "
+                             "a one-time schedule must be in the future", field="at")
+    return utc
 
 
 @dataclass
@@ -104,4 +157,5 @@ def describe_time(t: datetime, tz: ZoneInfo) -> dict[str, str]:
     return {"utc": t.astimezone(UTC).isoformat(), "local": t.astimezone(tz).isoformat()}
 
 
-__all__ = ["MAX_SCAN", "Plan", "check_cron", "cron_ticks", "describe_time", "due_ticks", "next_runs", "zone"]
+__all__ = ["GAP_FIRINGS", "GAP_HORIZON", "MAX_AHEAD_YEARS", "MAX_SCAN", "Plan", "check_at", "check_cron", "check_rate",
+           "cron_ticks", "describe_time", "due_ticks", "min_gap", "next_runs", "zone"]

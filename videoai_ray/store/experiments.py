@@ -4,22 +4,40 @@ that instance lists, reports on or stops it."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Engine, and_, func, insert, select, update
 
 from ..clock import aware, utcnow
 from ..experiments.models import ArmSpec, Experiment
 from .schema import experiments, tasks
 
 
-def insert_experiment(engine: Engine, exp: Experiment, *, instance: str) -> None:
-    with engine.begin() as conn:
+def insert_experiment(engine: Engine, exp: Experiment, max_running: int | None = None, *,
+                      instance: str) -> int | None:
+    """Store ``exp``; unless its owner then runs more than ``max_running`` experiments: then
+    nothing is stored and the number they run is returned (``None`` when stored). Concurrent
+    inserts of one owner are serialised (PostgreSQL: a transaction lock on the owner; SQLite:
+    the insert takes the database's write lock before the count), so two cannot both pass."""
+    with engine.connect() as conn, conn.begin() as tx:
+        if max_running is not None and conn.dialect.name == "postgresql":
+            name = f"experiments:{instance}:{exp.owner_id}".encode()
+            key = int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
+            conn.execute(select(func.pg_advisory_xact_lock(key)))
         conn.execute(insert(experiments).values(
             id=exp.id, instance=instance, owner_id=exp.owner_id, name=exp.name, task_type=exp.task_type.value,
             arms=[a.model_dump(exclude_none=True) for a in exp.arms], baseline=exp.baseline,
             user_filter=exp.user_id, metadata_filter=exp.metadata, created_at=exp.created_at))
+        if max_running is not None:
+            running = int(conn.execute(select(func.count()).select_from(experiments).where(
+                and_(experiments.c.owner_id == exp.owner_id, experiments.c.instance == instance,
+                     experiments.c.stopped_at.is_(None)))).scalar() or 0)
+            if running > max_running:
+                tx.rollback()
+                return running - 1
+    return None
 
 
 def get_experiment(engine: Engine, experiment_id: str, owner_id: str, *, instance: str) -> Experiment | None:

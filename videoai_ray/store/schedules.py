@@ -72,6 +72,15 @@ def delete_schedule(engine: Engine, schedule_id: str, user_id: str, *, instance:
     return bool(done.rowcount)
 
 
+def live_schedules(engine: Engine, user_id: str, *, instance: str) -> int:
+    """How many of a user's schedules in ``instance`` can still fire (active or paused; not done)."""
+    q = select(func.count()).select_from(schedules).where(
+        and_(schedules.c.user_id == user_id, schedules.c.instance == instance,
+             schedules.c.state.in_(("active", "paused"))))
+    with engine.connect() as conn:
+        return int(conn.execute(q).scalar() or 0)
+
+
 def due_schedules(engine: Engine, instance: str, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
     """Active schedules of ``instance`` with a tick at or before ``now``, most overdue first."""
     q = (select(schedules)
@@ -116,4 +125,4 @@ def schedule_counts(engine: Engine, user_id: str | None = None, *, instance: str
 
 
 __all__ = ["change_schedule", "delete_schedule", "due_schedules", "earliest_due", "get_schedule",
-           "insert_schedule", "list_schedules", "schedule_counts", "stored_task_ids"]
+           "insert_schedule", "list_schedules", "live_schedules", "schedule_counts", "stored_task_ids"]
