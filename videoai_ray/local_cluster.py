@@ -1,11 +1,16 @@
-"""The private Ray cluster that ``connect(address="local")`` starts on this machine: Ray's token
-authentication on, by an explicit setting rather than by Ray's default.
+"""The private Ray cluster that ``connect(address="local")`` starts on this machine, and what Ray
+says when it starts: nothing, unless something is wrong (or the dashboard is on).
 
-Ray 2.60 turns token authentication on for a cluster that ``ray.init()`` starts while
-``RAY_AUTH_MODE`` is unset (making ``~/.ray/auth_token`` if there is none), and logs a warning at
-every such start; in a notebook it is the red text of the first cell. Setting the mode to
-``token`` before the start keeps exactly that protection and is how Ray is told the choice was
-made, so it says nothing. A mode the user set (``disabled`` included) is left as it is.
+* **Authentication.** Ray 2.60 turns token authentication on for a cluster that ``ray.init()``
+  starts while ``RAY_AUTH_MODE`` is unset (making ``~/.ray/auth_token`` if there is none), and
+  logs a warning at every such start; in a notebook it was the red text of the first cell.
+  Setting the mode to ``token`` before the start keeps exactly that protection and is how Ray is
+  told the choice was made, so it says nothing. A mode the user set (``disabled`` included) is
+  left as it is.
+* **Ray's log level in this process.** ``WARNING``, so Ray's "Started a local Ray instance." (an
+  INFO line on stderr, which a notebook also shows on red) is not printed; with the dashboard on
+  it stays ``INFO``, for the line that gives the dashboard's URL. A ``logging_level`` passed to
+  ``connect()`` wins.
 
 This concerns only a cluster that ``connect()`` starts itself; how a driver joins a running
 cluster (``address="auto"``, ``ray://``) is ``connect()``'s business.
@@ -13,7 +18,9 @@ cluster (``address="auto"``, ``ray://``) is ``connect()``'s business.
 
 from __future__ import annotations
 
+import logging
 import os
+from typing import Any
 
 #: Ray's environment variable for the authentication mode (read by every process of the cluster)
 AUTH_MODE_VAR = "RAY_AUTH_MODE"
@@ -33,3 +40,10 @@ def set_local_cluster_auth_mode() -> str:
 
     Config.initialize("")
     return LOCAL_AUTH_MODE
+
+
+def prepare_local_cluster(ray_init: dict[str, Any]) -> None:
+    """Before ``ray.init(address="local", **ray_init)``: the auth mode, and Ray's log level in this
+    process unless ``ray_init`` names one (see the module docstring)."""
+    set_local_cluster_auth_mode()
+    ray_init.setdefault("logging_level", logging.INFO if ray_init.get("include_dashboard") else logging.WARNING)

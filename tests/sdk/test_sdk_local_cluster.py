@@ -1,11 +1,13 @@
 """``connect("local")``: the private cluster it starts runs with Ray's token authentication, set
-explicitly, so Ray logs no notice about it (it was the red text of every notebook's first cell).
+explicitly, so Ray logs no notice about it (it was the red text of every notebook's first cell),
+and Ray's INFO start line is not printed either (unless the dashboard is on).
 
 The start happens in a child process: it needs a Ray of its own, apart from the test session's."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from videoai_ray.local_cluster import AUTH_MODE_VAR, set_local_cluster_auth_mode
+from videoai_ray.local_cluster import AUTH_MODE_VAR, prepare_local_cluster, set_local_cluster_auth_mode
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = """
@@ -46,9 +48,21 @@ def test_connect_local_starts_a_token_auth_cluster_without_rays_notice(tmp_path:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"mode": "token", "token": True, "providers": ["noop"]}, result
     assert "Token authentication" not in proc.stderr and "RAY_AUTH_MODE" not in proc.stderr, proc.stderr[-2000:]
+    assert "Started a local Ray instance" not in proc.stderr, proc.stderr[-2000:]  # Ray's INFO, on red in a notebook
 
 
 def test_a_mode_the_user_chose_is_left_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(AUTH_MODE_VAR, "disabled")
     assert set_local_cluster_auth_mode() == "disabled"
     assert os.environ[AUTH_MODE_VAR] == "disabled"
+
+
+def test_rays_log_level_stays_info_with_the_dashboard_and_a_given_level_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(AUTH_MODE_VAR, "token")  # already chosen: nothing of Ray's is reloaded here
+    quiet: dict[str, object] = {}
+    dashboard: dict[str, object] = {"include_dashboard": True}
+    chosen: dict[str, object] = {"logging_level": logging.DEBUG}
+    for ray_init in (quiet, dashboard, chosen):
+        prepare_local_cluster(ray_init)
+    assert (quiet["logging_level"], dashboard["logging_level"], chosen["logging_level"]) == (
+        logging.WARNING, logging.INFO, logging.DEBUG)

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import random
 import unicodedata
@@ -38,7 +37,6 @@ def prompt_rng(prompt: str, seed: int | None, *salt: object) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-@functools.lru_cache(maxsize=32)
 def load_font(size: int) -> ImageFont.FreeTypeFont:
     """The bundled DejaVu Sans at ``size`` pixels (at least 8)."""
     return ImageFont.truetype(str(FONT_FILE), max(8, int(size)))
