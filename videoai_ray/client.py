@@ -27,6 +27,7 @@ from .estimates import Estimate
 from .experiments.handle import ExperimentHandle, experiments_frame
 from .frames import batches_frame, providers_frame, queue_series, spend_frame, table_frame, tasks_frame
 from .futures import Batch, TaskFuture
+from .local_cluster import prepare_local_cluster
 from .mapview import MapView
 from .models import BatchItem, Task, TaskType
 from .providers.base import Provider
@@ -357,14 +358,18 @@ def connect(address: str | None = None, *, settings: Settings | None = None, use
     """Connect to Ray (starting a local instance when ``address`` is None and none is running),
     find or start the Scheduler, and return a ``Client``.
 
-    ``address="auto"`` joins the cluster this machine is part of; ``"ray://head:10001"`` goes
-    through Ray Client. ``providers`` replaces the default providers when this call starts the
-    Scheduler (tests and benchmarks use it).
+    ``address="local"`` starts a private cluster on this machine, with Ray's token authentication
+    set explicitly and Ray quiet unless something is wrong (``local_cluster``); ``address="auto"``
+    joins the cluster this machine is part of; ``"ray://head:10001"`` goes through Ray Client.
+    ``providers`` replaces the default providers when this call starts the Scheduler (tests and
+    benchmarks use it).
     """
     settings = settings or Settings()
     if not ray.is_initialized():
         ray_init.setdefault("namespace", NAMESPACE)
         ray_init.setdefault("log_to_driver", False)
+        if address == "local":
+            prepare_local_cluster(ray_init)
         try:
             ray.init(address=address, **ray_init)
         except (ConnectionError, ray.exceptions.AuthenticationError) as e:

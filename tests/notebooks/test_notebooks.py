@@ -94,6 +94,10 @@ def test_notebook_runs(path: Path, kernel_env: dict[str, str], monkeypatch: pyte
     assert elapsed < 120, f"{path.name} took {elapsed:.0f} s (budget: 2 minutes)"
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("output_type") == "error"]
     assert not errors
+    stderr = ["".join(o.get("text", "") for o in c.outputs if o.get("output_type") == "stream"
+                      and o.get("name") == "stderr") for c in nb.cells if c.cell_type == "code"]
+    assert "Token authentication" not in "".join(stderr), f"{path.name}: Ray's auth notice is shown"
+    assert stderr[0] == "", f"{path.name}: the first cell shows stderr (red in Jupyter): {stderr[0][:500]}"
     _check_export(nb, path.stem, tmp_path)
 
 

@@ -71,7 +71,7 @@ def run_demo(settings: Settings | None = None, out_dir: Path | None = None) -> d
         shutil.rmtree(out)
     out.mkdir(parents=True)
     started = time.perf_counter()
-    client = connect(settings=settings, include_dashboard=False)
+    client = connect("local", settings=settings, include_dashboard=False)
     speech = resources.files("videoai_ray.demo").joinpath("speech.wav")
     store = ArtifactStore(settings.artifacts_root)
     with resources.as_file(speech) as path:

@@ -102,7 +102,7 @@ def test_prompt_is_written_legibly_on_the_image() -> None:
     scene = apply_style(render_scene("Hello caption", 5, "realistic", 512, 512), "realistic",
                         prompt_rng("Hello caption", 5, "style", 0))
     band = np.asarray(img.crop((0, 420, 512, 512)).convert("L"), dtype=np.int16)
-    assert (band > 230).sum() > 150  # white glyphs...
+    assert (band > 230).sum() > 80  # white glyphs (DejaVu Sans at 15 px: 1-px stems)...
     assert (band < 60).sum() > 150  # ...on a dark band / with a dark outline
     # the caption is the only change to the picture, and it sits at the bottom
     diff = np.abs(np.asarray(img, dtype=np.int16) - np.asarray(scene, dtype=np.int16)).sum(axis=(1, 2))

@@ -1,5 +1,6 @@
 """Procedural video frames: a prompt-derived landscape animated with a camera pan, a drifting
-glowing orb, a time bar and the prompt as a caption, one RGB24 frame at a time.
+glowing orb, a time bar and the prompt as a caption, one RGB24 frame at a time. Where each goes,
+and the area kept free for burned-in subtitles, is ``_layout``'s.
 
 The expensive part (painting the landscape) happens once; each frame is a slice of that still
 plus a few small blends, so frames are cheap enough to feed x264 faster than real time at 720p.
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from ._layout import ORB_PATH, frame_layout
 from ._scene import apply_style, render_scene
 from ._text import prompt_rng, render_caption
 
@@ -37,7 +39,8 @@ def _orb_sprite(radius: int, colour: tuple[int, int, int]) -> tuple[np.ndarray, 
 
 
 class FrameSource:
-    """Deterministic frames for (prompt, style, resolution, fps, duration[, first image])."""
+    """Deterministic frames for (prompt, style, resolution, fps, duration[, first image]);
+    ``subtitles``: leave the bottom area to subtitles burned in afterwards."""
 
     def __init__(
         self,
@@ -48,9 +51,11 @@ class FrameSource:
         fps: int,
         frame_count: int,
         first_image: Image.Image | None = None,
+        subtitles: bool = False,
     ) -> None:
         self.width, self.height, self.fps, self.frame_count = width, height, fps, frame_count
         self.style = style
+        self.layout = frame_layout(width, height, style, subtitles)
         rng = prompt_rng(prompt, None, "video", style)
         pan_w = int(width * (1 + _PAN))
         paint_scale = min(1.0, _MAX_PAINT_WIDTH / pan_w)
@@ -67,10 +72,9 @@ class FrameSource:
         self.base = base
         self.pan_px = pan_w - width
         self.phase = rng.uniform(0, math.tau)
-        radius = max(6, height // 16)
-        self.orb_rgb, self.orb_alpha = _orb_sprite(radius, (255, 220, 150) if style != "artistic" else
-                                                   (rng.randint(60, 255), rng.randint(60, 255), 255))
-        self.letterbox = max(0, int((height - width / 2.39) / 2)) if style == "cinematic" else 0
+        colour = (255, 220, 150) if style != "artistic" else (rng.randint(60, 255), rng.randint(60, 255), 255)
+        self.orb_rgb, self.orb_alpha = _orb_sprite(self.layout.orb_radius, colour)
+        self.letterbox = self.layout.letterbox
         self._caption(prompt)
         self.first: np.ndarray | None = None
         self.fade_frames = 0
@@ -80,7 +84,8 @@ class FrameSource:
             self.fade_frames = min(frame_count, max(1, fps))
 
     def _caption(self, prompt: str) -> None:
-        """Pre-render the caption once; documentary puts it as a lower third, others centred."""
+        """Pre-render the caption once; documentary puts it on the left (a lower third without
+        subtitles), others centred; the layout says at which height."""
         w, h = self.width, self.height
         if self.style == "documentary":
             band = render_caption(prompt, int(w * 0.6), font_px=max(14, h // 24), max_lines=2)
@@ -89,17 +94,18 @@ class FrameSource:
             band = render_caption(prompt, w, font_px=max(14, h // 26), max_lines=2)
             x = 0
         band = band.filter(ImageFilter.SMOOTH) if self.style == "artistic" else band
-        y = h - self.letterbox - band.height - max(8, h // 30)
+        y = self.layout.caption_rows(band.height).top
         arr = np.asarray(band, dtype=np.float32)
         self.cap_rgb, self.cap_alpha = arr[..., :3], arr[..., 3:] / 255.0
         self.cap_box = (x, y, x + band.width, y + band.height)
 
     def _orb_position(self, t: float) -> tuple[int, int]:
-        """A Lissajous path across the upper two thirds of the frame."""
+        """A Lissajous path across the upper half of the frame (``ORB_PATH``)."""
         speed = 0.9 if self.style == "artistic" else 0.35
         w, h = self.width, self.height
         x = w * (0.5 + 0.38 * math.sin(self.phase + t * speed * math.tau * 0.5))
-        y = h * (0.33 + 0.18 * math.sin(self.phase * 1.7 + t * speed * math.tau))
+        low, high = ORB_PATH
+        y = h * (low + high + (high - low) * math.sin(self.phase * 1.7 + t * speed * math.tau)) / 2
         return int(x), int(y)
 
     def frame(self, i: int) -> np.ndarray:
@@ -133,9 +139,8 @@ class FrameSource:
             frame[: self.letterbox] = 0
             frame[h - self.letterbox:] = 0
         # time bar: grows with the frame index
-        bar_h = max(2, h // 180)
         filled = int(w * (i + 1) / self.frame_count)
-        frame[h - self.letterbox - bar_h: h - self.letterbox, :filled] = (235, 235, 235)
+        frame[self.layout.bar.top: self.layout.bar.bottom, :filled] = (235, 235, 235)
         return frame
 
     def frames(self) -> Iterator[bytes]:

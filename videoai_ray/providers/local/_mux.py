@@ -2,24 +2,26 @@
 
 The bundled ffmpeg (imageio-ffmpeg) is built with libass, so subtitles are burned in by its
 ``subtitles`` filter. The cues are first normalised to ASS with pysubs2 (SRT, WebVTT and ASS all
-load), styled for the frame size, and rendered with Pillow's bundled font written next to them
-(``fontsdir``), so no system font is needed. The audio is muxed as AAC; the video spans it.
+load), styled for the frame size, and drawn with the font the captions use (the bundled DejaVu
+Sans, see ``_text``) copied next to them (``fontsdir``), so no system font is needed. The audio is
+muxed as AAC; the video spans it.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import InvalidInput
+from ._layout import frame_layout
+from ._text import FONT_FAMILY, FONT_FILE
 
 #: the longest sound track a video is made for, in seconds
 MAX_AUDIO_SECONDS = 600.0
-#: the font libass draws with (Pillow's bundled scalable font, written to ``fonts/``)
-FONT_NAME = "Aileron"
 _DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 
 
@@ -67,11 +69,13 @@ def audio_seconds(ffmpeg: str, path: Path) -> float:
     return seconds
 
 
-def write_ass(source: Path, workdir: Path, width: int, height: int) -> str:
+def write_ass(source: Path, workdir: Path, width: int, height: int, style_name: str = "cinematic") -> str:
     """``source`` (SRT, WebVTT or ASS) as a styled ASS file in ``workdir``, and the font it uses
-    in ``workdir/fonts``; returns the ASS file's name. ``InvalidInput`` if it does not parse."""
+    in ``workdir/fonts``; returns the ASS file's name. ``InvalidInput`` if it does not parse.
+
+    The cues are bottom-centred in the subtitle area of the video's layout (``_layout``), which
+    nothing else draws on: above the time bar, with the prompt caption moved to the top."""
     import pysubs2
-    from PIL import ImageFont
 
     try:
         subs = pysubs2.load(str(source), encoding="utf-8")
@@ -79,19 +83,21 @@ def write_ass(source: Path, workdir: Path, width: int, height: int) -> str:
         raise InvalidInput(f"subtitles_url: not a readable subtitle file ({type(exc).__name__})") from None
     if not subs.events:
         raise InvalidInput("subtitles_url: the file holds no cues")
+    layout = frame_layout(width, height, style_name, subtitles=True)
     subs.info["PlayResX"], subs.info["PlayResY"] = str(width), str(height)
+    subs.info["ScaledBorderAndShadow"] = "yes"  # outline widths in PlayRes pixels, as the layout counts them
     style = subs.styles.get("Default") or pysubs2.SSAStyle()
-    style.fontname = FONT_NAME
-    style.fontsize = max(12, height // 16)
-    style.outline, style.shadow, style.marginv = 2, 0, max(8, height // 24)
+    style.fontname = FONT_FAMILY
+    style.fontsize = layout.subtitle_font_px
+    style.outline, style.shadow = layout.subtitle_outline, 0
+    style.alignment = pysubs2.Alignment.BOTTOM_CENTER
+    style.marginv = layout.subtitle_margin_v
     subs.styles = {"Default": style}
-    for event in subs.events:
+    for event in subs.events:  # one style, and its margins: a cue's own would leave the area
         event.style = "Default"
+        event.marginl = event.marginr = event.marginv = 0
     subs.save(str(workdir / "subs.ass"), format_="ass")
     fonts = workdir / "fonts"
     fonts.mkdir(exist_ok=True)
-    font = ImageFont.load_default(size=32)
-    data = getattr(font, "font_bytes", None)
-    if data:
-        (fonts / f"{FONT_NAME}.ttf").write_bytes(data)
+    shutil.copyfile(FONT_FILE, fonts / FONT_FILE.name)
     return "subs.ass"

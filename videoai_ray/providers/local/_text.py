@@ -4,20 +4,31 @@
   always renders the same pixels on every machine and in every process (``hash()`` is salted per
   process, so a SHA-256 of the inputs is used instead).
 * ``render_caption``: the prompt drawn as legible, word-wrapped white text with a dark outline on
-  a translucent band. It uses Pillow's bundled scalable font (``ImageFont.load_default(size=...)``),
-  so nothing is fetched and no system font is required.
+  a translucent band.
+* ``load_font``: the font every local renderer draws with (captions here, burned-in subtitles in
+  ``_mux``): DejaVu Sans, bundled in ``fonts/`` with its licence, so nothing is fetched and no
+  system font is required. Pillow's own default font (Aileron) has no accented letters and drew
+  "robô" as "rob□"; DejaVu Sans covers Latin (Portuguese, Spanish, French, German...), Greek and
+  Cyrillic.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import unicodedata
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 ELLIPSIS = "\u2026"
+#: DejaVu Sans 2.37 from the DejaVu fonts project (the file Debian's ``fonts-dejavu-core`` ships),
+#: unmodified; its licence (Bitstream Vera / Arev, DejaVu changes public domain) is beside it
+FONT_FILE = Path(__file__).with_name("fonts") / "DejaVuSans.ttf"
+#: the family name inside ``FONT_FILE`` (what libass matches a subtitle style's font name against)
+FONT_FAMILY = "DejaVu Sans"
 
 
 def prompt_rng(prompt: str, seed: int | None, *salt: object) -> random.Random:
@@ -26,9 +37,9 @@ def prompt_rng(prompt: str, seed: int | None, *salt: object) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def load_font(size: int) -> Font:
-    """Pillow's bundled font at ``size`` pixels (a bitmap fallback if FreeType is missing)."""
-    return ImageFont.load_default(size=max(8, int(size)))
+def load_font(size: int) -> ImageFont.FreeTypeFont:
+    """The bundled DejaVu Sans at ``size`` pixels (at least 8)."""
+    return ImageFont.truetype(str(FONT_FILE), max(8, int(size)))
 
 
 def _text_width(font: Font, text: str) -> float:
@@ -87,7 +98,9 @@ def render_caption(text: str, width: int, *, font_px: int | None = None, max_lin
     size = font_px or max(14, width // 34)
     font = load_font(size)
     margin = max(6, size // 2)
-    lines = wrap_text(" ".join(text.split()), font, width - 4 * margin, max_lines) or [""]
+    # NFC: a decomposed "o" + combining circumflex is drawn as the one precomposed "ô" glyph
+    text = unicodedata.normalize("NFC", " ".join(text.split()))
+    lines = wrap_text(text, font, width - 4 * margin, max_lines) or [""]
     line_h = int(size * 1.3)
     height = 2 * margin + line_h * len(lines)
     band = Image.new("RGBA", (width, height), (0, 0, 0, 150))

@@ -84,7 +84,7 @@ class ProceduralVideoProvider(Provider):
                     height: int) -> MuxInputs:
         audio = ctx.open_input(request.audio_url) if request.audio_url else None
         seconds = audio_seconds(ffmpeg_exe(), audio) if audio is not None else None
-        subs = write_ass(ctx.open_input(request.subtitles_url), ctx.tmpdir, width, height) \
+        subs = write_ass(ctx.open_input(request.subtitles_url), ctx.tmpdir, width, height, request.style) \
             if request.subtitles_url else None
         return MuxInputs(ctx.tmpdir, audio, seconds, subs)
 
@@ -109,7 +109,7 @@ class ProceduralVideoProvider(Provider):
         frames = mux.frames(fps, request.duration * request.fps)
         started = time.perf_counter()
         source = FrameSource(request.prompt, request.style, width, height, fps, frames,
-                             self._first_image(request, ctx))
+                             self._first_image(request, ctx), subtitles=mux.subtitles is not None)
         ctx.progress(0.02, "scene painted")
         out = ctx.tmpdir / "video.mp4"
         stderr_path = ctx.tmpdir / "ffmpeg.log"
