@@ -10,17 +10,15 @@ idempotency key that would close that window)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import ray
+from actors import pid_of, wait_dead, worker_of
 from pydantic import SecretStr
 from remote_job_server import RemoteFakes
 
@@ -94,33 +92,6 @@ def submit(app: App, provider: str, tag: str, tmp_path: Path) -> str:
         return c.audio.transcribe(file=str(audio), provider=provider, use_cache=False).id
     return c.videos.generate(prompt=f"waves {tag}", duration=5, resolution="720p", provider=provider,
                              use_cache=False).id
-
-
-def worker_of(instance: str, provider: str) -> Any:
-    from ray.util import list_named_actors
-
-    names = [a["name"] for a in list_named_actors(all_namespaces=True)
-             if a["name"].startswith(f"videoai-worker-{instance}-{provider}-")]
-    assert len(names) == 1, names
-    return ray.get_actor(names[0], namespace=NAMESPACE)
-
-
-def pid_of(handle: Any) -> int:
-    return int(ray.get(handle.__ray_call__.remote(lambda _self: os.getpid()), timeout=30))
-
-
-def wait_dead(pid: int) -> None:
-    """``ray.kill`` returns before the actor is gone, and Ray calls it dead before its process has
-    exited: wait until the process is gone (so a held attempt cannot go on and report once the
-    test lets it go; a loaded machine can leave a killed process running for a while)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                time.sleep(0.05)
-                continue
-        return
-    raise AssertionError(f"process {pid} did not die")
 
 
 def new_scheduler(handle: Any, before: int) -> bool:
