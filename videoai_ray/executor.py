@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from . import fault_points, metrics
 from .artifacts import ArtifactStore
 from .attempt_calls import job_recorder, pass_rate_gate
+from .containment import contained, provider_exit
 from .errors import InvalidInput, ProviderError, ProviderTimeout, RateLimited, RetryableError
 from .logs import configure_logging
 from .models import REQUEST_MODELS, TaskRequest, TaskType
@@ -81,6 +82,8 @@ def _error_result(a: Assignment, exc: BaseException, started: float) -> AttemptR
     if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):  # ray.cancel interrupts
         return AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="cancelled",
                              error_message="cancelled", duration=time.monotonic() - started)
+    if isinstance(exc, SystemExit):  # from provider code that is not awaited (estimate_cost)
+        exc = provider_exit(exc)
     if isinstance(exc, TimeoutError):
         exc = ProviderTimeout(f"attempt timed out: {exc}")
     if not isinstance(exc, ProviderError):
@@ -131,7 +134,7 @@ async def _run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, t
         if a.rate_gate and scheduler is not None:
             await pass_rate_gate(scheduler, a.task_id, a.attempt)
         request = recheck_at_worker(a)
-        run = asyncio.ensure_future(provider.run(request, ctx))
+        run = asyncio.ensure_future(contained(provider.run(request, ctx)))
         run.set_name(attempt_task_name(a.task_id, a.attempt))  # the watchdog blames it by name
         output = await asyncio.wait_for(run, timeout)
         if ctx.cancelled:
@@ -140,9 +143,7 @@ async def _run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, t
         cost = ctx.cost if ctx.cost is not None else provider.estimate_cost(request)
         return AttemptResult(a.task_id, a.attempt, True, output=output, cost=cost,
                              duration=time.monotonic() - started)
-    except BaseException as exc:  # every outcome becomes a result
-        if isinstance(exc, SystemExit):
-            raise
+    except BaseException as exc:  # every outcome becomes a result; none stops the worker's loop
         return _error_result(a, exc, started)
     finally:
         ctx.close()
