@@ -1,4 +1,5 @@
-"""Finding and killing the actors of an instance in fault tests: its workers, their processes."""
+"""Finding and killing the actors of an instance in fault tests (its Scheduler, its workers, their
+processes), and waiting for what follows."""
 
 from __future__ import annotations
 
@@ -12,6 +13,16 @@ import ray
 
 from videoai_ray.scheduler import NAMESPACE, scheduler_name
 from videoai_ray.settings import Settings
+
+
+def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
+    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{what} not reached in {timeout} s")
 
 
 def worker_names(instance: str, provider: str) -> list[str]:
@@ -54,4 +65,22 @@ def kill_scheduler_for_good(settings: Settings) -> None:
     wait_dead(pid)
 
 
-__all__ = ["kill_scheduler_for_good", "pid_of", "wait_dead", "worker_names", "worker_of"]
+def _replaced(handle: Any, before: int) -> bool:
+    try:
+        return bool(ray.get(handle.ready.remote(), timeout=10)["pid"] != before)
+    except ray.exceptions.GetTimeoutError:
+        return False  # still starting (slow on a loaded machine)
+
+
+def restart_scheduler(settings: Settings) -> None:
+    """Kill the instance's Scheduler and let Ray restart it (it recovers from the store); return
+    once the new incarnation answers."""
+    handle = ray.get_actor(scheduler_name(settings), namespace=NAMESPACE)
+    before = int(ray.get(handle.ready.remote(), timeout=60)["pid"])
+    ray.kill(handle, no_restart=False)
+    wait_dead(before)
+    wait_for(lambda: _replaced(handle, before), timeout=120, what="a new Scheduler")
+
+
+__all__ = ["kill_scheduler_for_good", "pid_of", "restart_scheduler", "wait_dead", "wait_for", "worker_names",
+           "worker_of"]

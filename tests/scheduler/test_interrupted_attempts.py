@@ -9,35 +9,20 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import ray
-from actors import pid_of, wait_dead, worker_names
+from actors import pid_of, restart_scheduler, wait_dead, wait_for, worker_names
 
 import videoai_ray as vai
 from videoai_ray.errors import TaskFailed
 from videoai_ray.models import TaskStatus
-from videoai_ray.providers.testing import ExitingProvider, FixedLatencyProvider
+from videoai_ray.providers.testing import ExitingProvider, FixedLatencyProvider, FlakyProvider
 from videoai_ray.scheduler import NAMESPACE, kill_scheduler
 
 pytestmark = pytest.mark.slow
 
 MAX_LOST = 4
-
-
-def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached in {timeout} s")
-
-
-@pytest.fixture(scope="module")
-def done_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("done")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +39,9 @@ def client(ray_session: None, tmp_path_factory: pytest.TempPathFactory, done_dir
                           name=f"{how}-{'cpu' if cpu else 'io'}")
           for how in ("system_exit", "keyboard_interrupt") for cpu in (False, True)),
     ]
-    c = vai.connect(settings=settings, providers=providers)
+    flaky_cpu = FlakyProvider(4, latency=0.05, name="flaky-cpu")
+    flaky_cpu.cpu_bound = True
+    c = vai.connect(settings=settings, providers=[*providers, flaky_cpu])
     yield c
     kill_scheduler(settings)
 
@@ -82,6 +69,24 @@ def test_killed_workers_do_not_spend_the_tasks_retries(client: vai.Client, done_
     task = fut.result(timeout=90)
     assert task.status is TaskStatus.COMPLETED and task.attempts == MAX_LOST + 1, (task.attempts, task.error)
     assert [p.name for p in done_dir.glob(f"{fut.id}.*.done")] == [f"{fut.id}.{MAX_LOST + 1}.done"]
+
+
+def test_an_attempt_lost_with_the_scheduler_does_not_spend_a_retry(client: vai.Client) -> None:
+    # a CPU task dies with the Scheduler that owns it; the next Scheduler runs it again as a lost
+    # attempt. "flaky-cpu" fails attempts 1-4: with attempt 1 lost, 2-4 are the 3 retries' failures
+    # and attempt 5 completes (counting the lost one, attempt 4 used to fail the task)
+    faults = client.settings.fault_pause_dir
+    assert faults is not None
+    (faults / "attempt_started.arm").touch()
+    fut = client.images.generate(prompt="lost with the Scheduler", provider="flaky-cpu", use_cache=False)
+    paused = faults / f"attempt_started.{fut.id}.paused"
+    wait_for(paused.exists, what="the CPU attempt held")
+    try:
+        restart_scheduler(client.settings)
+    finally:
+        paused.unlink()
+    task = fut.result(timeout=120)
+    assert task.status is TaskStatus.COMPLETED and task.attempts == 5, (task.attempts, task.error)
 
 
 def test_a_crash_loop_ends_as_worker_lost(client: vai.Client) -> None:

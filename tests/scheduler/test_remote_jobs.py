@@ -18,28 +18,19 @@ from typing import Any
 
 import pytest
 import ray
-from actors import pid_of, wait_dead, worker_of
+from actors import pid_of, restart_scheduler, wait_dead, wait_for, worker_of
 from pydantic import SecretStr
 from remote_job_server import RemoteFakes
 
 import videoai_ray as vai
 from videoai_ray.models import TaskStatus
 from videoai_ray.providers.cloud import AssemblyAITranscriptionProvider, PikaVideoProvider, RunwayVideoProvider
-from videoai_ray.scheduler import NAMESPACE, kill_scheduler, scheduler_name
+from videoai_ray.scheduler import kill_scheduler
 from videoai_ray.store import TaskStore
 
 pytestmark = pytest.mark.slow
 
 POLL = 0.05
-
-
-def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{what} not reached in {timeout} s")
 
 
 @dataclass
@@ -94,13 +85,6 @@ def submit(app: App, provider: str, tag: str, tmp_path: Path) -> str:
                              use_cache=False).id
 
 
-def new_scheduler(handle: Any, before: int) -> bool:
-    try:
-        return bool(ray.get(handle.ready.remote(), timeout=10)["pid"] != before)
-    except ray.exceptions.GetTimeoutError:
-        return False  # still starting (slow on a loaded machine)
-
-
 def kill(app: App, how: str, provider: str) -> None:
     if how == "worker":
         worker = worker_of(app.settings.instance, provider)
@@ -108,11 +92,7 @@ def kill(app: App, how: str, provider: str) -> None:
         ray.kill(worker)
         wait_dead(pid)
     elif how == "scheduler":
-        handle = ray.get_actor(scheduler_name(app.settings), namespace=NAMESPACE)
-        before = ray.get(handle.ready.remote())["pid"]
-        ray.kill(handle, no_restart=False)  # Ray restarts it; it recovers from the store
-        wait_dead(before)
-        wait_for(lambda: new_scheduler(handle, before), timeout=120, what="a new Scheduler")
+        restart_scheduler(app.settings)  # Ray restarts it; it recovers from the store
     else:  # the whole app: Scheduler and workers, for good; then it starts again
         worker = worker_of(app.settings.instance, provider)
         pid = pid_of(worker)

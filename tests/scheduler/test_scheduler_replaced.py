@@ -9,12 +9,10 @@ one answers), the other two once the new Scheduler has adopted the worker."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from actors import kill_scheduler_for_good
+from actors import kill_scheduler_for_good, wait_for
 
 import videoai_ray as vai
 from videoai_ray.models import TaskStatus
@@ -22,15 +20,6 @@ from videoai_ray.providers.testing import FixedLatencyProvider
 from videoai_ray.scheduler import kill_scheduler
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached in {timeout} s")
 
 
 def hold(client: vai.Client, faults: Path, point: str, tag: str) -> tuple[str, Path]:
