@@ -348,10 +348,10 @@ class Dispatcher:
 
 async def _snapshot(handle: Any, actor_name: str, me: Any) -> tuple[list[tuple[str, int]], str] | None:
     """A surviving worker's attempts and incarnation (and it reports to ``me``, this Scheduler,
-    from then on); ``None`` when it is dead, or alive but does
-    not answer for ``_ADOPT_SECONDS`` (a loaded machine answers late, so a timeout alone is not
-    death). One that never answers is killed: its attempts run again, so it must not go on with
-    them (it would run them twice, and might pay a remote job twice)."""
+    from then on); ``None`` when it is dead, or alive but does not answer for ``_ADOPT_SECONDS``
+    (a loaded machine answers late, so a timeout alone is not death). One that never answers is
+    killed: its attempts run again, so it must not go on with them (it would run them twice, and
+    might pay a remote job twice)."""
     deadline = time.monotonic() + _ADOPT_SECONDS
     while True:
         try:
