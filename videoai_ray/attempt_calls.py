@@ -13,36 +13,39 @@ import ray
 from .providers.base import Provider
 from .providers.context import JobRecorder
 from .providers.remote_job import RemoteJob
+from .reporting import SchedulerLink
 
 log = logging.getLogger("videoai.executor")
 
 
-async def pass_rate_gate(scheduler: Any, task_id: str, attempt: int) -> None:
+async def pass_rate_gate(scheduler: SchedulerLink, task_id: str, attempt: int) -> None:
     """Wait for the Scheduler's ``rate_gate``; if the Scheduler cannot be reached (it restarts),
     go on: its dispatch already paced this attempt."""
     try:
-        await scheduler.rate_gate.remote(task_id, attempt)
+        await scheduler.handle.rate_gate.remote(task_id, attempt)
     except Exception:
         log.warning("rate gate of %s unreachable; starting without it", task_id, exc_info=True)
 
 
-def job_recorder(scheduler: Any, task_id: str, attempt: int, timeout: float) -> JobRecorder:
+def job_recorder(scheduler: SchedulerLink, task_id: str, attempt: int, timeout: float) -> JobRecorder:
     """``ctx.record_remote_job`` through the Scheduler, which returns once the job is committed
-    in the task's row. While the Scheduler restarts the call is sent again (a new one adopts this
-    attempt first), for as long as the attempt may run; after that the error propagates and the
-    provider cancels the job it cannot record."""
+    in the task's row. While the Scheduler restarts (or is replaced: the current one is looked up
+    by name) the call is sent again (a new one adopts this attempt first), for as long as the
+    attempt may run; after that the error propagates and the provider cancels the job it cannot
+    record."""
 
     async def record(job: RemoteJob) -> bool:
         deadline = time.monotonic() + timeout
         delay = 0.1
         while True:
             try:
-                return bool(await scheduler.record_remote_job.remote(task_id, attempt, job.to_json()))
+                return bool(await scheduler.handle.record_remote_job.remote(task_id, attempt, job.to_json()))
             except Exception:
                 if time.monotonic() + delay > deadline:
                     raise
                 log.warning("could not record remote job %s of %s; retrying in %.1fs", job.id, task_id, delay)
                 await asyncio.sleep(delay)
+                await scheduler.refresh()
                 delay = min(delay * 2, 5.0)
 
     return record

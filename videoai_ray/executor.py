@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from . import fault_points, metrics
 from .artifacts import ArtifactStore
 from .attempt_calls import job_recorder, pass_rate_gate
+from .containment import contained, provider_exit
 from .errors import InvalidInput, ProviderError, ProviderTimeout, RateLimited, RetryableError
 from .logs import configure_logging
 from .models import REQUEST_MODELS, TaskRequest, TaskType
@@ -30,7 +31,7 @@ from .output_check import check_output
 from .providers.base import Provider
 from .providers.context import AttemptContext
 from .providers.remote_job import RemoteJob
-from .reporting import ResultReporter
+from .reporting import ResultReporter, SchedulerLink
 from .settings import Settings
 from .watchdog import LoopWatchdog, attempt_task_name
 
@@ -81,6 +82,8 @@ def _error_result(a: Assignment, exc: BaseException, started: float) -> AttemptR
     if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):  # ray.cancel interrupts
         return AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="cancelled",
                              error_message="cancelled", duration=time.monotonic() - started)
+    if isinstance(exc, SystemExit):  # from provider code that is not awaited (estimate_cost)
+        exc = provider_exit(exc)
     if isinstance(exc, TimeoutError):
         exc = ProviderTimeout(f"attempt timed out: {exc}")
     if not isinstance(exc, ProviderError):
@@ -110,7 +113,7 @@ def recheck_at_worker(a: Assignment) -> TaskRequest:
 
 
 async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, timeout: float,
-                      scheduler: Any = None) -> AttemptResult:
+                      scheduler: SchedulerLink | None = None) -> AttemptResult:
     """Run one attempt to an ``AttemptResult``; never raises. With ``scheduler``, an attempt of
     a rate-limited provider passes its ``rate_gate`` first."""
     result = await _run_attempt(provider, a, ctx, timeout, scheduler)
@@ -124,14 +127,14 @@ async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, ti
 
 
 async def _run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, timeout: float,
-                       scheduler: Any) -> AttemptResult:
+                       scheduler: SchedulerLink | None) -> AttemptResult:
     started = time.monotonic()
     try:
         await fault_points.pause(ctx.settings, "attempt_started", a.task_id)
         if a.rate_gate and scheduler is not None:
             await pass_rate_gate(scheduler, a.task_id, a.attempt)
         request = recheck_at_worker(a)
-        run = asyncio.ensure_future(provider.run(request, ctx))
+        run = asyncio.ensure_future(contained(provider.run(request, ctx)))
         run.set_name(attempt_task_name(a.task_id, a.attempt))  # the watchdog blames it by name
         output = await asyncio.wait_for(run, timeout)
         if ctx.cancelled:
@@ -140,9 +143,7 @@ async def _run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, t
         cost = ctx.cost if ctx.cost is not None else provider.estimate_cost(request)
         return AttemptResult(a.task_id, a.attempt, True, output=output, cost=cost,
                              duration=time.monotonic() - started)
-    except BaseException as exc:  # every outcome becomes a result
-        if isinstance(exc, SystemExit):
-            raise
+    except BaseException as exc:  # every outcome becomes a result; none stops the worker's loop
         return _error_result(a, exc, started)
     finally:
         ctx.close()
@@ -198,12 +199,13 @@ class ProviderWorker:
         metrics.set_instance(settings.instance)
         self.provider = provider
         self.settings = settings
-        self.scheduler = scheduler
+        #: the Scheduler to talk to: the one that adopted this worker, or found by name (``reporting``)
+        self.scheduler = SchedulerLink(scheduler, settings.instance)
         self.sink = sink
         self.incarnation = uuid.uuid4().hex
         self.running: dict[str, tuple[int, asyncio.Task[None]]] = {}
         self.cancelled: set[str] = set()
-        self.reporter = ResultReporter(scheduler)
+        self.reporter = ResultReporter(self.scheduler)
         #: monotonic deadline of each attempt running provider code (read by the watchdog thread)
         self.deadlines: dict[tuple[str, int], float] = {}
         self._watchdog: LoopWatchdog | None = None
@@ -267,22 +269,34 @@ class ProviderWorker:
                    f"attempt's {self.timeout:g}s timeout; blocking code belongs in a cpu_bound provider "
                    "or in asyncio.to_thread")
         try:
-            ray.get(self.scheduler.worker_blocked.remote(
-                self.provider.name, self.incarnation, culprits, message, self.reporter.held()), timeout=60)
+            for _ in range(2):  # a second time to the Scheduler found by name, when this one is gone
+                try:
+                    ray.get(self.scheduler.handle.worker_blocked.remote(
+                        self.provider.name, self.incarnation, culprits, message, self.reporter.held()), timeout=60)
+                    break
+                except ray.exceptions.RayActorError:
+                    if not self.scheduler.lookup():
+                        raise
         finally:
             # The Scheduler kills this worker; make sure, so the blocked code cannot finish later.
             os._exit(1)
 
-    def snapshot(self) -> list[tuple[str, int]]:
+    def snapshot(self, scheduler: Any = None) -> list[tuple[str, int]]:
         """Attempts this worker owns: running, waiting for a slot, or finished but not yet
-        confirmed written. A restarted Scheduler adopts them instead of running them again."""
+        confirmed written. A restarted Scheduler adopts them instead of running them again; it
+        passes its handle (``scheduler``), and this worker reports to it from now on (a Scheduler
+        killed for good and started again is another actor than the one this worker began with)."""
+        if scheduler is not None:
+            self.reporter.follow(scheduler)
         return [(t, att) for t, (att, _) in self.running.items()] + self.reporter.owned()
 
 
 @ray.remote(max_retries=0)
 def run_cpu_attempt(provider: Provider, a: Assignment, settings: Settings, scheduler: Any, sink: Any) -> AttemptResult:
-    """A CPU-heavy attempt as a Ray task; progress is sent to the Scheduler, throttled."""
+    """A CPU-heavy attempt as a Ray task; progress is sent to the Scheduler, throttled. (Ray ends
+    the task when the Scheduler, its owner, dies; no other Scheduler is followed.)"""
     configure_logging(settings)
+    link = SchedulerLink(scheduler, settings.instance)
     cancelled = False
     last_check = 0.0
 
@@ -302,8 +316,8 @@ def run_cpu_attempt(provider: Provider, a: Assignment, settings: Settings, sched
         a.task_id, a.attempt, settings, provider=provider.name, user_id=a.user_id,
         on_progress=on_progress, is_cancelled=is_cancelled,
         write_artifact=_artifact_writer(settings, sink), progress_interval=0.25,
-        remote_job=RemoteJob.from_json(a.remote_job), record_job=job_recorder(scheduler, a.task_id, a.attempt, timeout),
+        remote_job=RemoteJob.from_json(a.remote_job), record_job=job_recorder(link, a.task_id, a.attempt, timeout),
     )
-    result = asyncio.run(run_attempt(provider, a, ctx, timeout, scheduler))
+    result = asyncio.run(run_attempt(provider, a, ctx, timeout, link))
     result.provider = provider.name
     return result

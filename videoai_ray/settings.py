@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # -- scheduling --
     retry_schedule: Annotated[tuple[float, ...], NoDecode] = SEED_RETRY_SCHEDULE
     max_retries: int = Field(default=3, ge=0, le=20)
+    #: attempts a task may lose (its worker process died, or the Scheduler that ran it was
+    #: replaced) before it fails as ``worker_lost``; they never count against ``max_retries``, and
+    #: this bound ends a crash loop (a provider that kills its process on some input)
+    max_lost_attempts: int = Field(default=5, ge=0, le=100)
     #: a waiting task moves up one priority level per this many seconds
     aging_seconds: float = Field(default=60.0, gt=0)
     strategy: Strategy = Strategy.QUALITY

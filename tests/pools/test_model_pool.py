@@ -102,6 +102,17 @@ def test_a_poison_output_fails_alone(pool_client: vai.Client) -> None:
     assert all(by_prompt[p].status is TaskStatus.COMPLETED for p in ("ok 1", "ok 2"))
 
 
+def test_a_provider_exit_fails_its_item_alone(pool_client: vai.Client) -> None:
+    # SystemExit from run_batch used to stop the pool actor's event loop: every item hung
+    batch = _submit(pool_client, "items", ["ok 1", "sysexit in the model library", "ok 2"])
+    batch.wait(timeout=60)
+    by_prompt = {t.input["prompt"]: t for t in batch.results()}
+    bad = by_prompt["sysexit in the model library"]
+    assert bad.status is TaskStatus.FAILED and bad.error is not None
+    assert (bad.error.message or "").startswith("provider raised SystemExit: the model library"), bad.error.message
+    assert all(by_prompt[p].status is TaskStatus.COMPLETED for p in ("ok 1", "ok 2"))
+
+
 def test_cancel_inside_a_batch(pool_client: vai.Client) -> None:
     batch = _submit(pool_client, "slow-pool", [f"c{i}" for i in range(4)])
     futs = batch.futures()

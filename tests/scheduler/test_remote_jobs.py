@@ -10,38 +10,27 @@ idempotency key that would close that window)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import ray
+from actors import pid_of, restart_scheduler, wait_dead, wait_for, worker_of
 from pydantic import SecretStr
 from remote_job_server import RemoteFakes
 
 import videoai_ray as vai
 from videoai_ray.models import TaskStatus
 from videoai_ray.providers.cloud import AssemblyAITranscriptionProvider, PikaVideoProvider, RunwayVideoProvider
-from videoai_ray.scheduler import NAMESPACE, kill_scheduler, scheduler_name
+from videoai_ray.scheduler import kill_scheduler
 from videoai_ray.store import TaskStore
 
 pytestmark = pytest.mark.slow
 
 POLL = 0.05
-
-
-def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{what} not reached in {timeout} s")
 
 
 @dataclass
@@ -96,40 +85,6 @@ def submit(app: App, provider: str, tag: str, tmp_path: Path) -> str:
                              use_cache=False).id
 
 
-def worker_of(instance: str, provider: str) -> Any:
-    from ray.util import list_named_actors
-
-    names = [a["name"] for a in list_named_actors(all_namespaces=True)
-             if a["name"].startswith(f"videoai-worker-{instance}-{provider}-")]
-    assert len(names) == 1, names
-    return ray.get_actor(names[0], namespace=NAMESPACE)
-
-
-def pid_of(handle: Any) -> int:
-    return int(ray.get(handle.__ray_call__.remote(lambda _self: os.getpid()), timeout=30))
-
-
-def wait_dead(pid: int) -> None:
-    """``ray.kill`` returns before the actor is gone, and Ray calls it dead before its process has
-    exited: wait until the process is gone (so a held attempt cannot go on and report once the
-    test lets it go; a loaded machine can leave a killed process running for a while)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                time.sleep(0.05)
-                continue
-        return
-    raise AssertionError(f"process {pid} did not die")
-
-
-def new_scheduler(handle: Any, before: int) -> bool:
-    try:
-        return bool(ray.get(handle.ready.remote(), timeout=10)["pid"] != before)
-    except ray.exceptions.GetTimeoutError:
-        return False  # still starting (slow on a loaded machine)
-
-
 def kill(app: App, how: str, provider: str) -> None:
     if how == "worker":
         worker = worker_of(app.settings.instance, provider)
@@ -137,11 +92,7 @@ def kill(app: App, how: str, provider: str) -> None:
         ray.kill(worker)
         wait_dead(pid)
     elif how == "scheduler":
-        handle = ray.get_actor(scheduler_name(app.settings), namespace=NAMESPACE)
-        before = ray.get(handle.ready.remote())["pid"]
-        ray.kill(handle, no_restart=False)  # Ray restarts it; it recovers from the store
-        wait_dead(before)
-        wait_for(lambda: new_scheduler(handle, before), timeout=120, what="a new Scheduler")
+        restart_scheduler(app.settings)  # Ray restarts it; it recovers from the store
     else:  # the whole app: Scheduler and workers, for good; then it starts again
         worker = worker_of(app.settings.instance, provider)
         pid = pid_of(worker)

@@ -125,6 +125,9 @@ class Active:
     last_progress_event: float = 0.0
     #: the remote job an attempt recorded (``RemoteJob.to_json``): the next attempt re-attaches
     remote_job: dict[str, Any] | None = None
+    #: attempts lost with their process (not counted against ``max_retries``; stored in the
+    #: options as ``lost_attempts``)
+    lost: int = 0
 
     @property
     def route(self) -> str:
@@ -170,7 +173,7 @@ def active_from_task(task: Task, options: dict[str, Any] | None = None, webhook_
         metadata=task.metadata, webhook_url=task.webhook_url, webhook_events=webhook_events,
         batch_id=task.batch_id, status=task.status, attempts=task.attempts, provider=task.provider,
         progress=task.progress, started_at=task.started_at, excluded=set(options.get("failed_providers") or ()),
-        remote_job=remote_job,
+        remote_job=remote_job, lost=int(options.get("lost_attempts") or 0),
     )
 
 

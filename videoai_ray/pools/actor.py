@@ -15,6 +15,7 @@ from typing import Any
 import ray
 
 from .. import metrics
+from ..containment import contained
 from ..errors import InvalidInput, InvalidOutput, ProviderTimeout, RetryableError
 from ..executor import Assignment, AttemptResult, _artifact_writer, _error_result, recheck_at_worker
 from ..logs import configure_logging
@@ -131,7 +132,7 @@ class ModelActor:
 
     async def _call(self, requests: list[Any], ctxs: list[AttemptContext]) -> list[Any]:
         try:
-            outs = await asyncio.wait_for(self.provider.run_batch(requests, ctxs), self.timeout)
+            outs = await asyncio.wait_for(contained(self.provider.run_batch(requests, ctxs)), self.timeout)
         except TimeoutError as exc:
             raise ProviderTimeout(f"batch of {len(requests)} timed out after {self.timeout:g} s") from exc
         if not isinstance(outs, list) or len(outs) != len(requests):

@@ -201,6 +201,39 @@ class LoopBlockingProvider(FixedLatencyProvider):
         return await super().run(request, ctx)
 
 
+class ExitingProvider(FixedLatencyProvider):
+    """Leaves the attempts of tasks whose prompt contains ``exit`` the way ``how`` says, after
+    ``exit_after`` seconds: ``"system_exit"`` raises ``SystemExit`` (a library calling
+    ``sys.exit()``), ``"keyboard_interrupt"`` raises ``KeyboardInterrupt``, ``"process_exit"``
+    ends its process (``os._exit``: a provider that crashes its worker on some input, a crash
+    loop). Other tasks run as a fixed-latency provider; ``cpu_bound`` as given (fault tests)."""
+
+    name = "exiting"
+    HOWS = ("system_exit", "keyboard_interrupt", "process_exit")
+
+    def __init__(self, how: str, *, exit_after: float = 0.2, cpu_bound: bool = False, timeout: float | None = None,
+                 **kw: Any) -> None:
+        if how not in self.HOWS:
+            raise ValueError(f"how must be one of {self.HOWS}, not {how!r}")
+        super().__init__(**kw)
+        self.how = how
+        self.exit_after = exit_after
+        self.cpu_bound = cpu_bound  # type: ignore[misc]
+        self.timeout = timeout  # type: ignore[misc]
+
+    async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+        if "exit" not in getattr(request, "prompt", ""):
+            return await super().run(request, ctx)
+        await asyncio.sleep(self.exit_after)
+        if self.how == "system_exit":
+            raise SystemExit(f"{self.name} gave up on task {ctx.task_id}")
+        if self.how == "keyboard_interrupt":
+            raise KeyboardInterrupt(f"{self.name} interrupted on task {ctx.task_id}")
+        import os
+
+        os._exit(3)
+
+
 class HttpCallProvider(Provider):
     """Sends one ``POST`` per attempt to ``url`` (a local test server standing in for a provider's
     API) and maps its answer like a cloud adapter does (429 with ``Retry-After`` → ``RateLimited``);
@@ -245,7 +278,8 @@ class BatchSleepProvider(ModelProvider):
     id) in ``log_dir``; a batch sleeps ``latency`` once, whatever its size, and each output says
     the batch's size, the process and the GPUs it ran on. A prompt containing ``"fail"`` fails
     alone (``InvalidInput``); one containing ``"poison"`` returns an output that is not JSON; one
-    containing ``"boom"`` makes the whole batch raise. With ``load_error``, ``load()`` raises it
+    containing ``"boom"`` makes the whole batch raise, one containing ``"sysexit"`` makes it raise
+    ``SystemExit`` (a library calling ``sys.exit()``). With ``load_error``, ``load()`` raises it
     (weights that cannot be loaded)."""
 
     name = "batch-sleep"
@@ -290,6 +324,8 @@ class BatchSleepProvider(ModelProvider):
 
         if any("boom" in str(getattr(r, "prompt", "")) for r in requests):
             raise RuntimeError("boom: the whole batch failed")
+        if any("sysexit" in str(getattr(r, "prompt", "")) for r in requests):
+            raise SystemExit("the model library called sys.exit()")
         steps = 5
         for i in range(steps):
             await asyncio.sleep(self.latency / steps)

@@ -199,7 +199,10 @@ class Dispatcher:
         return item[0]
 
     async def adopt_workers(self) -> dict[str, tuple[int, str]]:
-        """Find the workers a previous incarnation left running and take over their attempts."""
+        """Find the workers a previous incarnation left running and take over their attempts;
+        from the snapshot call on, each reports to this Scheduler (the previous one may be gone
+        for good, not restarted: another actor). A result a worker reports before adoption ends
+        is settled then (``Outcomes.settle``), and its task is no longer recovering."""
         adopted: dict[str, tuple[int, str]] = {}
         names = _named_actors(worker_prefix(self.state.settings.instance, ""))
         for actor_name in names:
@@ -208,7 +211,7 @@ class Dispatcher:
                 handle = ray.get_actor(actor_name, namespace=NAMESPACE)
             except ValueError:
                 continue  # gone since it was listed
-            answer = await _snapshot(handle, actor_name)
+            answer = await _snapshot(handle, actor_name, self.handle())
             if answer is None:
                 continue
             owned, incarnation = answer
@@ -218,7 +221,6 @@ class Dispatcher:
             self.workers[provider] = (handle, incarnation)
             for tid, attempt in owned:
                 adopted[tid] = (attempt, provider)
-                self.placed[tid] = handle
         return adopted
 
     async def _await_start(self, name: str, worker: Any, assignments: list[Assignment]) -> None:
@@ -295,6 +297,9 @@ class Dispatcher:
     def adopt_attempt(self, task_id: str, attempt: int, provider: str) -> None:
         """An attempt a surviving worker runs is in flight again (recovery at start)."""
         self.running[task_id] = (attempt, provider)
+        worker = self.workers.get(provider)
+        if worker is not None:
+            self.placed[task_id] = worker[0]
         self.state.registry.started(provider)
 
     def release(self, task_id: str, attempt: int) -> str | None:
@@ -341,15 +346,16 @@ class Dispatcher:
         return dict(out)
 
 
-async def _snapshot(handle: Any, actor_name: str) -> tuple[list[tuple[str, int]], str] | None:
-    """A surviving worker's attempts and incarnation; ``None`` when it is dead, or alive but does
-    not answer for ``_ADOPT_SECONDS`` (a loaded machine answers late, so a timeout alone is not
-    death). One that never answers is killed: its attempts run again, so it must not go on with
-    them (it would run them twice, and might pay a remote job twice)."""
+async def _snapshot(handle: Any, actor_name: str, me: Any) -> tuple[list[tuple[str, int]], str] | None:
+    """A surviving worker's attempts and incarnation (and it reports to ``me``, this Scheduler,
+    from then on); ``None`` when it is dead, or alive but does not answer for ``_ADOPT_SECONDS``
+    (a loaded machine answers late, so a timeout alone is not death). One that never answers is
+    killed: its attempts run again, so it must not go on with them (it would run them twice, and
+    might pay a remote job twice)."""
     deadline = time.monotonic() + _ADOPT_SECONDS
     while True:
         try:
-            owned: list[tuple[str, int]] = await asyncio.wait_for(handle.snapshot.remote(), 10)
+            owned: list[tuple[str, int]] = await asyncio.wait_for(handle.snapshot.remote(me), 10)
             incarnation: str = await asyncio.wait_for(handle.ping.remote(), 10)
             return owned, incarnation
         except ray.exceptions.RayActorError:

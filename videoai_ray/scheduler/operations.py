@@ -75,6 +75,7 @@ class Operations:
         fields = s.store.in_flight_fields([task_id]).get(task_id, {})
         options = fields.pop("options", {})
         options.pop("failed_providers", None)
+        options.pop("lost_attempts", None)
         act = active_from_task(task, options, **fields)
         act.status = TaskStatus.PENDING
         act.max_retries = task.attempts + s.settings.max_retries

@@ -76,9 +76,16 @@ class Outcomes:
                 log.error("an on_finish listener failed for task %s", act.id, exc_info=True)
 
     def fail_or_retry(self, act: Active, err: ProviderError) -> None:
-        """The retry policy: it reads only ``err.retryable``."""
+        """The retry policy: it reads only ``err.retryable``. A lost attempt (``WorkerLost``: its
+        process died) runs again without counting against ``max_retries``, up to
+        ``max_lost_attempts`` lost attempts, so a crash loop still ends."""
         s = self.state
-        if not err.retryable or act.attempts > act.max_retries:
+        if isinstance(err, WorkerLost):
+            act.lost += 1
+            if act.lost > s.settings.max_lost_attempts:
+                self.finish(act, TaskStatus.FAILED, error=_lost_too_often(act, err, s.settings.max_lost_attempts))
+                return
+        elif not err.retryable or act.attempts - act.lost > act.max_retries:
             self.finish(act, TaskStatus.FAILED, error=err)
             return
         if act.provider and not isinstance(err, WorkerLost):
@@ -91,7 +98,7 @@ class Outcomes:
         act.progress = 0.0
         s.change(act.id, status=TaskStatus.RETRYING.value, error_code=err.code, error_message=err.message,
                  error_retryable=True, progress=0.0, next_attempt_at=utcnow() + timedelta(seconds=delay),
-                 options={**act.options, "failed_providers": sorted(act.excluded)})
+                 options={**act.options, "failed_providers": sorted(act.excluded), "lost_attempts": act.lost})
         heapq.heappush(s.delayed, (time.monotonic() + delay, act.id))
         s.kick()
 
@@ -131,6 +138,13 @@ class Outcomes:
                 metrics.provider_rate_limited(provider)
         if current is not None:
             self.fail_or_retry(current, err)
+
+
+def _lost_too_often(act: Active, err: ProviderError, bound: int) -> WorkerLost:
+    return WorkerLost(f"{act.lost} attempts of this task were lost (the process running each one died, or the "
+                      f"Scheduler running it was replaced; the last: {err.message}); a task may lose "
+                      f"VIDEOAI_MAX_LOST_ATTEMPTS={bound} and run again, so a provider that crashes its process "
+                      "on this input does not run for ever")
 
 
 def _error_of(r: AttemptResult) -> ProviderError:

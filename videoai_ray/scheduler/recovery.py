@@ -1,5 +1,8 @@
 """Recovery at start: every unfinished task is loaded from the store, the attempts that surviving
-(detached) workers still own are adopted, and the rest is queued again."""
+(detached) workers still own are adopted, and the rest is queued again: a task the store says is
+processing and that no surviving worker owns lost its attempt (it ran in a CPU task or a pool
+actor of the previous Scheduler, or on a worker that died with it), and runs again as a lost
+attempt (``Outcomes.fail_or_retry``), which does not count against its retries."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..clock import utcnow
+from ..errors import WorkerLost
 from ..models import TaskStatus
 from ..models.record import active_from_task
 
@@ -62,6 +66,9 @@ class Recovery:
                 if provider in s.registry:
                     s.budgets.hold(act, s.registry.get(provider))
                 s.change(tid, status=act.status.value, attempts=attempt, provider=provider)
+            elif act.status is TaskStatus.PROCESSING and act.attempts:
+                self.dispatcher.outcomes.fail_or_retry(act, WorkerLost(
+                    f"attempt {act.attempts} was lost with the Scheduler that ran it (no surviving worker holds it)"))
             elif act.status is TaskStatus.RETRYING:
                 task = s.store.get(tid)
                 due = task.next_attempt_at if task else None
