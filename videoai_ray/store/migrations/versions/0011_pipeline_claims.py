@@ -1,0 +1,24 @@
+"""pipelines.context: the door a pipeline came through and its token's tenant and fair-share claims
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-06
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("pipelines") as batch:
+        batch.add_column(sa.Column("context", sa.JSON))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("pipelines") as batch:
+        batch.drop_column("context")
