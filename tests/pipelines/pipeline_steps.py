@@ -4,6 +4,7 @@ the test providers steps pin themselves to, a step builder, waiting, and the HTT
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import httpx
+from ray import cloudpickle
 
 import videoai_ray as vai
 from videoai_ray.errors import InvalidInput
@@ -34,6 +36,10 @@ class GhostFile(FixedLatencyProvider):
         art = ctx.store_artifact("gone.srt", b"1\n00:00:00,000 --> 00:00:01,000\nbye\n", "text/plain")
         Path(unquote(urlparse(art["url"]).path)).unlink()
         return {"subtitle_url": art["url"]}
+
+
+# the Scheduler's processes cannot import this module: its providers travel by value
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def pipe_providers(done: Path) -> list[vai.Provider]:

@@ -12,7 +12,8 @@ import ray
 from pipeline_steps import done_count, img, pipe_providers, wait_until
 
 import videoai_ray as vai
-from videoai_ray.pipelines import PipelineStatus, ref
+from videoai_ray.pipelines import PipelineSpec, PipelineStatus, pipeline_row, ref
+from videoai_ray.pipelines.rows import insert_pipeline
 from videoai_ray.scheduler import NAMESPACE, kill_scheduler
 from videoai_ray.scheduler.handle import scheduler_name
 
@@ -74,3 +75,18 @@ def test_whole_app_restart_mid_pipeline(restart_client: vai.Client, pipe_done: P
     record = vai.Pipeline(client, pipe.id).result(timeout=90)
     assert record.status is PipelineStatus.COMPLETED
     assert done_count(pipe_done, record.step("next").task_id) == 1
+
+
+def test_a_poison_pipeline_stored_before_a_restart_fails_after_it(restart_client: vai.Client) -> None:
+    """A pipeline stored running with a reference that can never resolve (an index in other
+    digits, as stored before creation refused it): the restarted Scheduler's recovery advances it
+    once, and it fails with ``invalid_reference`` instead of being retried forever."""
+    spec = PipelineSpec.model_validate({"steps": [img("a", "before the restart"),
+                                                  img("b", ref("a.output.images.²"))]})
+    row = pipeline_row(spec, user_id=restart_client.user_id)
+    insert_pipeline(restart_client.service.store.engine, row)  # stored, never advanced
+    _kill_scheduler_actor(restart_client)
+    record = restart_client.service.pipelines.wait(row["id"], restart_client.user_id, 90)
+    assert record.status is PipelineStatus.FAILED, record
+    assert record.error is not None and record.error["code"] == "invalid_reference"
+    assert (record.error["step"], record.error["reference"]) == ("b", "a.output.images.²")
