@@ -188,7 +188,7 @@ class PipelineRunner:
         # Ray re-sends this call to a restarted Scheduler: the row may be stored already
         if rows.get_pipeline(self.engine, row["id"]) is None:
             rows.insert_pipeline(self.engine, row)
-        await self.advance(row["id"])
+        await self._advance_or_fail(row["id"])  # stored: whatever happens now, it ends or is retried
         return {"id": row["id"], "existing": False}
 
     async def cancel(self, pipeline_id: str, user_id: str | None) -> None:
