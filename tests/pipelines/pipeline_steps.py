@@ -17,7 +17,13 @@ from ray import cloudpickle
 import videoai_ray as vai
 from videoai_ray.errors import InvalidInput
 from videoai_ray.providers import ProviderContext
-from videoai_ray.providers.testing import FixedLatencyProvider, FlakyProvider, InputReaderProvider, NoopProvider
+from videoai_ray.providers.testing import (
+    FixedLatencyProvider,
+    FlakyProvider,
+    InputReaderProvider,
+    NoopProvider,
+    OutputProvider,
+)
 
 
 class SubtitleReader(InputReaderProvider):
@@ -52,6 +58,7 @@ def pipe_providers(done: Path) -> list[vai.Provider]:
         FlakyProvider(1, name="flaky1", latency=0.05, log_dir=done),
         SubtitleReader(),
         GhostFile(0.01, 4, name="ghost"),
+        OutputProvider({"images": ["first", "second"]}, name="images"),  # an output with a list in it
     ]
 
 

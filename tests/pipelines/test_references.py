@@ -116,7 +116,8 @@ def test_a_file_gone_missing_fails_the_pipeline(pipe_client: vai.Client) -> None
 
 
 def test_an_index_in_other_digits_is_refused_at_creation_and_fails_if_stored(pipe_client: vai.Client) -> None:
-    steps = [step("a", "image_generation", prompt="one", provider="lat", use_cache=False),
+    # ``"²".isdigit()`` is true, ``int("²")`` raises: a's output has a list there to index
+    steps = [step("a", "image_generation", prompt="one", provider="images", use_cache=False),
              _video("b", subtitles_url=ref("a.output.images.²"))]
     with pytest.raises(InvalidRequest, match="ASCII digits") as info:
         pipe_client.pipeline(steps)

@@ -81,7 +81,7 @@ def test_a_poison_pipeline_stored_before_a_restart_fails_after_it(restart_client
     """A pipeline stored running with a reference that can never resolve (an index in other
     digits, as stored before creation refused it): the restarted Scheduler's recovery advances it
     once, and it fails with ``invalid_reference`` instead of being retried forever."""
-    spec = PipelineSpec.model_validate({"steps": [img("a", "before the restart"),
+    spec = PipelineSpec.model_validate({"steps": [img("a", "before the restart", provider="images"),
                                                   img("b", ref("a.output.images.²"))]})
     row = pipeline_row(spec, user_id=restart_client.user_id)
     insert_pipeline(restart_client.service.store.engine, row)  # stored, never advanced

@@ -102,6 +102,17 @@ def test_literal_inputs_are_validated_but_referenced_fields_wait(service: MediaS
     assert refused(service, spec).field == "steps[2].input.no_such"
 
 
+def test_reference_paths_take_keys_and_ascii_indexes_only(service: MediaService) -> None:
+    for bad in ("transcribe.output.segments.²", "transcribe.output.seg%ments", "transcribe.output.a b",
+                "transcribe.output." + ".".join("k" * 17)):
+        spec = typical()
+        spec["steps"][1]["input"]["text"] = ref(bad)
+        assert refused(service, spec).field == "steps[1].input.text", bad
+    spec = typical()
+    spec["steps"][1]["input"]["text"] = ref("transcribe.output.segments.0.text")
+    service.pipelines.validate(spec)
+
+
 def test_over_http_a_literal_upload_reference_is_refused(service: MediaService) -> None:
     spec = typical()
     spec["steps"][0]["input"]["audio_url"] = "upload://" + "a" * 32 + "/talk.wav"
