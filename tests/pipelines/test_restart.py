@@ -86,7 +86,9 @@ def test_a_poison_pipeline_stored_before_a_restart_fails_after_it(restart_client
     row = pipeline_row(spec, user_id=restart_client.user_id)
     insert_pipeline(restart_client.service.store.engine, row)  # stored, never advanced
     _kill_scheduler_actor(restart_client)
-    record = restart_client.service.pipelines.wait(row["id"], restart_client.user_id, 90)
+    pipelines = restart_client.service.pipelines
+    wait_until(lambda: pipelines.get(row["id"]).done, timeout=90, what="the poison pipeline to end")
+    record = pipelines.get(row["id"])
     assert record.status is PipelineStatus.FAILED, record
     assert record.error is not None and record.error["code"] == "invalid_reference"
     assert (record.error["step"], record.error["reference"]) == ("b", "a.output.images.²")
