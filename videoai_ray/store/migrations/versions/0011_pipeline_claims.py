@@ -1,6 +1,6 @@
 """pipelines.context: the door a pipeline came through and its token's tenant and fair-share claims
 
-Revision ID: 0011
+Revision ID: 0011_pipeline_claims
 Revises: 0010
 Create Date: 2026-12-06
 """
@@ -8,7 +8,7 @@ Create Date: 2026-12-06
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
+revision = "0011_pipeline_claims"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
