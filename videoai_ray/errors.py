@@ -90,7 +90,10 @@ class InvalidReference(InvalidRequest):
     def __init__(self, step: str, reference: str, field: str, reason: str) -> None:
         super().__init__(f"step {step!r}: {field} = {{$ref: {reference!r}}}: {reason}", field=field,
                          step=step, reference=reference)
-        self.step, self.reference = step, reference
+        self.step, self.reference, self.reason = step, reference, reason
+
+    def __reduce__(self) -> tuple[Any, ...]:  # rebuilt whole when it crosses processes
+        return type(self), (self.step, self.reference, self.field, self.reason)
 
 
 class InvalidTransition(VideoAIError):
