@@ -254,7 +254,7 @@ class PipelineRunner:
                  done: dict[str, Task]) -> dict[str, Any]:
         """The submission of ``step``: its resolved input checked under the rules of the door the
         pipeline came through, as if the user had written it, with the claims of their token."""
-        context = row.get("context") or {"http": True}  # a pipeline from before 0011: the strict rules
+        context = row.get("context") or {"http": True}  # stored before 0011_pipeline_claims: the strict rules
         prefix = f"steps.{step.id}.input."
         resolved = resolve_input(step, done, row["user_id"], self.artifacts)
         try:

@@ -190,7 +190,7 @@ pipelines = Table(
     Column("meta", JSON, nullable=False),
     #: the request that made it, applied to each step: ``{"http": bool, "tenant", "share"}`` (the door
     #: whose input rules its references follow, the token's tenant and fair-share claims); NULL for
-    #: pipelines from before 0011, which follow the HTTP rules
+    #: pipelines from before 0011_pipeline_claims, which follow the HTTP rules
     Column("context", JSON),
     Column("idempotency_key", String(255)),
     #: fingerprint of the spec an idempotency key was first used with
