@@ -16,6 +16,7 @@ import hashlib
 import mimetypes
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote, unquote, urlparse
@@ -122,6 +123,21 @@ class ArtifactStore:
             return self.local_path(url).read_bytes()
         with fsspec.open(url, "rb") as fh:
             return bytes(fh.read())
+
+
+def output_urls(value: Any) -> Iterator[str]:
+    """The strings at URL keys (``url``, ``*_url``) anywhere in a task's output."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, v in item.items():
+                if isinstance(v, str) and (key == "url" or key.endswith("_url")):
+                    yield v
+                elif isinstance(v, dict | list):
+                    stack.append(v)
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def public_output(value: Any, task_id: str, artifacts: ArtifactStore) -> Any:

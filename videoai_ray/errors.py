@@ -93,6 +93,22 @@ class QuotaExceeded(VideoAIError):
         self.maximum = maximum
 
 
+class InvalidReference(InvalidRequest):
+    """A pipeline step's reference cannot give it a valid input: the value it names does not
+    exist, is not allowed in the field, or names a file the pipeline did not make. The pipeline
+    fails with this code, naming the step and the reference (never a server path)."""
+
+    code = "invalid_reference"
+
+    def __init__(self, step: str, reference: str, field: str, reason: str) -> None:
+        super().__init__(f"step {step!r}: {field} = {{$ref: {reference!r}}}: {reason}", field=field,
+                         step=step, reference=reference)
+        self.step, self.reference, self.reason = step, reference, reason
+
+    def __reduce__(self) -> tuple[Any, ...]:  # rebuilt whole when it crosses processes
+        return type(self), (self.step, self.reference, self.field, self.reason)
+
+
 class InvalidTransition(VideoAIError):
     """The task is not in a state that allows this operation."""
 

@@ -4,62 +4,19 @@ with nothing stored, per-user isolation (another user's pipeline is a 404), and 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 import pytest
-from pipeline_steps import img
+from pipeline_steps import Call, finished, img, run_api
 
 import videoai_ray as vai
-from videoai_ray.api.app import create_app
-from videoai_ray.api.auth import create_token
-from videoai_ray.api.context import ApiContext
-from videoai_ray.api.ratelimit import MemoryRateLimiter
 from videoai_ray.pipelines import ref
 
 pytestmark = pytest.mark.slow
 
-Call = Callable[[str], httpx.AsyncClient]
-
-
-def run_api(client: vai.Client, test: Callable[[Call], Awaitable[None]]) -> None:
-    """Run ``test(as_user)`` against the app; ``as_user(name)`` is an authenticated client."""
-    settings = client.settings
-    ctx = ApiContext.start(settings, client.scheduler, MemoryRateLimiter())
-    app = create_app(ctx)
-
-    async def go() -> None:
-        opened: list[httpx.AsyncClient] = []
-
-        def as_user(user: str) -> httpx.AsyncClient:
-            c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t/api/v1/media",
-                                  headers={"Authorization": f"Bearer {create_token(settings, user)}"}, timeout=60)
-            opened.append(c)
-            return c
-
-        try:
-            await test(as_user)
-        finally:
-            for c in opened:
-                await c.aclose()
-
-    asyncio.run(go())
-
 
 def spec(*steps: dict[str, Any], **kw: Any) -> dict[str, Any]:
     return {"steps": list(steps), **kw}
-
-
-async def _finished(c: httpx.AsyncClient, pipeline_id: str, timeout: float = 60) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        body = (await c.get(f"/pipelines/{pipeline_id}")).json()
-        if body["status"] != "running" or loop.time() > deadline:
-            return dict(body)
-        await asyncio.sleep(0.2)
 
 
 def test_create_get_list_and_isolation(pipe_client: vai.Client) -> None:
@@ -72,7 +29,7 @@ def test_create_get_list_and_isolation(pipe_client: vai.Client) -> None:
         pid = created["id"]
         assert r.headers["location"] == f"/api/v1/media/pipelines/{pid}"
         assert [s["id"] for s in created["steps"]] == ["a", "b"] and created["steps"][1]["needs"] == ["a"]
-        done = await _finished(alice, pid)
+        done = await finished(alice, pid)
         assert done["status"] == "completed" and done["steps"][1]["output"]["provider"] == "lat"
         again = await alice.post("/pipelines", json=spec(img("a", "over http"), img("b", ref("a.output.provider"))),
                                  headers={"Idempotency-Key": "k-http-1"})

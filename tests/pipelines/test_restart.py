@@ -12,7 +12,7 @@ import ray
 from pipeline_steps import done_count, img, pipe_providers, wait_until
 
 import videoai_ray as vai
-from videoai_ray.pipelines import PipelineStatus, ref
+from videoai_ray.pipelines import PipelineSpec, PipelineStatus, pipeline_row, ref
 from videoai_ray.scheduler import NAMESPACE, kill_scheduler
 from videoai_ray.scheduler.handle import scheduler_name
 
@@ -74,3 +74,25 @@ def test_whole_app_restart_mid_pipeline(restart_client: vai.Client, pipe_done: P
     record = vai.Pipeline(client, pipe.id).result(timeout=90)
     assert record.status is PipelineStatus.COMPLETED
     assert done_count(pipe_done, record.step("next").task_id) == 1
+
+
+def test_a_poison_pipeline_running_across_a_restart_fails_after_it(restart_client: vai.Client) -> None:
+    """A pipeline whose step b has a reference that can never resolve (an index in other digits,
+    as stored before creation refused it; b is due only after the slow step w, i.e. after the
+    restart): the restarted Scheduler's recovery advances it, and it fails with
+    ``invalid_reference`` instead of being retried forever."""
+    spec = PipelineSpec.model_validate({"steps": [
+        img("a", "before the restart", provider="images"), img("w", "through the restart", provider="slow"),
+        img("b", ref("a.output.images.²"), after=["w"])]})
+    row = pipeline_row(spec, user_id=restart_client.user_id)
+    # the Scheduler's own create skips the creation check (a handle by name: an earlier test may
+    # have replaced the client's Scheduler)
+    scheduler = ray.get_actor(scheduler_name(restart_client.settings), namespace=NAMESPACE)
+    ray.get(scheduler.create_pipeline.remote(row))
+    _kill_scheduler_actor(restart_client)
+    pipelines = restart_client.service.pipelines
+    wait_until(lambda: pipelines.get(row["id"]).done, timeout=90, what="the poison pipeline to end")
+    record = pipelines.get(row["id"])
+    assert record.status is PipelineStatus.FAILED, record
+    assert record.error is not None and record.error["code"] == "invalid_reference"
+    assert (record.error["step"], record.error["reference"]) == ("b", "a.output.images.²")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from videoai_ray.artifacts import ArtifactStore
-from videoai_ray.errors import InvalidInput, InvalidRequest
+from videoai_ray.errors import InvalidReference, InvalidRequest
 from videoai_ray.models import Task
 from videoai_ray.pipelines import ref, step
 from videoai_ray.pipelines.resolve import resolve_input
@@ -102,6 +102,17 @@ def test_literal_inputs_are_validated_but_referenced_fields_wait(service: MediaS
     assert refused(service, spec).field == "steps[2].input.no_such"
 
 
+def test_reference_paths_take_keys_and_ascii_indexes_only(service: MediaService) -> None:
+    for bad in ("transcribe.output.segments.²", "transcribe.output.seg%ments", "transcribe.output.a b",
+                "transcribe.output." + ".".join("k" * 17)):
+        spec = typical()
+        spec["steps"][1]["input"]["text"] = ref(bad)
+        assert refused(service, spec).field == "steps[1].input.text", bad
+    spec = typical()
+    spec["steps"][1]["input"]["text"] = ref("transcribe.output.segments.0.text")
+    service.pipelines.validate(spec)
+
+
 def test_over_http_a_literal_upload_reference_is_refused(service: MediaService) -> None:
     spec = typical()
     spec["steps"][0]["input"]["audio_url"] = "upload://" + "a" * 32 + "/talk.wav"
@@ -125,18 +136,39 @@ def test_resolution_turns_segments_into_cues_and_hands_files_over_as_uploads(set
                               {"id": 1, "start": 1.2, "end": 1.2, "text": ""},
                               {"id": 2, "start": 1.2, "end": 2.0, "text": "there"}]})
     subs = _task("task_subs", "subtitle_generation", {"text": "hi"}, {"subtitle_url": art["url"]})
-    body = resolve_input(spec.step("subtitles"), {"transcribe": asr}, "u", store)
+    body = resolve_input(spec.step("subtitles"), {"transcribe": asr}, "u", store).body
     assert body["text"] == "hi there"
     assert body["cues"] == [{"start": 0.0, "end": 1.2, "text": "hi"}, {"start": 1.2, "end": 2.0, "text": "there"}]
-    video = resolve_input(spec.step("video"), {"transcribe": asr, "subtitles": subs}, "u", store)
+    resolved = resolve_input(spec.step("video"), {"transcribe": asr, "subtitles": subs}, "u", store)
+    video = resolved.body
+    assert resolved.handed == {"subtitles_url"}
     assert video["audio_url"] == "http://127.0.0.1:9/talk.wav"
     upload = video["subtitles_url"]
     assert upload.startswith("upload://") and upload.endswith("/subtitles.srt")
     # an upload of the pipeline's owner: another user's tasks cannot name it
     assert store.local_path(store.upload_url(upload, "u")).read_bytes().startswith(b"1\n")
     assert not store.local_path(store.upload_url(upload, "someone-else")).exists()
-    with pytest.raises(InvalidInput, match=r"text: step 'transcribe' has no output\.words"):
+    with pytest.raises(InvalidReference, match=r"step 's': text = \{\$ref: 'transcribe.output.words'\}: "
+                                               r"step 'transcribe' has no such output value"):
         resolve_input(PipelineSpec.model_validate({"steps": [
             step("transcribe", "audio_transcription", audio_url="https://x.example.com/a.wav"),
             step("s", "subtitle_generation", text=ref("transcribe.output.words"))]}).step("s"),
             {"transcribe": asr}, "u", store)
+
+
+def test_only_a_file_the_referenced_task_made_is_handed_over(settings: Settings) -> None:
+    store = ArtifactStore(settings.artifacts_root)
+    bobs = store.put("task_bob", "subtitles.srt", b"bob's")["url"]
+    spec = PipelineSpec.model_validate({"steps": [
+        step("a", "subtitle_generation", text=bobs),
+        step("b", "video_generation", prompt="v", subtitles_url=ref("a.input.text")),
+        step("c", "video_generation", prompt="v", subtitles_url=ref("a.output.subtitle_url")),
+        step("d", "video_generation", prompt="v", subtitles_url=ref("a.output.content"))]})
+    for made in (bobs,  # a URL of another task's folder, at a URL key of a's output
+                 store.root + "/task_a/../task_bob/subtitles.srt"):  # climbing out of a's own folder
+        a = _task("task_a", "subtitle_generation", {"text": bobs}, {"subtitle_url": made, "content": bobs})
+        for step_id in "bcd":
+            resolved = resolve_input(spec.step(step_id), {"a": a}, "u", store)
+            assert resolved.handed == frozenset(), step_id
+            assert not resolved.body["subtitles_url"].startswith("upload://"), step_id
+    assert not (store.local_path(bobs).parents[1] / "uploads").exists()

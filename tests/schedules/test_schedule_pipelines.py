@@ -100,3 +100,25 @@ def test_killed_between_creating_a_ticks_pipeline_and_advancing(request, backend
     assert steps([tick_of(p) for p in pipes]) == [SECOND] * (len(pipes) - 1)
     assert not any(p.metadata["schedule"]["catch_up"] for p in pipes)
     s.delete()
+
+
+def test_every_second_into_a_poison_pipeline_leaves_none_running(sched_client):
+    """A reference that can never give a valid value (a path out of the artifact root, read as a
+    file): each tick's pipeline fails with ``invalid_reference``; none is left running."""
+    from videoai_ray.artifacts import ArtifactStore
+
+    root = ArtifactStore(sched_client.settings.artifacts_root).root
+    poison = [step("a", "subtitle_generation", text=f"{root}/../videoai.db", provider="noop", use_cache=False),
+              step("b", "video_generation", prompt="v", subtitles_url=ref("a.input.text"), provider="noop")]
+    s = sched_client.schedule(pipeline=poison, cron="* * * * * *", name="poison each second")
+    wait_for(lambda: fired(s) >= 3)
+    s.pause()
+    wait_for(lambda: fired(s) == len(schedule_pipelines(sched_client, s.id)), timeout=10)
+    wait_for(lambda: all(p.done for p in schedule_pipelines(sched_client, s.id)), timeout=60)
+    pipes = schedule_pipelines(sched_client, s.id)
+    assert len(pipes) >= 3
+    for p in pipes:
+        assert p.status is PipelineStatus.FAILED and p.error is not None, p
+        assert (p.error["step"], p.error["code"], p.error["reference"]) == ("b", "invalid_reference", "a.input.text")
+        assert root.removeprefix("file://") not in p.error["message"]
+    s.delete()

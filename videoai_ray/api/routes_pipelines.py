@@ -52,7 +52,8 @@ async def create_pipeline(request: Request, caller: Caller = Depends(authorized)
     idempotency_key = IDEMPOTENCY_KEY.read(request)
     body = json_object(await json_body(request))
     record, existing = await asyncio.to_thread(lambda: ctx.service.pipelines.start(
-        body, user_id=caller.user_id, idempotency_key=idempotency_key, http=True))
+        body, user_id=caller.user_id, idempotency_key=idempotency_key, http=True, tenant=caller.tenant,
+        share=caller.share))
     headers = {"Location": f"{API_PREFIX}/pipelines/{record.id}"}
     if existing:
         headers["Idempotent-Replayed"] = "true"

@@ -77,7 +77,7 @@ async def create_schedule(request: Request, caller: Caller = Depends(authorized)
                           ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     body = json_object(await json_body(request))
     view = await asyncio.to_thread(ctx.service.schedules.create, body, user_id=caller.user_id, http=True,
-                                   tenant=caller.tenant)
+                                   tenant=caller.tenant, share=caller.share)
     return JSONResponse(view, status_code=201)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -14,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..artifacts import ArtifactStore, public_output, safe_name
+from ..artifacts import ArtifactStore, output_urls, public_output, safe_name
 from ..errors import InvalidRequest
 from ..models import Task
 from .context import API_PREFIX
@@ -71,18 +70,6 @@ def _local_name(url: str, artifacts: ArtifactStore) -> str | None:
     return PurePosixPath(unquote(urlparse(url).path)).name if artifacts.owns(url) else None
 
 
-def _output_urls(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for key, v in value.items():
-            if isinstance(v, str) and (key == "url" or key.endswith("_url")):
-                yield v
-            else:
-                yield from _output_urls(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _output_urls(v)
-
-
 def artifact_candidates(task: Task, name: str, artifacts: ArtifactStore) -> list[str]:
     """URLs ``name`` may refer to for this task: the file in the task's own artifact folder, and
     a file of that name the task's output points to inside the store (a cached result's output
@@ -90,7 +77,7 @@ def artifact_candidates(task: Task, name: str, artifacts: ArtifactStore) -> list
     if safe_name(name) != name:
         return []
     found = [artifacts.url_for(task.id, name)]
-    for url in _output_urls(task.output or {}):
+    for url in output_urls(task.output or {}):
         if url not in found and _local_name(url, artifacts) == name:
             found.append(url)
     return found

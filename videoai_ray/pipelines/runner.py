@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from .. import fault_points
 from ..artifacts import ArtifactStore, public_output
-from ..errors import InvalidTransition, PipelineNotFound, VideoAIError
+from ..backoff import schedule_delay
+from ..errors import InvalidReference, InvalidRequest, InvalidTransition, PipelineNotFound, VideoAIError
 from ..models import EventType, Task, TaskStatus
 from ..models.events import pipeline_event_payload
 from ..redact import public_error
+from ..scheduler.writes import unreachable
 from ..store import utcnow
 from . import rows
 from .model import PipelineStatus, build_record, step_task_id
@@ -37,8 +40,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("videoai.pipelines")
 
-#: seconds before a pipeline whose advance failed (the store was unreachable, say) is tried again
-RETRY_SECONDS = 1.0
+#: seconds before a pipeline whose advance met an unreachable store is tried again (the last repeats)
+RETRY_SCHEDULE = (1.0, 2.0, 5.0, 15.0, 60.0)
+#: tries of such a pipeline before the runner leaves it until one of its steps ends or it restarts
+MAX_RETRIES = 8
 _EVENTS = {PipelineStatus.COMPLETED: EventType.PIPELINE_COMPLETED, PipelineStatus.FAILED: EventType.PIPELINE_FAILED,
            PipelineStatus.CANCELLED: EventType.PIPELINE_CANCELLED}
 
@@ -59,6 +64,9 @@ class PipelineRunner:
         self.media = MediaService(state.settings, None, state.store, resolve_dns=False)
         self.dirty: set[str] = set()
         self._wake: asyncio.Event | None = None
+        #: pipelines whose advance met an unreachable store, and how many times in a row
+        self._tries: dict[str, int] = {}
+        self._pending: set[asyncio.Task[None]] = set()
 
     # -- the Scheduler's hook ------------------------------------------------------------------
 
@@ -76,32 +84,82 @@ class PipelineRunner:
     async def loop(self) -> None:
         """Recover, then advance marked pipelines once their tasks' changes are committed."""
         self._wake = asyncio.Event()
-        try:
-            await self.recover()
-        except Exception:
-            log.error("pipeline recovery failed; retrying", exc_info=True)
-            asyncio.get_running_loop().call_later(RETRY_SECONDS, self._retry_recover)
+        await self._recover_once(1)
         while True:
             await self._wake.wait()
             self._wake.clear()
             await self.writer.written()  # advance reads the step tasks from the store
             while self.dirty:
-                pipeline_id = self.dirty.pop()
-                try:
-                    await self.advance(pipeline_id)
-                except Exception:
-                    log.error("advancing pipeline %s failed; retrying", pipeline_id, exc_info=True)
-                    asyncio.get_running_loop().call_later(RETRY_SECONDS, self.mark, pipeline_id)
+                await self._advance_or_fail(self.dirty.pop())
 
-    def _retry_recover(self) -> None:
-        asyncio.get_running_loop().create_task(self._recover_once())
-
-    async def _recover_once(self) -> None:
+    async def _recover_once(self, attempt: int) -> None:
         try:
             await self.recover()
         except Exception:
-            log.error("pipeline recovery failed; retrying", exc_info=True)
-            asyncio.get_running_loop().call_later(RETRY_SECONDS, self._retry_recover)
+            delay = schedule_delay(RETRY_SCHEDULE, attempt)
+            log.error("pipeline recovery failed; trying again in %.0fs", delay, exc_info=True)
+            self._later(delay, lambda: self._recover_once(attempt + 1))
+
+    def _later(self, delay: float, make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        def start() -> None:
+            task = asyncio.get_running_loop().create_task(make())
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+        asyncio.get_running_loop().call_later(delay, start)
+
+    async def _advance_or_fail(self, pipeline_id: str) -> None:
+        """``advance``; a store that cannot be reached is tried again with backoff, a bounded
+        number of times; any other fault fails the pipeline (it could never advance)."""
+        try:
+            await self.advance(pipeline_id)
+        except Exception as e:
+            if unreachable(e):
+                self._retry(pipeline_id)
+                return
+            log.error("pipeline %s cannot advance; it fails", pipeline_id, exc_info=True)
+            try:
+                await self._fail_stuck(pipeline_id)
+            except Exception as again:
+                if unreachable(again):
+                    self._retry(pipeline_id)
+                else:
+                    log.error("pipeline %s could not be marked failed", pipeline_id, exc_info=True)
+            return
+        self._tries.pop(pipeline_id, None)
+
+    def _retry(self, pipeline_id: str) -> None:
+        tries = self._tries[pipeline_id] = self._tries.get(pipeline_id, 0) + 1
+        delay = store_retry_delay(tries)
+        if delay is None:
+            # no loop: it is advanced again when one of its steps ends or the Scheduler starts
+            del self._tries[pipeline_id]
+            log.error("pipeline %s: the store was unreachable %d times; not retried until one of its steps "
+                      "ends or the Scheduler restarts", pipeline_id, tries - 1)
+            return
+        log.warning("pipeline %s: the store is unreachable; trying again in %.1fs (try %d of %d)",
+                    pipeline_id, delay, tries, MAX_RETRIES)
+        asyncio.get_running_loop().call_later(delay, self.mark, pipeline_id)
+
+    async def _fail_stuck(self, pipeline_id: str) -> None:
+        """End a pipeline that raised an unforeseen fault while advancing: ``invalid_reference`` at
+        the steps not yet submitted (the fault itself is only logged)."""
+        row = rows.get_pipeline(self.engine, pipeline_id, instance=self.instance)
+        if row is None or row["status"] != PipelineStatus.RUNNING.value:
+            return
+        spec = PipelineSpec.model_validate(row["spec"])
+        tasks = self._tasks(row)
+        waiting = [s.id for s in spec.steps if step_task_id(pipeline_id, s.id) not in tasks]
+        error = {"step": ", ".join(waiting) or spec.steps[-1].id, "code": InvalidReference.code,
+                 "message": "the pipeline could not advance: its next steps could not be prepared"}
+        try:
+            await self._end(row, tasks, PipelineStatus.FAILED, error)
+        except Exception as e:
+            if unreachable(e):
+                raise
+            # even its record could not be built (a stored spec that no longer parses): no webhook
+            rows.finish_pipeline(self.engine, pipeline_id, PipelineStatus.FAILED, error, [])
+            self.writer.committed()
 
     async def recover(self) -> None:
         """At start: cancel the live step tasks of pipelines that already ended, and advance every
@@ -133,7 +191,7 @@ class PipelineRunner:
         # Ray re-sends this call to a restarted Scheduler: the row may be stored already
         if rows.get_pipeline(self.engine, row["id"], instance=self.instance) is None:
             rows.insert_pipeline(self.engine, row, instance=self.instance)
-        await self.advance(row["id"])
+        await self._advance_or_fail(row["id"])  # stored: whatever happens now, it ends or is retried
         return {"id": row["id"], "existing": False}
 
     async def cancel(self, pipeline_id: str, user_id: str | None) -> None:
@@ -171,9 +229,10 @@ class PipelineRunner:
             done = {n: by_step[n] for n in step.needs()}
             try:
                 items.append(await asyncio.to_thread(self._prepare, row, spec, step, done))  # type: ignore[arg-type]
-            except VideoAIError as e:
-                await self._end(row, tasks, PipelineStatus.FAILED,
-                                {"step": step.id, "code": e.code, "message": str(e)})
+            except Exception as e:
+                if unreachable(e):
+                    raise
+                await self._end(row, tasks, PipelineStatus.FAILED, step_error(step, e))
                 return
         if items:
             await fault_points.pause(self.state.settings, "pipeline_advance", pipeline_id)
@@ -196,11 +255,23 @@ class PipelineRunner:
 
     def _prepare(self, row: dict[str, Any], spec: PipelineSpec, step: PipelineStep,
                  done: dict[str, Task]) -> dict[str, Any]:
-        """The submission of ``step``: its resolved input validated as any task body is."""
-        body = resolve_input(step, done, row["user_id"], self.artifacts)
-        prepared = self.media.prepare(step.task_type, body, user_id=row["user_id"],
-                                      priority=(step.priority or spec.priority).value,
-                                      prefix=f"steps.{step.id}.input.")
+        """The submission of ``step``: its resolved input checked under the rules of the door the
+        pipeline came through, as if the user had written it, with the claims of their token."""
+        context = row.get("context") or {"http": True}  # stored before 0012_pipeline_claims: the strict rules
+        prefix = f"steps.{step.id}.input."
+        resolved = resolve_input(step, done, row["user_id"], self.artifacts)
+        try:
+            if context.get("http"):  # files handed over are uploads, which only the runner may name
+                self.media.pipelines.check_input(step.task_type, resolved.body, prefix, resolved.handed, http=True)
+            prepared = self.media.prepare(step.task_type, resolved.body, user_id=row["user_id"],
+                                          priority=(step.priority or spec.priority).value, prefix=prefix,
+                                          tenant=context.get("tenant"), share=context.get("share"))
+        except InvalidRequest as e:
+            field = (e.field or "").removeprefix(prefix).split(".", 1)[0]
+            ref = resolved.refs.get(field)
+            if ref is None or e.field is None:
+                raise
+            raise InvalidReference(step.id, ref.text, field, e.message.removeprefix(f"{e.field}: ")) from None
         prepared["id"] = step_task_id(row["id"], step.id)
         prepared["options"] = {**prepared["options"], "pipeline": row["id"], "step": step.id}
         prepared["metadata"] = {**(row["meta"] or {}), **prepared["metadata"],
@@ -240,6 +311,25 @@ class PipelineRunner:
         log.info("pipeline %s %s%s", row["id"], status.value, f" at step {error['step']}" if error else "")
 
 
+def store_retry_delay(tries: int) -> float | None:
+    """Seconds before try ``tries`` (1-based) of a pipeline whose advance met an unreachable
+    store: growing, with jitter; ``None`` once ``MAX_RETRIES`` were spent."""
+    return schedule_delay(RETRY_SCHEDULE, tries) if tries <= MAX_RETRIES else None
+
+
+def step_error(step: PipelineStep, e: Exception) -> dict[str, Any]:
+    """The pipeline's error when ``step`` could not be prepared: the refusal's own code, or
+    ``invalid_reference`` naming the step's references for an unforeseen fault (logged here)."""
+    if isinstance(e, InvalidReference):
+        return {"step": step.id, "code": e.code, "message": e.message, "reference": e.reference}
+    if isinstance(e, VideoAIError):
+        return {"step": step.id, "code": e.code, "message": str(e)}
+    log.error("pipeline step %s could not be prepared", step.id, exc_info=e)
+    refs = ", ".join(r.text for _, r in step.refs()) or "none"
+    return {"step": step.id, "code": InvalidReference.code,
+            "message": f"step {step.id!r} could not be prepared from its references ({refs})"}
+
+
 def _same_spec(key: str, first: str | None, now: str | None) -> None:
     from ..errors import IdempotencyConflict
 
@@ -248,4 +338,4 @@ def _same_spec(key: str, first: str | None, now: str | None) -> None:
                                   "use a new key for a new pipeline", field="Idempotency-Key")
 
 
-__all__ = ["PipelineRunner"]
+__all__ = ["PipelineRunner", "step_error", "store_retry_delay"]

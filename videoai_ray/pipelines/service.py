@@ -8,7 +8,7 @@ hands it to the Scheduler's runner, and reads pipelines back with their steps' s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -52,7 +52,7 @@ class PipelineService:
             parsed = spec if isinstance(spec, PipelineSpec) else PipelineSpec.model_validate(dict(spec))
         except ValidationError as e:
             raise _field(e) from None
-        check_structure(parsed, lambda t, body, prefix, refs: self._check_literals(t, body, prefix, refs, http))
+        check_structure(parsed, lambda t, body, prefix, refs: self.check_input(t, body, prefix, refs, http=http))
         if parsed.webhook_url:  # the one webhook URL policy, as for a task's
             from ..webhooks import InvalidWebhookURL, validate_webhook_url
 
@@ -63,40 +63,47 @@ class PipelineService:
                                      field="webhook_url") from None
         return parsed
 
-    def _check_literals(self, task_type: TaskType, body: dict[str, Any], prefix: str, refs: set[str],
-                        http: bool) -> None:
-        """Validate a step's body; errors about fields that are references are left for the
-        moment the references are resolved."""
+    def check_input(self, task_type: TaskType, body: dict[str, Any], prefix: str, skip: Set[str], *,
+                    http: bool) -> None:
+        """Validate a step's body under the rules of its door (``http``), leaving out the fields
+        in ``skip``: at creation, those holding references (checked once resolved); once
+        resolved, those holding a file an earlier step made (handed over as an upload)."""
         from ..service import field_error
 
         model = REQUEST_MODELS[task_type]
-        unknown = sorted(refs - set(model.model_fields))
+        unknown = sorted(skip - set(model.model_fields))
         if unknown:
             raise InvalidRequest(f"{prefix}{unknown[0]}: no such field", field=f"{prefix}{unknown[0]}")
-        literal = {k: v for k, v in body.items() if k not in refs}
+        literal = {k: v for k, v in body.items() if k not in skip}
         try:
             request = model.model_validate(literal, context=HTTP_CONTEXT if http else None)
         except ValidationError as e:
-            kept = [err for err in e.errors() if not _about(err, refs)]
+            kept = [err for err in e.errors() if not _about(err, skip)]
             if kept:
                 raise field_error(kept, prefix) from None
-            request = model.model_construct(**literal, **dict.fromkeys(refs))
+            request = model.model_construct(**literal, **dict.fromkeys(skip))
         self.media._policy_checks(request, prefix)
 
     # -- operations ----------------------------------------------------------------------------
 
     def create(self, spec: Mapping[str, Any] | PipelineSpec, *, user_id: str, idempotency_key: str | None = None,
-               http: bool = False) -> PipelineRecord:
+               http: bool = False, tenant: str | None = None,
+               share: Mapping[str, Any] | None = None) -> PipelineRecord:
         """Validate and start a pipeline for ``user_id``; with ``idempotency_key``, the same spec
-        sent again returns the first pipeline (another spec with that key: ``IdempotencyConflict``)."""
-        return self.start(spec, user_id=user_id, idempotency_key=idempotency_key, http=http)[0]
+        sent again returns the first pipeline (another spec with that key: ``IdempotencyConflict``).
+        ``http``, ``tenant`` and ``share`` (the caller's door and token claims) are stored with it
+        and apply to each of its steps."""
+        return self.start(spec, user_id=user_id, idempotency_key=idempotency_key, http=http, tenant=tenant,
+                          share=share)[0]
 
     def start(self, spec: Mapping[str, Any] | PipelineSpec, *, user_id: str, idempotency_key: str | None = None,
-              http: bool = False) -> tuple[PipelineRecord, bool]:
+              http: bool = False, tenant: str | None = None,
+              share: Mapping[str, Any] | None = None) -> tuple[PipelineRecord, bool]:
         """``create``, also saying whether the pipeline existed already (an idempotent replay)."""
         from ..service import _unwrap
 
-        row = pipeline_row(self.validate(spec, http=http), user_id=user_id, idempotency_key=idempotency_key)
+        row = pipeline_row(self.validate(spec, http=http), user_id=user_id, idempotency_key=idempotency_key,
+                           context=door_context(http=http, tenant=tenant, share=share))
         answer = _unwrap(lambda: ray.get(self.media.scheduler.create_pipeline.remote(row)))
         ray.get(self.media.scheduler.flush_now.remote())
         return self.get(answer["id"], user_id, public=http), bool(answer["existing"])
@@ -142,15 +149,26 @@ class PipelineService:
         return rows.pipeline_counts(self.engine, user_id, instance=self.instance)
 
 
+def door_context(*, http: bool, tenant: str | None, share: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a pipeline or a schedule keeps of the request that made it, to apply to each step or
+    tick: the door (``http``: its input rules) and the token's ``tenant`` and fair-share claims."""
+    return {"http": bool(http), "tenant": tenant, "share": dict(share) if share else None}
+
+
 def pipeline_row(spec: PipelineSpec, *, user_id: str, pipeline_id: str | None = None,
-                 idempotency_key: str | None = None, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 idempotency_key: str | None = None, metadata: Mapping[str, Any] | None = None,
+                 context: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The ``pipelines`` row of a validated ``spec`` (``validate``), for ``PipelineRunner.create``.
     Code inside the Scheduler (a schedule's tick) builds it here and hands it to its runner
     directly, with its own deterministic ``pipeline_id``: going through ``PipelineService`` would
-    ``ray.get`` the Scheduler from inside itself. ``metadata`` joins the spec's own."""
+    ``ray.get`` the Scheduler from inside itself. ``metadata`` joins the spec's own; ``context``
+    (``door_context``) says under which rules and claims its steps run (default: the SDK's, none)."""
     body = spec.model_dump(mode="json")
+    context = context or {}
     return {
         "id": pipeline_id or new_pipeline_id(), "user_id": user_id, "status": "running",
+        "context": door_context(http=bool(context.get("http")), tenant=context.get("tenant"),
+                                share=context.get("share")),
         "priority": spec.priority.value, "spec": {k: body[k] for k in ("steps", "priority")},
         "webhook_url": spec.webhook_url, "webhook_secret": spec.webhook_secret,
         "meta": {**spec.metadata, **(metadata or {})}, "idempotency_key": idempotency_key,
@@ -159,7 +177,7 @@ def pipeline_row(spec: PipelineSpec, *, user_id: str, pipeline_id: str | None = 
     }
 
 
-def _about(err: Any, fields: set[str]) -> bool:
+def _about(err: Any, fields: Set[str]) -> bool:
     """Whether a pydantic error concerns one of ``fields`` (a model-level check names its field
     first in its message: ``"cues: ..."``)."""
     if err["loc"]:
@@ -168,4 +186,4 @@ def _about(err: Any, fields: set[str]) -> bool:
     return msg.split(":", 1)[0] in fields
 
 
-__all__ = ["PipelineService", "pipeline_row"]
+__all__ = ["PipelineService", "door_context", "pipeline_row"]

@@ -27,6 +27,10 @@ from ..models.requests import check_metadata
 #: most steps in one pipeline
 MAX_STEPS = 20
 STEP_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+#: one part of a reference's path: a key, or a list index in ASCII digits (``"²".isdigit()`` is true)
+PATH_PART = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: most parts in a reference's path
+MAX_PATH_PARTS = 16
 _REF_KEYS = frozenset({"$ref", "as"})
 _TRANSFORMS = ("cues",)
 
@@ -39,6 +43,16 @@ class Ref:
     where: Literal["input", "output"]
     path: tuple[str, ...]
     as_: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The reference as written: ``"a.output.images.0"``."""
+        return ".".join((self.step, self.where, *self.path))
+
+
+def is_index(part: str) -> bool:
+    """Whether a path part is a list index: ASCII digits only."""
+    return part.isascii() and part.isdigit()
 
 
 def parse_ref(value: Any) -> Ref | None:
@@ -138,8 +152,15 @@ def check_structure(spec: PipelineSpec, check_literals: LiteralCheck | None = No
                 ref = parse_ref(value)
             except ValueError as e:
                 raise InvalidRequest(f"{field}: step {step.id!r}: {e}", field=field) from None
-            if ref is not None and ref.step not in index:
+            if ref is None:
+                continue
+            if ref.step not in index:
                 raise InvalidRequest(f"{field}: step {step.id!r} refers to unknown step {ref.step!r}", field=field)
+            bad = next((p for p in ref.path if not PATH_PART.match(p)), None)
+            if bad is not None or len(ref.path) > MAX_PATH_PARTS:
+                raise InvalidRequest(f"{field}: step {step.id!r}: each part of a $ref path is a key (letters, "
+                                     f"digits, '_', '-') or an index (ASCII digits), at most {MAX_PATH_PARTS} "
+                                     "parts", field=field)
         for j, other in enumerate(step.after):
             if other not in index:
                 raise InvalidRequest(f"steps[{i}].after[{j}]: step {step.id!r} waits for unknown step {other!r}",
@@ -182,4 +203,5 @@ def _topological(spec: PipelineSpec, index: dict[str, int]) -> list[str]:
     return order
 
 
-__all__ = ["MAX_STEPS", "LiteralCheck", "PipelineSpec", "PipelineStep", "Ref", "check_structure", "parse_ref"]
+__all__ = ["MAX_STEPS", "LiteralCheck", "PipelineSpec", "PipelineStep", "Ref", "check_structure", "is_index",
+           "parse_ref"]

@@ -58,8 +58,11 @@ def schedule_view(row: dict[str, Any], n_next: int = 5) -> dict[str, Any]:
 
 
 def new_schedule_row(service: MediaService, body: Mapping[str, Any] | ScheduleRequest, *, user_id: str,
-                     http: bool, tenant: str | None, now: datetime) -> dict[str, Any]:
-    """A validated schedule row; ``InvalidRequest`` naming the field otherwise (nothing stored)."""
+                     http: bool, tenant: str | None, now: datetime,
+                     share: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A validated schedule row; ``InvalidRequest`` naming the field otherwise (nothing stored).
+    ``http``, ``tenant`` and ``share`` (the creator's door and token claims) apply to each tick."""
+    from ..pipelines.service import door_context
     from ..service import _field
 
     try:
@@ -80,7 +83,8 @@ def new_schedule_row(service: MediaService, body: Mapping[str, Any] | ScheduleRe
     target = validate_target(service, req.target, http=http)
     return {
         "id": "sched_" + uuid.uuid4().hex, "user_id": user_id, "name": req.name, "cron": req.cron, "at": at,
-        "timezone": req.timezone, "target": target, "context": {"http": http, "tenant": tenant},
+        "timezone": req.timezone, "target": target,
+        "context": door_context(http=http, tenant=tenant, share=share),
         "misfire": req.misfire, "misfire_grace_seconds": req.misfire_grace_seconds, "state": "active",
         "next_run_at": first, "last_tick_at": None, "last_task_id": None, "last_error": None,
         "ticks_fired": 0, "ticks_missed": 0, "created_at": now, "updated_at": now,
@@ -94,11 +98,13 @@ class ScheduleService:
         self.media = media
 
     def create(self, body: Mapping[str, Any] | ScheduleRequest, *, user_id: str, http: bool = False,
-               tenant: str | None = None) -> dict[str, Any]:
-        """Validate and store a schedule; its view (``schedule_view``). ``InvalidRequest`` naming
-        the field for bad input, ``QuotaExceeded`` when the user holds ``user_max_schedules``
-        already; nothing is stored then."""
-        row = new_schedule_row(self.media, body, user_id=user_id, http=http, tenant=tenant, now=utcnow())
+               tenant: str | None = None, share: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Validate and store a schedule; its view (``schedule_view``). ``tenant`` and ``share``
+        (the caller's token claims) go with each of its ticks. ``InvalidRequest`` naming the field
+        for bad input, ``QuotaExceeded`` when the user holds ``user_max_schedules`` already; nothing
+        is stored then."""
+        row = new_schedule_row(self.media, body, user_id=user_id, http=http, tenant=tenant, now=utcnow(),
+                               share=share)
         # counted and stored in one step of the Scheduler (the schedules' single writer): no race
         self._op("create", row, self.media.settings.user_max_schedules)
         return self.get(row["id"], user_id)

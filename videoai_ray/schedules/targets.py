@@ -93,17 +93,20 @@ def submissions(service: MediaService, schedule: dict[str, Any], tick: datetime,
                 catch_up: bool = False) -> list[dict[str, Any]]:
     """What one run of ``schedule`` at ``tick`` launches (``launch``): prepared task submissions,
     or a pipeline row; a ``catch_up`` run stands for ``ticks`` missed ticks, the latest of which
-    is ``tick``. ``InvalidRequest`` when the target no longer validates."""
+    is ``tick``. Each runs with the door, tenant and fair-share claims stored with the schedule
+    (``context``), so a tick never changes what the user's token claims. ``InvalidRequest`` when
+    the target no longer validates."""
     target, context = schedule["target"], schedule["context"]
     about = {"id": schedule["id"], "tick": tick.astimezone(UTC).isoformat(), "ticks": ticks, "catch_up": catch_up}
     if "pipeline" in target:
         spec = _pipeline_spec(service, target["pipeline"], http=bool(context.get("http")))
         return [pipeline_row(spec, user_id=schedule["user_id"], pipeline_id=tick_pipeline_id(schedule["id"], tick),
-                             metadata={"schedule": about})]
+                             metadata={"schedule": about}, context=context)]
     body = target["task"]
     prepared = service.prepare(body["task_type"], body["input_data"], user_id=schedule["user_id"],
                                priority=body.get("priority"), prefix=_TASK_PREFIX,
-                               http=bool(context.get("http")), tenant=context.get("tenant"))
+                               http=bool(context.get("http")), tenant=context.get("tenant"),
+                               share=context.get("share"))
     prepared["id"] = tick_task_id(schedule["id"], tick)
     prepared["metadata"] = {**prepared["metadata"], "schedule": about}
     return [prepared]

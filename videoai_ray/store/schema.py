@@ -169,7 +169,8 @@ schedules = Table(
     Column("timezone", String(64), nullable=False),
     #: a tagged union: ``{"task": {task_type, input_data, priority}}`` (``{"pipeline": ...}`` later)
     Column("target", JSON, nullable=False),
-    #: how the target is validated again at each tick: ``{"http": bool, "tenant": str | None}``
+    #: how the target is validated again at each tick and what it runs with:
+    #: ``{"http": bool, "tenant": str | None, "share": {"weight", "max_in_flight"} | None}``
     Column("context", JSON, nullable=False),
     #: ``run_once`` (one catch-up run for all missed ticks) or ``skip``
     Column("misfire", String(16), nullable=False),
@@ -204,6 +205,10 @@ pipelines = Table(
     Column("webhook_url", String(2048)),
     Column("webhook_secret", String(256)),
     Column("meta", JSON, nullable=False),
+    #: the request that made it, applied to each step: ``{"http": bool, "tenant", "share"}`` (the door
+    #: whose input rules its references follow, the token's tenant and fair-share claims); NULL for
+    #: pipelines from before 0012_pipeline_claims, which follow the HTTP rules
+    Column("context", JSON),
     Column("idempotency_key", String(255)),
     #: fingerprint of the spec an idempotency key was first used with
     Column("request_hash", String(64)),
