@@ -23,7 +23,8 @@ def pipe_done(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pipe_client(ray_session: None, tmp_path_factory: pytest.TempPathFactory, pipe_done: Path) -> Iterator[vai.Client]:
     settings = vai.Settings(home=tmp_path_factory.mktemp("pipe-home"), instance="t-pipes", prefetch=0,
                             retry_schedule=(0.2, 0.4, 0.8), url_allowlist=("127.0.0.1", "localhost"),
-                            webhook_timeout=2.0, webhook_progress_interval=0)
+                            webhook_timeout=2.0, webhook_progress_interval=0,
+                            schedule_min_interval_seconds=1)  # the claims test fires schedules every second
     kill_scheduler(settings)
     client = vai.connect(settings=settings, providers=pipe_providers(pipe_done))
     yield client

@@ -54,7 +54,8 @@ def test_a_hung_dns_lookup_holds_no_other_user(dns_client: vai.Client) -> None:
     schedule = client.schedule("image_generation", {**NOOP, "webhook_url": f"http://{HOST}:9/hook"},
                                cron="0 0 1 1 *")
     (faults / "dns_lookup.arm").touch()  # from now on the next lookup hangs
-    assert change_schedule(client.service.store.engine, schedule.id, None, next_run_at=utcnow())
+    assert change_schedule(client.service.store.engine, schedule.id, None, instance=client.settings.instance,
+                           next_run_at=utcnow())
     held = faults / f"dns_lookup.{HOST}.paused"
     wait_for(held.exists, timeout=60)  # a lookup of the host is in progress, and hangs
     try:
