@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,8 +32,9 @@ from .providers.base import Provider
 
 if TYPE_CHECKING:
     from .pipelines.handle import Pipeline
+from .ray_join import join_ray
 from .resources import Audio, Images, Subtitles, Videos
-from .scheduler import NAMESPACE, get_or_create_scheduler
+from .scheduler import NAMESPACE, deployment_settings, get_or_create_scheduler
 from .scheduler.estimate import merge as merge_estimates
 from .schedules import DEFAULT_GRACE_SECONDS, DEFAULT_MISFIRE
 from .schedules.handle import Schedule, schedule_body, schedules_frame
@@ -359,23 +359,15 @@ def connect(address: str | None = None, *, settings: Settings | None = None, use
 
     ``address="auto"`` joins the cluster this machine is part of; ``"ray://head:10001"`` goes
     through Ray Client. ``providers`` replaces the default providers when this call starts the
-    Scheduler (tests and benchmarks use it).
+    Scheduler (tests and benchmarks use it). When the Scheduler runs already, its store (database,
+    artifacts, data folder) is the one this client opens, whatever this process's settings say.
     """
     settings = settings or Settings()
     if not ray.is_initialized():
         ray_init.setdefault("namespace", NAMESPACE)
         ray_init.setdefault("log_to_driver", False)
-        try:
-            ray.init(address=address, **ray_init)
-        except (ConnectionError, ray.exceptions.AuthenticationError) as e:
-            if address in (None, "local") or "RAY_AUTH_MODE" in os.environ:
-                raise
-            # Ray 2.60's `ray start --head` turns token authentication on; a driver that joins
-            # it sends the token (~/.ray/auth_token) only when told to
-            raise ConnectionError(
-                f"{e} -- a cluster started with `ray start --head` requires Ray's token authentication: "
-                "set RAY_AUTH_MODE=token in this process's environment (the token is read from "
-                "~/.ray/auth_token on the head node, or from RAY_AUTH_TOKEN)") from e
-    store = TaskStore(settings.db_url)
+        join_ray(address, **ray_init)
+    settings = deployment_settings(settings)
     scheduler = get_or_create_scheduler(settings, providers)
+    store = TaskStore(settings.db_url)
     return Client(settings, scheduler, store, user_id)
