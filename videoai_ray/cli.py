@@ -24,10 +24,10 @@ def _store_settings(address: str | None) -> Settings:
     address = address or os.environ.get("RAY_ADDRESS")
     if not address:
         return settings
+    import ray
+
     from .ray_join import join_ray
     from .scheduler import NAMESPACE, deployment_settings
-
-    import ray
 
     if not ray.is_initialized():
         join_ray(address, namespace=NAMESPACE, log_to_driver=False)

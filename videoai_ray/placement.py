@@ -48,6 +48,12 @@ def this_node() -> dict[str, Any]:
     return out
 
 
+def node_label(node: dict[str, Any]) -> str:
+    """``ip node=<id prefix> gpus=0,1``: a node as a log line shows it."""
+    label = f"{node.get('ip')} node={str(node.get('node_id'))[:12]}"
+    return label + (f" gpus={','.join(node['gpu_ids'])}" if node.get("gpu_ids") else "")
+
+
 def actor_node(name: str, namespace: str) -> str | None:
     """The node a named actor runs on (``None`` when it is not running), from Ray's actor table."""
     from ray._private import state
@@ -88,5 +94,5 @@ def control_plane_of(settings: Settings) -> dict[str, Any]:
     return out
 
 
-__all__ = ["HEAD_RESOURCE", "actor_node", "control_plane", "control_plane_of", "head_node_id", "on_head",
-           "this_node"]
+__all__ = ["HEAD_RESOURCE", "actor_node", "control_plane", "control_plane_of", "head_node_id", "node_label",
+           "on_head", "this_node"]

@@ -23,6 +23,7 @@ from ..executor import AttemptResult
 from ..models import TaskStatus
 from ..models.events import STATUS_EVENTS
 from ..models.record import Active
+from ..placement import node_label
 from .backoff import retry_delay
 from .remote_jobs import RemoteJobs
 from .state import SchedulerState
@@ -109,6 +110,10 @@ class Outcomes:
             else None
         if current is not None and r.remote_job_ended:
             self.remote_jobs.forget(current)
+        if current is not None and r.node:
+            s.change(current.id, node=r.node)
+            log.info("task %s attempt %d on %s ended: %s", current.id, r.attempt, node_label(r.node),
+                     "ok" if r.ok else r.error_code)
         if r.ok:
             if provider:
                 s.registry.finished(provider, ok=True, duration=r.duration, cost=r.cost)

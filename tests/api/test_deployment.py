@@ -1,6 +1,8 @@
-"""One store for every entry point: an API replica and a notebook open the store of the running
-Scheduler whatever their own settings say, a replica that names another database refuses to
-start, and ``/health`` checks the schema of the store, not only the connection."""
+"""The deployment as a whole. One store for every entry point: an API replica and a notebook open
+the store of the running Scheduler whatever their own settings say, a replica that names another
+database refuses to start, and ``/health`` checks the schema of the store, not only the
+connection. Each task says on which node its last attempt ran; ``/health`` says where the control
+plane runs (the head node)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 
 import videoai_ray as vai
 from videoai_ray.api import ApiContext, create_app
+from videoai_ray.api.auth import create_token
 from videoai_ray.api.ratelimit import MemoryRateLimiter
 from videoai_ray.api.submit import SubmitBatcher
 from videoai_ray.errors import StoreMismatch, StoreNotReady
@@ -38,12 +41,18 @@ def first(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     kill_scheduler(settings)
 
 
-def _health(ctx: ApiContext) -> httpx.Response:
+def _get(ctx: ApiContext, path: str, user: str | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {create_token(ctx.settings, user, 600)}"} if user else {}
+
     async def call() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ctx)), base_url="http://t") as c:
-            return await c.get("/api/v1/media/health")
+            return await c.get(f"/api/v1/media{path}", headers=headers)
 
     return asyncio.run(call())
+
+
+def _health(ctx: ApiContext) -> httpx.Response:
+    return _get(ctx, "/health")
 
 
 def test_a_replica_with_another_data_folder_serves_the_schedulers_store(first: tuple[vai.Client, str],
@@ -60,6 +69,38 @@ def test_a_replica_with_another_data_folder_serves_the_schedulers_store(first: t
         assert body["checks"]["store"]["revision"] == body["checks"]["store"]["expected"] is not None
     finally:
         asyncio.run(ctx.close())
+
+
+def test_each_task_says_where_its_last_attempt_ran(first: tuple[vai.Client, str]) -> None:
+    import ray
+
+    client, task_id = first
+    here = {"node_id": ray.get_runtime_context().get_node_id(), "ip": ray.util.get_node_ip_address()}
+    task = client.get(task_id)
+    assert task.node == here  # no GPU on this node: no gpu_ids
+    frame = client.tasks()
+    row = frame[frame["id"] == task_id].iloc[0]
+    assert (row["node_id"], row["node_ip"]) == (here["node_id"], here["ip"])
+    ctx = ApiContext.start(client.settings)
+    try:
+        assert _get(ctx, f"/tasks/{task_id}", user="local").json()["node"] == here
+    finally:
+        asyncio.run(ctx.close())
+
+
+def test_health_says_the_control_plane_runs_on_the_head_node(first: tuple[vai.Client, str]) -> None:
+    import ray
+
+    client, _ = first
+    ctx = ApiContext.start(client.settings)
+    try:
+        placed = _health(ctx).json()["checks"]["control_plane"]
+    finally:
+        asyncio.run(ctx.close())
+    head = ray.get_runtime_context().get_node_id()  # the test session's one-node Ray
+    assert placed["status"] == "ok" and placed["head_node_id"] == head and placed["all_on_head"]
+    assert placed["actors"]["scheduler"] == {"node_id": head, "on_head": True}
+    assert placed["actors"]["artifact_sink"] == {"node_id": head, "on_head": True}
 
 
 def test_a_replica_that_names_another_database_refuses_to_start(first: tuple[vai.Client, str],
