@@ -16,6 +16,7 @@ import hashlib
 import mimetypes
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote, unquote, urlparse
@@ -124,6 +125,24 @@ class ArtifactStore:
             return bytes(fh.read())
 
 
+def file_name(url: str) -> str:
+    """The file name at the end of an artifact URL."""
+    return PurePosixPath(unquote(urlparse(url).path)).name
+
+
+def output_urls(value: Any) -> Iterator[str]:
+    """Every ``url`` / ``*_url`` string of an output, in order."""
+    if isinstance(value, dict):
+        for key, v in value.items():
+            if isinstance(v, str) and (key == "url" or key.endswith("_url")):
+                yield v
+            else:
+                yield from output_urls(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from output_urls(v)
+
+
 def public_output(value: Any, task_id: str, artifacts: ArtifactStore) -> Any:
     """A task's output as users see it: every URL of a file in the artifact store (``url`` or
     ``*_url`` keys) becomes this API's download path for the task, also given as a sibling
@@ -136,7 +155,7 @@ def public_output(value: Any, task_id: str, artifacts: ArtifactStore) -> Any:
     for key, v in value.items():
         out[key] = public_output(v, task_id, artifacts)
         if isinstance(v, str) and (key == "url" or key.endswith("_url")) and artifacts.owns(v):
-            path = download_path(task_id, PurePosixPath(unquote(urlparse(v).path)).name)
+            path = download_path(task_id, file_name(v))
             out[key] = path
             out[key.removesuffix("url") + "download_url"] = path
     return out

@@ -24,6 +24,7 @@ from .batching import check_budget, iter_items, map_items, send_batch
 from .errors import InvalidRequest, TaskNotFound
 from .estimates import Estimate
 from .experiments.handle import ExperimentHandle, experiments_frame
+from .files import TaskFiles
 from .frames import batches_frame, providers_frame, queue_series, spend_frame, table_frame, tasks_frame
 from .futures import Batch, TaskFuture
 from .mapview import MapView
@@ -92,6 +93,8 @@ class Client:
         self.videos = Videos(self)
         self.audio = Audio(self)
         self.subtitles = Subtitles(self)
+        #: a task's output files, read from any driver: ``files.read(task)``, ``files.download(task, "out/")``
+        self.files = TaskFiles(settings, self.get)
 
     @property
     def scheduler(self) -> Any:

@@ -186,6 +186,10 @@ class ArtifactSink:
     def put(self, task_id: str, name: str, data: bytes, content_type: str | None) -> dict[str, Any]:
         return self.store.put(task_id, name, data, content_type)
 
+    def read(self, url: str) -> bytes:
+        """The bytes of a file of the head node's store, for a driver on another node (``files``)."""
+        return self.store.read_bytes(url)
+
 
 @ray.remote(num_cpus=0, max_restarts=0)
 class ProviderWorker:

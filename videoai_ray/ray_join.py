@@ -59,9 +59,82 @@ def auth_problem(exc: BaseException, address: str | None) -> str | None:
     return None
 
 
+def read_token() -> str | None:
+    """This process's Ray token (as Ray would send it), or ``None``."""
+    source = token_source()
+    if source is None:
+        return None
+    if source == "RAY_AUTH_TOKEN":
+        return os.environ["RAY_AUTH_TOKEN"].strip()
+    return Path(source).expanduser().read_text().strip()
+
+
+def _target(address: str | None) -> tuple[str | None, bool]:
+    """The ``host:port`` that ``ray.init(address)`` would join (``None``: it starts a local Ray, or
+    goes through Ray Client), and whether it is explicit (Ray then never turns token auth on by
+    itself)."""
+    if address in (None, "auto") and os.environ.get("RAY_ADDRESS"):
+        address = os.environ["RAY_ADDRESS"]
+    if address == "local" or (address is not None and "://" in address):
+        return None, True
+    if address not in (None, "auto"):
+        return address, True
+    from ray._private import services
+
+    try:
+        return services.canonicalize_bootstrap_address(address or "auto"), False
+    except Exception:  # no cluster recorded on this machine: ray.init says so itself
+        return None, False
+
+
+def _gcs_refuses(target: str, token: str | None, timeout: float) -> bool | None:
+    """Whether the GCS at ``target`` refuses a call carrying ``token`` (or none) as
+    unauthenticated; ``None`` when it cannot be asked (down, not a GCS)."""
+    import grpc
+
+    metadata = [("authorization", f"Bearer {token}")] if token else []
+    with grpc.insecure_channel(target) as channel:
+        call = channel.unary_unary("/ray.rpc.NodeInfoGcsService/GetClusterId",
+                                   request_serializer=lambda m: m, response_deserializer=lambda b: b)
+        try:
+            call(b"", timeout=timeout, metadata=metadata)
+        except grpc.RpcError as e:
+            return True if e.code() == grpc.StatusCode.UNAUTHENTICATED else None
+    return False
+
+
+def check_auth(address: str | None = None, timeout: float = 5.0) -> str | None:
+    """Ask the cluster's GCS, in well under a second, whether this process's Ray auth settings
+    would let it join ``address``; the problem and its fix, or ``None`` (nothing to join, no auth
+    needed, or our token accepted). Without it a wrong setting costs about 20 s of Ray retrying
+    before a bare ``InvalidAuthToken`` / ``ConnectionError``."""
+    target, explicit = _target(address)
+    if target is None:
+        return None
+    if not _gcs_refuses(target, None, timeout):
+        return None  # no auth on that cluster (or it cannot be asked: ray.init reports that)
+    where = target
+    sends = token_mode() or (not explicit and AUTH_MODE_ENV not in os.environ and token_source() is not None)
+    if not sends:
+        return (f"the Ray cluster at {where} requires Ray's token authentication: set {AUTH_MODE_ENV}=token "
+                "in this process's environment, with the head node's token; " + _WHERE)
+    token = read_token()
+    if token is None:
+        return (f"{AUTH_MODE_ENV}=token is set but this process has no Ray token to join {where}: copy the head "
+                "node's ~/.ray/auth_token here; " + _WHERE)
+    if _gcs_refuses(target, token, timeout):
+        return (f"the Ray token of this process ({token_source()}) is not the one of the cluster at {where}: "
+                "use the head node's; " + _WHERE)
+    return None
+
+
 def join_ray(address: str | None = None, **ray_init: Any) -> Any:
     """``ray.init(address, **ray_init)``; a ``RayAuthError`` naming the fix when Ray's token
-    authentication is why it failed (Ray's own errors otherwise)."""
+    authentication is why it would fail (asked first, ``check_auth``) or did (Ray's own errors
+    otherwise)."""
+    problem = check_auth(address)
+    if problem is not None:
+        raise RayAuthError(problem)
     try:
         return ray.init(address=address, **ray_init)
     except (ConnectionError, RuntimeError, ray.exceptions.AuthenticationError) as e:
@@ -71,4 +144,4 @@ def join_ray(address: str | None = None, **ray_init: Any) -> Any:
         raise RayAuthError(problem) from e
 
 
-__all__ = ["AUTH_MODE_ENV", "auth_problem", "join_ray", "token_mode", "token_source"]
+__all__ = ["AUTH_MODE_ENV", "auth_problem", "check_auth", "join_ray", "read_token", "token_mode", "token_source"]

@@ -20,6 +20,8 @@ from videoai_ray.api.auth import create_token
 from videoai_ray.api.ratelimit import MemoryRateLimiter
 from videoai_ray.api.submit import SubmitBatcher
 from videoai_ray.errors import StoreMismatch, StoreNotReady
+from videoai_ray.files import TaskFiles
+from videoai_ray.providers.local.image import ProceduralImageProvider
 from videoai_ray.providers.testing import NoopProvider
 from videoai_ray.scheduler import kill_scheduler
 from videoai_ray.service import MediaService
@@ -35,7 +37,7 @@ def first(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     settings = Settings(home=tmp_path_factory.mktemp("first-home"), instance=INSTANCE, database_url=None,
                         redis_url=None, cache_enabled=False)
     kill_scheduler(settings)
-    client = vai.connect(settings=settings, providers=[NoopProvider()])
+    client = vai.connect(settings=settings, providers=[NoopProvider(), ProceduralImageProvider()])
     task = client.images.generate(prompt="a cat", provider="noop").result(timeout=60)
     yield client, task.id
     kill_scheduler(settings)
@@ -86,6 +88,23 @@ def test_each_task_says_where_its_last_attempt_ran(first: tuple[vai.Client, str]
         assert _get(ctx, f"/tasks/{task_id}", user="local").json()["node"] == here
     finally:
         asyncio.run(ctx.close())
+
+
+def test_a_tasks_files_are_read_from_the_driver_wherever_they_are(first: tuple[vai.Client, str], tmp_path: Path,
+                                                                   monkeypatch: Any) -> None:
+    client, _ = first
+    task = client.images.generate(prompt="a red square", size="512x512",
+                                  provider="local-procedural-image").result(timeout=60)
+    [name] = client.files.names(task)
+    assert task.output["image_url"].startswith("file://")  # the store's URL: a path on the head node
+    data = client.files.read(task)
+    assert data[:4] == b"\x89PNG" and client.files.open(task.id, name).read() == data
+    assert client.files.download(task, tmp_path).read_bytes() == data
+    # a driver on another node cannot open the head node's path: the artifact sink sends the bytes
+    monkeypatch.setattr(TaskFiles, "local_file", lambda self, url: None)
+    assert client.files.read(task, name) == data
+    with pytest.raises(vai.TaskNotFound, match="no file 'nope.png'"):
+        client.files.read(task, "nope.png")
 
 
 def test_health_says_the_control_plane_runs_on_the_head_node(first: tuple[vai.Client, str]) -> None:

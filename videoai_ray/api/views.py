@@ -6,15 +6,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..artifacts import ArtifactStore, public_output, safe_name
+from ..artifacts import ArtifactStore, file_name, output_urls, public_output, safe_name
 from ..errors import InvalidRequest
 from ..models import Task
 from .context import API_PREFIX
@@ -68,19 +65,7 @@ def task_view(task: Task | dict[str, Any], artifacts: ArtifactStore) -> dict[str
 
 
 def _local_name(url: str, artifacts: ArtifactStore) -> str | None:
-    return PurePosixPath(unquote(urlparse(url).path)).name if artifacts.owns(url) else None
-
-
-def _output_urls(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for key, v in value.items():
-            if isinstance(v, str) and (key == "url" or key.endswith("_url")):
-                yield v
-            else:
-                yield from _output_urls(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _output_urls(v)
+    return file_name(url) if artifacts.owns(url) else None
 
 
 def artifact_candidates(task: Task, name: str, artifacts: ArtifactStore) -> list[str]:
@@ -90,7 +75,7 @@ def artifact_candidates(task: Task, name: str, artifacts: ArtifactStore) -> list
     if safe_name(name) != name:
         return []
     found = [artifacts.url_for(task.id, name)]
-    for url in _output_urls(task.output or {}):
+    for url in output_urls(task.output or {}):
         if url not in found and _local_name(url, artifacts) == name:
             found.append(url)
     return found
