@@ -1,4 +1,4 @@
-"""The ``videoai`` command: demo, serve, submit, status, token, db, providers, experiment, bench."""
+"""The ``videoai`` command: demo, serve, submit, status, token, db, cluster, providers, experiment, bench."""
 
 from __future__ import annotations
 
@@ -100,6 +100,24 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    """``videoai cluster check``: would this process's Ray token settings let it join the cluster?
+    Asked of the head's GCS in well under a second (``ray start --address`` with a wrong setting
+    retries for about 20 s, then fails with a bare ``InvalidAuthToken``)."""
+    import os
+
+    from .errors import RayAuthError
+    from .ray_join import check_auth, token_source
+
+    mode = os.environ.get("RAY_AUTH_MODE", "unset")
+    print(f"RAY_AUTH_MODE={mode}; token: {token_source() or 'none'}")
+    problem = check_auth(args.address)
+    if problem is not None:
+        raise RayAuthError(problem)
+    print("ok: this process's Ray auth settings are accepted (or the cluster has no token auth)")
+    return 0
+
+
 def cmd_providers(args: argparse.Namespace) -> int:
     from .providers.defaults import default_providers
     from .providers.registry import ProviderRegistry
@@ -179,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["upgrade", "current"])
     _address_option(p)
     p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("cluster", help="check this machine's Ray token settings against a cluster")
+    p.add_argument("action", choices=["check"])
+    _address_option(p)
+    p.set_defaults(func=cmd_cluster)
 
     p = sub.add_parser("providers", help="list the default providers and whether they are available")
     p.set_defaults(func=cmd_providers)

@@ -103,7 +103,7 @@ def test_a_tasks_files_are_read_from_the_driver_wherever_they_are(first: tuple[v
     # a driver on another node cannot open the head node's path: the artifact sink sends the bytes
     monkeypatch.setattr(TaskFiles, "local_file", lambda self, url: None)
     assert client.files.read(task, name) == data
-    with pytest.raises(vai.TaskNotFound, match="no file 'nope.png'"):
+    with pytest.raises(vai.TaskNotFound, match=r"no file 'nope\.png'"):
         client.files.read(task, "nope.png")
 
 
