@@ -42,6 +42,8 @@ def main() -> None:
     started = time.monotonic()
     join_ray(namespace=NAMESPACE, log_to_driver=False)  # RAY_ADDRESS, as docs/cluster.md sets it
     nodes = _wait_for_nodes(2, time.monotonic() + 120)
+    if len(nodes) < 2:
+        raise RuntimeError(f"the second node did not join: {nodes}")
     head = head_node_id()
     other = next(n["NodeID"] for n in nodes if n["NodeID"] != head)
     started_on = ray.get(_start_control_plane_here.options(

@@ -64,10 +64,25 @@ class RayNodes:
         env.update(extra)
         return env
 
-    def _start(self, name: str, args: Sequence[str], env: dict[str, str]) -> None:
-        log = open(self.base / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        self.procs.append(subprocess.Popen([str(BIN / "ray"), "start", "--block", "--disable-usage-stats", *args],
-                                           env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+    def _start(self, name: str, args: Sequence[str], env: dict[str, str], timeout: float = 180) -> None:
+        """``ray start --block`` until it says it runs; started again when it gave up (Ray waits 30 s
+        for a raylet to register, which a loaded 2-core machine can pass)."""
+        for attempt in range(3):
+            log = self.base / f"{name}.log"
+            with log.open("ab") as out:
+                proc = subprocess.Popen([str(BIN / "ray"), "start", "--block", "--disable-usage-stats", *args],
+                                        env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.procs.append(proc)
+            deadline = time.monotonic() + timeout
+            while proc.poll() is None and time.monotonic() < deadline:
+                if "Ray runtime started" in log.read_text(errors="replace").split("--- attempt ")[-1]:
+                    return
+                time.sleep(0.5)
+            if proc.poll() is None:
+                raise TimeoutError(f"`ray start` ({name}) did not start in {timeout:.0f} s: {self.logs()}")
+            with log.open("a") as out:
+                out.write(f"\n--- attempt {attempt + 2}\n")
+        raise RuntimeError(f"`ray start` ({name}) failed three times: {self.logs()}")
 
     def start(self, dashboard: bool) -> None:
         self.home.mkdir(parents=True)
@@ -76,24 +91,16 @@ class RayNodes:
             (self.home / ".ray" / "auth_token").write_text(secrets.token_hex(32))
         env = self.env()
         env.pop("RAY_ADDRESS")
-        common = ["--dashboard-agent-listen-port", str(free_port()), "--metrics-export-port", str(free_port())]
+
+        def common() -> list[str]:  # each node's own agent ports: the defaults would meet other Rays here
+            return ["--dashboard-agent-listen-port", str(free_port()), "--metrics-export-port", str(free_port())]
+
         self._start("head", ["--head", f"--port={self.port}", "--num-cpus=1", f"--temp-dir={self.base / 'h'}",
                              f"--ray-client-server-port={free_port()}",
                              f"--include-dashboard={'true' if dashboard else 'false'}",
-                             f"--dashboard-port={self.dashboard_port}", "--dashboard-host=127.0.0.1", *common], env)
-        self.wait_port(self.port, 120)
+                             f"--dashboard-port={self.dashboard_port}", "--dashboard-host=127.0.0.1", *common()], env)
         self._start("worker", [f"--address={self.address}", "--num-cpus=2", f"--temp-dir={self.base / 'w'}",
-                               *common], env)
-
-    def wait_port(self, port: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in self.procs):
-                raise RuntimeError(f"a `ray start` exited: {self.logs()}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-            time.sleep(0.5)
-        raise TimeoutError(f"nothing listens on {port} after {timeout:.0f} s: {self.logs()}")
+                               *common()], env)
 
     def logs(self) -> str:
         return " | ".join(f"{p.name}: {p.read_text(errors='replace')[-1500:]}" for p in self.base.glob("*.log"))
