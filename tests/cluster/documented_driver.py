@@ -2,8 +2,9 @@
 address is in ``RAY_ADDRESS``: the docs/cluster.md steps from a driver. Prints one JSON line.
 
 Before the notebook connects, the Scheduler and the webhook dispatcher are started from a Ray task
-pinned to the second node, as a job or a replica there would: without placement they would run
-there (Ray prefers the caller's node), with it they run on the head."""
+pinned to the second node, as a job or a replica there would, while the head's CPU is busy (as
+with a batch running): without placement Ray puts them on the less used node, with it they run
+on the head."""
 
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ import videoai_ray as vai
 from videoai_ray.placement import control_plane_of, head_node_id
 from videoai_ray.ray_join import join_ray
 from videoai_ray.scheduler import NAMESPACE
+
+
+@ray.remote(num_cpus=1)
+class _Busy:
+    """Holds one CPU of the node it runs on."""
+
+    def ready(self) -> bool:
+        return True
 
 
 @ray.remote(num_cpus=0)
@@ -46,8 +55,11 @@ def main() -> None:
         raise RuntimeError(f"the second node did not join: {nodes}")
     head = head_node_id()
     other = next(n["NodeID"] for n in nodes if n["NodeID"] != head)
+    busy = _Busy.options(scheduling_strategy=NodeAffinitySchedulingStrategy(head, soft=False)).remote()
+    ray.get(busy.ready.remote())  # the head's one CPU is taken
     started_on = ray.get(_start_control_plane_here.options(
         scheduling_strategy=NodeAffinitySchedulingStrategy(other, soft=False)).remote())
+    ray.kill(busy)
     client = vai.connect()
     connected = time.monotonic() - started
     items = [{"task_type": "image_generation", "input_data": {"prompt": f"picture {i}", "size": "512x512",
