@@ -9,6 +9,7 @@ to place its controller the same way; asking for a sliver of it needs no flag at
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -35,10 +36,16 @@ def head_node_id() -> str | None:
     return None
 
 
+@functools.cache
+def _node() -> tuple[str, str]:
+    return ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address()
+
+
 def this_node() -> dict[str, Any]:
-    """The node this process runs on: ``node_id``, ``ip``, and ``gpu_ids`` when Ray gave it GPUs."""
-    out: dict[str, Any] = {"node_id": ray.get_runtime_context().get_node_id(),
-                           "ip": ray.util.get_node_ip_address()}
+    """The node this process runs on: ``node_id``, ``ip``, and ``gpu_ids`` when Ray gave it GPUs
+    (asked each time: a CPU attempt's Ray task gets its own)."""
+    node_id, ip = _node()
+    out: dict[str, Any] = {"node_id": node_id, "ip": ip}
     try:
         gpus = [str(g) for g in ray.get_gpu_ids()]
     except Exception:  # a driver, or Ray Client: no GPUs of its own
