@@ -41,22 +41,31 @@ def token_mode() -> bool:
     return os.environ.get(AUTH_MODE_ENV, "").lower() == "token"
 
 
+def _needs_mode(where: str) -> str:
+    return (f"the Ray cluster at {where} requires Ray's token authentication: set {AUTH_MODE_ENV}=token "
+            "in this process's environment, with the head node's token; " + _WHERE)
+
+
+def _no_token(where: str) -> str:
+    return (f"{AUTH_MODE_ENV}=token is set but this process has no Ray token to join {where}: copy the head "
+            "node's ~/.ray/auth_token here, or unset RAY_AUTH_MODE for a cluster without auth; " + _WHERE)
+
+
+def _wrong_token(where: str) -> str:
+    return (f"the Ray token of this process ({token_source()}) is not the one of the cluster at {where}: "
+            "use the head node's; " + _WHERE)
+
+
 def auth_problem(exc: BaseException, address: str | None) -> str | None:
     """The videoai explanation of why joining ``address`` failed, when Ray's auth is the cause."""
     text = str(exc)
-    where = address or os.environ.get("RAY_ADDRESS") or "this machine's Ray"
-    if "Could not find any running Ray instance" in text:
+    if not (isinstance(exc, ray.exceptions.AuthenticationError) or "auth" in text.lower()
+            or "UNAUTHENTICATED" in text):
         return None
-    if token_mode() and token_source() is None:
-        return (f"{AUTH_MODE_ENV}=token is set but this process has no Ray token to join {where}: copy the head "
-                "node's ~/.ray/auth_token here, or unset RAY_AUTH_MODE for a cluster without auth; " + _WHERE)
-    if isinstance(exc, ray.exceptions.AuthenticationError) or "auth" in text.lower() or "UNAUTHENTICATED" in text:
-        if token_mode():
-            return (f"the Ray token of this process ({token_source()}) is not the one of the cluster at {where}: "
-                    "use the head node's; " + _WHERE)
-        return (f"the Ray cluster at {where} requires Ray's token authentication: set {AUTH_MODE_ENV}=token "
-                "in this process's environment, with the head node's token; " + _WHERE)
-    return None
+    where = address or os.environ.get("RAY_ADDRESS") or "this machine's Ray"
+    if not token_mode():
+        return _needs_mode(where)
+    return _no_token(where) if token_source() is None else _wrong_token(where)
 
 
 def read_token() -> str | None:
@@ -113,18 +122,14 @@ def check_auth(address: str | None = None, timeout: float = 5.0) -> str | None:
         return None
     if not _gcs_refuses(target, None, timeout):
         return None  # no auth on that cluster (or it cannot be asked: ray.init reports that)
-    where = target
     sends = token_mode() or (not explicit and AUTH_MODE_ENV not in os.environ and token_source() is not None)
     if not sends:
-        return (f"the Ray cluster at {where} requires Ray's token authentication: set {AUTH_MODE_ENV}=token "
-                "in this process's environment, with the head node's token; " + _WHERE)
+        return _needs_mode(target)
     token = read_token()
     if token is None:
-        return (f"{AUTH_MODE_ENV}=token is set but this process has no Ray token to join {where}: copy the head "
-                "node's ~/.ray/auth_token here; " + _WHERE)
+        return _no_token(target)
     if _gcs_refuses(target, token, timeout):
-        return (f"the Ray token of this process ({token_source()}) is not the one of the cluster at {where}: "
-                "use the head node's; " + _WHERE)
+        return _wrong_token(target)
     return None
 
 
