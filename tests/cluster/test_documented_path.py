@@ -72,21 +72,27 @@ def _serve_config(nodes: RayNodes, port: int) -> Path:
     return path
 
 
+def _app_status(nodes: RayNodes) -> dict[str, Any]:
+    out = _run(nodes, [str(BIN / "serve"), "status", "-a", f"http://127.0.0.1:{nodes.dashboard_port}"], 60).stdout
+    return dict((yaml.safe_load(out) or {}).get("applications", {}).get("videoai") or {})
+
+
 def _serve_deploy(nodes: RayNodes, config: Path) -> None:
+    """``serve deploy`` the config over the running application; wait until the new one runs."""
+    before = _app_status(nodes).get("last_deployed_time_s")
     proc = _run(nodes, [str(BIN / "serve"), "deploy", str(config), "-a", f"http://127.0.0.1:{nodes.dashboard_port}"],
                 120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     deadline = time.monotonic() + 180
-    status = ""
+    app: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        status = _run(nodes, [str(BIN / "serve"), "status", "-a", f"http://127.0.0.1:{nodes.dashboard_port}"],
-                      60).stdout
-        if "DEPLOY_FAILED" in status:
+        app = _app_status(nodes)
+        if app.get("status") == "DEPLOY_FAILED":
             break
-        if "RUNNING" in status and "DEPLOYING" not in status and "UPDATING" not in status:
+        if app.get("status") == "RUNNING" and app.get("last_deployed_time_s") != before:
             return
         time.sleep(2)
-    raise AssertionError(f"serve deploy did not reach RUNNING: {status[-3000:]}")
+    raise AssertionError(f"serve deploy did not reach RUNNING: {app}")
 
 
 def _api_calls(url: str) -> dict[str, Any]:
