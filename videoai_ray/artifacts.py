@@ -125,19 +125,22 @@ class ArtifactStore:
             return bytes(fh.read())
 
 
+def file_name(url: str) -> str:
+    """The file name at the end of an artifact URL."""
+    return PurePosixPath(unquote(urlparse(url).path)).name
+
+
 def output_urls(value: Any) -> Iterator[str]:
-    """The strings at URL keys (``url``, ``*_url``) anywhere in a task's output."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for key, v in item.items():
-                if isinstance(v, str) and (key == "url" or key.endswith("_url")):
-                    yield v
-                elif isinstance(v, dict | list):
-                    stack.append(v)
-        elif isinstance(item, list):
-            stack.extend(item)
+    """Every ``url`` / ``*_url`` string of an output, in order."""
+    if isinstance(value, dict):
+        for key, v in value.items():
+            if isinstance(v, str) and (key == "url" or key.endswith("_url")):
+                yield v
+            else:
+                yield from output_urls(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from output_urls(v)
 
 
 def public_output(value: Any, task_id: str, artifacts: ArtifactStore) -> Any:
@@ -152,7 +155,7 @@ def public_output(value: Any, task_id: str, artifacts: ArtifactStore) -> Any:
     for key, v in value.items():
         out[key] = public_output(v, task_id, artifacts)
         if isinstance(v, str) and (key == "url" or key.endswith("_url")) and artifacts.owns(v):
-            path = download_path(task_id, PurePosixPath(unquote(urlparse(v).path)).name)
+            path = download_path(task_id, file_name(v))
             out[key] = path
             out[key.removesuffix("url") + "download_url"] = path
     return out

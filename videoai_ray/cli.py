@@ -1,4 +1,4 @@
-"""The ``videoai`` command: demo, serve, submit, status, token, db, providers, experiment, bench."""
+"""The ``videoai`` command: demo, serve, submit, status, token, db, cluster, providers, experiment, bench."""
 
 from __future__ import annotations
 
@@ -15,6 +15,25 @@ def _settings() -> Settings:
     return Settings()
 
 
+def _store_settings(address: str | None) -> Settings:
+    """The settings of a command that opens the store: with ``address`` (or ``RAY_ADDRESS``), the
+    store of the Scheduler running on that cluster, when one runs (its settings win)."""
+    import os
+
+    settings = _settings()
+    address = address or os.environ.get("RAY_ADDRESS")
+    if not address:
+        return settings
+    import ray
+
+    from .ray_join import join_ray
+    from .scheduler import NAMESPACE, deployment_settings
+
+    if not ray.is_initialized():
+        join_ray(address, namespace=NAMESPACE, log_to_driver=False)
+    return deployment_settings(settings)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -27,8 +46,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .api import run_server
 
+    extra = {"address": args.address} if args.address else {}
     run_server(_settings(), host=args.host, port=args.port, blocking=True, ingress=args.ingress,
-               num_replicas=args.replicas)
+               num_replicas=args.replicas, **extra)
     return 0
 
 
@@ -36,7 +56,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from .client import connect
 
     body = json.loads(args.json)
-    client = connect(settings=_settings(), user_id=args.user)
+    client = connect(args.address, settings=_settings(), user_id=args.user)
     fut = client.submit(args.task_type, body, idempotency_key=args.idempotency_key)
     task = fut.wait(timeout=args.wait) if args.wait else fut.task
     print(task.model_dump_json(indent=2))
@@ -48,7 +68,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from .service import MediaService
 
     try:
-        task = MediaService(_settings(), None, migrate=True).get(args.task_id)
+        task = MediaService(_store_settings(args.address), None, migrate=True).get(args.task_id)
     except TaskNotFound:
         print(f"no task {args.task_id}", file=sys.stderr)
         return 1
@@ -68,7 +88,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     from .store import make_engine
     from .store.migrate import current, upgrade
 
-    settings = _settings()
+    settings = _store_settings(args.address)
     if settings.db_url.startswith("sqlite:///"):
         from pathlib import Path
 
@@ -77,6 +97,24 @@ def cmd_db(args: argparse.Namespace) -> int:
     if args.action == "upgrade":
         upgrade(engine)
     print(f"{engine.url.render_as_string(hide_password=True)}: revision {current(engine)}")
+    return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    """``videoai cluster check``: would this process's Ray token settings let it join the cluster?
+    Asked of the head's GCS in well under a second (``ray start --address`` with a wrong setting
+    retries for about 20 s, then fails with a bare ``InvalidAuthToken``)."""
+    import os
+
+    from .errors import RayAuthError
+    from .ray_join import check_auth, token_source
+
+    mode = os.environ.get("RAY_AUTH_MODE", "unset")
+    print(f"RAY_AUTH_MODE={mode}; token: {token_source() or 'none'}")
+    problem = check_auth(args.address)
+    if problem is not None:
+        raise RayAuthError(problem)
+    print("ok: this process's Ray auth settings are accepted (or the cluster has no token auth)")
     return 0
 
 
@@ -106,6 +144,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_benchmarks(args.suites or ["core"], markdown=args.markdown, n=args.n, batch_items=args.batch_items)
 
 
+def _address_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--address", help="the Ray cluster to join (default: RAY_ADDRESS, else the one `ray start` "
+                   "started on this machine, else a local Ray); a running Scheduler's store is the one used")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videoai", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,12 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the outputs (default ./videoai-demo-output)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("serve", help="start the HTTP API on Ray Serve")
+    p = sub.add_parser("serve", help="serve the HTTP API on Ray Serve, on the Ray cluster this machine is part of")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--ingress", choices=["auto", "haproxy", "proxy"], default="auto",
                    help="auto: HAProxy + direct ingress when it works, else Serve's default proxy")
     p.add_argument("--replicas", type=int, default=1, help="API replicas")
+    _address_option(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("submit", help="submit one task and print it")
@@ -129,10 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", type=float, default=0, help="seconds to wait for the result")
     p.add_argument("--user", default="local")
     p.add_argument("--idempotency-key")
+    _address_option(p)
     p.set_defaults(func=cmd_submit)
 
     p = sub.add_parser("status", help="print a task")
     p.add_argument("task_id")
+    _address_option(p)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("token", help="API tokens")
@@ -147,9 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--max-in-flight", type=int, help="the most attempts the user may have running at once")
     tc.set_defaults(func=cmd_token)
 
-    p = sub.add_parser("db", help="database migrations")
+    p = sub.add_parser("db", help="database migrations (of the running Scheduler's store with --address)")
     p.add_argument("action", choices=["upgrade", "current"])
+    _address_option(p)
     p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("cluster", help="check this machine's Ray token settings against a cluster")
+    p.add_argument("action", choices=["check"])
+    _address_option(p)
+    p.set_defaults(func=cmd_cluster)
 
     p = sub.add_parser("providers", help="list the default providers and whether they are available")
     p.set_defaults(func=cmd_providers)

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from .batching import check_budget, iter_items, map_items, send_batch
 from .errors import InvalidRequest, TaskNotFound
 from .estimates import Estimate
 from .experiments.handle import ExperimentHandle, experiments_frame
+from .files import TaskFiles
 from .frames import batches_frame, providers_frame, queue_series, spend_frame, table_frame, tasks_frame
 from .futures import Batch, TaskFuture
 from .local_cluster import prepare_local_cluster
@@ -34,8 +34,9 @@ from .providers.base import Provider
 
 if TYPE_CHECKING:
     from .pipelines.handle import Pipeline
+from .ray_join import join_ray
 from .resources import Audio, Images, Subtitles, Videos
-from .scheduler import NAMESPACE, get_or_create_scheduler
+from .scheduler import NAMESPACE, deployment_settings, get_or_create_scheduler
 from .scheduler.estimate import merge as merge_estimates
 from .schedules import DEFAULT_GRACE_SECONDS, DEFAULT_MISFIRE
 from .schedules.handle import Schedule, schedule_body, schedules_frame
@@ -93,6 +94,8 @@ class Client:
         self.videos = Videos(self)
         self.audio = Audio(self)
         self.subtitles = Subtitles(self)
+        #: a task's output files, read from any driver: ``files.read(task)``, ``files.download(task, "out/")``
+        self.files = TaskFiles(settings, self.get)
 
     @property
     def scheduler(self) -> Any:
@@ -362,7 +365,8 @@ def connect(address: str | None = None, *, settings: Settings | None = None, use
     set explicitly and Ray quiet unless something is wrong (``local_cluster``); ``address="auto"``
     joins the cluster this machine is part of; ``"ray://head:10001"`` goes through Ray Client.
     ``providers`` replaces the default providers when this call starts the Scheduler (tests and
-    benchmarks use it).
+    benchmarks use it). When the Scheduler runs already, its store (database, artifacts, data
+    folder) is the one this client opens, whatever this process's settings say.
     """
     settings = settings or Settings()
     if not ray.is_initialized():
@@ -370,17 +374,8 @@ def connect(address: str | None = None, *, settings: Settings | None = None, use
         ray_init.setdefault("log_to_driver", False)
         if address == "local":
             prepare_local_cluster(ray_init)
-        try:
-            ray.init(address=address, **ray_init)
-        except (ConnectionError, ray.exceptions.AuthenticationError) as e:
-            if address in (None, "local") or "RAY_AUTH_MODE" in os.environ:
-                raise
-            # Ray 2.60's `ray start --head` turns token authentication on; a driver that joins
-            # it sends the token (~/.ray/auth_token) only when told to
-            raise ConnectionError(
-                f"{e} -- a cluster started with `ray start --head` requires Ray's token authentication: "
-                "set RAY_AUTH_MODE=token in this process's environment (the token is read from "
-                "~/.ray/auth_token on the head node, or from RAY_AUTH_TOKEN)") from e
-    store = TaskStore(settings.db_url, instance=settings.instance)
+        join_ray(address, **ray_init)
+    settings = deployment_settings(settings)
     scheduler = get_or_create_scheduler(settings, providers)
+    store = TaskStore(settings.db_url, instance=settings.instance)
     return Client(settings, scheduler, store, user_id)

@@ -244,6 +244,33 @@ class ProviderRegistrationError(VideoAIError):
     code = "invalid_provider"
 
 
+# -- Deployment (Ray cluster, store) -------------------------------------------------------------
+
+
+class DeploymentError(VideoAIError):
+    """This process cannot join the deployment as configured; the message names the fix."""
+
+    code = "deployment_error"
+
+
+class StoreMismatch(DeploymentError):
+    """This process names another store than the one the running Scheduler writes."""
+
+    code = "store_mismatch"
+
+
+class StoreNotReady(DeploymentError):
+    """The store this process opened has no (or an older) schema: an empty or other database."""
+
+    code = "store_not_ready"
+
+
+class RayAuthError(DeploymentError):
+    """Ray's token authentication refused this process, or cannot work as configured."""
+
+    code = "ray_auth"
+
+
 def error_from_code(code: str, message: str) -> ProviderError:
     """Rebuild a provider error from its stored code (used when errors cross processes)."""
     for cls in _all_subclasses(ProviderError):

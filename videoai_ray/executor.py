@@ -28,6 +28,7 @@ from .errors import InvalidInput, ProviderError, ProviderTimeout, RateLimited, R
 from .logs import configure_logging
 from .models import REQUEST_MODELS, TaskRequest, TaskType
 from .output_check import check_output
+from .placement import this_node
 from .providers.base import Provider
 from .providers.context import AttemptContext
 from .providers.remote_job import RemoteJob
@@ -76,6 +77,8 @@ class AttemptResult:
     provider: str = ""
     #: the task's recorded remote job is over (failed, cancelled, gone): forget it
     remote_job_ended: bool = False
+    #: the Ray node (and GPUs) it ran on (``placement.this_node``; ``None`` when it never ran)
+    node: dict[str, Any] | None = None
 
 
 def _error_result(a: Assignment, exc: BaseException, started: float) -> AttemptResult:
@@ -118,6 +121,7 @@ async def run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, ti
     a rate-limited provider passes its ``rate_gate`` first."""
     result = await _run_attempt(provider, a, ctx, timeout, scheduler)
     result.remote_job_ended = ctx.remote_job_over
+    result.node = this_node()
     try:
         await fault_points.pause(ctx.settings, "result_ready", a.task_id)
     except BaseException as exc:  # interrupted while a test held it here: the result stands
@@ -182,6 +186,10 @@ class ArtifactSink:
 
     def put(self, task_id: str, name: str, data: bytes, content_type: str | None) -> dict[str, Any]:
         return self.store.put(task_id, name, data, content_type)
+
+    def read(self, url: str) -> bytes:
+        """The bytes of a file of the head node's store, for a driver on another node (``files``)."""
+        return self.store.read_bytes(url)
 
 
 @ray.remote(num_cpus=0, max_restarts=0)

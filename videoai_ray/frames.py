@@ -23,7 +23,7 @@ HEALTH = ["healthy", "degraded", "open_circuit", "unavailable"]
 
 _TASK_COLUMNS = ["id", "type", "status", "priority", "provider", "progress", "attempts", "cost", "cache_hit",
                  "created_at", "started_at", "finished_at", "duration", "wait", "error_code", "error_message",
-                 "batch_id", "user_id"]
+                 "batch_id", "user_id", "node_ip", "node_id", "gpu_ids"]
 _BATCH_COLUMNS = ["expected", "submitted", "missing", "created_at", "sealed_at", "cost_usd", "budget_usd", *STATUSES]
 _STAT_COLUMNS = {"tasks": "int64", "completed": "int64", "failed": "int64", "cancelled": "int64",
                  "active": "int64", "success_rate": "float64", "mean_duration": "timedelta64[ns]",
@@ -34,14 +34,23 @@ def _cat(values: Any, categories: Iterable[str], ordered: bool = False) -> pd.Ca
     return pd.Categorical(values, categories=list(categories), ordered=ordered)
 
 
+def _node_columns(node: Mapping[str, Any] | None) -> tuple[str | None, str | None, str | None]:
+    """``node_ip``, ``node_id`` and ``gpu_ids`` (comma-separated) of where the last attempt ran."""
+    if not node:
+        return None, None, None
+    gpus = node.get("gpu_ids")
+    return node.get("ip"), node.get("node_id"), ",".join(gpus) if gpus else None
+
+
 def tasks_frame(tasks: Iterable[Task]) -> pd.DataFrame:
     """One row per task. ``duration`` is start to end (``NaT`` until finished), ``wait`` is
-    creation to first start (time spent queued); ``type``/``status``/``priority`` are categoricals
+    creation to first start (time spent queued); ``node_ip``/``node_id``/``gpu_ids``: where the
+    last attempt ran; ``type``/``status``/``priority`` are categoricals
     holding every possible value, so ``value_counts()`` lists zeros too."""
     rows: list[tuple[Any, ...]] = [
         (t.id, t.type.value, t.status.value, t.priority.value, t.provider, t.progress, t.attempts, t.cost,
          t.cache_hit, t.created_at, t.started_at, t.finished_at, t.error.code if t.error else None,
-         t.error.message if t.error else None, t.batch_id, t.user_id)
+         t.error.message if t.error else None, t.batch_id, t.user_id, *_node_columns(t.node))
         for t in tasks
     ]
     cols = [c for c in _TASK_COLUMNS if c not in ("duration", "wait")]
@@ -55,7 +64,8 @@ def tasks_frame(tasks: Iterable[Task]) -> pd.DataFrame:
     df["type"] = _cat(df["type"], TASK_TYPES)
     df["status"] = _cat(df["status"], STATUSES)
     df["priority"] = _cat(df["priority"], PRIORITIES, ordered=True)
-    for col in ("provider", "error_code", "batch_id", "user_id"):
+    df["gpu_ids"] = df["gpu_ids"].astype("string")
+    for col in ("provider", "error_code", "batch_id", "user_id", "node_ip", "node_id"):
         df[col] = df[col].astype("object").astype("category")
     df["cost"] = pd.to_numeric(df["cost"], errors="coerce").astype("float64")
     df["attempts"] = df["attempts"].astype("int64")

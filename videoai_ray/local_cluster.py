@@ -22,8 +22,8 @@ import logging
 import os
 from typing import Any
 
-#: Ray's environment variable for the authentication mode (read by every process of the cluster)
-AUTH_MODE_VAR = "RAY_AUTH_MODE"
+from .ray_join import AUTH_MODE_ENV
+
 #: the mode a local cluster started by ``connect("local")`` runs in unless the user chose one
 LOCAL_AUTH_MODE = "token"
 
@@ -31,9 +31,9 @@ LOCAL_AUTH_MODE = "token"
 def set_local_cluster_auth_mode() -> str:
     """Set ``RAY_AUTH_MODE`` for the cluster about to be started (unless set already) and return the
     mode in force. Call it right before ``ray.init(address="local")``."""
-    if AUTH_MODE_VAR in os.environ:
-        return os.environ[AUTH_MODE_VAR]
-    os.environ[AUTH_MODE_VAR] = LOCAL_AUTH_MODE
+    if AUTH_MODE_ENV in os.environ:
+        return os.environ[AUTH_MODE_ENV]
+    os.environ[AUTH_MODE_ENV] = LOCAL_AUTH_MODE
     # Ray caches its configuration, the auth mode included, when it is imported: reload it so this
     # process (the driver) speaks the cluster's mode, as Ray does when it turns the mode on itself
     from ray._raylet import Config  # type: ignore[attr-defined]  # not in Ray's _raylet stub

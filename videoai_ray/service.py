@@ -374,6 +374,18 @@ class MediaService:
             conn.execute(text("SELECT 1"))
         return str(self.store.engine.dialect.name)
 
+    def store_problem(self) -> str | None:
+        """Why the store cannot serve this version (no schema, an older one), or ``None``."""
+        from .store.migrate import schema_problem
+
+        return schema_problem(self.store.engine)
+
+    def store_revision(self) -> dict[str, Any]:
+        """The store's dialect and schema revision against the newest one (``/health``)."""
+        from .store.migrate import current, head_revision
+
+        return {"dialect": self.ping_store(), "revision": current(self.store.engine), "expected": head_revision()}
+
     # -- providers ---------------------------------------------------------------------------------
 
     def register_provider(self, provider: Any, *, replace: bool = False) -> dict[str, Any]:

@@ -229,6 +229,20 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL or a host name")
         return v
 
+    def replaced(self, **update: Any) -> Settings:
+        """A copy with ``update`` applied and the derived URLs computed afresh."""
+        copy = self.model_copy(update=update)
+        for cached in ("db_url", "artifacts_root"):  # cached_property values copied from the original
+            copy.__dict__.pop(cached, None)
+        return copy
+
+    def pinned(self) -> Settings:
+        """These settings with an absolute data folder: another process (the Scheduler, a Serve
+        replica) runs in another working directory, and a relative ``home`` would point it at a
+        different database."""
+        home = Path(self.home).expanduser().resolve()
+        return self if home == self.home else self.replaced(home=home)
+
     @cached_property
     def db_url(self) -> str:
         """SQLAlchemy URL: ``DATABASE_URL`` or a SQLite file in the data folder."""

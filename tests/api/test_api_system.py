@@ -47,7 +47,7 @@ def test_health_is_503_when_the_scheduler_is_unreachable(tmp_path: Path, monkeyp
     monkeypatch.setattr(routes_system, "HEALTH_TIMEOUT", 0.2)
     settings = Settings(home=tmp_path, instance="t-api-down")
     sched = _Unreachable()
-    service = MediaService(settings, sched)
+    service = MediaService(settings, sched, migrate=True)
     ctx = ApiContext(settings, service, MemoryRateLimiter(), SubmitBatcher(service))
 
     async def call() -> httpx.Response:

@@ -37,3 +37,24 @@ def test_serve_refuses_a_public_host_with_the_dev_jwt_secret(monkeypatch, capsys
     monkeypatch.delenv("VIDEOAI_JWT_SECRET", raising=False)
     assert main(["serve", "--host", "0.0.0.0", "--port", "8999"]) == 2
     assert "VIDEOAI_JWT_SECRET" in capsys.readouterr().err
+
+
+def test_db_and_status_use_the_running_schedulers_store(ray_session, tmp_path, monkeypatch, capsys):
+    import videoai_ray as vai
+    from videoai_ray.providers.testing import NoopProvider
+
+    first = Settings(home=tmp_path / "scheduler-home", instance="t-cli-store", database_url=None, cache_enabled=False)
+    kill_scheduler(first)
+    client = vai.connect(settings=first, providers=[NoopProvider()])
+    try:
+        task = client.images.generate(prompt="x", provider="noop").result(timeout=60)
+        # a shell in another folder, with another data folder: `--address` finds the Scheduler's store
+        monkeypatch.setenv("VIDEOAI_HOME", str(tmp_path / "elsewhere"))
+        monkeypatch.setenv("VIDEOAI_INSTANCE", "t-cli-store")
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        assert main(["db", "current", "--address", "auto"]) == 0
+        assert str(tmp_path / "scheduler-home" / "videoai.db") in capsys.readouterr().out
+        assert main(["status", task.id, "--address", "auto"]) == 0
+        assert json.loads(capsys.readouterr().out)["status"] == "completed"
+    finally:
+        kill_scheduler(first)

@@ -20,8 +20,8 @@ def _run(client: vai.Client, provider: str, n: int, task_type: str = "video_gene
     batch = client.batch([{"task_type": task_type, "input_data": {"prompt": f"{provider} {i}", "provider": provider}}
                           for i in range(n)])
     batch.wait(timeout=240)
-    return [{"status": t.status.value, "output": t.output, "error": t.error.message if t.error else None}
-            for t in batch.results()]
+    return [{"status": t.status.value, "output": t.output, "error": t.error.message if t.error else None,
+             "node": t.node} for t in batch.results()]
 
 
 def main() -> None:

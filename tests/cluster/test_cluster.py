@@ -22,6 +22,12 @@ def test_cluster_yaml_validates_against_rays_schema():
     validate_config(prepare_config(config))  # Ray's own defaults, then its JSON schema: raises on violation
     assert any("videoai-ray" in cmd for cmd in config["setup_commands"])
     assert any("--port=6380" in cmd for cmd in config["head_start_ray_commands"])
+    # Ray's token: made once on the laptop, shipped to every node, and the mode set where Ray needs it
+    assert config["file_mounts"] == {"~/.ray/auth_token": "~/.ray/auth_token"}
+    for key in ("head_start_ray_commands", "worker_start_ray_commands"):
+        starts = [cmd for cmd in config[key] if " start " in cmd]
+        assert starts and all(cmd.startswith("RAY_AUTH_MODE=token ") for cmd in starts), starts
+    assert any("videoai cluster check" in cmd for cmd in config["worker_start_ray_commands"])
 
 
 @pytest.mark.slow
@@ -64,6 +70,9 @@ def test_gpu_tasks_are_capped_and_get_their_own_gpu(gpu_cluster: dict[str, Any])
     assert {o["node_id"] for o in outs} == set(gpu_cluster["nodes"].values())
     for o in outs:  # Ray sets CUDA_VISIBLE_DEVICES per attempt: one GPU each
         assert o["cuda_visible_devices"] is not None and len(o["cuda_visible_devices"].split(",")) == 1
+    for r in runs:  # the task record says where it ran, GPU included
+        assert r["node"]["node_id"] == r["output"]["node_id"]
+        assert ",".join(r["node"]["gpu_ids"]) == r["output"]["cuda_visible_devices"]
     for a in outs:
         for b in outs:  # two attempts that overlap on one node hold different GPUs
             if a is not b and a["node_id"] == b["node_id"] and a["started"] < b["finished"] - 0.05 \

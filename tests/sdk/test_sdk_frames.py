@@ -22,7 +22,8 @@ EXPECTED = {
     "progress": "float64", "attempts": "int64", "cost": "float64", "cache_hit": "bool",
     "created_at": "datetime64[ns, UTC]", "started_at": "datetime64[ns, UTC]", "finished_at": "datetime64[ns, UTC]",
     "duration": "timedelta64[ns]", "wait": "timedelta64[ns]", "error_code": "category", "error_message": "string",
-    "batch_id": "category", "user_id": "category",
+    "batch_id": "category", "user_id": "category", "node_ip": "category", "node_id": "category",
+    "gpu_ids": "string",
 }
 
 
@@ -50,6 +51,14 @@ def test_tasks_frame_dtypes_and_derived_columns() -> None:
     assert df["priority"].min() == "low"
     assert df["status"].value_counts()["cancelled"] == 0
     assert len(df["type"].cat.categories) == 4
+    assert pd.isna(df.loc[1, "node_ip"]) and pd.isna(df.loc[1, "gpu_ids"])
+
+
+def test_tasks_frame_says_where_the_last_attempt_ran() -> None:
+    node = {"node_id": "ab12", "ip": "10.0.0.7", "gpu_ids": ["0", "3"]}
+    df = tasks_frame([_task(1, node=node), _task(2, node={"node_id": "cd34", "ip": "10.0.0.8"})])
+    assert list(df["node_ip"]) == ["10.0.0.7", "10.0.0.8"] and list(df["node_id"]) == ["ab12", "cd34"]
+    assert df.loc[0, "gpu_ids"] == "0,3" and pd.isna(df.loc[1, "gpu_ids"])
 
 
 def test_empty_tasks_frame_has_the_same_schema() -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from videoai_ray.local_cluster import AUTH_MODE_VAR, prepare_local_cluster, set_local_cluster_auth_mode
+from videoai_ray.local_cluster import prepare_local_cluster, set_local_cluster_auth_mode
+from videoai_ray.ray_join import AUTH_MODE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = """
@@ -40,7 +41,7 @@ print(json.dumps({"mode": os.environ.get("RAY_AUTH_MODE"), "token": token, "prov
 @pytest.mark.timeout(420)
 def test_connect_local_starts_a_token_auth_cluster_without_rays_notice(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("RAY_ADDRESS", AUTH_MODE_VAR) and not k.startswith("VIDEOAI_")}
+           if k not in ("RAY_ADDRESS", AUTH_MODE_ENV) and not k.startswith("VIDEOAI_")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     proc = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True,
                           timeout=400, cwd=tmp_path, env=env)
@@ -52,13 +53,13 @@ def test_connect_local_starts_a_token_auth_cluster_without_rays_notice(tmp_path:
 
 
 def test_a_mode_the_user_chose_is_left_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(AUTH_MODE_VAR, "disabled")
+    monkeypatch.setenv(AUTH_MODE_ENV, "disabled")
     assert set_local_cluster_auth_mode() == "disabled"
-    assert os.environ[AUTH_MODE_VAR] == "disabled"
+    assert os.environ[AUTH_MODE_ENV] == "disabled"
 
 
 def test_rays_log_level_stays_info_with_the_dashboard_and_a_given_level_wins(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(AUTH_MODE_VAR, "token")  # already chosen: nothing of Ray's is reloaded here
+    monkeypatch.setenv(AUTH_MODE_ENV, "token")  # already chosen: nothing of Ray's is reloaded here
     quiet: dict[str, object] = {}
     dashboard: dict[str, object] = {"include_dashboard": True}
     chosen: dict[str, object] = {"logging_level": logging.DEBUG}

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 
 from ..artifacts import API_PREFIX, ArtifactStore
+from ..errors import StoreNotReady
 from ..service import MediaService
 from ..settings import Settings
 from .auth import TokenCache
@@ -34,12 +35,19 @@ class ApiContext:
 
     @classmethod
     def start(cls, settings: Settings, scheduler: Any = None, limiter: RateLimiter | None = None) -> ApiContext:
-        """Find (or start) the deployment's Scheduler and open the store."""
+        """Find (or start) the deployment's Scheduler and open its store. A store that names
+        another database than the running Scheduler's (``StoreMismatch``), or that holds no
+        schema or an older one (``StoreNotReady``), stops this replica with the reason."""
         if scheduler is None:
-            from ..scheduler import get_or_create_scheduler
+            from ..scheduler import deployment_settings, get_or_create_scheduler
 
+            settings = deployment_settings(settings, strict=True)
             scheduler = get_or_create_scheduler(settings)
         service = MediaService(settings, scheduler)
+        problem = service.store_problem()
+        if problem is not None:
+            service.close()
+            raise StoreNotReady(f"this API replica cannot serve: {problem}")
         return cls(settings, service, limiter or make_limiter(settings), SubmitBatcher(service))
 
     async def close(self) -> None:

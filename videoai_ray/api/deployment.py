@@ -9,31 +9,27 @@ the driver, so it holds live handles). ``build_application`` is what ``run_serve
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from ray import serve
 from ray.serve import Application
 
+from ..placement import on_head
 from ..settings import Settings
 from .app import create_app
 from .context import ApiContext
 
 #: the Serve deployment's name (and the default application's, see ``run_server``)
 DEPLOYMENT_NAME = "videoai-api"
+#: a replica's Ray options: no CPU of its own, on the head node (as ``serve/config.yaml`` says too)
+REPLICA_OPTIONS: dict[str, Any] = {"num_cpus": 0, "resources": on_head()}
 
 
 def pinned(settings: Settings) -> Settings:
-    """``settings`` with an absolute data folder: a replica's working directory is not the
-    caller's, and a relative ``home`` would point every process at a different database."""
-    home = Path(settings.home).expanduser().resolve()
-    if home == settings.home:
-        return settings
-    copy = settings.model_copy(update={"home": home})
-    for cached in ("db_url", "artifacts_root"):  # cached_property values copied from the original
-        copy.__dict__.pop(cached, None)
-    return copy
+    """``settings`` with an absolute data folder (``Settings.pinned``): a replica's working
+    directory is not the caller's."""
+    return settings.pinned()
 
 
 @serve.ingress()
@@ -54,10 +50,11 @@ def build_application(settings: Settings, *, num_replicas: int = 1, max_ongoing_
     """The Serve application: ``num_replicas`` replicas of the API for ``settings``'s deployment.
 
     Replicas reserve no CPU by default: they mostly wait on the Scheduler and the store, and the
-    CPU is better left to providers' Ray tasks.
+    CPU is better left to providers' Ray tasks. They run on the head node, with the rest of the
+    control plane (``placement``): with HAProxy's direct ingress they are the ingress.
     """
     deployment = serve.deployment(
         name=DEPLOYMENT_NAME, num_replicas=num_replicas, max_ongoing_requests=max_ongoing_requests,
-        ray_actor_options=ray_actor_options if ray_actor_options is not None else {"num_cpus": 0},
+        ray_actor_options=ray_actor_options if ray_actor_options is not None else REPLICA_OPTIONS,
     )(VideoAIIngress)
     return deployment.bind(pinned(settings))

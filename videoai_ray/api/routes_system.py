@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from ..placement import control_plane_of
 from .auth import Caller
 from .context import ApiContext, get_context
 from .deps import authorized
@@ -69,8 +70,9 @@ class ProviderList(BaseModel):
 
 
 class HealthReport(BaseModel):
-    """``healthy`` (200) when the Scheduler and the store answer, ``unhealthy`` (503) otherwise;
-    ``degraded`` (200) when no provider is available."""
+    """``healthy`` (200) when the Scheduler and the store answer (the store with the newest
+    schema), ``unhealthy`` (503) otherwise; ``degraded`` (200) when no provider is available.
+    ``checks.control_plane`` says which node each control-plane actor runs on (the head node)."""
 
     status: str
     instance: str
@@ -124,10 +126,19 @@ async def health(ctx: ApiContext = Depends(get_context)) -> JSONResponse:
         checks["scheduler"] = _failed(e)
 
     try:
-        dialect, ms = await _timed(asyncio.to_thread(ctx.service.ping_store))
-        checks["store"] = {"status": "ok", "latency_ms": ms, "dialect": dialect}
+        found, ms = await _timed(asyncio.to_thread(ctx.service.store_revision))
+        # a store without the newest schema (an empty database, another one) fails every request
+        ok = found["revision"] == found["expected"]
+        checks["store"] = {"status": "ok" if ok else "error", "latency_ms": ms, **found}
+        if not ok:
+            checks["store"]["error"] = await asyncio.to_thread(ctx.service.store_problem)
     except Exception as e:
         checks["store"] = _failed(e)
+    try:
+        placed, _ = await _timed(asyncio.to_thread(control_plane_of, ctx.settings))
+        checks["control_plane"] = {"status": "ok" if placed["all_on_head"] else "degraded", **placed}
+    except Exception as e:
+        checks["control_plane"] = _failed(e)
     if live is not None:
         provs = live.get("providers") or []
         available = [p["name"] for p in provs if p.get("available")]

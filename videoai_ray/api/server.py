@@ -106,7 +106,8 @@ def start_serve(host: str, port: int, mode: str, env: Mapping[str, str] | None =
         # the hook turns HAProxy's stats page off, binds its exporter to ``host`` and ties
         # HAProxy's life to the Serve process that starts it (``api/serve_hooks``)
         options = {"runtime_env": {"env_vars": {**HAPROXY_ENV, **hardening_env(), **(env or {})}}}
-    serve.start(http_options={"host": host, "port": port}, controller_options=options)
+    # one proxy, on the head node with Serve's controller (the default is one on every node)
+    serve.start(http_options={"host": host, "port": port}, controller_options=options, proxy_location="HeadOnly")
 
 
 def wait_ready(url: str, timeout: float = 60.0) -> bool:
@@ -141,8 +142,10 @@ def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000, bl
                ready_timeout: float = 90.0, **ray_init: Any) -> ServerInfo:
     """Serve the HTTP API on ``host:port`` and return where it answers.
 
-    Starts a local Ray when none is connected (``ray_init`` is passed on), the deployment's
-    Scheduler (with ``providers`` when given, as ``connect()`` does), Serve with the fastest
+    Joins the Ray cluster this machine is part of (``RAY_ADDRESS``, ``address=`` in ``ray_init``,
+    or the one ``ray start`` started here), or starts a local Ray when there is none; opens the
+    running Scheduler's store, or starts the deployment's Scheduler (with ``providers`` when
+    given, as ``connect()`` does), Serve with the fastest
     ingress available, and the API. ``blocking`` waits until Ctrl-C / SIGTERM, then shuts Serve
     down. ``serve_env`` adds environment variables for Serve in HAProxy mode (ports, timeouts).
 
@@ -161,12 +164,13 @@ def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000, bl
         raise InvalidRequest(f"refusing to serve on {host} with the development JWT secret: set VIDEOAI_JWT_SECRET",
                              field="VIDEOAI_JWT_SECRET")
 
-    from ..scheduler import NAMESPACE, get_or_create_scheduler
+    from ..ray_join import join_ray
+    from ..scheduler import NAMESPACE, deployment_settings, get_or_create_scheduler
 
-    settings = pinned(settings)
     if not ray.is_initialized():
         ray_init.setdefault("namespace", NAMESPACE)
-        ray.init(**ray_init)
+        join_ray(**ray_init)
+    settings = pinned(deployment_settings(settings))
     get_or_create_scheduler(settings, providers)
     mode: str = "existing" if serve_running() else choose_ingress(ingress)
     kw: dict[str, Any] = {"app_name": app_name, "num_replicas": num_replicas, "env": serve_env,

@@ -7,13 +7,11 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..artifacts import ArtifactStore, output_urls, public_output, safe_name
+from ..artifacts import ArtifactStore, file_name, output_urls, public_output, safe_name
 from ..errors import InvalidRequest
 from ..models import Task
 from .context import API_PREFIX
@@ -67,7 +65,7 @@ def task_view(task: Task | dict[str, Any], artifacts: ArtifactStore) -> dict[str
 
 
 def _local_name(url: str, artifacts: ArtifactStore) -> str | None:
-    return PurePosixPath(unquote(urlparse(url).path)).name if artifacts.owns(url) else None
+    return file_name(url) if artifacts.owns(url) else None
 
 
 def artifact_candidates(task: Task, name: str, artifacts: ArtifactStore) -> list[str]:

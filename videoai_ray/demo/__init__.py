@@ -13,7 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import ArtifactStore
 from ..settings import Settings
 
 
@@ -51,14 +50,6 @@ def demo_items(speech_url: str) -> list[dict[str, Any]]:
     return items
 
 
-def _output_files(output: dict[str, Any]) -> list[str]:
-    urls = [img["url"] for img in output.get("images", [])]
-    for key in ("video_url", "subtitle_url", "transcript_url"):
-        if output.get(key):
-            urls.append(output[key])
-    return urls
-
-
 def run_demo(settings: Settings | None = None, out_dir: Path | None = None) -> dict[str, Any]:
     """Run the demo and return a summary (also printed)."""
     import ray
@@ -73,10 +64,9 @@ def run_demo(settings: Settings | None = None, out_dir: Path | None = None) -> d
     started = time.perf_counter()
     client = connect("local", settings=settings, include_dashboard=False)
     speech = resources.files("videoai_ray.demo").joinpath("speech.wav")
-    store = ArtifactStore(settings.artifacts_root)
     with resources.as_file(speech) as path:
         speech_url = client.upload(Path(path))
-    print(f"videoai demo: Ray {ray.__version__}, data folder {settings.home.resolve()}")
+    print(f"videoai demo: Ray {ray.__version__}, data folder {client.settings.home.resolve()}")
     print(client.providers()[["available", "health", "quality", "task_types"]].to_string(), "\n")
     batch = client.batch(demo_items(speech_url))
     batch.wait(timeout=900, progress=True)
@@ -84,9 +74,8 @@ def run_demo(settings: Settings | None = None, out_dir: Path | None = None) -> d
     frame = batch.to_pandas()
     copied = 0
     for task in batch.results():
-        for url in _output_files(task.output or {}):
-            name = f"{task.type.value}-{task.id[-6:]}-{url.rsplit('/', 1)[-1]}"
-            (out / name).write_bytes(store.read_bytes(url))
+        for file in client.files.names(task):  # the store of the running Scheduler, from any node
+            (out / f"{task.type.value}-{task.id[-6:]}-{file}").write_bytes(client.files.read(task, file))
             copied += 1
     stats = client.statistics()
     cols = ["type", "status", "priority", "provider", "cache_hit", "duration", "error_code"]

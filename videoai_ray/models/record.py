@@ -49,6 +49,8 @@ def row_from_submission(item: Mapping[str, Any], now: datetime | None) -> dict[s
         "batch_id": item.get("batch_id"), "cache_hit": False, "finish_seq": None,
         # provider A/B experiments: the arm a task joined at intake (``experiments.assign``)
         "experiment_id": item.get("experiment_id"), "experiment_arm": item.get("experiment_arm"),
+        # the Ray node (and GPUs) of the last attempt, set by the Scheduler when one ends
+        "node": None,
     }
 
 
@@ -61,7 +63,7 @@ def _task_fields(m: Mapping[Any, Any]) -> dict[str, Any]:
         "created_at": m["created_at"], "started_at": m["started_at"], "finished_at": m["finished_at"],
         "next_attempt_at": m["next_attempt_at"], "webhook_url": m["webhook_url"], "metadata": m["meta"] or {},
         "idempotency_key": m["idempotency_key"], "batch_id": m["batch_id"], "cache_hit": bool(m["cache_hit"]),
-        "experiment_id": m.get("experiment_id"), "experiment_arm": m.get("experiment_arm"),
+        "experiment_id": m.get("experiment_id"), "experiment_arm": m.get("experiment_arm"), "node": m.get("node"),
     }
 
 

@@ -51,6 +51,9 @@ class Task(BaseModel):
     #: the provider A/B experiment the task joined at intake, and its arm (see docs/experiments.md)
     experiment_id: str | None = None
     experiment_arm: str | None = None
+    #: where the last attempt ran: ``node_id`` and ``ip`` of the Ray node, ``gpu_ids`` when Ray
+    #: gave it GPUs (``None`` before the first attempt ends, and for a cache hit)
+    node: dict[str, Any] | None = None
 
     @property
     def done(self) -> bool:

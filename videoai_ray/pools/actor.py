@@ -20,6 +20,7 @@ from ..errors import InvalidInput, InvalidOutput, ProviderTimeout, RetryableErro
 from ..executor import Assignment, AttemptResult, _artifact_writer, _error_result, recheck_at_worker
 from ..logs import configure_logging
 from ..output_check import check_output
+from ..placement import this_node
 from ..providers.context import AttemptContext
 from ..providers.model import ModelProvider
 from ..settings import Settings
@@ -128,6 +129,9 @@ class ModelActor:
             else:
                 cost = ctx.cost if ctx.cost is not None else self.provider.estimate_cost(request)
                 out.append(AttemptResult(a.task_id, a.attempt, True, output=value, cost=cost, duration=now - started))
+        node = this_node()
+        for r in out:
+            r.node = node
         return out
 
     async def _call(self, requests: list[Any], ctxs: list[AttemptContext]) -> list[Any]:

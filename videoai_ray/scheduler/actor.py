@@ -50,6 +50,7 @@ from .caching import TaskCache
 from .dispatch import Dispatcher
 from .events import EventSink
 from .fairness import FairShare
+from .handle import store_location
 from .operations import Operations
 from .outcomes import Outcomes
 from .persistence import Writer
@@ -118,6 +119,11 @@ class Scheduler:
         self._start_loops()
         return {"version": self.writer.version, "active": len(self.state.active),
                 "instance": self.state.settings.instance, "pid": os.getpid()}
+
+    def store_location(self) -> dict[str, Any]:
+        """The store this Scheduler writes and the node it runs on: every other entry point
+        (SDK, CLI, ``videoai serve``, Serve replicas) opens this one (``handle.join_store``)."""
+        return store_location(self.state.settings)
 
     def kick(self) -> None:
         self.state.kick()

@@ -1,24 +1,90 @@
-"""Finding or starting the named Scheduler actor."""
+"""Finding or starting the named Scheduler actor, and the store it writes.
+
+Every entry point (the SDK, the CLI, ``videoai serve``, a Serve replica) opens the store of the
+running Scheduler, which it asks for (``join_store``): the Scheduler's settings win over this
+process's, so a notebook in another folder, or a Serve config with another ``VIDEOAI_HOME``, does
+not open an empty database of its own.
+"""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 import ray
 
 from .. import actor_names
 from ..actor_names import NAMESPACE
+from ..errors import StoreMismatch
+from ..placement import on_head
 from ..providers.base import Provider
 from ..settings import Settings
+
+log = logging.getLogger("videoai.scheduler")
 
 
 def scheduler_name(settings: Settings) -> str:
     return actor_names.scheduler_name(settings.instance)
 
 
+def store_location(settings: Settings) -> dict[str, Any]:
+    """Where ``settings`` put the data, as absolute URLs (what ``Scheduler.store_location`` answers)."""
+    return {"db_url": settings.db_url, "artifacts_root": settings.artifacts_root,
+            "artifacts_shared": settings.artifacts_shared, "home": str(Path(settings.home).expanduser().resolve()),
+            "node_id": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None}
+
+
+def find_scheduler(settings: Settings) -> Any | None:
+    """The running Scheduler of ``settings.instance``, or ``None``."""
+    try:
+        return ray.get_actor(scheduler_name(settings), namespace=NAMESPACE)
+    except ValueError:
+        return None
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def join_store(settings: Settings, location: dict[str, Any], *, strict: bool = False) -> Settings:
+    """``settings`` with the store of a running Scheduler (``location``: its ``store_location``).
+
+    A process that named another database itself (``DATABASE_URL``) is told so: a warning, or with
+    ``strict`` (a Serve replica, whose configuration an operator wrote) ``StoreMismatch``."""
+    mine = settings.db_url
+    if mine != location["db_url"] and settings.database_url:
+        message = (f"the running Scheduler (instance {settings.instance!r}) writes the store "
+                   f"{_redacted(location['db_url'])}, but this process is configured with {_redacted(mine)}: "
+                   "unset DATABASE_URL here (the Scheduler's store is used), or stop that Scheduler "
+                   "(`videoai_ray.scheduler.kill_scheduler`) to start one on this store")
+        if strict:
+            raise StoreMismatch(message)
+        log.warning("%s; using the Scheduler's store", message)
+    elif mine != location["db_url"]:
+        log.info("using the running Scheduler's store %s (not %s)", _redacted(location["db_url"]), _redacted(mine))
+    return settings.replaced(home=Path(location["home"]), database_url=location["db_url"],
+                             artifacts_url=location["artifacts_root"], artifacts_shared=location["artifacts_shared"])
+
+
+def deployment_settings(settings: Settings, *, strict: bool = False) -> Settings:
+    """``settings`` with the running Scheduler's store when one runs (see ``join_store``), else
+    with an absolute data folder (``Settings.pinned``) for the Scheduler this process starts."""
+    running = find_scheduler(settings)
+    if running is None:
+        return settings.pinned()
+    return join_store(settings, ray.get(running.store_location.remote()), strict=strict)
+
+
 def get_or_create_scheduler(settings: Settings, providers: list[Provider] | None = None) -> Any:
-    """The deployment's Scheduler: detached, restarted by Ray whenever it dies, and its method
-    calls retried across restarts (``submit`` is idempotent by task id, so that is safe)."""
+    """The deployment's Scheduler: detached, on the head node, restarted by Ray whenever it dies,
+    and its method calls retried across restarts (``submit`` is idempotent by task id, so that is
+    safe)."""
     from .actor import Scheduler
 
     cls: Any = ray.remote(Scheduler)
@@ -31,6 +97,7 @@ def get_or_create_scheduler(settings: Settings, providers: list[Provider] | None
         max_task_retries=-1,
         max_concurrency=10_000,
         num_cpus=0,
+        resources=on_head(),
     ).remote(settings, providers)
     ray.get(handle.ready.remote())
     return handle

@@ -23,6 +23,7 @@ from ..executor import AttemptResult
 from ..models import TaskStatus
 from ..models.events import STATUS_EVENTS
 from ..models.record import Active
+from ..placement import node_label
 from .backoff import retry_delay
 from .remote_jobs import RemoteJobs
 from .state import SchedulerState
@@ -116,6 +117,14 @@ class Outcomes:
             else None
         if current is not None and r.remote_job_ended:
             self.remote_jobs.forget(current)
+        if current is not None and r.node:
+            s.change(current.id, node=r.node)
+            # a failed attempt's node at INFO; every attempt's at DEBUG (one line per task costs
+            # the Scheduler's hot path too much to be on by default)
+            level = logging.DEBUG if r.ok else logging.INFO
+            if log.isEnabledFor(level):
+                log.log(level, "task %s attempt %d on %s ended: %s", current.id, r.attempt, node_label(r.node),
+                        "ok" if r.ok else r.error_code)
         if r.ok:
             if provider:
                 s.registry.finished(provider, ok=True, duration=r.duration, cost=r.cost)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -39,3 +40,25 @@ def current(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+@functools.cache
+def head_revision() -> str | None:
+    """The newest migration's revision (what ``upgrade`` brings a store to)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """Why the store behind ``engine`` cannot serve this version (``None`` when it can): no
+    schema at all (an empty or wrong database), or a revision other than the newest."""
+    found, head = current(engine), head_revision()
+    if found == head:
+        return None
+    url = engine.url.render_as_string(hide_password=True)
+    if found is None:
+        return (f"the store {url} has no videoai schema (an empty database: not the one the Scheduler writes, "
+                f"or never migrated); run `videoai db upgrade` against it, or point this process at the "
+                f"Scheduler's store")
+    return f"the store {url} is at schema revision {found}, this version needs {head}: run `videoai db upgrade`"

@@ -75,6 +75,8 @@ tasks = Table(
     #: for tasks outside every experiment, pinned ``provider=`` requests included)
     Column("experiment_id", String(40)),
     Column("experiment_arm", String(64)),
+    #: where the last attempt ran: ``{"node_id", "ip", "gpu_ids"?}`` (``placement.this_node``)
+    Column("node", JSON),
     #: idempotency keys are per instance (another instance's task is not this one's to replay)
     UniqueConstraint("instance", "user_id", "idempotency_key", name="uq_tasks_user_idempotency"),
     Index("ix_tasks_user_created", "user_id", "created_at"),

@@ -15,6 +15,7 @@ import ray
 from ray.actor import ActorHandle
 
 from ..actor_names import NAMESPACE, webhook_dispatcher_name
+from ..placement import on_head
 from ..settings import Settings
 from ..store import make_engine
 from .delivery import DeliveryWorker
@@ -44,6 +45,7 @@ class WebhookDispatcher:
         """Liveness and load, for health checks."""
         return {
             "pid": os.getpid(),
+            "node_id": ray.get_runtime_context().get_node_id(),
             "running": not self._loop_task.done(),
             "inflight": self._worker.inflight,
             "attempts_recorded": self._worker.sent,
@@ -74,6 +76,7 @@ def get_or_create_dispatcher(
         get_if_exists=True,
         max_restarts=-1,
         num_cpus=0,
+        resources=on_head(),  # the control plane stays on the node the autoscaler never removes
     ).remote(settings, concurrency, poll_interval)
 
 
