@@ -40,8 +40,9 @@ from .schedules import DEFAULT_GRACE_SECONDS, DEFAULT_MISFIRE
 from .schedules.handle import Schedule, schedule_body, schedules_frame
 from .service import MediaService
 from .settings import Settings
-from .store import TaskStore
+from .store import StoreTimeouts, TaskStore
 from .store.batches import DerivedIds
+from .store.outage import store_error
 
 
 @dataclass
@@ -376,6 +377,9 @@ def connect(address: str | None = None, *, settings: Settings | None = None, use
                 f"{e} -- a cluster started with `ray start --head` requires Ray's token authentication: "
                 "set RAY_AUTH_MODE=token in this process's environment (the token is read from "
                 "~/.ray/auth_token on the head node, or from RAY_AUTH_TOKEN)") from e
-    store = TaskStore(settings.db_url)
+    try:
+        store = TaskStore(settings.db_url, timeouts=StoreTimeouts.of(settings))
+    except Exception as e:  # the store is out: say so (StoreUnavailable, DiskFull), not the driver's error
+        raise (store_error(e) or e) from e
     scheduler = get_or_create_scheduler(settings, providers)
     return Client(settings, scheduler, store, user_id)

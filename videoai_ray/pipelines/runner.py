@@ -175,7 +175,7 @@ class PipelineRunner:
         if items:
             await fault_points.pause(self.state.settings, "pipeline_advance", pipeline_id)
             try:
-                answers = self.intake.submit(items, False, True)
+                answers = await self.intake.submit(items, False, True)
             except VideoAIError as e:  # refused for good (not a store outage): the pipeline fails
                 failed = {"step": ", ".join(it["options"]["step"] for it in items), "code": e.code,
                           "message": str(e)}
@@ -231,7 +231,7 @@ class PipelineRunner:
                  if act.options.get("pipeline") == row["id"] and tid not in live]
         if live:
             self.operations.cancel(live)
-        self.writer.flush()
+        await self.writer.flush()
         log.info("pipeline %s %s%s", row["id"], status.value, f" at step {error['step']}" if error else "")
 
 
