@@ -152,7 +152,7 @@ class Scheduler:
         ``known_ids``: the ids may be stored already (a resumed batch, whose dead driver's last
         chunk can land late); stored ones are answered as existing instead of failing the chunk.
         """
-        self.startup.require()  # degraded: refused with StoreUnavailable, nothing accepted
+        await self.startup.require()  # degraded: refused with StoreUnavailable, nothing accepted
         return await self.intake.submit(items, return_tasks, known_ids)
 
     def estimate(self, items: list[dict[str, Any]]) -> dict[str, Any]:

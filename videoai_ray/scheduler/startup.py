@@ -17,6 +17,7 @@ for a while and tried again (``TieredCache``), and ``health`` names it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -63,8 +64,15 @@ class Startup:
     def connected(self) -> bool:
         return self.done.is_set()
 
-    def require(self) -> None:
-        """``StoreUnavailable`` while the Scheduler has not reached its store since it started."""
+    async def require(self) -> None:
+        """Return once the store was reached since the start (a first start brings the schema up
+        to date: that may take a while); ``StoreUnavailable`` when it still is not after the
+        connect and statement timeouts."""
+        if not self.connected:
+            st = self.state.settings
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.done.wait()),
+                                       st.store_connect_timeout + st.store_statement_timeout)
         if not self.connected:
             w = self.state.watch
             raise StoreUnavailable(f"the Scheduler has not reached its task store since it started ({w.status}: "
