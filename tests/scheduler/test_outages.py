@@ -157,18 +157,13 @@ def small_disk(path: Path, size: str = "24m") -> Iterator[Path]:
 def fill(disk: Path) -> Path:
     """Take every free byte of ``disk``; returns the file to delete to give them back."""
     filler = disk / "filler"
-    with filler.open("wb") as fh:
-        block = b"\0" * (1 << 20)
-        try:
-            while True:
-                fh.write(block)
-                fh.flush()
-        except OSError as e:
-            assert e.errno == errno.ENOSPC
-            with contextlib.suppress(OSError):  # the last small blocks too
-                for _ in range(1 << 16):
-                    fh.write(b"\0" * 512)
-                    fh.flush()
+    with filler.open("wb", buffering=0) as fh:
+        for size in (1 << 20, 4096, 512):
+            try:
+                while True:
+                    fh.write(b"\0" * size)
+            except OSError as e:
+                assert e.errno == errno.ENOSPC
     return filler
 
 
@@ -186,7 +181,9 @@ def test_a_scheduler_restarted_on_a_full_disk_comes_back_with_every_task(ray_ses
             wait_for(lambda: batch.counts().get("completed", 0) >= 2)
             filler = fill(disk)  # the SQLite file's disk (and the disk cache's) is full...
             ray.kill(scheduler(settings), no_restart=False)  # ...when Ray restarts the Scheduler
-            wait_for(lambda: ray.get(scheduler(settings).ready.remote(), timeout=20)["active"] >= 0)
+            ready = ray.get(scheduler(settings).ready.remote(), timeout=60)  # it comes up, degraded
+            assert ready["degraded"]
+            wait_for(lambda: health(settings)["store"]["status"] == "disk_full")  # and says why
             filler.unlink()  # space is back
             assert batch.wait(timeout=120) == {"completed": 16}
             each_ran_once(done, batch.ids)
