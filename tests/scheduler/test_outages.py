@@ -6,10 +6,6 @@ full disk is a small tmpfs."""
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,6 +14,7 @@ from pathlib import Path
 import pytest
 import ray
 from fault_driver import items
+from full_disk import fill, small_disk
 from loopback import TcpProxy
 from sqlalchemy import create_engine, text
 
@@ -140,34 +137,6 @@ def test_a_stalled_postgresql_does_not_freeze_the_scheduler(ray_session, pg_sche
         kill_scheduler(settings)
 
 
-@contextlib.contextmanager
-def small_disk(path: Path, size: str = "24m") -> Iterator[Path]:
-    """A tmpfs of ``size`` at ``path`` (root only); skips when it cannot be mounted here."""
-    path.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True, text=True)
-    if made.returncode != 0:
-        pytest.skip(f"a full disk needs a small tmpfs, and mounting one failed here: {made.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def fill(disk: Path) -> Path:
-    """Take every free byte of ``disk``; returns the file to delete to give them back."""
-    filler = disk / "filler"
-    with filler.open("wb", buffering=0) as fh:
-        for size in (1 << 20, 4096, 512):
-            try:
-                while True:
-                    fh.write(b"\0" * size)
-            except OSError as e:
-                assert e.errno == errno.ENOSPC
-    return filler
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 def test_a_scheduler_restarted_on_a_full_disk_comes_back_with_every_task(ray_session, tmp_path):
     done = tmp_path / "done"
     done.mkdir()

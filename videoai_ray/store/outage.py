@@ -73,9 +73,7 @@ def store_error(exc: BaseException, retry_after: float | None = None) -> StoreUn
 
 
 def describe(exc: BaseException) -> str:
-    """A short reason for a log line or a health check: ``disk full`` or the error's first line."""
-    if disk_full(exc):
-        return "disk full"
+    """A short reason for a log line or a health check: the error's class and first line."""
     text = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {text}"[:300]
 
