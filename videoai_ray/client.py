@@ -42,7 +42,7 @@ from .service import MediaService
 from .settings import Settings
 from .store import StoreTimeouts, TaskStore
 from .store.batches import DerivedIds
-from .store.outage import store_error
+from .store.outage import as_clear_error
 
 
 @dataclass
@@ -107,8 +107,9 @@ class Client:
 
     def submit(self, task_type: TaskType | str, body: Mapping[str, Any], *,
                idempotency_key: str | None = None) -> TaskFuture:
-        prepared = self.service.prepare(task_type, body, user_id=self.user_id, idempotency_key=idempotency_key)
-        [answer] = self.service.submit([prepared])
+        with as_clear_error():  # a store outage is StoreUnavailable (or DiskFull), not a driver error
+            prepared = self.service.prepare(task_type, body, user_id=self.user_id, idempotency_key=idempotency_key)
+            [answer] = self.service.submit([prepared])
         return TaskFuture(self, answer["id"], answer["cache_hit"])
 
     def batch(self, items: Iterable[Mapping[str, Any] | BatchItem] | pd.DataFrame, *,
@@ -126,7 +127,8 @@ class Client:
         over is not started and its task fails with ``budget_exceeded``."""
         check_budget(budget_usd)
         batch_id = "batch_" + uuid.uuid4().hex
-        sent = send_batch(self, batch_id, items, chunk_size=chunk_size, budget_usd=budget_usd)
+        with as_clear_error():
+            sent = send_batch(self, batch_id, items, chunk_size=chunk_size, budget_usd=budget_usd)
         return Batch(self, batch_id, DerivedIds(batch_id, sent), expected=sent)
 
     def map(self, frame: pd.DataFrame, *, task_type: TaskType | str, columns: Mapping[str, str],
@@ -288,7 +290,8 @@ class Client:
     # -- reading -------------------------------------------------------------------------------
 
     def get(self, task_id: str) -> Task:
-        return self.service.get(task_id, self.user_id)
+        with as_clear_error():
+            return self.service.get(task_id, self.user_id)
 
     def tasks(self, *, status: str | None = None, task_type: str | None = None, limit: int = 50,
               batch_id: str | None = None) -> pd.DataFrame:
@@ -377,9 +380,7 @@ def connect(address: str | None = None, *, settings: Settings | None = None, use
                 f"{e} -- a cluster started with `ray start --head` requires Ray's token authentication: "
                 "set RAY_AUTH_MODE=token in this process's environment (the token is read from "
                 "~/.ray/auth_token on the head node, or from RAY_AUTH_TOKEN)") from e
-    try:
+    with as_clear_error():  # the store is out: say so (StoreUnavailable, DiskFull), not the driver's error
         store = TaskStore(settings.db_url, timeouts=StoreTimeouts.of(settings))
-    except Exception as e:  # the store is out: say so (StoreUnavailable, DiskFull), not the driver's error
-        raise (store_error(e) or e) from e
     scheduler = get_or_create_scheduler(settings, providers)
     return Client(settings, scheduler, store, user_id)

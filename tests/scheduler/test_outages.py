@@ -98,6 +98,8 @@ def test_a_scheduler_restarted_while_postgresql_is_unreachable_comes_back_with_e
         assert seen["store"]["status"] == "unreachable" and seen["store"]["down_since"]
         with pytest.raises(StoreUnavailable, match="has not reached its task store"):
             client.service.submit([late])  # refused clearly, not a RayTaskError(OperationalError)
+        with pytest.raises(StoreUnavailable):  # through the SDK: the clear error, whoever met the outage
+            client.images.generate(prompt="during", provider="steady", use_cache=False)
 
         proxy.restore()  # PostgreSQL is back: it connects, recovers and finishes everything
         assert batch.wait(timeout=120) == {"completed": 16}

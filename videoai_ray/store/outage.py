@@ -9,6 +9,7 @@ an outage with :class:`~videoai_ray.errors.StoreUnavailable` (HTTP 503 and ``Ret
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from collections.abc import Iterator
 
@@ -72,10 +73,25 @@ def store_error(exc: BaseException, retry_after: float | None = None) -> StoreUn
     return err
 
 
+@contextlib.contextmanager
+def as_clear_error() -> Iterator[None]:
+    """Re-raise a store outage met inside as ``StoreUnavailable``/``DiskFull`` (the SDK's edge);
+    any other error as it is."""
+    try:
+        yield
+    except StoreUnavailable:
+        raise
+    except Exception as e:
+        err = store_error(e)
+        if err is None:
+            raise
+        raise err from e
+
+
 def describe(exc: BaseException) -> str:
     """A short reason for a log line or a health check: the error's class and first line."""
     text = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {text}"[:300]
 
 
-__all__ = ["describe", "disk_full", "store_error", "unreachable"]
+__all__ = ["as_clear_error", "describe", "disk_full", "store_error", "unreachable"]
