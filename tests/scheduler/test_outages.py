@@ -7,7 +7,6 @@ full disk is a small tmpfs."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import ray
 from fault_driver import items
 from full_disk import fill, small_disk
 from loopback import TcpProxy
-from sqlalchemy import create_engine, text
+from test_faults import wait_for
 
 import videoai_ray as vai
 from videoai_ray.errors import StoreUnavailable
@@ -24,15 +23,6 @@ from videoai_ray.providers.testing import FixedLatencyProvider
 from videoai_ray.scheduler import NAMESPACE, kill_scheduler, scheduler_name
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate, timeout=60.0, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 def scheduler(settings: vai.Settings):
@@ -46,22 +36,6 @@ def health(settings: vai.Settings, timeout: float = 20.0) -> dict:
 def each_ran_once(done: Path, ids: list[str]) -> None:
     per_task = [len(list(done.glob(f"{tid}.*.done"))) for tid in ids]
     assert per_task == [1] * len(ids), f"{sum(n != 1 for n in per_task)} tasks did not complete exactly once"
-
-
-@pytest.fixture
-def pg_schema(pg_url: str) -> Iterator[str]:
-    """A PostgreSQL schema of the test's own (dropped afterwards); yields its URL."""
-    base = vai.Settings(database_url=pg_url).db_url
-    schema = "outage_" + uuid.uuid4().hex[:12]
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -85,14 +59,16 @@ def test_a_scheduler_restarted_while_postgresql_is_unreachable_comes_back_with_e
         batch = client.batch(items("outage", 16, "steady"))
         late = client.service.prepare("image_generation", {"prompt": "during", "provider": "steady",
                                                            "use_cache": False}, user_id="local")
-        wait_for(lambda: batch.counts().get("completed", 0) >= 2)
-        proxy.cut()  # PostgreSQL is gone...
-        ray.kill(scheduler(settings), no_restart=False)  # ...when Ray restarts the Scheduler
+        wait_for(lambda: batch.counts().get("completed", 0) >= 2, timeout=60)
+        proxy.cut()  # PostgreSQL is gone: a submit now is refused clearly, not as RayTaskError(OperationalError)
+        with pytest.raises(StoreUnavailable, match="cannot be reached"):
+            client.service.submit([late])
+        ray.kill(scheduler(settings), no_restart=False)  # ...and Ray restarts the Scheduler now
 
         # it comes up (a constructor that raised would leave it dead for good), degraded, and says so
         ready = ray.get(scheduler(settings).ready.remote(), timeout=60)
         assert ready["degraded"] and ready["store"] != "ok"
-        wait_for(lambda: health(settings)["store"]["error"] is not None)
+        wait_for(lambda: health(settings)["store"]["error"] is not None, timeout=60)
         seen = health(settings)
         assert seen["status"] == "degraded" and not seen["recovered"]
         assert seen["store"]["status"] == "unreachable" and seen["store"]["down_since"]
@@ -120,7 +96,7 @@ def test_a_stalled_postgresql_does_not_freeze_the_scheduler(ray_session, pg_sche
     client = vai.connect(settings=settings, providers=[FixedLatencyProvider(0.2, 4, name="steady", log_dir=done)])
     try:
         batch = client.batch(items("stall", 24, "steady"))
-        wait_for(lambda: batch.counts().get("completed", 0) >= 2)
+        wait_for(lambda: batch.counts().get("completed", 0) >= 2, timeout=60)
         proxy.stall()  # accepts, forwards nothing: results keep coming in and must be written
         handle = scheduler(settings)
         stalled_at = time.monotonic()
@@ -134,7 +110,7 @@ def test_a_stalled_postgresql_does_not_freeze_the_scheduler(ray_session, pg_sche
         proxy.restore()
         assert batch.wait(timeout=120) == {"completed": 24}
         each_ran_once(done, batch.ids)
-        wait_for(lambda: health(settings)["store"]["status"] == "ok")
+        wait_for(lambda: health(settings)["store"]["status"] == "ok", timeout=60)
     finally:
         kill_scheduler(settings)
 
@@ -149,12 +125,12 @@ def test_a_scheduler_restarted_on_a_full_disk_comes_back_with_every_task(ray_ses
                              providers=[FixedLatencyProvider(0.3, 2, name="steady", log_dir=done)])
         try:
             batch = client.batch(items("full", 16, "steady"))
-            wait_for(lambda: batch.counts().get("completed", 0) >= 2)
+            wait_for(lambda: batch.counts().get("completed", 0) >= 2, timeout=60)
             filler = fill(disk)  # the SQLite file's disk (and the disk cache's) is full...
             ray.kill(scheduler(settings), no_restart=False)  # ...when Ray restarts the Scheduler
             ready = ray.get(scheduler(settings).ready.remote(), timeout=60)  # it comes up, degraded
             assert ready["degraded"]
-            wait_for(lambda: health(settings)["store"]["status"] == "disk_full")  # and says why
+            wait_for(lambda: health(settings)["store"]["status"] == "disk_full", timeout=60)  # and says why
             filler.unlink()  # space is back
             assert batch.wait(timeout=120) == {"completed": 16}
             each_ran_once(done, batch.ids)

@@ -3,7 +3,8 @@
 It accepts chunks of tasks (one SQL transaction each), keeps an aging priority queue per route,
 dispatches attempts to providers within their concurrency caps, applies the retry policy, and
 writes state changes in batched transactions. At start it rebuilds its queues from the store, so
-a restart of it (``max_restarts=-1``), of a worker or of the whole app loses no accepted task.
+a restart of it (``max_restarts=-1``), of a worker or of the whole app loses no accepted task; a
+start while the store is out comes up degraded and recovers once it answers (``Startup``).
 
 The actor is a thin facade: its public methods are the calls other processes make
 (``.remote()``), and each one hands over to one of the parts below, which share one
@@ -12,6 +13,7 @@ The actor is a thin facade: its public methods are the calls other processes mak
 - ``Intake`` (``submit.py``): accepting chunks;
 - ``Dispatcher`` (``dispatch.py``): queues to providers, executors, attempt results;
 - ``Outcomes`` (``outcomes.py``): terminal states (with the ``on_finish`` listeners), retries;
+- ``Startup`` (``startup.py``): reaching the store at start, with backoff; ``health``;
 - ``Recovery`` (``recovery.py``): loading unfinished tasks at start, adopting running attempts;
 - ``Operations`` (``operations.py``): cancel, retry, budgets, providers, live numbers;
 - ``Writer`` (``persistence.py``): batched writes and the version waiters sleep on;
