@@ -27,6 +27,7 @@ The actor is a thin facade: its public methods are the calls other processes mak
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Coroutine
@@ -124,10 +125,13 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         self._loops += [loop.create_task(run()) for run in self._background()]
 
-    async def ready(self) -> dict[str, Any]:
-        """Answers once the scheduler runs (starts its loops if not yet running), degraded or not:
-        ``degraded`` and ``store`` say whether it reached its store and cache (see ``health``)."""
+    async def ready(self, wait_for_store: float = 0.0) -> dict[str, Any]:
+        """Answers once the scheduler runs (starts its loops if not yet running) and has reached
+        its store, or after ``wait_for_store`` seconds degraded: ``degraded`` and ``store`` say
+        whether it reached its store and cache (see ``health``)."""
         self._start_loops()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.startup.done.wait()), wait_for_store)
         health = self.startup.health()
         return {"version": self.writer.version, "active": len(self.state.active),
                 "instance": self.state.settings.instance, "pid": os.getpid(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import ray
@@ -10,6 +11,8 @@ from .. import actor_names
 from ..actor_names import NAMESPACE
 from ..providers.base import Provider
 from ..settings import Settings
+
+log = logging.getLogger("videoai.scheduler")
 
 
 def scheduler_name(settings: Settings) -> str:
@@ -32,7 +35,12 @@ def get_or_create_scheduler(settings: Settings, providers: list[Provider] | None
         max_concurrency=10_000,
         num_cpus=0,
     ).remote(settings, providers)
-    ray.get(handle.ready.remote())
+    # a start reaches the store first (and may bring its schema up to date); during an outage the
+    # Scheduler runs degraded after that long, and says so
+    ready = ray.get(handle.ready.remote(settings.store_connect_timeout + settings.store_statement_timeout))
+    if ready.get("degraded"):
+        log.warning("the Scheduler runs degraded (store: %s); it keeps trying and recovers its tasks when the "
+                    "store answers; submissions are refused with StoreUnavailable until then", ready.get("store"))
     return handle
 
 
