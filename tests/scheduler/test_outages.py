@@ -6,6 +6,7 @@ full disk is a small tmpfs."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,7 +127,9 @@ def test_a_scheduler_restarted_on_a_full_disk_comes_back_with_every_task(ray_ses
         try:
             batch = client.batch(items("full", 16, "steady"))
             wait_for(lambda: batch.counts().get("completed", 0) >= 2, timeout=60)
-            filler = fill(disk)  # the SQLite file's disk (and the disk cache's) is full...
+            # the disk cache must be made anew (a cleaned-up node), and the disk is full...
+            shutil.rmtree(settings.home / "cache", ignore_errors=True)
+            filler = fill(disk)
             ray.kill(scheduler(settings), no_restart=False)  # ...when Ray restarts the Scheduler
             ray.get(scheduler(settings).ready.remote(), timeout=60)  # it comes up (reads may still work)
             # a write that needs space is refused clearly: DiskFull, or StoreUnavailable naming
