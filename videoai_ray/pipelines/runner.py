@@ -81,7 +81,10 @@ class PipelineRunner:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self.writer.written()  # advance reads the step tasks from the store
+            # advance reads the step tasks from the store: a step answered from the cache is
+            # marked inside its chunk's submit, whose insert must be committed first
+            await self.intake.idle()
+            await self.writer.written()
             while self.dirty:
                 pipeline_id = self.dirty.pop()
                 try:

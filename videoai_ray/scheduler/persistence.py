@@ -39,9 +39,12 @@ class Writer:
         #: grows with every committed write; waiters compare it with the one they saw
         self.version = int(time.time() * 1000)
         self._version_event: asyncio.Event | None = None
-        #: set by each successful flush only (``written``): a row committed elsewhere
-        #: (``committed``) says nothing about the changes pending here
-        self._flushed: asyncio.Event | None = None
+        #: writes started (each takes every pending change) and the last one that succeeded
+        #: (they run one at a time; a failed one's changes go to the next); ``written`` waits on
+        #: these: a row committed elsewhere (``committed``) says nothing about the changes here
+        self._taken = 0
+        self._done = 0
+        self._progress: asyncio.Event | None = None
         #: while the store cannot be reached: when to try the write again, and the current delay
         self._write_retry_at = 0.0
         self._write_delay = 0.0
@@ -53,20 +56,21 @@ class Writer:
     def start(self) -> None:
         """On the actor's event loop: from now on waiters sleep until a commit."""
         self._version_event = asyncio.Event()
-        self._flushed = asyncio.Event()
+        self._progress = asyncio.Event()
 
     @property
     def pending(self) -> bool:
         return bool(self.state.changes) or self.state.events.pending
 
     async def written(self) -> None:
-        """Return once every change made so far is committed (at the next successful flush)."""
-        if not self.pending:
-            return
-        if self._flushed is None:
-            await self.flush()
-            return
-        await self._flushed.wait()
+        """Return once every change made so far is committed: by the write running now, or (for
+        the changes still pending) by the next one; a failed write's changes go to the one after."""
+        need = self._taken + 1 if self.pending else self._taken
+        while self._done < need:
+            if self._progress is None:  # not started on an event loop: write now
+                await self.flush()
+                return
+            await self._progress.wait()
 
     async def wait_version(self, since: int, timeout: float) -> int:
         """Return once a state change newer than ``since`` was committed, or after ``timeout``."""
@@ -105,6 +109,8 @@ class Writer:
         s = self.state
         changes, s.changes = list(s.changes.values()), {}
         events = s.events.take_events()
+        self._taken += 1
+        number = self._taken
         try:
             kill_before_write_if_armed(s.settings.fault_kill_file, changes)
             bad = await s.watch.call(write_or_split, s.store, changes, events)
@@ -123,9 +129,10 @@ class Writer:
         if bad:
             self._fail_unwritable(bad, {ch["id"]: ch for ch in changes})
         s.events.committed(events)
-        if self._flushed is not None:
-            self._flushed.set()
-            self._flushed = asyncio.Event()
+        self._done = number
+        if self._progress is not None:
+            self._progress.set()
+            self._progress = asyncio.Event()
         self.committed()
 
     def committed(self) -> None:

@@ -93,6 +93,12 @@ class Intake:
         async with self._one_at_a_time:
             return await self._submit(items, return_tasks, known_ids)
 
+    async def idle(self) -> None:
+        """Return once no chunk is on its way into the store (the one running now is committed
+        or refused)."""
+        async with self._one_at_a_time:
+            pass
+
     async def _submit(self, items: list[dict[str, Any]], return_tasks: bool, known_ids: bool) -> list[dict[str, Any]]:
         now = utcnow()
         chunk = _Chunk(now, json_time(now))
