@@ -124,6 +124,8 @@ class Scheduler:
         await self.startup.connect()  # degraded (and saying so) until the store answers
         loop = asyncio.get_running_loop()
         self._loops += [loop.create_task(run()) for run in self._background()]
+        await asyncio.sleep(0)  # the loops take their first turn (adoption begins) before any report
+        self.startup.done.set()
 
     async def ready(self, wait_for_store: float = 0.0) -> dict[str, Any]:
         """Answers once the scheduler runs (starts its loops if not yet running) and has reached

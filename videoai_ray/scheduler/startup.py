@@ -79,7 +79,8 @@ class Startup:
                                    f"{w.error or 'connecting'}); nothing was accepted, try again shortly")
 
     async def connect(self) -> None:
-        """Read what a start needs, with backoff while the store is out; then recover."""
+        """Read what a start needs, with backoff while the store is out; then load the unfinished
+        tasks (the caller starts its loops, then sets ``done``)."""
         s = self.state
         delay = _FIRST_DELAY
         first_error = True
@@ -101,7 +102,6 @@ class Startup:
         for provider in found.registrations:  # before any task is recovered
             self.register(provider)
         self.recovery.load(found.unfinished, found.fields)
-        self.done.set()
 
     def _read(self) -> _Found:
         """In a thread: the schema, the last finish sequence, registrations, unfinished tasks."""
