@@ -107,7 +107,8 @@ def test_a_stalled_postgresql_does_not_freeze_the_scheduler(ray_session, pg_sche
             seen_stalled = seen_stalled or ready["store"] == "stalled"
             time.sleep(0.5)
         assert seen_stalled, "health never said the store stalled"
-        assert health(settings)["store"]["status"] == "stalled"
+        # still out (a new connection meanwhile timed out: "unreachable" says so too)
+        assert health(settings)["store"]["status"] in ("stalled", "unreachable")
         proxy.restore()
         assert batch.wait(timeout=120) == {"completed": 24}
         each_ran_once(done, batch.ids)
