@@ -34,6 +34,7 @@ from .providers.base import Provider
 
 if TYPE_CHECKING:
     from .pipelines.handle import Pipeline
+from .outage_errors import as_clear_error
 from .ray_join import join_ray
 from .resources import Audio, Images, Subtitles, Videos
 from .scheduler import NAMESPACE, deployment_settings, get_or_create_scheduler
@@ -44,7 +45,6 @@ from .service import MediaService
 from .settings import Settings
 from .store import StoreTimeouts, TaskStore
 from .store.batches import DerivedIds
-from .store.outage import as_clear_error
 
 
 @dataclass

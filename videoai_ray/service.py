@@ -24,12 +24,12 @@ from .errors import BatchNotFound, InvalidRequest, InvalidTransition, TaskNotFou
 from .experiments import ExperimentRouter
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
 from .models.requests import HTTP_CONTEXT
+from .outage_errors import store_error
 from .resolver import resolver_for
 from .settings import Settings
 from .stats import compute_statistics
 from .store import StoreTimeouts, TaskStore
 from .store.batches import batch_ids, batch_rows, batch_task_id, discard_batch, open_batch, seal_batch, stored_ids
-from .store.outage import store_error
 
 if TYPE_CHECKING:
     from .experiments.service import ExperimentService

@@ -30,7 +30,7 @@ from ..errors import (
     TaskNotFound,
     VideoAIError,
 )
-from ..store.outage import store_error
+from ..outage_errors import store_error
 
 log = logging.getLogger("videoai.api")
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .. import metrics
-from ..store.outage import describe, disk_full, unreachable
+from ..outage_errors import describe, disk_full, unreachable
 
 log = logging.getLogger("videoai.scheduler")
 

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreUnavailable
 from ..models import Task
+from ..outage_errors import describe
 from ..providers.base import Provider
-from ..store.outage import describe
 
 if TYPE_CHECKING:
     from .recovery import Recovery

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..outage_errors import unreachable
 from ..store import TaskStore, utcnow
-from ..store.outage import unreachable
 
 log = logging.getLogger("videoai.scheduler")
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from ..errors import DiskFull, StoreUnavailable
+from .errors import DiskFull, StoreUnavailable
 
 #: SQLSTATE of PostgreSQL's ``disk_full``; SQLite's ``SQLITE_FULL`` result code
 _PG_DISK_FULL = "53100"
