@@ -37,7 +37,9 @@ def head_node_id() -> str | None:
 
 
 @functools.cache
+@functools.cache
 def _node() -> tuple[str, str]:
+    """This process's node id and IP: fixed for its life, so asked once, not on every attempt."""
     return ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address()
 
 
