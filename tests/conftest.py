@@ -14,6 +14,9 @@ from ci_env import IN_CI
 from videoai_ray.settings import Settings
 from videoai_ray.store import TaskStore
 
+#: the loopback S3 server's fixtures (s3_server, s3_bucket), for every test folder
+pytest_plugins = ["s3_loopback"]
+
 PG_URL = os.environ.get("VIDEOAI_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("VIDEOAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

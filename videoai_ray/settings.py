@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     artifacts_url: str | None = None
     #: set when ``artifacts_url`` is a local path that every node shares (NFS and the like)
     artifacts_shared: bool = False
+    #: per URL protocol, the fsspec options its filesystem takes, as JSON (``storage.py``):
+    #: ``{"s3": {"endpoint_url": "http://minio:9000"}}``; credentials are best left to each
+    #: node's own environment (``AWS_*`` variables, instance roles)
+    storage_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     #: names this deployment's actors, so several can share one Ray cluster (tests use it)
     instance: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,40}$")
