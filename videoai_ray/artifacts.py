@@ -12,6 +12,7 @@ a reference copied into another user's task names nothing.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import mimetypes
 import re
@@ -23,6 +24,7 @@ from urllib.parse import quote, unquote, urlparse
 
 import fsspec
 
+from .errors import DiskFull
 from .models.requests import UPLOAD_REF
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -62,7 +64,16 @@ class ArtifactStore:
         return f"{self.root}/{folder}/{'/'.join(parts)}"
 
     def put(self, task_id: str, name: str, data: bytes | Path, content_type: str | None = None) -> dict[str, Any]:
-        """Write ``data`` (bytes or a file to copy) and describe the stored artifact."""
+        """Write ``data`` (bytes or a file to copy) and describe the stored artifact; ``DiskFull``
+        when the disk is full (the attempt is retried, and the provider is not blamed)."""
+        try:
+            return self._put(task_id, name, data, content_type)
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
+            raise DiskFull(f"the disk is full: the artifact {safe_name(name)!r} could not be written") from e
+
+    def _put(self, task_id: str, name: str, data: bytes | Path, content_type: str | None) -> dict[str, Any]:
         url = self.url_for(task_id, name)
         if self.is_local:
             dest = self.local_path(url)

@@ -34,6 +34,7 @@ from .providers.base import Provider
 
 if TYPE_CHECKING:
     from .pipelines.handle import Pipeline
+from .outage_errors import as_clear_error
 from .ray_join import join_ray
 from .resources import Audio, Images, Subtitles, Videos
 from .scheduler import NAMESPACE, deployment_settings, get_or_create_scheduler
@@ -42,7 +43,7 @@ from .schedules import DEFAULT_GRACE_SECONDS, DEFAULT_MISFIRE
 from .schedules.handle import Schedule, schedule_body, schedules_frame
 from .service import MediaService
 from .settings import Settings
-from .store import TaskStore
+from .store import StoreTimeouts, TaskStore
 from .store.batches import DerivedIds
 
 
@@ -110,8 +111,9 @@ class Client:
 
     def submit(self, task_type: TaskType | str, body: Mapping[str, Any], *,
                idempotency_key: str | None = None) -> TaskFuture:
-        prepared = self.service.prepare(task_type, body, user_id=self.user_id, idempotency_key=idempotency_key)
-        [answer] = self.service.submit([prepared])
+        with as_clear_error():  # a store outage is StoreUnavailable (or DiskFull), not a driver error
+            prepared = self.service.prepare(task_type, body, user_id=self.user_id, idempotency_key=idempotency_key)
+            [answer] = self.service.submit([prepared])
         return TaskFuture(self, answer["id"], answer["cache_hit"])
 
     def batch(self, items: Iterable[Mapping[str, Any] | BatchItem] | pd.DataFrame, *,
@@ -129,7 +131,8 @@ class Client:
         over is not started and its task fails with ``budget_exceeded``."""
         check_budget(budget_usd)
         batch_id = "batch_" + uuid.uuid4().hex
-        sent = send_batch(self, batch_id, items, chunk_size=chunk_size, budget_usd=budget_usd)
+        with as_clear_error():
+            sent = send_batch(self, batch_id, items, chunk_size=chunk_size, budget_usd=budget_usd)
         return Batch(self, batch_id, DerivedIds(batch_id, sent), expected=sent)
 
     def map(self, frame: pd.DataFrame, *, task_type: TaskType | str, columns: Mapping[str, str],
@@ -291,7 +294,8 @@ class Client:
     # -- reading -------------------------------------------------------------------------------
 
     def get(self, task_id: str) -> Task:
-        return self.service.get(task_id, self.user_id)
+        with as_clear_error():
+            return self.service.get(task_id, self.user_id)
 
     def tasks(self, *, status: str | None = None, task_type: str | None = None, limit: int = 50,
               batch_id: str | None = None) -> pd.DataFrame:
@@ -377,5 +381,6 @@ def connect(address: str | None = None, *, settings: Settings | None = None, use
         join_ray(address, **ray_init)
     settings = deployment_settings(settings)
     scheduler = get_or_create_scheduler(settings, providers)
-    store = TaskStore(settings.db_url, instance=settings.instance)
+    with as_clear_error():  # the store is out: say so (StoreUnavailable, DiskFull), not the driver's error
+        store = TaskStore(settings.db_url, instance=settings.instance, timeouts=StoreTimeouts.of(settings))
     return Client(settings, scheduler, store, user_id)

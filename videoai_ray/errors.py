@@ -115,6 +115,18 @@ class InvalidTransition(VideoAIError):
     code = "invalid_transition"
 
 
+# -- The store --------------------------------------------------------------------------------
+
+
+class StoreUnavailable(VideoAIError):
+    """The task store cannot be reached now (down, refusing or stalled): nothing was accepted;
+    send the request again after ``retry_after`` seconds (HTTP 503 with ``Retry-After``)."""
+
+    code = "store_unavailable"
+    #: seconds a caller should wait before trying again
+    retry_after: float = 5.0
+
+
 # -- Provider errors: the retry policy reads ``retryable`` only ---------------------------------
 
 
@@ -152,6 +164,15 @@ class WorkerLost(RetryableError):
     """The process running the attempt died; the task is run again."""
 
     code = "worker_lost"
+
+
+class DiskFull(RetryableError, StoreUnavailable):
+    """The local disk is full (ENOSPC): the store could not write, or an attempt could not write
+    its output. Retried like any transient fault, and never held against the provider (its
+    circuit breaker counts provider faults only); a task still out of space after its retries
+    fails with this code."""
+
+    code = "disk_full"
 
 
 class PermanentError(ProviderError):

@@ -70,6 +70,9 @@ SPECS: dict[str, MetricSpec] = {s.name: s for s in (
                ("layer", "result")),
     MetricSpec("gauge", "videoai_pool_actors", "Actors in a model provider's pool.", ("provider",)),
     MetricSpec("counter", "videoai_model_loads", "Model weight loads (one per pool actor).", ("provider",)),
+    MetricSpec("gauge", "videoai_dependency_up",
+               "1 while the Scheduler reaches a dependency (store, cache), 0 while it runs degraded without it.",
+               ("dependency",)),
     MetricSpec("histogram", "videoai_batch_size", "Attempts per batch sent to a pool actor.", ("provider",),
                tuple(BATCH_BUCKETS)),
 )}
@@ -230,6 +233,11 @@ def model_load(provider: Any, seconds: float) -> None:
 def batch_size(provider: Any, n: int) -> None:
     """A batch of ``n`` attempts went to one of ``provider``'s pool actors."""
     _record("videoai_batch_size", "observe", n, provider=provider)
+
+
+def dependency_up(dependency: str, up: bool) -> None:
+    """The Scheduler reaches ``dependency`` (``store``, ``cache``) now, or runs degraded without it."""
+    _record("videoai_dependency_up", "set", 1.0 if up else 0.0, dependency=dependency)
 
 
 def names() -> list[str]:

@@ -24,10 +24,11 @@ from .errors import BatchNotFound, InvalidRequest, InvalidTransition, TaskNotFou
 from .experiments import ExperimentRouter
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
 from .models.requests import HTTP_CONTEXT
+from .outage_errors import store_error
 from .resolver import resolver_for
 from .settings import Settings
 from .stats import compute_statistics
-from .store import TaskStore
+from .store import StoreTimeouts, TaskStore
 from .store.batches import batch_ids, batch_rows, batch_task_id, discard_batch, open_batch, seal_batch, stored_ids
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ class MediaService:
         self.settings = settings
         self.resolve_dns = resolve_dns
         self.scheduler = scheduler
-        self.store = store or TaskStore(settings.db_url, migrate=migrate, instance=settings.instance)
+        self.store = store or TaskStore(settings.db_url, migrate=migrate, instance=settings.instance,
+                                        timeouts=StoreTimeouts.of(settings))
         self.router = ExperimentRouter(self._running_experiments)
 
     def _running_experiments(self) -> list[Any]:
@@ -545,11 +547,14 @@ def _next_sleep(done: bool, deadline: float | None) -> float | None:
 
 
 def unwrap_ray_error(exc: BaseException) -> BaseException:
-    """A package error raised inside the Scheduler, as itself rather than a ``RayTaskError``."""
+    """A package error raised inside the Scheduler, as itself rather than a ``RayTaskError``; a
+    store outage met there as ``StoreUnavailable`` (or ``DiskFull``), not the driver's error."""
     if isinstance(exc, ray.exceptions.RayTaskError):
         cause = getattr(exc, "cause", None)
         if isinstance(cause, VideoAIError):
             return cause
+        if isinstance(cause, Exception):
+            return store_error(cause) or exc
     return exc
 
 

@@ -114,6 +114,17 @@ class Settings(BaseSettings):
     #: running experiments one user may own (``None``: no cap)
     user_max_experiments: int | None = Field(default=20, ge=1)
 
+    # -- the store's bounded waits (PostgreSQL; SQLite uses the statement timeout as its busy timeout) --
+    #: seconds to open a connection before the store counts as unreachable
+    store_connect_timeout: float = Field(default=10.0, gt=0)
+    #: seconds one statement may run (server side), and the longest the Scheduler waits for one
+    #: store call before it carries on without it (its event loop never waits on the store)
+    store_statement_timeout: float = Field(default=30.0, gt=0)
+    #: seconds to wait for a free pooled connection
+    store_pool_timeout: float = Field(default=10.0, gt=0)
+    #: longest pause between the degraded Scheduler's tries to reach its store (it backs off from 0.5 s)
+    store_retry_max: float = Field(default=10.0, gt=0)
+
     # -- cache (the VideoAI API contract's TTLs) --
     cache_enabled: bool = True
     #: who shares a cached result: ``user`` (default), ``tenant`` (the token's ``tenant`` claim),
@@ -121,6 +132,8 @@ class Settings(BaseSettings):
     cache_scope: Literal["user", "tenant", "global"] = "user"
     cache_l1_ttl: float = 3600.0
     cache_l1_size: int = 10_000
+    #: most megabytes of outputs L1 holds in the Scheduler's memory (least recently used go first)
+    cache_l1_max_mb: float = Field(default=256.0, gt=0)
     cache_l2_ttl: float = 86400.0
     #: most entries kept in Redis (least recently used are trimmed); 0 turns L2 off
     cache_l2_size: int = Field(default=100_000, ge=0)

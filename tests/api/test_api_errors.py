@@ -157,3 +157,45 @@ def test_unexpected_errors_are_a_json_500_without_trace(tmp_path: Path, caplog: 
         assert "secret internals" not in r.text and "NoneType" not in r.text
     assert any("secret internals" in str(rec.exc_info) for rec in caplog.records)
     assert any("NoneType" in str(rec.exc_info) for rec in caplog.records)
+
+
+def test_a_store_outage_is_a_json_503_with_retry_after(tmp_path: Path) -> None:
+    # a submit refused by a Scheduler without its store, a full disk, and a read that meets an
+    # unreachable PostgreSQL (a real driver error): 503, the error shape, and when to come back
+    from loopback import free_port
+    from sqlalchemy import create_engine
+
+    from videoai_ray.errors import DiskFull, StoreUnavailable
+
+    settings = Settings(home=tmp_path, instance="t-api-503")
+    service = MediaService(settings, None)
+    app = create_app(ApiContext(settings, service, MemoryRateLimiter(), SubmitBatcher(service)))
+    gone = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x",
+                         connect_args={"connect_timeout": 2})
+
+    @app.get("/refused")
+    async def refused() -> None:
+        raise StoreUnavailable("the task store cannot be reached now")
+
+    @app.get("/full")
+    async def full() -> None:
+        raise DiskFull("the store's disk is full")
+
+    @app.get("/read")
+    def read() -> None:
+        with gone.connect():
+            pass
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    import asyncio
+
+    async def call() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return [await c.get(path) for path in ("/refused", "/full", "/read")]
+
+    refused_r, full_r, read_r = asyncio.run(call())
+    for r, code in ((refused_r, "store_unavailable"), (full_r, "disk_full"), (read_r, "store_unavailable")):
+        assert r.status_code == 503, r.text
+        assert error_of(r)["code"] == code
+        assert int(r.headers["retry-after"]) >= 1
+    assert "cannot be reached" in error_of(read_r)["message"]

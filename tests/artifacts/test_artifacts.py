@@ -27,3 +27,17 @@ def test_fsspec_url_store():
     art = store.put("task_2", "a.txt", b"hello")
     assert art["url"] == "memory://videoai-test/task_2/a.txt"
     assert store.read_bytes(art["url"]) == b"hello" and not store.is_local
+
+
+def test_a_full_disk_is_disk_full_not_a_bare_os_error(tmp_path):
+    # the attempt is told DiskFull (retried, and never held against the provider's circuit breaker)
+    from full_disk import fill, small_disk
+
+    from videoai_ray.errors import DiskFull, RetryableError
+
+    with small_disk(tmp_path / "disk", "1m") as disk:
+        store = ArtifactStore(str(disk / "artifacts"))
+        fill(disk)
+        with pytest.raises(DiskFull, match="disk is full") as err:
+            store.put("t1", "out.bin", b"x" * 65536)
+        assert err.value.code == "disk_full" and isinstance(err.value, RetryableError)

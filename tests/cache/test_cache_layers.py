@@ -25,7 +25,7 @@ def test_l1_entry_expires_after_the_layer_ttl() -> None:
     assert "k" in l1.get_many(["k"])
     time.sleep(TTL + 0.1)
     assert l1.get_many(["k"]) == {}
-    assert l1.size() == {"size": 0}
+    assert l1.size() == {"size": 0, "bytes": 0}
 
 
 def test_l1_entry_expires_at_its_own_earlier_deadline() -> None:
@@ -42,7 +42,7 @@ def test_l1_evicts_the_least_recently_used() -> None:
     assert set(l1.get_many(["a"])) == {"a"}  # a is now the most recently used
     l1.put_many({"d": entry()})
     assert set(l1.get_many(["a", "b", "c", "d"])) == {"a", "c", "d"}
-    assert l1.size() == {"size": 3}
+    assert l1.size()["size"] == 3
 
 
 def test_l1_delete_and_clear() -> None:
@@ -52,6 +52,42 @@ def test_l1_delete_and_clear() -> None:
     assert set(l1.get_many(["a", "b"])) == {"b"}
     l1.clear()
     assert l1.get_many(["b"]) == {}
+
+
+def test_l1_is_bounded_in_bytes_as_well_as_entries() -> None:
+    # 40 outputs of 7.8 MB once grew the Scheduler by 556 MB under an entry bound of 10,000: the
+    # byte bound evicts the least recently used before it is passed, whatever the entry count
+    big = "x" * 1_000_000
+    l1 = MemoryLayer(maxsize=10_000, ttl=60.0, max_bytes=3_500_000)
+    for i in range(40):
+        l1.put_many({f"k{i}": entry(big)})
+        assert l1.size()["bytes"] <= 3_500_000
+    assert set(l1.get_many([f"k{i}" for i in range(40)])) == {"k37", "k38", "k39"}
+    l1.put_many({"huge": entry("y" * 4_000_000)})  # bigger than the whole bound: not kept in L1
+    assert l1.get_many(["huge"]) == {} and l1.size()["size"] == 3
+
+
+def test_the_l1_byte_bound_is_a_setting(tmp_path: Path) -> None:
+    from videoai_ray.cache import TieredCache
+    from videoai_ray.settings import Settings
+
+    cache = TieredCache.from_settings(Settings(home=tmp_path, cache_l1_max_mb=2))
+    l1 = cache.layers[0]
+    assert isinstance(l1, MemoryLayer) and l1.max_bytes == 2 * 1024 * 1024
+
+
+def test_l3_opens_its_folder_at_first_use_not_when_made(tmp_path: Path) -> None:
+    # a full or missing disk must fail a lookup (a miss, and the layer backs off), never the
+    # Scheduler's constructor, which Ray would not run again
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    l3 = DiskLayer(blocked / "l3", 1024 * 1024, ttl=60.0)  # nothing touched yet
+    with pytest.raises(OSError):
+        l3.get_many(["k"])
+    blocked.unlink()
+    l3.put_many({"k": entry()})  # the folder can be made now: the layer opens
+    assert set(l3.get_many(["k"])) == {"k"}
+    l3.close()
 
 
 def test_l1_refuses_a_useless_configuration() -> None:

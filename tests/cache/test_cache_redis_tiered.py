@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from loopback import TcpProxy, free_port
 
 from videoai_ray.cache import CacheHit, RedisLayer, TieredCache
 from videoai_ray.settings import Settings
@@ -17,12 +15,6 @@ from videoai_ray.settings import Settings
 pytestmark = pytest.mark.redis
 
 OUT = {"artifacts": [{"url": "s3://bucket/v.mp4"}]}
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -54,7 +46,7 @@ def test_l3_hit_fills_l2_and_l1_then_l2_serves(cache: TieredCache) -> None:
 
 
 def test_redis_down_behaves_as_a_counted_miss(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
-    down = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{closed_port()}/15"})
+    down = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/15"})
     cache = TieredCache.from_settings(down)
     t0 = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="videoai.cache"):
@@ -73,56 +65,8 @@ def test_redis_down_behaves_as_a_counted_miss(settings: Settings, caplog: pytest
     cache.close()
 
 
-class Proxy:
-    """A TCP forwarder to the real Redis that can be stopped and started on the same port, so a
-    test can make Redis go away under an open connection and come back."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.port = closed_port()
-        self._socks: list[socket.socket] = []
-
-    def start(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen()
-        self._socks.append(listener)
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self._socks += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-    def stop(self) -> None:
-        for sock in self._socks:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        self._socks.clear()
-
-
 def test_redis_that_goes_away_and_comes_back(settings: Settings, redis_url: str) -> None:
-    proxy = Proxy(("127.0.0.1", 6379))
+    proxy = TcpProxy(("127.0.0.1", 6379))
     proxy.start()
     cache = TieredCache.from_settings(
         settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/15"})

@@ -80,6 +80,7 @@ def test_stats_count_hits_and_misses_per_layer(layers: tuple[MemoryLayer, DiskLa
     hits = cache.get_many(["a", "b", "c", "a"])  # duplicates are looked up once
     assert {k: h.layer for k, h in hits.items()} == {"a": "l1", "b": "l3"}
     stats = cache.stats()
+    assert stats["l1"].pop("bytes") > 0
     assert stats["l1"] == {"hits": 1, "misses": 2, "errors": 0, "size": 2}
     assert stats["l3"]["hits"] == 1 and stats["l3"]["misses"] == 1 and stats["l3"]["size"] == 2
     assert stats["l3"]["bytes"] > 0
@@ -155,6 +156,8 @@ def test_failing_layer_is_a_counted_miss_and_is_skipped_for_a_while(
 def test_from_settings_builds_the_configured_layers(settings: Settings) -> None:
     cache = TieredCache.from_settings(settings)
     assert [layer.name for layer in cache.layers] == ["l1", "l3"]  # no redis_url: no L2
+    assert not (settings.home / "cache").exists()  # L3 opens its folder at first use
+    cache.put("k", OUT)
     assert (settings.home / "cache").is_dir()
     l1 = cache.layers[0]
     assert isinstance(l1, MemoryLayer) and l1.maxsize == settings.cache_l1_size

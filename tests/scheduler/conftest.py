@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,17 +63,13 @@ def done_files():
     return files
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """The fault suite's store: a SQLite file (``None``: the data folder's), or a PostgreSQL
-    schema of its own, dropped afterwards."""
-    if request.param == "sqlite":
-        yield None
-        return
+@contextlib.contextmanager
+def own_schema(pg_url: str, prefix: str) -> Iterator[str]:
+    """A PostgreSQL schema of its own, dropped afterwards; yields the URL that uses it."""
     from sqlalchemy import create_engine, text
 
-    base = vai.Settings(database_url=request.getfixturevalue("pg_url")).db_url
-    schema = "faults_" + uuid.uuid4().hex[:12]
+    base = vai.Settings(database_url=pg_url).db_url
+    schema = prefix + uuid.uuid4().hex[:12]
     admin = create_engine(base)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
@@ -82,6 +79,24 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The fault suite's store: a SQLite file (``None``: the data folder's), or a PostgreSQL
+    schema of its own, dropped afterwards."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with own_schema(request.getfixturevalue("pg_url"), "faults_") as url:
+        yield url
+
+
+@pytest.fixture
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """A PostgreSQL schema of the test's own (dropped afterwards); yields its URL."""
+    with own_schema(pg_url, "outage_") as url:
+        yield url
 
 
 #: what the fault suite's poison providers return

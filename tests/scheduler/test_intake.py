@@ -57,6 +57,13 @@ class Parts:
     def item(self, prompt: str, **kw: Any) -> dict[str, Any]:
         return self.service.prepare("image_generation", {"prompt": prompt}, user_id="ana", **kw)
 
+    def submit(self, items: list[dict[str, Any]], **kw: Any) -> list[dict[str, Any]]:
+        """``Intake.submit`` from plain test code (its store calls run in threads)."""
+        return asyncio.run(self.intake.submit(items, **kw))
+
+    def flush(self) -> None:
+        asyncio.run(self.writer.flush())
+
 
 @pytest.fixture
 def parts(settings: Settings) -> Parts:
@@ -65,15 +72,15 @@ def parts(settings: Settings) -> Parts:
 
 def test_a_cache_hit_finishes_through_finish_in_the_chunks_transaction(parts: Parts) -> None:
     first = parts.item("a cat")
-    [answer] = parts.intake.submit([first])
+    [answer] = parts.submit([first])
     assert answer["status"] == "pending" and not answer["cache_hit"]
     act: Active = parts.state.active[first["id"]]
     act.provider = "p1"
     parts.outcomes.finish(act, TaskStatus.COMPLETED, output={"url": "x"}, cost=0.5)
-    parts.writer.flush()
+    parts.flush()
 
     again = parts.item("a cat")
-    [hit] = parts.intake.submit([again], return_tasks=True)
+    [hit] = parts.submit([again], return_tasks=True)
     assert hit["status"] == "completed" and hit["cache_hit"] is True
     assert hit["task"]["output"] == {"url": "x"} and hit["task"]["provider"] == "p1"
     assert again["id"] not in parts.state.active and not parts.state.changes  # nothing left to write
@@ -84,13 +91,13 @@ def test_a_cache_hit_finishes_through_finish_in_the_chunks_transaction(parts: Pa
 
 
 def test_an_idempotency_key_replays_and_conflicts(parts: Parts) -> None:
-    [first] = parts.intake.submit([parts.item("a dog", idempotency_key="k1")])
-    [replay] = parts.intake.submit([parts.item("a dog", idempotency_key="k1")])
+    [first] = parts.submit([parts.item("a dog", idempotency_key="k1")])
+    [replay] = parts.submit([parts.item("a dog", idempotency_key="k1")])
     assert replay["existing"] and replay["id"] == first["id"]
     with pytest.raises(IdempotencyConflict):
-        parts.intake.submit([parts.item("a bird", idempotency_key="k1")])
+        parts.submit([parts.item("a bird", idempotency_key="k1")])
     # twice in one chunk: the second is the first one's replay
-    a, b = parts.intake.submit([parts.item("a fox", idempotency_key="k2"), parts.item("a fox", idempotency_key="k2")])
+    a, b = parts.submit([parts.item("a fox", idempotency_key="k2"), parts.item("a fox", idempotency_key="k2")])
     assert not a["existing"] and b["existing"] and b["id"] == a["id"]
 
 
@@ -115,11 +122,11 @@ def test_a_pipelines_end_wakes_whoever_waits_for_it(parts: Parts) -> None:
     async def run() -> None:
         parts.writer.start()
         await runner.create(row)
-        parts.writer.flush()
+        await parts.writer.flush()
         act = next(iter(parts.state.active.values()))
         act.status, act.attempts = TaskStatus.PROCESSING, 1
         parts.outcomes.finish(act, TaskStatus.COMPLETED, output={"images": []})
-        parts.writer.flush()  # the step's end is committed: waiters wake and see a running pipeline
+        await parts.writer.flush()  # the step's end is committed: waiters wake and see a running pipeline
         seen = parts.writer.version
         waiter = asyncio.ensure_future(parts.writer.wait_version(seen, 30))
         await asyncio.sleep(0)
@@ -134,7 +141,7 @@ def test_a_pipelines_end_wakes_whoever_waits_for_it(parts: Parts) -> None:
 def test_written_waits_for_its_own_flush_not_a_commit_elsewhere(parts: Parts) -> None:
     # report() and record_remote_job() answer only once their change is committed: a row committed
     # outside the batch (a submitted chunk, a pipeline's end) bumps the version, not that promise
-    [answer] = parts.intake.submit([parts.item("a heron")])
+    [answer] = parts.submit([parts.item("a heron")])
 
     async def run() -> None:
         parts.writer.start()
@@ -144,7 +151,7 @@ def test_written_waits_for_its_own_flush_not_a_commit_elsewhere(parts: Parts) ->
         parts.writer.committed()
         await asyncio.sleep(0.05)
         assert not waiter.done()
-        parts.writer.flush()
+        await parts.writer.flush()
         await asyncio.wait_for(waiter, 5)
 
     asyncio.run(run())

@@ -31,6 +31,7 @@ CALLS: list[tuple[str, tuple[object, ...]]] = [
     ("pool_size", ("local-whisper", 2)),
     ("model_load", ("local-whisper", 1.5)),
     ("batch_size", ("local-whisper", 4)),
+    ("dependency_up", ("store", True)),
 ]
 
 
@@ -41,7 +42,7 @@ def _record_everything() -> None:
 
 def test_names_are_prefixed_and_unique() -> None:
     names = metrics.names()
-    assert len(names) == len(set(names)) == 17 and all(n.startswith("videoai_") for n in names)
+    assert len(names) == len(set(names)) == 18 and all(n.startswith("videoai_") for n in names)
     assert metrics.SPECS["videoai_tasks_submitted"].prometheus_name == "ray_videoai_tasks_submitted_total"
     assert metrics.SPECS["videoai_queue_depth"].prometheus_name == "ray_videoai_queue_depth"
 

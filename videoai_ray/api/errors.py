@@ -26,9 +26,11 @@ from ..errors import (
     InvalidRequest,
     InvalidTransition,
     QuotaExceeded,
+    StoreUnavailable,
     TaskNotFound,
     VideoAIError,
 )
+from ..outage_errors import store_error
 
 log = logging.getLogger("videoai.api")
 
@@ -40,6 +42,7 @@ STATUS_FOR: dict[type[VideoAIError], int] = {
     InvalidTransition: 409,
     Forbidden: 403,
     QuotaExceeded: 409,
+    StoreUnavailable: 503,  # DiskFull too: the request may succeed later, see ``Retry-After``
 }
 
 
@@ -95,7 +98,8 @@ async def _videoai_error(_: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ApiError):
         return error_response(exc.status, exc.code, exc.message, exc.field, headers=exc.headers)
     errors = exc.details.get("errors")
-    return error_response(_status_for(exc), exc.code, exc.message, getattr(exc, "field", None), errors)
+    headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if isinstance(exc, StoreUnavailable) else None
+    return error_response(_status_for(exc), exc.code, exc.message, getattr(exc, "field", None), errors, headers)
 
 
 def _loc_field(loc: Sequence[Any]) -> str:
@@ -148,6 +152,10 @@ def _allowed(request: Request) -> str | None:
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    outage = store_error(exc)
+    if outage is not None:  # a read that met a store outage: 503 and Retry-After, not a 500
+        log.warning("%s %s: %s", request.method, request.url.path, outage.message)
+        return await _videoai_error(request, outage)
     # The trace goes to the log, never to the client.
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "internal server error")
@@ -166,4 +174,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "missing, invalid or expired bearer token"},
     422: {"model": ErrorBody, "description": "validation failed; ``field`` names the input"},
     429: {"model": ErrorBody, "description": "rate limit exceeded; see ``Retry-After``"},
+    503: {"model": ErrorBody, "description": "the task store is out (``store_unavailable``, ``disk_full``); "
+                                             "see ``Retry-After``"},
 }

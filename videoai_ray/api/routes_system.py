@@ -71,8 +71,9 @@ class ProviderList(BaseModel):
 
 class HealthReport(BaseModel):
     """``healthy`` (200) when the Scheduler and the store answer (the store with the newest
-    schema), ``unhealthy`` (503) otherwise; ``degraded`` (200) when no provider is available.
-    ``checks.control_plane`` says which node each control-plane actor runs on (the head node)."""
+    schema), ``unhealthy`` (503) otherwise; ``degraded`` (200) when no provider is available or a
+    cache layer is out. ``checks.control_plane`` says which node each control-plane actor runs on
+    (the head node)."""
 
     status: str
     instance: str
@@ -120,8 +121,11 @@ async def health(ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     live: dict[str, Any] | None = None
     try:
         live, ms = await _timed(ctx.service.live_stats_async())
+        own = live.get("health") or {}  # the Scheduler's own view of its store and cache
         checks["scheduler"] = {"status": "ok", "latency_ms": ms, "active_tasks": live.get("active"),
-                               "queue_depth": live.get("queue_depth"), "in_flight": live.get("in_flight")}
+                               "queue_depth": live.get("queue_depth"), "in_flight": live.get("in_flight"),
+                               "degraded": own.get("status", "ok") != "ok", "store": own.get("store"),
+                               "recovered": own.get("recovered")}
     except Exception as e:
         checks["scheduler"] = _failed(e)
 
@@ -142,14 +146,16 @@ async def health(ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     if live is not None:
         provs = live.get("providers") or []
         available = [p["name"] for p in provs if p.get("available")]
-        checks["cache"] = {"status": "ok", **(live.get("cache") or {"enabled": False})}
+        cache_down = ((live.get("health") or {}).get("cache") or {}).get("down") or []
+        checks["cache"] = {"status": "degraded" if cache_down else "ok", "down": cache_down,
+                           **(live.get("cache") or {"enabled": False})}
         checks["providers"] = {"status": "ok" if available else "degraded", "total": len(provs),
                                "available": available}
     batcher = ctx.batcher
     checks["api"] = {"status": "ok", "rate_limiter": ctx.limiter.backend, "submit_calls": batcher.calls,
                      "submitted": batcher.items}
     healthy = checks["scheduler"]["status"] == "ok" and checks["store"]["status"] == "ok"
-    status = ("healthy" if checks.get("providers", {}).get("status") == "ok" else "degraded") if healthy \
-        else "unhealthy"
+    whole = all(checks.get(part, {}).get("status") == "ok" for part in ("providers", "cache"))
+    status = ("healthy" if whole else "degraded") if healthy else "unhealthy"
     body = {"status": status, "instance": ctx.settings.instance, "checks": checks}
     return JSONResponse(body, status_code=200 if healthy else 503)

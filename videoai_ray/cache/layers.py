@@ -9,6 +9,7 @@ lower-layer hit fill an upper layer for no longer than the entry has left to liv
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -63,19 +64,23 @@ class Layer(ABC):
 class MemoryLayer(Layer):
     """L1: a bounded LRU with a TTL (``cachetools.TTLCache``) in this process.
 
-    ``TTLCache`` gives the layer-wide TTL on a monotonic clock and least-recently-used eviction
-    at ``maxsize``; the per-entry ``expires_at`` additionally cuts short an entry filled from a
-    lower layer that had less time left. A lock makes it safe for a threaded actor.
+    ``TTLCache`` gives the layer-wide TTL on a monotonic clock and least-recently-used eviction;
+    the bound is in bytes (``max_bytes``, each entry counted by the memory its text takes) as well
+    as in entries (``maxsize``), whichever is reached first, so a few large outputs cannot grow the
+    process without end. An entry larger than the whole byte bound is not kept here. The per-entry
+    ``expires_at`` additionally cuts short an entry filled from a lower layer that had less time
+    left. A lock makes it safe for a threaded actor.
     """
 
     name = "l1"
 
-    def __init__(self, maxsize: int, ttl: float) -> None:
-        if maxsize < 1 or ttl <= 0:
-            raise ValueError("L1 needs maxsize >= 1 and ttl > 0")
+    def __init__(self, maxsize: int, ttl: float, max_bytes: int | None = None) -> None:
+        if maxsize < 1 or ttl <= 0 or (max_bytes is not None and max_bytes < 1):
+            raise ValueError("L1 needs maxsize >= 1, ttl > 0 and max_bytes >= 1")
         self.ttl = ttl
         self.maxsize = maxsize
-        self._data: TTLCache[str, Entry] = TTLCache(maxsize=maxsize, ttl=ttl)
+        self.max_bytes = max_bytes if max_bytes is not None else maxsize * _DEFAULT_ENTRY_BYTES
+        self._data: TTLCache[str, Entry] = TTLCache(maxsize=self.max_bytes, ttl=ttl, getsizeof=_entry_bytes)
         self._lock = threading.Lock()
 
     def get_many(self, keys: list[str]) -> dict[str, Entry]:
@@ -95,7 +100,12 @@ class MemoryLayer(Layer):
     def put_many(self, entries: Mapping[str, Entry]) -> None:
         with self._lock:
             for key, entry in entries.items():
+                if _entry_bytes(entry) > self.max_bytes:
+                    self._data.pop(key, None)  # too big for L1: the lower layers keep it
+                    continue
                 self._data[key] = entry
+                while len(self._data) > self.maxsize:
+                    self._data.popitem()  # the least recently used
 
     def delete_many(self, keys: Iterable[str]) -> None:
         with self._lock:
@@ -109,7 +119,16 @@ class MemoryLayer(Layer):
     def size(self) -> dict[str, Any]:
         with self._lock:
             self._data.expire()
-            return {"size": len(self._data)}
+            return {"size": len(self._data), "bytes": int(self._data.currsize)}
+
+
+#: the byte bound of an L1 built without one: this much per entry on average
+_DEFAULT_ENTRY_BYTES = 64 * 1024
+
+
+def _entry_bytes(entry: Entry) -> int:
+    """The memory an entry's text takes (``sys.getsizeof``: characters plus the str header)."""
+    return sys.getsizeof(entry.text)
 
 
 class DiskLayer(Layer):
@@ -119,6 +138,10 @@ class DiskLayer(Layer):
     since reads update the access time) and keeps per-entry expiry in SQLite, so entries survive
     a restart of the actor and can be shared by processes on one node. Batches run in one SQLite
     transaction each.
+
+    The folder is opened at the first use, not in the constructor: a full or missing disk makes
+    that use fail (a miss, and the layer backs off; see ``TieredCache``), never the Scheduler's
+    start, and the layer opens once the disk is back.
     """
 
     name = "l3"
@@ -130,32 +153,42 @@ class DiskLayer(Layer):
             raise ValueError("L3 needs size_limit_bytes >= 1 and ttl > 0")
         self.ttl = ttl
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        # A short lock timeout: another process holding the SQLite lock must cost a lookup a
-        # miss (diskcache.Timeout, counted by TieredCache), not a minute-long stall.
-        self._cache = diskcache.Cache(
-            str(self.directory),
-            timeout=lock_timeout,
-            size_limit=size_limit_bytes,
-            eviction_policy="least-recently-used",
-        )
+        self.size_limit_bytes = size_limit_bytes
+        self.lock_timeout = lock_timeout
+        self._opened: diskcache.Cache | None = None
+
+    @property
+    def _cache(self) -> diskcache.Cache:
+        if self._opened is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            # A short lock timeout: another process holding the SQLite lock must cost a lookup a
+            # miss (diskcache.Timeout, counted by TieredCache), not a minute-long stall.
+            self._opened = diskcache.Cache(
+                str(self.directory),
+                timeout=self.lock_timeout,
+                size_limit=self.size_limit_bytes,
+                eviction_policy="least-recently-used",
+            )
+        return self._opened
 
     def get_many(self, keys: list[str]) -> dict[str, Entry]:
         found: dict[str, Entry] = {}
+        cache = self._cache
         now = time.time()
-        with self._cache.transact():
+        with cache.transact():
             for key in keys:
-                text, expire_time = self._cache.get(key, default=None, expire_time=True)
+                text, expire_time = cache.get(key, default=None, expire_time=True)
                 if text is None:
                     continue
                 found[key] = Entry(text, expire_time if expire_time is not None else now + self.ttl)
         return found
 
     def put_many(self, entries: Mapping[str, Entry]) -> None:
+        cache = self._cache  # opened (the first time) before the clock is read
         now = time.time()
-        with self._cache.transact():
+        with cache.transact():
             for key, entry in entries.items():
-                self._cache.set(key, entry.text, expire=max(entry.expires_at - now, 0.001))
+                cache.set(key, entry.text, expire=max(entry.expires_at - now, 0.001))
 
     def delete_many(self, keys: Iterable[str]) -> None:
         with self._cache.transact():
@@ -170,4 +203,5 @@ class DiskLayer(Layer):
         return {"size": len(self._cache), "bytes": self._cache.volume()}
 
     def close(self) -> None:
-        self._cache.close()
+        if self._opened is not None:
+            self._opened.close()

@@ -79,7 +79,8 @@ class TieredCache:
         layers: list[Layer] = []
         if settings.cache_enabled:
             if settings.cache_l1_size > 0 and settings.cache_l1_ttl > 0:
-                layers.append(MemoryLayer(settings.cache_l1_size, settings.cache_l1_ttl))
+                layers.append(MemoryLayer(settings.cache_l1_size, settings.cache_l1_ttl,
+                                          int(settings.cache_l1_max_mb * 1024 * 1024)))
             l2_size = int(getattr(settings, "cache_l2_size", DEFAULT_L2_SIZE))
             if settings.redis_url and l2_size > 0 and settings.cache_l2_ttl > 0:
                 layers.append(RedisLayer(settings.redis_url, settings.cache_l2_ttl, l2_size))
@@ -123,6 +124,12 @@ class TieredCache:
                 exc_info=True,
             )
             return fallback
+
+    def down(self) -> list[str]:
+        """The layers skipped now because their last call failed (they are tried again after
+        ``retry_after``)."""
+        now = time.monotonic()
+        return [layer.name for layer in self.layers if now < self._down_until[layer.name]]
 
     # -- reads --
 

@@ -88,9 +88,15 @@ class PipelineRunner:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self.writer.written()  # advance reads the step tasks from the store
-            while self.dirty:
-                await self._advance_or_fail(self.dirty.pop())
+            # advance reads the step tasks from the store: a step answered from the cache is
+            # marked inside its chunk's submit, whose insert must be committed first
+            await self.intake.idle()
+            await self.writer.written()
+            # only the pipelines marked before that wait: one marked while these advance (a step
+            # that ended during an await) waits for its own turn, after its change is committed
+            marked, self.dirty = self.dirty, set()
+            for pipeline_id in marked:
+                await self._advance_or_fail(pipeline_id)
 
     async def _recover_once(self, attempt: int) -> None:
         try:
@@ -237,7 +243,7 @@ class PipelineRunner:
         if items:
             await fault_points.pause(self.state.settings, "pipeline_advance", pipeline_id)
             try:
-                answers = self.intake.submit(items, False, True)
+                answers = await self.intake.submit(items, False, True)
             except VideoAIError as e:  # refused for good (not a store outage): the pipeline fails
                 failed = {"step": ", ".join(it["options"]["step"] for it in items), "code": e.code,
                           "message": str(e)}
@@ -307,7 +313,7 @@ class PipelineRunner:
                  if act.options.get("pipeline") == row["id"] and tid not in live]
         if live:
             self.operations.cancel(live)
-        self.writer.flush()
+        await self.writer.flush()
         log.info("pipeline %s %s%s", row["id"], status.value, f" at step {error['step']}" if error else "")
 
 

@@ -3,7 +3,8 @@
 It accepts chunks of tasks (one SQL transaction each), keeps an aging priority queue per route,
 dispatches attempts to providers within their concurrency caps, applies the retry policy, and
 writes state changes in batched transactions. At start it rebuilds its queues from the store, so
-a restart of it (``max_restarts=-1``), of a worker or of the whole app loses no accepted task.
+a restart of it (``max_restarts=-1``), of a worker or of the whole app loses no accepted task; a
+start while the store is out comes up degraded and recovers once it answers (``Startup``).
 
 The actor is a thin facade: its public methods are the calls other processes make
 (``.remote()``), and each one hands over to one of the parts below, which share one
@@ -12,6 +13,7 @@ The actor is a thin facade: its public methods are the calls other processes mak
 - ``Intake`` (``submit.py``): accepting chunks;
 - ``Dispatcher`` (``dispatch.py``): queues to providers, executors, attempt results;
 - ``Outcomes`` (``outcomes.py``): terminal states (with the ``on_finish`` listeners), retries;
+- ``Startup`` (``startup.py``): reaching the store at start, with backoff; ``health``;
 - ``Recovery`` (``recovery.py``): loading unfinished tasks at start, adopting running attempts;
 - ``Operations`` (``operations.py``): cancel, retry, budgets, providers, live numbers;
 - ``Writer`` (``persistence.py``): batched writes and the version waiters sleep on;
@@ -25,6 +27,7 @@ The actor is a thin facade: its public methods are the calls other processes mak
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Coroutine
@@ -43,7 +46,7 @@ from ..providers.registry import ProviderRegistry
 from ..providers.resources import cluster_nodes
 from ..schedules.runner import ScheduleRunner
 from ..settings import Settings
-from ..store import TaskStore
+from ..store import StoreTimeouts, TaskStore
 from . import throttle
 from .budgets import BudgetLedger
 from .caching import TaskCache
@@ -52,11 +55,13 @@ from .events import EventSink
 from .fairness import FairShare
 from .handle import store_location
 from .operations import Operations
+from .outage import StoreWatch
 from .outcomes import Outcomes
 from .persistence import Writer
 from .ratelimit import RateLimiter
 from .recovery import Recovery
 from .remote_jobs import RemoteJobs
+from .startup import Startup
 from .state import SchedulerState
 from .submit import Intake
 
@@ -65,9 +70,12 @@ class Scheduler:
     """Priority scheduling, retries, cancellation and recovery for every task."""
 
     def __init__(self, settings: Settings, providers: list[Provider] | None = None) -> None:
+        # Nothing here may fail on the outside world (Ray never restarts an actor whose constructor
+        # raised): the store is reached by ``Startup.connect`` on the event loop, with backoff.
         configure_logging(settings)
         metrics.set_instance(settings.instance)
-        store = TaskStore(settings.db_url, instance=settings.instance)
+        store = TaskStore(settings.db_url, migrate=False, instance=settings.instance,
+                          timeouts=StoreTimeouts.of(settings))
         registry = ProviderRegistry(settings.breaker_failures, settings.breaker_cooldown, settings.prefetch)
         registry.set_nodes(cluster_nodes())
         self.state = SchedulerState(
@@ -76,9 +84,8 @@ class Scheduler:
                                 recovery_seconds=settings.rate_limit_recovery_seconds),
             budgets=BudgetLedger(settings, store.engine), events=EventSink(settings),
             cache=TaskCache.from_settings(settings), fair=FairShare(settings), sink=_artifact_sink(settings),
-            finish_seq=store.max_finish_seq(),
             provider_grace_until=time.monotonic() + settings.provider_grace_seconds,
-            resends_possible=_restarted(),
+            resends_possible=_restarted(), watch=StoreWatch(settings.store_statement_timeout),
         )
         self.remote_jobs = RemoteJobs(self.state)
         self.outcomes = Outcomes(self.state, self.remote_jobs)
@@ -90,9 +97,9 @@ class Scheduler:
         self.pipelines = PipelineRunner(self.state, self.intake, self.operations, self.writer)
         self.outcomes.on_finish.append(self.pipelines.task_finished)
         self.schedules = ScheduleRunner(self.state, self.intake, self.pipelines)
+        self.startup = Startup(self.state, self.recovery, lambda p: registry.register(p, replace=True))
         self._loops: list[asyncio.Task[None]] = []
-        _register_providers(settings, registry, store, providers)  # before any task is recovered
-        self.recovery.load()
+        _register_providers(settings, registry, providers)  # the stored registrations come with the store
         try:  # in a Ray async actor, __init__ already runs on the actor's event loop
             asyncio.get_running_loop()
         except RuntimeError:
@@ -102,8 +109,9 @@ class Scheduler:
     # -- life cycle --------------------------------------------------------------------------
 
     def _background(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
-        """The loops that run as long as the actor does (a new one is added here)."""
-        return [self.dispatcher.loop, self.writer.loop, self.dispatcher.monitor_loop,
+        """The loops that run as long as the actor does, once the store answered (a new one is
+        added here)."""
+        return [self.dispatcher.loop, self.dispatcher.monitor_loop,
                 self.dispatcher.pools.loop, self.recovery.adopt, self.pipelines.loop, self.schedules.loop]
 
     def _start_loops(self) -> None:
@@ -112,13 +120,31 @@ class Scheduler:
         self.writer.start()
         self.state.wake = asyncio.Event()
         loop = asyncio.get_running_loop()
-        self._loops = [loop.create_task(run()) for run in self._background()]
+        self._loops = [loop.create_task(self.writer.loop()), loop.create_task(self._start())]
 
-    async def ready(self) -> dict[str, Any]:
-        """Answers once the scheduler can take work (starts its loops if not yet running)."""
+    async def _start(self) -> None:
+        await self.startup.connect()  # degraded (and saying so) until the store answers
+        loop = asyncio.get_running_loop()
+        self._loops += [loop.create_task(run()) for run in self._background()]
+        await asyncio.sleep(0)  # the loops take their first turn (adoption begins) before any report
+        self.startup.done.set()
+
+    async def ready(self, wait_for_store: float = 0.0) -> dict[str, Any]:
+        """Answers once the scheduler runs (starts its loops if not yet running) and has reached
+        its store, or after ``wait_for_store`` seconds degraded: ``degraded`` and ``store`` say
+        whether it reached its store and cache (see ``health``)."""
         self._start_loops()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.startup.done.wait()), wait_for_store)
+        health = self.startup.health()
         return {"version": self.writer.version, "active": len(self.state.active),
-                "instance": self.state.settings.instance, "pid": os.getpid()}
+                "instance": self.state.settings.instance, "pid": os.getpid(),
+                "degraded": health["status"] != "ok", "store": health["store"]["status"]}
+
+    def health(self) -> dict[str, Any]:
+        """Whether the store and the cache answer (and since when and why not), and whether the
+        unfinished tasks were recovered (``Startup.health``)."""
+        return self.startup.health()
 
     def store_location(self) -> dict[str, Any]:
         """The store this Scheduler writes and the node it runs on: every other entry point
@@ -141,7 +167,8 @@ class Scheduler:
         ``known_ids``: the ids may be stored already (a resumed batch, whose dead driver's last
         chunk can land late); stored ones are answered as existing instead of failing the chunk.
         """
-        return self.intake.submit(items, return_tasks, known_ids)
+        await self.startup.require()  # degraded: refused with StoreUnavailable, nothing accepted
+        return await self.intake.submit(items, return_tasks, known_ids)
 
     def estimate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         return self.operations.estimate(items)
@@ -149,6 +176,7 @@ class Scheduler:
     # -- reports from executors --------------------------------------------------------------
 
     async def report(self, results: list[AttemptResult], progress: list[tuple[str, int, float]]) -> None:
+        await self._recovered()  # the worker keeps its results until they are written
         s = self.state
         for task_id, attempt, value in progress:
             act = s.active.get(task_id)
@@ -169,6 +197,7 @@ class Scheduler:
         """A worker's watchdog found its event loop blocked by provider code: write the results it
         held, time out the blamed attempts (they run again, elsewhere when they can), and replace
         the worker; its other attempts run again at once (``worker_lost``)."""
+        await self._recovered()
         for r in held:
             self.dispatcher.on_result(r)
         for tid, attempt in culprits:
@@ -184,6 +213,7 @@ class Scheduler:
     async def record_remote_job(self, task_id: str, attempt: int, job: dict[str, Any]) -> bool:
         """Commit the job an attempt just created; ``False`` when the task no longer wants it
         (finished, cancelled, or a newer attempt runs), and the provider cancels it."""
+        await self._recovered()
         if not self.remote_jobs.record(task_id, attempt, job):
             return False
         await self.writer.written()
@@ -236,7 +266,7 @@ class Scheduler:
         return self.operations.providers()
 
     def live_stats(self, user_id: str | None = None) -> dict[str, Any]:
-        return self.operations.live_stats(user_id)
+        return {**self.operations.live_stats(user_id), "health": self.startup.health()}
 
     def cache_stats(self) -> dict[str, Any]:
         return self.operations.cache_stats()
@@ -248,20 +278,23 @@ class Scheduler:
         return await self.writer.wait_version(since, timeout)
 
     async def flush_now(self) -> int:
-        """Write what is pending now (used before reading a task just changed)."""
-        self.writer.flush()
+        """Write what is pending now (used before reading a task just changed); a stalled store
+        is waited for no longer than its statement timeout."""
+        await self.writer.flush(timeout=self.state.settings.store_statement_timeout)
         return self.writer.version
 
+    async def _recovered(self) -> None:
+        """Return once the store answered and the unfinished tasks are loaded (at once, usually)."""
+        self._start_loops()
+        await self.startup.done.wait()
 
-def _register_providers(settings: Settings, registry: ProviderRegistry, store: TaskStore,
-                        providers: list[Provider] | None) -> None:
-    """The given providers (the defaults when ``None``), then the runtime registrations kept in
-    the store."""
+
+def _register_providers(settings: Settings, registry: ProviderRegistry, providers: list[Provider] | None) -> None:
+    """The given providers (the defaults when ``None``); the runtime registrations kept in the
+    store follow once it answers (``Startup``)."""
     from ..providers.defaults import default_providers
-    from ..store.registrations import load_registrations
 
-    for p in [*(providers if providers is not None else default_providers(settings)),
-              *load_registrations(store.engine, settings.instance)]:
+    for p in providers if providers is not None else default_providers(settings):
         registry.register(p, replace=True)
 
 

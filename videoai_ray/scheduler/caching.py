@@ -55,6 +55,10 @@ class TaskCache:
     def stats(self) -> dict[str, Any]:
         return dict(self.layers.stats())
 
+    def down(self) -> list[str]:
+        """The layers skipped now because they failed (``TieredCache.down``)."""
+        return list(self.layers.down())
+
 
 def cache_scope(setting: str, act: Active) -> str:
     """Who shares a cached result: the task's user (the default), its tenant (the token's

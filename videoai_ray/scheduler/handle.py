@@ -99,7 +99,12 @@ def get_or_create_scheduler(settings: Settings, providers: list[Provider] | None
         num_cpus=0,
         resources=on_head(),
     ).remote(settings, providers)
-    ray.get(handle.ready.remote())
+    # a start reaches the store first (and may bring its schema up to date); during an outage the
+    # Scheduler runs degraded after that long, and says so
+    ready = ray.get(handle.ready.remote(settings.store_connect_timeout + settings.store_statement_timeout))
+    if ready.get("degraded"):
+        log.warning("the Scheduler runs degraded (store: %s); it keeps trying and recovers its tasks when the "
+                    "store answers; submissions are refused with StoreUnavailable until then", ready.get("store"))
     return handle
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import metrics
 from ..clock import utcnow
-from ..errors import ProviderError, RateLimited, WorkerLost, error_from_code
+from ..errors import DiskFull, ProviderError, RateLimited, WorkerLost, error_from_code
 from ..executor import AttemptResult
 from ..models import TaskStatus
 from ..models.events import STATUS_EVENTS
@@ -139,7 +139,8 @@ class Outcomes:
             # the provider said 429: its rate goes down and nothing starts there before Retry-After
             s.limiter.rate_limited(s.registry.get(provider), r.retry_after, time.monotonic())
         if provider:
-            health = None if (r.cancelled or isinstance(err, WorkerLost)) else (
+            # the breaker counts provider faults: a lost worker or a full local disk is not one
+            health = None if (r.cancelled or isinstance(err, WorkerLost | DiskFull)) else (
                 False if err.retryable or err.code == "authentication_failed" else None)
             s.registry.finished(provider, ok=health, duration=r.duration,
                                 error=f"{type(err).__name__}: {err.message}")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..clock import utcnow
 from ..errors import WorkerLost
-from ..models import TaskStatus
+from ..models import Task, TaskStatus
 from ..models.record import active_from_task
 
 if TYPE_CHECKING:
@@ -24,19 +24,23 @@ log = logging.getLogger("videoai.scheduler")
 
 
 class Recovery:
-    """``load`` (in the actor's ``__init__``) and ``adopt`` (the first turn of its loops)."""
+    """``read`` and ``load`` (once the store answers, ``Startup``) and ``adopt`` (the first turn of
+    the loops that start then)."""
 
     def __init__(self, state: SchedulerState, dispatcher: Dispatcher) -> None:
         self.state = state
         self.dispatcher = dispatcher
 
-    def load(self) -> None:
-        """Load every unfinished task found in the store; ``adopt`` then decides which ones a
-        surviving worker still runs and queues the others."""
+    def read(self) -> tuple[list[Task], dict[str, dict[str, Any]]]:
+        """Every unfinished task found in the store, and what its in-flight state needs (reads
+        only: it runs in a thread, see ``Startup``)."""
+        unfinished = self.state.store.unfinished()
+        return unfinished, self.state.store.in_flight_fields([t.id for t in unfinished])
+
+    def load(self, unfinished: list[Task], fields: dict[str, dict[str, Any]]) -> None:
+        """Take in the tasks ``read`` found; ``adopt`` then decides which ones a surviving worker
+        still runs and queues the others."""
         s = self.state
-        unfinished = s.store.unfinished()
-        ids = [t.id for t in unfinished]
-        fields = s.store.in_flight_fields(ids)
         for task in unfinished:
             act = active_from_task(task, **fields.get(task.id, {}))
             s.active[act.id] = act

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..models.record import Active
 from ..redact import public_message
+from .outage import StoreWatch
 from .queue import AgingQueue
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class SchedulerState:
     resends_possible: bool = False
     #: set to wake the dispatch loop (made on the actor's event loop, by ``Dispatcher.loop``)
     wake: asyncio.Event | None = None
+    #: whether the store answers; the off-loop call for every store call that can block
+    watch: StoreWatch = field(default_factory=lambda: StoreWatch(30.0))
 
     def enqueue(self, act: Active, now: float) -> None:
         """``act`` waits for a provider in its route's queue."""

@@ -10,6 +10,7 @@ gets one answer per item (``_describe`` adds the tasks when asked).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -81,14 +82,27 @@ class Intake:
         self.state = state
         self.outcomes = outcomes
         self.writer = writer
+        #: one chunk at a time: its store reads and its insert run in threads (``StoreWatch.call``)
+        self._one_at_a_time = asyncio.Lock()
 
-    def submit(self, items: list[dict[str, Any]], return_tasks: bool = False,
-               known_ids: bool = False) -> list[dict[str, Any]]:
+    async def submit(self, items: list[dict[str, Any]], return_tasks: bool = False,
+                     known_ids: bool = False) -> list[dict[str, Any]]:
         """Accept a chunk of prepared submissions (``MediaService.prepare``; see the actor's
-        ``submit`` for the answers)."""
+        ``submit`` for the answers). Chunks go in one at a time, as they did when this ran on the
+        event loop, so a replay check never races another chunk's insert."""
+        async with self._one_at_a_time:
+            return await self._submit(items, return_tasks, known_ids)
+
+    async def idle(self) -> None:
+        """Return once no chunk is on its way into the store (the one running now is committed
+        or refused)."""
+        async with self._one_at_a_time:
+            pass
+
+    async def _submit(self, items: list[dict[str, Any]], return_tasks: bool, known_ids: bool) -> list[dict[str, Any]]:
         now = utcnow()
         chunk = _Chunk(now, json_time(now))
-        seen = self._seen(items, known_ids)
+        seen = await self.state.watch.call(self._seen, items, known_ids)
         for item in items:
             prior = seen.prior(item)
             if prior is not None:
@@ -99,15 +113,16 @@ class Intake:
         self._answer_from_cache(chunk)
         for type_name, n in Counter(a.type.value for a in chunk.new).items():
             metrics.tasks_submitted(type_name, n)
-        self._commit(chunk)
+        await self._commit(chunk)
         self._queue(chunk)
         if return_tasks:
-            self._describe(chunk)
+            await self._describe(chunk)
         return chunk.answers
 
     def _seen(self, items: list[dict[str, Any]], known_ids: bool) -> _Seen:
         """Ids already stored (a re-sent chunk, or a resumed batch's ``known_ids``) and idempotency
-        keys already used, with the fingerprints of the requests those keys were first used with."""
+        keys already used, with the fingerprints of the requests those keys were first used with.
+        Reads only (it runs in a thread)."""
         s = self.state
         found: dict[str, str] = {}
         hashes: dict[str, str | None] = {}
@@ -156,12 +171,12 @@ class Intake:
             chunk.rows[act.id].update(s.changes.pop(act.id))
             chunk.answer_of[act.id].update(status="completed", cache_hit=True)
 
-    def _commit(self, chunk: _Chunk) -> None:
+    async def _commit(self, chunk: _Chunk) -> None:
         """The chunk's rows and its webhook events, in one transaction."""
         s = self.state
         events, outbox = s.events.take()
         try:
-            s.store.update_many([], [(tasks, list(chunk.rows.values())), *outbox])
+            await s.watch.call(s.store.update_many, [], [(tasks, list(chunk.rows.values())), *outbox])
         except Exception:
             # nothing of this chunk is accepted; other tasks' events wait for the next flush
             s.events.give_back(events, drop={a.id for a in chunk.new})
@@ -177,11 +192,12 @@ class Intake:
                 s.enqueue(act, now)
         s.kick()
 
-    def _describe(self, chunk: _Chunk) -> None:
+    async def _describe(self, chunk: _Chunk) -> None:
         """Add ``"task"`` (JSON) to the answers of replays and cache hits. Cache hits are
         described from the rows just written; only replays need a read."""
         replayed = [a["id"] for a in chunk.answers if a["existing"]]
-        replays = {t.id: t for t in self.state.store.get_many(replayed)} if replayed else {}
+        store = self.state.store
+        replays = {t.id: t for t in await self.state.watch.call(store.get_many, replayed)} if replayed else {}
         for a in chunk.answers:
             if a["existing"]:
                 t = replays.get(a["id"])

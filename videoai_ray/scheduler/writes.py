@@ -14,9 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
+from ..outage_errors import unreachable
 from ..store import TaskStore, utcnow
 
 log = logging.getLogger("videoai.scheduler")
@@ -27,13 +25,6 @@ class _Unit:
     task_id: str
     changes: list[dict[str, Any]] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)
-
-
-def unreachable(exc: BaseException) -> bool:
-    """The database is down or busy (retry the same write later), not a bad value."""
-    if isinstance(exc, OperationalError | DisconnectionError | PoolTimeout):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 def write(store: TaskStore, changes: Sequence[dict[str, Any]], events: Sequence[Any]) -> None:

@@ -20,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequest, QuotaExceeded
@@ -68,13 +69,16 @@ class ScheduleRunner:
 
     async def loop(self) -> None:
         self._wake = asyncio.Event()
+        watch = self.state.watch
         while True:
             try:
                 failed = await self.run_due(utcnow())
-                delay = _RETRY_SECONDS if failed else self._delay(utcnow())
-            except Exception:
-                # the store may be unreachable: nothing advanced, the same ticks come back next pass
-                log.error("schedule pass failed; trying again in %.0fs", _RETRY_SECONDS, exc_info=True)
+                delay = _RETRY_SECONDS if failed else await self._delay(utcnow())
+            except Exception as exc:
+                # nothing advanced, the same ticks come back next pass; a store outage is logged
+                # once, when it begins (StoreWatch), not at every pass
+                if not watch.failed(exc, "due schedule ticks wait"):
+                    log.error("schedule pass failed; trying again in %.0fs", _RETRY_SECONDS, exc_info=True)
                 delay = _RETRY_SECONDS
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -84,8 +88,8 @@ class ScheduleRunner:
         if self._wake is not None:
             self._wake.set()
 
-    def _delay(self, now: datetime) -> float:
-        nxt = earliest_due(self.engine, self.instance)
+    async def _delay(self, now: datetime) -> float:
+        nxt = await self.state.watch.call(earliest_due, self.engine, self.instance)
         if nxt is None:
             return _IDLE_SECONDS
         return min(max((nxt - now).total_seconds(), 0.0), _IDLE_SECONDS)
@@ -94,12 +98,13 @@ class ScheduleRunner:
         """One pass over the due schedules; returns how many could not be fired (they stay due
         and come back at the next pass, after ``_RETRY_SECONDS``)."""
         failed = 0
-        for row in due_schedules(self.engine, self.instance, now):
+        for row in await self.state.watch.call(due_schedules, self.engine, self.instance, now):
             try:
                 await self.fire(row, now)
-            except Exception:
+            except Exception as exc:
                 failed += 1
-                log.error("schedule %s: its due ticks could not be fired; trying again", row["id"], exc_info=True)
+                if not self.state.watch.failed(exc, "due schedule ticks wait"):
+                    log.error("schedule %s: its due ticks could not be fired; trying again", row["id"], exc_info=True)
         return failed
 
     async def fire(self, row: dict[str, Any], now: datetime) -> int:
@@ -109,7 +114,7 @@ class ScheduleRunner:
         target = row["target"]
         plan = due_ticks(row["cron"], zone(row["timezone"]), row["next_run_at"], now)
         ids = [tick_run_id(target, row["id"], t) for t in plan.due]
-        stored = stored_runs(self.engine, target, ids)
+        stored = await self.state.watch.call(stored_runs, self.engine, target, ids)
         # an earlier pass submitted up to its last stored tick and died before advancing: the
         # ticks up to there were settled by it (run, merged into a catch-up, or skipped)
         settled = max((i for i, tid in enumerate(ids) if tid in stored), default=-1) + 1
@@ -147,7 +152,8 @@ class ScheduleRunner:
             values["state"] = "done"
         if last is not None:
             values.update(last_tick_at=last, last_task_id=tick_run_id(target, row["id"], last))
-        change_schedule(self.engine, row["id"], None, instance=self.instance, **values)
+        await self.state.watch.call(partial(change_schedule, self.engine, row["id"], None, instance=self.instance,
+                                            **values))
         return len(items)
 
     def _submissions(self, row: dict[str, Any], runs: list[tuple[datetime, int, bool]]) -> list[dict[str, Any]]:

@@ -120,7 +120,7 @@ async def launch(intake: Intake, pipelines: PipelineRunner, target: dict[str, An
         for row in items:
             await pipelines.create(row)
     else:
-        intake.submit(items, known_ids=True)
+        await intake.submit(items, known_ids=True)
 
 
 def _no_secret(body: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Persistent task store (SQLAlchemy + Alembic)."""
 
-from .store import TaskStore, make_engine, row_to_task, utcnow
+from .store import StoreTimeouts, TaskStore, make_engine, row_to_task, utcnow
 
-__all__ = ["TaskStore", "make_engine", "row_to_task", "utcnow"]
+__all__ = ["StoreTimeouts", "TaskStore", "make_engine", "row_to_task", "utcnow"]

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Table, and_, bindparam, case, create_engine, event, func, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Row, make_url
 
 from ..clock import utcnow
 from ..models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task
@@ -29,21 +31,46 @@ _TERMINAL = [s.value for s in TERMINAL_STATUSES]
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned for the back end: WAL and a busy timeout for SQLite files."""
+@dataclass(frozen=True, slots=True)
+class StoreTimeouts:
+    """The store's bounded waits, in seconds (``Settings.store_*_timeout``): opening a connection,
+    one statement (server side; SQLite's busy timeout), a free pooled connection."""
+
+    connect: float = 10.0
+    statement: float = 30.0
+    pool: float = 10.0
+
+    @classmethod
+    def of(cls, settings: Any) -> StoreTimeouts:
+        return cls(settings.store_connect_timeout, settings.store_statement_timeout, settings.store_pool_timeout)
+
+
+def make_engine(url: str, timeouts: StoreTimeouts | None = None) -> Engine:
+    """An engine tuned for the back end, with every wait bounded: WAL and a busy timeout for SQLite
+    files; connect, statement and pool timeouts (and TCP keepalives) for PostgreSQL."""
+    t = timeouts or StoreTimeouts()
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": t.statement, "check_same_thread": False})
+        busy_ms = int(t.statement * 1000)
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn: Any, _record: Any) -> None:
             cur = conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    ms = int(t.statement * 1000)
+    # libpq takes whole seconds (2 at least); the statement timeout joins any ``options`` of the URL
+    given = make_url(url).query.get("options")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    options = " ".join(filter(None, [given, f"-c statement_timeout={ms}"]))
+    args = {"connect_timeout": max(2, math.ceil(t.connect)), "options": options, "keepalives": 1,
+            "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3, "tcp_user_timeout": ms}
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=t.pool,
+                         connect_args=args)
 
 
 def row_to_task(row: Row[Any] | Any) -> Task:
@@ -53,7 +80,8 @@ def row_to_task(row: Row[Any] | Any) -> Task:
 class TaskStore:
     """Reads and batched writes of the task rows of one instance."""
 
-    def __init__(self, url: str, *, migrate: bool = True, instance: str = DEFAULT_INSTANCE) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, instance: str = DEFAULT_INSTANCE,
+                 timeouts: StoreTimeouts | None = None) -> None:
         self.url = url
         self.instance = instance
         #: the condition that keeps every read to this instance's tasks
@@ -62,7 +90,7 @@ class TaskStore:
             from pathlib import Path
 
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, timeouts)
         if migrate:
             from .migrate import upgrade
 
@@ -255,5 +283,5 @@ def _by_columns(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return list(groups.values())
 
 
-__all__ = ["TaskStore", "make_engine", "row_to_task", "utcnow"]
+__all__ = ["StoreTimeouts", "TaskStore", "make_engine", "row_to_task", "utcnow"]
 

@@ -17,7 +17,7 @@ from ray.actor import ActorHandle
 from ..actor_names import NAMESPACE, webhook_dispatcher_name
 from ..placement import on_head
 from ..settings import Settings
-from ..store import make_engine
+from ..store import StoreTimeouts, make_engine
 from .delivery import DeliveryWorker
 
 
@@ -31,7 +31,7 @@ class WebhookDispatcher:
 
         configure_logging(settings)
         metrics.set_instance(settings.instance)
-        self._engine = make_engine(settings.db_url)
+        self._engine = make_engine(settings.db_url, StoreTimeouts.of(settings))
         self._worker = DeliveryWorker(settings, self._engine, concurrency=concurrency,
                                       poll_interval=poll_interval)
         # Async actors construct inside their event loop: start delivering right away.
