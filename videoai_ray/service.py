@@ -517,13 +517,19 @@ class MediaService:
         self.store.close()
 
 
+#: the largest budget accepted anywhere (a batch's, a user's daily one): beyond it an amount is a typo
+MAX_BUDGET_USD = 1e9
+
+
 def check_budget(budget_usd: float | None, field: str = "budget_usd") -> float | None:
-    """A budget is a finite amount above zero, or ``None``; ``InvalidRequest`` otherwise."""
+    """A budget is a finite amount above zero and at most ``MAX_BUDGET_USD``, or ``None``;
+    ``InvalidRequest`` otherwise. The one rule of the SDK and the HTTP API."""
     if budget_usd is None:
         return None
     if isinstance(budget_usd, bool) or not isinstance(budget_usd, int | float) or not math.isfinite(budget_usd) \
-            or budget_usd <= 0:
-        raise InvalidRequest(f"{field}: must be an amount in USD above 0, got {budget_usd!r}", field=field)
+            or not 0 < budget_usd <= MAX_BUDGET_USD:
+        raise InvalidRequest(f"{field}: must be an amount in USD above 0 (at most {MAX_BUDGET_USD:.0e}), "
+                             f"got {budget_usd!r}", field=field)
     return float(budget_usd)
 
 

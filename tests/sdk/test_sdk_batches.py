@@ -117,7 +117,7 @@ def test_unknown_and_other_users_batches_and_bad_budgets_are_refused(sdk_client)
             client.resume_batch(batch_id, [item(0)])
     assert mine.id not in stranger.batches().index
     before = len(sdk_client.batches(limit=500))
-    for budget in (0, -1.5, math.nan, math.inf):
+    for budget in (0, -1.5, math.nan, math.inf, 2e9):  # 2e9: over the one bound, as over HTTP
         with pytest.raises(InvalidRequest) as info:
             sdk_client.batch([item(0)], budget_usd=budget)
         assert info.value.field == "budget_usd"

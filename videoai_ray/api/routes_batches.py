@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..service import field_error
+from ..service import MAX_BUDGET_USD, field_error
 from .auth import Caller
 from .context import ApiContext, get_context
 from .deps import authorized, json_body, json_body_schema, json_object
@@ -59,7 +59,7 @@ class BudgetBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    budget_usd: float | None = Field(..., gt=0, le=1e9, allow_inf_nan=False)
+    budget_usd: float | None = Field(..., gt=0, le=MAX_BUDGET_USD, allow_inf_nan=False)
 
 
 class SpendRow(BaseModel):

@@ -26,6 +26,7 @@ from ..models import (
     TaskType,
     submitted_task_json,
 )
+from ..service import check_budget
 from .auth import Caller
 from .context import ApiContext, get_context
 from .deps import authorized, json_body, json_body_schema, json_object
@@ -120,10 +121,8 @@ def budget_of(raw: str | None) -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value <= 1e9):
-        raise InvalidRequest("budget_usd: must be an amount in USD above 0 (at most 1e9)", field="budget_usd")
-    return value
+        raise InvalidRequest(f"budget_usd: must be an amount in USD, got {raw[:40]!r}", field="budget_usd") from None
+    return check_budget(value)
 
 
 WAIT = Param("wait", "query", {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "default": 0},
