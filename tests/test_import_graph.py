@@ -152,3 +152,14 @@ def test_entry_points_reach_the_store_and_scheduler_only_through_the_service(pat
                 and path.name not in ("cli.py", "client.py"):
             offending.append(f"{node.lineno}: from {node.module} import ...")
     assert offending == []
+
+
+def test_no_private_name_is_imported_from_another_module() -> None:
+    """A name one module uses from another is public there (``_name`` is the module's own)."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level and node.module != "__future__":
+                found += [f"{path.relative_to(PACKAGE)}: {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not found, found

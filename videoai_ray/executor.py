@@ -81,7 +81,7 @@ class AttemptResult:
     node: dict[str, Any] | None = None
 
 
-def _error_result(a: Assignment, exc: BaseException, started: float) -> AttemptResult:
+def error_result(a: Assignment, exc: BaseException, started: float) -> AttemptResult:
     if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):  # ray.cancel interrupts
         return AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="cancelled",
                              error_message="cancelled", duration=time.monotonic() - started)
@@ -148,12 +148,12 @@ async def _run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, t
         return AttemptResult(a.task_id, a.attempt, True, output=output, cost=cost,
                              duration=time.monotonic() - started)
     except BaseException as exc:  # every outcome becomes a result; none stops the worker's loop
-        return _error_result(a, exc, started)
+        return error_result(a, exc, started)
     finally:
         ctx.close()
 
 
-def _artifact_writer(settings: Settings, sink: Sink | None) -> Any:
+def artifact_writer(settings: Settings, sink: Sink | None) -> Any:
     """Write artifacts locally, or through the head node's sink when the local store is not shared
     and this process runs on another node."""
     store = ArtifactStore(settings.artifacts_root)
@@ -248,7 +248,7 @@ class ProviderWorker:
 
     async def _run(self, a: Assignment) -> None:
         if self._write is None:
-            self._write = _artifact_writer(self.settings, self.sink)
+            self._write = artifact_writer(self.settings, self.sink)
         async with self._slots:
             if a.task_id in self.cancelled:
                 result = AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="cancelled")
@@ -323,7 +323,7 @@ def run_cpu_attempt(provider: Provider, a: Assignment, settings: Settings, sched
     ctx = AttemptContext(
         a.task_id, a.attempt, settings, provider=provider.name, user_id=a.user_id,
         on_progress=on_progress, is_cancelled=is_cancelled,
-        write_artifact=_artifact_writer(settings, sink), progress_interval=0.25,
+        write_artifact=artifact_writer(settings, sink), progress_interval=0.25,
         remote_job=RemoteJob.from_json(a.remote_job), record_job=job_recorder(link, a.task_id, a.attempt, timeout),
     )
     result = asyncio.run(run_attempt(provider, a, ctx, timeout, link))

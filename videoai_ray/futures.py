@@ -28,7 +28,7 @@ def _done_or_timeout(task: Task) -> Task:
     return task
 
 
-def _raise_for(task: Task) -> Task:
+def raise_if_failed(task: Task) -> Task:
     if task.status is TaskStatus.FAILED:
         raise TaskFailed(task)
     if task.status is TaskStatus.CANCELLED:
@@ -68,12 +68,12 @@ class TaskFuture:
 
     def result(self, timeout: float | None = None) -> Task:
         """The finished task; raises ``TaskFailed`` / ``TaskCancelled``, or ``TimeoutError``."""
-        return _raise_for(self.wait(timeout))
+        return raise_if_failed(self.wait(timeout))
 
     async def result_async(self, timeout: float | None = None) -> Task:
         task = _done_or_timeout(await self.client.service.wait_async(self.id, self.client.user_id, timeout))
         settle(self.id)
-        return _raise_for(task)
+        return raise_if_failed(task)
 
     def __await__(self) -> Generator[Any, None, Task]:
         return self.result_async().__await__()

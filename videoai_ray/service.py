@@ -52,7 +52,7 @@ def new_task_id() -> str:
     return "task_" + uuid.uuid4().hex
 
 
-def _field(err: ValidationError, prefix: str = "") -> InvalidRequest:
+def invalid_field(err: ValidationError, prefix: str = "") -> InvalidRequest:
     return field_error(err.errors(), prefix)
 
 
@@ -138,11 +138,11 @@ class MediaService:
         try:
             request = model.model_validate(dict(body), context=HTTP_CONTEXT if http else None)
         except ValidationError as e:
-            raise _field(e, prefix) from None
-        self._policy_checks(request, prefix)
+            raise invalid_field(e, prefix) from None
+        self.policy_checks(request, prefix)
         return request
 
-    def _policy_checks(self, request: TaskRequest, prefix: str) -> None:
+    def policy_checks(self, request: TaskRequest, prefix: str) -> None:
         # fields are looked up on the class: getattr on a pydantic model that lacks the attribute
         # is slow, and this runs for every request
         fields = type(request).model_fields
@@ -213,7 +213,7 @@ class MediaService:
             try:
                 item = raw if isinstance(raw, BatchItem) else BatchItem.model_validate(raw)
             except ValidationError as e:
-                raise _field(e, f"[{i}].") from None
+                raise invalid_field(e, f"[{i}].") from None
             prepared = self.prepare(item.task_type, item.input_data, user_id=user_id, batch_id=batch_id,
                                     priority=item.priority.value if item.priority else None,
                                     prefix=f"[{i}].input_data.", http=http, tenant=tenant, share=share,
@@ -236,7 +236,7 @@ class MediaService:
 
     def collect(self, ref: Any) -> list[dict[str, Any]]:
         """The answers of a ``send``."""
-        return list(_unwrap(lambda: ray.get(ref)))
+        return list(call_scheduler(lambda: ray.get(ref)))
 
     async def submit_async(self, prepared: list[dict[str, Any]], *, return_tasks: bool = True) -> list[dict[str, Any]]:
         """``submit`` for async code (the HTTP API): the event loop keeps running."""
@@ -248,7 +248,7 @@ class MediaService:
     def estimate(self, prepared: list[dict[str, Any]]) -> dict[str, Any]:
         """What the Scheduler would charge for prepared submissions (nothing is stored)."""
         part = [{"type": p["type"], "input": p["input"], "options": p["options"]} for p in prepared]
-        return dict(_unwrap(lambda: ray.get(self.scheduler.estimate.remote(part))))
+        return dict(call_scheduler(lambda: ray.get(self.scheduler.estimate.remote(part))))
 
     # -- waiting ---------------------------------------------------------------------------------
 
@@ -311,14 +311,14 @@ class MediaService:
 
     def cancel_many(self, task_ids: list[str], user_id: str | None = None) -> list[dict[str, Any]]:
         """Cancel tasks; per id ``{"id", "status"}`` or ``{"id", "error"}``."""
-        return list(_unwrap(lambda: ray.get(self.scheduler.cancel.remote(task_ids, user_id))))
+        return list(call_scheduler(lambda: ray.get(self.scheduler.cancel.remote(task_ids, user_id))))
 
     def cancel_batch(self, batch_id: str, user_id: str | None = None) -> list[dict[str, Any]]:
         """Cancel every unfinished task of a batch."""
-        return list(_unwrap(lambda: ray.get(self.scheduler.cancel_batch.remote(batch_id, user_id))))
+        return list(call_scheduler(lambda: ray.get(self.scheduler.cancel_batch.remote(batch_id, user_id))))
 
     def retry(self, task_id: str, user_id: str | None = None) -> Task:
-        _unwrap(lambda: ray.get(self.scheduler.retry.remote(task_id, user_id)))
+        call_scheduler(lambda: ray.get(self.scheduler.retry.remote(task_id, user_id)))
         return self._after_write(task_id)
 
     def retry_many(self, task_ids: Sequence[str], user_id: str | None = None) -> int:
@@ -329,7 +329,7 @@ class MediaService:
             refs = [self.scheduler.retry.remote(tid, user_id) for tid in task_ids[start:start + 1000]]
             for ref in refs:
                 try:
-                    _unwrap(lambda ref=ref: ray.get(ref))
+                    call_scheduler(lambda ref=ref: ray.get(ref))
                     retried += 1
                 except InvalidTransition:
                     pass
@@ -391,10 +391,10 @@ class MediaService:
     # -- providers ---------------------------------------------------------------------------------
 
     def register_provider(self, provider: Any, *, replace: bool = False) -> dict[str, Any]:
-        return dict(_unwrap(lambda: ray.get(self.scheduler.register_provider.remote(provider, replace))))
+        return dict(call_scheduler(lambda: ray.get(self.scheduler.register_provider.remote(provider, replace))))
 
     def unregister_provider(self, name: str) -> None:
-        _unwrap(lambda: ray.get(self.scheduler.unregister_provider.remote(name)))
+        call_scheduler(lambda: ray.get(self.scheduler.unregister_provider.remote(name)))
 
     # -- batches -----------------------------------------------------------------------------------
 
@@ -465,7 +465,7 @@ class MediaService:
     def set_budget(self, user_id: str, budget_usd: float | None) -> dict[str, Any]:
         """Set the user's own daily budget (``None`` removes it); checked before every attempt."""
         check_budget(budget_usd)
-        _unwrap(lambda: ray.get(self.scheduler.set_user_budget.remote(user_id, budget_usd)))
+        call_scheduler(lambda: ray.get(self.scheduler.set_user_budget.remote(user_id, budget_usd)))
         return self.budget(user_id)
 
     def spend(self, user_id: str, days: int = 30) -> list[dict[str, Any]]:
@@ -564,7 +564,7 @@ def unwrap_ray_error(exc: BaseException) -> BaseException:
     return exc
 
 
-def _unwrap(fn: Any) -> Any:
+def call_scheduler(fn: Any) -> Any:
     """Call ``fn``, re-raising a package error from inside the Scheduler as itself."""
     try:
         return fn()

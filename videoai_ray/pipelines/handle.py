@@ -125,9 +125,9 @@ class StepFuture:
     def result(self, timeout: float | None = None) -> Task:
         """The step's completed task; raises ``TaskFailed`` / ``TaskCancelled`` like a task's
         future, or ``PipelineFailed`` if the step never ran."""
-        from ..futures import _raise_for
+        from ..futures import raise_if_failed
 
-        return _raise_for(self.wait(timeout))
+        return raise_if_failed(self.wait(timeout))
 
     def __repr__(self) -> str:
         return f"<StepFuture {self.step_id} of {self.pipeline.id}: {self.status}>"

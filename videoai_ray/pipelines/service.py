@@ -46,12 +46,12 @@ class PipelineService:
     def validate(self, spec: Mapping[str, Any] | PipelineSpec, *, http: bool = False) -> PipelineSpec:
         """The spec as a ``PipelineSpec`` whose steps refer only to known steps, without cycles,
         and whose literal inputs are valid; ``InvalidRequest`` naming the field otherwise."""
-        from ..service import _field
+        from ..service import invalid_field
 
         try:
             parsed = spec if isinstance(spec, PipelineSpec) else PipelineSpec.model_validate(dict(spec))
         except ValidationError as e:
-            raise _field(e) from None
+            raise invalid_field(e) from None
         check_structure(parsed, lambda t, body, prefix, refs: self.check_input(t, body, prefix, refs, http=http))
         if parsed.webhook_url:  # the one webhook URL policy, as for a task's
             from ..webhooks import InvalidWebhookURL, validate_webhook_url
@@ -82,7 +82,7 @@ class PipelineService:
             if kept:
                 raise field_error(kept, prefix) from None
             request = model.model_construct(**literal, **dict.fromkeys(skip))
-        self.media._policy_checks(request, prefix)
+        self.media.policy_checks(request, prefix)
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -100,11 +100,11 @@ class PipelineService:
               http: bool = False, tenant: str | None = None,
               share: Mapping[str, Any] | None = None) -> tuple[PipelineRecord, bool]:
         """``create``, also saying whether the pipeline existed already (an idempotent replay)."""
-        from ..service import _unwrap
+        from ..service import call_scheduler
 
         row = pipeline_row(self.validate(spec, http=http), user_id=user_id, idempotency_key=idempotency_key,
                            context=door_context(http=http, tenant=tenant, share=share))
-        answer = _unwrap(lambda: ray.get(self.media.scheduler.create_pipeline.remote(row)))
+        answer = call_scheduler(lambda: ray.get(self.media.scheduler.create_pipeline.remote(row)))
         ray.get(self.media.scheduler.flush_now.remote())
         return self.get(answer["id"], user_id, public=http), bool(answer["existing"])
 
@@ -134,9 +134,9 @@ class PipelineService:
 
     def cancel(self, pipeline_id: str, user_id: str | None = None, *, public: bool = False) -> PipelineRecord:
         """Cancel a running pipeline and its remaining steps (``InvalidTransition`` if it ended)."""
-        from ..service import _unwrap
+        from ..service import call_scheduler
 
-        _unwrap(lambda: ray.get(self.media.scheduler.cancel_pipeline.remote(pipeline_id, user_id)))
+        call_scheduler(lambda: ray.get(self.media.scheduler.cancel_pipeline.remote(pipeline_id, user_id)))
         ray.get(self.media.scheduler.flush_now.remote())
         return self.get(pipeline_id, user_id, public=public)
 

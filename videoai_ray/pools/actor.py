@@ -17,7 +17,7 @@ import ray
 from .. import metrics
 from ..containment import contained
 from ..errors import InvalidInput, InvalidOutput, ProviderTimeout, RetryableError
-from ..executor import Assignment, AttemptResult, _artifact_writer, _error_result, recheck_at_worker
+from ..executor import Assignment, AttemptResult, artifact_writer, error_result, recheck_at_worker
 from ..logs import configure_logging
 from ..output_check import check_output
 from ..placement import this_node
@@ -38,7 +38,7 @@ class ModelActor:
         self.settings = settings
         self.scheduler = scheduler
         self.timeout = provider.timeout or settings.task_timeout
-        self._write = _artifact_writer(settings, sink)
+        self._write = artifact_writer(settings, sink)
         self.cancelled: set[str] = set()
         self.progress: dict[str, tuple[int, float]] = {}
         self._flusher: asyncio.Task[None] | None = None
@@ -73,7 +73,7 @@ class ModelActor:
                 try:
                     request = recheck_at_worker(a)
                 except InvalidInput as exc:
-                    results[i] = _error_result(a, exc, started)
+                    results[i] = error_result(a, exc, started)
                     continue
                 items.append((i, a, request, self._context(a)))
             if items:
@@ -121,11 +121,11 @@ class ModelActor:
         out: list[AttemptResult] = []
         for (_, a, request, ctx), value in zip(items, outs, strict=True):
             if isinstance(value, BaseException):
-                out.append(_error_result(a, value, started))
+                out.append(error_result(a, value, started))
             elif ctx.cancelled:
-                out.append(_error_result(a, asyncio.CancelledError(), started))
+                out.append(error_result(a, asyncio.CancelledError(), started))
             elif (bad := _output_error(value, self.settings.max_output_bytes)) is not None:
-                out.append(_error_result(a, bad, started))  # as run_attempt does: never a poison row
+                out.append(error_result(a, bad, started))  # as run_attempt does: never a poison row
             else:
                 cost = ctx.cost if ctx.cost is not None else self.provider.estimate_cost(request)
                 out.append(AttemptResult(a.task_id, a.attempt, True, output=value, cost=cost, duration=now - started))

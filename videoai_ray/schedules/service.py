@@ -63,12 +63,12 @@ def new_schedule_row(service: MediaService, body: Mapping[str, Any] | ScheduleRe
     """A validated schedule row; ``InvalidRequest`` naming the field otherwise (nothing stored).
     ``http``, ``tenant`` and ``share`` (the creator's door and token claims) apply to each tick."""
     from ..pipelines.service import door_context
-    from ..service import _field
+    from ..service import invalid_field
 
     try:
         req = body if isinstance(body, ScheduleRequest) else ScheduleRequest.model_validate(dict(body))
     except ValidationError as e:
-        raise _field(e) from None
+        raise invalid_field(e) from None
     tz = zone(req.timezone)
     at = None
     if req.cron is not None:
@@ -144,9 +144,9 @@ class ScheduleService:
         return self.get(schedule_id, user_id)
 
     def _op(self, op: str, *args: Any) -> bool:
-        from ..service import _unwrap
+        from ..service import call_scheduler
 
-        return bool(_unwrap(lambda: ray.get(self.media.scheduler.schedule_op.remote(op, *args))))
+        return bool(call_scheduler(lambda: ray.get(self.media.scheduler.schedule_op.remote(op, *args))))
 
 
 __all__ = ["MAX_NEXT_RUNS", "ScheduleService", "new_schedule_row", "schedule_view"]

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
 from ..clock import aware, utcnow
 from .schema import schedules, tasks
-from .store import _chunks
+from .store import chunked
 
 _TIMES = ("at", "next_run_at", "last_tick_at", "created_at", "updated_at")
 
@@ -103,7 +103,7 @@ def stored_task_ids(engine: Engine, ids: Sequence[str], column: Any = tasks.c.id
     ``pipelines.c.id`` for a schedule's pipeline ticks)."""
     found: set[str] = set()
     with engine.connect() as conn:
-        for chunk in _chunks(ids, 900):
+        for chunk in chunked(ids, 900):
             found.update(r[0] for r in conn.execute(select(column).where(column.in_(chunk))))
     return found
 

@@ -150,7 +150,7 @@ class TaskStore:
         """Tasks for ``task_ids``, in the order given (missing ids are skipped)."""
         found: dict[str, Task] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(task_ids, 900):
+            for chunk in chunked(task_ids, 900):
                 for row in conn.execute(select(tasks).where(tasks.c.id.in_(chunk), self.mine)):
                     found[row.id] = row_to_task(row)
         return [found[i] for i in task_ids if i in found]
@@ -210,7 +210,7 @@ class TaskStore:
         ``models.record.active_from_task``)."""
         out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(task_ids, 900):
+            for chunk in chunked(task_ids, 900):
                 q = select(tasks.c.id, tasks.c.options, tasks.c.webhook_events, tasks.c.remote_job).where(
                     tasks.c.id.in_(chunk))
                 out.update({r.id: {"options": dict(r.options or {}), "webhook_events": r.webhook_events,
@@ -268,7 +268,7 @@ class TaskStore:
             return [dict(r._mapping) for r in conn.execute(q)]
 
 
-def _chunks(seq: Sequence[str], n: int) -> Iterable[list[str]]:
+def chunked(seq: Sequence[str], n: int) -> Iterable[list[str]]:
     it = iter(seq)
     while chunk := list(itertools.islice(it, n)):
         yield chunk
