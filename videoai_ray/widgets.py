@@ -49,7 +49,7 @@ POLL_RUNNING = 0.25
 POLL_WAITING = 1.0
 _BAR_STYLE = {"completed": "success", "failed": "danger", "cancelled": "warning", "retrying": "warning"}
 #: views shown and not yet settled, by task or batch id (see :func:`settle`)
-_LIVE: dict[str, list[_LiveView]] = {}
+_LIVE: dict[str, list[LiveView]] = {}
 _LIVE_LOCK = threading.Lock()
 
 
@@ -64,7 +64,7 @@ def in_notebook() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-class _LiveView:
+class LiveView:
     """A widget refreshed by ``step()`` from a daemon thread until ``step`` returns ``None``
     (the terminal state) or ``stop()`` is called; ``step`` returns the seconds to the next call.
 
@@ -171,7 +171,7 @@ def settle(key: str) -> None:
             log.debug("settling view %s failed", key, exc_info=True)
 
 
-class FutureView(_LiveView):
+class FutureView(LiveView):
     """Live view of one task: type, provider, status and a progress bar; once shown, its output
     becomes the static form at the end (the picture, the player, the text or the error)."""
 
@@ -221,7 +221,7 @@ def display_future(fut: TaskFuture) -> None:
     view.show()
 
 
-class BatchView(_LiveView):
+class BatchView(LiveView):
     """ONE aggregate view of a batch: a bar of finished tasks, counts per status, throughput."""
 
     def __init__(self, batch: Batch) -> None:

@@ -7,7 +7,7 @@ import html
 from typing import TYPE_CHECKING
 
 from ..snapshots import COLORS, chip, progress_bar
-from ..widgets import POLL_RUNNING, _LiveView, in_notebook
+from ..widgets import POLL_RUNNING, LiveView, in_notebook
 from .model import PipelineRecord
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def pipeline_summary(record: PipelineRecord) -> str:
     return f"<Pipeline {record.id} {record.status.value}: {steps}>"
 
 
-class PipelineView(_LiveView):
+class PipelineView(LiveView):
     """Live view of a pipeline: the step table, refreshed until the pipeline ends."""
 
     def __init__(self, pipeline: Pipeline) -> None:
