@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import ray
 from pydantic import ValidationError
 
-from . import netguard
+from . import inputs, netguard
 from .errors import BatchNotFound, InvalidRequest, InvalidTransition, TaskNotFound, VideoAIError
 from .experiments import ExperimentRouter
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
-from .models.requests import HTTP_CONTEXT
+from .models.requests import HTTP_CONTEXT, ROOTS_CONTEXT
 from .resolver import resolver_for
 from .settings import Settings
 from .stats import compute_statistics
@@ -121,10 +121,12 @@ class MediaService:
 
     def validate(
         self, task_type: TaskType | str, body: Mapping[str, Any] | TaskRequest, prefix: str = "",
-        *, http: bool = False,
+        *, http: bool = False, user_id: str | None = None,
     ) -> TaskRequest:
         """The body as its task type's model; ``InvalidRequest`` naming the field otherwise.
-        ``http``: the body came over HTTP, where input fields take only http(s) URLs."""
+        ``http``: the body came over HTTP, where input fields take only http(s) URLs unless the
+        deployment grants ``user_id`` an input root there. With ``user_id``, inputs under the
+        roots granted to that user pass this syntactic check (``prepare`` checks the grant)."""
         try:
             ttype = TaskType(task_type)
         except ValueError:
@@ -134,11 +136,38 @@ class MediaService:
         if isinstance(body, TaskRequest):
             body = body.model_dump(exclude_unset=True)
         try:
-            request = model.model_validate(dict(body), context=HTTP_CONTEXT if http else None)
+            request = model.model_validate(dict(body), context=self._context(http, user_id))
         except ValidationError as e:
             raise _field(e, prefix) from None
         self._policy_checks(request, prefix)
         return request
+
+    def _context(self, http: bool, user_id: str | None) -> dict[str, Any] | None:
+        roots = user_id is not None and bool(inputs.granted_roots(self.settings, user_id, http=http) or not http)
+        if not roots:
+            return HTTP_CONTEXT if http else None
+        return {**(HTTP_CONTEXT if http else {}), **ROOTS_CONTEXT}
+
+    def _root_inputs(self, request: TaskRequest, media_input: dict[str, Any], prefix: str, *, user_id: str,
+                     http: bool) -> dict[str, Any]:
+        """Check each input named under a root against the roots granted to ``user_id`` (its URL
+        in ``media_input`` becomes the canonical one) and ask for the object's identity (no byte
+        of it is read); ``{field: identity}``, which the cache key includes. ``InvalidRequest``
+        naming the field (through the SDK, also the roots granted to this user)."""
+        found: dict[str, Any] = {}
+        for field in type(request).input_url_fields:
+            url = getattr(request, field)
+            if not url or not inputs.is_root_url(url):
+                continue
+            roots = inputs.granted_roots(self.settings, user_id, http=http)
+            try:
+                value = inputs.check_granted(url, roots)
+                found[field] = inputs.identity(value, self.settings)
+            except inputs.InputRefused as e:
+                shown = "" if http else f" (input roots granted to user {user_id!r}: {', '.join(roots) or 'none'})"
+                raise InvalidRequest(f"{prefix}{field}: {e}{shown}", field=f"{prefix}{field}") from None
+            media_input[field] = value
+        return found
 
     def _policy_checks(self, request: TaskRequest, prefix: str) -> None:
         # fields are looked up on the class: getattr on a pydantic model that lacks the attribute
@@ -178,11 +207,14 @@ class MediaService:
         ``tenant`` (from the caller's token) scopes the result cache when ``cache_scope`` is
         ``tenant``; ``task_id``: a derived id (a batch item's), else a new one; ``share`` (the
         token's fair-share claims, ``Caller.share``) sets the user's weight and cap."""
-        request = self.validate(task_type, body, prefix, http=http)
+        request = self.validate(task_type, body, prefix, http=http, user_id=user_id)
         media_input, opts = request.split()
         ttype = TaskType(task_type).value
         prio = priority or opts["priority"]
         options = {"provider": opts["provider"], "strategy": opts["strategy"], "use_cache": opts["use_cache"]}
+        rooted = self._root_inputs(request, media_input, prefix, user_id=user_id, http=http)
+        if rooted:
+            options["inputs"] = rooted
         if tenant:
             options["tenant"] = tenant
         if share:
