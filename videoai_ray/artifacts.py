@@ -18,7 +18,7 @@ import re
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlparse
 
 from .models.requests import UPLOAD_REF
@@ -126,6 +126,15 @@ class ArtifactStore:
         if root not in path.parents:
             raise ValueError(f"{url} is outside the artifact store")
         return path
+
+    def open_remote(self, url: str) -> tuple[IO[bytes], int]:
+        """An open binary file of an object in this (non-local) store and its size, for streaming
+        it out in blocks (``ValueError`` for any URL outside the store, ``OSError`` when missing)."""
+        if not self.owns(url) or self.is_local:
+            raise ValueError("not an object of this artifact store")
+        fs, path = url_to_fs(url, self.options)
+        size = int(fs.size(path))
+        return fs.open(path, "rb"), size
 
     def read_bytes(self, url: str) -> bytes:
         """The bytes of a file in this store (``ValueError`` for any URL outside it)."""

@@ -294,3 +294,14 @@ def test_the_storage_secret_is_in_no_row_error_webhook_or_log(dep: Deployment) -
     leaked = [p.name for p in logs.rglob("*") if p.is_file() and p.stat().st_size < 50_000_000
               and CANARY.encode() in p.read_bytes()]
     assert not leaked
+
+
+def test_a_driver_joining_the_deployment_checks_and_reads_with_its_roots_and_options(dep: Deployment,
+                                                                                     tmp_path: Path) -> None:
+    from videoai_ray.scheduler import deployment_settings
+
+    joined = deployment_settings(vai.Settings(home=tmp_path, instance="t-inputs"))
+    mine = dep.client.settings
+    assert joined.input_roots == mine.input_roots and joined.input_roots_by_user == mine.input_roots_by_user
+    assert joined.input_roots_http_by_user == mine.input_roots_http_by_user
+    assert joined.storage_options == mine.storage_options and joined.artifacts_root == mine.artifacts_root
