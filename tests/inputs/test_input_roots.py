@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import fsspec
 import pytest
+from fsspec.spec import AbstractFileSystem
 
 from videoai_ray import inputs
 from videoai_ray.cache import cache_key
@@ -169,3 +171,27 @@ def test_s3_identity_and_streamed_read(s3_server, s3_bucket, tmp_path: Path) -> 
         inputs.open_root_input(url, s, "narrow", tmp_path, 1024)  # narrowed to clips/x/
     with pytest.raises(InvalidInput, match="byte limit"):
         inputs.open_root_input(url, s, "u", tmp_path, 4)
+
+
+class DeniedFS(AbstractFileSystem):
+    """A store that answers every read with ``PermissionError``, as s3fs does for S3's 403
+    ``AccessDenied`` (moto's server does not enforce bucket permissions)."""
+
+    protocol = "videoai-denied"
+
+    def info(self, path: str, **kwargs: object) -> dict[str, object]:
+        raise PermissionError(f"AccessDenied: {path}")
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: object) -> object:
+        raise PermissionError(f"AccessDenied: {path}")
+
+
+def test_a_bucket_the_credentials_cannot_read_is_refused_without_retries(tmp_path: Path) -> None:
+    fsspec.register_implementation(DeniedFS.protocol, DeniedFS, clobber=True)
+    s = Settings(home=tmp_path, input_roots=f"{DeniedFS.protocol}://locked/")
+    url = f"{DeniedFS.protocol}://locked/a.wav"
+    with pytest.raises(inputs.InputRefused, match="cannot be read with the deployment's storage credentials"):
+        inputs.identity(inputs.check_granted(url, s.input_roots), s)
+    with pytest.raises(InvalidInput, match="credentials") as info:
+        inputs.open_root_input(url, s, "u", tmp_path, 1024)
+    assert not info.value.retryable and "AccessDenied" not in info.value.message
