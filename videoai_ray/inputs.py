@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +179,23 @@ def identity(url: str, settings: Settings) -> dict[str, Any]:
     return ident
 
 
+def identities(urls: Iterable[str], settings: Settings, workers: int = 16) -> dict[str, dict[str, Any] | InputRefused]:
+    """``identity`` of many canonical URLs at once, ``workers`` requests in flight (a batch's
+    metadata requests would otherwise cost one round trip each); a refusal is kept as its value."""
+    distinct = list(dict.fromkeys(urls))
+
+    def one(url: str) -> dict[str, Any] | InputRefused:
+        try:
+            return identity(url, settings)
+        except InputRefused as e:
+            return e
+
+    if len(distinct) <= 1:
+        return {u: one(u) for u in distinct}
+    with ThreadPoolExecutor(max_workers=min(workers, len(distinct)), thread_name_prefix="videoai-identity") as pool:
+        return dict(zip(distinct, pool.map(one, distinct), strict=True))
+
+
 def open_root_input(url: str, settings: Settings, user_id: str, scratch: Path, limit: int) -> Path:
     """The worker's read of an input under a root: checked again for ``user_id``; a local file is
     used where it is, an object is streamed to ``scratch`` (never through the artifact store).
@@ -224,4 +242,4 @@ def open_root_input(url: str, settings: Settings, user_id: str, scratch: Path, l
 
 
 __all__ = ["InputMissing", "InputRefused", "canonical", "canonical_root", "check_granted", "granted_roots",
-           "identity", "is_root_url", "narrowed_grants", "open_root_input", "worker_roots"]
+           "identities", "identity", "is_root_url", "narrowed_grants", "open_root_input", "worker_roots"]

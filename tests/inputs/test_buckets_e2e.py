@@ -305,3 +305,18 @@ def test_a_driver_joining_the_deployment_checks_and_reads_with_its_roots_and_opt
     assert joined.input_roots == mine.input_roots and joined.input_roots_by_user == mine.input_roots_by_user
     assert joined.input_roots_http_by_user == mine.input_roots_http_by_user
     assert joined.storage_options == mine.storage_options and joined.artifacts_root == mine.artifacts_root
+
+
+def test_a_batch_of_bucket_inputs_looks_up_identities_together_and_names_a_bad_item(dep: Deployment) -> None:
+    tag = uuid.uuid4().hex[:6]
+    urls = [dep.put(f"clips/batch-{tag}/{i}.wav", f"clip {i}".encode()) for i in range(12)]
+    items = [{"task_type": "audio_transcription", "input_data": {"audio_url": u, "provider": "inputs"}} for u in urls]
+    batch = dep.client.batch(items)
+    batch.wait(timeout=120)
+    tasks = batch.results()
+    assert [t.output["inputs"]["audio_url"]["size"] for t in tasks] == [len(f"clip {i}") for i in range(12)]
+    bad = [*items[:7], {"task_type": "audio_transcription",
+                        "input_data": {"audio_url": f"s3://{dep.corpus}/clips/batch-{tag}/missing.wav"}}]
+    with pytest.raises(vai.InvalidRequest) as info:
+        dep.client.batch(bad)
+    assert info.value.field == "[7].input_data.audio_url" and "does not exist" in info.value.message

@@ -73,7 +73,7 @@ def join_store(settings: Settings, location: dict[str, Any], *, strict: bool = F
         log.warning("%s; using the Scheduler's store", message)
     elif mine != location["db_url"]:
         log.info("using the running Scheduler's store %s (not %s)", _redacted(location["db_url"]), _redacted(mine))
-    grants = {k: location[k] for k in ("input_roots", "input_roots_by_user", "input_roots_http_by_user")
+    grants: dict[str, Any] = {k: location[k] for k in ("input_roots", "input_roots_by_user", "input_roots_http_by_user")
               if k in location}  # a Scheduler of an older version answers without them
     if not settings.storage_options and location.get("storage_options"):
         grants["storage_options"] = location["storage_options"]
