@@ -120,7 +120,10 @@ def granted_roots(settings: Settings, user_id: str, *, http: bool) -> tuple[str,
 
 
 def worker_roots(settings: Settings, user_id: str) -> tuple[str, ...]:
-    """What the worker admits for ``user_id``: the roots granted through either door."""
+    """What the worker admits for ``user_id``: the roots granted through either door (none for a
+    task without a user: a default grant must never reach an attempt that names nobody)."""
+    if not user_id:
+        return ()
     return granted_roots(settings, user_id, http=False) + granted_roots(settings, user_id, http=True)
 
 

@@ -143,6 +143,8 @@ def test_local_identity_and_read_in_place(tmp_path: Path) -> None:
         inputs.open_root_input(str(clip), s, "u", scratch, 4)
     with pytest.raises(InvalidInput, match="not under"):
         inputs.open_root_input(str(tmp_path / "home" / "x.wav"), s, "u", scratch, 1024)
+    with pytest.raises(InvalidInput, match="not under"):
+        inputs.open_root_input(str(clip), s, "", scratch, 1024)  # an attempt that names no user
 
 
 def test_s3_identity_and_streamed_read(s3_server, s3_bucket, tmp_path: Path) -> None:
