@@ -74,7 +74,8 @@ def canonical(url: str) -> str:
         raise InputRefused("is not a storage URL")
     if protocol == "file":
         if not rest.startswith("/"):
-            raise InputRefused("must be an absolute path (file:///... or /...)")
+            raise InputRefused("must be an absolute http:// or https:// URL, or a storage URL or absolute path "
+                               "under a granted input root (local files: upload them with the SDK)")
         path = rest
     else:
         bucket, _, _key = rest.partition("/")
@@ -138,7 +139,8 @@ def check_granted(url: str, roots: tuple[str, ...]) -> str:
                 base = os.path.realpath(root.removeprefix("file://"))
                 if os.path.commonpath([base, real]) == base and real != base:
                     return "file://" + real
-        raise InputRefused("is not under an input root granted to this user (symlinks are followed)")
+        raise InputRefused("is not under an input root granted to this user (symlinks are followed; other local "
+                           "files: upload them with the SDK)")
     if any(value.startswith(root) for root in roots):
         return value
     raise InputRefused("is not under an input root granted to this user")

@@ -168,7 +168,8 @@ class MediaService:
                     raise ident
                 found[field] = ident
             except inputs.InputRefused as e:
-                shown = "" if http else f" (input roots granted to user {user_id!r}: {', '.join(roots) or 'none'})"
+                granted = ", ".join(roots) or "none; a deployment grants them with VIDEOAI_INPUT_ROOTS"
+                shown = "" if http else f" (input roots granted to user {user_id!r}: {granted})"
                 raise InvalidRequest(f"{prefix}{field}: {e}{shown}", field=f"{prefix}{field}") from None
             media_input[field] = value
         return found
