@@ -55,6 +55,13 @@ class Assignment:
     remote_job: dict[str, Any] | None = None
     #: pass the Scheduler's ``rate_gate`` right before the provider runs (it has a rate limit)
     rate_gate: bool = False
+    #: identity at submit of each input under a root (``{field: identity}``, ``inputs.py``): the
+    #: worker reads that version or fails the task (its cache key names that version)
+    inputs: dict[str, Any] | None = None
+
+    def expected_inputs(self) -> dict[str, dict[str, Any]]:
+        """``{url: identity at submit}`` of the inputs under roots."""
+        return {self.input[f]: ident for f, ident in (self.inputs or {}).items() if isinstance(self.input.get(f), str)}
 
 
 @dataclass(slots=True)
@@ -257,6 +264,7 @@ class ProviderWorker:
             else:
                 ctx = AttemptContext(
                     a.task_id, a.attempt, self.settings, provider=self.provider.name, user_id=a.user_id,
+                    expected_inputs=a.expected_inputs(),
                     on_progress=lambda v, _m: self.reporter.progress(a.task_id, a.attempt, v),
                     is_cancelled=lambda: a.task_id in self.cancelled, write_artifact=self._write,
                     remote_job=RemoteJob.from_json(a.remote_job),
@@ -324,6 +332,7 @@ def run_cpu_attempt(provider: Provider, a: Assignment, settings: Settings, sched
     timeout = provider.timeout or settings.task_timeout
     ctx = AttemptContext(
         a.task_id, a.attempt, settings, provider=provider.name, user_id=a.user_id,
+        expected_inputs=a.expected_inputs(),
         on_progress=on_progress, is_cancelled=is_cancelled,
         write_artifact=_artifact_writer(settings, sink), progress_interval=0.25,
         remote_job=RemoteJob.from_json(a.remote_job), record_job=job_recorder(link, a.task_id, a.attempt, timeout),

@@ -175,6 +175,11 @@ def identity(url: str, settings: Settings) -> dict[str, Any]:
         raise InputRefused(f"could not be checked now ({type(e).__name__})") from None
     if info.get("type") != "file":
         raise InputRefused("is not a file")
+    return identity_of(info)
+
+
+def identity_of(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The identity in an fsspec ``info`` answer: version or ETag and size (else mtime and size)."""
     ident: dict[str, Any] = {"size": int(info.get("size") or 0)}
     for name in ("VersionId", "generation", "version_id", "ETag", "etag", "md5Hash"):
         if info.get(name):
@@ -182,6 +187,21 @@ def identity(url: str, settings: Settings) -> dict[str, Any]:
     if len(ident) == 1:  # a store that gives neither: the modification time stands in
         ident["mtime"] = str(info.get("LastModified") or info.get("mtime") or info.get("updated") or "")
     return ident
+
+
+def _same(expected: Mapping[str, Any] | None, found: Mapping[str, Any]) -> None:
+    """``InvalidInput`` when the object is not the version the task was submitted with (the
+    task's cache key names that version; reading another would file its result under it)."""
+    if expected is None:
+        return
+    # compared by what both sides hold (a listing answers without a version, a HEAD with one)
+    common = [k for k in _IDENTITY_KEYS if k in expected and k in found]
+    if expected.get("size") != found.get("size") or any(expected[k] != found[k] for k in common):
+        raise InvalidInput("the input changed after the task was submitted: submit it again")
+
+
+#: the fields of an identity besides ``size``
+_IDENTITY_KEYS = ("versionid", "generation", "version_id", "etag", "md5hash", "mtime_ns", "mtime")
 
 
 def identities(urls: Iterable[str], settings: Settings, workers: int = 16) -> dict[str, dict[str, Any] | InputRefused]:
@@ -201,10 +221,12 @@ def identities(urls: Iterable[str], settings: Settings, workers: int = 16) -> di
         return dict(zip(distinct, pool.map(one, distinct), strict=True))
 
 
-def open_root_input(url: str, settings: Settings, user_id: str, scratch: Path, limit: int) -> Path:
+def open_root_input(url: str, settings: Settings, user_id: str, scratch: Path, limit: int,
+                    expected: Mapping[str, Any] | None = None) -> Path:
     """The worker's read of an input under a root: checked again for ``user_id``; a local file is
     used where it is, an object is streamed to ``scratch`` (never through the artifact store).
-    ``InvalidInput`` / ``InputNotFound`` (permanent) or ``RetryableError`` (an outage)."""
+    ``expected``: its identity at submit, which the object must still have. ``InvalidInput`` /
+    ``InputNotFound`` (permanent) or ``RetryableError`` (an outage)."""
     try:
         value = check_granted(url, worker_roots(settings, user_id))
     except InputRefused as e:
@@ -221,12 +243,17 @@ def open_root_input(url: str, settings: Settings, user_id: str, scratch: Path, l
             raise InvalidInput("the input is not a file")
         if size > limit:
             raise InvalidInput(f"the input is over the {limit} byte limit")
+        st = path.stat()
+        _same(expected, {"mtime_ns": st.st_mtime_ns, "size": st.st_size})
         return path
     suffix = Path(value).suffix[:16]
     dest = scratch / ("input" + (suffix if suffix.isascii() else ""))
     try:
         fs, path_in_fs = url_to_fs(value, settings.storage_options)
         with fs.open(path_in_fs, "rb") as src, dest.open("wb") as out:
+            # s3fs and most object stores answer the open with the object's details: no extra request
+            details = getattr(src, "details", None)
+            _same(expected, identity_of(details if isinstance(details, Mapping) else fs.info(path_in_fs)))
             copied = 0
             while block := src.read(1 << 20):
                 copied += len(block)

@@ -320,3 +320,15 @@ def test_a_batch_of_bucket_inputs_looks_up_identities_together_and_names_a_bad_i
     with pytest.raises(vai.InvalidRequest) as info:
         dep.client.batch(bad)
     assert info.value.field == "[7].input_data.audio_url" and "does not exist" in info.value.message
+
+
+def test_an_object_rewritten_after_submit_is_not_read_under_the_old_identity(dep: Deployment) -> None:
+    url = dep.put(f"clips/rw-{uuid.uuid4().hex[:6]}.wav", b"at submit")
+    service = dep.client.service
+    prepared = service.prepare("audio_transcription", {"audio_url": url, "provider": "inputs"},
+                               user_id=dep.client.user_id)
+    dep.put(url.removeprefix(f"s3://{dep.corpus}/"), b"rewritten")
+    [answer] = service.submit([prepared])
+    task = service.wait(answer["id"], None, 60)
+    assert task.status is vai.TaskStatus.FAILED and task.attempts == 1
+    assert task.error is not None and task.error.code == "invalid_input" and "changed" in task.error.message

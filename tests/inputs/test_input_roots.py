@@ -197,3 +197,25 @@ def test_a_bucket_the_credentials_cannot_read_is_refused_without_retries(tmp_pat
     with pytest.raises(InvalidInput, match="credentials") as info:
         inputs.open_root_input(url, s, "u", tmp_path, 1024)
     assert not info.value.retryable and "AccessDenied" not in info.value.message
+
+
+def test_the_worker_reads_only_the_version_the_task_was_submitted_with(s3_server, s3_bucket, tmp_path: Path) -> None:
+    s = Settings(home=tmp_path / "home", storage_options=s3_server.storage_options,
+                 input_roots=f"s3://{s3_bucket}/clips/,{tmp_path}/media")
+    fs = s3_server.fs()
+    url = f"s3://{s3_bucket}/clips/v.wav"
+    fs.pipe(url.removeprefix("s3://"), b"submitted")
+    at_submit = inputs.identity(url, s)
+    assert inputs.open_root_input(url, s, "u", tmp_path, 1024, expected=at_submit).read_bytes() == b"submitted"
+    fs.pipe(url.removeprefix("s3://"), b"rewritten")  # same size, another ETag
+    with pytest.raises(InvalidInput, match="changed after the task was submitted") as info:
+        inputs.open_root_input(url, s, "u", tmp_path, 1024, expected=at_submit)
+    assert not info.value.retryable
+    (tmp_path / "media").mkdir()
+    local = tmp_path / "media" / "v.wav"
+    local.write_bytes(b"submitted")
+    before = inputs.identity(f"file://{local}", s)
+    assert inputs.open_root_input(str(local), s, "u", tmp_path, 1024, expected=before) == local
+    os.utime(local, ns=(5, 5))
+    with pytest.raises(InvalidInput, match="changed"):
+        inputs.open_root_input(str(local), s, "u", tmp_path, 1024, expected=before)

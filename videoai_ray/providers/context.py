@@ -8,7 +8,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -45,6 +45,7 @@ class AttemptContext(ProviderContext):
         progress_interval: float = 0.2,
         remote_job: RemoteJob | None = None,
         record_job: JobRecorder | None = None,
+        expected_inputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.task_id = task_id
         self.attempt = attempt
@@ -55,6 +56,8 @@ class AttemptContext(ProviderContext):
         self.remote_job = remote_job if remote_job is not None and remote_job.provider == provider else None
         self.remote_job_over = False
         self._record_job = record_job
+        #: ``{url: identity at submit}`` of inputs under roots (``Assignment.expected_inputs``)
+        self.expected_inputs = dict(expected_inputs or {})
         self.cost = None
         self._on_progress = on_progress
         self._is_cancelled = is_cancelled or (lambda: False)
@@ -111,7 +114,8 @@ class AttemptContext(ProviderContext):
         if url.startswith("upload://"):
             return self._open_upload(url, limit)
         if inputs.is_root_url(url):
-            return inputs.open_root_input(url, self.settings, self.user_id, self.tmpdir, limit)
+            return inputs.open_root_input(url, self.settings, self.user_id, self.tmpdir, limit,
+                                          expected=self.expected_inputs.get(url))
         try:
             scheme = urlparse(url).scheme
         except ValueError:
