@@ -17,15 +17,17 @@ import hashlib
 import mimetypes
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlparse
-
-import fsspec
 
 from .errors import DiskFull
 from .models.requests import UPLOAD_REF
+from .storage import url_to_fs
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 #: where the API serves a task's files (``GET {API_PREFIX}/tasks/{id}/files/{name}``)
@@ -48,14 +50,24 @@ def safe_name(name: str) -> str:
 
 
 class ArtifactStore:
-    """Stores and opens artifact files under one root URL."""
+    """Stores and opens artifact files under one root URL, with the deployment's storage options
+    for its protocol (``VIDEOAI_STORAGE_OPTIONS``: an S3 endpoint, credentials)."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, storage_options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.options = dict(storage_options or {})
         self.root = root.rstrip("/")
         parsed = urlparse(self.root)
         self.is_local = parsed.scheme in ("", "file")
         if self.is_local:
             self.root = "file://" + str(Path(unquote(parsed.path or self.root)).resolve())
+
+    @classmethod
+    def of(cls, settings: Settings) -> ArtifactStore:
+        """The deployment's store: ``settings.artifacts_root`` opened with its storage options."""
+        return cls(settings.artifacts_root, settings.storage_options)
+
+    def __repr__(self) -> str:  # never the options: they may hold credentials
+        return f"ArtifactStore({self.root!r})"
 
     def url_for(self, task_id: str, name: str) -> str:
         """The URL of a task's file; ``task_id`` may hold ``/``-separated parts (uploads)."""
@@ -84,7 +96,7 @@ class ArtifactStore:
                 dest.write_bytes(data)
             size = dest.stat().st_size
         else:
-            fs, path = fsspec.core.url_to_fs(url)
+            fs, path = url_to_fs(url, self.options)
             if isinstance(data, Path):
                 fs.put_file(str(data), path)
             else:
@@ -126,13 +138,23 @@ class ArtifactStore:
             raise ValueError(f"{url} is outside the artifact store")
         return path
 
+    def open_remote(self, url: str) -> tuple[IO[bytes], int]:
+        """An open binary file of an object in this (non-local) store and its size, for streaming
+        it out in blocks (``ValueError`` for any URL outside the store, ``OSError`` when missing)."""
+        if not self.owns(url) or self.is_local:
+            raise ValueError("not an object of this artifact store")
+        fs, path = url_to_fs(url, self.options)
+        size = int(fs.size(path))
+        return fs.open(path, "rb"), size
+
     def read_bytes(self, url: str) -> bytes:
         """The bytes of a file in this store (``ValueError`` for any URL outside it)."""
         if not self.owns(url):
             raise ValueError("not a file of this artifact store")
         if self.is_local:
             return self.local_path(url).read_bytes()
-        with fsspec.open(url, "rb") as fh:
+        fs, path = url_to_fs(url, self.options)
+        with fs.open(path, "rb") as fh:
             return bytes(fh.read())
 
 

@@ -105,7 +105,7 @@ class Client:
     def upload(self, file: str | Path) -> str:
         """Store a local input file for this client's user; the ``upload://`` reference to pass
         as ``audio_url`` or ``image_url`` (only this user's tasks can read it)."""
-        return ArtifactStore(self.settings.artifacts_root).put_upload(self.user_id, Path(file))
+        return ArtifactStore.of(self.settings).put_upload(self.user_id, Path(file))
 
     # -- submitting ----------------------------------------------------------------------------
 

@@ -187,6 +187,12 @@ class InvalidInput(PermanentError):
     code = "invalid_input"
 
 
+class InputNotFound(InvalidInput):
+    """The input a task names does not exist (an object under a granted input root); never retried."""
+
+    code = "input_not_found"
+
+
 class AuthenticationFailed(PermanentError):
     """The provider rejected our credentials."""
 

@@ -27,6 +27,7 @@ from .containment import contained, provider_exit
 from .errors import InvalidInput, ProviderError, ProviderTimeout, RateLimited, RetryableError
 from .logs import configure_logging
 from .models import REQUEST_MODELS, TaskRequest, TaskType
+from .models.requests import ROOTS_CONTEXT
 from .output_check import check_output
 from .placement import this_node
 from .providers.base import Provider
@@ -54,6 +55,13 @@ class Assignment:
     remote_job: dict[str, Any] | None = None
     #: pass the Scheduler's ``rate_gate`` right before the provider runs (it has a rate limit)
     rate_gate: bool = False
+    #: identity at submit of each input under a root (``{field: identity}``, ``inputs.py``): the
+    #: worker reads that version or fails the task (its cache key names that version)
+    inputs: dict[str, Any] | None = None
+
+    def expected_inputs(self) -> dict[str, dict[str, Any]]:
+        """``{url: identity at submit}`` of the inputs under roots."""
+        return {self.input[f]: ident for f, ident in (self.inputs or {}).items() if isinstance(self.input.get(f), str)}
 
 
 @dataclass(slots=True)
@@ -109,7 +117,8 @@ def recheck_at_worker(a: Assignment) -> TaskRequest:
     URL policy refuses) from reaching provider code, so it checks again. ``InvalidInput`` (never
     retried) when the input is refused."""
     try:
-        return REQUEST_MODELS[TaskType(a.task_type)].model_validate(a.input)
+        # inputs under roots pass here in canonical form; ``open_input`` checks the grant
+        return REQUEST_MODELS[TaskType(a.task_type)].model_validate(a.input, context=ROOTS_CONTEXT)
     except ValueError as e:  # a ValidationError, or an unknown task type
         why = e.errors()[0]["msg"] if isinstance(e, ValidationError) else str(e)
         raise InvalidInput(f"the stored input is not valid: {why}") from None
@@ -156,7 +165,7 @@ async def _run_attempt(provider: Provider, a: Assignment, ctx: AttemptContext, t
 def artifact_writer(settings: Settings, sink: Sink | None) -> Any:
     """Write artifacts locally, or through the head node's sink when the local store is not shared
     and this process runs on another node."""
-    store = ArtifactStore(settings.artifacts_root)
+    store = ArtifactStore.of(settings)
     if sink is None or not store.is_local or settings.artifacts_shared:
         return store.put
     if ray.get_runtime_context().get_node_id() == sink.node_id:
@@ -182,7 +191,7 @@ class ArtifactSink:
     """Receives artifact bytes made on other nodes and writes them to the head node's local store."""
 
     def __init__(self, settings: Settings) -> None:
-        self.store = ArtifactStore(settings.artifacts_root)
+        self.store = ArtifactStore.of(settings)
 
     def put(self, task_id: str, name: str, data: bytes, content_type: str | None) -> dict[str, Any]:
         return self.store.put(task_id, name, data, content_type)
@@ -255,6 +264,7 @@ class ProviderWorker:
             else:
                 ctx = AttemptContext(
                     a.task_id, a.attempt, self.settings, provider=self.provider.name, user_id=a.user_id,
+                    expected_inputs=a.expected_inputs(),
                     on_progress=lambda v, _m: self.reporter.progress(a.task_id, a.attempt, v),
                     is_cancelled=lambda: a.task_id in self.cancelled, write_artifact=self._write,
                     remote_job=RemoteJob.from_json(a.remote_job),
@@ -322,6 +332,7 @@ def run_cpu_attempt(provider: Provider, a: Assignment, settings: Settings, sched
     timeout = provider.timeout or settings.task_timeout
     ctx = AttemptContext(
         a.task_id, a.attempt, settings, provider=provider.name, user_id=a.user_id,
+        expected_inputs=a.expected_inputs(),
         on_progress=on_progress, is_cancelled=is_cancelled,
         write_artifact=artifact_writer(settings, sink), progress_interval=0.25,
         remote_job=RemoteJob.from_json(a.remote_job), record_job=job_recorder(link, a.task_id, a.attempt, timeout),

@@ -28,7 +28,7 @@ class TaskFiles:
 
     def __init__(self, settings: Settings, get_task: Any) -> None:
         self.settings = settings
-        self.store = ArtifactStore(settings.artifacts_root)
+        self.store = ArtifactStore.of(settings)
         self._get = get_task
 
     def _task(self, task: Task | str) -> Task:

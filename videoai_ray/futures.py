@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .artifacts import ArtifactStore
 from .errors import TaskCancelled, TaskFailed
 from .frames import tasks_frame
 from .models import Task, TaskStatus
@@ -92,7 +93,7 @@ class TaskFuture:
 
     def _repr_html_(self) -> str:
         """The task's state now as static HTML (with its output once finished)."""
-        return task_html(self.task, self.client.settings.artifacts_root)
+        return task_html(self.task, ArtifactStore.of(self.client.settings))
 
     def _ipython_display_(self) -> None:
         display_future(self)

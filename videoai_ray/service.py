@@ -7,6 +7,7 @@ statistics from the store. Nothing here is specific to HTTP or to notebooks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import math
@@ -19,11 +20,11 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import ray
 from pydantic import ValidationError
 
-from . import netguard
+from . import inputs, netguard
 from .errors import BatchNotFound, InvalidRequest, InvalidTransition, TaskNotFound, VideoAIError
 from .experiments import ExperimentRouter
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
-from .models.requests import HTTP_CONTEXT
+from .models.requests import HTTP_CONTEXT, ROOTS_CONTEXT
 from .outage_errors import store_error
 from .resolver import resolver_for
 from .settings import Settings
@@ -123,10 +124,12 @@ class MediaService:
 
     def validate(
         self, task_type: TaskType | str, body: Mapping[str, Any] | TaskRequest, prefix: str = "",
-        *, http: bool = False,
+        *, http: bool = False, user_id: str | None = None,
     ) -> TaskRequest:
         """The body as its task type's model; ``InvalidRequest`` naming the field otherwise.
-        ``http``: the body came over HTTP, where input fields take only http(s) URLs."""
+        ``http``: the body came over HTTP, where input fields take only http(s) URLs unless the
+        deployment grants ``user_id`` an input root there. With ``user_id``, inputs under the
+        roots granted to that user pass this syntactic check (``prepare`` checks the grant)."""
         try:
             ttype = TaskType(task_type)
         except ValueError:
@@ -136,11 +139,42 @@ class MediaService:
         if isinstance(body, TaskRequest):
             body = body.model_dump(exclude_unset=True)
         try:
-            request = model.model_validate(dict(body), context=HTTP_CONTEXT if http else None)
+            request = model.model_validate(dict(body), context=self._context(http, user_id))
         except ValidationError as e:
             raise invalid_field(e, prefix) from None
         self.policy_checks(request, prefix)
         return request
+
+    def _context(self, http: bool, user_id: str | None) -> dict[str, Any] | None:
+        roots = user_id is not None and bool(inputs.granted_roots(self.settings, user_id, http=http) or not http)
+        if not roots:
+            return HTTP_CONTEXT if http else None
+        return {**(HTTP_CONTEXT if http else {}), **ROOTS_CONTEXT}
+
+    def _root_inputs(self, request: TaskRequest, media_input: dict[str, Any], prefix: str, *, user_id: str,
+                     http: bool, known: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Check each input named under a root against the roots granted to ``user_id`` (its URL
+        in ``media_input`` becomes the canonical one) and ask for the object's identity (no byte
+        of it is read); ``{field: identity}``, which the cache key includes. ``InvalidRequest``
+        naming the field (through the SDK, also the roots granted to this user)."""
+        found: dict[str, Any] = {}
+        for field in type(request).input_url_fields:
+            url = getattr(request, field)
+            if not url or not inputs.is_root_url(url):
+                continue
+            roots = inputs.granted_roots(self.settings, user_id, http=http)
+            try:
+                value = inputs.check_granted(url, roots)
+                ident = (known or {}).get(value) or inputs.identity(value, self.settings)
+                if isinstance(ident, inputs.InputRefused):
+                    raise ident
+                found[field] = ident
+            except inputs.InputRefused as e:
+                granted = ", ".join(roots) or "none; a deployment grants them with VIDEOAI_INPUT_ROOTS"
+                shown = "" if http else f" (input roots granted to user {user_id!r}: {granted})"
+                raise InvalidRequest(f"{prefix}{field}: {e}{shown}", field=f"{prefix}{field}") from None
+            media_input[field] = value
+        return found
 
     def policy_checks(self, request: TaskRequest, prefix: str) -> None:
         # fields are looked up on the class: getattr on a pydantic model that lacks the attribute
@@ -175,16 +209,21 @@ class MediaService:
                 idempotency_key: str | None = None, batch_id: str | None = None,
                 priority: str | None = None, prefix: str = "", http: bool = False,
                 tenant: str | None = None, task_id: str | None = None,
-                share: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                share: Mapping[str, Any] | None = None,
+                known_inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """A validated submission, ready for the Scheduler (its shape: ``models.record``).
         ``tenant`` (from the caller's token) scopes the result cache when ``cache_scope`` is
         ``tenant``; ``task_id``: a derived id (a batch item's), else a new one; ``share`` (the
-        token's fair-share claims, ``Caller.share``) sets the user's weight and cap."""
-        request = self.validate(task_type, body, prefix, http=http)
+        token's fair-share claims, ``Caller.share``) sets the user's weight and cap;
+        ``known_inputs``: identities of inputs under roots, looked up ahead (``prepare_batch``)."""
+        request = self.validate(task_type, body, prefix, http=http, user_id=user_id)
         media_input, opts = request.split()
         ttype = TaskType(task_type).value
         prio = priority or opts["priority"]
         options = {"provider": opts["provider"], "strategy": opts["strategy"], "use_cache": opts["use_cache"]}
+        rooted = self._root_inputs(request, media_input, prefix, user_id=user_id, http=http, known=known_inputs)
+        if rooted:
+            options["inputs"] = rooted
         if tenant:
             options["tenant"] = tenant
         if share:
@@ -208,18 +247,41 @@ class MediaService:
                       batch_id: str, http: bool = False, tenant: str | None = None,
                       share: Mapping[str, Any] | None = None,
                       idempotency_key: str | None = None) -> Iterator[dict[str, Any]]:
-        """Validate batch items lazily; errors name the item's index (``[3].input_data.prompt``)."""
-        for i, raw in enumerate(items):
-            try:
-                item = raw if isinstance(raw, BatchItem) else BatchItem.model_validate(raw)
-            except ValidationError as e:
-                raise invalid_field(e, f"[{i}].") from None
-            prepared = self.prepare(item.task_type, item.input_data, user_id=user_id, batch_id=batch_id,
-                                    priority=item.priority.value if item.priority else None,
-                                    prefix=f"[{i}].input_data.", http=http, tenant=tenant, share=share,
-                                    idempotency_key=f"{idempotency_key}#{i}" if idempotency_key else None,
-                                    task_id=batch_task_id(batch_id, i))  # the same when the batch is sent again
-            yield prepared
+        """Validate batch items lazily; errors name the item's index (``[3].input_data.prompt``).
+        Items are read a window at a time, so the identities of their inputs under roots are
+        asked for together (``inputs.identities``), not one round trip per item."""
+        roots = inputs.granted_roots(self.settings, user_id, http=http)
+        # without roots nothing is looked up: items stay one at a time, as lazy as the iterable
+        for start, window in _windows(items, IDENTITY_WINDOW if roots else 1):
+            known = self._input_identities(window, roots) if roots else None
+            for i, raw in enumerate(window, start):
+                try:
+                    item = raw if isinstance(raw, BatchItem) else BatchItem.model_validate(raw)
+                except ValidationError as e:
+                    raise invalid_field(e, f"[{i}].") from None
+                prepared = self.prepare(item.task_type, item.input_data, user_id=user_id, batch_id=batch_id,
+                                        priority=item.priority.value if item.priority else None,
+                                        prefix=f"[{i}].input_data.", http=http, tenant=tenant, share=share,
+                                        idempotency_key=f"{idempotency_key}#{i}" if idempotency_key else None,
+                                        task_id=batch_task_id(batch_id, i),  # the same when the batch is sent again
+                                        known_inputs=known)
+                yield prepared
+
+    def _input_identities(self, window: list[Any], roots: tuple[str, ...]) -> dict[str, Any]:
+        """The identities of the inputs under ``roots`` that a window of raw batch items names
+        (a URL that fails the check is left out: ``prepare`` refuses it, naming the item)."""
+        urls = []
+        for raw in window:
+            data = raw.input_data if isinstance(raw, BatchItem) else raw.get("input_data") \
+                if isinstance(raw, Mapping) else None
+            if not isinstance(data, Mapping):
+                continue
+            for field in INPUT_URL_FIELDS:
+                url = data.get(field)
+                if isinstance(url, str) and inputs.is_root_url(url):
+                    with contextlib.suppress(inputs.InputRefused):
+                        urls.append(inputs.check_granted(url, roots))
+        return inputs.identities(urls, self.settings) if urls else {}
 
     # -- submitting ------------------------------------------------------------------------------
 
@@ -519,6 +581,24 @@ class MediaService:
 
 #: the largest budget accepted anywhere (a batch's, a user's daily one): beyond it an amount is a typo
 MAX_BUDGET_USD = 1e9
+
+#: batch items read ahead at a time, so their inputs' identities are asked for together
+IDENTITY_WINDOW = 256
+#: every field of any request model that names an input
+INPUT_URL_FIELDS = tuple(dict.fromkeys(f for m in REQUEST_MODELS.values() for f in m.input_url_fields))
+
+
+def _windows(items: Iterable[Any], size: int) -> Iterator[tuple[int, list[Any]]]:
+    """``(index of the first, items)`` of consecutive windows of ``size`` items."""
+    window: list[Any] = []
+    start = 0
+    for item in items:
+        window.append(item)
+        if len(window) == size:
+            yield start, window
+            start, window = start + size, []
+    if window:
+        yield start, window
 
 
 def check_budget(budget_usd: float | None, field: str = "budget_usd") -> float | None:

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .models import Strategy
@@ -37,7 +37,17 @@ class Settings(BaseSettings):
     #: per URL protocol, the fsspec options its filesystem takes, as JSON (``storage.py``):
     #: ``{"s3": {"endpoint_url": "http://minio:9000"}}``; credentials are best left to each
     #: node's own environment (``AWS_*`` variables, instance roles)
-    storage_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    storage_options: dict[str, dict[str, Any]] = Field(default_factory=dict, repr=False)
+    #: trusted input roots (``inputs.py``): fsspec URL prefixes (``s3://corpus/``,
+    #: ``/mnt/shared/media/``) under which an SDK task may name its input directly, read in place
+    #: by the worker; comma-separated or a JSON list. Empty: inputs are http(s) URLs and uploads only
+    input_roots: Annotated[tuple[str, ...], NoDecode] = ()
+    #: per user id, as JSON: the roots that user's SDK tasks may read (each under an
+    #: ``input_roots`` entry; ``[]``: none); a user not named gets all of ``input_roots``
+    input_roots_by_user: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    #: per user id, as JSON: the roots that user may name over HTTP (each under an
+    #: ``input_roots`` entry). Over HTTP inputs are http(s) only unless a root is granted here
+    input_roots_http_by_user: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     #: names this deployment's actors, so several can share one Ray cluster (tests use it)
     instance: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,40}$")
@@ -210,6 +220,33 @@ class Settings(BaseSettings):
         if isinstance(v, str):
             return tuple(p.strip() for p in v.split(",") if p.strip())
         return v
+
+    @field_validator("input_roots", mode="before")
+    @classmethod
+    def _root_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                import json
+
+                return tuple(json.loads(text))
+            return tuple(p.strip() for p in text.split(",") if p.strip())
+        return v
+
+    @field_validator("input_roots")
+    @classmethod
+    def _canonical_roots(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from .inputs import canonical_root
+
+        return tuple(canonical_root(r) for r in v)
+
+    @field_validator("input_roots_by_user", "input_roots_http_by_user")
+    @classmethod
+    def _grants_under_roots(cls, v: dict[str, tuple[str, ...]], info: ValidationInfo) -> dict[str, tuple[str, ...]]:
+        """Each user's grant is under a deployment root: a grant narrows, never widens."""
+        from .inputs import narrowed_grants
+
+        return narrowed_grants(v, info.data.get("input_roots", ()))
 
     @field_validator("retry_schedule")
     @classmethod

@@ -201,14 +201,16 @@ def task_detail(task: Task) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def task_html(task: Task, artifacts_root: str) -> str:
-    """The whole view of one task as static HTML: header, bar, details, then output or error."""
+def task_html(task: Task, artifacts: ArtifactStore | str) -> str:
+    """The whole view of one task as static HTML: header, bar, details, then output or error.
+    ``artifacts``: the deployment's store (``ArtifactStore.of(settings)``, with its storage
+    options), or a root URL that needs none."""
     status = task.status.value
     fraction = 1.0 if task.status is TaskStatus.COMPLETED else task.progress
     body = [f"<div>{task_header(task)}</div>",
             f"<div>{progress_bar(fraction, COLORS.get(status, '#888'))}{html.escape(task_detail(task))}</div>"]
     if task.status is TaskStatus.COMPLETED:
-        store = ArtifactStore(artifacts_root)
+        store = artifacts if isinstance(artifacts, ArtifactStore) else ArtifactStore(artifacts)
         for part in _output_parts(task, store):
             body.append(part if isinstance(part, str) else media_html(part, store))
     elif task.done:

@@ -23,6 +23,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from .artifacts import ArtifactStore
 from .models import Task, TaskStatus
 from .models.enums import terminal_count
 from .snapshots import (
@@ -198,7 +199,7 @@ class FutureView(LiveView):
 
     def static(self) -> tuple[str, str]:
         assert self.task is not None, "render() first"
-        return task_html(self.task, self.fut.client.settings.artifacts_root), task_summary(self.task)
+        return task_html(self.task, ArtifactStore.of(self.fut.client.settings)), task_summary(self.task)
 
     def state_key(self) -> str:
         return self.task.status.value if self.task is not None else ""

@@ -32,7 +32,7 @@ class FakeFuture:
     def __init__(self, tasks: list[Task], root: str) -> None:
         self._tasks = list(tasks)
         self.id = tasks[0].id
-        self.client = SimpleNamespace(settings=SimpleNamespace(artifacts_root=root))
+        self.client = SimpleNamespace(settings=SimpleNamespace(artifacts_root=root, storage_options={}))
         self.reads = 0
 
     @property

@@ -30,7 +30,7 @@ class ApiContext:
     tokens: TokenCache = field(init=False)
 
     def __post_init__(self) -> None:
-        self.artifacts = ArtifactStore(self.settings.artifacts_root)
+        self.artifacts = ArtifactStore.of(self.settings)
         self.tokens = TokenCache(self.settings)
 
     @classmethod

@@ -8,10 +8,11 @@ service's blocking Scheduler calls in its thread pool, off the event loop.
 from __future__ import annotations
 
 import mimetypes
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from ..models import Task, TaskStatus, TaskType
 from .auth import Caller
@@ -88,12 +89,14 @@ def download_file(task_id: str = _TASK_ID, name: str = Path(min_length=1, max_le
     task = ctx.service.get(task_id, caller.user_id)
     for url in artifact_candidates(task, name, ctx.artifacts):
         if not ctx.artifacts.is_local:
+            # object storage: streamed in blocks from whichever node serves this request
             try:
-                data = ctx.artifacts.read_bytes(url)
+                fh, size = ctx.artifacts.open_remote(url)
             except (OSError, ValueError):
                 continue
-            return Response(data, media_type=_content_type(task, url, name),
-                            headers={"Content-Disposition": f'inline; filename="{name}"'})
+            return StreamingResponse(_blocks(fh), media_type=_content_type(task, url, name),
+                                     headers={"Content-Disposition": f'inline; filename="{name}"',
+                                              "Content-Length": str(size)})
         try:
             path = ctx.artifacts.local_path(url)
         except ValueError:
@@ -102,6 +105,13 @@ def download_file(task_id: str = _TASK_ID, name: str = Path(min_length=1, max_le
             return FileResponse(path, media_type=_content_type(task, url, name), filename=name,
                                 content_disposition_type="inline")
     raise not_found("file", f"{name} for task {task_id}")
+
+
+def _blocks(fh: IO[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+    """The file's bytes in blocks, closing it at the end (or when the client goes away)."""
+    with fh:
+        while block := fh.read(size):
+            yield block
 
 
 def _content_type(task: Task, url: str, name: str) -> str:

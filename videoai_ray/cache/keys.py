@@ -63,9 +63,12 @@ def normalise_input(value: object) -> JSONValue:
     )
 
 
-def canonical_json(task_type: TaskType | str, media_input: Mapping[str, Any], scope: str = "") -> str:
+def canonical_json(task_type: TaskType | str, media_input: Mapping[str, Any], scope: str = "",
+                   inputs: Mapping[str, Any] | None = None) -> str:
     """The exact text that is hashed: sorted keys, no whitespace, UTF-8 kept as is. A ``scope``
-    (``user:<id>`` or ``tenant:<id>``) is part of it, so results are shared only within it."""
+    (``user:<id>`` or ``tenant:<id>``) is part of it, so results are shared only within it; so is
+    ``inputs``, the identity of each input read in place under a root (``{field: {"etag", "size"}}``,
+    found at submit without reading the object), so a changed object is another key."""
     doc = {
         "version": KEY_VERSION,
         "task_type": TaskType(task_type).value,
@@ -73,15 +76,18 @@ def canonical_json(task_type: TaskType | str, media_input: Mapping[str, Any], sc
     }
     if scope:
         doc["scope"] = scope
+    if inputs:
+        doc["inputs"] = normalise_input(inputs)
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def cache_key(task_type: TaskType | str, media_input: Mapping[str, Any], scope: str = "") -> str:
+def cache_key(task_type: TaskType | str, media_input: Mapping[str, Any], scope: str = "",
+              inputs: Mapping[str, Any] | None = None) -> str:
     """``"v1:<sha256 hex>"`` for this task type and media input (within ``scope``; ``""``: shared
     by everyone).
 
     ``task_type`` must be a :class:`TaskType` (or its value): an unknown type raises ``ValueError``
     rather than silently sharing keys with nothing.
     """
-    digest = hashlib.sha256(canonical_json(task_type, media_input, scope).encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(canonical_json(task_type, media_input, scope, inputs).encode("utf-8")).hexdigest()
     return f"{KEY_VERSION}:{digest}"

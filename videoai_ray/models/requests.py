@@ -20,6 +20,8 @@ from .enums import EventType, Priority, Strategy, TaskType
 UPLOAD_REF = re.compile(r"^upload://([0-9a-f]{32})/([A-Za-z0-9._-]{1,200})$")
 #: validation context of bodies that arrive over HTTP (no upload references there)
 HTTP_CONTEXT = {"source": "http"}
+#: validation context where inputs under granted roots are admitted (the caller checks the grant)
+ROOTS_CONTEXT = {"roots": True}
 #: deepest nesting accepted in ``metadata`` (containers inside containers)
 MAX_METADATA_DEPTH = 16
 #: longest subtitle timeline accepted, in seconds (cue times beyond it are refused at the edge)
@@ -29,8 +31,19 @@ MAX_CUE_SECONDS = 24 * 3600.0
 def check_input_url(value: str, info: ValidationInfo) -> str:
     """The one URL policy of every field that names an input: an absolute ``http``/``https`` URL
     (its address is checked by the network guard at submit and again at fetch), or, outside HTTP
-    requests, an SDK upload reference. Never a local path or another fsspec scheme."""
-    if UPLOAD_REF.match(value) and (info.context or {}).get("source") != "http":
+    requests, an SDK upload reference. A storage URL or local path only where the validation
+    context says input roots apply (``roots``): then it must be in canonical form here, and the
+    caller checks it against the roots granted to the task's user (``inputs.py``)."""
+    context = info.context or {}
+    if UPLOAD_REF.match(value) and context.get("source") != "http":
+        return value
+    if context.get("roots") and not value.lower().startswith(("http://", "https://", "upload://")):
+        from ..inputs import InputRefused, canonical
+
+        try:
+            canonical(value)
+        except InputRefused as e:
+            raise ValueError(str(e)) from None
         return value
     try:
         parsed = urlparse(value)

@@ -58,7 +58,7 @@ class PipelineRunner:
         self.state, self.intake, self.operations, self.writer = state, intake, operations, writer
         self.engine = state.store.engine
         self.instance = state.store.instance
-        self.artifacts = ArtifactStore(state.settings.artifacts_root)
+        self.artifacts = ArtifactStore.of(state.settings)
         # validation of resolved step inputs, as for any submission (URLs by name only: nothing in
         # the Scheduler waits on DNS; the worker that fetches an input resolves and checks it)
         self.media = MediaService(state.settings, None, state.store, resolve_dns=False)

@@ -121,7 +121,7 @@ class PipelineService:
         tasks = {t.id: t for t in self.media.store.get_many([step_task_id(row["id"], s.id) for s in spec.steps])}
         show = None
         if public:
-            artifacts = ArtifactStore(self.media.settings.artifacts_root)
+            artifacts = ArtifactStore.of(self.media.settings)
 
             def show(out: dict[str, Any] | None, tid: str) -> dict[str, Any] | None:
                 return None if out is None else dict(public_output(out, tid, artifacts))

@@ -91,6 +91,7 @@ class ModelActor:
 
         return AttemptContext(
             a.task_id, a.attempt, self.settings, provider=self.provider.name, user_id=a.user_id,
+            expected_inputs=a.expected_inputs(),
             on_progress=on_progress, is_cancelled=lambda: a.task_id in self.cancelled,
             write_artifact=self._write, progress_interval=0.0,
         )

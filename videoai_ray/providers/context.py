@@ -8,12 +8,12 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .. import fault_points, netguard
+from .. import fault_points, inputs, netguard
 from ..artifacts import ArtifactStore
 from ..errors import InvalidInput
 from ..resolver import resolver_for
@@ -45,6 +45,7 @@ class AttemptContext(ProviderContext):
         progress_interval: float = 0.2,
         remote_job: RemoteJob | None = None,
         record_job: JobRecorder | None = None,
+        expected_inputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.task_id = task_id
         self.attempt = attempt
@@ -55,10 +56,12 @@ class AttemptContext(ProviderContext):
         self.remote_job = remote_job if remote_job is not None and remote_job.provider == provider else None
         self.remote_job_over = False
         self._record_job = record_job
+        #: ``{url: identity at submit}`` of inputs under roots (``Assignment.expected_inputs``)
+        self.expected_inputs = dict(expected_inputs or {})
         self.cost = None
         self._on_progress = on_progress
         self._is_cancelled = is_cancelled or (lambda: False)
-        self._write = write_artifact or ArtifactStore(settings.artifacts_root).put
+        self._write = write_artifact or ArtifactStore.of(settings).put
         self._interval = progress_interval
         self._last_sent = 0.0
         self.last_progress = 0.0
@@ -104,23 +107,29 @@ class AttemptContext(ProviderContext):
     def open_input(self, url: str, max_bytes: int | None = None) -> Path:
         """The input named by ``url``, under the one URL policy, checked again here whatever the
         task row says: an http(s) URL through the network guard (pinned to the checked address,
-        every redirect checked), or an SDK upload of this task's own user. Nothing else."""
+        every redirect checked), an SDK upload of this task's own user, or an object under an
+        input root granted to this task's user (read in place, streamed: ``inputs.py``).
+        Nothing else."""
         limit = max_bytes or self.settings.max_download_bytes
         if url.startswith("upload://"):
             return self._open_upload(url, limit)
+        if inputs.is_root_url(url):
+            return inputs.open_root_input(url, self.settings, self.user_id, self.tmpdir, limit,
+                                          expected=self.expected_inputs.get(url))
         try:
             scheme = urlparse(url).scheme
         except ValueError:
             scheme = ""
         if scheme not in ("http", "https"):
-            raise InvalidInput("the input must be an http(s) URL or a file uploaded with the SDK")
+            raise InvalidInput("the input must be an http(s) URL, a file uploaded with the SDK, or an object "
+                               "under an input root granted to this user")
         suffix = Path(urlparse(url).path).suffix[:16]
         dest = self.tmpdir / ("input" + (suffix if suffix.isascii() else ""))
         return netguard.download(url, dest, max_bytes=limit, allowlist=self.settings.url_allowlist,
                                 resolver=resolver_for(self.settings))
 
     def _open_upload(self, ref: str, limit: int) -> Path:
-        store = ArtifactStore(self.settings.artifacts_root)
+        store = ArtifactStore.of(self.settings)
         try:
             url = store.upload_url(ref, self.user_id)
             if store.is_local:

@@ -35,7 +35,7 @@ class TaskCache:
     def key(self, act: Active) -> str:
         from ..cache import cache_key
 
-        return str(cache_key(act.type, act.input, scope=cache_scope(self.scope, act)))
+        return str(cache_key(act.type, act.input, scope=cache_scope(self.scope, act), inputs=act.options.get("inputs")))
 
     def lookup(self, keys: dict[str, str]) -> dict[str, Any]:
         """The hits of ``{task id: key}``, by task id (one lookup per distinct key)."""

@@ -154,7 +154,7 @@ class Dispatcher:
         s.fair.started(act)  # fair-share hook
         s.events.emit(act, EventType.STARTED)
         return Assignment(act.id, act.attempts, act.type.value, act.input, act.user_id, act.remote_job,
-                          s.limiter.gated(s.registry.get(name), time.monotonic()))
+                          s.limiter.gated(s.registry.get(name), time.monotonic()), act.options.get("inputs"))
 
     # -- executors -----------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ class EventSink:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._artifacts = ArtifactStore(settings.artifacts_root)
+        self._artifacts = ArtifactStore.of(settings)
         self._events: list[Any] = []
         self._dispatcher: Any = None
 

@@ -32,7 +32,12 @@ def store_location(settings: Settings) -> dict[str, Any]:
     """Where ``settings`` put the data, as absolute URLs (what ``Scheduler.store_location`` answers)."""
     return {"db_url": settings.db_url, "artifacts_root": settings.artifacts_root,
             "artifacts_shared": settings.artifacts_shared, "home": str(Path(settings.home).expanduser().resolve()),
-            "node_id": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None}
+            "node_id": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,
+            # the deployment decides which input roots each user is granted (``inputs.py``), and
+            # how its buckets are opened: every entry point checks and reads with the same
+            "input_roots": settings.input_roots, "input_roots_by_user": settings.input_roots_by_user,
+            "input_roots_http_by_user": settings.input_roots_http_by_user,
+            "storage_options": settings.storage_options}
 
 
 def find_scheduler(settings: Settings) -> Any | None:
@@ -68,8 +73,13 @@ def join_store(settings: Settings, location: dict[str, Any], *, strict: bool = F
         log.warning("%s; using the Scheduler's store", message)
     elif mine != location["db_url"]:
         log.info("using the running Scheduler's store %s (not %s)", _redacted(location["db_url"]), _redacted(mine))
+    grants: dict[str, Any] = {k: location[k] for k in ("input_roots", "input_roots_by_user", "input_roots_http_by_user")
+              if k in location}  # a Scheduler of an older version answers without them
+    if not settings.storage_options and location.get("storage_options"):
+        grants["storage_options"] = location["storage_options"]
     return settings.replaced(home=Path(location["home"]), database_url=location["db_url"],
-                             artifacts_url=location["artifacts_root"], artifacts_shared=location["artifacts_shared"])
+                             artifacts_url=location["artifacts_root"], artifacts_shared=location["artifacts_shared"],
+                             **grants)
 
 
 def deployment_settings(settings: Settings, *, strict: bool = False) -> Settings:
