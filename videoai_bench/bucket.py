@@ -1,6 +1,6 @@
 """``videoai bench data``: inputs in object storage, results back there, against a Ray Data pipeline.
 
-N small objects (one-second 16 kHz WAV clips, each different) are put in an S3-compatible server on
+N small objects (one-second 16 kHz WAV clips by default, each different) are put in an S3-compatible server on
 loopback (moto's server, in its own process, so the driver's I/O counters see only the driver).
 Per round, interleaved:
 
@@ -138,9 +138,11 @@ def _measure(fn: Any) -> tuple[float, dict[str, int], int]:
     return elapsed, {k: after[k] - before[k] for k in ("rchar", "read_bytes")}, rss.growth
 
 
-def run_data_benchmark(objects: int = 1000, rounds: int = 3, concurrency: int = 32) -> list[dict[str, Any]]:
+def run_data_benchmark(objects: int = 1000, rounds: int = 3, concurrency: int = 32,
+                       seconds: float = 1.0) -> list[dict[str, Any]]:
     """Rows ``{"benchmark", "value", "unit", "baseline", "ratio", "target", ...}``. ``concurrency``:
-    fetches in flight on the ``inputs`` provider (Ray Data reads with every CPU it has)."""
+    fetches in flight on the ``inputs`` provider (Ray Data reads with every CPU it has);
+    ``seconds``: each clip's length (the driver's reads must not grow with it)."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.fs as pafs
@@ -160,7 +162,7 @@ def run_data_benchmark(objects: int = 1000, rounds: int = 3, concurrency: int = 
         keys = [f"clips/clip-{i:05d}.wav" for i in range(objects)]
         media_bytes = 0
         for i, key in enumerate(keys):
-            clip = _clip(i)
+            clip = _clip(i, seconds)
             media_bytes += len(clip)
             fs.pipe(f"{bucket}/{key}", clip)
             if INPUT_BY == "http":
@@ -215,8 +217,8 @@ def run_data_benchmark(objects: int = 1000, rounds: int = 3, concurrency: int = 
     mb = 1024 * 1024
     via = "their loopback HTTP object URLs" if INPUT_BY == "http" else "s3:// URLs"
     return [
-        {"benchmark": f"{objects} one-second clips in S3 (loopback), manifest -> tasks reading each clip by {via} "
-                      f"(SHA-256, {concurrency} in flight) -> Parquet in the bucket",
+        {"benchmark": f"{objects} {seconds:g}-second clips in S3 (loopback), manifest -> tasks reading each clip "
+                      f"by {via} (SHA-256, {concurrency} in flight) -> Parquet in the bucket",
          "value": round(a_rate, 1), "unit": "clips/s",
          "baseline": f"Ray Data read_binary_files + map_batches + write_parquet, same objects: {b_rate:.1f} clips/s "
                      f"(ratio per round: {', '.join(map(str, per_round))})",

@@ -142,7 +142,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from videoai_bench.report import run_benchmarks  # the bench package ships alongside, imported only here
 
     return run_benchmarks(args.suites or ["core"], markdown=args.markdown, n=args.n, batch_items=args.batch_items,
-                          objects=args.objects)
+                          objects=args.objects, clip_seconds=args.clip_seconds)
 
 
 def _address_option(p: argparse.ArgumentParser) -> None:
@@ -219,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=20_000, help="no-op tasks for the core benchmark")
     p.add_argument("--batch-items", type=int, default=100_000, help="items streamed by the batch benchmark")
     p.add_argument("--objects", type=int, default=1000, help="objects in the bucket for the data benchmark")
+    p.add_argument("--clip-seconds", type=float, default=1.0, help="length of each of those clips (16 kHz WAV)")
     p.set_defaults(func=cmd_bench)
     return parser
 
