@@ -217,3 +217,22 @@ def test_transcripts_of_clips_in_a_bucket_from_a_manifest(data_client, s3_server
         expected = words(refs[url.rsplit("/", 1)[1]]["text"])
         assert len(expected & words(text)) >= len(expected) / 2, (url, text)
     assert out["output.segments"].map(lambda s: len(json.loads(s))).min() >= 1
+
+
+def test_a_manifest_row_naming_a_forbidden_input_is_refused_by_row(data_client, s3_server, s3_bucket) -> None:
+    """The manifest is read with the deployment's options, but each row's input still passes the
+    one URL policy: a local file, a bucket URL (no input roots yet) or a metadata address is
+    refused naming the row, and nothing of its chunk is stored."""
+    from videoai_ray.batching import BatchItemRefused
+
+    good = put_public(s3_server, s3_bucket, "clips/ok.wav", b"RIFF")
+    before = stored_tasks(data_client)
+    for bad in ("file:///etc/passwd", f"s3://{s3_bucket}/clips/a.wav", "http://169.254.169.254/latest/meta-data/"):
+        frame = pd.DataFrame({"audio": [good, bad]})
+        put_parquet(s3_server, f"s3://{s3_bucket}/bad.parquet", frame)
+        with pytest.raises(BatchItemRefused) as info:
+            data_client.map(f"s3://{s3_bucket}/bad.parquet", task_type="audio_transcription",
+                            columns={"audio_url": "audio"}, provider="inputs")
+        assert info.value.field == "[1].input_data.audio_url", (bad, info.value.field)
+        assert info.value.accepted == 0 and info.value.batch_id is None
+    assert stored_tasks(data_client) == before
