@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import math
 import socket
 import statistics
@@ -155,6 +156,7 @@ def run_data_benchmark(objects: int = 1000, rounds: int = 3, concurrency: int = 
     from videoai_ray.scheduler import kill_scheduler
     from videoai_ray.settings import Settings
 
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # a progress table per Dataset otherwise
     with s3_server() as options:
         fs = s3fs.S3FileSystem(**options, skip_instance_cache=True)
         bucket = "bench-data"
