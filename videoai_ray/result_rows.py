@@ -46,11 +46,12 @@ _FIXED_NAMES = {name for name, _ in _FIXED}
 
 
 def _kind(value: Any) -> pa.DataType:
-    """The column type a value sets: text, whole number, number, true/false, else JSON text."""
+    """The column type a value sets: true/false, a number (whole or not: ``3`` and ``3.5`` may share a
+    column), else text (lists and objects as JSON text)."""
     if isinstance(value, bool):
         return pa.bool_()
     if isinstance(value, int | float):
-        return pa.float64()  # 3 and 3.5 in one column: a number
+        return pa.float64()
     return pa.string()
 
 
@@ -180,10 +181,15 @@ def write_parquet(batch: Batch, url: str, *, chunk_rows: int = CHUNK_ROWS) -> in
     if parent and "file" in protocols:
         fs.makedirs(parent, exist_ok=True)
     written = 0
-    with fs.open(path, "wb") as f, pq.ParquetWriter(f, layout.schema) as writer:
-        for table in tables(batch.client.service, batch.ids, layout, chunk_rows):
-            writer.write_table(table)
-            written += table.num_rows
+    try:
+        with fs.open(path, "wb") as f, pq.ParquetWriter(f, layout.schema) as writer:
+            for table in tables(batch.client.service, batch.ids, layout, chunk_rows):
+                writer.write_table(table)
+                written += table.num_rows
+    except FileNotFoundError:
+        raise InvalidRequest(f"url: {shown(url)}: no such bucket or folder", field="url") from None
+    except PermissionError:
+        raise InvalidRequest(f"url: {shown(url)} cannot be written (permission denied)", field="url") from None
     return written
 
 

@@ -114,6 +114,10 @@ def test_csv_manifest_in_a_bucket_with_failures_and_a_dataset_of_the_same_rows(d
     assert pd.isna(out.loc[2, "output.content"]) and out.loc[2, "provider"] == "perm"
     assert out.loc[0, "output.content"].startswith("WEBVTT") and "Line number 0" in out.loc[0, "output.content"]
     assert out.loc[0, "output.cues"] >= 1 and out.loc[0, "output.format"] == "vtt"
+    with pytest.raises(InvalidRequest) as info:  # a bucket that is not there: named, no secret shown
+        batch.to_parquet(f"s3://missing-{s3_bucket}/subs.parquet")
+    assert info.value.field == "url" and f"missing-{s3_bucket}" in info.value.message
+    assert s3_server.secret not in str(info.value)
 
     ds = batch.to_dataset(chunk_rows=3)
     from_ds = ds.to_pandas().sort_values("row").reset_index(drop=True)
