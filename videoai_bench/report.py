@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 
-def _suites(n: int, batch_items: int = 100_000) -> dict[str, Callable[[], list[dict[str, Any]]]]:
+def _suites(n: int, batch_items: int = 100_000, objects: int = 1000,
+            clip_seconds: float = 1.0) -> dict[str, Callable[[], list[dict[str, Any]]]]:
     def core() -> list[dict[str, Any]]:
         from .core import run_core_benchmarks
 
@@ -46,8 +47,13 @@ def _suites(n: int, batch_items: int = 100_000) -> dict[str, Callable[[], list[d
 
         return run_fairness_benchmarks()
 
+    def data() -> list[dict[str, Any]]:
+        from .bucket import run_data_benchmark
+
+        return run_data_benchmark(objects, seconds=clip_seconds)
+
     return {"core": core, "http": http, "providers": providers, "cache": cache, "batch": batch, "models": models,
-            "fairness": fairness}
+            "fairness": fairness, "data": data}
 
 
 def format_rows(rows: list[dict[str, Any]], markdown: bool) -> str:
@@ -68,10 +74,10 @@ def format_rows(rows: list[dict[str, Any]], markdown: bool) -> str:
 
 
 def run_benchmarks(names: list[str], *, markdown: bool = False, n: int = 20_000,
-                   batch_items: int = 100_000) -> int:
+                   batch_items: int = 100_000, objects: int = 1000, clip_seconds: float = 1.0) -> int:
     import ray
 
-    suites = _suites(n, batch_items)
+    suites = _suites(n, batch_items, objects, clip_seconds)
     selected = list(suites) if "all" in names else names
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False, namespace="videoai")

@@ -136,16 +136,20 @@ class _ChunkPipe:
         self.service.collect(self.in_flight.pop(0))
 
 
-def map_items(frame: pd.DataFrame, task_type: str, columns: Mapping[str, str], body: Mapping[str, Any],
-              priority: str | None) -> Iterator[dict[str, Any]]:
-    """One batch item per row: ``columns`` maps request fields to the frame's columns, ``body``
-    adds the same fields to every row. A missing value (None, NaN) leaves the field out."""
-    unknown = [c for c in columns.values() if c not in frame.columns]
-    if unknown:
-        raise InvalidRequest(f"columns: not in the DataFrame: {', '.join(map(str, unknown))}", field="columns")
+def map_items(frames: pd.DataFrame | Iterable[pd.DataFrame], task_type: str, columns: Mapping[str, str],
+              body: Mapping[str, Any], priority: str | None) -> Iterator[dict[str, Any]]:
+    """One batch item per row of a frame, or of each frame in turn (a manifest read in slices):
+    ``columns`` maps request fields to the frame's columns, ``body`` adds the same fields to
+    every row. A missing value (None, NaN) leaves the field out."""
+    if isinstance(frames, pd.DataFrame):
+        unknown = [c for c in columns.values() if c not in frames.columns]
+        if unknown:
+            raise InvalidRequest(f"columns: not in the DataFrame: {', '.join(map(str, unknown))}", field="columns")
+        whole = frames
+        frames = (whole.iloc[start:start + _FRAME_SLICE] for start in range(0, len(whole), _FRAME_SLICE))
     fields = list(columns)
-    for start in range(0, len(frame), _FRAME_SLICE):
-        part = frame.iloc[start:start + _FRAME_SLICE][list(columns.values())]
+    for frame in frames:
+        part = frame[list(columns.values())]
         for values in part.itertuples(index=False, name=None):
             data = {**body, **{f: _native(v) for f, v in zip(fields, values, strict=True) if not _missing(v)}}
             item: dict[str, Any] = {"task_type": task_type, "input_data": data}

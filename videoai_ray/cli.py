@@ -141,7 +141,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from videoai_bench.report import run_benchmarks  # the bench package ships alongside, imported only here
 
-    return run_benchmarks(args.suites or ["core"], markdown=args.markdown, n=args.n, batch_items=args.batch_items)
+    return run_benchmarks(args.suites or ["core"], markdown=args.markdown, n=args.n, batch_items=args.batch_items,
+                          objects=args.objects, clip_seconds=args.clip_seconds)
 
 
 def _address_option(p: argparse.ArgumentParser) -> None:
@@ -213,10 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmarks, each against a baseline measured in the same run")
     p.add_argument("suites", nargs="*", choices=["core", "http", "providers", "cache", "batch", "models", "fairness",
-                                                   "all"])
+                                                   "data", "all"])
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
     p.add_argument("-n", type=int, default=20_000, help="no-op tasks for the core benchmark")
     p.add_argument("--batch-items", type=int, default=100_000, help="items streamed by the batch benchmark")
+    p.add_argument("--objects", type=int, default=1000, help="objects in the bucket for the data benchmark")
+    p.add_argument("--clip-seconds", type=float, default=1.0, help="length of each of those clips (16 kHz WAV)")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,23 +136,47 @@ class Client:
             sent = send_batch(self, batch_id, items, chunk_size=chunk_size, budget_usd=budget_usd)
         return Batch(self, batch_id, DerivedIds(batch_id, sent), expected=sent)
 
-    def map(self, frame: pd.DataFrame, *, task_type: TaskType | str, columns: Mapping[str, str],
-            priority: str | None = None, chunk_size: int | None = None, budget_usd: float | None = None,
-            **body: Any) -> MapView:
-        """One task per row of ``frame``: ``columns`` maps request fields to columns
+    def map(self, source: pd.DataFrame | str | PathLike[str] | Any, *, task_type: TaskType | str,
+            columns: Mapping[str, str], priority: str | None = None, chunk_size: int | None = None,
+            budget_usd: float | None = None, source_format: str | None = None, **body: Any) -> MapView | Batch:
+        """One task per row of ``source``: ``columns`` maps request fields to its columns
         (``{"prompt": "caption"}``); ``body`` adds fields to every row (``provider=``,
-        ``use_cache=``, ...). Returns a ``MapView``: the frame with ``task_id``, ``status``,
-        ``provider``, ``cost``, ``output`` and ``error`` columns that fill in as tasks finish."""
+        ``use_cache=``, ...).
+
+        ``source`` is a pandas DataFrame (returns a ``MapView``: the frame with ``task_id``,
+        ``status``, ``provider``, ``cost``, ``output`` and ``error`` columns that fill in as tasks
+        finish), or, returning a ``Batch``, a Parquet or CSV manifest at any fsspec URL
+        (``s3://corpus/manifest.parquet``; read with the deployment's storage options, in row
+        groups or chunks, never whole; ``source_format=`` when the name does not say) or a
+        ``ray.data.Dataset`` (read block by block). A column of ``columns`` that the source does
+        not have raises ``InvalidRequest`` naming it, before any task is stored. The results go
+        out with ``batch.to_parquet(url)`` or ``batch.to_dataset()``."""
+        from .manifests import FORMATS, open_manifest
+
         check_budget(budget_usd)
         try:
             ttype = TaskType(task_type)
         except ValueError:
             raise InvalidRequest(f"task_type: unknown task type {task_type!r}", field="task_type") from None
+        if source_format is not None and source_format not in FORMATS:
+            raise InvalidRequest(f"source_format: one of {', '.join(FORMATS)}, not {source_format!r}",
+                                 field="source_format")
+        mapping = dict(columns)
         batch_id = "batch_" + uuid.uuid4().hex
-        items = map_items(frame, ttype.value, columns, body, priority)
-        sent = send_batch(self, batch_id, items, chunk_size=chunk_size, budget_usd=budget_usd,
-                          expected=len(frame))
-        return MapView(Batch(self, batch_id, DerivedIds(batch_id, sent), expected=sent), frame)
+        if isinstance(source, pd.DataFrame):
+            items = map_items(source, ttype.value, mapping, body, priority)
+            sent = send_batch(self, batch_id, items, chunk_size=chunk_size, budget_usd=budget_usd,
+                              expected=len(source))
+            return MapView(Batch(self, batch_id, DerivedIds(batch_id, sent), expected=sent, columns=mapping), source)
+        manifest = open_manifest(source, list(dict.fromkeys(mapping.values())), self.settings, fmt=source_format)
+        try:
+            manifest.check(list(mapping.values()))
+            items = map_items(manifest.frames, ttype.value, mapping, body, priority)
+            sent = send_batch(self, batch_id, items, chunk_size=chunk_size, budget_usd=budget_usd,
+                              expected=manifest.rows)
+        finally:
+            manifest.close()
+        return Batch(self, batch_id, DerivedIds(batch_id, sent), expected=sent, columns=mapping)
 
     def resume_batch(self, batch_id: str, items: Iterable[Mapping[str, Any] | BatchItem] | pd.DataFrame, *,
                      chunk_size: int | None = None) -> Batch:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -106,12 +106,15 @@ class Batch:
     in another driver or after a kernel restart (progress view, ``as_completed``, ``to_pandas``,
     ``cancel``)."""
 
-    def __init__(self, client: Client, batch_id: str, ids: Sequence[str], expected: int | None = None) -> None:
+    def __init__(self, client: Client, batch_id: str, ids: Sequence[str], expected: int | None = None,
+                 columns: Mapping[str, str] | None = None) -> None:
         self.client = client
         self.id = batch_id
         self.ids = ids
         #: items the driver meant to send (``None``: not recorded, e.g. an HTTP batch)
         self.expected = expected
+        #: ``client.map``'s request field -> source column (names the input columns of ``to_parquet``)
+        self.columns = dict(columns) if columns else None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -185,6 +188,24 @@ class Batch:
 
     def to_pandas(self) -> pd.DataFrame:
         return tasks_frame(self.results())
+
+    def to_parquet(self, url: str, *, chunk_rows: int | None = None) -> int:
+        """Write one row per task (``row``, ``id``, ``status``, the input columns, ``output.<key>``
+        per output field, ``cost``, ``provider``, ``error_code``/``error_message``, ...; see
+        ``videoai_ray.result_rows``) to ``url`` as Parquet: any fsspec URL (``s3://bucket/out.parquet``),
+        opened with the deployment's storage options. Read from the store and written a chunk
+        at a time (a row group each); the rows are the tasks' states now (``wait()`` first for
+        final results). Returns how many rows were written."""
+        from .result_rows import CHUNK_ROWS, write_parquet
+
+        return write_parquet(self, str(url), chunk_rows=chunk_rows or CHUNK_ROWS)
+
+    def to_dataset(self, *, chunk_rows: int | None = None) -> Any:
+        """The rows of ``to_parquet`` as a lazy ``ray.data.Dataset``: each block is read from the
+        store by a Ray task when the Dataset runs, so the rows never pass through this driver."""
+        from .result_rows import CHUNK_ROWS, to_dataset
+
+        return to_dataset(self, chunk_rows=chunk_rows or CHUNK_ROWS)
 
     def cancel(self) -> list[dict[str, Any]]:
         """Cancel every unfinished task of the batch."""

@@ -84,6 +84,14 @@ class MapView:
         self.batch.wait(timeout, progress)
         return self.frame
 
+    def to_parquet(self, url: str, *, chunk_rows: int | None = None) -> int:
+        """The batch's rows as Parquet at ``url`` (``Batch.to_parquet``)."""
+        return self.batch.to_parquet(url, chunk_rows=chunk_rows)
+
+    def to_dataset(self, *, chunk_rows: int | None = None) -> Any:
+        """The batch's rows as a ``ray.data.Dataset`` (``Batch.to_dataset``)."""
+        return self.batch.to_dataset(chunk_rows=chunk_rows)
+
     def retry_failed(self) -> int:
         """Run the failed rows' tasks again; how many."""
         return self.batch.retry_failed()

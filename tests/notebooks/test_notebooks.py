@@ -39,6 +39,8 @@ EXPORTED = {
                            'class="videoai-batch"', "8/8 done"],
     "05_pipelines": ['class="videoai-pipeline"', "<video ", 'src="data:video/mp4;base64,', "--&gt;",
                      "steps[1].input.prompt: step 'b' refers to unknown step 'nope'"],
+    "06_data_in_buckets": ['class="videoai-batch"', "not in s3://corpus-", "quick brown fox",
+                           "output.language"],
 }
 
 
@@ -66,7 +68,7 @@ def _notebooks() -> list[Path]:
 def test_the_notebooks_are_committed_without_outputs() -> None:
     names = [p.name for p in _notebooks()]
     assert names == ["01_quickstart.ipynb", "02_batch.ipynb", "03_monitoring.ipynb", "04_custom_provider.ipynb",
-                     "05_pipelines.ipynb"]
+                     "05_pipelines.ipynb", "06_data_in_buckets.ipynb"]
     for path in _notebooks():
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
