@@ -163,3 +163,14 @@ def test_no_private_name_is_imported_from_another_module() -> None:
                 found += [f"{path.relative_to(PACKAGE)}: {a.name}" for a in node.names
                           if a.name.startswith("_") and not a.name.startswith("__")]
     assert not found, found
+
+
+def test_no_two_public_classes_share_a_name() -> None:
+    """A class name says which one: ``ProviderRateLimiter`` and ``RequestRateLimiter``, never two
+    ``RateLimiter``s a reader (or an import) could mix up."""
+    where: dict[str, list[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                where.setdefault(node.name, []).append(str(path.relative_to(PACKAGE)))
+    assert not {name: paths for name, paths in where.items() if len(paths) > 1}

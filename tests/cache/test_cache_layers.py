@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from videoai_ray.cache import DiskLayer, Entry, MemoryLayer
+from videoai_ray.cache import CacheEntry, DiskLayer, MemoryLayer
 
 TTL = 0.5
 
 
-def entry(text: str = '{"url":"file:///a.png"}', ttl: float = 60.0) -> Entry:
-    return Entry(text, time.time() + ttl)
+def entry(text: str = '{"url":"file:///a.png"}', ttl: float = 60.0) -> CacheEntry:
+    return CacheEntry(text, time.time() + ttl)
 
 
 # -- L1 --

@@ -10,7 +10,7 @@ import pytest
 import redis
 from redis.client import Pipeline
 
-from videoai_ray.cache import Entry, RedisLayer
+from videoai_ray.cache import CacheEntry, RedisLayer
 from videoai_ray.cache import redis_layer as redis_layer_mod
 
 pytestmark = pytest.mark.redis
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.redis
 TTL = 0.5
 
 
-def entry(text: str = '{"url":"s3://b/a.png"}', ttl: float = 60.0) -> Entry:
-    return Entry(text, time.time() + ttl)
+def entry(text: str = '{"url":"s3://b/a.png"}', ttl: float = 60.0) -> CacheEntry:
+    return CacheEntry(text, time.time() + ttl)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from videoai_ray.cache import CacheHit, DiskLayer, Entry, Layer, MemoryLayer, TieredCache
+from videoai_ray.cache import CacheEntry, CacheHit, DiskLayer, Layer, MemoryLayer, TieredCache
 from videoai_ray.settings import Settings
 
 OUT = {"artifacts": [{"url": "file:///tmp/a.png", "mime_type": "image/png"}], "cost": 0.0}
@@ -41,7 +41,7 @@ def test_put_then_get_hits_l1_and_returns_a_fresh_copy(layers: tuple[MemoryLayer
 def test_lower_hit_fills_upper_layers(layers: tuple[MemoryLayer, DiskLayer]) -> None:
     l1, l3 = layers
     cache = TieredCache(layers)
-    l3.put_many({"k": Entry('{"a":1}', time.time() + 300)})
+    l3.put_many({"k": CacheEntry('{"a":1}', time.time() + 300)})
     assert cache.get_many(["k", "x"]) == {"k": CacheHit({"a": 1}, "l3")}
     assert "k" in l1.get_many(["k"])
     assert cache.get("k") == CacheHit({"a": 1}, "l1")
@@ -51,7 +51,7 @@ def test_fill_never_outlives_the_entry_it_came_from(layers: tuple[MemoryLayer, D
     l1, l3 = layers
     cache = TieredCache(layers)
     deadline = time.time() + 0.5
-    l3.put_many({"k": Entry('{"a":1}', deadline)})
+    l3.put_many({"k": CacheEntry('{"a":1}', deadline)})
     assert cache.get("k") == CacheHit({"a": 1}, "l3")
     assert l1.get_many(["k"])["k"].expires_at == pytest.approx(deadline)  # not now + 60 s
     time.sleep(0.6)
@@ -116,10 +116,10 @@ class Broken(Layer):
         self.calls += 1
         raise OSError("gone")
 
-    def get_many(self, keys: list[str]) -> dict[str, Entry]:
+    def get_many(self, keys: list[str]) -> dict[str, CacheEntry]:
         return self._fail()
 
-    def put_many(self, entries: Mapping[str, Entry]) -> None:
+    def put_many(self, entries: Mapping[str, CacheEntry]) -> None:
         self._fail()
 
     def delete_many(self, keys: Iterable[str]) -> None:

@@ -29,7 +29,7 @@ from videoai_ray.scheduler.fairness import FairShare
 from videoai_ray.scheduler.operations import Operations
 from videoai_ray.scheduler.outcomes import Outcomes
 from videoai_ray.scheduler.persistence import Writer
-from videoai_ray.scheduler.ratelimit import RateLimiter
+from videoai_ray.scheduler.ratelimit import ProviderRateLimiter
 from videoai_ray.scheduler.remote_jobs import RemoteJobs
 from videoai_ray.scheduler.state import SchedulerState
 from videoai_ray.scheduler.submit import Intake
@@ -42,7 +42,7 @@ class Parts:
     def __init__(self, settings: Settings) -> None:
         store = TaskStore(settings.db_url, instance=settings.instance)
         self.state = SchedulerState(
-            settings=settings, store=store, registry=ProviderRegistry(), limiter=RateLimiter({}),
+            settings=settings, store=store, registry=ProviderRegistry(), limiter=ProviderRateLimiter({}),
             budgets=BudgetLedger(settings, store.engine), events=EventSink(settings),
             cache=TaskCache.from_settings(settings), fair=FairShare(settings), sink=cast(Sink, None))
         self.remote_jobs = RemoteJobs(self.state)

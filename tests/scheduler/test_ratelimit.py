@@ -14,7 +14,7 @@ import pytest
 from videoai_ray.models import TaskType
 from videoai_ray.providers.base import Provider
 from videoai_ray.providers.limits import RateLimits, effective_limits
-from videoai_ray.scheduler.ratelimit import MIN_FACTOR, RateLimiter
+from videoai_ray.scheduler.ratelimit import MIN_FACTOR, ProviderRateLimiter
 from videoai_ray.settings import Settings
 
 
@@ -35,7 +35,7 @@ def max_in_window(times: list[float], window: float) -> int:
     return max((i + 1 - bisect.bisect_right(times, t - window) for i, t in enumerate(times)), default=0)
 
 
-def saturate(limiter: RateLimiter, provider: Provider, until: float, usage: dict[str, float] | None = None,
+def saturate(limiter: ProviderRateLimiter, provider: Provider, until: float, usage: dict[str, float] | None = None,
              start: float = 0.0) -> list[float]:
     """Start attempts as soon as the limiter allows, from ``start`` to ``until``."""
     now, starts = start, []
@@ -55,7 +55,7 @@ def test_never_more_than_the_limit_in_any_window_and_not_much_less(requests: flo
                                                                    burst: float | None) -> None:
     limits = RateLimits(requests=requests, per_seconds=per, burst=burst)
     provider = Limited("p", limits)
-    limiter = RateLimiter({}, margin=0.05)
+    limiter = ProviderRateLimiter({}, margin=0.05)
     starts = saturate(limiter, provider, until=10 * per)
     assert max_in_window(starts, per) <= requests
     # a quiet start lets the burst out at once, then the refill paces it
@@ -66,7 +66,7 @@ def test_never_more_than_the_limit_in_any_window_and_not_much_less(requests: flo
 def test_jitter_within_the_margin_keeps_the_provider_under_its_limit() -> None:
     # what the provider sees: our start plus a delay that varies by up to margin * period
     limits = RateLimits(requests=20, per_seconds=3)
-    limiter = RateLimiter({}, margin=0.05)
+    limiter = ProviderRateLimiter({}, margin=0.05)
     starts = saturate(limiter, Limited("p", limits), until=60)
     rng = random.Random(7)
     arrivals = [t + rng.uniform(0, 0.05 * 3 * 0.95) for t in starts]
@@ -75,27 +75,27 @@ def test_jitter_within_the_margin_keeps_the_provider_under_its_limit() -> None:
     burst = int(limits.burst_of("requests"))
     assert max_in_window([t + (0.14 if i < burst else 0.0) for i, t in enumerate(starts)], 3) <= 20
     # without the margin that jitter overruns the limit: the margin is what holds it
-    exact = saturate(RateLimiter({}, margin=0.0), Limited("p", limits), until=60)
+    exact = saturate(ProviderRateLimiter({}, margin=0.0), Limited("p", limits), until=60)
     assert max_in_window(exact, 3) == 20
     assert max_in_window([t + (0.14 if i < burst else 0.0) for i, t in enumerate(exact)], 3) > 20
 
 
 def test_tokens_and_media_seconds_are_limited_with_requests() -> None:
     limits = RateLimits(requests=1000, tokens=10_000, per_seconds=60)
-    limiter = RateLimiter({}, margin=0.0)
+    limiter = ProviderRateLimiter({}, margin=0.0)
     starts = saturate(limiter, Limited("p", limits), until=600, usage={"tokens": 2000})
     # 10,000 tokens a minute at 2,000 each: 5 a minute, whatever the request limit says
     assert max_in_window(starts, 60) * 2000 <= 10_000 + 2000  # the bucket holds one second's worth
     assert 45 <= len(starts) <= 55
     # a request larger than the whole bucket still runs (on a full bucket) and repays its debt
-    huge = saturate(RateLimiter({}, margin=0.0), Limited("q", limits), until=600, usage={"tokens": 50_000})
+    huge = saturate(ProviderRateLimiter({}, margin=0.0), Limited("q", limits), until=600, usage={"tokens": 50_000})
     assert len(huge) == 2 and huge[1] == pytest.approx(50_000 / (10_000 - 166 + 1) * 60, rel=0.01)
 
 
 def test_a_429_lowers_the_rate_pauses_for_retry_after_and_the_rate_recovers() -> None:
     limits = RateLimits(requests=60, per_seconds=60)
     provider = Limited("p", limits)
-    limiter = RateLimiter({}, margin=0.0, recovery_seconds=30)
+    limiter = ProviderRateLimiter({}, margin=0.0, recovery_seconds=30)
     before = saturate(limiter, provider, until=60)
     limiter.rate_limited(provider, 10.0, now=60.0)
     row = limiter.describe(provider, 60.0)
@@ -115,7 +115,7 @@ def test_a_429_lowers_the_rate_pauses_for_retry_after_and_the_rate_recovers() ->
 
 def test_a_provider_without_declared_limits_is_only_paused() -> None:
     provider = Limited("free", None)
-    limiter = RateLimiter({})
+    limiter = ProviderRateLimiter({})
     assert limiter.wait(provider, {}, 0.0) == 0.0
     limiter.rate_limited(provider, 5.0, now=1.0)
     assert limiter.wait(provider, {}, 1.0) == pytest.approx(5.0)
@@ -127,7 +127,7 @@ def test_a_provider_without_declared_limits_is_only_paused() -> None:
 def test_providers_of_one_group_share_its_limit() -> None:
     shared = RateLimits(requests=30, per_seconds=60, group="account")
     a, b = Limited("a", shared), Limited("b", shared)
-    limiter = RateLimiter({}, margin=0.0)
+    limiter = ProviderRateLimiter({}, margin=0.0)
     now, starts = 0.0, []
     while now < 600:  # both as fast as they may, alternating
         waits = [limiter.wait(p, {}, now) for p in (a, b)]
@@ -143,7 +143,7 @@ def test_providers_of_one_group_share_its_limit() -> None:
 
 def test_waiting_attempts_are_counted_as_throttled() -> None:
     provider = Limited("p", RateLimits(requests=1, per_seconds=10))
-    limiter = RateLimiter({}, margin=0.0)
+    limiter = ProviderRateLimiter({}, margin=0.0)
     limiter.take(provider, {}, "first", 0.0)
     limiter.held(provider, "second", 1.0)
     assert limiter.describe(provider, 1.0)["throttled_now"] == 1
@@ -168,7 +168,7 @@ def test_settings_override_the_declared_limits() -> None:
     assert merged is not None and merged.requests == 10 and merged.per_seconds == 1 and merged.source == "settings"
     assert effective_limits(declared, "declared", {"declared": None}) is None
     assert effective_limits(None, "mine", {"mine": {"tokens": 1000}}) == RateLimits(tokens=1000, source="settings")
-    limiter = RateLimiter({"declared": {"requests": 6}})
+    limiter = ProviderRateLimiter({"declared": {"requests": 6}})
     assert limiter.describe(Declared(), 0.0)["rate_limit_rpm"] == 6
 
 
@@ -185,7 +185,7 @@ def test_the_gate_holds_starts_that_arrive_bunched() -> None:
     # dispatched at the limiter's pace, but delivered together (a worker that was starting): the
     # gate lets no more than the limit start in any window of the period (plus the margin)
     provider = Limited("p", RateLimits(requests=10, per_seconds=6))
-    limiter = RateLimiter({}, margin=0.05)
+    limiter = ProviderRateLimiter({}, margin=0.05)
     now, started = 0.0, []
     pending = 25
     while pending:

@@ -12,7 +12,7 @@ from ..errors import StoreNotReady
 from ..service import MediaService
 from ..settings import Settings
 from .auth import TokenCache
-from .ratelimit import RateLimiter, make_limiter
+from .ratelimit import RequestRateLimiter, make_limiter
 from .submit import SubmitBatcher
 
 __all__ = ["API_PREFIX", "ApiContext", "get_context"]
@@ -24,7 +24,7 @@ class ApiContext:
 
     settings: Settings
     service: MediaService
-    limiter: RateLimiter
+    limiter: RequestRateLimiter
     batcher: SubmitBatcher
     artifacts: ArtifactStore = field(init=False)
     tokens: TokenCache = field(init=False)
@@ -34,7 +34,7 @@ class ApiContext:
         self.tokens = TokenCache(self.settings)
 
     @classmethod
-    def start(cls, settings: Settings, scheduler: Any = None, limiter: RateLimiter | None = None) -> ApiContext:
+    def start(cls, settings: Settings, scheduler: Any = None, limiter: RequestRateLimiter | None = None) -> ApiContext:
         """Find (or start) the deployment's Scheduler and open its store. A store that names
         another database than the running Scheduler's (``StoreMismatch``), or that holds no
         schema or an older one (``StoreNotReady``), stops this replica with the reason."""

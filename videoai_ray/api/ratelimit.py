@@ -26,7 +26,7 @@ return n
 """
 
 
-class RateLimiter(Protocol):
+class RequestRateLimiter(Protocol):
     """``hit`` counts one request; it answers ``None`` when allowed, else seconds to wait."""
 
     backend: str
@@ -107,7 +107,7 @@ class RedisRateLimiter:
             self._client = None
 
 
-def make_limiter(settings: Settings) -> RateLimiter:
+def make_limiter(settings: Settings) -> RequestRateLimiter:
     """Redis-backed when the deployment has Redis, in memory otherwise."""
     if settings.redis_url:
         return RedisRateLimiter(settings.redis_url, f"videoai:ratelimit:{settings.instance}",

@@ -6,7 +6,7 @@ of keys at once.
 """
 
 from .keys import KEY_VERSION, cache_key, canonical_json, normalise_input
-from .layers import DiskLayer, Entry, Layer, MemoryLayer
+from .layers import CacheEntry, DiskLayer, Layer, MemoryLayer
 from .redis_layer import RedisLayer
 from .tiered import CacheHit, TieredCache
 
@@ -14,7 +14,7 @@ __all__ = [
     "KEY_VERSION",
     "CacheHit",
     "DiskLayer",
-    "Entry",
+    "CacheEntry",
     "Layer",
     "MemoryLayer",
     "RedisLayer",

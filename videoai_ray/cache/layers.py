@@ -1,6 +1,6 @@
 """The local cache layers: L1 in process memory, L3 on disk.
 
-Every layer speaks the same small batch interface (:class:`Layer`) over :class:`Entry` values:
+Every layer speaks the same small batch interface (:class:`Layer`) over :class:`CacheEntry` values:
 the output as JSON text plus its absolute expiry in wall-clock seconds. Keeping the text (not
 the dict) means a hit hands every caller a fresh object that nobody else can mutate, and an
 entry moves between layers without being decoded and re-encoded. The absolute expiry lets a
@@ -21,7 +21,7 @@ import diskcache
 from cachetools import TTLCache
 
 
-class Entry(NamedTuple):
+class CacheEntry(NamedTuple):
     """One cached output: its JSON text and the wall-clock time (``time.time()``) it expires."""
 
     text: str
@@ -38,11 +38,11 @@ class Layer(ABC):
     ttl: float
 
     @abstractmethod
-    def get_many(self, keys: list[str]) -> dict[str, Entry]:
+    def get_many(self, keys: list[str]) -> dict[str, CacheEntry]:
         """The live entries among ``keys`` (absent keys are misses)."""
 
     @abstractmethod
-    def put_many(self, entries: Mapping[str, Entry]) -> None:
+    def put_many(self, entries: Mapping[str, CacheEntry]) -> None:
         """Store entries; each expires at its own ``expires_at`` (never later than ``ttl``)."""
 
     @abstractmethod
@@ -80,12 +80,12 @@ class MemoryLayer(Layer):
         self.ttl = ttl
         self.maxsize = maxsize
         self.max_bytes = max_bytes if max_bytes is not None else maxsize * _DEFAULT_ENTRY_BYTES
-        self._data: TTLCache[str, Entry] = TTLCache(maxsize=self.max_bytes, ttl=ttl, getsizeof=_entry_bytes)
+        self._data: TTLCache[str, CacheEntry] = TTLCache(maxsize=self.max_bytes, ttl=ttl, getsizeof=_entry_bytes)
         self._lock = threading.Lock()
 
-    def get_many(self, keys: list[str]) -> dict[str, Entry]:
+    def get_many(self, keys: list[str]) -> dict[str, CacheEntry]:
         now = time.time()
-        found: dict[str, Entry] = {}
+        found: dict[str, CacheEntry] = {}
         with self._lock:
             for key in keys:
                 entry = self._data.get(key)  # a read also marks the key as recently used
@@ -97,7 +97,7 @@ class MemoryLayer(Layer):
                 found[key] = entry
         return found
 
-    def put_many(self, entries: Mapping[str, Entry]) -> None:
+    def put_many(self, entries: Mapping[str, CacheEntry]) -> None:
         with self._lock:
             for key, entry in entries.items():
                 if _entry_bytes(entry) > self.max_bytes:
@@ -126,7 +126,7 @@ class MemoryLayer(Layer):
 _DEFAULT_ENTRY_BYTES = 64 * 1024
 
 
-def _entry_bytes(entry: Entry) -> int:
+def _entry_bytes(entry: CacheEntry) -> int:
     """The memory an entry's text takes (``sys.getsizeof``: characters plus the str header)."""
     return sys.getsizeof(entry.text)
 
@@ -171,8 +171,8 @@ class DiskLayer(Layer):
             )
         return self._opened
 
-    def get_many(self, keys: list[str]) -> dict[str, Entry]:
-        found: dict[str, Entry] = {}
+    def get_many(self, keys: list[str]) -> dict[str, CacheEntry]:
+        found: dict[str, CacheEntry] = {}
         cache = self._cache
         now = time.time()
         with cache.transact():
@@ -180,10 +180,10 @@ class DiskLayer(Layer):
                 text, expire_time = cache.get(key, default=None, expire_time=True)
                 if text is None:
                     continue
-                found[key] = Entry(text, expire_time if expire_time is not None else now + self.ttl)
+                found[key] = CacheEntry(text, expire_time if expire_time is not None else now + self.ttl)
         return found
 
-    def put_many(self, entries: Mapping[str, Entry]) -> None:
+    def put_many(self, entries: Mapping[str, CacheEntry]) -> None:
         cache = self._cache  # opened (the first time) before the clock is read
         now = time.time()
         with cache.transact():

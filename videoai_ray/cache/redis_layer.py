@@ -30,7 +30,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
-from .layers import Entry, Layer
+from .layers import CacheEntry, Layer
 
 #: the namespace every key of this layer lives under
 DEFAULT_NAMESPACE = "videoai:cache:"
@@ -83,7 +83,7 @@ class RedisLayer(Layer):
     def _rkey(self, key: str) -> str:
         return self.namespace + key
 
-    def get_many(self, keys: list[str]) -> dict[str, Entry]:
+    def get_many(self, keys: list[str]) -> dict[str, CacheEntry]:
         if not keys:
             return {}
         now = time.time()
@@ -93,7 +93,7 @@ class RedisLayer(Layer):
             self._redis.script_load(MGET_TOUCH)
             chunks = self._mget_touch_slices(keys, now)
         raw: list[bytes | None] = [v or None for chunk in chunks for v in chunk]
-        found: dict[str, Entry] = {}
+        found: dict[str, CacheEntry] = {}
         for key, blob in zip(keys, raw, strict=True):
             if blob is None:
                 continue
@@ -103,7 +103,7 @@ class RedisLayer(Layer):
             except ValueError:  # not written by this layer: a miss, not a broken L2
                 continue
             if expires_at > now:
-                found[key] = Entry(text, expires_at)
+                found[key] = CacheEntry(text, expires_at)
         return found
 
     def _mget_touch_slices(self, keys: list[str], now: float) -> list[list[bytes | None]]:
@@ -115,7 +115,7 @@ class RedisLayer(Layer):
             pipe.evalsha(self._script_sha, len(rkeys) + 1, self.index_key, *rkeys, repr(now))
         return cast(list[list[bytes | None]], pipe.execute())
 
-    def put_many(self, entries: Mapping[str, Entry]) -> None:
+    def put_many(self, entries: Mapping[str, CacheEntry]) -> None:
         if not entries:
             return
         now = time.time()

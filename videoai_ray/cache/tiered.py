@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .layers import DiskLayer, Entry, Layer, MemoryLayer
+from .layers import CacheEntry, DiskLayer, Layer, MemoryLayer
 from .redis_layer import RedisLayer
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ class TieredCache:
         for depth, layer in enumerate(self.layers):
             if not wanted:
                 break
-            none: dict[str, Entry] = {}
+            none: dict[str, CacheEntry] = {}
             found = self._guarded(layer, "get", partial(layer.get_many, wanted), none)
             stats = self._stats[layer.name]
             stats.hits += len(found)
@@ -159,11 +159,11 @@ class TieredCache:
         """The hit for one key, or ``None``."""
         return self.get_many([key]).get(key)
 
-    def _fill(self, upper: list[Layer], found: Mapping[str, Entry]) -> None:
+    def _fill(self, upper: list[Layer], found: Mapping[str, CacheEntry]) -> None:
         now = time.time()
         for layer in upper:
             limit = now + layer.ttl
-            entries = {k: Entry(e.text, min(e.expires_at, limit)) for k, e in found.items()}
+            entries = {k: CacheEntry(e.text, min(e.expires_at, limit)) for k, e in found.items()}
             self._guarded(layer, "fill", partial(layer.put_many, entries), None)
 
     # -- writes --
@@ -182,7 +182,7 @@ class TieredCache:
         }
         now = time.time()
         for layer in self.layers:
-            entries = {k: Entry(t, now + layer.ttl) for k, t in texts.items()}
+            entries = {k: CacheEntry(t, now + layer.ttl) for k, t in texts.items()}
             self._guarded(layer, "put", partial(layer.put_many, entries), None)
 
     def put(self, key: str, value: Any) -> None:

@@ -58,7 +58,7 @@ from .operations import Operations
 from .outage import StoreWatch
 from .outcomes import Outcomes
 from .persistence import Writer
-from .ratelimit import RateLimiter
+from .ratelimit import ProviderRateLimiter
 from .recovery import Recovery
 from .remote_jobs import RemoteJobs
 from .startup import Startup
@@ -80,7 +80,7 @@ class Scheduler:
         registry.set_nodes(cluster_nodes())
         self.state = SchedulerState(
             settings=settings, store=store, registry=registry,
-            limiter=RateLimiter(settings.provider_rate_limits, margin=settings.rate_limit_margin,
+            limiter=ProviderRateLimiter(settings.provider_rate_limits, margin=settings.rate_limit_margin,
                                 recovery_seconds=settings.rate_limit_recovery_seconds),
             budgets=BudgetLedger(settings, store.engine), events=EventSink(settings),
             cache=TaskCache.from_settings(settings), fair=FairShare(settings), sink=_artifact_sink(settings),

@@ -34,7 +34,7 @@ _NAMES = [p.value for p in sorted(Priority, key=lambda p: p.rank)]
 
 
 @dataclass(slots=True)
-class Entry:
+class QueueEntry:
     task_id: str
     rank: int
     enqueued_at: float
@@ -49,11 +49,11 @@ class _Level:
     __slots__ = ("deficit", "fifo", "ring")
 
     def __init__(self) -> None:
-        self.fifo: dict[str, deque[Entry]] = {}
+        self.fifo: dict[str, deque[QueueEntry]] = {}
         self.ring: deque[str] = deque()
         self.deficit: dict[str, float] = {}
 
-    def add(self, entry: Entry) -> None:
+    def add(self, entry: QueueEntry) -> None:
         q = self.fifo.get(entry.user)
         if q is None:
             q = self.fifo[entry.user] = deque()
@@ -65,7 +65,7 @@ class _Level:
         del self.fifo[user]
         del self.deficit[user]
 
-    def head(self, weights: dict[str, float], skip: Container[str]) -> Entry | None:
+    def head(self, weights: dict[str, float], skip: Container[str]) -> QueueEntry | None:
         """The next entry: the head of the front user's FIFO once the ring is turned to a user
         with live work, not in ``skip``, whose deficit covers a task. Calling it again without a
         pop changes nothing."""
@@ -95,7 +95,7 @@ class _Level:
             return q[0]
         return None
 
-    def take(self, entry: Entry) -> None:
+    def take(self, entry: QueueEntry) -> None:
         """Pop ``entry``, the head :meth:`head` just returned."""
         user = entry.user
         q = self.fifo[user]
@@ -117,7 +117,7 @@ class AgingQueue:
     def __init__(self, aging_seconds: float) -> None:
         self.aging = aging_seconds
         self._levels = [_Level() for _ in range(_LEVELS)]
-        self._members: dict[str, Entry] = {}
+        self._members: dict[str, QueueEntry] = {}
         self._weights: dict[str, float] = {}
         self._by_user: Counter[str] = Counter()
         self._seq = itertools.count()
@@ -133,7 +133,7 @@ class AgingQueue:
         of turns against the other users of the same level."""
         if task_id in self._members:
             return
-        entry = Entry(task_id, rank, now, next(self._seq), user)
+        entry = QueueEntry(task_id, rank, now, next(self._seq), user)
         self._members[task_id] = entry
         self._weights[user] = min(MAX_WEIGHT, max(MIN_WEIGHT, weight))
         self._by_user[user] += 1
@@ -155,13 +155,13 @@ class AgingQueue:
             del self._by_user[user]
             self._weights.pop(user, None)
 
-    def effective_rank(self, entry: Entry, now: float) -> int:
+    def effective_rank(self, entry: QueueEntry, now: float) -> int:
         return min(_TOP, entry.rank + int((now - entry.enqueued_at) / self.aging))
 
-    def peek(self, now: float, skip: Container[str] = _NOTHING) -> Entry | None:
+    def peek(self, now: float, skip: Container[str] = _NOTHING) -> QueueEntry | None:
         """The entry to dispatch next: of each level's next entry (users in ``skip`` passed
         over), the highest effective rank, then the oldest."""
-        best: Entry | None = None
+        best: QueueEntry | None = None
         best_key: tuple[int, float, int] | None = None
         for level in range(_TOP, -1, -1):
             head = self._levels[level].head(self._weights, skip)
@@ -172,7 +172,7 @@ class AgingQueue:
                 best, best_key = head, key
         return best
 
-    def pop(self, now: float, skip: Container[str] = _NOTHING) -> Entry | None:
+    def pop(self, now: float, skip: Container[str] = _NOTHING) -> QueueEntry | None:
         entry = self.peek(now, skip)
         if entry is not None:
             self._levels[entry.rank].take(entry)

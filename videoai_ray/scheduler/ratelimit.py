@@ -174,7 +174,7 @@ def _amount(usage: Mapping[str, float], unit: str) -> float:
     return float(usage.get(unit, 1.0 if unit == "requests" else 0.0))
 
 
-class RateLimiter:
+class ProviderRateLimiter:
     """Every provider's group limiter, made on first use from the provider's declaration and
     the ``provider_rate_limits`` setting."""
 
@@ -254,4 +254,4 @@ class RateLimiter:
         return {**g.describe(now), "rate_group": key}
 
 
-__all__ = ["MIN_FACTOR", "Bucket", "GroupLimiter", "RateLimiter"]
+__all__ = ["MIN_FACTOR", "Bucket", "GroupLimiter", "ProviderRateLimiter"]

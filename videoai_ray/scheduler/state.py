@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .caching import TaskCache
     from .events import EventSink
     from .fairness import FairShare
-    from .ratelimit import RateLimiter
+    from .ratelimit import ProviderRateLimiter
 
 
 @dataclass(eq=False)
@@ -36,7 +36,7 @@ class SchedulerState:
     settings: Settings
     store: TaskStore
     registry: ProviderRegistry
-    limiter: RateLimiter
+    limiter: ProviderRateLimiter
     budgets: BudgetLedger
     events: EventSink
     cache: TaskCache | None
