@@ -67,6 +67,16 @@ def test_registry_makes_a_gpu_pool_available_when_a_node_type_fits() -> None:
 
 
 @pytest.mark.usefixtures("ray_session")
+def test_default_source_is_the_bootstrap_config_on_the_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from videoai_ray.providers import resources
+
+    monkeypatch.setattr(resources, "BOOTSTRAP_CONFIG", tmp_path / "ray_bootstrap_config.yaml")
+    assert autoscaler_node_types() == []  # a local Ray: no node groups reported, no launcher config
+    (tmp_path / "ray_bootstrap_config.yaml").write_text((ROOT / "cluster.yaml").read_text())
+    assert [t.name for t in autoscaler_node_types()] == ["cpu_worker", "gpu_worker"]
+
+
+@pytest.mark.usefixtures("ray_session")
 def test_one_request_asked_replaced_and_cleared() -> None:
     from ray._private import ray_constants
     from ray.experimental.internal_kv import _internal_kv_get

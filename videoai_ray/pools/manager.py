@@ -339,7 +339,9 @@ class PoolManager:
 
     async def ask_autoscaler(self) -> None:
         """Request the starting actors' resources, or clear the request when none is starting."""
-        await asyncio.to_thread(self.requests.update, self.demand(), grows=bool(self.state.registry.node_types))
+        grows, demand = bool(self.state.registry.node_types), self.demand()
+        if grows or self.requests.bundles:  # else nothing to ask and nothing to clear: no call, no thread
+            await asyncio.to_thread(self.requests.update, demand, grows=grows)
 
     async def loop(self) -> None:
         """Pool sizes (idle actors stop, ``pool_min`` kept) and the cluster's nodes for placement."""
