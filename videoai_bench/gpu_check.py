@@ -248,10 +248,16 @@ def _throughput_row(check: GpuCheck, kind: str, label: str, unit: str, paths: li
 
 def run_gpu_check(device: str = "cuda", *, whisper_model: Path | None = None, whisper_model_b: Path | None = None,
                   diffusers_model: Path | None = None, clips: int = 32, images: int = 16, steps: int = 20,
-                  size: str = "512x512", rounds: int = 1) -> list[dict[str, Any]]:
+                  size: str = "512x512", rounds: int = 1, budget_s: float = 450.0) -> list[dict[str, Any]]:
     """Rows ``{"benchmark", "value", "unit", "baseline", "ratio", "target"}`` (``skipped`` when a
-    part cannot run here, with the reason)."""
+    part cannot run here, with the reason). A part that would start after ``budget_s`` is
+    skipped, saying so, so that the whole check stays within its time."""
     import ray
+
+    deadline = time.monotonic() + budget_s
+
+    def over(part: str) -> str | None:
+        return f"the time budget of {budget_s:.0f} s was spent before {part}" if time.monotonic() > deadline else None
 
     if device == "cuda" and ray.cluster_resources().get("GPU", 0) < 1:
         raise RuntimeError("--device cuda: Ray sees no GPU on this machine (torch.cuda.is_available() is "
@@ -264,7 +270,7 @@ def run_gpu_check(device: str = "cuda", *, whisper_model: Path | None = None, wh
         from videoai_ray.providers.local.diffusers_image import DiffusersImageProvider
         from videoai_ray.providers.local.whisper import LocalWhisperProvider
 
-        reason = LocalWhisperProvider(check.settings).unavailable_reason()
+        reason = LocalWhisperProvider(check.settings).unavailable_reason() or over("the whisper rows")
         if reason is None:
             paths = _clips(clips)
             refs = [check.client.upload(p) for p in paths]  # the SDK's way to a local file, not timed
@@ -272,6 +278,8 @@ def run_gpu_check(device: str = "cuda", *, whisper_model: Path | None = None, wh
             rows.append(_throughput_row(check, "whisper", f"{clips} transcriptions, local-whisper pool "
                                         f"({name}, {device} {'float16' if device == 'cuda' else 'int8'}, SDK, cold)",
                                         "clips/s", paths, refs, rounds))
+            if (late := over("the whisper cold load")) is not None:
+                raise _Late(late)
             seconds, load, a = check.cold_start("whisper", refs[0])
             rows.append({"benchmark": f"cold load, local-whisper ({name}): fresh pool to first result",
                          "value": round(seconds, 2), "unit": "s", "baseline": f"of which model load {load:.2f} s"})
@@ -291,13 +299,15 @@ def run_gpu_check(device: str = "cuda", *, whisper_model: Path | None = None, wh
         else:
             rows.append({"benchmark": "local-whisper pool", "value": None, "skipped": reason,
                          "baseline": f"skipped: {reason}"})
-        reason = DiffusersImageProvider(check.settings).unavailable_reason()
+        reason = DiffusersImageProvider(check.settings).unavailable_reason() or over("the image rows")
         if reason is None:
             fake = [Path(f"image-{i}") for i in range(images)]
             label = (f"{images} images {size}, {steps} steps, local-diffusers pool ({diffusers_model}, {device} "
                      f"{'float16' if device == 'cuda' else 'float32'}, SDK, cold)")
             rows.append(_throughput_row(check, "diffusers", label, "images/s", fake,
                                         [str(p) for p in fake], rounds))
+            if (late := over("the diffusers cold load")) is not None:
+                raise _Late(late)
             seconds, load, d = check.cold_start("diffusers", "one")
             check._stop(d.name)
             rows.append({"benchmark": f"cold load, local-diffusers ({diffusers_model}): fresh pool to first image",
@@ -305,6 +315,9 @@ def run_gpu_check(device: str = "cuda", *, whisper_model: Path | None = None, wh
         else:
             rows.append({"benchmark": "local-diffusers pool", "value": None, "skipped": reason,
                          "baseline": f"skipped: {reason}"})
+    except _Late as late:
+        rows.append({"benchmark": "the remaining rows", "value": None, "skipped": str(late),
+                     "baseline": f"skipped: {late}"})
     finally:
         check.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -313,6 +326,10 @@ def run_gpu_check(device: str = "cuda", *, whisper_model: Path | None = None, wh
         r["device"] = device
         r["dtype"] = dtype
     return rows
+
+
+class _Late(Exception):
+    """The time budget is spent: the rows not yet measured are skipped."""
 
 
 def _cuda_available() -> bool | str:
@@ -361,6 +378,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=20, help="denoising steps per image")
     p.add_argument("--size", default="512x512", choices=["512x512", "1024x1024", "1024x1792"])
     p.add_argument("--rounds", type=int, default=1, help="rounds of each comparison (median)")
+    p.add_argument("--budget-s", type=float, default=450.0,
+                   help="seconds after which the parts not yet started are skipped (the check stays under 8 min)")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -373,7 +392,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     rows = run_gpu_check(args.device, whisper_model=args.whisper_model, whisper_model_b=args.whisper_model_b,
                          diffusers_model=args.diffusers_model, clips=args.clips, images=args.images,
-                         steps=args.steps, size=args.size, rounds=args.rounds)
+                         steps=args.steps, size=args.size, rounds=args.rounds, budget_s=args.budget_s)
     print(f"<!-- {describe_machine(args.device)}; whole check {time.perf_counter() - started:.0f} s -->")
     print(format_rows(rows, markdown=True), flush=True)
     return 0

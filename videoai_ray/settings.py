@@ -167,7 +167,7 @@ class Settings(BaseSettings):
 
     # -- cluster --
     #: the Ray autoscaler config whose worker node types the cluster may add (``cluster.yaml``);
-    #: unset: the node groups Ray's GCS reports, else ``~/ray_bootstrap_config.yaml`` on the head
+    #: unset: the node groups Ray's GCS holds, else ``~/ray_bootstrap_config.yaml`` on the head
     autoscaling_config: Path | None = None
 
     # -- cloud provider keys (their own, conventional names) --

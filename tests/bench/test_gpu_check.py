@@ -48,3 +48,12 @@ def test_gpu_check_on_the_cpu_with_tiny_models(ray_session: None, tmp_path: Path
     assert any(r.startswith("| cold load, local-diffusers") for r in rows)
     assert any(r.startswith("| model switch on one device") for r in rows)
     assert "device cpu" in out and "whole check" in out
+
+
+@pytest.mark.slow
+def test_a_spent_time_budget_skips_the_parts_not_started_and_says_so(
+        ray_session: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--device", "cpu", "--budget-s", "0"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")][1:]
+    assert len(rows) == 2
+    assert all("skipped: the time budget of 0 s was spent before the" in r for r in rows), rows

@@ -157,7 +157,8 @@ def node_types_from_config(config: dict[str, Any]) -> list[NodeType]:
 
 
 def _ray_cluster_config() -> list[NodeType]:
-    """The node groups Ray's GCS holds (KubeRay and autoscaler v2 report them), if any."""
+    """The node groups Ray's GCS holds, where a platform reports them there (none in a plain
+    ``ray start --autoscaling-config`` cluster: then the config file is read)."""
     import ray
 
     config = ray._private.state.state.get_cluster_config()
