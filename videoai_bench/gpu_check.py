@@ -299,7 +299,8 @@ def run_gpu_check(device: str = "cuda", *, whisper_model: Path | None = None, wh
         else:
             rows.append({"benchmark": "local-whisper pool", "value": None, "skipped": reason,
                          "baseline": f"skipped: {reason}"})
-        reason = DiffusersImageProvider(check.settings).unavailable_reason() or over("the image rows")
+        reason = ("no --diffusers-model given (a diffusers pipeline folder)" if diffusers_model is None
+                  else DiffusersImageProvider(check.settings).unavailable_reason()) or over("the image rows")
         if reason is None:
             fake = [Path(f"image-{i}") for i in range(images)]
             label = (f"{images} images {size}, {steps} steps, local-diffusers pool ({diffusers_model}, {device} "

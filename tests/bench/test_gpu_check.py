@@ -58,4 +58,4 @@ def test_a_spent_time_budget_skips_the_parts_not_started_and_says_so(
     assert len(rows) == 2
     assert "skipped: the time budget of 0 s was spent before the whisper rows" in rows[0], rows
     # a part that cannot run at all says its own reason first (no pipeline folder was given)
-    assert "skipped: no pipeline folder configured" in rows[1], rows
+    assert "skipped: no --diffusers-model given" in rows[1], rows
