@@ -138,6 +138,12 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gpu_check(args: argparse.Namespace) -> int:
+    from videoai_bench.gpu_check import run_from_args  # the bench package ships alongside
+
+    return run_from_args(args)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from videoai_bench.report import run_benchmarks  # the bench package ships alongside, imported only here
 
@@ -221,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objects", type=int, default=1000, help="objects in the bucket for the data benchmark")
     p.add_argument("--clip-seconds", type=float, default=1.0, help="length of each of those clips (16 kHz WAV)")
     p.set_defaults(func=cmd_bench)
+
+    from videoai_bench.gpu_check import add_arguments  # light: its heavy imports wait for the run
+
+    p = sub.add_parser("gpu-check", help="the model pools on one GPU against Ray Data on the same GPU, cold load "
+                       "and model switch (docs/models.md)")
+    add_arguments(p)
+    p.set_defaults(func=cmd_gpu_check)
     return parser
 
 

@@ -192,6 +192,11 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
 
+    # -- cluster --
+    #: the Ray autoscaler config whose worker node types the cluster may add (``cluster.yaml``);
+    #: unset: the node groups Ray's GCS holds, else ``~/ray_bootstrap_config.yaml`` on the head
+    autoscaling_config: Path | None = None
+
     # -- cloud provider keys (their own, conventional names) --
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     stability_api_key: SecretStr | None = Field(

@@ -26,8 +26,9 @@ from .. import metrics
 from ..actor_names import NAMESPACE, pool_member_name
 from ..executor import Assignment, AttemptResult
 from ..providers.model import ModelProvider
-from ..providers.resources import ray_options
+from ..providers.resources import needs, ray_options
 from .actor import ModelActor
+from .autoscale import ResourceRequests
 
 if TYPE_CHECKING:
     from ..scheduler.dispatch import Dispatcher
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("videoai.executor")
 
 _TICK_SECONDS = 1.0
+#: ticks between two readings of the autoscaler's node types
+_NODE_TYPES_TICKS = 30
 _RemoteModelActor = ray.remote(max_restarts=0)(ModelActor)
 
 
@@ -223,6 +226,10 @@ class Pool:
         member.last_used = time.monotonic()
         self.pump()
 
+    def starting(self) -> list[Member]:
+        """Actors started and not yet ready: waiting for a node (the autoscaler's), or loading."""
+        return [m for m in self.members.values() if not m.ready]
+
     def tick(self, now: float) -> None:
         """Stop actors idle past ``pool_idle_s`` (down to ``pool_min``); keep ``pool_min`` up."""
         idle = sorted((m for m in self.members.values() if m.ready and m.busy == 0
@@ -251,6 +258,7 @@ class Pool:
         p = self.provider
         return {
             "size": len(self.members), "ready": sum(1 for m in self.members.values() if m.ready),
+            "starting": len(self.starting()),
             "pool_min": p.pool_min, "pool_max": p.pool_max, "limit": self.limit(),
             "max_batch_size": p.max_batch_size, "waiting": len(self.pending),
             "started": self.started, "replaced": self.replaced, "batches": self.batches,
@@ -271,6 +279,8 @@ class PoolManager:
         self.pools: dict[str, Pool] = {}
         #: pools replaced or unregistered whose actors still finish a batch
         self.retired: list[Pool] = []
+        #: what the pools ask of Ray's autoscaler (one request for them all)
+        self.requests = ResourceRequests()
 
     def handle(self) -> Any:
         return self.d.handle()
@@ -323,13 +333,28 @@ class PoolManager:
     def describe(self) -> dict[str, dict[str, Any]]:
         return {name: pool.describe() for name, pool in self.pools.items()}
 
+    def demand(self) -> list[dict[str, float]]:
+        """One bundle per actor that is starting: what the autoscaler is asked for."""
+        return [needs(pool.provider) for pool in [*self.pools.values(), *self.retired] for _ in pool.starting()]
+
+    async def ask_autoscaler(self) -> None:
+        """Request the starting actors' resources, or clear the request when none is starting."""
+        grows, demand = bool(self.state.registry.node_types), self.demand()
+        if grows or self.requests.bundles:  # else nothing to ask and nothing to clear: no call, no thread
+            await asyncio.to_thread(self.requests.update, demand, grows=grows)
+
     async def loop(self) -> None:
         """Pool sizes (idle actors stop, ``pool_min`` kept) and the cluster's nodes for placement."""
-        from ..providers.resources import cluster_nodes
+        from ..providers.resources import autoscaler_node_types, cluster_nodes
 
+        ticks = 0
         while True:
             await asyncio.sleep(_TICK_SECONDS)
+            ticks += 1
             try:
+                if ticks % _NODE_TYPES_TICKS == 0:
+                    self.state.registry.set_node_types(await asyncio.to_thread(
+                        autoscaler_node_types, self.state.settings.autoscaling_config))
                 self.state.registry.set_nodes(await asyncio.to_thread(cluster_nodes))
                 self.retired = [p for p in self.retired if p.members]
                 self.keep_minimum()
@@ -337,6 +362,7 @@ class PoolManager:
                 for name, pool in list(self.pools.items()):
                     pool.tick(now)
                     metrics.pool_size(name, len(pool.members))
+                await self.ask_autoscaler()
             except Exception:
                 log.error("pool upkeep failed", exc_info=True)
 

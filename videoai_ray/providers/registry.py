@@ -17,7 +17,7 @@ from ..models import Strategy, TaskRequest, TaskType
 from ..redact import public_message
 from .base import Provider, validate_provider
 from .model import ModelProvider
-from .resources import declares_resources, needs, placement
+from .resources import NodeType, declares_resources, needs, placement
 
 _EWMA = 0.2
 
@@ -59,6 +59,8 @@ class ProviderRegistry:
         self.breaker_cooldown = breaker_cooldown
         #: total resources of each live node; ``None``: unknown (outside Ray), nothing is capped
         self.nodes: list[dict[str, float]] | None = None
+        #: the node types the cluster's autoscaler may add (empty: the cluster does not grow)
+        self.node_types: list[NodeType] = []
         #: provider -> (attempts the cluster can hold at once, why it can hold none)
         self._limits: dict[str, tuple[int, str | None]] = {}
 
@@ -71,17 +73,26 @@ class ProviderRegistry:
         self.nodes = nodes
         self._limits = {name: self._placement(e.provider) for name, e in self._entries.items()}
 
+    def set_node_types(self, node_types: list[NodeType]) -> None:
+        """Take the node types the autoscaler may add: a provider that fits one of them is
+        available (its work waits for the node), and its cap counts the nodes still to come."""
+        if node_types == self.node_types:
+            return
+        self.node_types = list(node_types)
+        self._limits = {name: self._placement(e.provider) for name, e in self._entries.items()}
+
     def _placement(self, p: Provider) -> tuple[int, str | None]:
         if self.nodes is None:
             return p.concurrency(), None
+        types = self.node_types
         if isinstance(p, ModelProvider):
-            actors, why = placement(needs(p), self.nodes)
+            actors, why = placement(needs(p), self.nodes, types)
             return p.slots(min(actors, p.pool_max)), why
         if p.cpu_bound:
-            units, why = placement(needs(p), self.nodes)
+            units, why = placement(needs(p), self.nodes, types)
             return min(units, p.concurrency()), why
         if declares_resources(p):  # one worker actor holds the resources
-            units, why = placement(needs(p, num_cpus=0), self.nodes)
+            units, why = placement(needs(p, num_cpus=0), self.nodes, types)
             return (p.concurrency() if units else 0), why
         return p.concurrency(), None
 

@@ -9,8 +9,11 @@ cluster can hold at once and to report a provider no node can hold as unavailabl
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -76,21 +79,49 @@ def units_on(node: dict[str, float], need: dict[str, float]) -> int:
     return min(fits) if fits else 1_000_000
 
 
-def placement(need: dict[str, float], nodes: list[dict[str, float]]) -> tuple[int, str | None]:
-    """(units the whole cluster holds at once, why none fits) for one unit's ``need``."""
-    units = sum(units_on(n, need) for n in nodes)
+@dataclass(frozen=True)
+class NodeType:
+    """A kind of node the autoscaler may add: its resources and how many it may run at most."""
+
+    name: str
+    resources: dict[str, float]
+    max_workers: int
+
+    def matches(self, node: dict[str, float]) -> bool:
+        """Whether a live node looks like one of this type (the same amount of each resource the
+        type declares)."""
+        return all(abs(node.get(k, 0.0) - v) < 1e-6 for k, v in self.resources.items() if v > 0)
+
+
+def addable(nodes: list[dict[str, float]], node_types: list[NodeType]) -> list[dict[str, float]]:
+    """The nodes the autoscaler may still add: each type's ``max_workers`` less the live nodes
+    of that type, as one entry per node."""
+    out: list[dict[str, float]] = []
+    for t in node_types:
+        live = sum(1 for n in nodes if t.matches(n))
+        out.extend(dict(t.resources) for _ in range(max(0, t.max_workers - live)))
+    return out
+
+
+def placement(need: dict[str, float], nodes: list[dict[str, float]],
+              node_types: list[NodeType] | None = None) -> tuple[int, str | None]:
+    """(units the whole cluster holds at once, why none fits) for one unit's ``need``: the live
+    ``nodes``, and the nodes of ``node_types`` the autoscaler may still add."""
+    grown = nodes + addable(nodes, node_types or [])
+    units = sum(units_on(n, need) for n in grown)
     if units > 0:
         return units, None
     missing = []
     for key, amount in need.items():
-        best = max((n.get(key, 0.0) for n in nodes), default=0.0)
+        best = max((n.get(key, 0.0) for n in grown), default=0.0)
         if key.startswith(ACCELERATOR_PREFIX):
             if best <= 0:
                 missing.append(f"accelerator_type={key.removeprefix(ACCELERATOR_PREFIX)!r}")
         elif best + _EPS < amount:
             missing.append(f"{key}={amount:g} (largest node has {best:g})")
     detail = ", ".join(missing) or ", ".join(f"{k}={v:g}" for k, v in need.items())
-    return 0, f"no node of the cluster can hold one unit of it: needs {detail}"
+    grows = " or of the node types the autoscaler may add" if node_types else ""
+    return 0, f"no node of the cluster{grows} can hold one unit of it: needs {detail}"
 
 
 def cluster_nodes() -> list[dict[str, float]]:
@@ -104,6 +135,74 @@ def cluster_nodes() -> list[dict[str, float]]:
     except Exception:  # monitoring: the caller keeps the last answer
         log.warning("could not read the cluster's nodes", exc_info=True)
         return []
+
+
+def node_types_from_config(config: dict[str, Any]) -> list[NodeType]:
+    """The worker node types of a Ray cluster launcher / autoscaler config (``cluster.yaml``'s
+    ``available_node_types``, less the head's): those that declare their ``resources`` (a type
+    whose resources the cloud provider fills in at launch is not known here, and is left out)."""
+    types = config.get("available_node_types") or {}
+    head = config.get("head_node_type")
+    cap = int(config.get("max_workers", 1_000_000))
+    out = []
+    for name, spec in types.items():
+        if name == head or not isinstance(spec, dict):
+            continue
+        resources = {str(k): float(v) for k, v in (spec.get("resources") or {}).items()
+                     if isinstance(v, int | float) and v > 0}
+        most = min(int(spec.get("max_workers", cap)), cap)
+        if resources and most > 0:
+            out.append(NodeType(str(name), resources, most))
+    return out
+
+
+def _ray_cluster_config() -> list[NodeType]:
+    """The node groups Ray's GCS holds, where a platform reports them there (none in a plain
+    ``ray start --autoscaling-config`` cluster: then the config file is read)."""
+    import ray
+
+    config = ray._private.state.state.get_cluster_config()
+    if config is None:
+        return []
+    return [NodeType(g.name or f"group-{i}", {k: float(v) for k, v in g.resources.items() if v > 0},
+                     int(g.max_count) if g.max_count >= 0 else 1_000_000)
+            for i, g in enumerate(config.node_group_configs) if g.max_count != 0 and g.resources]
+
+
+#: where ``ray up`` leaves the autoscaler's config on the head node
+BOOTSTRAP_CONFIG = Path("~/ray_bootstrap_config.yaml")
+
+
+def autoscaler_node_types(path: Path | None = None) -> list[NodeType]:
+    """The node types the cluster's autoscaler may add: from the config file ``path``
+    (``VIDEOAI_AUTOSCALING_CONFIG``), else from the node groups Ray's GCS holds, else from
+    ``~/ray_bootstrap_config.yaml`` on this (head) node; ``[]`` when there is no autoscaler."""
+    try:
+        if path is None:
+            found = _ray_cluster_config() if _ray_ready() else []
+            if found:
+                return found
+            path = BOOTSTRAP_CONFIG.expanduser()
+            if not path.is_file():
+                return []
+        text = Path(path).expanduser().read_text()
+        config = json.loads(text) if text.lstrip().startswith("{") else _yaml(text)
+        return node_types_from_config(config if isinstance(config, dict) else {})
+    except Exception:  # monitoring: a config we cannot read means no growth, not a failed Scheduler
+        log.warning("could not read the autoscaler's node types from %s", path, exc_info=True)
+        return []
+
+
+def _ray_ready() -> bool:
+    import ray
+
+    return bool(ray.is_initialized())
+
+
+def _yaml(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)
 
 
 def holds_gpu() -> bool:
@@ -135,5 +234,5 @@ def validate_resources(provider: Provider) -> str | None:
     return None
 
 
-__all__ = ["cluster_nodes", "declares_resources", "holds_gpu", "needs", "placement", "ray_options", "units_on",
-           "validate_resources"]
+__all__ = ["NodeType", "addable", "autoscaler_node_types", "cluster_nodes", "declares_resources", "holds_gpu",
+           "needs", "node_types_from_config", "placement", "ray_options", "units_on", "validate_resources"]

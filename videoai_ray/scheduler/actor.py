@@ -43,7 +43,7 @@ from ..models import TaskStatus
 from ..pipelines.runner import PipelineRunner
 from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
-from ..providers.resources import cluster_nodes
+from ..providers.resources import autoscaler_node_types, cluster_nodes
 from ..schedules.runner import ScheduleRunner
 from ..settings import Settings
 from ..store import StoreTimeouts, TaskStore
@@ -78,6 +78,7 @@ class Scheduler:
                           timeouts=StoreTimeouts.of(settings))
         registry = ProviderRegistry(settings.breaker_failures, settings.breaker_cooldown, settings.prefetch)
         registry.set_nodes(cluster_nodes())
+        registry.set_node_types(autoscaler_node_types(settings.autoscaling_config))
         self.state = SchedulerState(
             settings=settings, store=store, registry=registry,
             limiter=ProviderRateLimiter(settings.provider_rate_limits, margin=settings.rate_limit_margin,

@@ -98,8 +98,10 @@ def build_tiny_whisper(root: Path) -> Path:
     return ct2_dir
 
 
-def build_tiny_stable_diffusion(root: Path) -> Path:
-    """A Stable Diffusion pipeline with tiny random UNet, VAE and CLIP text encoder."""
+def build_tiny_stable_diffusion(root: Path, vae_blocks: int = 2) -> Path:
+    """A Stable Diffusion pipeline with tiny random UNet, VAE and CLIP text encoder. ``vae_blocks``
+    4 makes the VAE scale by 8, as Stable Diffusion's does: a 512x512 image is then 64x64 latents
+    (with 2, 256x256: far slower on a CPU)."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from tokenizers import Tokenizer, models, pre_tokenizers
@@ -110,9 +112,10 @@ def build_tiny_stable_diffusion(root: Path) -> Path:
                                 out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
                                 up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=16,
                                 attention_head_dim=2, norm_num_groups=4)
-    vae = AutoencoderKL(block_out_channels=(8, 16), in_channels=3, out_channels=3, latent_channels=4,
-                        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-                        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), norm_num_groups=4)
+    vae = AutoencoderKL(block_out_channels=(8, 16, 16, 16)[:vae_blocks] if vae_blocks > 2 else (8, 16),
+                        in_channels=3, out_channels=3, latent_channels=4,
+                        down_block_types=("DownEncoderBlock2D",) * vae_blocks,
+                        up_block_types=("UpDecoderBlock2D",) * vae_blocks, norm_num_groups=4)
     text = CLIPTextModel(CLIPTextConfig(vocab_size=1000, hidden_size=16, intermediate_size=32, num_attention_heads=2,
                                         num_hidden_layers=1, max_position_embeddings=77, projection_dim=16,
                                         bos_token_id=0, eos_token_id=1, pad_token_id=1))
@@ -126,6 +129,6 @@ def build_tiny_stable_diffusion(root: Path) -> Path:
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet,
                                    scheduler=DDIMScheduler(), safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
-    out = root / "tiny-sd"
+    out = root / ("tiny-sd" if vae_blocks == 2 else f"tiny-sd-vae{vae_blocks}")
     pipe.save_pretrained(out, safe_serialization=True)
     return out
