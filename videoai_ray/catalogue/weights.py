@@ -145,7 +145,10 @@ def _local(spec: ModelSpec) -> Weights:
 
 
 def _remote(spec: ModelSpec, settings: Any) -> Weights:
-    from filelock import FileLock
+    try:
+        from filelock import FileLock
+    except ImportError as exc:
+        raise PermanentError("filelock is not installed: pip install 'videoai-ray[models]'") from exc
 
     root = cache_root(settings)
     root.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import io
+import threading
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -41,19 +42,28 @@ class CataloguePipeline:
     device: str
 
 
-def _open_pipeline(folder: Path) -> tuple[Any, str]:
-    """The pipeline in ``folder`` (never a hub download), on CUDA in float16 when the actor holds a GPU."""
+#: one pipeline load at a time in a process: diffusers' loading (accelerate's empty-weights
+#: context, peft's adapter injection) patches torch globally and is not safe in two threads at once
+_LOAD_LOCK = threading.Lock()
+
+
+def _open_pipeline(folder: Path, lora: Path | None = None) -> tuple[Any, str]:
+    """The pipeline in ``folder`` (never a hub download), on CUDA in float16 when the actor holds a
+    GPU; with ``lora``, that adapter folder loaded onto it."""
     import torch
     from diffusers import DiffusionPipeline
 
     cuda = torch.cuda.is_available() and holds_gpu()
     device = "cuda" if cuda else "cpu"
-    pipe = DiffusionPipeline.from_pretrained(str(folder), local_files_only=True,
-                                             torch_dtype=torch.float16 if cuda else torch.float32)
-    if hasattr(pipe, "safety_checker"):
-        pipe.safety_checker = None
-    pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device), device
+    with _LOAD_LOCK:
+        pipe = DiffusionPipeline.from_pretrained(str(folder), local_files_only=True,
+                                                 torch_dtype=torch.float16 if cuda else torch.float32)
+        if hasattr(pipe, "safety_checker"):
+            pipe.safety_checker = None
+        pipe.set_progress_bar_config(disable=True)
+        if lora is not None:
+            pipe.load_lora_weights(str(lora))
+        return pipe.to(device), device
 
 
 class DiffusersImageProvider(ModelProvider):
@@ -111,13 +121,12 @@ class DiffusersImageProvider(ModelProvider):
         if not (Path(base.folder) / "model_index.json").is_file():
             raise PermanentError(f"model {spec.name}: its weights are not a diffusers pipeline (model_index.json "
                                  "missing)")
-        pipe, device = _open_pipeline(Path(base.folder))
-        if weights.base is not None:
-            try:
-                pipe.load_lora_weights(str(weights.folder))
-            except Exception as exc:  # not an adapter of this pipeline, peft missing
-                raise PermanentError(f"model {spec.name}: the LoRA adapter could not be loaded onto "
-                                     f"{spec.base.name}: {type(exc).__name__}: {exc}"[:1000]) from exc
+        lora = Path(weights.folder) if weights.base is not None else None
+        try:
+            pipe, device = _open_pipeline(Path(base.folder), lora)
+        except Exception as exc:  # not a pipeline, not an adapter of this pipeline, peft missing
+            raise PermanentError(f"model {spec.name}: could not be loaded: {type(exc).__name__}: {exc}"[:1000]) \
+                from exc
         return CataloguePipeline(pipe, spec.key, device)
 
     async def run_model_batch(self, model: Any, requests: Sequence[Any], ctxs: Sequence[ProviderContext],
