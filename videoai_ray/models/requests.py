@@ -140,6 +140,12 @@ class ImageGenerationRequest(TaskRequest):
     #: a model catalogue entry's name (served by ``local-diffusers``); absent: the provider's own
     model: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN)
 
+    def split(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        media, opts = super().split()
+        if media.get("model") is None:  # absent stays absent: the stored input is what it was before
+            media.pop("model", None)
+        return media, opts
+
 
 class VideoGenerationRequest(TaskRequest):
     """``POST /api/v1/media/videos/generate``"""
