@@ -92,11 +92,16 @@ def speech_server() -> Iterator[str]:
         yield url
 
 
-def _actor(client: vai.Client, provider: str) -> dict[str, Any]:
-    pool = next(r for r in client.service.providers() if r["name"] == provider)["pool"]
-    assert pool is not None and pool["started"] == 1, pool
-    [actor] = pool["actors"]
-    return dict(actor)
+def _actor(client: vai.Client, provider: str, models: int) -> dict[str, Any]:
+    """The pool's one actor, once its listing shows ``models`` loaded (it is refreshed after a load)."""
+    deadline = time.monotonic() + 30
+    while True:
+        pool = next(r for r in client.service.providers() if r["name"] == provider)["pool"]
+        assert pool is not None and pool["started"] == 1, pool
+        [actor] = pool["actors"]
+        if len(actor.get("model_loads", {})) >= models or time.monotonic() > deadline:
+            return dict(actor)
+        time.sleep(0.2)
 
 
 async def _done(c: httpx.AsyncClient, answer: httpx.Response) -> httpx.Response:
@@ -183,7 +188,7 @@ def test_interleaved_models_through_the_sdk_and_http(cat_client: vai.Client, spe
     assert "source" not in r["list"].json()["models"][0]
 
     # -- each model loaded once on this node (one actor per pool), the S3 one fetched once
-    whisper, diffusers = _actor(client, "local-whisper"), _actor(client, "local-diffusers")
+    whisper, diffusers = _actor(client, "local-whisper", 2), _actor(client, "local-diffusers", 2)
     assert sorted(k.split("@")[0] for k in whisper["model_loads"]) == ["whisper-hub", "whisper-s3"]
     assert set(whisper["model_loads"].values()) == {1} and whisper["model_downloads"] == 1
     assert sorted(k.split("@")[0] for k in diffusers["model_loads"]) == ["sd-base", "sd-lora"]

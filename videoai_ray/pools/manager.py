@@ -157,15 +157,18 @@ class Pool:
         for r in results:
             self.m.d.on_result(r)
         if cold:  # what it holds now (a load may have dropped another model); shown in the pool's listing
-            with contextlib.suppress(Exception):
-                member.info = await member.handle.info.remote()
-                member.models = [str(m["key"]) for m in member.info.get("models", [])]
+            asyncio.get_running_loop().create_task(self._refresh(member))
         if self.retired and member.busy == 0:
             self.members.pop(member.id, None)
             with contextlib.suppress(Exception):
                 ray.kill(member.handle, no_restart=True)
         self.pump()
         self.m.state.kick()
+
+    async def _refresh(self, member: Member) -> None:
+        with contextlib.suppress(Exception):  # the actor is gone: _run/_lost handle that
+            member.info = await member.handle.info.remote()
+            member.models = [str(m["key"]) for m in member.info.get("models", [])]
 
     def _lost(self, member: Member) -> None:
         """Only the attempts the dead actor held are lost; the pool replaces it if needed."""
