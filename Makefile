@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 # the tests need the [diffusion] extra (tiny models built by the tests), the benchmarks [bench]
 # (Ray Data); `make demo` needs neither
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet $(TORCH_INDEX_ARG) '$(TORCH)' -e '.[diffusion,bench]'
+	$(BIN)/python -m pip install --quiet $(TORCH_INDEX_ARG) '$(TORCH)' -e '.[diffusion,bench,models]'
 	@touch $(TEST_STAMP)
 
 install: $(TEST_STAMP)

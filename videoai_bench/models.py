@@ -104,7 +104,7 @@ def _slot_use(client: Any, provider: str, tasks: int) -> float:
 
 
 def run_model_benchmarks(clips: int = 32, rounds: int = 3, actors: int = 2, cap: int = 8, latency: float = 0.1,
-                         capped_tasks: int = 400) -> list[dict[str, Any]]:
+                         capped_tasks: int = 400, multiplex: bool = True) -> list[dict[str, Any]]:
     """Rows ``{"benchmark", "value", "unit", "baseline", "ratio", "target"}``."""
     from videoai_ray.client import connect
 
@@ -150,4 +150,8 @@ def run_model_benchmarks(clips: int = 32, rounds: int = 3, actors: int = 2, cap:
                          "runs_ratio": [round(ideal / r, 3) for r in runs]})
     finally:
         kill_scheduler(settings)
+    if multiplex:
+        from .multiplex import run_multiplex_benchmark
+
+        rows.append(run_multiplex_benchmark(_clips(min(clips, 24)), rounds=max(1, min(rounds, 2)), actors=actors))
     return rows

@@ -1,4 +1,5 @@
-"""The ``videoai`` command: demo, serve, submit, status, token, db, cluster, providers, experiment, bench."""
+"""The ``videoai`` command: demo, serve, submit, status, token, db, cluster, providers, models, experiment,
+bench."""
 
 from __future__ import annotations
 
@@ -131,6 +132,40 @@ def cmd_providers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    """The model catalogue of this deployment's store (of the running Scheduler's with --address)."""
+    from .errors import InvalidRequest, TaskNotFound
+    from .service import MediaService
+
+    models = MediaService(_store_settings(args.address), None, migrate=True).models
+    try:
+        if args.action == "add":
+            if not (args.name and args.provider and args.source):
+                print("videoai models add NAME --provider whisper|diffusers --source SOURCE", file=sys.stderr)
+                return 2
+            row = models.register(args.name, provider=args.provider, source=args.source, revision=args.revision,
+                                  base=args.base, download=args.download, replace=args.replace, trusted=True,
+                                  user_id="cli")
+            print(json.dumps(row, indent=2))
+        elif args.action == "remove":
+            if not args.name:
+                print("videoai models remove NAME", file=sys.stderr)
+                return 2
+            models.remove(args.name)
+            print(f"removed {args.name}")
+        else:
+            rows = models.list()
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            for r in [] if args.json else rows:
+                base = f" (LoRA on {r['base']})" if r["base"] else ""
+                print(f"{r['name']:<24} {r['provider']:<10} {r['revision'][:23]:<24} {r['source']}{base}")
+    except (InvalidRequest, TaskNotFound) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_experiment(args: argparse.Namespace) -> int:
     from .experiments.demo import report_markdown, run_ab_demo
 
@@ -212,6 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("providers", help="list the default providers and whether they are available")
     p.set_defaults(func=cmd_providers)
+
+    p = sub.add_parser("models", help="the model catalogue: list, add, remove (docs/models.md)")
+    p.add_argument("action", choices=["list", "add", "remove"])
+    p.add_argument("name", nargs="?", help="the model's name (add, remove)")
+    p.add_argument("--provider", choices=["whisper", "diffusers"])
+    p.add_argument("--source", help="a folder, a storage URL (s3://models/x/) or hf://org/repo@<commit>")
+    p.add_argument("--revision", help="sha256:<hex> the files must have (computed when absent)")
+    p.add_argument("--base", help="a diffusers LoRA adapter's base model (a catalogue name)")
+    p.add_argument("--download", action="store_true", help="a Hub source may be downloaded by the nodes")
+    p.add_argument("--replace", action="store_true", help="replace an entry of the same name")
+    p.add_argument("--json", action="store_true", help="list as JSON")
+    _address_option(p)
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("experiment", help="provider A/B experiments")
     p.add_argument("action", choices=["demo"], help="demo: an A/B report from two local test providers")

@@ -22,6 +22,7 @@ import ray
 
 from .artifacts import ArtifactStore
 from .batching import check_budget, iter_items, map_items, send_batch
+from .catalogue.handle import Models
 from .errors import InvalidRequest, TaskNotFound
 from .estimates import Estimate
 from .experiments.handle import ExperimentHandle, experiments_frame
@@ -96,6 +97,8 @@ class Client:
         self.videos = Videos(self)
         self.audio = Audio(self)
         self.subtitles = Subtitles(self)
+        #: the model catalogue a request names with ``model=``: ``list()``, ``register()``, ``remove()``
+        self.models = Models(self)
         #: a task's output files, read from any driver: ``files.read(task)``, ``files.download(task, "out/")``
         self.files = TaskFiles(settings, self.get)
 

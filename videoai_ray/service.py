@@ -21,6 +21,7 @@ import ray
 from pydantic import ValidationError
 
 from . import inputs, netguard
+from .catalogue import BUILTIN as BUILTIN_MODELS
 from .errors import BatchNotFound, InvalidRequest, InvalidTransition, TaskNotFound, VideoAIError
 from .experiments import ExperimentRouter
 from .models import REQUEST_MODELS, BatchItem, Task, TaskRequest, TaskType
@@ -33,6 +34,7 @@ from .store import StoreTimeouts, TaskStore
 from .store.batches import batch_ids, batch_rows, batch_task_id, discard_batch, open_batch, seal_batch, stored_ids
 
 if TYPE_CHECKING:
+    from .catalogue.service import ModelService
     from .experiments.service import ExperimentService
     from .pipelines.service import PipelineService
     from .schedules.service import ScheduleService
@@ -111,6 +113,13 @@ class MediaService:
         from .experiments.service import ExperimentService
 
         return ExperimentService(self)
+
+    @cached_property
+    def models(self) -> ModelService:
+        """The model catalogue (register, list, remove, resolve ``model=``): see ``videoai_ray.catalogue``."""
+        from .catalogue.service import ModelService
+
+        return ModelService(self)
 
     @cached_property
     def schedules(self) -> ScheduleService:
@@ -228,6 +237,7 @@ class MediaService:
             options["tenant"] = tenant
         if share:
             options["share"] = dict(share)
+        self._catalogue_model(request, ttype, options, prefix)
         prepared = {
             "id": task_id or new_task_id(), "type": ttype, "user_id": user_id,
             "priority": prio, "input": media_input, "options": options,
@@ -242,6 +252,22 @@ class MediaService:
         # arm's provider (adds ``experiment_id`` / ``experiment_arm``; see experiments.assign)
         self.router.assign(prepared)
         return prepared
+
+    def _catalogue_model(self, request: TaskRequest, ttype: str, options: dict[str, Any], prefix: str) -> None:
+        """A request whose ``model`` names a catalogue entry carries the entry (its pinned
+        revision) and goes to the local provider that serves it."""
+        name = getattr(request, "model", None)
+        if not name or name in BUILTIN_MODELS:
+            return
+        from .catalogue.service import local_provider
+
+        spec = self.models.resolve(name, ttype, f"{prefix}model")
+        serving = local_provider(spec)
+        if options["provider"] not in (None, serving):
+            raise InvalidRequest(f"{prefix}provider: model {name!r} is served by {serving}, not "
+                                 f"{options['provider']}", field=f"{prefix}provider")
+        options["provider"] = serving
+        options["model"] = spec.to_dict()
 
     def prepare_batch(self, items: Iterable[Mapping[str, Any] | BatchItem], *, user_id: str,
                       batch_id: str, http: bool = False, tenant: str | None = None,

@@ -188,6 +188,20 @@ class Settings(BaseSettings):
     diffusers_gpus: float = Field(default=0.0, ge=0)
     diffusers_steps: int = Field(default=30, ge=1, le=500)
 
+    # -- the model catalogue (docs/models.md) --
+    #: URL prefixes (``s3://models/``) a model source registered over HTTP must start with; an
+    #: ``hf://`` source is always allowed there, a local folder only through the SDK or the CLI
+    model_roots: Annotated[tuple[str, ...], NoDecode] = ()
+    #: each node's folder for weights fetched from a remote source; default: ``<home>/model-cache``
+    model_cache_dir: Path | None = None
+    #: the Hugging Face Hub cache for ``hf://`` sources; default: huggingface_hub's own
+    #: (``HF_HUB_CACHE``, else ``$HF_HOME/hub``)
+    hf_cache_dir: Path | None = None
+    #: catalogue models one pool actor keeps loaded (the least recently used is dropped first)
+    models_per_actor: int = Field(default=3, ge=1, le=64)
+    #: the weights (bytes on disk) one pool actor may hold loaded at once; 0: no limit
+    model_memory_per_actor: int = Field(default=0, ge=0)
+
     # -- logs --
     log_json: bool = False
     log_level: str = "INFO"
@@ -219,7 +233,7 @@ class Settings(BaseSettings):
     fal_queue_run_host: str | None = Field(default=None, validation_alias=AliasChoices("FAL_QUEUE_RUN_HOST"))
     assemblyai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("ASSEMBLYAI_BASE_URL"))
 
-    @field_validator("retry_schedule", "blocklist", "url_allowlist", mode="before")
+    @field_validator("retry_schedule", "blocklist", "url_allowlist", "model_roots", mode="before")
     @classmethod
     def _comma_list(cls, v: object) -> object:
         if isinstance(v, str):

@@ -110,6 +110,7 @@ def test_openapi_lists_every_path_with_the_seed_models(api: Api) -> None:
         f"{p}/schedules/{{schedule_id}}/resume": {"post"},
         f"{p}/pipelines": {"get", "post"}, f"{p}/pipelines/{{pipeline_id}}": {"get"},
         f"{p}/pipelines/{{pipeline_id}}/cancel": {"post"},
+        f"{p}/models": {"get", "post"}, f"{p}/models/{{name}}": {"delete"},
     }
     assert {path: set(ops) for path, ops in doc["paths"].items()} == expected
     schemas = doc["components"]["schemas"]

@@ -28,6 +28,8 @@ from .limits import BodySizeLimit
 from .routes_batches import BudgetBody
 from .routes_batches import router as batches_router
 from .routes_experiments import router as experiments_router
+from .routes_models import ModelRegistration
+from .routes_models import router as models_router
 from .routes_pipelines import router as pipelines_router
 from .routes_schedules import router as schedules_router
 from .routes_submit import router as submit_router
@@ -47,11 +49,11 @@ Media tasks (images, videos, transcriptions, subtitles) for AI providers, run on
 
 #: every router of the API, each included under ``API_PREFIX`` (a new feature adds its router here)
 ROUTERS = (submit_router, tasks_router, batches_router, pipelines_router, system_router, webhooks_router,
-           experiments_router, schedules_router)
+           experiments_router, schedules_router, models_router)
 
 #: schemas referenced by routes that read their body themselves
 _BODY_MODELS: list[type[BaseModel]] = [*REQUEST_MODELS.values(), BatchItem, PipelineSpec, ExperimentSpec,
-                                        ScheduleRequest, BudgetBody, ErrorBody]
+                                        ScheduleRequest, BudgetBody, ErrorBody, ModelRegistration]
 
 
 def create_app(ctx: ApiContext) -> FastAPI:

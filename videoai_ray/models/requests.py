@@ -136,6 +136,10 @@ class TaskRequest(BaseModel):
         return data, {name: data.pop(name) for name in _OPTION_FIELDS}
 
 
+#: a ``model`` a request may name: ``whisper-1``, ``best`` or a catalogue entry (``catalogue.spec``)
+MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
 class ImageGenerationRequest(TaskRequest):
     """``POST /api/v1/media/images/generate``"""
 
@@ -146,6 +150,14 @@ class ImageGenerationRequest(TaskRequest):
     n: int = Field(default=1, ge=1, le=10)
     #: makes procedural output reproducible; not in the VideoAI API contract, optional
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    #: a model catalogue entry's name (served by ``local-diffusers``); absent: the provider's own
+    model: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN)
+
+    def split(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        media, opts = super().split()
+        if media.get("model") is None:  # absent stays absent: the stored input is what it was before
+            media.pop("model", None)
+        return media, opts
 
 
 class VideoGenerationRequest(TaskRequest):
@@ -183,7 +195,9 @@ class AudioTranscriptionRequest(TaskRequest):
     audio_url: str = Field(min_length=1, max_length=2048)
     #: the spoken language; ``None`` (absent): the provider detects it
     language: Literal["pt", "en", "es", "fr"] | None = None
-    model: Literal["whisper-1", "best"] = "whisper-1"
+    #: ``whisper-1`` / ``best`` (any provider), or a model catalogue entry's name (served by
+    #: ``local-whisper``; ``client.models.list()``)
+    model: str = Field(default="whisper-1", pattern=MODEL_NAME_PATTERN)
     response_format: Literal["json", "text", "srt", "vtt"] = "json"
 
     @field_validator("audio_url")

@@ -8,6 +8,7 @@ outcome into an ``AttemptResult``: an item that fails, is cancelled or has bad i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 import ray
 
 from .. import metrics
+from ..catalogue.spec import ModelSpec
+from ..catalogue.weights import fetch as fetch_weights
 from ..containment import contained
 from ..errors import InvalidInput, InvalidOutput, ProviderTimeout, RetryableError
 from ..executor import Assignment, AttemptResult, artifact_writer, error_result, recheck_at_worker
@@ -24,6 +27,7 @@ from ..placement import this_node
 from ..providers.context import AttemptContext
 from ..providers.model import ModelProvider
 from ..settings import Settings
+from .multiplex import LoadedModels
 
 _PROGRESS_SECONDS = 0.25
 
@@ -48,18 +52,35 @@ class ModelActor:
         self.loads = 1
         self.load_seconds = time.monotonic() - started
         metrics.model_load(provider.name, self.load_seconds)
+        #: catalogue models this actor holds (``model=<name>`` requests)
+        self.models = LoadedModels(settings.models_per_actor, settings.model_memory_per_actor,
+                                   fetch=lambda spec: fetch_weights(spec, settings),
+                                   load=provider.load_catalogue_model)
 
     def info(self) -> dict[str, Any]:
         """Where this actor runs and what it holds (for the pool's listing)."""
         ctx = ray.get_runtime_context()
         return {"pid": os.getpid(), "node_id": ctx.get_node_id(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
                 "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "loads": self.loads,
-                "load_seconds": round(self.load_seconds, 3)}
+                "load_seconds": round(self.load_seconds, 3), **self.models.describe()}
 
     def cancel(self, task_id: str) -> None:
         self.cancelled.add(task_id)
 
-    async def run_batch(self, batch: list[Assignment]) -> list[AttemptResult]:
+    async def run_batch(self, batch: list[Assignment], model: dict[str, Any] | None = None) -> list[AttemptResult]:
+        """Serve ``batch``; ``model``: the catalogue entry (``ModelSpec.to_dict``) all its
+        requests name, loaded here (outside the batch lock) if this actor does not hold it."""
+        if model is None:
+            return await self._run_batch(batch, None)
+        started = time.monotonic()
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                loaded = await stack.enter_async_context(self.models.use(ModelSpec.from_dict(model)))
+            except Exception as exc:  # the weights could not be fetched, verified or loaded
+                return [error_result(a, exc, started) for a in batch]
+            return await self._run_batch(batch, loaded)
+
+    async def _run_batch(self, batch: list[Assignment], loaded: Any) -> list[AttemptResult]:
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_progress())
         async with self._lock:  # one batch at a time; the next one waits here, already delivered
@@ -77,7 +98,7 @@ class ModelActor:
                     continue
                 items.append((i, a, request, self._context(a)))
             if items:
-                for i, result in zip([it[0] for it in items], await self._serve(items, started), strict=True):
+                for i, result in zip([it[0] for it in items], await self._serve(items, started, loaded), strict=True):
                     results[i] = result
             for a in batch:
                 self.cancelled.discard(a.task_id)
@@ -105,15 +126,15 @@ class ModelActor:
                 self.scheduler.report.remote([], [(t, att, v) for t, (att, v) in sent.items()])
 
     async def _serve(self, items: list[tuple[int, Assignment, Any, AttemptContext]],
-                     started: float) -> list[AttemptResult]:
+                     started: float, loaded: Any = None) -> list[AttemptResult]:
         try:
-            outs = await self._call([it[2] for it in items], [it[3] for it in items])
+            outs = await self._call([it[2] for it in items], [it[3] for it in items], loaded)
         except BaseException as exc:
             if isinstance(exc, SystemExit | KeyboardInterrupt):
                 raise
             if len(items) > 1 and not isinstance(exc, ProviderTimeout | asyncio.CancelledError):
                 # the batch as a whole failed: serve each item alone so one bad item fails alone
-                return [r for it in items for r in await self._serve([it], started)]
+                return [r for it in items for r in await self._serve([it], started, loaded)]
             outs = [exc] * len(items)
         finally:
             for it in items:
@@ -135,9 +156,11 @@ class ModelActor:
             r.node = node
         return out
 
-    async def _call(self, requests: list[Any], ctxs: list[AttemptContext]) -> list[Any]:
+    async def _call(self, requests: list[Any], ctxs: list[AttemptContext], loaded: Any = None) -> list[Any]:
+        call = self.provider.run_batch(requests, ctxs) if loaded is None else \
+            self.provider.run_model_batch(loaded, requests, ctxs)
         try:
-            outs = await asyncio.wait_for(contained(self.provider.run_batch(requests, ctxs)), self.timeout)
+            outs = await asyncio.wait_for(contained(call), self.timeout)
         except TimeoutError as exc:
             raise ProviderTimeout(f"batch of {len(requests)} timed out after {self.timeout:g} s") from exc
         if not isinstance(outs, list) or len(outs) != len(requests):

@@ -55,6 +55,8 @@ class Member:
     items: int = 0
     #: task ids of the attempts it holds now
     holding: set[str] = field(default_factory=set)
+    #: catalogue model keys it was last seen holding, or was sent (the pool prefers it for them)
+    models: list[str] = field(default_factory=list)
 
 
 class Pool:
@@ -88,7 +90,7 @@ class Pool:
         p = self.provider
         now = time.monotonic()
         while self.pending:
-            member = self._free_member()
+            member = self._free_member(self.m.model_key(self.pending[0]))
             if member is None:
                 break
             waited = now - (self.first_wait or now)
@@ -107,9 +109,11 @@ class Pool:
 
             self._timer = asyncio.get_running_loop().call_later(max(0.0, delay), fire)
 
-    def _free_member(self) -> Member | None:
+    def _free_member(self, model: str | None = None) -> Member | None:
+        """An actor with room; for a catalogue model, one that holds it first (model affinity)."""
         ready = [m for m in self.members.values() if m.ready and m.busy < self.provider.batches_per_actor]
-        return min(ready, key=lambda m: (m.busy, m.last_used)) if ready else None
+        return min(ready, key=lambda m: (model is not None and model not in m.models, m.busy, m.last_used)) \
+            if ready else None
 
     def _take_batch(self) -> list[Assignment]:
         p = self.provider
@@ -135,11 +139,16 @@ class Pool:
         member.batches += 1
         member.items += len(batch)
         metrics.batch_size(self.provider.name, len(batch))
-        asyncio.get_running_loop().create_task(self._run(member, batch))
+        model = self.m.model_of(batch[0])
+        cold = model is not None and self.m.model_key(batch[0]) not in member.models
+        if cold:
+            member.models.append(str(self.m.model_key(batch[0])))
+        asyncio.get_running_loop().create_task(self._run(member, batch, model, cold))
 
-    async def _run(self, member: Member, batch: list[Assignment]) -> None:
+    async def _run(self, member: Member, batch: list[Assignment], model: dict[str, Any] | None = None,
+                   cold: bool = False) -> None:
         try:
-            results: list[AttemptResult] = await member.handle.run_batch.remote(batch)
+            results: list[AttemptResult] = await member.handle.run_batch.remote(batch, model)
         except Exception as exc:  # the actor died (killed, out of memory, node lost)
             log.warning("pool actor %s of %s died with %d attempts: %s", member.id, self.provider.name,
                         len(batch), exc)
@@ -150,12 +159,19 @@ class Pool:
         member.holding.difference_update(a.task_id for a in batch)
         for r in results:
             self.m.d.on_result(r)
+        if cold:  # what it holds now (a load may have dropped another model); shown in the pool's listing
+            asyncio.get_running_loop().create_task(self._refresh(member))
         if self.retired and member.busy == 0:
             self.members.pop(member.id, None)
             with contextlib.suppress(Exception):
                 ray.kill(member.handle, no_restart=True)
         self.pump()
         self.m.state.kick()
+
+    async def _refresh(self, member: Member) -> None:
+        with contextlib.suppress(Exception):  # the actor is gone: _run/_lost handle that
+            member.info = await member.handle.info.remote()
+            member.models = [str(m["key"]) for m in member.info.get("models", [])]
 
     def _lost(self, member: Member) -> None:
         """Only the attempts the dead actor held are lost; the pool replaces it if needed."""
@@ -287,9 +303,20 @@ class PoolManager:
 
     def key_of(self, provider: ModelProvider, a: Assignment) -> Any:
         try:
-            return provider.batch_key(self.state.active[a.task_id].request)
+            return self.model_key(a), provider.batch_key(self.state.active[a.task_id].request)
         except Exception:  # the task is gone (cancelled) or the key cannot be made: a batch of its own
             return ("alone", a.task_id)
+
+    def model_of(self, a: Assignment) -> dict[str, Any] | None:
+        """The catalogue entry the attempt's request names (``None``: the provider's own model)."""
+        act = self.state.active.get(a.task_id)
+        return act.options.get("model") if act is not None else None
+
+    def model_key(self, a: Assignment) -> str | None:
+        from ..catalogue.spec import ModelSpec
+
+        model = self.model_of(a)
+        return ModelSpec.from_dict(model).key if model else None
 
     def submit(self, name: str, provider: ModelProvider, assignments: list[Assignment]) -> None:
         pool = self.pools.get(name)

@@ -40,6 +40,21 @@ class ModelProvider(Provider):
         in order, or an exception for a request that failed on its own."""
         raise NotImplementedError
 
+    def load_catalogue_model(self, spec: Any, weights: Any) -> Any:
+        """Load a catalogue entry (``catalogue.ModelSpec``) from its fetched ``weights``
+        (``catalogue.weights.Weights``) and return it; a pool actor keeps several
+        (``pools.multiplex``). Runs in a thread; the provider's own ``load`` is not involved."""
+        from ..errors import PermanentError
+
+        raise PermanentError(f"{self.name} does not serve catalogue models")
+
+    async def run_model_batch(self, model: Any, requests: Sequence[Any], ctxs: Sequence[ProviderContext],
+                              ) -> list[dict[str, Any] | BaseException]:
+        """``run_batch`` on a loaded catalogue model (what ``load_catalogue_model`` returned)."""
+        from ..errors import PermanentError
+
+        raise PermanentError(f"{self.name} does not serve catalogue models")
+
     def batch_key(self, request: Any) -> Hashable:
         """Requests with equal keys may share a batch (e.g. the image size); ``None``: all may."""
         return None

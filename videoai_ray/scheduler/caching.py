@@ -35,7 +35,10 @@ class TaskCache:
     def key(self, act: Active) -> str:
         from ..cache import cache_key
 
-        return str(cache_key(act.type, act.input, scope=cache_scope(self.scope, act), inputs=act.options.get("inputs")))
+        model = act.options.get("model")
+        # a catalogue model's result depends on its pinned revision (and its base's), not only its name
+        media = act.input if not model else {**act.input, "model_key": _model_key(model)}
+        return str(cache_key(act.type, media, scope=cache_scope(self.scope, act), inputs=act.options.get("inputs")))
 
     def lookup(self, keys: dict[str, str]) -> dict[str, Any]:
         """The hits of ``{task id: key}``, by task id (one lookup per distinct key)."""
@@ -58,6 +61,12 @@ class TaskCache:
     def down(self) -> list[str]:
         """The layers skipped now because they failed (``TieredCache.down``)."""
         return list(self.layers.down())
+
+
+def _model_key(model: dict[str, Any]) -> str:
+    from ..catalogue.spec import ModelSpec
+
+    return ModelSpec.from_dict(model).key
 
 
 def cache_scope(setting: str, act: Active) -> str:

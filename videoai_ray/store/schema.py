@@ -103,6 +103,25 @@ provider_registrations = Table(
     Column("registered_at", DateTime(timezone=True), nullable=False),
 )
 
+#: the model catalogue (``videoai_ray.catalogue``): named weights the local model providers serve
+model_catalogue = Table(
+    "model_catalogue",
+    metadata,
+    Column("instance", String(40), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    #: ``whisper`` or ``diffusers``
+    Column("provider", String(20), nullable=False),
+    Column("source", String(1024), nullable=False),
+    #: ``sha256:<hex>`` of a folder's files, or the Hub commit
+    Column("revision", String(160), nullable=False),
+    #: the base model's name (a diffusers LoRA adapter)
+    Column("base", String(64)),
+    #: the Hub may be asked for missing weights
+    Column("download", Boolean, nullable=False, default=False),
+    Column("registered_by", String(128), nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+)
+
 #: one row per SDK batch: how many items its driver meant to send, and whether it sent them all
 batches = Table(
     "batches",

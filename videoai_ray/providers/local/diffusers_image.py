@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import io
+import threading
 import time
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,6 +31,39 @@ INSTALL_HINT = "pip install 'videoai-ray[diffusion]'"
 #: appended to the prompt for each style
 STYLE_SUFFIX = {"realistic": ", photorealistic, detailed photograph", "artistic": ", artistic painting, expressive",
                 "anime": ", anime style illustration"}
+
+
+@dataclass
+class CataloguePipeline:
+    """A catalogue model's pipeline, loaded in a pool actor."""
+
+    pipe: Any
+    label: str
+    device: str
+
+
+#: one pipeline load at a time in a process: diffusers' loading (accelerate's empty-weights
+#: context, peft's adapter injection) patches torch globally and is not safe in two threads at once
+_LOAD_LOCK = threading.Lock()
+
+
+def _open_pipeline(folder: Path, lora: Path | None = None) -> tuple[Any, str]:
+    """The pipeline in ``folder`` (never a hub download), on CUDA in float16 when the actor holds a
+    GPU; with ``lora``, that adapter folder loaded onto it."""
+    import torch
+    from diffusers import DiffusionPipeline
+
+    cuda = torch.cuda.is_available() and holds_gpu()
+    device = "cuda" if cuda else "cpu"
+    with _LOAD_LOCK:
+        pipe = DiffusionPipeline.from_pretrained(str(folder), local_files_only=True,
+                                                 torch_dtype=torch.float16 if cuda else torch.float32)
+        if hasattr(pipe, "safety_checker"):
+            pipe.safety_checker = None
+        pipe.set_progress_bar_config(disable=True)
+        if lora is not None:
+            pipe.load_lora_weights(str(lora))
+        return pipe.to(device), device
 
 
 class DiffusersImageProvider(ModelProvider):
@@ -76,30 +111,48 @@ class DiffusersImageProvider(ModelProvider):
         reason = self.unavailable_reason()
         if reason:
             raise PermanentError(reason)
-        import torch
-        from diffusers import DiffusionPipeline
+        self.pipe, self.device = _open_pipeline(Path(str(self.folder())))
 
-        cuda = torch.cuda.is_available() and holds_gpu()
-        self.device = "cuda" if cuda else "cpu"
-        pipe = DiffusionPipeline.from_pretrained(str(self.folder()), local_files_only=True,
-                                                 torch_dtype=torch.float16 if cuda else torch.float32)
-        if hasattr(pipe, "safety_checker"):
-            pipe.safety_checker = None
-        pipe.set_progress_bar_config(disable=True)
-        self.pipe = pipe.to(self.device)
+    # -- catalogue models (``model=<name>``; the pool actor keeps several: ``pools.multiplex``) --
+
+    def load_catalogue_model(self, spec: Any, weights: Any) -> CataloguePipeline:
+        """A pipeline folder, or a LoRA adapter (``spec.base``) loaded onto its base pipeline."""
+        base = weights.base if weights.base is not None else weights
+        if not (Path(base.folder) / "model_index.json").is_file():
+            raise PermanentError(f"model {spec.name}: its weights are not a diffusers pipeline (model_index.json "
+                                 "missing)")
+        lora = Path(weights.folder) if weights.base is not None else None
+        try:
+            pipe, device = _open_pipeline(Path(base.folder), lora)
+        except Exception as exc:  # not a pipeline, not an adapter of this pipeline, peft missing
+            raise PermanentError(f"model {spec.name}: could not be loaded: {type(exc).__name__}: {exc}"[:1000]) \
+                from exc
+        return CataloguePipeline(pipe, spec.key, device)
+
+    async def run_model_batch(self, model: Any, requests: Sequence[Any], ctxs: Sequence[ProviderContext],
+                              ) -> list[dict[str, Any] | BaseException]:
+        self._check_batch(requests)
+        return await asyncio.to_thread(self._generate, list(requests), list(ctxs), model)
 
     async def run_batch(self, requests: Sequence[Any], ctxs: Sequence[ProviderContext],
                         ) -> list[dict[str, Any] | BaseException]:
         if self.pipe is None:
             self.load()
+        self._check_batch(requests)
+        return await asyncio.to_thread(self._generate, list(requests), list(ctxs))
+
+    def _check_batch(self, requests: Sequence[Any]) -> None:
         sizes = {r.size for r in requests}
         if len(sizes) != 1 or not all(isinstance(r, ImageGenerationRequest) for r in requests):
             raise InvalidInput(f"{self.name} batches image requests of one size, got {sorted(sizes)}")
-        return await asyncio.to_thread(self._generate, list(requests), list(ctxs))
 
     def _generate(self, requests: list[ImageGenerationRequest], ctxs: list[ProviderContext],
-                  ) -> list[dict[str, Any] | BaseException]:
+                  loaded: CataloguePipeline | None = None) -> list[dict[str, Any] | BaseException]:
         import torch
+
+        pipe = loaded.pipe if loaded is not None else self.pipe
+        label = loaded.label if loaded is not None else str(self.folder())
+        device = loaded.device if loaded is not None else self.device
 
         width, height = (int(v) for v in requests[0].size.split("x"))
         prompts: list[str] = []
@@ -119,7 +172,7 @@ class DiffusersImageProvider(ModelProvider):
             return kwargs
 
         started = time.perf_counter()
-        images = self.pipe(prompts, width=width, height=height, num_inference_steps=steps, generator=generators,
+        images = pipe(prompts, width=width, height=height, num_inference_steps=steps, generator=generators,
                            callback_on_step_end=on_step).images
         elapsed = time.perf_counter() - started
         out: list[dict[str, Any] | BaseException] = []
@@ -133,8 +186,8 @@ class DiffusersImageProvider(ModelProvider):
                 stored.append(ctx.store_artifact(f"image_{i}.png", buf.getvalue(), "image/png"))
             ctx.progress(1.0)
             out.append({"image_url": stored[0]["url"], "images": stored, "metadata": {
-                "provider": self.name, "model": str(self.folder()), "device": self.device,
-                "dtype": "float16" if self.device == "cuda" else "float32", "style": r.style, "size": r.size,
+                "provider": self.name, "model": label, "device": device,
+                "dtype": "float16" if device == "cuda" else "float32", "style": r.style, "size": r.size,
                 "width": width, "height": height, "n": r.n, "seed": r.seed, "steps": steps,
                 "batch_images": len(prompts), "generate_seconds": round(elapsed, 3)}})
         return out

@@ -32,9 +32,11 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ...catalogue.spec import BUILTIN
 from ...errors import InvalidInput, PermanentError
 from ...models import AudioTranscriptionRequest, TaskRequest, TaskType
 from ...redact import public_message
@@ -54,6 +56,16 @@ PINNED_FILES: dict[str, tuple[int, str]] = {
     "tokenizer.json": (2128466, "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"),
     "vocabulary.txt": (422309, "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"),
 }
+
+@dataclass
+class CatalogueWhisper:
+    """A catalogue model loaded in a pool actor."""
+
+    model: Any
+    languages: list[str]
+    label: str
+    device: str
+
 
 _models: dict[str, Any] = {}
 _verified: set[str] = set()
@@ -210,6 +222,8 @@ class LocalWhisperProvider(ModelProvider):
     def supports(self, request: TaskRequest) -> bool:
         if not isinstance(request, AudioTranscriptionRequest):
             return False
+        if request.model not in BUILTIN:  # a catalogue model: its languages are checked once it is loaded
+            return True
         return request.language is None or request.language in self.languages()
 
     def explain_unsupported(self, request: TaskRequest) -> str | None:
@@ -247,11 +261,47 @@ class LocalWhisperProvider(ModelProvider):
         jobs = [asyncio.to_thread(self._transcribe, r, c) for r, c in zip(requests, ctxs, strict=True)]
         return list(await asyncio.gather(*jobs, return_exceptions=True))
 
-    def _transcribe(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
+    # -- catalogue models (``model=<name>``; the pool actor keeps several: ``pools.multiplex``) --
+
+    def load_catalogue_model(self, spec: Any, weights: Any) -> CatalogueWhisper:
+        folder = Path(weights.folder)
+        if not (folder / "model.bin").is_file():
+            raise PermanentError(f"model {spec.name}: no CTranslate2 Whisper model in its weights (model.bin missing)")
+        if not (folder / "tokenizer.json").is_file():
+            raise PermanentError(f"model {spec.name}: no tokenizer.json in its weights (faster-whisper would "
+                                 "download one)")
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as exc:
+            raise PermanentError(f"faster-whisper is not installed; {INSTALL_HINT}") from exc
+        device = "cuda" if holds_gpu() else "cpu"
+        model = WhisperModel(str(folder), device=device, compute_type="float16" if device == "cuda" else "int8",
+                             num_workers=max(1, self.max_batch_size), local_files_only=True)
+        if model.model.is_multilingual:
+            known = set(model.supported_languages)
+            languages = [c for c in model_languages(folder) if c in known] or sorted(known)
+        else:
+            languages = ["en"]
+        return CatalogueWhisper(model, languages, f"{spec.name}@{spec.revision}", device)
+
+    async def run_model_batch(self, model: Any, requests: Sequence[Any], ctxs: Sequence[ProviderContext],
+                              ) -> list[dict[str, Any] | BaseException]:
+        jobs = [asyncio.to_thread(self._transcribe, r, c, model) for r, c in zip(requests, ctxs, strict=True)]
+        return list(await asyncio.gather(*jobs, return_exceptions=True))
+
+    def _transcribe(self, request: Any, ctx: ProviderContext, loaded: CatalogueWhisper | None = None,
+                    ) -> dict[str, Any]:
         if not isinstance(request, AudioTranscriptionRequest):
             raise InvalidInput(f"{self.name} needs an AudioTranscriptionRequest, not {type(request)}")
-        if not self.supports(request):
+        if loaded is None and not self.supports(request):
             raise InvalidInput(f"{self.name}: {self.explain_unsupported(request)}")
+        if loaded is not None and request.language is not None and request.language not in loaded.languages:
+            raise InvalidInput(f"{self.name}: the model {loaded.label} does not know language {request.language!r} "
+                               f"(it knows: {', '.join(loaded.languages)})")
+        whisper = loaded.model if loaded is not None else self.model
+        languages = loaded.languages if loaded is not None else self.languages()
+        label = loaded.label if loaded is not None else self._model_label()
+        device = loaded.device if loaded is not None else self.device
         from faster_whisper import BatchedInferencePipeline
 
         audio = ctx.open_input(request.audio_url)
@@ -259,9 +309,9 @@ class LocalWhisperProvider(ModelProvider):
         started = time.perf_counter()
         ctx.progress(0.05, "model loaded")
         # an English-only model is told so (it detects nothing); otherwise ``None`` asks it to detect
-        language = "en" if self.languages() == ["en"] else request.language
+        language = "en" if languages == ["en"] else request.language
         try:
-            segments_iter, info = BatchedInferencePipeline(self.model).transcribe(
+            segments_iter, info = BatchedInferencePipeline(whisper).transcribe(
                 str(audio), language=language, beam_size=5,
                 word_timestamps=True, vad_filter=True, batch_size=self.chunk_batch_size,
             )
@@ -304,9 +354,9 @@ class LocalWhisperProvider(ModelProvider):
             "transcript_url": artifact["url"],
             "metadata": {
                 "provider": self.name,
-                "model": self._model_label(),
-                "engine": f"faster-whisper (CTranslate2, {'float16, CUDA' if self.device == 'cuda' else 'int8, CPU'})",
-                "device": self.device,
+                "model": label,
+                "engine": f"faster-whisper (CTranslate2, {'float16, CUDA' if device == 'cuda' else 'int8, CPU'})",
+                "device": device,
                 "language_requested": request.language,
                 # how sure the model's language detection was; ``None`` when nothing was detected
                 "language_probability": (round(float(info.language_probability), 4) if language is None

@@ -1,0 +1,213 @@
+"""Weights on this node: fetched once, verified, reused across restarts.
+
+A remote source (an fsspec URL) is copied into ``<model cache>/<name>-<digest prefix>`` under a
+file lock (``filelock``): however many actors of a node ask at once, one downloads and the others
+wait and reuse the folder. The copy goes to a temporary folder beside it; each file's size is
+checked against the listing, the folder's digest against the entry's revision, and only then is
+the folder renamed into place (an atomic rename): a bad or interrupted download never leaves a
+folder a later load would use. A folder that is there is trusted (it was verified before its
+rename). A Hub source is read through ``huggingface_hub.snapshot_download`` (its own cache, locks
+and revision check; ``HF_HUB_OFFLINE``/``HF_HOME`` honoured), with ``local_files_only`` unless
+the entry allows downloads. A local folder is checked against its digest once per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import PermanentError
+from .spec import ModelSpec, parse_hub
+
+log = logging.getLogger("videoai.models")
+
+#: written last into a verified folder, before its rename
+MARKER = ".videoai-weights.json"
+_verified_local: set[tuple[str, str]] = set()
+_local_lock = threading.Lock()
+
+
+@dataclass
+class Weights:
+    """A model's weights on this node."""
+
+    folder: Path
+    #: bytes on disk (the memory estimate of the loaded model)
+    nbytes: int
+    #: downloads this fetch made (0: the node had them)
+    downloaded: int = 0
+    #: the base model's weights (a LoRA adapter)
+    base: Weights | None = None
+
+    @property
+    def total_bytes(self) -> int:
+        return self.nbytes + (self.base.total_bytes if self.base else 0)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def digest_of(entries: Mapping[str, tuple[int, str]]) -> str:
+    """``sha256:<hex>`` of a folder given ``{relative path: (size, sha256)}``."""
+    h = hashlib.sha256()
+    for rel in sorted(entries):
+        size, sha = entries[rel]
+        h.update(f"{rel}\0{size}\0{sha}\n".encode())
+    return f"sha256:{h.hexdigest()}"
+
+
+def folder_files(folder: Path) -> dict[str, Path]:
+    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != MARKER}
+
+
+def folder_digest(folder: Path) -> str:
+    return digest_of({rel: (p.stat().st_size, _sha256(p)) for rel, p in folder_files(folder).items()})
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder_files(folder).values())
+
+
+def remote_listing(source: str, storage_options: Mapping[str, Mapping[str, Any]],
+                   ) -> tuple[Any, dict[str, tuple[str, int]]]:
+    """``(fs, {relative path: (remote path, size)})`` of the files under a remote source."""
+    from ..storage import url_to_fs
+
+    fs, base = url_to_fs(source, storage_options)
+    base = base.rstrip("/")
+    found = fs.find(base, detail=True)
+    files = {p[len(base):].lstrip("/"): (p, int(info.get("size") or 0)) for p, info in found.items()
+             if info.get("type") != "directory" and p.startswith(base + "/")}
+    if not files:
+        raise PermanentError(f"no files under {source}")
+    return fs, files
+
+
+def remote_digest(source: str, storage_options: Mapping[str, Mapping[str, Any]]) -> str:
+    """The digest of a remote folder, read in full (at registration, to pin it)."""
+    fs, files = remote_listing(source, storage_options)
+    entries = {}
+    for rel, (path, size) in files.items():
+        h = hashlib.sha256()
+        with fs.open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        entries[rel] = (size, h.hexdigest())
+    return digest_of(entries)
+
+
+def cache_root(settings: Any) -> Path:
+    return Path(settings.model_cache_dir or Path(settings.home) / "model-cache")
+
+
+def fetch(spec: ModelSpec, settings: Any) -> Weights:
+    """The weights of ``spec`` (and its base) on this node; ``PermanentError`` with the reason."""
+    base = fetch(spec.base, settings) if spec.base is not None else None
+    kind = spec.kind
+    if kind == "hub":
+        w = _hub(spec, settings)
+    elif kind == "remote":
+        w = _remote(spec, settings)
+    else:
+        w = _local(spec)
+    w.base = base
+    return w
+
+
+def _local(spec: ModelSpec) -> Weights:
+    folder = Path(spec.source)
+    if not folder.is_dir():
+        raise PermanentError(f"model {spec.name}: no folder {folder} on this node")
+    with _local_lock:
+        if (str(folder), spec.revision) not in _verified_local:
+            got = folder_digest(folder)
+            if got != spec.revision:
+                raise PermanentError(f"model {spec.name}: hash mismatch: {folder} is {got}, the catalogue pins "
+                                     f"{spec.revision}")
+            _verified_local.add((str(folder), spec.revision))
+    return Weights(folder, folder_bytes(folder))
+
+
+def _remote(spec: ModelSpec, settings: Any) -> Weights:
+    try:
+        from filelock import FileLock
+    except ImportError as exc:
+        raise PermanentError("filelock is not installed: pip install 'videoai-ray[models]'") from exc
+
+    root = cache_root(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / f"{spec.name}-{spec.revision.removeprefix('sha256:')[:16]}"
+    with FileLock(str(target) + ".lock"):
+        if (target / MARKER).is_file():
+            return Weights(target, folder_bytes(target))
+        if target.exists():  # not ours (no marker): never trusted
+            shutil.rmtree(target, ignore_errors=True)
+        started = time.monotonic()
+        tmp = Path(tempfile.mkdtemp(prefix=f".partial-{spec.name}-", dir=root))
+        try:
+            fs, files = remote_listing(spec.source, settings.storage_options)
+            entries = {}
+            for rel, (path, size) in files.items():
+                local = tmp / rel
+                local.parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(path, str(local))
+                if local.stat().st_size != size:
+                    raise PermanentError(f"model {spec.name}: {rel} is {local.stat().st_size} bytes, the listing "
+                                         f"says {size}")
+                entries[rel] = (size, _sha256(local))
+            got = digest_of(entries)
+            if got != spec.revision:
+                raise PermanentError(f"model {spec.name}: hash mismatch: {spec.source} is {got} now, the catalogue "
+                                     f"pins {spec.revision}")
+            (tmp / MARKER).write_text(json.dumps({"name": spec.name, "source": spec.source,
+                                                  "revision": spec.revision, "files": len(entries),
+                                                  "fetched_at": time.time()}))
+            os.replace(tmp, target)
+        except PermanentError:
+            raise
+        except Exception as exc:
+            raise PermanentError(f"model {spec.name}: could not fetch {spec.source}: {exc}") from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        nbytes = folder_bytes(target)
+        log.info("model %s fetched from %s (%d bytes) in %.1f s", spec.name, spec.source, nbytes,
+                 time.monotonic() - started)
+        return Weights(target, nbytes, downloaded=1)
+
+
+def _hub(spec: ModelSpec, settings: Any) -> Weights:
+    repo, rev = parse_hub(spec.source)
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as exc:
+        raise PermanentError("huggingface_hub is not installed: pip install 'videoai-ray[models]'") from exc
+    cache = str(settings.hf_cache_dir) if settings.hf_cache_dir else None
+    try:
+        path = snapshot_download(repo, revision=rev, cache_dir=cache, local_files_only=not spec.download)
+    except Exception as exc:
+        where = cache or "huggingface_hub's cache (HF_HUB_CACHE / HF_HOME)"
+        how = "" if spec.download else "; the entry does not allow downloads (download=True)"
+        raise PermanentError(f"model {spec.name}: revision {rev} of {repo} is not in {where}{how}: "
+                             f"{type(exc).__name__}") from exc
+    folder = Path(path)
+    return Weights(folder, folder_bytes(folder))
+
+
+__all__ = ["MARKER", "Weights", "cache_root", "digest_of", "fetch", "folder_bytes", "folder_digest",
+           "remote_digest"]
