@@ -14,9 +14,10 @@ Reported: the throughput ratio (median of the rounds), and for each side the byt
 process read (``/proc/self/io``: ``rchar``, every read call including sockets, and ``read_bytes``,
 from storage) and the growth of its resident memory at its peak, against the bytes of the media.
 
-The worker reads each clip by the object's plain HTTP URL on the same server (public-read): the
-SDK takes http(s) inputs today. Once ``s3://`` inputs under ``VIDEOAI_INPUT_ROOTS`` exist,
-:func:`input_url` returns ``f"s3://{bucket}/{key}"`` instead (and the deployment grants the root).
+The manifest names each clip by its ``s3://`` URL under a root the deployment grants
+(``VIDEOAI_INPUT_ROOTS``); the worker reads it through s3fs with the deployment's storage options,
+as Ray Data's side does. (``INPUT_BY = "http"`` instead: by the object's plain public-read HTTP URL,
+the way the bench measured before ``s3://`` inputs existed.)
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 #: how the worker is told where a clip is; the one line to change for ``s3://`` inputs
-INPUT_BY = "http"
+INPUT_BY = "s3"
 
 
 def input_url(endpoint: str, bucket: str, key: str) -> str:
@@ -175,8 +176,9 @@ def run_data_benchmark(objects: int = 1000, rounds: int = 3, concurrency: int = 
         fs.pipe(f"{bucket}/manifest.parquet", buf.getvalue())
 
         settings = Settings(home=Path(tempfile.mkdtemp(prefix="videoai-bench-data-")), instance="bench-data",
-                            cache_enabled=False, max_retries=0, url_allowlist=("127.0.0.1",),
-                            storage_options={"s3": options})
+                            cache_enabled=False, max_retries=0,
+                            url_allowlist=("127.0.0.1",) if INPUT_BY == "http" else (),
+                            input_roots=(f"s3://{bucket}/clips/",), storage_options={"s3": options})
         kill_scheduler(settings)
         reader = InputReaderProvider()
         reader.max_concurrency = concurrency  # type: ignore[misc]
