@@ -1,6 +1,7 @@
 """Data where it lives, end to end on the loopback S3 server: held-in speech clips are put in a
-corpus bucket, transcribed by ``s3://`` URL through the SDK, and every output lands in another
-bucket (``VIDEOAI_ARTIFACTS_URL=s3://...``), readable through ``client.files``, the notebook view,
+corpus bucket, transcribed by ``s3://`` URL through the SDK from a Parquet manifest in that bucket,
+the results written back there as Parquet, and every output lands in another bucket
+(``VIDEOAI_ARTIFACTS_URL=s3://...``), readable through ``client.files``, the notebook view,
 the ``/files`` route and webhooks, none of it naming the bucket. Bad inputs are refused at submit
 (the field named; through the SDK also the roots granted), or fail once as ``input_not_found``;
 over HTTP a user with no granted root is still held to http(s). The deployment's S3 secret is a
@@ -99,15 +100,28 @@ def dep(ray_session: None, s3_server: Any, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.mark.slow
-def test_clips_in_a_bucket_are_transcribed_by_url_into_another_bucket(dep: Deployment) -> None:
+def test_clips_in_a_bucket_are_transcribed_by_url_from_a_manifest_into_another_bucket_and_parquet(
+        dep: Deployment, http: TestClient) -> None:
+    """Issue 24's "done when", in one: the held-in clips are in the corpus bucket (the fixture put
+    them there); a Parquet manifest in that bucket names them by ``s3://`` URL; ``client.map``
+    transcribes them through the SDK with every output written to the other bucket; the results go
+    to Parquet in the corpus bucket and are read back; over HTTP a user with no granted root is
+    still refused the same ``s3://`` URL."""
     if dep.whisper_missing:
         pytest.skip(f"local-whisper: {dep.whisper_missing}")
-    futs = {clip: dep.client.audio.transcribe(f"s3://{dep.corpus}/clips/{clip}", language="en") for clip in CLIPS}
-    for clip, fut in futs.items():
-        task = fut.result(timeout=240)
-        assert task.provider == "local-whisper"
-        assert task.input["audio_url"] == f"s3://{dep.corpus}/clips/{clip}"
-        assert wer(CLIPS[clip]["text"], task.output["text"]) < 0.15, task.output["text"]
+    import pandas as pd
+
+    tag = uuid.uuid4().hex[:6]
+    urls = [f"s3://{dep.corpus}/clips/{clip}" for clip in CLIPS]
+    manifest = io.BytesIO()
+    pd.DataFrame({"clip": list(CLIPS), "audio": urls}).to_parquet(manifest, index=False)
+    dep.fs.pipe(f"{dep.corpus}/manifests/{tag}.parquet", manifest.getvalue())
+
+    batch = dep.client.map(f"s3://{dep.corpus}/manifests/{tag}.parquet", task_type="audio_transcription",
+                           columns={"audio_url": "audio"}, language="en", provider="local-whisper")
+    assert batch.wait(timeout=240) == {"completed": len(CLIPS)}
+    for task in batch.results():
+        assert task.input["audio_url"] in urls
         url = task.output["transcript_url"]
         assert url.startswith(f"s3://{dep.out}/results/{task.id}/"), url
         stored = json.loads(dep.fs.cat(url.removeprefix("s3://")))
@@ -115,6 +129,21 @@ def test_clips_in_a_bucket_are_transcribed_by_url_into_another_bucket(dep: Deplo
         assert json.loads(dep.client.files.read(task))["text"] == task.output["text"]
     # nothing of the inputs was copied into the output bucket
     assert not [k for k in dep.fs.find(dep.out) if k.endswith(".wav")]
+
+    assert batch.to_parquet(f"s3://{dep.corpus}/results/{tag}.parquet") == len(CLIPS)
+    with dep.fs.open(f"{dep.corpus}/results/{tag}.parquet", "rb") as f:
+        out = pd.read_parquet(f)
+    assert list(out["audio"]) == urls  # the mapped column, in the manifest's order
+    assert list(out["id"]) == list(batch.ids) and set(out["status"]) == {"completed"}
+    for clip, heard, transcript in zip(CLIPS, out["output.text"], out["output.transcript_url"], strict=True):
+        assert wer(CLIPS[clip]["text"], heard) < 0.15, (clip, heard)
+        assert transcript.startswith(f"s3://{dep.out}/results/")
+
+    refused = http.post(f"{BASE}/audio/transcribe", json={"audio_url": urls[0], "language": "en"},
+                        headers=_headers(dep, "nobody"))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "audio_url"
+    assert "http:// or https://" in refused.json()["error"]["message"]
 
 
 def test_the_cache_key_is_the_objects_identity(dep: Deployment) -> None:
