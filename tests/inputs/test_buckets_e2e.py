@@ -361,3 +361,43 @@ def test_an_object_rewritten_after_submit_is_not_read_under_the_old_identity(dep
     task = service.wait(answer["id"], None, 60)
     assert task.status is vai.TaskStatus.FAILED and task.attempts == 1
     assert task.error is not None and task.error.code == "invalid_input" and "changed" in task.error.message
+
+
+def test_an_sdk_pipeline_step_reads_an_input_under_a_granted_root_and_is_held_to_the_same_rule(
+        dep: Deployment, http: TestClient) -> None:
+    """A pipeline built through the SDK may name an object under a root granted to its user in a
+    step's literal input, as a task may; the same check refuses, at creation and naming the field
+    and the roots, a root not granted, a ``..`` out of one, another user's grant and a missing
+    object, and nothing is stored. Over HTTP a pipeline's steps stay http(s), even with a grant."""
+    from videoai_ray.pipelines import step
+
+    url = dep.put(f"clips/pipe-{uuid.uuid4().hex[:6]}.wav", b"pipeline bytes")
+    done = dep.client.pipeline([step("read", "audio_transcription", audio_url=url, provider="inputs")]).result(60)
+    assert done.status == "completed", done
+    read = dep.client.service.get(done.step("read").task_id, dep.client.user_id)
+    assert read.input["audio_url"] == url and read.output["inputs"]["audio_url"]["size"] == len(b"pipeline bytes")
+
+    dep.put("private/secret.wav", b"not granted")
+    before = {u: len(dep.user(u).service.pipelines.list(u, limit=500)) for u in (dep.client.user_id, "narrow")}
+    for user, bad, why in [
+        (dep.client.user_id, f"s3://{dep.corpus}/private/secret.wav", "not under an input root"),
+        (dep.client.user_id, f"s3://{dep.corpus}/clips/../private/secret.wav", "'..'"),
+        (dep.client.user_id, f"simplecache::{url}", "chains"),
+        (dep.client.user_id, f"s3://{dep.corpus}/clips/none-{uuid.uuid4().hex[:6]}.wav", "does not exist"),
+        ("narrow", url, "not under an input root"),  # under the default grant, not under narrow's
+    ]:
+        with pytest.raises(vai.InvalidRequest) as info:
+            dep.user(user).pipeline([step("ok", "subtitle_generation", text="hello", provider="local-subtitles"),
+                                     step("read", "audio_transcription", audio_url=bad, provider="inputs")])
+        assert info.value.field == "steps[1].input.audio_url", (bad, info.value)
+        assert why in info.value.message, info.value.message
+        if user == "narrow":
+            assert f"s3://{dep.corpus}/clips/team/" in info.value.message and "file://" not in info.value.message
+    after = {u: len(dep.user(u).service.pipelines.list(u, limit=500)) for u in (dep.client.user_id, "narrow")}
+    assert after == before
+
+    for user in ("web", "nobody"):  # "web" is granted the clips over HTTP for tasks; not for pipelines
+        r = http.post(f"{BASE}/pipelines", headers=_headers(dep, user), json={"steps": [
+            {"id": "read", "task_type": "audio_transcription", "input": {"audio_url": url, "provider": "inputs"}}]})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["field"] == "steps[0].input.audio_url" and dep.corpus + "/clips/," not in r.text
