@@ -148,19 +148,21 @@ class MediaService:
         if isinstance(body, TaskRequest):
             body = body.model_dump(exclude_unset=True)
         try:
-            request = model.model_validate(dict(body), context=self._context(http, user_id))
+            request = model.model_validate(dict(body), context=self.input_context(http, user_id))
         except ValidationError as e:
             raise invalid_field(e, prefix) from None
         self.policy_checks(request, prefix)
         return request
 
-    def _context(self, http: bool, user_id: str | None) -> dict[str, Any] | None:
+    def input_context(self, http: bool, user_id: str | None) -> dict[str, Any] | None:
+        """The validation context of a request from ``user_id`` through its door (``http``):
+        inputs under roots pass the syntactic check where the door may grant roots to this user."""
         roots = user_id is not None and bool(inputs.granted_roots(self.settings, user_id, http=http) or not http)
         if not roots:
             return HTTP_CONTEXT if http else None
         return {**(HTTP_CONTEXT if http else {}), **ROOTS_CONTEXT}
 
-    def _root_inputs(self, request: TaskRequest, media_input: dict[str, Any], prefix: str, *, user_id: str,
+    def root_inputs(self, request: TaskRequest, media_input: dict[str, Any], prefix: str, *, user_id: str,
                      http: bool, known: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Check each input named under a root against the roots granted to ``user_id`` (its URL
         in ``media_input`` becomes the canonical one) and ask for the object's identity (no byte
@@ -230,7 +232,7 @@ class MediaService:
         ttype = TaskType(task_type).value
         prio = priority or opts["priority"]
         options = {"provider": opts["provider"], "strategy": opts["strategy"], "use_cache": opts["use_cache"]}
-        rooted = self._root_inputs(request, media_input, prefix, user_id=user_id, http=http, known=known_inputs)
+        rooted = self.root_inputs(request, media_input, prefix, user_id=user_id, http=http, known=known_inputs)
         if rooted:
             options["inputs"] = rooted
         if tenant:

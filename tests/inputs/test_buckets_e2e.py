@@ -1,6 +1,7 @@
 """Data where it lives, end to end on the loopback S3 server: held-in speech clips are put in a
-corpus bucket, transcribed by ``s3://`` URL through the SDK, and every output lands in another
-bucket (``VIDEOAI_ARTIFACTS_URL=s3://...``), readable through ``client.files``, the notebook view,
+corpus bucket, transcribed by ``s3://`` URL through the SDK from a Parquet manifest in that bucket,
+the results written back there as Parquet, and every output lands in another bucket
+(``VIDEOAI_ARTIFACTS_URL=s3://...``), readable through ``client.files``, the notebook view,
 the ``/files`` route and webhooks, none of it naming the bucket. Bad inputs are refused at submit
 (the field named; through the SDK also the roots granted), or fail once as ``input_not_found``;
 over HTTP a user with no granted root is still held to http(s). The deployment's S3 secret is a
@@ -99,15 +100,28 @@ def dep(ray_session: None, s3_server: Any, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.mark.slow
-def test_clips_in_a_bucket_are_transcribed_by_url_into_another_bucket(dep: Deployment) -> None:
+def test_clips_in_a_bucket_are_transcribed_by_url_from_a_manifest_into_another_bucket_and_parquet(
+        dep: Deployment, http: TestClient) -> None:
+    """Issue 24's "done when", in one: the held-in clips are in the corpus bucket (the fixture put
+    them there); a Parquet manifest in that bucket names them by ``s3://`` URL; ``client.map``
+    transcribes them through the SDK with every output written to the other bucket; the results go
+    to Parquet in the corpus bucket and are read back; over HTTP a user with no granted root is
+    still refused the same ``s3://`` URL."""
     if dep.whisper_missing:
         pytest.skip(f"local-whisper: {dep.whisper_missing}")
-    futs = {clip: dep.client.audio.transcribe(f"s3://{dep.corpus}/clips/{clip}", language="en") for clip in CLIPS}
-    for clip, fut in futs.items():
-        task = fut.result(timeout=240)
-        assert task.provider == "local-whisper"
-        assert task.input["audio_url"] == f"s3://{dep.corpus}/clips/{clip}"
-        assert wer(CLIPS[clip]["text"], task.output["text"]) < 0.15, task.output["text"]
+    import pandas as pd
+
+    tag = uuid.uuid4().hex[:6]
+    urls = [f"s3://{dep.corpus}/clips/{clip}" for clip in CLIPS]
+    manifest = io.BytesIO()
+    pd.DataFrame({"clip": list(CLIPS), "audio": urls}).to_parquet(manifest, index=False)
+    dep.fs.pipe(f"{dep.corpus}/manifests/{tag}.parquet", manifest.getvalue())
+
+    batch = dep.client.map(f"s3://{dep.corpus}/manifests/{tag}.parquet", task_type="audio_transcription",
+                           columns={"audio_url": "audio"}, language="en", provider="local-whisper")
+    assert batch.wait(timeout=240) == {"completed": len(CLIPS)}
+    for task in batch.results():
+        assert task.input["audio_url"] in urls
         url = task.output["transcript_url"]
         assert url.startswith(f"s3://{dep.out}/results/{task.id}/"), url
         stored = json.loads(dep.fs.cat(url.removeprefix("s3://")))
@@ -115,6 +129,21 @@ def test_clips_in_a_bucket_are_transcribed_by_url_into_another_bucket(dep: Deplo
         assert json.loads(dep.client.files.read(task))["text"] == task.output["text"]
     # nothing of the inputs was copied into the output bucket
     assert not [k for k in dep.fs.find(dep.out) if k.endswith(".wav")]
+
+    assert batch.to_parquet(f"s3://{dep.corpus}/results/{tag}.parquet") == len(CLIPS)
+    with dep.fs.open(f"{dep.corpus}/results/{tag}.parquet", "rb") as f:
+        out = pd.read_parquet(f)
+    assert list(out["audio"]) == urls  # the mapped column, in the manifest's order
+    assert list(out["id"]) == list(batch.ids) and set(out["status"]) == {"completed"}
+    for clip, heard, transcript in zip(CLIPS, out["output.text"], out["output.transcript_url"], strict=True):
+        assert wer(CLIPS[clip]["text"], heard) < 0.15, (clip, heard)
+        assert transcript.startswith(f"s3://{dep.out}/results/")
+
+    refused = http.post(f"{BASE}/audio/transcribe", json={"audio_url": urls[0], "language": "en"},
+                        headers=_headers(dep, "nobody"))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "audio_url"
+    assert "http:// or https://" in refused.json()["error"]["message"]
 
 
 def test_the_cache_key_is_the_objects_identity(dep: Deployment) -> None:
@@ -332,3 +361,43 @@ def test_an_object_rewritten_after_submit_is_not_read_under_the_old_identity(dep
     task = service.wait(answer["id"], None, 60)
     assert task.status is vai.TaskStatus.FAILED and task.attempts == 1
     assert task.error is not None and task.error.code == "invalid_input" and "changed" in task.error.message
+
+
+def test_an_sdk_pipeline_step_reads_an_input_under_a_granted_root_and_is_held_to_the_same_rule(
+        dep: Deployment, http: TestClient) -> None:
+    """A pipeline built through the SDK may name an object under a root granted to its user in a
+    step's literal input, as a task may; the same check refuses, at creation and naming the field
+    and the roots, a root not granted, a ``..`` out of one, another user's grant and a missing
+    object, and nothing is stored. Over HTTP a pipeline's steps stay http(s), even with a grant."""
+    from videoai_ray.pipelines import step
+
+    url = dep.put(f"clips/pipe-{uuid.uuid4().hex[:6]}.wav", b"pipeline bytes")
+    done = dep.client.pipeline([step("read", "audio_transcription", audio_url=url, provider="inputs")]).result(60)
+    assert done.status == "completed", done
+    read = dep.client.service.get(done.step("read").task_id, dep.client.user_id)
+    assert read.input["audio_url"] == url and read.output["inputs"]["audio_url"]["size"] == len(b"pipeline bytes")
+
+    dep.put("private/secret.wav", b"not granted")
+    before = {u: len(dep.user(u).service.pipelines.list(u, limit=500)) for u in (dep.client.user_id, "narrow")}
+    for user, bad, why in [
+        (dep.client.user_id, f"s3://{dep.corpus}/private/secret.wav", "not under an input root"),
+        (dep.client.user_id, f"s3://{dep.corpus}/clips/../private/secret.wav", "'..'"),
+        (dep.client.user_id, f"simplecache::{url}", "chains"),
+        (dep.client.user_id, f"s3://{dep.corpus}/clips/none-{uuid.uuid4().hex[:6]}.wav", "does not exist"),
+        ("narrow", url, "not under an input root"),  # under the default grant, not under narrow's
+    ]:
+        with pytest.raises(vai.InvalidRequest) as info:
+            dep.user(user).pipeline([step("ok", "subtitle_generation", text="hello", provider="local-subtitles"),
+                                     step("read", "audio_transcription", audio_url=bad, provider="inputs")])
+        assert info.value.field == "steps[1].input.audio_url", (bad, info.value)
+        assert why in info.value.message, info.value.message
+        if user == "narrow":
+            assert f"s3://{dep.corpus}/clips/team/" in info.value.message and "file://" not in info.value.message
+    after = {u: len(dep.user(u).service.pipelines.list(u, limit=500)) for u in (dep.client.user_id, "narrow")}
+    assert after == before
+
+    for user in ("web", "nobody"):  # "web" is granted the clips over HTTP for tasks; not for pipelines
+        r = http.post(f"{BASE}/pipelines", headers=_headers(dep, user), json={"steps": [
+            {"id": "read", "task_type": "audio_transcription", "input": {"audio_url": url, "provider": "inputs"}}]})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["field"] == "steps[0].input.audio_url" and dep.corpus + "/clips/," not in r.text

@@ -39,8 +39,8 @@ EXPORTED = {
                            'class="videoai-batch"', "8/8 done"],
     "05_pipelines": ['class="videoai-pipeline"', "<video ", 'src="data:video/mp4;base64,', "--&gt;",
                      "steps[1].input.prompt: step 'b' refers to unknown step 'nope'"],
-    "06_data_in_buckets": ['class="videoai-batch"', "not in s3://corpus-", "quick brown fox",
-                           "output.language"],
+    "06_data_in_buckets": ['class="videoai-batch"', "not in s3://corpus-", "not under an input root granted",
+                           "quick brown fox", "output.language"],
 }
 
 

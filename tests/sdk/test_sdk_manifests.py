@@ -3,8 +3,8 @@
 
 The bucket is the tests' S3-compatible server on loopback (``tests/s3_loopback.py``), reached
 through the deployment's storage options. The media the manifests name are objects of that same
-server, read by the worker over its plain HTTP object URL (made public-read): the SDK takes http(s)
-inputs today, and the driver never reads them.
+server under an input root the deployment grants (``s3://<media bucket>/``), named by their
+``s3://`` URL and read by the worker through s3fs; the driver never reads them.
 """
 
 from __future__ import annotations
@@ -29,9 +29,16 @@ from videoai_ray.scheduler import kill_scheduler
 
 
 @pytest.fixture(scope="module")
-def data_client(ray_session: None, s3_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[vai.Client]:
+def media_bucket(s3_server: Any) -> str:
+    """The bucket the deployment grants as an input root (the manifests' media live there)."""
+    return str(s3_server.make_bucket("media"))
+
+
+@pytest.fixture(scope="module")
+def data_client(ray_session: None, s3_server: Any, media_bucket: str,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[vai.Client]:
     settings = vai.Settings(home=tmp_path_factory.mktemp("manifest-home"), instance="t-manifests", prefetch=0,
-                            max_retries=0, cache_enabled=False, url_allowlist=("127.0.0.1",),
+                            max_retries=0, cache_enabled=False, input_roots=(f"s3://{media_bucket}/",),
                             storage_options=s3_server.storage_options)
     kill_scheduler(settings)
     providers = [NoopProvider(), InputReaderProvider(), LocalSubtitleProvider(),
@@ -42,12 +49,11 @@ def data_client(ray_session: None, s3_server: Any, tmp_path_factory: pytest.Temp
     kill_scheduler(settings)
 
 
-def put_public(s3_server: Any, bucket: str, key: str, data: bytes) -> str:
-    """Store ``data`` and return the object's plain HTTP URL on the loopback server."""
-    fs = s3_server.fs()
-    fs.pipe(f"{bucket}/{key}", data)
-    fs.chmod(f"{bucket}/{key}", "public-read")
-    return f"{s3_server.endpoint}/{bucket}/{key}"
+def put_media(s3_server: Any, bucket: str, key: str, data: bytes) -> str:
+    """Store ``data`` under the granted root and return its ``s3://`` URL (each test's keys under
+    its own ``s3_bucket`` name, so tests do not share objects)."""
+    s3_server.fs().pipe(f"{bucket}/{key}", data)
+    return f"s3://{bucket}/{key}"
 
 
 def put_parquet(s3_server: Any, url: str, frame: pd.DataFrame, row_group_size: int | None = None) -> None:
@@ -70,11 +76,12 @@ def stored_tasks(client: vai.Client) -> int:
     return len(client.tasks(limit=100_000))
 
 
-def test_parquet_manifest_in_a_bucket_to_parquet_in_the_bucket(data_client, s3_server, s3_bucket) -> None:
+def test_parquet_manifest_in_a_bucket_to_parquet_in_the_bucket(data_client, s3_server, s3_bucket,
+                                                               media_bucket) -> None:
     """Objects in the bucket -> a Parquet manifest there (three row groups) -> tasks that read
     each object -> results written back to the bucket as Parquet, read back row by row."""
     blobs = {f"clip-{i:02d}": bytes([i]) * (100 + i) for i in range(9)}
-    urls = {k: put_public(s3_server, s3_bucket, f"media/{k}.bin", v) for k, v in blobs.items()}
+    urls = {k: put_media(s3_server, media_bucket, f"{s3_bucket}/{k}.bin", v) for k, v in blobs.items()}
     manifest = pd.DataFrame({"clip": list(blobs), "media": [urls[k] for k in blobs],
                              "note": ["unused"] * len(blobs)})
     put_parquet(s3_server, f"s3://{s3_bucket}/manifest.parquet", manifest, row_group_size=4)
@@ -202,11 +209,12 @@ def test_bad_sources_name_the_field_and_show_no_secret(data_client, s3_server, s
 
 
 @pytest.mark.slow
-def test_transcripts_of_clips_in_a_bucket_from_a_manifest(data_client, s3_server, s3_bucket) -> None:
+def test_transcripts_of_clips_in_a_bucket_from_a_manifest(data_client, s3_server, s3_bucket,
+                                                          media_bucket) -> None:
     """The notebook's path end to end with the real local-whisper (tiny.en): speech clips in the
     bucket, a Parquet manifest naming them, transcripts written back to the bucket."""
     refs = json.loads((SPEECH_CLIPS_DIR / "clips.json").read_text())
-    urls = [put_public(s3_server, s3_bucket, f"clips/{name}", (SPEECH_CLIPS_DIR / name).read_bytes())
+    urls = [put_media(s3_server, media_bucket, f"{s3_bucket}/{name}", (SPEECH_CLIPS_DIR / name).read_bytes())
             for name in refs]
     put_parquet(s3_server, f"s3://{s3_bucket}/clips.parquet", pd.DataFrame({"name": list(refs), "audio": urls}))
     batch = data_client.map(f"s3://{s3_bucket}/clips.parquet", task_type="audio_transcription",
@@ -223,15 +231,19 @@ def test_transcripts_of_clips_in_a_bucket_from_a_manifest(data_client, s3_server
     assert out["output.segments"].map(lambda s: len(json.loads(s))).min() >= 1
 
 
-def test_a_manifest_row_naming_a_forbidden_input_is_refused_by_row(data_client, s3_server, s3_bucket) -> None:
+def test_a_manifest_row_naming_a_forbidden_input_is_refused_by_row(data_client, s3_server, s3_bucket,
+                                                                   media_bucket) -> None:
     """The manifest is read with the deployment's options, but each row's input still passes the
-    one URL policy: a local file, a bucket URL (no input roots yet) or a metadata address is
-    refused naming the row, and nothing of its chunk is stored."""
+    one URL policy and the roots check: a local file, a bucket URL outside the granted root (the
+    manifest's own bucket included), a ``..`` out of the root, an fsspec chain or a metadata
+    address is refused naming the row, and nothing of its chunk is stored."""
     from videoai_ray.batching import BatchItemRefused
 
-    good = put_public(s3_server, s3_bucket, "clips/ok.wav", b"RIFF")
+    good = put_media(s3_server, media_bucket, f"{s3_bucket}/ok.wav", b"RIFF")
+    s3_server.fs().pipe(f"{s3_bucket}/clips/a.wav", b"RIFF")  # there, but not granted
     before = stored_tasks(data_client)
-    for bad in ("file:///etc/passwd", f"s3://{s3_bucket}/clips/a.wav", "http://169.254.169.254/latest/meta-data/"):
+    for bad in ("file:///etc/passwd", f"s3://{s3_bucket}/clips/a.wav", f"s3://{media_bucket}/../{s3_bucket}/clips/a.wav",
+                f"simplecache::s3://{media_bucket}/{s3_bucket}/ok.wav", "http://169.254.169.254/latest/meta-data/"):
         frame = pd.DataFrame({"audio": [good, bad]})
         put_parquet(s3_server, f"s3://{s3_bucket}/bad.parquet", frame)
         with pytest.raises(BatchItemRefused) as info:

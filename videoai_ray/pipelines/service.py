@@ -43,16 +43,21 @@ class PipelineService:
 
     # -- validation ----------------------------------------------------------------------------
 
-    def validate(self, spec: Mapping[str, Any] | PipelineSpec, *, http: bool = False) -> PipelineSpec:
+    def validate(self, spec: Mapping[str, Any] | PipelineSpec, *, http: bool = False,
+                 user_id: str | None = None) -> PipelineSpec:
         """The spec as a ``PipelineSpec`` whose steps refer only to known steps, without cycles,
-        and whose literal inputs are valid; ``InvalidRequest`` naming the field otherwise."""
+        and whose literal inputs are valid; ``InvalidRequest`` naming the field otherwise. With
+        ``user_id`` (and not ``http``), a literal input under an input root passes when it is under
+        a root granted to that user, as a task submitted through the SDK (checked again when the
+        step starts, and in the worker); over HTTP a step's inputs stay http(s) URLs."""
         from ..service import invalid_field
 
         try:
             parsed = spec if isinstance(spec, PipelineSpec) else PipelineSpec.model_validate(dict(spec))
         except ValidationError as e:
             raise invalid_field(e) from None
-        check_structure(parsed, lambda t, body, prefix, refs: self.check_input(t, body, prefix, refs, http=http))
+        check_structure(parsed, lambda t, body, prefix, refs: self.check_input(t, body, prefix, refs, http=http,
+                                                                                  user_id=user_id))
         if parsed.webhook_url:  # the one webhook URL policy, as for a task's
             from ..webhooks import InvalidWebhookURL, validate_webhook_url
 
@@ -64,10 +69,12 @@ class PipelineService:
         return parsed
 
     def check_input(self, task_type: TaskType, body: dict[str, Any], prefix: str, skip: Set[str], *,
-                    http: bool) -> None:
+                    http: bool, user_id: str | None = None) -> None:
         """Validate a step's body under the rules of its door (``http``), leaving out the fields
         in ``skip``: at creation, those holding references (checked once resolved); once
-        resolved, those holding a file an earlier step made (handed over as an upload)."""
+        resolved, those holding a file an earlier step made (handed over as an upload). With
+        ``user_id`` through the SDK door, literal inputs under the roots granted to that user pass
+        (the same check as ``MediaService.prepare``: canonical form, grant, the object exists)."""
         from ..service import field_error
 
         model = REQUEST_MODELS[task_type]
@@ -75,14 +82,20 @@ class PipelineService:
         if unknown:
             raise InvalidRequest(f"{prefix}{unknown[0]}: no such field", field=f"{prefix}{unknown[0]}")
         literal = {k: v for k, v in body.items() if k not in skip}
+        # roots only through the SDK door: an HTTP pipeline's steps stay http(s) URLs
+        sdk_user = user_id if not http else None
+        context = self.media.input_context(False, sdk_user) if sdk_user is not None else \
+            HTTP_CONTEXT if http else None
         try:
-            request = model.model_validate(literal, context=HTTP_CONTEXT if http else None)
+            request = model.model_validate(literal, context=context)
         except ValidationError as e:
             kept = [err for err in e.errors() if not _about(err, skip)]
             if kept:
                 raise field_error(kept, prefix) from None
             request = model.model_construct(**literal, **dict.fromkeys(skip))
         self.media.policy_checks(request, prefix)
+        if sdk_user is not None:  # refused here, naming the field and the roots granted, not when the step starts
+            self.media.root_inputs(request, {}, prefix, user_id=sdk_user, http=False)
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -102,8 +115,8 @@ class PipelineService:
         """``create``, also saying whether the pipeline existed already (an idempotent replay)."""
         from ..service import call_scheduler
 
-        row = pipeline_row(self.validate(spec, http=http), user_id=user_id, idempotency_key=idempotency_key,
-                           context=door_context(http=http, tenant=tenant, share=share))
+        row = pipeline_row(self.validate(spec, http=http, user_id=user_id), user_id=user_id,
+                           idempotency_key=idempotency_key, context=door_context(http=http, tenant=tenant, share=share))
         answer = call_scheduler(lambda: ray.get(self.media.scheduler.create_pipeline.remote(row)))
         ray.get(self.media.scheduler.flush_now.remote())
         return self.get(answer["id"], user_id, public=http), bool(answer["existing"])
