@@ -42,7 +42,8 @@ def models_client(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -
 
     root = tmp_path_factory.mktemp("tiny-models")
     settings = vai.Settings(home=tmp_path_factory.mktemp("models-home"), instance="t-models", cache_enabled=False,
-                            whisper_model=build_tiny_whisper(root), diffusers_model=build_tiny_stable_diffusion(root, vae_blocks=4),
+                            whisper_model=build_tiny_whisper(root),
+                            diffusers_model=build_tiny_stable_diffusion(root, vae_blocks=4),
                             diffusers_steps=2, max_retries=0, url_allowlist=("127.0.0.1",))
     kill_scheduler(settings)
     client = vai.connect(settings=settings,
