@@ -99,7 +99,7 @@ class ProviderRow(BaseModel):
     latency_p50_s: float | None
 
 
-class ExperimentReportResponse(BaseModel):
+class ExperimentReport(BaseModel):
     """The arms compared."""
 
     experiment: ExperimentView
@@ -136,7 +136,7 @@ def list_experiments(limit: int = Query(100, ge=1, le=500, description="most exp
     return JSONResponse({"experiments": rows, "count": len(rows)})
 
 
-@router.get("/{experiment_id}", response_model=ExperimentReportResponse, summary="An experiment's report",
+@router.get("/{experiment_id}", response_model=ExperimentReport, summary="An experiment's report",
             responses=_NOT_FOUND)
 def get_experiment(experiment_id: str = _ID, caller: Caller = Depends(authorized),
                    ctx: ApiContext = Depends(get_context)) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""StatisticsResponse, providers, cache and health: the VideoAI API contract's monitoring endpoints."""
+"""Statistics, providers, cache and health: the VideoAI API contract's monitoring endpoints."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class FairShareView(BaseModel):
     at_cap: bool
 
 
-class StatisticsResponse(BaseModel):
+class Statistics(BaseModel):
     """The caller's task statistics (seed): totals, success rate, per type and provider, queue."""
 
     total_tasks: int
@@ -80,7 +80,7 @@ class HealthReport(BaseModel):
     checks: dict[str, dict[str, Any]]
 
 
-@router.get("/statistics", response_model=StatisticsResponse, summary="Task statistics of the caller",
+@router.get("/statistics", response_model=Statistics, summary="Task statistics of the caller",
             responses=ERROR_RESPONSES)
 def statistics(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     return JSONResponse(ctx.service.statistics(caller.user_id))
