@@ -4,6 +4,9 @@
   ``local-whisper`` vs Ray Data ``map_batches`` with an actor pool running the same model (same
   folder, same faster-whisper call) on the same clips; both cold (actors start and load the model
   inside the timed round), median of the rounds;
+* against the machine's physical limit: the same transcriptions through a warm pool of one actor
+  per core (SDK, store, cache off) vs one warm model per core in a plain process pool, no Ray and
+  no store, the same model, call and clips (``_limit_round``);
 * slot use on a capped provider (400 attempts, cap 8, 100 ms each) at default settings, three runs:
   the I/O worker path (``bench core``'s measure) and a model pool of the same cap (one batch of up
   to 8 per 100 ms, the next batch gathered while one runs).
@@ -12,6 +15,7 @@
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -56,6 +60,79 @@ class _RayDataTranscriber:
         with ThreadPoolExecutor(len(paths)) as pool:  # the same concurrency the provider gives a batch
             batch["text"] = list(pool.map(one, paths))
         return batch
+
+
+#: the process pool's own model (one per process, loaded by the initializer)
+_PROCESS_MODEL: list[Any] = []
+
+
+def _load_in_process(folder: str, pinned: bool, batch_size: int) -> None:
+    from videoai_ray.providers.local.whisper import load_model
+
+    _PROCESS_MODEL[:] = [load_model(Path(folder), pinned, "cpu", batch_size)]
+
+
+def _transcribe_in_process(path: str, chunk_batch_size: int) -> str:
+    from faster_whisper import BatchedInferencePipeline
+
+    segments, _ = BatchedInferencePipeline(_PROCESS_MODEL[0]).transcribe(
+        path, language="en", batch_size=chunk_batch_size, **_TRANSCRIBE)
+    return " ".join(s.text.strip() for s in segments)
+
+
+def _limit_round(paths: list[Path], provider: LocalWhisperProvider, workers: int) -> float:
+    """Seconds for ``paths`` through ``workers`` processes that each hold the model warm (loaded
+    and run once before the clock starts): what this machine can do with no Ray and no store."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    folder, pinned = provider.model_dir()
+    ctx = multiprocessing.get_context("spawn")  # a clean process, as a worker's would be
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_load_in_process,
+                             initargs=(str(folder), pinned, provider.max_batch_size)) as pool:
+        list(pool.map(_transcribe_in_process, [str(paths[0])] * workers, [provider.chunk_batch_size] * workers))
+        started = time.perf_counter()
+        texts = list(pool.map(_transcribe_in_process, [str(p) for p in paths],
+                              [provider.chunk_batch_size] * len(paths)))
+        elapsed = time.perf_counter() - started
+    if len(texts) != len(paths):
+        raise RuntimeError(f"the process pool returned {len(texts)} texts for {len(paths)} clips")
+    return elapsed
+
+
+def _warm_pool_round(client: Any, settings: Settings, paths: list[Path], actors: int, round_no: int) -> float:
+    """Seconds for ``paths`` through a ``local-whisper`` pool of ``actors`` already started and
+    warm (one batch of as many clips as actors first, outside the clock)."""
+    provider = LocalWhisperProvider(settings)
+    provider.name = f"whisper-limit-{round_no}"  # type: ignore[misc]
+    provider.pool_max = provider.pool_min = actors  # type: ignore[misc]  # every actor up before the clock
+    client.register_provider(provider)
+    refs = [client.upload(p) for p in paths]
+    items = [{"task_type": "audio_transcription",
+              "input_data": {"audio_url": ref, "language": "en", "provider": provider.name}} for ref in refs]
+    try:
+        if client.batch(items[:actors]).wait(timeout=900) != {"completed": min(actors, len(items))}:
+            raise RuntimeError("the warm-up batch did not complete")
+        _wait_started(client, provider.name, actors)
+        started = time.perf_counter()
+        counts = client.batch(items).wait(timeout=900)
+        elapsed = time.perf_counter() - started
+    finally:
+        client.unregister_provider(provider.name)
+    if counts != {"completed": len(paths)}:
+        raise RuntimeError(f"pool transcriptions did not complete: {counts}")
+    return elapsed
+
+
+def _wait_started(client: Any, name: str, actors: int, timeout: float = 300) -> None:
+    """Return once the pool of ``name`` has ``actors`` actors up (each loaded its model as it started)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pool = next((r["pool"] for r in client.service.providers() if r["name"] == name), None) or {}
+        if int(pool.get("started") or 0) >= actors and not pool.get("starting"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the pool of {name} did not start {actors} actors in {timeout:.0f} s")
 
 
 def _ray_data_round(paths: list[Path], provider: LocalWhisperProvider, actors: int) -> float:
@@ -134,6 +211,20 @@ def run_model_benchmarks(clips: int = 32, rounds: int = 3, actors: int = 2, cap:
                                      f" (ratio per round: {per_round})",
                          "ratio": round(mine / base, 2), "target": ">= 1.0x",
                          "rounds": [round(a / b, 2) for a, b in zip(ours, theirs, strict=True)]})
+            cores = os.cpu_count() or 1
+            warm, limit = [], []
+            for r in range(rounds):
+                warm.append(clips / _warm_pool_round(client, settings, paths, cores, r))
+                limit.append(clips / _limit_round(paths, whisper, cores))
+            mine, base = statistics.median(warm), statistics.median(limit)
+            per_round = ", ".join(f"{a / b:.2f}" for a, b in zip(warm, limit, strict=True))
+            rows.append({"benchmark": f"{clips} transcriptions, warm local-whisper pool of {cores} (one actor per "
+                                      "core, SDK, store, cache off)",
+                         "value": round(mine, 2), "unit": "clips/s",
+                         "baseline": f"the machine's limit: {cores} processes each holding the model warm, no Ray, "
+                                     f"no store: {base:.2f} clips/s (ratio per round: {per_round})",
+                         "ratio": round(mine / base, 2), "target": ">= 0.95",
+                         "rounds": [round(a / b, 2) for a, b in zip(warm, limit, strict=True)]})
         else:
             rows.append({"benchmark": "transcriptions, local-whisper pool", "value": None, "skipped": reason})
         ideal = math.ceil(capped_tasks / cap) * latency
