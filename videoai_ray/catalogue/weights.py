@@ -54,7 +54,8 @@ class Weights:
         return self.nbytes + (self.base.total_bytes if self.base else 0)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file, read a MiB at a time."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -77,7 +78,7 @@ def folder_files(folder: Path) -> dict[str, Path]:
 
 
 def folder_digest(folder: Path) -> str:
-    return digest_of({rel: (p.stat().st_size, _sha256(p)) for rel, p in folder_files(folder).items()})
+    return digest_of({rel: (p.stat().st_size, sha256_file(p)) for rel, p in folder_files(folder).items()})
 
 
 def folder_bytes(folder: Path) -> int:
@@ -170,7 +171,7 @@ def _remote(spec: ModelSpec, settings: Any) -> Weights:
                 if local.stat().st_size != size:
                     raise PermanentError(f"model {spec.name}: {rel} is {local.stat().st_size} bytes, the listing "
                                          f"says {size}")
-                entries[rel] = (size, _sha256(local))
+                entries[rel] = (size, sha256_file(local))
             got = digest_of(entries)
             if got != spec.revision:
                 raise PermanentError(f"model {spec.name}: hash mismatch: {spec.source} is {got} now, the catalogue "

@@ -25,7 +25,6 @@ language is refused with the list; a request without ``language`` is detected by
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib.util
 import json
 import os
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ...catalogue.spec import BUILTIN
+from ...catalogue.weights import sha256_file
 from ...errors import InvalidInput, PermanentError
 from ...models import AudioTranscriptionRequest, TaskRequest, TaskType
 from ...redact import public_message
@@ -78,14 +78,6 @@ def bundled_model_dir() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations))) / "model"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_model_dir(folder: Path) -> None:
