@@ -54,13 +54,17 @@ class Weights:
         return self.nbytes + (self.base.total_bytes if self.base else 0)
 
 
-def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file, read a MiB at a time."""
+def sha256_stream(fh: Any) -> str:
+    """The SHA-256 of what a binary file object holds, read a MiB at a time."""
     h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        h.update(block)
     return h.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    with path.open("rb") as fh:
+        return sha256_stream(fh)
 
 
 def digest_of(entries: Mapping[str, tuple[int, str]]) -> str:
@@ -105,11 +109,8 @@ def remote_digest(source: str, storage_options: Mapping[str, Mapping[str, Any]])
     fs, files = remote_listing(source, storage_options)
     entries = {}
     for rel, (path, size) in files.items():
-        h = hashlib.sha256()
         with fs.open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        entries[rel] = (size, h.hexdigest())
+            entries[rel] = (size, sha256_stream(fh))
     return digest_of(entries)
 
 
