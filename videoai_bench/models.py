@@ -100,30 +100,6 @@ def _limit_round(paths: list[Path], provider: LocalWhisperProvider, workers: int
     return elapsed
 
 
-def _warm_pool_round(client: Any, settings: Settings, paths: list[Path], actors: int, round_no: int) -> float:
-    """Seconds for ``paths`` through a ``local-whisper`` pool of ``actors`` already started and
-    warm (one batch of as many clips as actors first, outside the clock)."""
-    provider = LocalWhisperProvider(settings)
-    provider.name = f"whisper-limit-{round_no}"  # type: ignore[misc]
-    provider.pool_max = provider.pool_min = actors  # type: ignore[misc]  # every actor up before the clock
-    client.register_provider(provider)
-    refs = [client.upload(p) for p in paths]
-    items = [{"task_type": "audio_transcription",
-              "input_data": {"audio_url": ref, "language": "en", "provider": provider.name}} for ref in refs]
-    try:
-        if client.batch(items[:actors]).wait(timeout=900) != {"completed": min(actors, len(items))}:
-            raise RuntimeError("the warm-up batch did not complete")
-        _wait_started(client, provider.name, actors)
-        started = time.perf_counter()
-        counts = client.batch(items).wait(timeout=900)
-        elapsed = time.perf_counter() - started
-    finally:
-        client.unregister_provider(provider.name)
-    if counts != {"completed": len(paths)}:
-        raise RuntimeError(f"pool transcriptions did not complete: {counts}")
-    return elapsed
-
-
 def _wait_started(client: Any, name: str, actors: int, timeout: float = 300) -> None:
     """Return once the pool of ``name`` has ``actors`` actors up (each loaded its model as it started)."""
     deadline = time.monotonic() + timeout
@@ -151,17 +127,27 @@ def _ray_data_round(paths: list[Path], provider: LocalWhisperProvider, actors: i
     return elapsed
 
 
-def _pool_round(client: Any, settings: Settings, paths: list[Path], actors: int, round_no: int) -> float:
+def _pool_round(client: Any, settings: Settings, paths: list[Path], actors: int, round_no: int, *,
+                warm: bool = False) -> float:
+    """Seconds for ``paths`` through a new ``local-whisper`` pool of at most ``actors``: cold (the
+    actors start and load inside the clock), or ``warm`` (all ``actors`` started, loaded and run
+    on one batch of as many clips first, outside the clock)."""
     provider = LocalWhisperProvider(settings)
-    provider.name = f"whisper-bench-{round_no}"  # type: ignore[misc]
+    provider.name = f"whisper-{'limit' if warm else 'bench'}-{round_no}"  # type: ignore[misc]
     provider.pool_max = actors  # type: ignore[misc]
+    if warm:
+        provider.pool_min = actors  # type: ignore[misc]  # every actor up before the clock
     client.register_provider(provider)
     refs = [client.upload(p) for p in paths]  # the SDK's way to a local file, outside the timed part
+    items = [{"task_type": "audio_transcription",
+              "input_data": {"audio_url": ref, "language": "en", "provider": provider.name}} for ref in refs]
     try:
+        if warm:
+            if client.batch(items[:actors]).wait(timeout=900) != {"completed": min(actors, len(items))}:
+                raise RuntimeError("the warm-up batch did not complete")
+            _wait_started(client, provider.name, actors)
         started = time.perf_counter()
-        batch = client.batch([{"task_type": "audio_transcription", "input_data": {
-            "audio_url": ref, "language": "en", "provider": provider.name}} for ref in refs])
-        counts = batch.wait(timeout=900)
+        counts = client.batch(items).wait(timeout=900)
         elapsed = time.perf_counter() - started
     finally:
         client.unregister_provider(provider.name)
@@ -214,7 +200,7 @@ def run_model_benchmarks(clips: int = 32, rounds: int = 3, actors: int = 2, cap:
             cores = os.cpu_count() or 1
             warm, limit = [], []
             for r in range(rounds):
-                warm.append(clips / _warm_pool_round(client, settings, paths, cores, r))
+                warm.append(clips / _pool_round(client, settings, paths, cores, r, warm=True))
                 limit.append(clips / _limit_round(paths, whisper, cores))
             mine, base = statistics.median(warm), statistics.median(limit)
             per_round = ", ".join(f"{a / b:.2f}" for a, b in zip(warm, limit, strict=True))
