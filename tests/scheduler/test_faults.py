@@ -1,7 +1,8 @@
 """Faults, on SQLite and on PostgreSQL: a killed worker process, a killed Scheduler (mid-batch, and
 between accepting a result and writing it), a restart of the whole app on a new Ray, outputs the
 store cannot hold, provider code that blocks the event loop, a driver killed mid-submission.
-Every accepted task ends terminal, and none runs to completion twice."""
+Every accepted task ends terminal; a result once written is never run again, and an attempt interrupted
+with its worker runs again at most once."""
 
 from __future__ import annotations
 
@@ -133,13 +134,18 @@ def test_whole_app_restart_recovers_accepted_tasks(ray_session, db_url, tmp_path
     batch = client.batch(items("t", 20, "steady", "subtitle_generation"))
     wait_for(lambda: batch.counts().get("completed", 0) >= 2)
     kill_scheduler(settings)  # the app goes away: scheduler and workers, for good
-    left = {s: n for s, n in batch.counts().items() if s != "completed"}
-    assert left, "the restart should happen mid-batch"
+    written = {t.id for t in batch.results() if t.status is TaskStatus.COMPLETED}
+    assert len(written) < 20, "the restart should happen mid-batch"
     client = vai.connect(settings=settings, providers=providers)  # the app starts again
     batch = vai.Batch(client, batch.id, batch.ids)
     assert batch.wait(timeout=60) == {"completed": 20}
-    for tid in batch.ids:
-        assert len(list(Path(done).glob(f"{tid}.*.done"))) == 1
+    # What was written before the restart never runs again. An attempt that was running, or had
+    # finished but was not yet written, died with its worker and runs again (documented in
+    # docs/how-a-task-runs.md): at most once more, and the row names the attempt that counted.
+    for task in batch.results():
+        runs = sorted(p.name for p in Path(done).glob(f"{task.id}.*.done"))
+        assert len(runs) == 1 if task.id in written else 1 <= len(runs) <= 2, (task.id, runs)
+        assert f"{task.id}.{task.attempts}.done" in runs
     kill_scheduler(settings)
 
 
