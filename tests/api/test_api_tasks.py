@@ -155,7 +155,8 @@ def test_users_see_and_touch_only_their_own_tasks(api: Api) -> None:
         assert error_of(r)["code"] == "task_not_found"
     assert b.get("/tasks").json()["tasks"] == []
     assert [t["id"] for t in a.get("/tasks").json()["tasks"]] == [tid]
-    assert a.get(f"/tasks/{tid}").json()["status"] == "pending"
+    # queued behind the park provider's one slot; on a loaded machine the slot's minute may end
+    assert a.get(f"/tasks/{tid}").json()["status"] in ("pending", "processing")
     assert b.get("/statistics").json()["total_tasks"] == 0
     a.delete(f"/tasks/{tid}")
 
