@@ -386,10 +386,12 @@ class MediaService:
         return self.store.get_many(task_ids)
 
     def tasks(self, user_id: str | None, *, status: str | None = None, task_type: str | None = None,
-              batch_id: str | None = None, limit: int = 50, before: Any = None) -> list[Task]:
-        """The user's tasks, newest first; ``before``: a page cursor (``api.views.decode_cursor``)."""
+              batch_id: str | None = None, limit: int = 50, before: Any = None,
+              user_prefix: str | None = None) -> list[Task]:
+        """The user's tasks, newest first; ``before``: a page cursor (``api.views.decode_cursor``);
+        ``user_prefix``: every user's whose id starts with it (a tenant admin's ``acme/``)."""
         return self.store.list(user_id=user_id, status=status, task_type=task_type, batch_id=batch_id,
-                               limit=limit, before=before)
+                               limit=limit, before=before, user_prefix=user_prefix)
 
     # -- changing tasks ----------------------------------------------------------------------------
 
