@@ -100,10 +100,8 @@ def cmd_token(args: argparse.Namespace) -> int:
 def _tenants(address: str | None) -> Any:
     """The tenants of this deployment's store (of the running Scheduler's with ``address``)."""
     from .service import MediaService
-    from .tenants.service import TenantService
 
-    store = MediaService(_store_settings(address), None, migrate=True).store
-    return TenantService(store.engine, store.instance)
+    return MediaService(_store_settings(address), None, migrate=True).tenants
 
 
 def cmd_tenant(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .experiments.service import ExperimentService
     from .pipelines.service import PipelineService
     from .schedules.service import ScheduleService
+    from .tenants.service import TenantService
 
 #: the longest single sleep of a wait on the Scheduler's change version, in seconds
 WAIT_SLICE = 5.0
@@ -128,6 +129,14 @@ class MediaService:
         from .schedules.service import ScheduleService
 
         return ScheduleService(self)
+
+    @cached_property
+    def tenants(self) -> TenantService:
+        """The deployment's tenants (create, list, suspend, resume) and whether one may work now
+        (``directory``, cached ``tenant_cache_seconds``): see ``videoai_ray.tenants``."""
+        from .tenants.service import TenantService
+
+        return TenantService(self.store.engine, self.store.instance, self.settings.tenant_cache_seconds)
 
     # -- validation ----------------------------------------------------------------------------
 

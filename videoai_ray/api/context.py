@@ -11,8 +11,6 @@ from ..artifacts import API_PREFIX, ArtifactStore
 from ..errors import StoreNotReady
 from ..service import MediaService
 from ..settings import Settings
-from ..tenants.directory import TenantDirectory
-from ..tenants.service import TenantService
 from .auth import TokenCache
 from .ratelimit import RequestRateLimiter, make_limiter
 from .submit import SubmitBatcher
@@ -30,17 +28,10 @@ class ApiContext:
     batcher: SubmitBatcher
     artifacts: ArtifactStore = field(init=False)
     tokens: TokenCache = field(init=False)
-    #: whether a token's tenant exists and is active (cached ``tenant_cache_seconds``)
-    tenants: TenantDirectory = field(init=False)
-    #: the operator's tenant routes
-    tenant_admin: TenantService = field(init=False)
 
     def __post_init__(self) -> None:
         self.artifacts = ArtifactStore.of(self.settings)
         self.tokens = TokenCache(self.settings)
-        store = self.service.store
-        self.tenants = TenantDirectory(store.engine, store.instance, self.settings.tenant_cache_seconds)
-        self.tenant_admin = TenantService(store.engine, store.instance)
 
     @classmethod
     def start(cls, settings: Settings, scheduler: Any = None, limiter: RequestRateLimiter | None = None) -> ApiContext:

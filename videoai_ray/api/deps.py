@@ -46,9 +46,10 @@ async def authorized(request: Request) -> Caller:
 async def _tenant_admitted(ctx: ApiContext, tenant: str) -> None:
     """401 for a tenant the store does not know, 403 for a suspended one; the state is the
     directory's (fresh within ``tenant_cache_seconds``), read off the event loop on a miss."""
-    state = ctx.tenants.cached(tenant)
+    directory = ctx.service.tenants.directory
+    state = directory.cached(tenant)
     if state is MISSING:
-        state = await asyncio.to_thread(ctx.tenants.load, tenant)
+        state = await asyncio.to_thread(directory.load, tenant)
     if state is None:
         raise ApiError(401, "unknown_tenant", f"the token's tenant {tenant} does not exist", field="tenant",
                        headers=CHALLENGE)

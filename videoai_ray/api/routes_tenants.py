@@ -64,7 +64,7 @@ def _operator(caller: Caller) -> None:
 @router.get("", response_model=TenantList, summary="List tenants (operator)", responses=_RESPONSES)
 def list_tenants(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     _operator(caller)
-    rows = ctx.tenant_admin.list()
+    rows = ctx.service.tenants.list()
     return JSONResponse({"tenants": rows, "count": len(rows)})
 
 
@@ -76,7 +76,7 @@ async def create_tenant(request: Request, caller: Caller = Depends(authorized),
     """Body: `TenantCreate`. A bad id or display name is a 422 naming the field; nothing is stored."""
     _operator(caller)
     body = json_object(await json_body(request))
-    row = await asyncio.to_thread(ctx.tenant_admin.create, body)
+    row = await asyncio.to_thread(ctx.service.tenants.create, body)
     return JSONResponse(row, status_code=201, headers={"Location": f"{request.url.path}/{row['id']}"})
 
 
@@ -84,7 +84,7 @@ async def create_tenant(request: Request, caller: Caller = Depends(authorized),
 def get_tenant(tenant_id: str = _TENANT_ID, caller: Caller = Depends(authorized),
                ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     _operator(caller)
-    return JSONResponse(ctx.tenant_admin.get(tenant_id))
+    return JSONResponse(ctx.service.tenants.get(tenant_id))
 
 
 @router.post("/{tenant_id}/suspend", response_model=TenantEntry, summary="Suspend a tenant (operator)",
@@ -93,7 +93,7 @@ def get_tenant(tenant_id: str = _TENANT_ID, caller: Caller = Depends(authorized)
 def suspend_tenant(tenant_id: str = _TENANT_ID, caller: Caller = Depends(authorized),
                    ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     _operator(caller)
-    return JSONResponse(ctx.tenant_admin.set_status(tenant_id, "suspended"))
+    return JSONResponse(ctx.service.tenants.set_status(tenant_id, "suspended"))
 
 
 @router.post("/{tenant_id}/resume", response_model=TenantEntry, summary="Resume a suspended tenant (operator)",
@@ -101,4 +101,4 @@ def suspend_tenant(tenant_id: str = _TENANT_ID, caller: Caller = Depends(authori
 def resume_tenant(tenant_id: str = _TENANT_ID, caller: Caller = Depends(authorized),
                   ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     _operator(caller)
-    return JSONResponse(ctx.tenant_admin.set_status(tenant_id, "active"))
+    return JSONResponse(ctx.service.tenants.set_status(tenant_id, "active"))

@@ -35,7 +35,6 @@ from ..store.schedules import (
     insert_schedule,
     live_schedules,
 )
-from ..tenants.directory import TenantDirectory
 from .targets import launch, stored_runs, submissions, tick_run_id
 from .timing import cron_ticks, due_ticks, zone
 
@@ -65,8 +64,6 @@ class ScheduleRunner:
         #: were resolved and checked when the schedule was created, and are again where used)
         self.service = MediaService(state.settings, None, state.store, resolve_dns=False)
         self._wake: asyncio.Event | None = None
-        #: a suspended tenant's schedules skip their ticks (counted missed) until it is resumed
-        self.tenants = TenantDirectory(self.engine, self.instance, state.settings.tenant_cache_seconds)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -160,7 +157,8 @@ class ScheduleRunner:
         return len(items)
 
     def _submissions(self, row: dict[str, Any], runs: list[tuple[datetime, int, bool]]) -> list[dict[str, Any]]:
-        refused = self.tenants.refusal((row.get("context") or {}).get("tenant"))
+        # a suspended tenant's schedules skip their ticks (counted missed) until it is resumed
+        refused = self.service.tenants.directory.refusal((row.get("context") or {}).get("tenant"))
         if refused:
             raise InvalidRequest(refused, field="tenant")
         return [item for tick, ticks, catch_up in runs

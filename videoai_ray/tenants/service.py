@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from ..errors import InvalidRequest, TenantExists, TenantNotFound
 from ..store.tenants import get_tenant, insert_tenant, list_tenants, set_tenant_status
+from .directory import TenantDirectory
 from .ids import check_tenant_id
 
 #: the fields ``POST /admin/tenants`` takes
@@ -34,10 +35,11 @@ def tenant_view(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class TenantService:
-    """The tenants of one instance's store."""
+    """The tenants of one instance's store; ``directory`` answers whether one may work now."""
 
-    def __init__(self, engine: Engine, instance: str) -> None:
+    def __init__(self, engine: Engine, instance: str, cache_seconds: float = 2.0) -> None:
         self.engine, self.instance = engine, instance
+        self.directory = TenantDirectory(engine, instance, cache_seconds)
 
     def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """A new active tenant from ``{"id", "display_name"?}`` (``TenantExists`` when taken)."""
