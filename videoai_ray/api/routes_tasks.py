@@ -56,9 +56,9 @@ def list_tasks(
     ctx: ApiContext = Depends(get_context),
 ) -> JSONResponse:
     before = decode_cursor(cursor) if cursor else None
-    whole_tenant = caller.tenant_admin and caller.tenant is not None
+    whole_tenant = caller.tenant if caller.tenant_admin else None  # a tenant admin lists the tenant's
     rows = ctx.service.tasks(None if whole_tenant else caller.user_id,
-                             user_prefix=owner_prefix(caller.tenant) if whole_tenant else None,  # type: ignore[arg-type]
+                             user_prefix=owner_prefix(whole_tenant) if whole_tenant else None,
                              task_type=task_type.value if task_type else None,
                              status=status.value if status else None, batch_id=batch_id, limit=limit + 1,
                              before=before)

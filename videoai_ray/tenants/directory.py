@@ -39,7 +39,7 @@ class TenantDirectory:
     def load(self, tenant: str) -> TenantState:
         """The state read from the store now (blocking), and kept."""
         row = get_tenant(self.engine, tenant, instance=self.instance)
-        state: TenantState = row["status"] if row else None  # type: ignore[assignment]
+        state: TenantState = row["status"] if row else None
         with self._lock:
             self._states[tenant] = state
         return state

@@ -43,7 +43,7 @@ def _new_tenant(api: Api, prefix: str) -> str:
 def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, "not within the tenant cache time"
+        assert time.monotonic() < deadline, "not in time"
         time.sleep(0.2)
 
 
@@ -67,7 +67,7 @@ def world(api: Api) -> World:
                            "webhook_url": rx.url, "webhook_events": ["task.completed"]})
         assert r.status_code == 200, r.text
         task = r.json()
-        _eventually(lambda: any(b["task_id"] == task["id"] for b in rx.bodies), 15)
+        _eventually(lambda: any(b["task_id"] == task["id"] for b in rx.bodies), 60)
     assert rx.bodies[0]["user_id"] == f"{acme}/ana"  # the owner id its webhooks name
     [delivery] = ana.get("/webhooks", params={"task_id": task["id"]}).json()["deliveries"]
     batch = ana.post("/batch", json=[{"task_type": "image_generation", "input_data": noop()}])
@@ -112,7 +112,9 @@ def _finds_nothing(c: httpx.Client, ids: dict[str, str], who: str) -> None:
     assert lists[2].json()["batches"] == [] and lists[3].json()["pipelines"] == []
     assert lists[4].json()["schedules"] == [] and lists[5].json()["experiments"] == []
     assert lists[6].json()["deliveries"] == [] and lists[7].json()["deliveries"] == []
-    assert lists[10].json()["total_tasks"] == 0, (who, lists[10].text)
+    stats = lists[10].json()
+    assert stats["total_tasks"] == 0 and stats["pipelines"]["total"] == 0, (who, stats)
+    assert not stats["schedules"]["by_state"], (who, stats)
 
 
 def test_nothing_of_a_tenant_is_found_from_anywhere_else(api: Api, world: World) -> None:
@@ -220,7 +222,7 @@ def test_a_suspended_tenant_is_403_until_resumed(api: Api) -> None:
     task_id = accepted.json()["id"]
     assert ops.post(f"{ADMIN}/{tenant}/resume").json()["status"] == "active"
     _eventually(lambda: c.get("/tasks").status_code == 200)
-    assert c.get(f"/tasks/{task_id}").json()["status"] == "completed"
+    _eventually(lambda: c.get(f"/tasks/{task_id}").json()["status"] == "completed", 60)
 
 
 @pytest.mark.slow
