@@ -53,6 +53,10 @@ class Caller:
     weight: float | None = None
     #: the token's ``max_in_flight`` claim (fair sharing); ``None``: the deployment's setting
     max_in_flight: int | None = None
+    #: the token's ``operator`` claim: runs the deployment's tenants (``/api/v1/admin/tenants``)
+    operator: bool = False
+    #: the token's ``tenant_admin`` claim: reads every task of its own tenant
+    tenant_admin: bool = False
 
     @property
     def share(self) -> dict[str, float | int] | None:
@@ -60,11 +64,6 @@ class Caller:
         if self.weight is None and self.max_in_flight is None:
             return None
         return {"weight": self.weight, "max_in_flight": self.max_in_flight}  # type: ignore[dict-item]
-
-    #: the token's ``operator`` claim: runs the deployment's tenants (``/api/v1/admin/tenants``)
-    operator: bool = False
-    #: the token's ``tenant_admin`` claim: reads every task of its own tenant
-    tenant_admin: bool = False
 
 
 def create_token(settings: Settings, user: str, ttl_seconds: int = 3600, *, rate_limit: int | None = None,
