@@ -1,5 +1,5 @@
-"""The ``videoai`` command: demo, serve, submit, status, token, db, cluster, providers, models, experiment,
-bench."""
+"""The ``videoai`` command: demo, serve, submit, status, token, tenant, db, cluster, providers, models,
+experiment, bench."""
 
 from __future__ import annotations
 
@@ -80,8 +80,51 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from .api.auth import create_token
 
-    print(create_token(_settings(), args.user, args.ttl, rate_limit=args.rate_limit, tenant=args.tenant,
-                       admin=args.admin, weight=args.weight, max_in_flight=args.max_in_flight))
+    user = args.user or ("operator" if args.operator else None)
+    if user is None:
+        print("videoai token create: --user is required (or --operator)", file=sys.stderr)
+        return 2
+    if args.tenant is not None:
+        # a token for a tenant the store does not know would only ever answer 401
+        _tenants(args.address).get(args.tenant)
+    try:
+        print(create_token(_settings(), user, args.ttl, rate_limit=args.rate_limit, tenant=args.tenant,
+                           admin=args.admin, weight=args.weight, max_in_flight=args.max_in_flight,
+                           operator=args.operator, tenant_admin=args.tenant_admin))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _tenants(address: str | None) -> Any:
+    """The tenants of this deployment's store (of the running Scheduler's with ``address``)."""
+    from .service import MediaService
+
+    return MediaService(_store_settings(address), None, migrate=True).tenants
+
+
+def cmd_tenant(args: argparse.Namespace) -> int:
+    """``videoai tenant create|list|show|suspend|resume`` (docs/tenants.md)."""
+    tenants = _tenants(args.address)
+    if args.action == "list":
+        rows = tenants.list()
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        for r in [] if args.json else rows:
+            print(f"{r['id']:<64} {r['status']:<10} {r['display_name']}")
+        return 0
+    if not args.id:
+        print(f"videoai tenant {args.action} ID", file=sys.stderr)
+        return 2
+    if args.action == "create":
+        body = {"id": args.id, **({"display_name": args.name} if args.name is not None else {})}
+        row = tenants.create(body)
+    elif args.action == "show":
+        row = tenants.get(args.id)
+    else:
+        row = tenants.set_status(args.id, "suspended" if args.action == "suspend" else "active")
+    print(json.dumps(row, indent=2))
     return 0
 
 
@@ -226,14 +269,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("token", help="API tokens")
     tsub = p.add_subparsers(dest="action", required=True)
     tc = tsub.add_parser("create", help="print a JWT for a user")
-    tc.add_argument("--user", required=True)
+    tc.add_argument("--user", help="the user (required unless --operator)")
     tc.add_argument("--ttl", type=int, default=86400, help="seconds until it expires")
     tc.add_argument("--rate-limit", type=int, help="this user's requests per minute and endpoint")
-    tc.add_argument("--tenant", help="the user's tenant (shares cached results when VIDEOAI_CACHE_SCOPE=tenant)")
+    tc.add_argument("--tenant", help="the user's tenant, which must exist (videoai tenant create): its work is "
+                    "apart from every other tenant's (docs/tenants.md)")
+    tc.add_argument("--tenant-admin", action="store_true", help="with --tenant: reads every task of the tenant")
+    tc.add_argument("--operator", action="store_true", help="runs the deployment's tenants (/api/v1/admin/tenants)")
     tc.add_argument("--admin", action="store_true", help="may start experiments on other users' traffic")
     tc.add_argument("--weight", type=float, help="the user's share of turns against others at the same priority")
     tc.add_argument("--max-in-flight", type=int, help="the most attempts the user may have running at once")
+    _address_option(tc)
     tc.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("tenant", help="the teams this deployment serves: create, list, show, suspend, resume "
+                       "(docs/tenants.md)")
+    p.add_argument("action", choices=["create", "list", "show", "suspend", "resume"])
+    p.add_argument("id", nargs="?", help="the tenant id: a-z, 0-9 and '-', at most 63 characters")
+    p.add_argument("--name", help="create: a display name (default: the id)")
+    p.add_argument("--json", action="store_true", help="list as JSON")
+    _address_option(p)
+    p.set_defaults(func=cmd_tenant)
 
     p = sub.add_parser("db", help="database migrations (of the running Scheduler's store with --address)")
     p.add_argument("action", choices=["upgrade", "current"])

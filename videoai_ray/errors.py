@@ -115,6 +115,18 @@ class InvalidTransition(VideoAIError):
     code = "invalid_transition"
 
 
+class TenantNotFound(TaskNotFound):
+    """No tenant with this id."""
+
+    code = "tenant_not_found"
+
+
+class TenantExists(InvalidTransition):
+    """A tenant with this id exists already."""
+
+    code = "tenant_exists"
+
+
 # -- The store --------------------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .experiments.service import ExperimentService
     from .pipelines.service import PipelineService
     from .schedules.service import ScheduleService
+    from .tenants.service import TenantService
 
 #: the longest single sleep of a wait on the Scheduler's change version, in seconds
 WAIT_SLICE = 5.0
@@ -128,6 +129,14 @@ class MediaService:
         from .schedules.service import ScheduleService
 
         return ScheduleService(self)
+
+    @cached_property
+    def tenants(self) -> TenantService:
+        """The deployment's tenants (create, list, suspend, resume) and whether one may work now
+        (``directory``, cached ``tenant_cache_seconds``): see ``videoai_ray.tenants``."""
+        from .tenants.service import TenantService
+
+        return TenantService(self.store.engine, self.store.instance, self.settings.tenant_cache_seconds)
 
     # -- validation ----------------------------------------------------------------------------
 
@@ -386,10 +395,12 @@ class MediaService:
         return self.store.get_many(task_ids)
 
     def tasks(self, user_id: str | None, *, status: str | None = None, task_type: str | None = None,
-              batch_id: str | None = None, limit: int = 50, before: Any = None) -> list[Task]:
-        """The user's tasks, newest first; ``before``: a page cursor (``api.views.decode_cursor``)."""
+              batch_id: str | None = None, limit: int = 50, before: Any = None,
+              user_prefix: str | None = None) -> list[Task]:
+        """The user's tasks, newest first; ``before``: a page cursor (``api.views.decode_cursor``);
+        ``user_prefix``: every user's whose id starts with it (a tenant admin's ``acme/``)."""
         return self.store.list(user_id=user_id, status=status, task_type=task_type, batch_id=batch_id,
-                               limit=limit, before=before)
+                               limit=limit, before=before, user_prefix=user_prefix)
 
     # -- changing tasks ----------------------------------------------------------------------------
 

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     #: who shares a cached result: ``user`` (default), ``tenant`` (the token's ``tenant`` claim),
     #: ``global`` (everyone: anyone can tell what others submitted, by getting a cache hit)
     cache_scope: Literal["user", "tenant", "global"] = "user"
+    #: seconds an API replica (and the schedule runner) keeps a tenant's state (active, suspended,
+    #: unknown) before reading it again: a suspension takes effect within that time (docs/tenants.md)
+    tenant_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     cache_l1_ttl: float = 3600.0
     cache_l1_size: int = 10_000
     #: most megabytes of outputs L1 holds in the Scheduler's memory (least recently used go first)

@@ -35,7 +35,7 @@ def test_a_token_is_verified_once_until_it_expires(tmp_path: Path, verified: lis
     token = create_token(settings, "ana", ttl_seconds=1, rate_limit=7, tenant="acme")
     header = f"Bearer {token}"
     first = cache.caller(header)
-    assert (first.user_id, first.rate_limit, first.tenant) == ("ana", 7, "acme")
+    assert (first.user_id, first.rate_limit, first.tenant) == ("acme/ana", 7, "acme")
     assert cache.caller(header) is first and verified == [token]
     time.sleep(max(0.0, int(time.time()) + 1.1 - time.time()) + 1.0)  # past its ``exp`` (whole seconds)
     # expired in the cache: checked again (JWT's 5 s leeway still accepts it)

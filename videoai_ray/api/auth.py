@@ -6,6 +6,13 @@ a per-minute request limit for that user (a plan or tier) that overrides the dep
 holder of the secret can issue one, so it is safe to trust.
 Likewise ``weight`` (the user's share of turns against other users at the same priority) and
 ``max_in_flight`` (their cap on attempts running at once): see docs/fairness.md.
+
+A token with a ``tenant`` claim is a user of that tenant (docs/tenants.md): its caller's
+``user_id`` is the owner id ``<tenant>/<sub>``, so all of its work is apart from every other
+tenant's; ``tenant_admin: true`` lets it read all of its tenant's tasks. Such a token never
+carries the deployment-wide ``admin`` or ``operator`` powers (they are ignored on it). Whether
+the tenant exists and is active is checked per request by the door (``deps.authorized``), not
+here: a token outlives a suspension.
 """
 
 from __future__ import annotations
@@ -18,29 +25,38 @@ from typing import TypeGuard
 import jwt
 from cachetools import TLRUCache
 
+from ..errors import InvalidRequest
 from ..scheduler.queue import MAX_WEIGHT, MIN_WEIGHT
 from ..settings import Settings
+from ..tenants.ids import SEPARATOR, check_tenant_user, owner_id, valid_tenant_id
 from .errors import ApiError
 
 ALGORITHM = "HS256"
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="videoai"'}
+#: the header of every 401
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="videoai"'}
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who is calling, from a verified token."""
 
+    #: the owner id of the caller's work: the token's ``sub``, or ``<tenant>/<sub>`` for a tenant's user
     user_id: str
     #: per-minute limit from the token's ``rpm`` claim; ``None`` means the deployment default
     rate_limit: int | None = None
-    #: the token's ``tenant`` claim: users of one tenant may share cached results (``cache_scope``)
+    #: the token's ``tenant`` claim (a tenant id, checked at the door): users of one tenant may share
+    #: cached results (``cache_scope``), and never see another tenant's work
     tenant: str | None = None
-    #: the token's ``admin`` claim: may start experiments on other users' traffic
+    #: the token's ``admin`` claim: may start experiments on other users' traffic (never on a tenant's token)
     admin: bool = False
     #: the token's ``weight`` claim (fair sharing); ``None``: the deployment's setting for the user
     weight: float | None = None
     #: the token's ``max_in_flight`` claim (fair sharing); ``None``: the deployment's setting
     max_in_flight: int | None = None
+    #: the token's ``operator`` claim: runs the deployment's tenants (``/api/v1/admin/tenants``)
+    operator: bool = False
+    #: the token's ``tenant_admin`` claim: reads every task of its own tenant
+    tenant_admin: bool = False
 
     @property
     def share(self) -> dict[str, float | int] | None:
@@ -52,10 +68,12 @@ class Caller:
 
 def create_token(settings: Settings, user: str, ttl_seconds: int = 3600, *, rate_limit: int | None = None,
                  tenant: str | None = None, admin: bool = False, weight: float | None = None,
-                 max_in_flight: int | None = None) -> str:
-    """A signed token for ``user``, valid for ``ttl_seconds``."""
+                 max_in_flight: int | None = None, operator: bool = False, tenant_admin: bool = False) -> str:
+    """A signed token for ``user``, valid for ``ttl_seconds``. ``tenant`` is not looked up here
+    (``videoai token create`` does that); its form is checked, as is ``user``'s within it."""
     if not user or len(user) > 200:
         raise ValueError("user must be 1..200 characters")
+    _check_roles(user, tenant, admin=admin, operator=operator, tenant_admin=tenant_admin)
     if ttl_seconds <= 0:
         raise ValueError("ttl_seconds must be positive")
     now = int(time.time())
@@ -66,11 +84,13 @@ def create_token(settings: Settings, user: str, ttl_seconds: int = 3600, *, rate
             raise ValueError("rate_limit must be at least 1 request per minute")
         claims["rpm"] = int(rate_limit)
     if tenant is not None:
-        if not tenant or len(tenant) > 200:
-            raise ValueError("tenant must be 1..200 characters")
         claims["tenant"] = tenant
     if admin:
         claims["admin"] = True
+    if operator:
+        claims["operator"] = True
+    if tenant_admin:
+        claims["tenant_admin"] = True
     if weight is not None:
         if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
             raise ValueError(f"weight must be from {MIN_WEIGHT} to {MAX_WEIGHT:g}")
@@ -82,8 +102,28 @@ def create_token(settings: Settings, user: str, ttl_seconds: int = 3600, *, rate
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
 
 
+def _check_roles(user: str, tenant: str | None, *, admin: bool, operator: bool, tenant_admin: bool) -> None:
+    """What a token may combine: a tenant's user has a valid tenant id and a short name without
+    the separator, and no deployment-wide role; a user without a tenant has no separator in its
+    name (it would pass for a tenant's user) and is no tenant admin."""
+    if tenant is None:
+        if SEPARATOR in user:
+            raise ValueError(f"user: {SEPARATOR!r} is kept for tenants' users (use tenant=)")
+        if tenant_admin:
+            raise ValueError("tenant_admin needs a tenant")
+        return
+    if not valid_tenant_id(tenant):
+        raise ValueError("tenant: 1 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit")
+    try:
+        check_tenant_user(user)
+    except InvalidRequest as e:
+        raise ValueError(e.message) from None
+    if admin or operator:
+        raise ValueError("a tenant's token cannot be admin or operator (tenant_admin is its tenant's admin)")
+
+
 def unauthorized(code: str, message: str) -> ApiError:
-    return ApiError(401, code, message, headers=_CHALLENGE)
+    return ApiError(401, code, message, headers=CHALLENGE)
 
 
 class TokenCache:
@@ -129,10 +169,23 @@ def _verify(settings: Settings, token: str) -> tuple[Caller, float]:
     tenant = claims.get("tenant")
     weight = claims.get("weight")
     cap = claims.get("max_in_flight")
-    return Caller(sub, _positive_int(rpm), tenant if isinstance(tenant, str) and 0 < len(tenant) <= 200 else None,
-                  admin=claims.get("admin") is True,
+    if tenant is not None:
+        # a malformed tenant claim is refused, never read as "no tenant" (the token would pass
+        # for the plain user of the same name)
+        if not valid_tenant_id(tenant):
+            raise unauthorized("invalid_token", "invalid bearer token: tenant is not a valid tenant id")
+        try:
+            check_tenant_user(sub)
+        except InvalidRequest as e:
+            raise unauthorized("invalid_token", f"invalid bearer token: {e.message}") from None
+    elif SEPARATOR in sub:
+        raise unauthorized("invalid_token", f"invalid bearer token: a sub without a tenant has no {SEPARATOR!r}")
+    plain = tenant is None
+    return Caller(owner_id(tenant, sub), _positive_int(rpm), tenant,
+                  admin=plain and claims.get("admin") is True,
                   weight=float(weight) if _number(weight) and MIN_WEIGHT <= weight <= MAX_WEIGHT else None,
-                  max_in_flight=_positive_int(cap)), float(claims["exp"])
+                  max_in_flight=_positive_int(cap), operator=plain and claims.get("operator") is True,
+                  tenant_admin=not plain and claims.get("tenant_admin") is True), float(claims["exp"])
 
 
 def _number(v: object) -> TypeGuard[float]:

@@ -3,13 +3,15 @@ JSON body read as plain data (validation is the service's job, not FastAPI's).""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from fastapi import Request
 
 from ..errors import InvalidRequest
-from .auth import Caller
+from ..tenants.directory import MISSING
+from .auth import CHALLENGE, Caller
 from .context import API_PREFIX, ApiContext
 from .errors import ApiError
 from .ratelimit import retry_after_header
@@ -20,11 +22,14 @@ BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
 
 
 async def authorized(request: Request) -> Caller:
-    """The caller: a valid bearer token (401 otherwise) within its rate limit for this endpoint
-    (429 with ``Retry-After`` otherwise). One dependency on the hot path, no sub-dependencies."""
+    """The caller: a valid bearer token (401 otherwise) of an existing tenant (401) that is not
+    suspended (403), within its rate limit for this endpoint (429 with ``Retry-After``
+    otherwise). One dependency on the hot path, no sub-dependencies."""
     ctx: ApiContext = request.app.state.ctx
     try:
         caller = ctx.tokens.caller(request.headers.get("authorization"))
+        if caller.tenant is not None:
+            await _tenant_admitted(ctx, caller.tenant)
     except ApiError:
         await _count_auth_failure(ctx, request)
         raise
@@ -36,6 +41,20 @@ async def authorized(request: Request) -> Caller:
                        f"rate limit of {limit} requests per minute exceeded for {endpoint}; retry later",
                        headers={"Retry-After": retry_after_header(wait)})
     return caller
+
+
+async def _tenant_admitted(ctx: ApiContext, tenant: str) -> None:
+    """401 for a tenant the store does not know, 403 for a suspended one; the state is the
+    directory's (fresh within ``tenant_cache_seconds``), read off the event loop on a miss."""
+    directory = ctx.service.tenants.directory
+    state = directory.cached(tenant)
+    if state is MISSING:
+        state = await asyncio.to_thread(directory.load, tenant)
+    if state is None:
+        raise ApiError(401, "unknown_tenant", f"the token's tenant {tenant} does not exist", field="tenant",
+                       headers=CHALLENGE)
+    if state != "active":
+        raise ApiError(403, "tenant_suspended", f"tenant {tenant} is suspended", field="tenant")
 
 
 async def _count_auth_failure(ctx: ApiContext, request: Request) -> None:
@@ -55,7 +74,7 @@ def _route_template(request: Request) -> str:
     not per task id. FastAPI's routing and ``FastRoutes`` both set ``scope["route"]``; newer
     FastAPI versions give the route as declared on its router, without the include prefix."""
     path = str(request.scope["route"].path)
-    return path if path.startswith(API_PREFIX) else API_PREFIX + path
+    return path if path.startswith("/api/") else API_PREFIX + path
 
 
 async def json_body(request: Request) -> Any:

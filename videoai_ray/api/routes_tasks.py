@@ -1,8 +1,10 @@
 """Reading and changing one's own tasks, and downloading their output files.
 
 Another user's task id answers exactly like an unknown one (404): the service reads tasks by
-``(id, user)``. The handlers are plain functions, so FastAPI runs the store reads and the
-service's blocking Scheduler calls in its thread pool, off the event loop.
+``(id, user)``. A tenant admin (``tenant_admin`` claim) reads, by id and in the list, every task
+of its own tenant's users (owner ids ``<tenant>/...``), and changes only its own. The handlers
+are plain functions, so FastAPI runs the store reads and the service's blocking Scheduler calls
+in its thread pool, off the event loop.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import IO, Any
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
+from ..errors import TaskNotFound
 from ..models import Task, TaskStatus, TaskType
+from ..tenants.ids import owner_prefix
 from .auth import Caller
 from .context import ApiContext, get_context
 from .deps import authorized
@@ -33,7 +37,12 @@ _NOT_FOUND = {404: {"model": ErrorBody, "description": "no such task for this us
 @router.get("/tasks/{task_id}", response_model=TaskResponse, summary="Get a task", responses=_NOT_FOUND)
 def get_task(task_id: str = _TASK_ID, caller: Caller = Depends(authorized),
              ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    return JSONResponse(task_view(ctx.service.get(task_id, caller.user_id), ctx.artifacts))
+    if not (caller.tenant_admin and caller.tenant):
+        return JSONResponse(task_view(ctx.service.get(task_id, caller.user_id), ctx.artifacts))
+    task = ctx.service.get(task_id)
+    if not task.user_id.startswith(owner_prefix(caller.tenant)):
+        raise TaskNotFound(f"no task {task_id}")  # as the plain read says it
+    return JSONResponse(task_view(task, ctx.artifacts))
 
 
 @router.get("/tasks", response_model=TaskPage, summary="List tasks, newest first", responses=ERROR_RESPONSES)
@@ -47,7 +56,10 @@ def list_tasks(
     ctx: ApiContext = Depends(get_context),
 ) -> JSONResponse:
     before = decode_cursor(cursor) if cursor else None
-    rows = ctx.service.tasks(caller.user_id, task_type=task_type.value if task_type else None,
+    whole_tenant = caller.tenant if caller.tenant_admin else None  # a tenant admin lists the tenant's
+    rows = ctx.service.tasks(None if whole_tenant else caller.user_id,
+                             user_prefix=owner_prefix(whole_tenant) if whole_tenant else None,
+                             task_type=task_type.value if task_type else None,
                              status=status.value if status else None, batch_id=batch_id, limit=limit + 1,
                              before=before)
     page, more = rows[:limit], len(rows) > limit

@@ -71,11 +71,12 @@ def _model_key(model: dict[str, Any]) -> str:
 
 def cache_scope(setting: str, act: Active) -> str:
     """Who shares a cached result: the task's user (the default), its tenant (the token's
-    ``tenant`` claim; a user without one keeps a scope of their own), or everyone."""
+    ``tenant`` claim; a user without one keeps a scope of their own), or everyone. A tenant's
+    task never shares beyond its tenant: ``global`` means everyone of its tenant for it."""
+    tenant = act.options.get("tenant")
     if setting == "global":
-        return ""
-    tenant = act.options.get("tenant") if setting == "tenant" else None
-    return f"tenant:{tenant}" if tenant else f"user:{act.user_id}"
+        return f"tenant:{tenant}" if tenant else ""
+    return f"tenant:{tenant}" if tenant and setting == "tenant" else f"user:{act.user_id}"
 
 
 def _record_lookups(keys: int, hits: Any) -> None:

@@ -157,6 +157,10 @@ class ScheduleRunner:
         return len(items)
 
     def _submissions(self, row: dict[str, Any], runs: list[tuple[datetime, int, bool]]) -> list[dict[str, Any]]:
+        # a suspended tenant's schedules skip their ticks (counted missed) until it is resumed
+        refused = self.service.tenants.directory.refusal((row.get("context") or {}).get("tenant"))
+        if refused:
+            raise InvalidRequest(refused, field="tenant")
         return [item for tick, ticks, catch_up in runs
                 for item in submissions(self.service, row, tick, ticks, catch_up=catch_up)]
 

@@ -242,3 +242,20 @@ pipelines = Table(
     Index("ix_pipelines_status", "status"),
     Index("ix_pipelines_instance_status", "instance", "status"),
 )
+
+#: the tenants of a deployment (``videoai_ray.tenants``): a token naming one is refused unless its
+#: row exists, and answered 403 while it is suspended
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("instance", String(40), primary_key=True),
+    #: ``tenants.ids.TENANT_ID_PATTERN``; the prefix of its users' owner ids (``acme/ana``)
+    Column("id", String(63), primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    #: ``active`` or ``suspended``
+    Column("status", String(16), nullable=False),
+    #: reserved for the per-tenant limits (budgets, rates, fair-share weight): NULL until then
+    Column("limits", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

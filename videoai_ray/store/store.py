@@ -178,11 +178,15 @@ class TaskStore:
         batch_id: str | None = None,
         limit: int = 50,
         before: tuple[datetime, str] | None = None,
+        user_prefix: str | None = None,
     ) -> builtins.list[Task]:
-        """Newest first; ``before=(created_at, id)`` continues a page (cursor pagination)."""
+        """Newest first; ``before=(created_at, id)`` continues a page (cursor pagination);
+        ``user_prefix``: only users whose id starts with it (``%`` and ``_`` in it are literal)."""
         q = select(tasks).where(self.mine)
         if user_id is not None:
             q = q.where(tasks.c.user_id == user_id)
+        if user_prefix is not None:
+            q = q.where(tasks.c.user_id.startswith(user_prefix, autoescape=True))
         if task_type:
             q = q.where(tasks.c.type == task_type)
         if status:

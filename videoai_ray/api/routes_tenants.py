@@ -1,0 +1,104 @@
+"""The deployment's tenants over HTTP, under ``/api/v1/admin/tenants``: for a token with the
+``operator`` claim only (403 otherwise, a tenant's own admin included: running the deployment's
+tenants is not any one tenant's business). Suspending a tenant takes effect within
+``tenant_cache_seconds`` on every replica (docs/tenants.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import Forbidden
+from ..tenants.ids import TENANT_ID_PATTERN
+from .auth import Caller
+from .context import ApiContext, get_context
+from .deps import authorized, json_body, json_body_schema, json_object
+from .errors import ERROR_RESPONSES, ErrorBody
+
+#: where the operator's routes live (beside ``API_PREFIX``, not under it: they are not media routes)
+ADMIN_PREFIX = "/api/v1/admin"
+
+router = APIRouter(prefix="/tenants", tags=["tenants (operator)"])
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES, 403: {"model": ErrorBody, "description": "needs an operator token"}}
+_ONE = {**_RESPONSES, 404: {"model": ErrorBody, "description": "no such tenant"}}
+_TENANT_ID = Path(min_length=1, max_length=63, description="the tenant's id")
+
+
+class TenantEntry(BaseModel):
+    id: str
+    display_name: str
+    #: ``active`` or ``suspended``
+    status: str
+    #: reserved for the per-tenant limits (``null`` until they exist)
+    limits: dict[str, Any] | None
+    created_at: str
+    updated_at: str
+
+
+class TenantList(BaseModel):
+    tenants: list[TenantEntry]
+    count: int
+
+
+class TenantCreate(BaseModel):
+    """``POST /admin/tenants``: a new, active tenant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: lower-case letters, digits and ``-`` (it becomes a storage prefix): refused otherwise
+    id: str = Field(pattern=TENANT_ID_PATTERN)
+    #: shown to people; the id when absent
+    display_name: str | None = Field(default=None, max_length=200)
+
+
+def _operator(caller: Caller) -> None:
+    if not caller.operator:
+        raise Forbidden("the tenant routes need an operator token (videoai token create --operator)")
+
+
+@router.get("", response_model=TenantList, summary="List tenants (operator)", responses=_RESPONSES)
+def list_tenants(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    _operator(caller)
+    rows = ctx.service.tenants.list()
+    return JSONResponse({"tenants": rows, "count": len(rows)})
+
+
+@router.post("", status_code=201, response_model=TenantEntry, summary="Create a tenant (operator)",
+             responses={**_RESPONSES, 409: {"model": ErrorBody, "description": "the id is taken"}},
+             openapi_extra=json_body_schema("TenantCreate"))
+async def create_tenant(request: Request, caller: Caller = Depends(authorized),
+                        ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    """Body: `TenantCreate`. A bad id or display name is a 422 naming the field; nothing is stored."""
+    _operator(caller)
+    body = json_object(await json_body(request))
+    row = await asyncio.to_thread(ctx.service.tenants.create, body)
+    return JSONResponse(row, status_code=201, headers={"Location": f"{request.url.path}/{row['id']}"})
+
+
+@router.get("/{tenant_id}", response_model=TenantEntry, summary="Get a tenant (operator)", responses=_ONE)
+def get_tenant(tenant_id: str = _TENANT_ID, caller: Caller = Depends(authorized),
+               ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    _operator(caller)
+    return JSONResponse(ctx.service.tenants.get(tenant_id))
+
+
+@router.post("/{tenant_id}/suspend", response_model=TenantEntry, summary="Suspend a tenant (operator)",
+             description="Its tokens answer 403 and its schedules skip their ticks until it is resumed; "
+                         "its work already accepted finishes.", responses=_ONE)
+def suspend_tenant(tenant_id: str = _TENANT_ID, caller: Caller = Depends(authorized),
+                   ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    _operator(caller)
+    return JSONResponse(ctx.service.tenants.set_status(tenant_id, "suspended"))
+
+
+@router.post("/{tenant_id}/resume", response_model=TenantEntry, summary="Resume a suspended tenant (operator)",
+             responses=_ONE)
+def resume_tenant(tenant_id: str = _TENANT_ID, caller: Caller = Depends(authorized),
+                  ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    _operator(caller)
+    return JSONResponse(ctx.service.tenants.set_status(tenant_id, "active"))
