@@ -93,7 +93,8 @@ class MediaService:
         self.scheduler = scheduler
         self.store = store or TaskStore(settings.db_url, migrate=migrate, instance=settings.instance,
                                         timeouts=StoreTimeouts.of(settings))
-        self.router = ExperimentRouter(self._running_experiments)
+        self.router = ExperimentRouter(self._running_experiments,
+                                       resolve_model=lambda name, ttype: self.models.resolve(name, ttype).to_dict())
 
     def _running_experiments(self) -> list[Any]:
         from .store.experiments import running_experiments
