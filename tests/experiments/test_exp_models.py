@@ -57,7 +57,7 @@ BAD_ARMS = [
     ([{"model": "whisper-1"}, {"model": "sd-a"}], "arms[0].model", "not a catalogue model"),
     ([{"model": "sd-a", "provider": "fast"}, {"model": "sd-b"}], "arms[0].provider", "served by local-diffusers"),
     ([{"weight": 1}, {"model": "sd-b"}], "arms[0].provider", "a provider or a model"),
-    ([{"model": "../sd"}, {"model": "sd-b"}], "arms[0].model", ""),
+    ([{"model": "../sd"}, {"model": "sd-b"}], "arms[0].model", "should match pattern"),
     ([{"model": "sd-a"}, {"model": "sd-a"}], "arms[1].name", "given twice"),
 ]
 
