@@ -97,13 +97,19 @@ class ModelActor:
             try:
                 loaded = await stack.enter_async_context(self.models.use(spec))
             except Exception as exc:  # the weights could not be fetched, verified or loaded
+                for a in batch:  # the result says it all
+                    self.progress.pop(a.task_id, None)
+                    self._told.discard(a.task_id)
                 return [error_result(a, exc, started) for a in batch]
             finally:
                 for a in batch:
                     waiting.pop(a.task_id, None)
-                    if a.task_id in self._told:  # its progress said the load: the work's own from now
-                        self._told.discard(a.task_id)
-                        self.progress[a.task_id] = (a.attempt, 0.0, None)
+                if not waiting:
+                    self.waiting.pop(spec.key, None)
+            for a in batch:
+                if a.task_id in self._told:  # its progress said the load: the work's own from now
+                    self._told.discard(a.task_id)
+                    self.progress[a.task_id] = (a.attempt, 0.0, None)
             return await self._run_batch(batch, loaded)
 
     def _fetch(self, spec: ModelSpec) -> Weights:
