@@ -58,6 +58,8 @@ class Statistics:
     by_provider: pd.DataFrame
     queue: pd.Series
     providers: pd.DataFrame
+    #: per model the requests named (``model=``): two models compared side by side
+    by_model: pd.DataFrame
 
     @property
     def success_rate(self) -> float | None:
@@ -77,7 +79,7 @@ class Statistics:
         parts = [f"<b>{self.raw['total_tasks']} tasks</b>, success rate "
                  f"{'-' if self.success_rate is None else f'{self.success_rate:.1%}'}, "
                  f"total cost ${self.raw['total_cost']:.4f}"]
-        for title, df in (("By type", self.by_type), ("By provider", self.by_provider),
+        for title, df in (("By type", self.by_type), ("By provider", self.by_provider), ("By model", self.by_model),
                           ("Queue per priority", self.queue.to_frame("waiting")),
                           ("Provider health", self.providers)):
             parts.append(f"<h4>{title}</h4>{df.to_html()}")
@@ -337,7 +339,7 @@ class Client:
             raw["fair_share"] = self.service.fair_share(self.user_id)
         queue = queue_series(raw["queue_depth"])
         return Statistics(raw, table_frame(raw["by_type"], "type"), table_frame(raw["by_provider"], "provider"),
-                          queue, providers_frame(raw["providers"]))
+                          queue, providers_frame(raw["providers"]), table_frame(raw["by_model"], "model"))
 
     def providers(self) -> pd.DataFrame:
         return providers_frame(self.service.providers())

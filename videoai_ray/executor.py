@@ -265,7 +265,7 @@ class ProviderWorker:
                 ctx = AttemptContext(
                     a.task_id, a.attempt, self.settings, provider=self.provider.name, user_id=a.user_id,
                     expected_inputs=a.expected_inputs(),
-                    on_progress=lambda v, _m: self.reporter.progress(a.task_id, a.attempt, v),
+                    on_progress=lambda v, m: self.reporter.progress(a.task_id, a.attempt, v, m),
                     is_cancelled=lambda: a.task_id in self.cancelled, write_artifact=self._write,
                     remote_job=RemoteJob.from_json(a.remote_job),
                     record_job=job_recorder(self.scheduler, a.task_id, a.attempt, self.timeout),
@@ -326,8 +326,8 @@ def run_cpu_attempt(provider: Provider, a: Assignment, settings: Settings, sched
             cancelled = bool(ray.get(scheduler.is_cancelled.remote(a.task_id, a.attempt)))
         return cancelled
 
-    def on_progress(value: float, _message: str | None) -> None:
-        scheduler.report.remote([], [(a.task_id, a.attempt, value)])
+    def on_progress(value: float, message: str | None) -> None:
+        scheduler.report.remote([], [(a.task_id, a.attempt, value, message)])
 
     timeout = provider.timeout or settings.task_timeout
     ctx = AttemptContext(

@@ -72,7 +72,7 @@ class ResultReporter:
         self._unsent: list[AttemptResult] = []
         #: every result not yet confirmed written: unsent or in a report call now
         self._held: dict[tuple[str, int], AttemptResult] = {}
-        self._progress: dict[str, tuple[int, float]] = {}
+        self._progress: dict[str, tuple[int, float, str | None]] = {}
         self._wake: asyncio.Event | None = None
         #: set when a new Scheduler adopts this actor: a report waiting to be sent again goes now
         self._followed: asyncio.Event | None = None
@@ -98,8 +98,8 @@ class ResultReporter:
         if self._wake is not None:
             self._wake.set()
 
-    def progress(self, task_id: str, attempt: int, value: float) -> None:
-        self._progress[task_id] = (attempt, value)
+    def progress(self, task_id: str, attempt: int, value: float, message: str | None = None) -> None:
+        self._progress[task_id] = (attempt, value, message)
         if self._wake is not None:
             self._wake.set()
 
@@ -118,7 +118,7 @@ class ResultReporter:
             self._wake.clear()
             await asyncio.sleep(_GATHER_SECONDS)  # let a burst of results gather into one call
             results, self._unsent = self._unsent, []
-            progress = [(t, att, v) for t, (att, v) in self._progress.items()]
+            progress = [(t, *p) for t, p in self._progress.items()]
             self._progress = {}
             if not results and not progress:
                 continue

@@ -94,7 +94,8 @@ class MediaService:
         self.scheduler = scheduler
         self.store = store or TaskStore(settings.db_url, migrate=migrate, instance=settings.instance,
                                         timeouts=StoreTimeouts.of(settings))
-        self.router = ExperimentRouter(self._running_experiments)
+        self.router = ExperimentRouter(self._running_experiments,
+                                       resolve_model=lambda name, ttype: self.models.resolve(name, ttype).to_dict())
 
     def _running_experiments(self) -> list[Any]:
         from .store.experiments import running_experiments
@@ -269,6 +270,9 @@ class MediaService:
         revision) and goes to the local provider that serves it."""
         name = getattr(request, "model", None)
         if not name or name in BUILTIN_MODELS:
+            return
+        if ttype == TaskType.VIDEO_GENERATION.value:
+            _check_video_model(name, request, f"{prefix}model")
             return
         from .catalogue.service import local_provider
 
@@ -625,6 +629,20 @@ MAX_BUDGET_USD = 1e9
 IDENTITY_WINDOW = 256
 #: every field of any request model that names an input
 INPUT_URL_FIELDS = tuple(dict.fromkeys(f for m in REQUEST_MODELS.values() for f in m.input_url_fields))
+
+
+def _check_video_model(name: str, request: TaskRequest, field: str) -> None:
+    """A video's ``model`` is a cloud provider's own (RunwayML's: the only video API here whose
+    body takes a model name); no local model serves video yet, so a catalogue name is refused."""
+    from .providers.cloud.runway import MODELS, TEXT_MODELS
+
+    if name not in MODELS:
+        raise InvalidRequest(f"{field}: {name!r} is not a video model: no local model serves video yet (the "
+                             f"catalogue holds whisper and diffusers models); RunwayML takes one of "
+                             f"{', '.join(sorted(MODELS))}", field=field)
+    if not getattr(request, "image_url", None) and name not in TEXT_MODELS:
+        raise InvalidRequest(f"{field}: {name} makes a video from an image (image_url); from a prompt alone: "
+                             f"{', '.join(sorted(TEXT_MODELS))}", field=field)
 
 
 def _windows(items: Iterable[Any], size: int) -> Iterator[tuple[int, list[Any]]]:

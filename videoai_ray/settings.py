@@ -204,6 +204,8 @@ class Settings(BaseSettings):
     models_per_actor: int = Field(default=3, ge=1, le=64)
     #: the weights (bytes on disk) one pool actor may hold loaded at once; 0: no limit
     model_memory_per_actor: int = Field(default=0, ge=0)
+    #: bytes per second one download of catalogue weights may take from a node's link; 0: no limit
+    model_download_rate: int = Field(default=0, ge=0)
 
     # -- logs --
     log_json: bool = False

@@ -18,12 +18,16 @@ def compute_statistics(groups: list[dict[str, Any]], live: dict[str, Any] | None
     by_status: dict[str, int] = defaultdict(int)
     by_type: dict[str, dict[str, Any]] = {}
     by_provider: dict[str, dict[str, Any]] = {}
+    by_model: dict[str, dict[str, Any]] = {}
     cache_hits = 0
     for g in groups:
         n = int(g["count"])
         by_status[g["status"]] += n
         cache_hits += int(g["cache_hits"] or 0)
-        for key, table in ((g["type"], by_type), (g["provider"] or "(none)", by_provider)):
+        tables = [(g["type"], by_type), (g["provider"] or "(none)", by_provider)]
+        if g.get("model"):
+            tables.append((g["model"], by_model))
+        for key, table in tables:
             row = table.setdefault(key, {"tasks": 0, "completed": 0, "failed": 0, "cancelled": 0,
                                          "active": 0, "cost": 0.0, "_dur_sum": 0.0, "_dur_n": 0})
             row["tasks"] += n
@@ -35,7 +39,7 @@ def compute_statistics(groups: list[dict[str, Any]], live: dict[str, Any] | None
             if g["status"] == "completed" and g["mean_duration_s"] is not None:
                 row["_dur_sum"] += float(g["mean_duration_s"]) * n
                 row["_dur_n"] += n
-    for table in (by_type, by_provider):
+    for table in (by_type, by_provider, by_model):
         for row in table.values():
             dur_n = row.pop("_dur_n")
             dur_sum = row.pop("_dur_sum")
@@ -51,6 +55,7 @@ def compute_statistics(groups: list[dict[str, Any]], live: dict[str, Any] | None
         "cache_hits": cache_hits,
         "by_type": by_type,
         "by_provider": by_provider,
+        "by_model": by_model,
         "total_cost": round(sum(r["cost"] for r in by_provider.values()), 6),
         "queue_depth": live.get("queue_depth", {}),
         "in_flight": live.get("in_flight", {}),

@@ -6,7 +6,9 @@ several loaded models (least recently used first, a cap, a memory limit)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from videoai_ray.api.context import ApiContext
 from videoai_ray.catalogue.spec import ModelSpec, check_source
 from videoai_ray.catalogue.weights import MARKER, Weights, fetch, folder_digest
 from videoai_ray.errors import InvalidRequest, PermanentError
+from videoai_ray.pools.actor import load_progress
 from videoai_ray.pools.multiplex import LoadedModels
 from videoai_ray.service import MediaService
 
@@ -136,6 +139,29 @@ def test_request_model_names_are_checked_at_submit(service: MediaService, tmp_pa
     assert named["options"]["model"]["revision"] == service.models.list()[1]["revision"]
 
 
+def test_a_video_model_is_a_cloud_providers_own(service: MediaService, tmp_path: Path) -> None:
+    """No local model serves video: a catalogue name is refused; RunwayML's own model names
+    (its API body takes one) go to the provider that honours ``model``."""
+    service.models.register("sd", provider="diffusers", source=str(_folder(tmp_path, "sd")), trusted=True, user_id="u")
+    for name in ("sd", "nope", "whisper-x"):
+        with pytest.raises(InvalidRequest, match="no local model serves video yet") as info:
+            service.prepare("video_generation", {"prompt": "waves", "model": name}, user_id="u")
+        assert info.value.field == "model"
+    with pytest.raises(InvalidRequest, match="gen4_turbo makes a video from an image") as info:
+        service.prepare("video_generation", {"prompt": "waves", "model": "gen4_turbo"}, user_id="u")
+    assert info.value.field == "model"
+    with pytest.raises(InvalidRequest) as info:
+        service.prepare_batch([{"task_type": "video_generation", "input_data": {"prompt": "w", "model": "sd"}}],
+                            user_id="u", batch_id="b").__next__()
+    assert info.value.field == "[0].input_data.model"
+    text = service.prepare("video_generation", {"prompt": "waves", "model": "veo3"}, user_id="u")
+    assert text["input"]["model"] == "veo3" and text["options"]["provider"] is None and "model" not in text["options"]
+    image = service.prepare("video_generation", {"prompt": "waves", "model": "gen4_turbo",
+                                                 "image_url": "https://93.184.215.14/a.png"}, user_id="u")
+    assert image["input"]["model"] == "gen4_turbo"
+    assert "model" not in service.prepare("video_generation", {"prompt": "waves"}, user_id="u")["input"]
+
+
 def test_the_cache_key_holds_the_revision(service: MediaService, tmp_path: Path) -> None:
     from videoai_ray.models.record import active_from_submission
     from videoai_ray.scheduler.caching import TaskCache
@@ -185,6 +211,9 @@ def test_catalogue_over_http_admin_only_and_attacked(s3_settings: vai.Settings, 
             out["plain_delete"] = await c.delete("/api/v1/media/models/remote", headers=plain)
             out["delete"] = await c.delete("/api/v1/media/models/remote", headers=admin)
             out["gone"] = await c.delete("/api/v1/media/models/remote", headers=admin)
+            for name in ("remote", "gen4_turbo", "../x"):  # a catalogue name, an image model, no name at all
+                out[f"video_{name}"] = await c.post("/api/v1/media/videos/generate", headers=plain,
+                                                    json={"prompt": "waves", "model": name})
         return out
 
     r = asyncio.run(calls())
@@ -202,6 +231,10 @@ def test_catalogue_over_http_admin_only_and_attacked(s3_settings: vai.Settings, 
     assert seen["name"] == "remote" and seen.get("source") is None and seen.get("registered_by") is None
     assert r["admin_list"].json()["models"][0]["source"] == good["source"]
     assert r["delete"].status_code == 204 and r["gone"].status_code == 404
+    for name in ("remote", "gen4_turbo", "../x"):
+        assert r[f"video_{name}"].status_code == 422, r[f"video_{name}"].text
+        assert r[f"video_{name}"].json()["error"]["field"] == "model"
+    assert "no local model serves video yet" in r["video_remote"].json()["error"]["message"]
 
 
 # -- weights on the node ---------------------------------------------------------------------------
@@ -233,6 +266,60 @@ def test_remote_weights_are_fetched_once_per_node_and_verified(service: MediaSer
     assert fetch(spec, s3_settings).downloaded == 0
     cache = got[0].folder.parent
     assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock")) == [got[0].folder.name]
+
+
+def test_a_download_reports_its_progress_and_a_waiting_actor_says_so(service: MediaService,
+                                                                     s3_settings: vai.Settings,
+                                                                     s3_server: S3Server, s3_bucket: str,
+                                                                     tmp_path: Path) -> None:
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "model.bin").write_bytes(os.urandom(3 << 20))  # three blocks of a MiB
+    (folder / "config.json").write_text("{}")
+    spec = _remote_spec(service, s3_server, s3_bucket, folder, "big")
+    total = (3 << 20) + 2
+    # paced to 4 MiB/s: the download takes about 0.75 s, long enough for the second actor to find the lock
+    settings = s3_settings.model_copy(update={"model_download_rate": 4 << 20})
+    first: list[tuple[str, str, int, int]] = []
+    second: list[tuple[str, str, int, int]] = []
+    began = threading.Event()
+
+    def report_first(*event: Any) -> None:
+        first.append(event)
+        began.set()
+
+    got: list[Weights] = []
+    downloader = threading.Thread(target=lambda: got.append(fetch(spec, settings, report_first)))
+    t0 = time.monotonic()
+    downloader.start()
+    assert began.wait(30)
+    waited = fetch(spec, settings, lambda *event: second.append(event))  # the lock is held: it waits
+    downloader.join()
+    assert time.monotonic() - t0 >= 0.6  # the rate limit paced the copy
+    assert got[0].downloaded == 1 and waited.downloaded == 0 and waited.folder == got[0].folder
+    assert second == [("big", "waiting", 0, 0)]
+    downloading = [e for e in first if e[1] == "downloading"]
+    assert downloading[0] == ("big", "downloading", 0, total)
+    assert downloading[-1] == ("big", "downloading", total, total)
+    assert [e[2] for e in downloading] == sorted(e[2] for e in downloading)
+    assert any(0 < e[2] < total for e in downloading)  # reports between the start and the end
+    assert first[-1] == ("big", "verifying", total, total)
+    assert fetch(spec, settings, lambda *event: second.append(event)).downloaded == 0
+    assert len(second) == 1  # a folder already there: nothing to report
+
+
+@pytest.mark.parametrize("state, fraction, message", [
+    ({"state": "waiting", "bytes_done": 0, "bytes_total": 0}, 0.0, "waiting for another download of m on this node"),
+    ({"state": "downloading", "bytes_done": 12_300_000, "bytes_total": 40_000_000}, 0.3075,
+     "downloading weights of m: 12.3 of 40.0 MB"),
+    ({"state": "verifying", "bytes_done": 40, "bytes_total": 40}, 1.0, "verifying weights of m"),
+    ({"state": "loading", "bytes_done": 40, "bytes_total": 40}, 1.0, "loading m"),
+])
+def test_what_a_task_waiting_for_its_model_shows(state: dict[str, Any], fraction: float, message: str) -> None:
+    assert load_progress({"model": "m", "weights": "m", **state}) == (fraction, message)
+    base = load_progress({"model": "lora", "weights": "sd", "state": "downloading", "bytes_done": 1,
+                          "bytes_total": 2})
+    assert base == (0.5, "downloading weights of sd (the base of lora): 0.0 of 0.0 MB")
 
 
 def test_a_hash_mismatch_fails_and_leaves_no_folder(service: MediaService, s3_settings: vai.Settings,

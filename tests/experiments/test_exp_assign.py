@@ -143,3 +143,31 @@ def test_router_keeps_the_last_list_when_a_read_fails() -> None:
         p = prepared()
         router.assign(p)
         assert p["experiment_id"] == mine.id
+
+
+def test_a_model_arm_sets_the_tasks_model() -> None:
+    """An arm with a catalogue model gives its tasks the model (input and resolved entry) and the
+    provider that serves it; a model gone from the catalogue keeps the task out of the experiment."""
+    arms = [ArmSpec(provider="local-diffusers", model="sd-a", weight=1),
+            ArmSpec(provider="local-diffusers", model="sd-b", weight=0)]
+    exp = Experiment(id="exp_" + uuid.uuid4().hex, owner_id="alice", name="e", task_type=TaskType.IMAGE_GENERATION,
+                     arms=arms, baseline="sd-a", user_id="alice", metadata=None, created_at=datetime.now(UTC))
+    catalogue = {"sd-a": {"name": "sd-a", "revision": "sha256:" + "a" * 64}}
+
+    def resolve(name: str, task_type: str) -> dict[str, Any]:
+        if name not in catalogue:
+            raise InvalidRequest(f"model: no model {name!r} in the catalogue", field="model")
+        return {**catalogue[name], "task_type": task_type}
+
+    router = ExperimentRouter(lambda: [exp], resolve_model=resolve)
+    p = {**prepared(), "input": {"prompt": "x"}}
+    router.assign(p)
+    assert (p["experiment_arm"], p["options"]["provider"]) == ("sd-a", "local-diffusers")
+    assert p["input"] == {"prompt": "x", "model": "sd-a"}
+    assert p["options"]["model"] == {"name": "sd-a", "revision": "sha256:" + "a" * 64, "task_type": "image_generation"}
+    del catalogue["sd-a"]  # removed while the experiment runs
+    p = {**prepared(), "input": {"prompt": "x"}}
+    router.assign(p)
+    assert "experiment_id" not in p and p["options"]["provider"] is None and p["input"] == {"prompt": "x"}
+    assert [a.label for a in arms] == ["sd-a", "sd-b"]
+    assert exp.public()["arms"][0] == {"name": "sd-a", "provider": "local-diffusers", "model": "sd-a", "weight": 1.0}

@@ -50,6 +50,9 @@ class Statistics(BaseModel):
     cache_hits: int
     by_type: dict[str, dict[str, Any]]
     by_provider: dict[str, dict[str, Any]]
+    #: the same per model the requests named (``model``: ``whisper-1``, a catalogue entry...);
+    #: tasks without one are not in it
+    by_model: dict[str, dict[str, Any]] = {}
     total_cost: float
     queue_depth: dict[str, int]
     in_flight: dict[str, int]

@@ -9,6 +9,13 @@ folder a later load would use. A folder that is there is trusted (it was verifie
 rename). A Hub source is read through ``huggingface_hub.snapshot_download`` (its own cache, locks
 and revision check; ``HF_HUB_OFFLINE``/``HF_HOME`` honoured), with ``local_files_only`` unless
 the entry allows downloads. A local folder is checked against its digest once per process.
+
+A fetch says what it does through ``on_progress(model, state, bytes done, bytes total)``: an
+actor that finds the lock held reports ``waiting`` (another actor of its node downloads the
+model), the downloader reports ``downloading`` after every MiB and ``verifying`` at the end; the
+pool actor turns these into the progress of the tasks that wait for the model and into its pool's
+status. ``VIDEOAI_MODEL_DOWNLOAD_RATE`` paces a download (bytes per second), so fetching a large
+model does not take a node's whole link from the tasks running there.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +40,9 @@ log = logging.getLogger("videoai.models")
 
 #: written last into a verified folder, before its rename
 MARKER = ".videoai-weights.json"
+#: ``(model name, state, bytes done, bytes total)``: ``waiting``, ``downloading`` or ``verifying``
+FetchProgress = Callable[[str, str, int, int], None]
+_BLOCK = 1 << 20
 _verified_local: set[tuple[str, str]] = set()
 _local_lock = threading.Lock()
 
@@ -54,11 +64,14 @@ class Weights:
         return self.nbytes + (self.base.total_bytes if self.base else 0)
 
 
-def sha256_stream(fh: Any) -> str:
-    """The SHA-256 of what a binary file object holds, read a MiB at a time."""
+def sha256_stream(fh: Any, sink: Callable[[bytes], Any] | None = None) -> str:
+    """The SHA-256 of what a binary file object holds, read a MiB at a time; each block is
+    also given to ``sink`` (a download writes it to its copy as it hashes it)."""
     h = hashlib.sha256()
-    for block in iter(lambda: fh.read(1 << 20), b""):
+    for block in iter(lambda: fh.read(_BLOCK), b""):
         h.update(block)
+        if sink is not None:
+            sink(block)
     return h.hexdigest()
 
 
@@ -96,6 +109,7 @@ def remote_listing(source: str, storage_options: Mapping[str, Mapping[str, Any]]
 
     fs, base = url_to_fs(source, storage_options)
     base = base.rstrip("/")
+    fs.invalidate_cache(base)  # the files as they are now (sizes, ETags), not as an earlier listing saw them
     found = fs.find(base, detail=True)
     files = {p[len(base):].lstrip("/"): (p, int(info.get("size") or 0)) for p, info in found.items()
              if info.get("type") != "directory" and p.startswith(base + "/")}
@@ -118,14 +132,14 @@ def cache_root(settings: Any) -> Path:
     return Path(settings.model_cache_dir or Path(settings.home) / "model-cache")
 
 
-def fetch(spec: ModelSpec, settings: Any) -> Weights:
+def fetch(spec: ModelSpec, settings: Any, on_progress: FetchProgress | None = None) -> Weights:
     """The weights of ``spec`` (and its base) on this node; ``PermanentError`` with the reason."""
-    base = fetch(spec.base, settings) if spec.base is not None else None
+    base = fetch(spec.base, settings, on_progress) if spec.base is not None else None
     kind = spec.kind
     if kind == "hub":
         w = _hub(spec, settings)
     elif kind == "remote":
-        w = _remote(spec, settings)
+        w = _remote(spec, settings, on_progress or _quiet)
     else:
         w = _local(spec)
     w.base = base
@@ -146,51 +160,99 @@ def _local(spec: ModelSpec) -> Weights:
     return Weights(folder, folder_bytes(folder))
 
 
-def _remote(spec: ModelSpec, settings: Any) -> Weights:
+def _quiet(name: str, state: str, done: int, total: int) -> None:
+    pass
+
+
+class _Transfer:
+    """The bytes a download has written: reported after each block, and paced to ``rate``
+    bytes per second when there is a limit."""
+
+    def __init__(self, name: str, total: int, rate: int, report: FetchProgress) -> None:
+        self.name, self.total, self.rate, self.report = name, total, rate, report
+        self.done = 0
+        self.started = time.monotonic()
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self.rate:
+            ahead = self.done / self.rate - (time.monotonic() - self.started)
+            if ahead > 0:
+                time.sleep(ahead)
+        self.report(self.name, "downloading", self.done, self.total)
+
+    def copy(self, fs: Any, path: str, local: Path) -> str:
+        """Copy one remote file to ``local``; its SHA-256, computed on the way."""
+        with fs.open(path, "rb") as src, local.open("wb") as dst:
+            def write(block: bytes) -> None:
+                dst.write(block)
+                self.add(len(block))
+
+            return sha256_stream(src, write)
+
+
+def _remote(spec: ModelSpec, settings: Any, report: FetchProgress) -> Weights:
     try:
-        from filelock import FileLock
+        from filelock import FileLock, Timeout
     except ImportError as exc:
         raise PermanentError("filelock is not installed: pip install 'videoai-ray[models]'") from exc
 
     root = cache_root(settings)
     root.mkdir(parents=True, exist_ok=True)
     target = root / f"{spec.name}-{spec.revision.removeprefix('sha256:')[:16]}"
-    with FileLock(str(target) + ".lock"):
+    lock = FileLock(str(target) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:  # another actor of this node downloads it: wait, then use its folder
+        report(spec.name, "waiting", 0, 0)
+        lock.acquire()
+    try:
         if (target / MARKER).is_file():
             return Weights(target, folder_bytes(target))
         if target.exists():  # not ours (no marker): never trusted
             shutil.rmtree(target, ignore_errors=True)
-        started = time.monotonic()
-        tmp = Path(tempfile.mkdtemp(prefix=f".partial-{spec.name}-", dir=root))
-        try:
-            fs, files = remote_listing(spec.source, settings.storage_options)
-            entries = {}
-            for rel, (path, size) in files.items():
-                local = tmp / rel
-                local.parent.mkdir(parents=True, exist_ok=True)
-                fs.get_file(path, str(local))
-                if local.stat().st_size != size:
-                    raise PermanentError(f"model {spec.name}: {rel} is {local.stat().st_size} bytes, the listing "
-                                         f"says {size}")
-                entries[rel] = (size, sha256_file(local))
-            got = digest_of(entries)
-            if got != spec.revision:
-                raise PermanentError(f"model {spec.name}: hash mismatch: {spec.source} is {got} now, the catalogue "
-                                     f"pins {spec.revision}")
-            (tmp / MARKER).write_text(json.dumps({"name": spec.name, "source": spec.source,
-                                                  "revision": spec.revision, "files": len(entries),
-                                                  "fetched_at": time.time()}))
-            os.replace(tmp, target)
-        except PermanentError:
-            raise
-        except Exception as exc:
-            raise PermanentError(f"model {spec.name}: could not fetch {spec.source}: {exc}") from exc
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        nbytes = folder_bytes(target)
-        log.info("model %s fetched from %s (%d bytes) in %.1f s", spec.name, spec.source, nbytes,
-                 time.monotonic() - started)
-        return Weights(target, nbytes, downloaded=1)
+        return _download(spec, settings, target, report)
+    finally:
+        lock.release()
+
+
+def _download(spec: ModelSpec, settings: Any, target: Path, report: FetchProgress) -> Weights:
+    """Copy, check and rename the weights into ``target`` (the caller holds its lock)."""
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix=f".partial-{spec.name}-", dir=target.parent))
+    try:
+        fs, files = remote_listing(spec.source, settings.storage_options)
+        total = sum(size for _, size in files.values())
+        transfer = _Transfer(spec.name, total, settings.model_download_rate, report)
+        report(spec.name, "downloading", 0, total)
+        entries = {}
+        for rel, (path, size) in files.items():
+            local = tmp / rel
+            local.parent.mkdir(parents=True, exist_ok=True)
+            sha = transfer.copy(fs, path, local)
+            if local.stat().st_size != size:
+                raise PermanentError(f"model {spec.name}: {rel} is {local.stat().st_size} bytes, the listing "
+                                     f"says {size}")
+            entries[rel] = (size, sha)
+        report(spec.name, "verifying", transfer.done, total)
+        got = digest_of(entries)
+        if got != spec.revision:
+            raise PermanentError(f"model {spec.name}: hash mismatch: {spec.source} is {got} now, the catalogue "
+                                 f"pins {spec.revision}")
+        (tmp / MARKER).write_text(json.dumps({"name": spec.name, "source": spec.source,
+                                              "revision": spec.revision, "files": len(entries),
+                                              "fetched_at": time.time()}))
+        os.replace(tmp, target)
+    except PermanentError:
+        raise
+    except Exception as exc:
+        raise PermanentError(f"model {spec.name}: could not fetch {spec.source}: {exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    nbytes = folder_bytes(target)
+    log.info("model %s fetched from %s (%d bytes) in %.1f s", spec.name, spec.source, nbytes,
+             time.monotonic() - started)
+    return Weights(target, nbytes, downloaded=1)
 
 
 def _hub(spec: ModelSpec, settings: Any) -> Weights:
@@ -211,5 +273,5 @@ def _hub(spec: ModelSpec, settings: Any) -> Weights:
     return Weights(folder, folder_bytes(folder))
 
 
-__all__ = ["MARKER", "Weights", "cache_root", "digest_of", "fetch", "folder_bytes", "folder_digest",
+__all__ = ["MARKER", "FetchProgress", "Weights", "cache_root", "digest_of", "fetch", "folder_bytes", "folder_digest",
            "remote_digest"]

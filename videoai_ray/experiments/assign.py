@@ -5,6 +5,11 @@ matches, unless it pins a provider (``provider=``): pinned requests are never pa
 experiment. Its arm is drawn by weight from a hash of the experiment id and the task id, so the
 draw is the same every time the same task is prepared (a batch sent again, a test).
 
+An arm with a catalogue model (``model``) also sets the task's ``model``, as a request naming
+it would: the entry's pinned revision is shipped with the task and is part of its cache key. A
+model removed from the catalogue since the experiment started is logged and the task does not
+join the experiment (it runs as if there were none), rather than being refused.
+
 The task then routes to the arm's provider as if pinned to it, and stays there: a retryable
 failure retries on the same provider, never on another one. An arm's numbers are its provider's
 alone, and the provider recorded on each task is the arm's (a cache hit, where no provider ran,
@@ -44,8 +49,11 @@ def pick_arm(exp: Experiment, task_id: str) -> ArmSpec:
 class ExperimentRouter:
     """Puts new tasks into running experiments; keeps the running list for ``REFRESH_SECONDS``."""
 
-    def __init__(self, load: Callable[[], Sequence[Experiment]], refresh: float = REFRESH_SECONDS) -> None:
+    def __init__(self, load: Callable[[], Sequence[Experiment]], refresh: float = REFRESH_SECONDS,
+                 resolve_model: Callable[[str, str], dict[str, Any]] | None = None) -> None:
         self._load = load
+        #: ``(model name, task type)`` → the catalogue entry a model arm's tasks carry
+        self._resolve_model = resolve_model
         self._refresh = refresh
         self._by_type: dict[str, list[Experiment]] = {}
         self._loaded_at = -float("inf")
@@ -78,6 +86,15 @@ class ExperimentRouter:
         for exp in self.running(prepared["type"]):
             if exp.matches(prepared["user_id"], prepared.get("metadata")):
                 arm = pick_arm(exp, prepared["id"])
+                if arm.model is not None:
+                    try:
+                        assert self._resolve_model is not None, "a model arm needs the catalogue"
+                        options["model"] = self._resolve_model(arm.model, prepared["type"])
+                    except Exception as exc:
+                        log.warning("experiment %s: arm %s: model %s cannot be used (%s); task %s is not in it",
+                                    exp.id, arm.label, arm.model, exc, prepared["id"])
+                        return
+                    prepared["input"] = {**prepared["input"], "model": arm.model}
                 options["provider"] = arm.provider
                 prepared["experiment_id"], prepared["experiment_arm"] = exp.id, arm.label
                 return

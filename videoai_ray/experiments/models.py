@@ -4,7 +4,7 @@ and the stored record. Bad input is an ``InvalidRequest`` naming the field (``ar
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,26 +12,31 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..errors import InvalidRequest
 from ..models import TaskType
+from ..models.requests import MODEL_NAME_PATTERN
 
 #: the longest metadata value an experiment may match on
 _MAX_TAG = 200
 
 
 class ArmSpec(BaseModel):
-    """One arm: the provider its tasks run on, and its share of the traffic (weights are
-    relative: ``1`` and ``3`` split 25 % / 75 %)."""
+    """One arm: the provider its tasks run on, or the catalogue model they run with (its
+    provider implied by the model's kind), and its share of the traffic (weights are relative:
+    ``1`` and ``3`` split 25 % / 75 %)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
-    provider: str = Field(min_length=1, max_length=100)
+    #: required unless ``model`` is given (then it is the provider that serves the model)
+    provider: str | None = Field(default=None, min_length=1, max_length=100)
+    #: a model catalogue entry's name: the arm's tasks run with it (``model=``)
+    model: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN)
     weight: float = Field(default=1.0, ge=0, le=1e6, allow_inf_nan=False)
-    #: the arm's name in reports (default: its provider's); two arms on one provider (an A/A
-    #: test) need names of their own
+    #: the arm's name in reports (default: its model's, else its provider's); two arms on one
+    #: provider without a model (an A/A test) need names of their own
     name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
     @property
     def label(self) -> str:
-        return self.name or self.provider
+        return self.name or self.model or str(self.provider)
 
 
 class ExperimentSpec(BaseModel):
@@ -61,6 +66,8 @@ class ExperimentSpec(BaseModel):
             raise ValueError("arms: the weights must sum to a positive number")
         seen: dict[str, int] = {}
         for i, arm in enumerate(self.arms):
+            if arm.provider is None and arm.model is None:
+                raise ValueError(f"arms[{i}].provider: give the arm a provider or a model")
             if arm.label in seen:
                 raise ValueError(f"arms[{i}].name: arm {arm.label!r} is given twice (name each arm)")
             seen[arm.label] = i
@@ -105,7 +112,8 @@ class Experiment(BaseModel):
     def public(self) -> dict[str, Any]:
         """The JSON form every entry point returns."""
         doc = self.model_dump(mode="json")
-        doc["arms"] = [{"name": a.label, "provider": a.provider, "weight": a.weight} for a in self.arms]
+        doc["arms"] = [{"name": a.label, "provider": a.provider, "model": a.model, "weight": a.weight}
+                       for a in self.arms]
         doc["status"] = "running" if self.running else "stopped"
         return doc
 
@@ -128,13 +136,37 @@ def parse_spec(body: Mapping[str, Any] | ExperimentSpec) -> ExperimentSpec:
         raise InvalidRequest(f"{first}: {msg}", field=first, errors=errors) from None
 
 
+def resolve_models(spec: ExperimentSpec, resolve: Callable[[str, str, str], Any]) -> ExperimentSpec:
+    """``spec`` with each model arm's provider set to the one that serves its model;
+    ``resolve(name, task_type, field)``: the catalogue entry (``ModelService.resolve``, which
+    refuses an unknown model or one of another kind, naming ``arms[i].model``)."""
+    from ..catalogue.service import local_provider
+    from ..catalogue.spec import BUILTIN
+
+    arms = []
+    for i, arm in enumerate(spec.arms):
+        if arm.model is not None:
+            field = f"arms[{i}].model"
+            if arm.model in BUILTIN:
+                raise InvalidRequest(f"{field}: {arm.model!r} is not a catalogue model (leave model out to use "
+                                     "the provider's own)", field=field)
+            serving = local_provider(resolve(arm.model, spec.task_type.value, field))
+            if arm.provider not in (None, serving):
+                field = f"arms[{i}].provider"
+                raise InvalidRequest(f"{field}: model {arm.model!r} is served by {serving}, not {arm.provider}",
+                                     field=field)
+            arm = arm.model_copy(update={"provider": serving})
+        arms.append(arm)
+    return spec.model_copy(update={"arms": arms})
+
+
 def check_providers(spec: ExperimentSpec, providers: Sequence[Mapping[str, Any]]) -> None:
     """Every arm's provider is registered, available and serves the experiment's task type
     (``providers``: the rows of ``MediaService.providers()``)."""
     by_name = {p["name"]: p for p in providers}
     for i, arm in enumerate(spec.arms):
         field = f"arms[{i}].provider"
-        row = by_name.get(arm.provider)
+        row = by_name.get(str(arm.provider))
         if row is None:
             raise InvalidRequest(f"{field}: unknown provider {arm.provider!r}", field=field)
         if spec.task_type.value not in row["task_types"]:
@@ -153,4 +185,5 @@ def _loc(loc: Sequence[Any]) -> str:
     return out
 
 
-__all__ = ["ArmSpec", "Experiment", "ExperimentSpec", "check_providers", "new_experiment_id", "parse_spec"]
+__all__ = ["ArmSpec", "Experiment", "ExperimentSpec", "check_providers", "new_experiment_id", "parse_spec",
+           "resolve_models"]

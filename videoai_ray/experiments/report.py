@@ -45,7 +45,8 @@ def build_report(exp: Experiment, rows: Sequence[dict[str, Any]]) -> dict[str, A
     outcomes: dict[str, tuple[int, int]] = {}
     for arm in exp.arms:
         summary, lat = _summarise(by_arm.get(arm.label, []))
-        arms.append({"arm": arm.label, "provider": arm.provider, "weight": arm.weight, **summary})
+        arms.append({"arm": arm.label, "provider": arm.provider, "model": arm.model, "weight": arm.weight,
+                     **summary})
         latencies[arm.label] = lat
         outcomes[arm.label] = (summary["completed"], summary["decided"])
     base = exp.baseline

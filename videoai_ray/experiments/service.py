@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ExperimentNotFound, Forbidden, QuotaExceeded
 from ..store import utcnow
-from .models import Experiment, ExperimentSpec, check_providers, new_experiment_id, parse_spec
+from .models import Experiment, ExperimentSpec, check_providers, new_experiment_id, parse_spec, resolve_models
 from .report import build_report
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class ExperimentService:
         if spec.user_id not in (None, owner_id) and not admin:
             raise Forbidden("user_id: an experiment on another user's traffic needs an admin token",
                             field="user_id")
+        spec = resolve_models(spec, self.media.models.resolve)
         check_providers(spec, self.media.providers())
         exp = Experiment(
             id=new_experiment_id(), owner_id=owner_id, name=spec.name, task_type=spec.task_type, arms=spec.arms,

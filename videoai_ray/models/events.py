@@ -27,15 +27,19 @@ def event_payload(
     user_id: str,
     timestamp: datetime,
     progress: float = 0.0,
+    progress_message: str | None = None,
     output: dict[str, Any] | None = None,
     error: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     attempt: int = 0,
 ) -> dict[str, Any]:
     """The VideoAI API contract's webhook body: ``event_type``, ``task_id``, ``timestamp``, ``data``, ``user_id``,
-    ``metadata``; ``data`` carries status, type, progress and the output data or the error."""
+    ``metadata``; ``data`` carries status, type, progress (and ``progress_message`` when the
+    worker said what it measures) and the output data or the error."""
     data: dict[str, Any] = {"status": status, "type": task_type, "progress": round(progress, 4),
                             "attempt": attempt}
+    if progress_message:
+        data["progress_message"] = progress_message
     if output is not None:
         data["output_data"] = output
     if error is not None:

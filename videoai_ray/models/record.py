@@ -42,7 +42,8 @@ def row_from_submission(item: Mapping[str, Any], now: datetime | None) -> dict[s
         "id": item["id"], "type": item["type"], "status": "pending", "priority": item["priority"],
         "user_id": item["user_id"], "input": item["input"], "output": None, "provider": None, "attempts": 0,
         "max_retries": item["max_retries"], "error_code": None, "error_message": None, "error_retryable": None,
-        "progress": 0.0, "cost": None, "created_at": now, "started_at": None, "finished_at": None,
+        "progress": 0.0, "progress_message": None, "cost": None, "created_at": now, "started_at": None,
+        "finished_at": None,
         "next_attempt_at": None, "webhook_url": item.get("webhook_url"), "webhook_secret": item.get("webhook_secret"),
         "webhook_events": item.get("webhook_events"), "meta": item["metadata"], "options": item["options"],
         "idempotency_key": item.get("idempotency_key"), "request_hash": item.get("request_hash"),
@@ -59,7 +60,8 @@ def _task_fields(m: Mapping[Any, Any]) -> dict[str, Any]:
     return {
         "id": m["id"], "type": m["type"], "status": m["status"], "priority": m["priority"], "user_id": m["user_id"],
         "input": m["input"], "output": m["output"], "provider": m["provider"], "attempts": m["attempts"],
-        "max_retries": m["max_retries"], "error": None, "progress": m["progress"], "cost": m["cost"],
+        "max_retries": m["max_retries"], "error": None, "progress": m["progress"],
+        "progress_message": m.get("progress_message"), "cost": m["cost"],
         "created_at": m["created_at"], "started_at": m["started_at"], "finished_at": m["finished_at"],
         "next_attempt_at": m["next_attempt_at"], "webhook_url": m["webhook_url"], "metadata": m["meta"] or {},
         "idempotency_key": m["idempotency_key"], "batch_id": m["batch_id"], "cache_hit": bool(m["cache_hit"]),
@@ -121,6 +123,7 @@ class Active:
     attempts: int = 0
     provider: str | None = None
     progress: float = 0.0
+    progress_message: str | None = None
     started_at: datetime | None = None
     enqueued_at: float = 0.0
     excluded: set[str] = field(default_factory=set)

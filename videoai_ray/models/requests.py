@@ -131,8 +131,12 @@ class TaskRequest(BaseModel):
         return check_metadata(v)
 
     def split(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``(media input, options)`` from one dump (a filtered dump costs more than a full one)."""
+        """``(media input, options)`` from one dump (a filtered dump costs more than a full one).
+        An optional ``model`` left out stays out of the input (the stored input, and the cache
+        key, are what they were before requests had one)."""
         data = self.model_dump(mode="json")
+        if "model" in data and data["model"] is None:
+            del data["model"]
         return data, {name: data.pop(name) for name in _OPTION_FIELDS}
 
 
@@ -153,12 +157,6 @@ class ImageGenerationRequest(TaskRequest):
     #: a model catalogue entry's name (served by ``local-diffusers``); absent: the provider's own
     model: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN)
 
-    def split(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        media, opts = super().split()
-        if media.get("model") is None:  # absent stays absent: the stored input is what it was before
-            media.pop("model", None)
-        return media, opts
-
 
 class VideoGenerationRequest(TaskRequest):
     """``POST /api/v1/media/videos/generate``"""
@@ -171,7 +169,7 @@ class VideoGenerationRequest(TaskRequest):
     input_url_fields: ClassVar[tuple[str, ...]] = ("image_url", "audio_url", "subtitles_url")
     #: optional inputs only some providers honour: the others refuse a request that sets one
     #: (``Provider.honours``), so nothing is silently dropped
-    optional_inputs: ClassVar[tuple[str, ...]] = ("audio_url", "subtitles_url")
+    optional_inputs: ClassVar[tuple[str, ...]] = ("audio_url", "subtitles_url", "model")
 
     #: optional first frame (image-to-video); not in the VideoAI API contract, optional
     image_url: str | None = Field(default=None, max_length=2048)
@@ -180,6 +178,10 @@ class VideoGenerationRequest(TaskRequest):
     audio_url: str | None = Field(default=None, max_length=2048)
     #: optional subtitles (SRT, WebVTT or ASS), burned into the frames
     subtitles_url: str | None = Field(default=None, max_length=2048)
+    #: a cloud provider's own video model (RunwayML's ``gen4_turbo``, ``veo3.1``...): the task
+    #: goes to the provider that takes it. No local model serves video yet, so a catalogue name
+    #: is refused at submit (docs/models.md)
+    model: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN)
 
     @field_validator("image_url", "audio_url", "subtitles_url")
     @classmethod

@@ -38,6 +38,9 @@ class Task(BaseModel):
     max_retries: int = 3
     error: TaskError | None = None
     progress: float = Field(default=0.0, ge=0.0, le=1.0)
+    #: what ``progress`` measures now, when the worker says: ``downloading weights of <model>:
+    #: 12.3 of 40.0 MB`` while a pool actor fetches the model the task names (``None``: the work)
+    progress_message: str | None = None
     cost: float | None = None
     created_at: datetime
     started_at: datetime | None = None

@@ -57,6 +57,8 @@ class Member:
     holding: set[str] = field(default_factory=set)
     #: catalogue model keys it was last seen holding, or was sent (the pool prefers it for them)
     models: list[str] = field(default_factory=list)
+    #: the catalogue models it fetches or loads now, as it last said (``ModelActor.loading``)
+    loading: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Pool:
@@ -225,7 +227,7 @@ class Pool:
         handle = _RemoteModelActor.options(
             name=pool_member_name(self.m.state.settings.instance, p.name, member_id), namespace=NAMESPACE,
             max_concurrency=1000, scheduling_strategy="SPREAD", **ray_options(p),
-        ).remote(p, self.m.state.settings, self.m.handle(), self.m.state.sink)
+        ).remote(p, self.m.state.settings, self.m.handle(), self.m.state.sink, member_id)
         member = self.members[member_id] = Member(member_id, handle)
         self.started += 1
         asyncio.get_running_loop().create_task(self._await_ready(member))
@@ -282,8 +284,24 @@ class Pool:
             "mean_batch": round(self.items / self.batches, 3) if self.batches else None,
             "loads": sum(int(m.info.get("loads", 0)) for m in self.members.values()),
             "actors": [{"id": m.id, "ready": m.ready, "busy": m.busy, "batches": m.batches, "items": m.items,
-                        **m.info} for m in self.members.values()],
+                        **m.info, "loading": m.loading} for m in self.members.values()],
+            "models": self.models(),
         }
+
+    def models(self) -> dict[str, list[dict[str, Any]]]:
+        """Per catalogue model, where it is: on each actor, ``loaded`` or what its load does now
+        (``waiting`` for another download of the node, ``downloading`` with bytes done and total,
+        ``verifying``, ``loading``)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for m in self.members.values():
+            busy = {s["model"] for s in m.loading}
+            for s in m.loading:
+                out.setdefault(s["model"], []).append({"actor": m.id, **s})
+            for held in m.info.get("models", []):
+                if held["name"] not in busy:
+                    out.setdefault(held["name"], []).append({"actor": m.id, "state": "loaded",
+                                                             "revision": held["revision"], "bytes": held["bytes"]})
+        return out
 
 
 class PoolManager:
@@ -317,6 +335,16 @@ class PoolManager:
 
         model = self.model_of(a)
         return ModelSpec.from_dict(model).key if model else None
+
+    def set_loading(self, name: str, member_id: str, loading: list[dict[str, Any]]) -> None:
+        """What a pool actor says it fetches or loads now (shown in its pool's status)."""
+        for pool in [p for p in (self.pools.get(name), *self.retired) if p is not None]:
+            member = pool.members.get(member_id)
+            if member is not None:
+                member.loading = loading
+                if not loading:  # a load ended: what it holds now
+                    asyncio.get_running_loop().create_task(pool._refresh(member))
+                return
 
     def submit(self, name: str, provider: ModelProvider, assignments: list[Assignment]) -> None:
         pool = self.pools.get(name)

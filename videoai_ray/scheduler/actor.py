@@ -176,14 +176,16 @@ class Scheduler:
 
     # -- reports from executors --------------------------------------------------------------
 
-    async def report(self, results: list[AttemptResult], progress: list[tuple[str, int, float]]) -> None:
+    async def report(self, results: list[AttemptResult], progress: list[tuple[str, int, float, str | None]]) -> None:
+        """Results and ``(task_id, attempt, progress, message)`` of attempts in flight; the
+        message says what the progress measures (``None``: the work itself)."""
         await self._recovered()  # the worker keeps its results until they are written
         s = self.state
-        for task_id, attempt, value in progress:
+        for task_id, attempt, value, message in progress:
             act = s.active.get(task_id)
             if act is not None and act.attempts == attempt and act.status is TaskStatus.PROCESSING:
-                act.progress = value
-                s.change(task_id, progress=value)
+                act.progress, act.progress_message = value, (message or None) and message[:200]
+                s.change(task_id, progress=value, progress_message=act.progress_message)
                 s.events.progress(act)
         for r in results:
             self.dispatcher.on_result(r)
@@ -192,6 +194,10 @@ class Scheduler:
             # The caller keeps the results until this returns: return only once they are written,
             # so a Scheduler that dies in between is followed by one that adopts them.
             await self.writer.written()
+
+    def pool_loading(self, provider: str, member_id: str, loading: list[dict[str, Any]]) -> None:
+        """A pool actor's catalogue models being fetched or loaded (``ModelActor.loading``)."""
+        self.dispatcher.pools.set_loading(provider, member_id, loading)
 
     async def worker_blocked(self, provider: str, incarnation: str, culprits: list[tuple[str, int]],
                              message: str, held: list[AttemptResult]) -> None:

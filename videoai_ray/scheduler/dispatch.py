@@ -142,9 +142,10 @@ class Dispatcher:
         act.status = TaskStatus.PROCESSING
         act.attempts += 1
         act.provider = name
-        act.progress = 0.0
+        act.progress, act.progress_message = 0.0, None
         values: dict[str, Any] = {"status": TaskStatus.PROCESSING.value, "attempts": act.attempts,
-                                  "provider": name, "next_attempt_at": None, "progress": 0.0}
+                                  "provider": name, "next_attempt_at": None, "progress": 0.0,
+                                  "progress_message": None}
         if act.started_at is None:
             act.started_at = utcnow()
             values["started_at"] = act.started_at

@@ -44,6 +44,7 @@ class EventSink:
         payload = event_payload(
             event_type, task_id=act.id, task_type=act.type.value, status=act.status.value,
             user_id=act.user_id, timestamp=utcnow(), progress=act.progress,
+            progress_message=act.progress_message,
             output=public_output(output, act.id, self._artifacts) if output is not None else None,
             error={"code": error.code, "message": error.message, "retryable": error.retryable} if error else None,
             metadata=act.metadata, attempt=act.attempts,

@@ -82,7 +82,7 @@ class Operations:
         act.progress = 0.0
         s.change(task_id, status="pending", max_retries=act.max_retries, error_code=None, error_message=None,
                  error_retryable=None, finished_at=None, finish_seq=None, next_attempt_at=None, output=None,
-                 progress=0.0, cache_hit=False, options=options)
+                 progress=0.0, progress_message=None, cache_hit=False, options=options)
         s.enqueue(act, time.monotonic())
         s.events.emit(act, EventType.CREATED)
         s.kick()

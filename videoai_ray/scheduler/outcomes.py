@@ -52,6 +52,8 @@ class Outcomes:
         act.status = status
         values: dict[str, Any] = {"status": status.value, "finished_at": utcnow(),
                                   "finish_seq": s.next_finish_seq(), "next_attempt_at": None}
+        if act.progress_message is not None:  # the result or the error says it all now
+            act.progress_message = values["progress_message"] = None
         if status is TaskStatus.COMPLETED:
             # a completed row always says which attempt of which provider produced it, and when
             act.started_at = act.started_at or utcnow()
@@ -96,9 +98,10 @@ class Outcomes:
         immediate = isinstance(err, WorkerLost) or bool(others)
         delay = 0.0 if immediate else retry_delay(s.settings.retry_schedule, act.attempts, err)
         act.status = TaskStatus.RETRYING
-        act.progress = 0.0
+        act.progress, act.progress_message = 0.0, None
         s.change(act.id, status=TaskStatus.RETRYING.value, error_code=err.code, error_message=err.message,
-                 error_retryable=True, progress=0.0, next_attempt_at=utcnow() + timedelta(seconds=delay),
+                 error_retryable=True, progress=0.0, progress_message=None,
+                 next_attempt_at=utcnow() + timedelta(seconds=delay),
                  options={**act.options, "failed_providers": sorted(act.excluded), "lost_attempts": act.lost})
         heapq.heappush(s.delayed, (time.monotonic() + delay, act.id))
         s.kick()

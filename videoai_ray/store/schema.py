@@ -49,6 +49,8 @@ tasks = Table(
     Column("error_message", Text),
     Column("error_retryable", Boolean),
     Column("progress", Float, nullable=False, default=0.0),
+    #: what ``progress`` measures now, when the worker says (a model's weights downloading)
+    Column("progress_message", String(200)),
     Column("cost", Float),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True)),

@@ -253,17 +253,19 @@ class TaskStore:
             return {r[0]: int(r[1]) for r in conn.execute(q)}
 
     def aggregate(self, *, user_id: str | None = None, since: datetime | None = None) -> builtins.list[dict[str, Any]]:
-        """Counts, cost and mean duration grouped by type, status and provider (done in SQL)."""
+        """Counts, cost and mean duration grouped by type, status, provider and the ``model``
+        the request named (done in SQL)."""
         if self.engine.dialect.name == "sqlite":
             secs = (func.julianday(tasks.c.finished_at) - func.julianday(tasks.c.started_at)) * 86400.0
         else:
             secs = func.extract("epoch", tasks.c.finished_at - tasks.c.started_at)
+        model = tasks.c.input["model"].as_string()
         q = select(
-            tasks.c.type, tasks.c.status, tasks.c.provider, func.count().label("count"),
+            tasks.c.type, tasks.c.status, tasks.c.provider, model.label("model"), func.count().label("count"),
             func.sum(tasks.c.cost).label("cost"), func.avg(secs).label("mean_duration_s"),
             func.sum(case((tasks.c.cache_hit, 1), else_=0)).label("cache_hits"),
             func.sum(tasks.c.attempts).label("attempts"),
-        ).where(self.mine).group_by(tasks.c.type, tasks.c.status, tasks.c.provider)
+        ).where(self.mine).group_by(tasks.c.type, tasks.c.status, tasks.c.provider, model)
         if user_id is not None:
             q = q.where(tasks.c.user_id == user_id)
         if since is not None:

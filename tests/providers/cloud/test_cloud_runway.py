@@ -24,7 +24,7 @@ from videoai_ray.errors import (
     RetryableError,
 )
 from videoai_ray.models import VideoGenerationRequest
-from videoai_ray.providers.cloud import RunwayVideoProvider, prices
+from videoai_ray.providers.cloud import PikaVideoProvider, RunwayVideoProvider, prices
 from videoai_ray.providers.cloud.runway import API_VERSION
 from videoai_ray.settings import Settings
 
@@ -205,3 +205,26 @@ def test_supports_what_the_models_can_make(cloud_settings: Settings) -> None:
     assert RunwayVideoProvider.default_poll_interval >= 5.0  # Runway's documented pace
     with pytest.raises(ValueError):
         RunwayVideoProvider(cloud_settings, text_model="gen4_turbo")
+
+
+def test_a_requested_model_goes_into_the_body(
+    http: respx.MockRouter, cloud_settings: Settings, make_ctx: MakeCtx
+) -> None:
+    """``model`` picks one of Runway's models (the body is checked against the document's enum
+    by the fake); one that makes videos only from an image is not chosen for a prompt alone."""
+    create = http.post(f"{BASE}/v1/text_to_video").respond(200, json={"id": RUNWAY_TASK_ID})
+    http.get(TASK).mock(side_effect=polls(runway_task("succeeded", output=[OUTPUT])))
+    http.get(OUTPUT).respond(200, content=MP4, headers={"content-type": "video/mp4"})
+    ctx, _ = make_ctx()
+    runway = provider(cloud_settings)
+    request = VideoGenerationRequest(prompt="waves on rocks", duration=8, resolution="720p", model="veo3")
+    assert runway.supports(request) and runway.model_for(request).name == "veo3"
+    out = run(runway.run(request, ctx))
+    body = json.loads(create.calls[0].request.content)
+    assert body["model"] == "veo3" and body["duration"] == 8 and "audio" not in body
+    assert out["metadata"]["model"] == "veo3"
+    assert not runway.supports(VideoGenerationRequest(prompt="waves", model="gen4_turbo"))  # needs image_url
+    assert not runway.supports(VideoGenerationRequest(prompt="waves", resolution="4k", model="veo3"))
+    # the providers whose API takes no model name refuse the request rather than drop the field
+    pika = PikaVideoProvider(cloud_settings)
+    assert not pika.supports(request) and "model: not supported by pika" in str(pika.explain_unsupported(request))

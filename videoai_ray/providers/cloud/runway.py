@@ -11,7 +11,7 @@ cancelled or times out, ``DELETE /v1/tasks/{id}`` cancels Runway's task so it st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ...errors import ContentRejected, InvalidInput, PermanentError, ProviderError, RetryableError
 from ...models import TaskRequest, TaskType, VideoGenerationRequest
@@ -74,6 +74,8 @@ class RunwayVideoProvider(CloudProvider):
     # as published at the time of writing. Concurrency is max_concurrency; set a rate with
     # VIDEOAI_PROVIDER_RATE_LIMITS='{"runway": {"requests": ...}}' if your gateway needs one.
     rate_limits = None
+    #: a request's ``model`` (one of ``MODELS``) picks the model instead of the defaults
+    honours: ClassVar[frozenset[str]] = frozenset({"model"})
 
     def __init__(
         self, *args: Any, text_model: str = "veo3.1_fast", image_model: str = "gen4_turbo", **kwargs: Any
@@ -84,7 +86,10 @@ class RunwayVideoProvider(CloudProvider):
         self.text_model, self.image_model = MODELS[text_model], MODELS[image_model]
 
     def model_for(self, req: VideoGenerationRequest) -> RunwayModel:
-        """The model that serves this request: the image model unless it lacks the resolution."""
+        """The model that serves this request: the one it names (``model``), else the image
+        model unless it lacks the resolution, else the text model."""
+        if req.model:
+            return MODELS[req.model]  # checked at submit (service._check_video_model)
         if req.image_url and req.resolution in self.image_model.ratios:
             return self.image_model
         return self.text_model
@@ -93,6 +98,9 @@ class RunwayVideoProvider(CloudProvider):
         if not isinstance(request, VideoGenerationRequest) or len(request.prompt) > MAX_PROMPT_CHARS:
             return False
         if not super().supports(request):  # audio_url / subtitles_url: Runway cannot mux or burn them
+            return False
+        named = request.model
+        if named and (named not in MODELS or (not request.image_url and named not in TEXT_MODELS)):
             return False
         model = self.model_for(request)
         return request.resolution in model.ratios and request.duration <= max(model.durations)
