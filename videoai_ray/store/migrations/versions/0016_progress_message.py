@@ -1,15 +1,15 @@
 """what a task's progress measures now (``downloading weights of <model>: 12.3 of 40.0 MB``)
 
-Revision ID: 0015_progress_message
-Revises: 0014_model_catalogue
+Revision ID: 0016_progress_message
+Revises: 0015_tenants
 Create Date: 2026-12-07
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_progress_message"
-down_revision = "0014_model_catalogue"
+revision = "0016_progress_message"
+down_revision = "0015_tenants"
 branch_labels = None
 depends_on = None
 
