@@ -1,11 +1,12 @@
 """docs/cluster.md followed on this machine: a Ray head and a second node joined by address (two
-``ray start`` processes), with Ray's token authentication and without. A driver connects and runs
-a batch; with the token, ``videoai serve`` joins the cluster and ``serve deploy`` deploys the
+``ray start`` processes), with Ray's token authentication as docs/cluster.md sets it up. A driver
+connects and runs a batch; ``videoai serve`` joins the cluster and ``serve deploy`` deploys the
 shipped config over it. Checked: the control plane runs on the head node, each task says on which
 node it ran, the outputs are readable from the driver, every entry point uses one store, nothing
 answers 500, and a process with the wrong Ray auth settings is told how to fix them at once.
 
-Heavy on a shared 2-core machine (two Ray clusters, one after the other): run it sparingly."""
+Heavy on a shared 2-core machine. The same path without a token is not run again here: its batch
+over two nodes is tests/cluster/test_cluster.py's, and its auth errors are test_ray_auth.py's."""
 
 from __future__ import annotations
 
@@ -149,8 +150,3 @@ def test_the_documented_path_with_rays_token_auth() -> None:
             except subprocess.TimeoutExpired:
                 serve.kill()
             log.close()
-
-
-def test_the_documented_path_without_a_token() -> None:
-    with ray_nodes(token=False) as nodes:
-        _check_driver(_drive(nodes))
