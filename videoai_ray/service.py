@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -18,7 +18,7 @@ import ray
 
 from .admission import Admission
 from .errors import BatchNotFound, InvalidRequest, InvalidTransition, TaskNotFound, VideoAIError
-from .models import BatchItem, Task, TaskRequest, TaskType
+from .models import Task
 from .outage_errors import store_error
 from .settings import Settings
 from .stats import compute_statistics
@@ -63,6 +63,14 @@ class MediaService:
                                         timeouts=StoreTimeouts.of(settings))
         #: validation and preparation of submissions, the code the Scheduler's runners share
         self.admission = Admission(settings, self.store, resolve_dns=resolve_dns)
+        # the door validates as the Scheduler does: these are the admission's own methods, with
+        # their signatures, not copies of them
+        #: ``validate(task_type, body, prefix, *, http, user_id)``: the body as its request model
+        self.validate = self.admission.validate
+        #: ``prepare(task_type, body, *, user_id, ...)``: a submission ready for the Scheduler
+        self.prepare = self.admission.prepare
+        #: ``prepare_batch(items, *, user_id, batch_id, ...)``: batch items prepared lazily
+        self.prepare_batch = self.admission.prepare_batch
         #: the running experiments new tasks may join (``invalidate`` after a create or a stop)
         self.router = self.admission.router
 
@@ -93,35 +101,6 @@ class MediaService:
         from .schedules.service import ScheduleService
 
         return ScheduleService(self)
-
-    # -- validation (``admission.Admission``: the same for the Scheduler's own runners) ------------
-
-    def validate(
-        self, task_type: TaskType | str, body: Mapping[str, Any] | TaskRequest, prefix: str = "",
-        *, http: bool = False, user_id: str | None = None,
-    ) -> TaskRequest:
-        """The body as its task type's model; ``InvalidRequest`` naming the field otherwise
-        (see ``Admission.validate``)."""
-        return self.admission.validate(task_type, body, prefix, http=http, user_id=user_id)
-
-    def prepare(self, task_type: TaskType | str, body: Mapping[str, Any] | TaskRequest, *, user_id: str,
-                idempotency_key: str | None = None, batch_id: str | None = None,
-                priority: str | None = None, prefix: str = "", http: bool = False,
-                tenant: str | None = None, task_id: str | None = None,
-                share: Mapping[str, Any] | None = None,
-                known_inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """A validated submission, ready for the Scheduler (see ``Admission.prepare``)."""
-        return self.admission.prepare(task_type, body, user_id=user_id, idempotency_key=idempotency_key,
-                                      batch_id=batch_id, priority=priority, prefix=prefix, http=http,
-                                      tenant=tenant, task_id=task_id, share=share, known_inputs=known_inputs)
-
-    def prepare_batch(self, items: Iterable[Mapping[str, Any] | BatchItem], *, user_id: str,
-                      batch_id: str, http: bool = False, tenant: str | None = None,
-                      share: Mapping[str, Any] | None = None,
-                      idempotency_key: str | None = None) -> Iterator[dict[str, Any]]:
-        """Validate batch items lazily; errors name the item's index (see ``Admission.prepare_batch``)."""
-        return self.admission.prepare_batch(items, user_id=user_id, batch_id=batch_id, http=http, tenant=tenant,
-                                            share=share, idempotency_key=idempotency_key)
 
     # -- submitting ------------------------------------------------------------------------------
 
