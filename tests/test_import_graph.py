@@ -1,6 +1,6 @@
 """The package's shape: no import circle, a light package root (a Serve replica imports neither
-the SDK nor pandas), and one door to the core (only ``MediaService`` touches the store and calls
-the Scheduler)."""
+the SDK nor pandas), one door to the core (only ``MediaService`` touches the store and calls
+the Scheduler), and the Scheduler below that door (it never imports the door, the SDK or the API)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ PACKAGE = Path(videoai_ray.__file__).parent
 SDK_MODULES = ["pandas", "videoai_ray.client", "videoai_ray.futures", "videoai_ray.widgets", "videoai_ray.batching",
                "videoai_ray.mapview", "videoai_ray.frames"]
 #: the entry points, which reach the store and the Scheduler only through MediaService
+#: what the Scheduler, and everything it imports, never imports: the door, the SDK, the API
+ABOVE_THE_SCHEDULER = ["videoai_ray.service", *(m for m in SDK_MODULES if m.startswith("videoai_ray.")),
+                       "videoai_ray.api"]
 ENTRY_POINTS = [*sorted((PACKAGE / "api").glob("*.py")), *(PACKAGE / f"{m}.py" for m in (
     "client", "futures", "batching", "mapview", "widgets", "resources", "cli"))]
 
@@ -44,6 +47,19 @@ def _top_level_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom
             yield from (n for n in ast.walk(node) if isinstance(n, ast.Import | ast.ImportFrom))
 
 
+def _every_import(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Imports run at some point: the top-level ones and those inside functions (a lazy import
+    runs on the first call), not those under ``TYPE_CHECKING`` (never run)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for other in node.orelse:
+                yield from _every_import(ast.Module(body=[other], type_ignores=[]))
+        else:
+            yield from _every_import(node)  # type: ignore[arg-type]
+
+
 def _targets(module: str, is_package: bool, node: ast.Import | ast.ImportFrom, known: dict[str, Path]) -> set[str]:
     if isinstance(node, ast.Import):
         return {a.name for a in node.names}
@@ -56,16 +72,39 @@ def _targets(module: str, is_package: bool, node: ast.Import | ast.ImportFrom, k
     return subs if node.module is None and len(subs) == len(node.names) else {target, *subs}
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(lazy: bool = False) -> dict[str, set[str]]:
+    """Which modules of the package each one imports when it is imported (``lazy``: also inside
+    its functions, when they run)."""
     known = _modules()
     graph: dict[str, set[str]] = {}
     for module, path in known.items():
         tree = ast.parse(path.read_text())
         edges = set()
-        for node in _top_level_imports(tree):
+        for node in (_every_import if lazy else _top_level_imports)(tree):
             edges |= _targets(module, path.name == "__init__.py", node, known)
         graph[module] = {t for t in edges if t in known and t != module}
     return graph
+
+
+def reached(graph: dict[str, set[str]], start: str) -> dict[str, str | None]:
+    """Every module importing ``start`` may run, each with the module that imports it (``None``
+    for ``start``). Importing ``a.b.c`` also runs the packages ``a`` and ``a.b``."""
+    via: dict[str, str | None] = {start: None}
+    todo = [start]
+    while todo:
+        module = todo.pop()
+        parents = {module.rsplit(".", n)[0] for n in range(1, module.count(".") + 1)}
+        for other in sorted((graph.get(module, set()) | parents) - via.keys()):
+            via[other] = module
+            todo.append(other)
+    return via
+
+
+def _chain(via: dict[str, str | None], module: str) -> str:
+    chain = [module]
+    while (before := via[chain[-1]]) is not None:
+        chain.append(before)
+    return " <- ".join(chain)
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -110,6 +149,30 @@ def test_no_module_of_the_package_imports_itself_back() -> None:
     assert "videoai_ray.futures" in graph["videoai_ray.client"]  # the graph is read
     assert "videoai_ray.client" not in graph["videoai_ray.futures"]  # under TYPE_CHECKING only
     assert cycles(graph) == []
+
+
+def test_lazy_imports_count_and_type_checking_ones_do_not() -> None:
+    tree = ast.parse("import a\nif TYPE_CHECKING:\n    import b\nelse:\n    import c\n"
+                     "def f():\n    import d\n    class E:\n        def g(self):\n            from e import x\n")
+    assert [ast.unparse(n) for n in _every_import(tree)] == ["import a", "import c", "import d", "from e import x"]
+    assert [ast.unparse(n) for n in _top_level_imports(tree)] == ["import a"]
+    graph = {"p.a": {"p.b"}, "p.b": set(), "p.c.d": {"q"}, "p.c": set(), "p": set(), "q": set()}
+    assert set(reached(graph, "p.c.d")) == {"p.c.d", "p.c", "p", "q"}
+    assert _chain(reached(graph, "p.a"), "p.b") == "p.b <- p.a"
+
+
+def test_the_scheduler_never_imports_the_door_the_sdk_nor_the_api() -> None:
+    """The Scheduler is below the door: its runners admit pipeline steps and schedule ticks through
+    ``videoai_ray.admission``, as ``MediaService`` does, never through ``MediaService`` itself.
+    Imports inside functions count (they run when the function does)."""
+    via = reached(import_graph(lazy=True), "videoai_ray.scheduler.actor")
+    # the graph is read: the runners, which once built a MediaService inside their constructors
+    assert {"videoai_ray.pipelines.runner", "videoai_ray.schedules.runner", "videoai_ray.admission"} <= set(via)
+    above = [_chain(via, m) for m in sorted(via) if any(m == a or m.startswith(f"{a}.") for a in ABOVE_THE_SCHEDULER)]
+    assert above == []
+    loaded = _imported_after("import videoai_ray.scheduler.actor")
+    assert "videoai_ray.scheduler.actor" in loaded
+    assert sorted(m for m in loaded if any(m == a or m.startswith(f"{a}.") for a in ABOVE_THE_SCHEDULER)) == []
 
 
 def _imported_after(statement: str) -> set[str]:

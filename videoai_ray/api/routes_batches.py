@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..service import MAX_BUDGET_USD, field_error
+from ..admission import field_error
+from ..service import MAX_BUDGET_USD
 from .auth import Caller
 from .context import ApiContext, get_context
 from .deps import authorized, json_body, json_body_schema, json_object

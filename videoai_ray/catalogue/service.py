@@ -1,4 +1,4 @@
-"""``MediaService.models``: register, list, remove and resolve catalogue entries.
+"""``MediaService.models`` (its ``Admission``'s): register, list, remove and resolve catalogue entries.
 
 Registration pins the weights: a folder's or a URL's files are read once here and their digest
 becomes the revision (or is checked against the one given). A request names an entry by
@@ -26,7 +26,7 @@ from .spec import (
 )
 
 if TYPE_CHECKING:
-    from ..service import MediaService
+    from ..admission import Admission
 
 #: seconds a process trusts its copy of the catalogue when resolving ``model=`` (its own writes
 #: refresh it at once; another process's show within this time)
@@ -36,7 +36,7 @@ _TTL_SECONDS = 2.0
 class ModelService:
     """The catalogue of one deployment instance, kept in the store."""
 
-    def __init__(self, service: MediaService) -> None:
+    def __init__(self, service: Admission) -> None:
         self.service = service
         self._rows: dict[str, dict[str, Any]] | None = None
         self._read_at = 0.0

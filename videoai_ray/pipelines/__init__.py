@@ -2,10 +2,15 @@
 
 - ``spec``: the spec, references (``{"$ref": "step.output.path"}``), unknown-step and cycle checks
 - ``model``: the record every entry point returns, step task ids, statuses
-- ``rows``: the ``pipelines`` table
+- ``rows``: the ``pipelines`` table, and ``pipeline_row`` (a validated spec's row)
+- ``validation``: a spec checked in full, a step's input checked once resolved
 - ``resolve``: a step's input with its references replaced (output files handed over as uploads)
-- ``runner``: advances pipelines from inside the Scheduler; ``ops``: the Scheduler's methods
-- ``service``: ``PipelineService`` (owned by ``MediaService``) and ``pipeline_row`` (scheduled ticks)
+- ``runner``: advances pipelines from inside the Scheduler
+
+These live below the door (``service.py``), inside or under the Scheduler; the modules above it,
+which this package does not import, are:
+
+- ``service``: ``PipelineService`` (owned by ``MediaService``)
 - ``handle``, ``widget``: the SDK's ``Pipeline`` handle, its step futures and live view
 """
 
@@ -14,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model import PipelineRecord, PipelineStatus, StepState, step_task_id
-from .service import PipelineService, pipeline_row
+from .rows import pipeline_row
 from .spec import PipelineSpec, PipelineStep
 
 
@@ -38,5 +43,5 @@ def step(step_id: str, task_type: str, *, after: list[str] | None = None, priori
     return out
 
 
-__all__ = ["PipelineRecord", "PipelineService", "PipelineSpec", "PipelineStatus", "PipelineStep", "StepState",
+__all__ = ["PipelineRecord", "PipelineSpec", "PipelineStatus", "PipelineStep", "StepState",
            "pipeline_row", "ref", "step", "step_task_id"]

@@ -1,19 +1,24 @@
-"""The ``pipelines`` table: insert, read, finish (with the webhook outbox row, in one transaction)
-and count. The Scheduler's pipeline runner is the only writer; everyone else reads. Every read
-that finds pipelines (by id, by idempotency key, the running ones, lists and counts) sees only one
-instance's (``instance``): deployments sharing a database never advance or show each other's."""
+"""The ``pipelines`` table: a validated spec's row, insert, read, finish (with the webhook outbox
+row, in one transaction) and count. The Scheduler's pipeline runner is the only writer; everyone
+else reads. Every read that finds pipelines (by id, by idempotency key, the running ones, lists
+and counts) sees only one instance's (``instance``): deployments sharing a database never advance
+or show each other's."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, and_, func, insert, select, update
 
+from ..admission import door_context, fingerprint
 from ..clock import aware, utcnow
 from ..store.schema import pipelines
-from .model import PipelineStatus
+from .model import PipelineStatus, new_pipeline_id
+
+if TYPE_CHECKING:
+    from .spec import PipelineSpec
 
 _RUNNING = PipelineStatus.RUNNING.value
 
@@ -22,6 +27,29 @@ def _row(r: Any) -> dict[str, Any]:
     m = dict(r._mapping)
     m["created_at"], m["finished_at"] = aware(m["created_at"]), aware(m["finished_at"])
     return m
+
+
+def pipeline_row(spec: PipelineSpec, *, user_id: str, pipeline_id: str | None = None,
+                 idempotency_key: str | None = None, metadata: Mapping[str, Any] | None = None,
+                 context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``pipelines`` row of a validated ``spec`` (``validation.validate_spec``), for
+    ``PipelineRunner.create``. Code inside the Scheduler (a schedule's tick) builds it here and
+    hands it to its runner directly, with its own deterministic ``pipeline_id``: going through
+    ``PipelineService`` would ``ray.get`` the Scheduler from inside itself. ``metadata`` joins the
+    spec's own; ``context`` (``admission.door_context``) says under which rules and claims its
+    steps run (default: the SDK's, none)."""
+    body = spec.model_dump(mode="json")
+    context = context or {}
+    return {
+        "id": pipeline_id or new_pipeline_id(), "user_id": user_id, "status": "running",
+        "context": door_context(http=bool(context.get("http")), tenant=context.get("tenant"),
+                                share=context.get("share")),
+        "priority": spec.priority.value, "spec": {k: body[k] for k in ("steps", "priority")},
+        "webhook_url": spec.webhook_url, "webhook_secret": spec.webhook_secret,
+        "meta": {**spec.metadata, **(metadata or {})}, "idempotency_key": idempotency_key,
+        "request_hash": fingerprint(["pipeline", body]) if idempotency_key else None, "error": None,
+        "created_at": utcnow(), "finished_at": None,
+    }
 
 
 def insert_pipeline(engine: Engine, row: dict[str, Any], *, instance: str) -> None:
@@ -104,4 +132,4 @@ def pipeline_counts(engine: Engine, user_id: str | None = None, since: datetime 
 
 
 __all__ = ["finish_pipeline", "find_idempotent", "get_pipeline", "insert_pipeline", "list_pipelines",
-           "pipeline_counts", "running_ids", "statuses"]
+           "pipeline_counts", "pipeline_row", "running_ids", "statuses"]

@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from .. import fault_points
+from ..admission import Admission
 from ..artifacts import ArtifactStore, public_output
 from ..backoff import schedule_delay
 from ..errors import InvalidReference, InvalidRequest, InvalidTransition, PipelineNotFound, VideoAIError
@@ -30,6 +31,7 @@ from . import rows
 from .model import PipelineStatus, build_record, step_task_id
 from .resolve import resolve_input
 from .spec import PipelineSpec, PipelineStep
+from .validation import check_step_input
 
 if TYPE_CHECKING:
     from ..models.record import Active
@@ -53,15 +55,13 @@ class PipelineRunner:
     ``Intake``, cancels through its ``Operations`` and reads what its ``Writer`` committed."""
 
     def __init__(self, state: SchedulerState, intake: Intake, operations: Operations, writer: Writer) -> None:
-        from ..service import MediaService
-
         self.state, self.intake, self.operations, self.writer = state, intake, operations, writer
         self.engine = state.store.engine
         self.instance = state.store.instance
         self.artifacts = ArtifactStore.of(state.settings)
         # validation of resolved step inputs, as for any submission (URLs by name only: nothing in
         # the Scheduler waits on DNS; the worker that fetches an input resolves and checks it)
-        self.media = MediaService(state.settings, None, state.store, resolve_dns=False)
+        self.admission = Admission(state.settings, state.store, resolve_dns=False)
         self.dirty: set[str] = set()
         self._wake: asyncio.Event | None = None
         #: pipelines whose advance met an unreachable store, and how many times in a row
@@ -268,10 +268,10 @@ class PipelineRunner:
         resolved = resolve_input(step, done, row["user_id"], self.artifacts)
         try:
             if context.get("http"):  # files handed over are uploads, which only the runner may name
-                self.media.pipelines.check_input(step.task_type, resolved.body, prefix, resolved.handed, http=True)
-            prepared = self.media.prepare(step.task_type, resolved.body, user_id=row["user_id"],
-                                          priority=(step.priority or spec.priority).value, prefix=prefix,
-                                          tenant=context.get("tenant"), share=context.get("share"))
+                check_step_input(self.admission, step.task_type, resolved.body, prefix, resolved.handed, http=True)
+            prepared = self.admission.prepare(step.task_type, resolved.body, user_id=row["user_id"],
+                                              priority=(step.priority or spec.priority).value, prefix=prefix,
+                                              tenant=context.get("tenant"), share=context.get("share"))
         except InvalidRequest as e:
             field = (e.field or "").removeprefix(prefix).split(".", 1)[0]
             ref = resolved.refs.get(field)

@@ -23,6 +23,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ..admission import Admission
 from ..errors import InvalidRequest, QuotaExceeded
 from ..scheduler.faults import kill_if_armed_for
 from ..store import utcnow
@@ -54,15 +55,13 @@ class ScheduleRunner:
     """Fires due ticks and applies schedule changes; one per Scheduler."""
 
     def __init__(self, state: SchedulerState, intake: Intake, pipelines: PipelineRunner) -> None:
-        from ..service import MediaService
-
         self.state, self.intake, self.pipelines = state, intake, pipelines
         self.engine = state.store.engine
         self.instance = state.settings.instance
         #: validation and preparation of each tick's submission, as for a user's request, except
         #: that URLs are checked by name only: nothing on the Scheduler's loop waits on DNS (they
         #: were resolved and checked when the schedule was created, and are again where used)
-        self.service = MediaService(state.settings, None, state.store, resolve_dns=False)
+        self.admission = Admission(state.settings, state.store, resolve_dns=False)
         self._wake: asyncio.Event | None = None
 
     # -- the loop ------------------------------------------------------------------------------
@@ -162,7 +161,7 @@ class ScheduleRunner:
         if refused:
             raise InvalidRequest(refused, field="tenant")
         return [item for tick, ticks, catch_up in runs
-                for item in submissions(self.service, row, tick, ticks, catch_up=catch_up)]
+                for item in submissions(self.admission, row, tick, ticks, catch_up=catch_up)]
 
     # -- changes (called through the Scheduler's ``schedule_op``) ------------------------------
 

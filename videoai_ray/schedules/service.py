@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import ray
 from pydantic import ValidationError
 
+from ..admission import door_context, invalid_field
 from ..errors import InvalidRequest, ScheduleNotFound
 from ..store import utcnow
 from ..store.schedules import get_schedule, list_schedules, schedule_counts
@@ -62,9 +63,6 @@ def new_schedule_row(service: MediaService, body: Mapping[str, Any] | ScheduleRe
                      share: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A validated schedule row; ``InvalidRequest`` naming the field otherwise (nothing stored).
     ``http``, ``tenant`` and ``share`` (the creator's door and token claims) apply to each tick."""
-    from ..pipelines.service import door_context
-    from ..service import invalid_field
-
     try:
         req = body if isinstance(body, ScheduleRequest) else ScheduleRequest.model_validate(dict(body))
     except ValidationError as e:
@@ -80,7 +78,7 @@ def new_schedule_row(service: MediaService, body: Mapping[str, Any] | ScheduleRe
     else:
         assert req.at is not None
         at = first = check_at(req.at, tz, now)
-    target = validate_target(service, req.target, http=http)
+    target = validate_target(service.admission, req.target, http=http)
     return {
         "id": "sched_" + uuid.uuid4().hex, "user_id": user_id, "name": req.name, "cron": req.cron, "at": at,
         "timezone": req.timezone, "target": target,

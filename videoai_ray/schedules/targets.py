@@ -10,6 +10,10 @@ instead of creating a second one:
   ``tick_pipeline_id`` (and so step task ids that follow from it), created by the Scheduler's own
   pipeline runner: never through ``MediaService``, which would ``ray.get`` the Scheduler from
   inside itself.
+
+Both are validated by ``admission`` (tasks) and ``pipelines.validation`` (pipeline specs), below
+the door: the schedule runner calls them from inside the Scheduler, and ``ScheduleService`` when a
+schedule is created.
 """
 
 from __future__ import annotations
@@ -21,15 +25,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from ..errors import InvalidRequest
-from ..pipelines.service import pipeline_row
+from ..pipelines.rows import pipeline_row
+from ..pipelines.validation import validate_spec
 from ..store.schedules import stored_task_ids
 from ..store.schema import pipelines
 from .spec import ScheduleTarget
 
 if TYPE_CHECKING:
+    from ..admission import Admission
     from ..pipelines.runner import PipelineRunner
     from ..scheduler.submit import Intake
-    from ..service import MediaService
 
 _TASK_PREFIX = "target.task.input_data."
 _PIPELINE_PREFIX = "target.pipeline."
@@ -70,26 +75,26 @@ def _under(prefix: str, e: InvalidRequest) -> InvalidRequest:
     return InvalidRequest(f"{field}: {message}", field=field, **details)
 
 
-def _pipeline_spec(service: MediaService, spec: Any, *, http: bool) -> Any:
+def _pipeline_spec(admission: Admission, spec: Any, *, http: bool) -> Any:
     """The pipeline spec validated exactly as ``POST /pipelines`` validates it, its errors
     naming ``target.pipeline.<field>``."""
     try:
-        return service.pipelines.validate(spec, http=http)
+        return validate_spec(admission, spec, http=http)
     except InvalidRequest as e:
         raise _under(_PIPELINE_PREFIX, e) from None
 
 
-def validate_target(service: MediaService, target: ScheduleTarget, *, http: bool) -> dict[str, Any]:
+def validate_target(admission: Admission, target: ScheduleTarget, *, http: bool) -> dict[str, Any]:
     """The target as stored, once its body validated as it will be at each tick."""
     if target.task is not None:
         item = target.task
-        service.validate(item.task_type, item.input_data, _TASK_PREFIX, http=http)
+        admission.validate(item.task_type, item.input_data, _TASK_PREFIX, http=http)
         return {"task": item.model_dump(mode="json", exclude_none=True)}
     assert target.pipeline is not None
-    return {"pipeline": _pipeline_spec(service, target.pipeline, http=http).model_dump(mode="json")}
+    return {"pipeline": _pipeline_spec(admission, target.pipeline, http=http).model_dump(mode="json")}
 
 
-def submissions(service: MediaService, schedule: dict[str, Any], tick: datetime, ticks: int = 1, *,
+def submissions(admission: Admission, schedule: dict[str, Any], tick: datetime, ticks: int = 1, *,
                 catch_up: bool = False) -> list[dict[str, Any]]:
     """What one run of ``schedule`` at ``tick`` launches (``launch``): prepared task submissions,
     or a pipeline row; a ``catch_up`` run stands for ``ticks`` missed ticks, the latest of which
@@ -99,14 +104,14 @@ def submissions(service: MediaService, schedule: dict[str, Any], tick: datetime,
     target, context = schedule["target"], schedule["context"]
     about = {"id": schedule["id"], "tick": tick.astimezone(UTC).isoformat(), "ticks": ticks, "catch_up": catch_up}
     if "pipeline" in target:
-        spec = _pipeline_spec(service, target["pipeline"], http=bool(context.get("http")))
+        spec = _pipeline_spec(admission, target["pipeline"], http=bool(context.get("http")))
         return [pipeline_row(spec, user_id=schedule["user_id"], pipeline_id=tick_pipeline_id(schedule["id"], tick),
                              metadata={"schedule": about}, context=context)]
     body = target["task"]
-    prepared = service.prepare(body["task_type"], body["input_data"], user_id=schedule["user_id"],
-                               priority=body.get("priority"), prefix=_TASK_PREFIX,
-                               http=bool(context.get("http")), tenant=context.get("tenant"),
-                               share=context.get("share"))
+    prepared = admission.prepare(body["task_type"], body["input_data"], user_id=schedule["user_id"],
+                                 priority=body.get("priority"), prefix=_TASK_PREFIX,
+                                 http=bool(context.get("http")), tenant=context.get("tenant"),
+                                 share=context.get("share"))
     prepared["id"] = tick_task_id(schedule["id"], tick)
     prepared["metadata"] = {**prepared["metadata"], "schedule": about}
     return [prepared]
