@@ -306,7 +306,6 @@ class PipelineRunner:
         if not rows.finish_pipeline(self.engine, row["id"], status, error, outbox):
             return
         self.state.events.committed(events)
-        self.writer.committed()  # whoever waits on this pipeline reads it now, not at its next poll
         live = [tid for tid, t in tasks.items() if not t.done]
         # a step submitted since ``tasks`` was read is live too
         live += [tid for tid, act in self.state.active.items()
@@ -314,6 +313,9 @@ class PipelineRunner:
         if live:
             self.operations.cancel(live)
         await self.writer.flush()
+        # whoever waits on this pipeline reads it now, not at its next poll, and only once the
+        # cancellations of its live steps are written too: an ended pipeline shows no step running
+        self.writer.committed()
         log.info("pipeline %s %s%s", row["id"], status.value, f" at step {error['step']}" if error else "")
 
 

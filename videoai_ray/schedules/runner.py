@@ -36,6 +36,7 @@ from ..store.schedules import (
     insert_schedule,
     live_schedules,
 )
+from ..tenants.service import TenantService
 from .targets import launch, stored_runs, submissions, tick_run_id
 from .timing import cron_ticks, due_ticks, zone
 
@@ -62,6 +63,8 @@ class ScheduleRunner:
         #: that URLs are checked by name only: nothing on the Scheduler's loop waits on DNS (they
         #: were resolved and checked when the schedule was created, and are again where used)
         self.admission = Admission(state.settings, state.store, resolve_dns=False)
+        #: whether a schedule's tenant may work now (a suspended tenant's ticks are skipped)
+        self.tenants = TenantService(self.engine, self.instance, state.settings.tenant_cache_seconds).directory
         self._wake: asyncio.Event | None = None
 
     # -- the loop ------------------------------------------------------------------------------
@@ -157,7 +160,7 @@ class ScheduleRunner:
 
     def _submissions(self, row: dict[str, Any], runs: list[tuple[datetime, int, bool]]) -> list[dict[str, Any]]:
         # a suspended tenant's schedules skip their ticks (counted missed) until it is resumed
-        refused = self.service.tenants.directory.refusal((row.get("context") or {}).get("tenant"))
+        refused = self.tenants.refusal((row.get("context") or {}).get("tenant"))
         if refused:
             raise InvalidRequest(refused, field="tenant")
         return [item for tick, ticks, catch_up in runs

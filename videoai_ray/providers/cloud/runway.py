@@ -89,7 +89,7 @@ class RunwayVideoProvider(CloudProvider):
         """The model that serves this request: the one it names (``model``), else the image
         model unless it lacks the resolution, else the text model."""
         if req.model:
-            return MODELS[req.model]  # checked at submit (service._check_video_model)
+            return MODELS[req.model]  # checked at submit (admission.tasks.check_video_model)
         if req.image_url and req.resolution in self.image_model.ratios:
             return self.image_model
         return self.text_model
