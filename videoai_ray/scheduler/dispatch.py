@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 import ray
 
 from ..actor_names import NAMESPACE, worker_prefix
+from ..attempts import Assignment, AttemptResult
 from ..clock import utcnow
-from ..executor import Assignment, AttemptResult, ProviderWorker, run_cpu_attempt
+from ..executor import ProviderWorker, run_cpu_attempt
 from ..models import EventType, Strategy, TaskStatus
 from ..pools import PoolManager
 from ..providers.model import ModelProvider
