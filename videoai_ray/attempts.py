@@ -94,6 +94,8 @@ class AttemptResult:
 
 
 def error_result(a: Assignment, exc: BaseException, started: float) -> AttemptResult:
+    """The result of an attempt that ended with ``exc``: a cancellation, or a ``ProviderError``
+    (a timeout, a provider's ``sys.exit`` and any unexpected exception become one)."""
     if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):  # ray.cancel interrupts
         return AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="cancelled",
                              error_message="cancelled", duration=time.monotonic() - started)
