@@ -29,7 +29,7 @@ import ray
 from .actor_names import NAMESPACE, scheduler_name
 
 if TYPE_CHECKING:
-    from .executor import AttemptResult
+    from .attempts import AttemptResult
 
 log = logging.getLogger("videoai.executor")
 

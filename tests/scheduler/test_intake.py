@@ -12,8 +12,8 @@ from typing import Any, cast
 
 import pytest
 
+from videoai_ray.attempts import Assignment, Sink, recheck_at_worker
 from videoai_ray.errors import IdempotencyConflict, InvalidInput
-from videoai_ray.executor import Assignment, Sink, recheck_at_worker
 from videoai_ray.models import TaskStatus
 from videoai_ray.models.record import Active
 from videoai_ray.pipelines import PipelineStatus, step

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, text
 from test_intake import Parts
 
-from videoai_ray.executor import AttemptResult
+from videoai_ray.attempts import AttemptResult
 from videoai_ray.models import TaskStatus
 from videoai_ray.providers.registry import ProviderRegistry
 from videoai_ray.providers.testing import NoopProvider

@@ -15,7 +15,7 @@ A task is written in one shape and converted here, nowhere else:
 Validation, which refuses a body with an error naming the field, happens once, at the edge
 (``MediaService.validate``). The Scheduler only parses a task's media input into its typed
 request (``request_from_input``), which never refuses; the worker re-checks the input at its
-trust boundary before provider code runs (``executor.recheck_at_worker``).
+trust boundary before provider code runs (``attempts.recheck_at_worker``).
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def request_from_input(task_type: TaskType, media_input: dict[str, Any]) -> Task
     hooks (``supports``, ``estimate_cost``, ``rate_usage``, ``batch_key``). It parses and never
     refuses: a submitted input passed the edge's validation; a stored one that today's rules
     refuse (an older row, or one edited) is built unvalidated, the task runs its course, and the
-    worker's re-check (``executor.recheck_at_worker``) fails it as invalid input before any
+    worker's re-check (``attempts.recheck_at_worker``) fails it as invalid input before any
     provider code runs. (Pydantic's validator is its fastest parser: several times faster than
     ``model_construct``, and cheaper than sending the edge's model object through Ray.)"""
     model = REQUEST_MODELS[task_type]

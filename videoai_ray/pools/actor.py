@@ -2,7 +2,8 @@
 
 It calls ``provider.load()`` once when it starts and keeps the weights; then it serves batches of
 attempts, one ``run_batch`` at a time (one forward pass on its device), and turns every item's
-outcome into an ``AttemptResult``: an item that fails, is cancelled or has bad input fails alone.
+outcome into an ``AttemptResult`` (``attempts.AttemptRunner.run_batch``, the one way an attempt
+runs): an item that fails, is cancelled or has bad input fails alone.
 
 While a catalogue model a batch names is fetched and loaded, the tasks waiting for it show what
 happens as their progress (``downloading weights of <model>: 12.3 of 40.0 MB``, ``waiting for
@@ -21,16 +22,11 @@ from typing import Any
 import ray
 
 from .. import metrics
+from ..attempts import Assignment, AttemptResult, AttemptRunner, error_result
 from ..catalogue.spec import ModelSpec
 from ..catalogue.weights import Weights
 from ..catalogue.weights import fetch as fetch_weights
-from ..containment import contained
-from ..errors import InvalidInput, InvalidOutput, ProviderTimeout, RetryableError
-from ..executor import Assignment, AttemptResult, artifact_writer, error_result, recheck_at_worker
 from ..logs import configure_logging
-from ..output_check import check_output
-from ..placement import this_node
-from ..providers.context import AttemptContext
 from ..providers.model import ModelProvider
 from ..settings import Settings
 from .multiplex import LoadedModels
@@ -48,8 +44,6 @@ class ModelActor:
         self.provider = provider
         self.settings = settings
         self.scheduler = scheduler
-        self.timeout = provider.timeout or settings.task_timeout
-        self._write = artifact_writer(settings, sink)
         self.cancelled: set[str] = set()
         self.member_id = member_id
         self.progress: dict[str, tuple[int, float, str | None]] = {}
@@ -61,6 +55,9 @@ class ModelActor:
         self._loading_sent: list[dict[str, Any]] = []
         #: tasks whose progress was a model's load
         self._told: set[str] = set()
+        self.runner = AttemptRunner(provider, settings, sink, progress_interval=0.0, on_progress=self._note_progress,
+                                    is_cancelled=lambda a: a.task_id in self.cancelled)
+        self.runner.writer()  # a store that cannot be opened fails the actor's start, not its batches
         self._flusher: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         started = time.monotonic()
@@ -137,38 +134,15 @@ class ModelActor:
 
     async def _run_batch(self, batch: list[Assignment], loaded: Any) -> list[AttemptResult]:
         async with self._lock:  # one batch at a time; the next one waits here, already delivered
-            started = time.monotonic()
-            results: dict[int, AttemptResult] = {}
-            items: list[tuple[int, Assignment, Any, AttemptContext]] = []
-            for i, a in enumerate(batch):
-                if a.task_id in self.cancelled:
-                    results[i] = AttemptResult(a.task_id, a.attempt, False, cancelled=True, error_code="cancelled")
-                    continue
-                try:
-                    request = recheck_at_worker(a)
-                except InvalidInput as exc:
-                    results[i] = error_result(a, exc, started)
-                    continue
-                items.append((i, a, request, self._context(a)))
-            if items:
-                for i, result in zip([it[0] for it in items], await self._serve(items, started, loaded), strict=True):
-                    results[i] = result
+            results = await self.runner.run_batch(batch, loaded)
             for a in batch:
                 self.cancelled.discard(a.task_id)
                 self.progress.pop(a.task_id, None)  # the result says it all
-            return [results[i] for i in range(len(batch))]
+            return results
 
-    def _context(self, a: Assignment) -> AttemptContext:
-        def on_progress(value: float, message: str | None) -> None:
-            # kept here and sent for the whole batch at once (one Scheduler call, not one per item)
-            self.progress[a.task_id] = (a.attempt, value, message)
-
-        return AttemptContext(
-            a.task_id, a.attempt, self.settings, provider=self.provider.name, user_id=a.user_id,
-            expected_inputs=a.expected_inputs(),
-            on_progress=on_progress, is_cancelled=lambda: a.task_id in self.cancelled,
-            write_artifact=self._write, progress_interval=0.0,
-        )
+    def _note_progress(self, a: Assignment, value: float, message: str | None) -> None:
+        # kept here and sent for the whole batch at once (one Scheduler call, not one per item)
+        self.progress[a.task_id] = (a.attempt, value, message)
 
     async def _flush_progress(self) -> None:
         """Send the progress of every item in flight, and the state of the models loading here
@@ -189,50 +163,6 @@ class ModelActor:
                 self._loading_sent = states
                 self.scheduler.pool_loading.remote(self.provider.name, self.member_id, states)
 
-    async def _serve(self, items: list[tuple[int, Assignment, Any, AttemptContext]],
-                     started: float, loaded: Any = None) -> list[AttemptResult]:
-        try:
-            outs = await self._call([it[2] for it in items], [it[3] for it in items], loaded)
-        except BaseException as exc:
-            if isinstance(exc, SystemExit | KeyboardInterrupt):
-                raise
-            if len(items) > 1 and not isinstance(exc, ProviderTimeout | asyncio.CancelledError):
-                # the batch as a whole failed: serve each item alone so one bad item fails alone
-                return [r for it in items for r in await self._serve([it], started, loaded)]
-            outs = [exc] * len(items)
-        finally:
-            for it in items:
-                it[3].close()
-        now = time.monotonic()
-        out: list[AttemptResult] = []
-        for (_, a, request, ctx), value in zip(items, outs, strict=True):
-            if isinstance(value, BaseException):
-                out.append(error_result(a, value, started))
-            elif ctx.cancelled:
-                out.append(error_result(a, asyncio.CancelledError(), started))
-            elif (bad := _output_error(value, self.settings.max_output_bytes)) is not None:
-                out.append(error_result(a, bad, started))  # as run_attempt does: never a poison row
-            else:
-                cost = ctx.cost if ctx.cost is not None else self.provider.estimate_cost(request)
-                out.append(AttemptResult(a.task_id, a.attempt, True, output=value, cost=cost, duration=now - started))
-        node = this_node()
-        for r in out:
-            r.node = node
-        return out
-
-    async def _call(self, requests: list[Any], ctxs: list[AttemptContext], loaded: Any = None) -> list[Any]:
-        call = self.provider.run_batch(requests, ctxs) if loaded is None else \
-            self.provider.run_model_batch(loaded, requests, ctxs)
-        try:
-            outs = await asyncio.wait_for(contained(call), self.timeout)
-        except TimeoutError as exc:
-            raise ProviderTimeout(f"batch of {len(requests)} timed out after {self.timeout:g} s") from exc
-        if not isinstance(outs, list) or len(outs) != len(requests):
-            got = len(outs) if isinstance(outs, list) else repr(outs)
-            raise RetryableError(f"{self.provider.name}.run_batch returned {got} results for {len(requests)} requests")
-        return outs
-
-
 def load_progress(state: dict[str, Any]) -> tuple[float, str]:
     """``(fraction, message)`` a task waiting for a model shows, from the model's state here."""
     name, weights, done, total = state["model"], state["weights"], state["bytes_done"], state["bytes_total"]
@@ -246,13 +176,6 @@ def load_progress(state: dict[str, Any]) -> tuple[float, str]:
         return fraction, f"verifying {of}"
     return fraction, f"loading {name}"
 
-
-def _output_error(value: Any, max_bytes: int) -> InvalidOutput | None:
-    try:
-        check_output(value, max_bytes)
-    except InvalidOutput as exc:
-        return exc
-    return None
 
 
 __all__ = ["ModelActor", "load_progress"]

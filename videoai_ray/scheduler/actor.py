@@ -37,7 +37,8 @@ import ray
 
 from .. import metrics
 from ..actor_names import NAMESPACE, artifact_sink_name
-from ..executor import ArtifactSink, AttemptResult, Sink
+from ..attempts import AttemptResult, Sink
+from ..executor import ArtifactSink
 from ..logs import configure_logging
 from ..models import TaskStatus
 from ..pipelines.runner import PipelineRunner

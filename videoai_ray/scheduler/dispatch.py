@@ -2,6 +2,10 @@
 
 I/O-bound providers get one ``ProviderWorker`` actor each and receive attempts in batches (one
 actor call per dispatch round); CPU-bound providers get one Ray task per attempt.
+
+Whether a task may start now is the dispatch policies' to say (fair sharing, rate limits,
+budgets: ``policies.py``), asked in order at named points of a round; what Ray itself is asked
+goes through one ``RayCalls`` object (``ray_calls.py``), so dispatch runs in a test without Ray.
 """
 
 from __future__ import annotations
@@ -11,21 +15,20 @@ import contextlib
 import heapq
 import logging
 import time
-import uuid
 from collections import defaultdict
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import ray
 
-from ..actor_names import NAMESPACE, worker_prefix
+from ..actor_names import worker_prefix
+from ..attempts import Assignment, AttemptResult
 from ..clock import utcnow
-from ..executor import Assignment, AttemptResult, ProviderWorker, run_cpu_attempt
 from ..models import EventType, Strategy, TaskStatus
 from ..pools import PoolManager
 from ..providers.model import ModelProvider
-from ..providers.resources import declares_resources, ray_options
-from . import throttle
+from .policies import DispatchPolicy, Policies, default_policies
+from .ray_calls import RayCalls
 from .remote_jobs import job_provider
 
 if TYPE_CHECKING:
@@ -42,24 +45,27 @@ _ADOPT_SECONDS = 60
 
 class Dispatcher:
     """Owns the executors and the attempts in flight, and takes their results; the task state is
-    the shared ``SchedulerState``, and a task's end or retry is ``Outcomes``'s."""
+    the shared ``SchedulerState``, and a task's end or retry is ``Outcomes``'s. ``policies``
+    (default: ``policies.default_policies``) and ``ray_calls`` (default: the real ``RayCalls``)
+    are for tests."""
 
-    def __init__(self, state: SchedulerState, outcomes: Outcomes) -> None:
+    def __init__(self, state: SchedulerState, outcomes: Outcomes, policies: list[DispatchPolicy] | None = None,
+                 ray_calls: RayCalls | None = None) -> None:
         self.state = state
         self.outcomes = outcomes
+        self.policies = Policies(default_policies(state) if policies is None else policies)
+        self.ray = ray_calls or RayCalls()
         #: task id -> (attempt, provider name)
         self.running: dict[str, tuple[int, str]] = {}
         self.workers: dict[str, tuple[Any, str]] = {}
         self.cpu_refs: dict[str, Any] = {}
         #: task id -> the worker actor its I/O attempt was handed to
         self.placed: dict[str, Any] = {}
-        self.provider_refs: dict[str, Any] = {}
-        self._self_handle: Any = None
         #: when a provider that queued tasks wait for leaves its breaker cooldown (or the grace
         #: for registrations after a start ends)
         self.breaker_wake: float | None = None
-        #: when a provider's rate limiter next lets a waiting task start
-        self.limiter_wake: float | None = None
+        #: when a dispatch policy (a rate limiter) next lets a task it held start
+        self.policy_wake: float | None = None
         #: the actor pools of model providers
         self.pools = PoolManager(self)
 
@@ -70,7 +76,7 @@ class Dispatcher:
         assert kick is not None, "the actor makes the wake event before it starts the loops"
         while True:
             wake_times = [t for t in (self.state.delayed[0][0] if self.state.delayed else None, self.breaker_wake,
-                                      self.limiter_wake) if t]
+                                      self.policy_wake) if t]
             timeout = max(0.0, min(wake_times) - time.monotonic()) if wake_times else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(kick.wait(), timeout)
@@ -93,8 +99,9 @@ class Dispatcher:
                 s.enqueue(act, now)
         batches: dict[str, list[Assignment]] = defaultdict(list)
         self.breaker_wake = None
-        self.limiter_wake = None
-        skip = s.fair.full  # fair-share hook: users at their in-flight cap are passed over
+        self.policy_wake = None
+        policies = self.policies
+        skip = policies.passed_over()
         for q in s.queues.values():
             while True:
                 entry = q.peek(now, skip)
@@ -118,26 +125,25 @@ class Dispatcher:
                 names = job_provider(act, names)
                 strategy = Strategy(act.options.get("strategy") or s.settings.strategy)
                 name = s.registry.pick(names, strategy, act.request, now, act.excluded,
-                                       admit=partial(throttle.admits, s, act, now))
+                                       admit=partial(policies.admits, act, now))
                 if name is None:
                     reopen = s.registry.reopens_at(names, now)
                     if reopen is not None:
                         self.breaker_wake = min(reopen, self.breaker_wake or reopen)
-                    wake = throttle.note_held(s, act, names, now)
+                    wake = policies.held(act, names, now)
                     if wake is not None:
-                        self.limiter_wake = min(wake, self.limiter_wake or wake)
+                        self.policy_wake = min(wake, self.policy_wake or wake)
                     break  # strict order: nothing behind this task may jump it on this route
                 q.pop(now, skip)
-                refused = s.budgets.admit(act, s.registry.get(name))
+                refused = policies.refuse(act, s.registry.get(name))
                 if refused is not None:
                     self.outcomes.finish(act, TaskStatus.FAILED, error=refused)  # never started: nothing spent
                     continue
-                throttle.take(s, name, act, now)
-                batches[name].append(self._start(act, name))
+                batches[name].append(self._start(act, name, now))
         for name, assignments in batches.items():
             self._send(name, assignments)
 
-    def _start(self, act: Active, name: str) -> Assignment:
+    def _start(self, act: Active, name: str, now: float) -> Assignment:
         s = self.state
         act.status = TaskStatus.PROCESSING
         act.attempts += 1
@@ -152,18 +158,16 @@ class Dispatcher:
         s.change(act.id, **values)
         s.registry.started(name)
         self.running[act.id] = (act.attempts, name)
-        s.fair.started(act)  # fair-share hook
+        self.policies.on_start(act, name, now)
         s.events.emit(act, EventType.STARTED)
         return Assignment(act.id, act.attempts, act.type.value, act.input, act.user_id, act.remote_job,
-                          s.limiter.gated(s.registry.get(name), time.monotonic()), act.options.get("inputs"))
+                          self.policies.gates(act, name), act.options.get("inputs"))
 
     # -- executors -----------------------------------------------------------------------------
 
     def handle(self) -> Any:
         """The Scheduler actor's own handle (executors report to it)."""
-        if self._self_handle is None:
-            self._self_handle = ray.get_runtime_context().current_actor
-        return self._self_handle
+        return self.ray.own_handle()
 
     def _send(self, name: str, assignments: list[Assignment]) -> None:
         provider = self.state.registry.get(name)
@@ -171,13 +175,8 @@ class Dispatcher:
             self.pools.submit(name, provider, assignments)
             return
         if provider.cpu_bound:
-            ref = self.provider_refs.get(name)
-            if ref is None:
-                ref = self.provider_refs[name] = ray.put(provider)
             for a in assignments:
-                obj = run_cpu_attempt.options(
-                    name=f"{name}:{a.task_id}", **ray_options(provider)
-                ).remote(ref, a, self.state.settings, self.handle(), self.state.sink)
+                obj = self.ray.run_cpu(provider, a, self.state.settings, self.state.sink)
                 self.cpu_refs[a.task_id] = obj
                 asyncio.get_running_loop().create_task(self._await_cpu(a, obj))
             return
@@ -189,13 +188,7 @@ class Dispatcher:
     def _worker(self, name: str) -> Any:
         item = self.workers.get(name)
         if item is None:
-            provider = self.state.registry.get(name)
-            handle = ProviderWorker.options(  # type: ignore[attr-defined]
-                name=f"{worker_prefix(self.state.settings.instance, name)}{uuid.uuid4().hex[:8]}",
-                namespace=NAMESPACE, lifetime="detached",
-                max_concurrency=max(100, provider.max_concurrency * 2),
-                **(ray_options(provider, num_cpus=0) if declares_resources(provider) else {}),
-            ).remote(provider, self.state.settings, self.handle(), self.state.sink)
+            handle = self.ray.start_worker(self.state.registry.get(name), self.state.settings, self.state.sink)
             item = self.workers[name] = (handle, "")
         return item[0]
 
@@ -205,19 +198,18 @@ class Dispatcher:
         for good, not restarted: another actor). A result a worker reports before adoption ends
         is settled then (``Outcomes.settle``), and its task is no longer recovering."""
         adopted: dict[str, tuple[int, str]] = {}
-        names = _named_actors(worker_prefix(self.state.settings.instance, ""))
+        names = self.ray.named_actors(worker_prefix(self.state.settings.instance, ""))
         for actor_name in names:
             provider = actor_name.removeprefix(worker_prefix(self.state.settings.instance, "")).rsplit("-", 1)[0]
-            try:
-                handle = ray.get_actor(actor_name, namespace=NAMESPACE)
-            except ValueError:
+            handle = self.ray.get_actor(actor_name)
+            if handle is None:
                 continue  # gone since it was listed
-            answer = await _snapshot(handle, actor_name, self.handle())
+            answer = await _snapshot(handle, actor_name, self.handle(), self.ray)
             if answer is None:
                 continue
             owned, incarnation = answer
             if provider not in self.state.registry or provider in self.workers:
-                ray.kill(handle)
+                self.ray.kill(handle)
                 continue
             self.workers[provider] = (handle, incarnation)
             for tid, attempt in owned:
@@ -255,7 +247,7 @@ class Dispatcher:
             return  # already replaced
         self._worker_lost(name, item[0])
         try:
-            ray.kill(item[0])
+            self.ray.kill(item[0])
         except Exception:
             log.warning("could not kill the blocked worker of %s", name, exc_info=True)
 
@@ -291,17 +283,19 @@ class Dispatcher:
         """An attempt ended (reported by its executor, or lost with it): release it, then settle
         its task."""
         provider = self.release(r.task_id, r.attempt)
-        if provider:
-            self.state.budgets.release(r.task_id)
         self.outcomes.settle(r, provider)
 
     def adopt_attempt(self, task_id: str, attempt: int, provider: str) -> None:
-        """An attempt a surviving worker runs is in flight again (recovery at start)."""
+        """An attempt a surviving worker runs is in flight again (recovery at start); it counts
+        for the policies as one that started (its user's cap, its budget's reservation)."""
         self.running[task_id] = (attempt, provider)
         worker = self.workers.get(provider)
         if worker is not None:
             self.placed[task_id] = worker[0]
         self.state.registry.started(provider)
+        act = self.state.active.get(task_id)
+        if act is not None:
+            self.policies.on_adopt(act, provider)
 
     def release(self, task_id: str, attempt: int) -> str | None:
         """Forget a finished attempt; returns the provider it ran on (None if already released)."""
@@ -310,7 +304,7 @@ class Dispatcher:
             return None
         del self.running[task_id]
         self.placed.pop(task_id, None)
-        self.state.fair.ended(task_id)  # fair-share hook
+        self.policies.on_end(task_id)
         return item[1]
 
     def cancel_running(self, task_id: str) -> None:
@@ -322,23 +316,23 @@ class Dispatcher:
         ref = self.cpu_refs.get(task_id)
         if ref is not None:
             # cooperative first (is_cancelled turns true at once), then interrupt the Ray task
-            asyncio.get_running_loop().call_later(1.0, _ray_cancel, ref)
+            asyncio.get_running_loop().call_later(1.0, self.ray.cancel, ref)
             return
         worker = self.workers.get(item[1])
         if worker is not None:
             worker[0].cancel.remote(task_id)
 
     def forget_provider(self, name: str) -> None:
-        self.provider_refs.pop(name, None)
+        self.ray.forget_provider(name)
         self.pools.forget(name)
         item = self.workers.pop(name, None)
         if item is not None:
             handle = item[0]
             if any(p == name for _, p in self.running.values()):
                 # let the attempts it runs finish, then stop it
-                asyncio.get_running_loop().call_later(self.state.settings.task_timeout, ray.kill, handle)
+                asyncio.get_running_loop().call_later(self.state.settings.task_timeout, self.ray.kill, handle)
             else:
-                ray.kill(handle)
+                self.ray.kill(handle)
 
     def in_flight(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
@@ -347,7 +341,7 @@ class Dispatcher:
         return dict(out)
 
 
-async def _snapshot(handle: Any, actor_name: str, me: Any) -> tuple[list[tuple[str, int]], str] | None:
+async def _snapshot(handle: Any, actor_name: str, me: Any, calls: RayCalls) -> tuple[list[tuple[str, int]], str] | None:
     """A surviving worker's attempts and incarnation (and it reports to ``me``, this Scheduler,
     from then on); ``None`` when it is dead, or alive but does not answer for ``_ADOPT_SECONDS``
     (a loaded machine answers late, so a timeout alone is not death). One that never answers is
@@ -371,22 +365,8 @@ async def _snapshot(handle: Any, actor_name: str, me: Any) -> tuple[list[tuple[s
             why = f"could not be asked ({exc!r})"
         log.error("worker %s %s; stopping it, its attempts will run again", actor_name, why)
         with contextlib.suppress(Exception):
-            ray.kill(handle)
+            calls.kill(handle)
         return None
-
-
-def _named_actors(prefix: str) -> list[str]:
-    from ray.util import list_named_actors
-
-    return [a["name"] for a in list_named_actors(all_namespaces=True)
-            if a.get("namespace") == NAMESPACE and a["name"].startswith(prefix)]
-
-
-def _ray_cancel(ref: Any) -> None:
-    try:
-        ray.cancel(ref)
-    except Exception:
-        log.debug("ray.cancel failed (task already done)", exc_info=True)
 
 
 __all__ = ["Dispatcher"]

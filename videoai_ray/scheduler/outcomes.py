@@ -17,9 +17,9 @@ from datetime import timedelta
 from typing import Any
 
 from .. import metrics
+from ..attempts import AttemptResult
 from ..clock import utcnow
 from ..errors import DiskFull, ProviderError, RateLimited, WorkerLost, error_from_code
-from ..executor import AttemptResult
 from ..models import TaskStatus
 from ..models.events import STATUS_EVENTS
 from ..models.record import Active

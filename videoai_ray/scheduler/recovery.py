@@ -65,10 +65,8 @@ class Recovery:
             if tid in adopted:
                 attempt, provider = adopted[tid]
                 act.status, act.attempts, act.provider = TaskStatus.PROCESSING, attempt, provider
+                # counts towards its user's cap and holds its budget estimate (the policies' on_adopt)
                 self.dispatcher.adopt_attempt(tid, attempt, provider)
-                s.fair.started(act)  # fair sharing: an adopted attempt counts towards its user's cap
-                if provider in s.registry:
-                    s.budgets.hold(act, s.registry.get(provider))
                 s.change(tid, status=act.status.value, attempts=attempt, provider=provider)
             elif act.status is TaskStatus.PROCESSING and act.attempts:
                 self.dispatcher.outcomes.fail_or_retry(act, WorkerLost(

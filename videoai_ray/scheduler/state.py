@@ -20,7 +20,7 @@ from .outage import StoreWatch
 from .queue import AgingQueue
 
 if TYPE_CHECKING:
-    from ..executor import Sink
+    from ..attempts import Sink
     from ..providers.registry import ProviderRegistry
     from ..settings import Settings
     from ..store import TaskStore

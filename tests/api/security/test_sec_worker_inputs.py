@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from videoai_ray.artifacts import ArtifactStore
-from videoai_ray.executor import Assignment, AttemptResult, run_attempt
-from videoai_ray.providers.context import AttemptContext
+from videoai_ray.attempts import Assignment, AttemptResult, AttemptRunner
 from videoai_ray.providers.testing import InputReaderProvider
 from videoai_ray.settings import Settings
 
@@ -47,8 +46,9 @@ def server() -> Iterator[tuple[str, list[str]]]:
 
 def attempt(settings: Settings, user: str, input_data: dict[str, Any], task_type: str = AUDIO) -> AttemptResult:
     a = Assignment("task_sec", 1, task_type, input_data, user)
-    ctx = AttemptContext(a.task_id, 1, settings, user_id=user)
-    return asyncio.run(run_attempt(InputReaderProvider(), a, ctx, 30))
+    runner = AttemptRunner(InputReaderProvider(), settings, None, on_progress=lambda _a, _v: None,
+                           is_cancelled=lambda _a: False)
+    return asyncio.run(runner.run(a))
 
 
 def test_an_upload_is_read_only_for_its_own_user(settings: Settings, tmp_path: Path) -> None:
