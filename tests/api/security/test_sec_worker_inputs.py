@@ -46,7 +46,7 @@ def server() -> Iterator[tuple[str, list[str]]]:
 
 def attempt(settings: Settings, user: str, input_data: dict[str, Any], task_type: str = AUDIO) -> AttemptResult:
     a = Assignment("task_sec", 1, task_type, input_data, user)
-    runner = AttemptRunner(InputReaderProvider(), settings, None, on_progress=lambda _a, _v: None,
+    runner = AttemptRunner(InputReaderProvider(), settings, None, on_progress=lambda _a, _v, _m: None,
                            is_cancelled=lambda _a: False)
     return asyncio.run(runner.run(a))
 
