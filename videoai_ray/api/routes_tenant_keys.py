@@ -70,7 +70,8 @@ def list_provider_keys(tenant: str | None = _TENANT, caller: Caller = Depends(au
             responses={**_RESPONSES, 409: {"model": ErrorBody, "description": "the deployment has no secrets key"}},
             openapi_extra=json_body_schema("ProviderKeyBody"))
 async def put_provider_key(request: Request, provider: str = _PROVIDER, tenant: str | None = _TENANT,
-                           caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+                           caller: Caller = Depends(authorized),
+                           ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     own = _tenant_admin(caller, tenant)
     body = json_object(await json_body(request))
     entry = await asyncio.to_thread(ctx.service.provider_keys.set, own, provider, body)
