@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .schema import tenant_provider_keys as keys
 from .store import utcnow
@@ -16,11 +17,18 @@ def put_provider_key(engine: Engine, tenant: str, provider: str, ciphertext: str
     """Store (or replace) the tenant's key for ``provider``."""
     now = utcnow()
     where = (keys.c.instance == instance, keys.c.tenant == tenant, keys.c.provider == provider)
-    with engine.begin() as conn:
-        changed = conn.execute(update(keys).where(*where).values(ciphertext=ciphertext, updated_at=now)).rowcount
-        if not changed:
-            conn.execute(insert(keys).values(instance=instance, tenant=tenant, provider=provider,
-                                             ciphertext=ciphertext, created_at=now, updated_at=now))
+    for _ in range(2):  # a concurrent first PUT may insert between our update and insert: update then
+        try:
+            with engine.begin() as conn:
+                changed = conn.execute(update(keys).where(*where).values(ciphertext=ciphertext,
+                                                                         updated_at=now)).rowcount
+                if not changed:
+                    conn.execute(insert(keys).values(instance=instance, tenant=tenant, provider=provider,
+                                                     ciphertext=ciphertext, created_at=now, updated_at=now))
+            return
+        except IntegrityError:
+            continue
+    raise RuntimeError("the provider key row kept changing under us")
 
 
 def delete_provider_key(engine: Engine, tenant: str, provider: str, *, instance: str) -> bool:
