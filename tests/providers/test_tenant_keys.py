@@ -226,3 +226,20 @@ def test_setting_a_key_is_refused_cleanly(tmp_path: Path) -> None:
     assert keys.list("acme")["provider_keys"] == []
     with pytest.raises(ValueError, match="VIDEOAI_SECRETS_KEY"):
         Settings(secrets_key="not-a-fernet-key")
+
+
+def test_the_rows_hold_ciphertext_on_both_stores(any_store: TaskStore) -> None:
+    from videoai_ray.store.provider_keys import get_provider_key
+
+    settings = Settings(secrets_key=SecretStr(Fernet.generate_key().decode()), instance=any_store.instance)
+    keys = MediaService(settings, None, any_store).provider_keys
+    _tenants(MediaService(settings, None, any_store), "acme", "globex")
+    keys.set("acme", "openai", {"api_key": "sk-one"})
+    keys.set("acme", "openai", {"api_key": "sk-two"})  # replaced, not doubled
+    keys.set("globex", "fal", {"api_key": "id:secret"})
+    assert [k["provider"] for k in keys.list("acme")["provider_keys"]] == ["openai"]
+    stored = get_provider_key(any_store.engine, "acme", "openai", instance=any_store.instance)
+    assert stored and "sk-two" not in stored
+    assert Fernet(settings.secrets_key.get_secret_value().encode()).decrypt(stored.encode()) == b"sk-two"  # type: ignore[union-attr]
+    assert keys.delete("acme", "openai") and not keys.delete("acme", "openai")
+    assert keys.list("acme")["provider_keys"] == [] and len(keys.list("globex")["provider_keys"]) == 1
