@@ -47,6 +47,7 @@ from .service import MediaService
 from .settings import Settings
 from .store import StoreTimeouts, TaskStore
 from .store.batches import DerivedIds
+from .tenants.handle import TenantKeys
 
 
 @dataclass
@@ -101,6 +102,8 @@ class Client:
         self.subtitles = Subtitles(self)
         #: the model catalogue a request names with ``model=``: ``list()``, ``register()``, ``remove()``
         self.models = Models(self)
+        #: a tenant's own provider keys: ``tenant.set_provider_key("openai", key, tenant="acme")``
+        self.tenant = TenantKeys(self)
         #: a task's output files, read from any driver: ``files.read(task)``, ``files.download(task, "out/")``
         self.files = TaskFiles(settings, self.get)
 

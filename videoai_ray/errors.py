@@ -127,6 +127,12 @@ class TenantExists(InvalidTransition):
     code = "tenant_exists"
 
 
+class NoSecretsKey(InvalidTransition):
+    """A tenant's provider key cannot be stored: the deployment has no ``VIDEOAI_SECRETS_KEY``."""
+
+    code = "no_secrets_key"
+
+
 # -- The store --------------------------------------------------------------------------------
 
 

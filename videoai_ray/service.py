@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .experiments.service import ExperimentService
     from .pipelines.service import PipelineService
     from .schedules.service import ScheduleService
+    from .tenants.keys import ProviderKeyService
     from .tenants.service import TenantService
 
 #: the longest single sleep of a wait on the Scheduler's change version, in seconds
@@ -110,6 +111,13 @@ class MediaService:
         from .tenants.service import TenantService
 
         return TenantService(self.store.engine, self.store.instance, self.settings.tenant_cache_seconds)
+
+    @cached_property
+    def provider_keys(self) -> ProviderKeyService:
+        """Tenants' own cloud provider keys, encrypted at rest: see ``videoai_ray.tenants.keys``."""
+        from .tenants.keys import ProviderKeyService
+
+        return ProviderKeyService(self.store.engine, self.store.instance, self.settings)
 
     # -- submitting ------------------------------------------------------------------------------
 

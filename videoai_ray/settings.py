@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     #: seconds an API replica (and the schedule runner) keeps a tenant's state (active, suspended,
     #: unknown) before reading it again: a suspension takes effect within that time (docs/tenants.md)
     tenant_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+    #: the deployment key that encrypts tenants' own provider keys at rest (Fernet: 32 url-safe
+    #: base64 bytes: ``Fernet.generate_key()``); unset: tenants cannot store keys (409 ``no_secrets_key``)
+    secrets_key: SecretStr | None = None
+    #: whether a tenant without its own key for a provider may use the deployment's key; ``False``:
+    #: such a task fails (``authentication_failed``, naming the provider and the tenant)
+    tenant_keys_fallback: bool = True
     cache_l1_ttl: float = 3600.0
     cache_l1_size: int = 10_000
     #: most megabytes of outputs L1 holds in the Scheduler's memory (least recently used go first)
@@ -243,6 +249,24 @@ class Settings(BaseSettings):
     def _comma_list(cls, v: object) -> object:
         if isinstance(v, str):
             return tuple(p.strip() for p in v.split(",") if p.strip())
+        return v
+
+    @field_validator("secrets_key")
+    @classmethod
+    def _fernet_key(cls, v: SecretStr | None) -> SecretStr | None:
+        """A malformed deployment key is refused at start, not at the first key a tenant sets
+        (the message never holds the value)."""
+        import base64
+        import binascii
+
+        if v is None or not v.get_secret_value():
+            return None
+        try:
+            ok = len(base64.urlsafe_b64decode(v.get_secret_value().encode("ascii"))) == 32
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError("VIDEOAI_SECRETS_KEY must be 32 url-safe base64-encoded bytes (Fernet.generate_key())")
         return v
 
     @field_validator("input_roots", mode="before")

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 from served_api import MAX_BYTES, Api, free_port, serve_test_env
 
 from videoai_ray.errors import InvalidInput
@@ -45,6 +47,8 @@ def api_settings(home: Path) -> Settings:
         auth_failures_per_minute=2000,
         # every-second crons (the default minimum interval between a schedule's firings is 60 s)
         schedule_min_interval_seconds=1,
+        # tenants may store their own provider keys (tests/api/security/test_sec_tenant_keys.py)
+        secrets_key=SecretStr(Fernet.generate_key().decode()),
     )
 
 

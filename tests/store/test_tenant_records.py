@@ -152,6 +152,10 @@ def test_cache_scopes_never_cross_a_tenant() -> None:
     assert [cache_scope("user", a) for a in (acme, globex, plain)] == ["user:acme/ana", "user:globex/ana", "user:ana"]
     assert [cache_scope("tenant", a) for a in (acme, globex, plain)] == ["tenant:acme", "tenant:globex", "user:ana"]
     assert [cache_scope("global", a) for a in (acme, globex, plain)] == ["tenant:acme", "tenant:globex", ""]
+    # a tenant's task from the SDK names no ``tenant`` option: its owner id still keeps it inside
+    sdk = act("acme/ana", None)
+    assert [cache_scope(s, sdk) for s in ("user", "tenant", "global")] == ["user:acme/ana", "tenant:acme",
+                                                                          "tenant:acme"]
 
 
 def test_the_cli_creates_tenants_and_refuses_tokens_of_unknown_ones(

@@ -35,6 +35,8 @@ from .routes_schedules import router as schedules_router
 from .routes_submit import router as submit_router
 from .routes_system import router as system_router
 from .routes_tasks import router as tasks_router
+from .routes_tenant_keys import ProviderKeyBody
+from .routes_tenant_keys import router as tenant_keys_router
 from .routes_tenants import ADMIN_PREFIX, TenantCreate
 from .routes_tenants import router as tenants_router
 from .routes_webhooks import router as webhooks_router
@@ -51,13 +53,14 @@ Media tasks (images, videos, transcriptions, subtitles) for AI providers, run on
 
 #: every router of the API, each included under ``API_PREFIX`` (a new feature adds its router here)
 ROUTERS = (submit_router, tasks_router, batches_router, pipelines_router, system_router, webhooks_router,
-           experiments_router, schedules_router, models_router)
+           experiments_router, schedules_router, models_router, tenant_keys_router)
 #: the operator's routers, under ``ADMIN_PREFIX``
 ADMIN_ROUTERS = (tenants_router,)
 
 #: schemas referenced by routes that read their body themselves
 _BODY_MODELS: list[type[BaseModel]] = [*REQUEST_MODELS.values(), BatchItem, PipelineSpec, ExperimentSpec,
-                                        ScheduleRequest, BudgetBody, ErrorBody, ModelRegistration, TenantCreate]
+                                        ScheduleRequest, BudgetBody, ErrorBody, ModelRegistration, TenantCreate,
+                                        ProviderKeyBody]
 
 
 def create_app(ctx: ApiContext) -> FastAPI:

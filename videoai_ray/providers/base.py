@@ -28,6 +28,8 @@ class ProviderContext(abc.ABC):
     attempt: int
     settings: Settings
     log: logging.LoggerAdapter[logging.Logger]
+    #: the owner id of the task (``acme/ana`` for a tenant's user): whose provider key an attempt uses
+    user_id: str = ""
     #: the actual cost of this attempt, when the provider knows it (else the estimate is used)
     cost: float | None = None
     #: the remote job an earlier attempt of this task recorded on this provider: re-attach to it

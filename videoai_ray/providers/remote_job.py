@@ -23,6 +23,8 @@ class RemoteJob:
     data: dict[str, Any] = field(default_factory=dict)
     #: the attempt that created it
     attempt: int = 0
+    #: the task's owner id, added when the Scheduler cancels the job: the cancel uses its tenant's key
+    owner: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"provider": self.provider, "id": self.id, "data": dict(self.data), "attempt": self.attempt}
@@ -34,7 +36,7 @@ class RemoteJob:
             return None
         data = value.get("data")
         return cls(str(value["provider"]), str(value["id"]), dict(data) if isinstance(data, dict) else {},
-                   int(value.get("attempt") or 0))
+                   int(value.get("attempt") or 0), str(value.get("owner") or ""))
 
 
 __all__ = ["RemoteJob"]

@@ -10,6 +10,7 @@ from typing import Any
 from .. import metrics
 from ..models.record import Active
 from ..settings import Settings
+from ..tenants.ids import tenant_of
 
 log = logging.getLogger("videoai.scheduler")
 
@@ -72,8 +73,11 @@ def _model_key(model: dict[str, Any]) -> str:
 def cache_scope(setting: str, act: Active) -> str:
     """Who shares a cached result: the task's user (the default), its tenant (the token's
     ``tenant`` claim; a user without one keeps a scope of their own), or everyone. A tenant's
-    task never shares beyond its tenant: ``global`` means everyone of its tenant for it."""
-    tenant = act.options.get("tenant")
+    task never shares beyond its tenant: ``global`` means everyone of its tenant for it. The
+    tenant is read from the owner id first (``acme/ana``), so a tenant's task submitted through the
+    SDK (no ``tenant`` option) is kept inside its tenant too: its result may have been paid with
+    the tenant's own provider key."""
+    tenant = tenant_of(act.user_id) or act.options.get("tenant")
     if setting == "global":
         return f"tenant:{tenant}" if tenant else ""
     return f"tenant:{tenant}" if tenant and setting == "tenant" else f"user:{act.user_id}"

@@ -54,7 +54,8 @@ class RemoteJobs:
         self.forget(act)
         name = str(job.get("provider") or "")
         if name in self.state.registry:
-            cancel_remote_job_task.remote(self.state.registry.get(name), job)
+            # the owner picks the key the cancel is sent with (a tenant's own)
+            cancel_remote_job_task.remote(self.state.registry.get(name), {**job, "owner": act.user_id})
         else:
             log.warning("task %s: remote job %s of unregistered provider %r cannot be cancelled",
                         act.id, job.get("id"), name)

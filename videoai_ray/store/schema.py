@@ -261,3 +261,16 @@ tenants = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+tenant_provider_keys = Table(
+    "tenant_provider_keys",
+    metadata,
+    Column("instance", String(40), primary_key=True),
+    Column("tenant", String(63), primary_key=True),
+    #: a key name of ``tenants.keys.KEY_PROVIDERS`` (``openai``, ``runwayml``, …)
+    Column("provider", String(32), primary_key=True),
+    #: the key as a Fernet token under ``VIDEOAI_SECRETS_KEY``: never stored, logged or returned in clear
+    Column("ciphertext", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

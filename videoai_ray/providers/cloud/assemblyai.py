@@ -53,7 +53,7 @@ class AssemblyAITranscriptionProvider(CloudProvider):
 
     async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
         req = self.parse(request, AudioTranscriptionRequest)
-        async with self.client() as api:
+        async with self.client(ctx) as api:
 
             async def create() -> tuple[str, dict[str, Any]]:
                 params: dict[str, Any] = {

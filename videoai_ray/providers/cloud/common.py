@@ -19,6 +19,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, retry_if
 from ... import fault_points, netguard
 from ...errors import AuthenticationFailed, InvalidInput, ProviderError, ProviderTimeout, RateLimited, RetryableError
 from ...settings import Settings
+from ...tenants.ids import tenant_of
+from ...tenants.keys import key_provider_of, keyring_for
 from ..base import Provider, ProviderContext
 from ..remote_job import RemoteJob
 from .http import ApiClient, download, log, timeout
@@ -65,9 +67,22 @@ class CloudProvider(Provider):
         self.poll_interval = self.default_poll_interval if poll_interval is None else poll_interval
 
     def unavailable_reason(self) -> str | None:
-        return None if self._key() else f"{self.key_env} is not set"
+        # with a secrets key, tenants may bring their own key: the attempt finds out (``_key``)
+        return None if self._key() or self.settings.secrets_key else f"{self.key_env} is not set"
 
-    def _key(self) -> str:
+    def _key(self, owner: str = "") -> str:
+        """The key for work of ``owner``: its tenant's own key when it set one, else the
+        deployment's (unless ``tenant_keys_fallback`` is off: then ``AuthenticationFailed``, a
+        permanent failure naming the provider and the tenant, never the key)."""
+        tenant = tenant_of(owner) if owner else None
+        if tenant is not None:
+            provider = key_provider_of(self.key_setting)
+            own = keyring_for(self.settings).key(tenant, provider)
+            if own:
+                return own
+            if not self.settings.tenant_keys_fallback:
+                raise AuthenticationFailed(f"{self.name}: tenant {tenant} has no {provider} key of its own, and "
+                                           "this deployment does not lend its keys (VIDEOAI_TENANT_KEYS_FALLBACK)")
         secret = getattr(self.settings, self.key_setting, None)
         return secret.get_secret_value() if isinstance(secret, SecretStr) else ""
 
@@ -75,9 +90,11 @@ class CloudProvider(Provider):
         """Headers that authenticate a request (Bearer by default)."""
         return {"Authorization": f"Bearer {key}"}
 
-    def client(self, *, read_timeout: float | None = None, headers: dict[str, str] | None = None) -> ApiClient:
-        """A fresh client for one attempt (attempts may run on different event loops)."""
-        key = self._key()
+    def client(self, ctx: ProviderContext | None = None, *, owner: str = "", read_timeout: float | None = None,
+               headers: dict[str, str] | None = None) -> ApiClient:
+        """A fresh client for one attempt (attempts may run on different event loops), with the
+        key of the attempt's owner (``ctx.user_id``, or ``owner``): a tenant's own key, per attempt."""
+        key = self._key(ctx.user_id if ctx is not None else owner)
         if not key:  # the registry never calls an unavailable provider; a pinned caller might
             raise AuthenticationFailed(f"{self.name}: {self.key_env} is not set")
         return ApiClient(
@@ -147,7 +164,7 @@ class CloudProvider(Provider):
         """Cancel ``job`` at the provider (adapters whose API has a cancel call override it)."""
 
     async def cancel_remote_job(self, job: RemoteJob) -> None:
-        async with self.client() as api:
+        async with self.client(owner=job.owner) as api:
             await self.cancel_job(api, job)
 
     async def poll(

@@ -61,7 +61,7 @@ class OpenAITranscriptionProvider(CloudProvider):
             form["language"] = req.language
         files = {"file": (filename, path.read_bytes(), mimetypes.guess_type(filename)[0] or "audio/mpeg")}
         ctx.progress(0.1, f"uploading {size} bytes to {MODEL}")
-        async with self.client() as api:
+        async with self.client(ctx) as api:
             resp = await api.request("POST", "/audio/transcriptions", data=form, files=files)
         ctx.progress(0.9, "transcribed")
         metadata: dict[str, Any] = {"provider": self.name, "model": MODEL, "requested_model": req.model}

@@ -96,7 +96,7 @@ class OpenAIImageProvider(CloudProvider):
         body = self.body(req)
         calls = req.n if self.model == "dall-e-3" else 1
         ctx.progress(0.05, f"requesting {req.n} image(s) from {self.model}")
-        async with self.client() as api:
+        async with self.client(ctx) as api:
             answers = await gather_limited(
                 [lambda: api.json("POST", "/images/generations", json=body) for _ in range(calls)],
                 self.fan_out,

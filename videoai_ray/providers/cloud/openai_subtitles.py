@@ -146,7 +146,7 @@ class OpenAISubtitleProvider(CloudProvider):
             ctx.progress(0.05 + 0.85 * done / len(batches), f"translated batch {done} of {len(batches)}")
             return translated
 
-        async with self.client() as api:
+        async with self.client(ctx) as api:
             results = await gather_limited([partial(one, api, batch) for batch in batches], self.parallel_calls)
         return [text for batch in results for text in batch]
 

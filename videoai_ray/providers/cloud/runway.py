@@ -139,7 +139,7 @@ class RunwayVideoProvider(CloudProvider):
 
     async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
         req = self.parse(request, VideoGenerationRequest)
-        async with self.client() as api:
+        async with self.client(ctx) as api:
 
             async def create() -> tuple[str, dict[str, Any]]:
                 path, body = await self.body(ctx, req)

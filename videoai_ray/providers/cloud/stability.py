@@ -67,7 +67,7 @@ class StabilityImageProvider(CloudProvider):
     async def run(self, request: Any, ctx: ProviderContext) -> dict[str, Any]:
         req = self.parse(request, ImageGenerationRequest)
         ctx.progress(0.05, f"requesting {req.n} image(s)")
-        async with self.client(headers={"Accept": "image/*"}) as api:
+        async with self.client(ctx, headers={"Accept": "image/*"}) as api:
             results = await gather_limited([partial(self._generate, api, req, i) for i in range(req.n)], self.fan_out)
         images: list[dict[str, Any]] = []
         for i, (data, _) in enumerate(results, 1):
