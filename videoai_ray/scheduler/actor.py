@@ -185,7 +185,7 @@ class Scheduler:
         for task_id, attempt, value, message in progress:
             act = s.active.get(task_id)
             if act is not None and act.attempts == attempt and act.status is TaskStatus.PROCESSING:
-                act.progress, act.progress_message = value, (message or None) and message[:200]
+                act.progress, act.progress_message = value, message[:200] if message else None
                 s.change(task_id, progress=value, progress_message=act.progress_message)
                 s.events.progress(act)
         for r in results:

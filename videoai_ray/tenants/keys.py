@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from cachetools import TTLCache
@@ -146,8 +147,13 @@ class TenantKeyring:
             self._keys[(tenant, provider)] = value
         return value
 
+    @cached_property
+    def _cipher(self) -> Fernet | None:
+        """The deployment key's cipher, built once per process (not on every cache miss)."""
+        return fernet(self.settings)
+
     def _read(self, tenant: str, provider: str) -> str | None:
-        cipher = fernet(self.settings)
+        cipher = self._cipher
         if cipher is None:
             return None
         token = get_provider_key(self._store(), tenant, provider, instance=self.settings.instance)
