@@ -51,7 +51,7 @@ def check_once_per_tick(client: vai.Client, schedule) -> list[PipelineRecord]:
     assert rec["last_pipeline_id"] == pipes[-1].id and rec["last_task_id"] is None
     for p in pipes:
         done = client.service.pipelines.wait(p.id, client.user_id, 60)
-        assert done.status is PipelineStatus.COMPLETED, (done.id, done.steps)
+        assert done.status is PipelineStatus.COMPLETED, (done.id, [(x.id, x.status, x.error) for x in done.steps])
         assert [s.task_id for s in done.steps] == [step_task_id(p.id, "a"), step_task_id(p.id, "b")]
         tasks = [t for t in client.service.store.list(user_id=client.user_id, limit=10_000)
                  if t.metadata.get("pipeline_id") == p.id]

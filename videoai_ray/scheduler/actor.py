@@ -259,7 +259,7 @@ class Scheduler:
 
     async def schedule_op(self, op: str, *args: Any) -> bool:
         """Create, pause, resume or delete a schedule (``ScheduleRunner.call``)."""
-        return self.schedules.call(op, *args)
+        return await self.schedules.call(op, *args)
 
     # -- providers and numbers ---------------------------------------------------------------
 

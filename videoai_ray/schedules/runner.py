@@ -10,7 +10,9 @@ once across restarts.
 Ticks more than ``misfire_grace_seconds`` late (the Scheduler was down, or the schedule's clock
 was behind) are *missed*: ``run_once`` submits one catch-up task for all of them (keyed by the
 latest), ``skip`` submits none. Creating, pausing, resuming and deleting a schedule also run
-here, between passes, so none of them races a tick.
+here: a change of a schedule waits for a pass that is firing it, and a pass re-reads the schedule
+before firing it, so none of them races a tick (once ``pause`` returns, no run of it starts and
+its counters are final).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -66,6 +69,14 @@ class ScheduleRunner:
         #: whether a schedule's tenant may work now (a suspended tenant's ticks are skipped)
         self.tenants = TenantService(self.engine, self.instance, state.settings.tenant_cache_seconds).directory
         self._wake: asyncio.Event | None = None
+        #: one lock per schedule being fired or changed (dropped when no one holds it)
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, schedule_id: str) -> asyncio.Lock:
+        lock = self._locks.get(schedule_id)
+        if lock is None:
+            lock = self._locks[schedule_id] = asyncio.Lock()
+        return lock
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -111,8 +122,15 @@ class ScheduleRunner:
 
     async def fire(self, row: dict[str, Any], now: datetime) -> int:
         """Run the due ticks of one schedule, then advance it; returns the runs (tasks or
-        pipelines) started. (Nothing here relies on the two steps running without a suspension in
-        between: a change of the schedule that slipped between them would meet the same ids.)"""
+        pipelines) started. Holds the schedule's lock, so a pause, resume or delete waits for it,
+        and reads the schedule again under it: one changed since the pass listed it fires nothing."""
+        async with self._lock(row["id"]):
+            fresh = await self.state.watch.call(partial(get_schedule, self.engine, row["id"], instance=self.instance))
+            if fresh is None or fresh["state"] != "active" or fresh["next_run_at"] != row["next_run_at"]:
+                return 0
+            return await self._fire(fresh, now)
+
+    async def _fire(self, row: dict[str, Any], now: datetime) -> int:
         target = row["target"]
         plan = due_ticks(row["cron"], zone(row["timezone"]), row["next_run_at"], now)
         ids = [tick_run_id(target, row["id"], t) for t in plan.due]
@@ -168,11 +186,15 @@ class ScheduleRunner:
 
     # -- changes (called through the Scheduler's ``schedule_op``) ------------------------------
 
-    def call(self, op: str, *args: Any) -> bool:
-        """Apply one change: ``create(row, max_schedules)``, ``pause|resume|delete(schedule_id, user_id)``."""
-        ops: dict[str, Callable[..., bool]] = {"create": self.create, "pause": self.pause,
-                                               "resume": self.resume, "delete": self.delete}
-        done = ops[op](*args)
+    async def call(self, op: str, *args: Any) -> bool:
+        """Apply one change: ``create(row, max_schedules)``, ``pause|resume|delete(schedule_id, user_id)``;
+        a change of a schedule waits for the pass that is firing it, if any."""
+        if op == "create":
+            done = self.create(*args)
+        else:
+            ops: dict[str, Callable[..., bool]] = {"pause": self.pause, "resume": self.resume, "delete": self.delete}
+            async with self._lock(args[0]):
+                done = ops[op](*args)
         self.wake()
         return done
 
