@@ -107,7 +107,8 @@ def test_cancel_delete_and_retry(api: Api) -> None:
     cancelled = c.post(f"/tasks/{second['id']}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     retried = c.post(f"/tasks/{second['id']}/retry")
-    assert retried.status_code == 202 and retried.json()["status"] == "pending"
+    # accepted again: queued, or already holding the park provider's slot if it fell free
+    assert retried.status_code == 202 and retried.json()["status"] in ("pending", "processing")
     deleted = c.delete(f"/tasks/{second['id']}")
     assert deleted.status_code == 200 and deleted.json()["status"] == "cancelled"
     assert c.delete(f"/tasks/{first['id']}").json()["status"] == "cancelled"

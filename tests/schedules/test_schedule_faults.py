@@ -48,7 +48,7 @@ def test_killed_between_submitting_a_tick_and_advancing(request, backend):
     trigger.write_text(f"schedule:{s.id}")
     wait_for(lambda: not trigger.exists(), timeout=20)  # the next tick was submitted, then the process died
     before = fired(s)
-    wait_for(lambda: fired(s) >= before + 4, timeout=90)  # the restarted Scheduler goes on
+    wait_for(lambda: fired(s) >= before + 4, timeout=180)  # the restarted Scheduler goes on
     tasks, rec = account(sched_client, s)
     ticks = ticks_of(tasks)
     # within the grace every tick runs on its own: consecutive seconds, none twice, none lost

@@ -94,7 +94,7 @@ def test_killed_between_creating_a_ticks_pipeline_and_advancing(request, backend
     # the next tick's pipeline was created (its first step submitted), then the process died
     wait_for(lambda: not trigger.exists(), timeout=20)
     before = fired(s)
-    wait_for(lambda: fired(s) >= before + 3, timeout=90)  # the restarted Scheduler goes on
+    wait_for(lambda: fired(s) >= before + 3, timeout=180)  # the restarted Scheduler goes on
     pipes = check_once_per_tick(sched_client, s)
     # within the grace every tick runs on its own: consecutive seconds, none twice, none lost
     assert steps([tick_of(p) for p in pipes]) == [SECOND] * (len(pipes) - 1)

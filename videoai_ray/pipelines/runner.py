@@ -88,13 +88,15 @@ class PipelineRunner:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            # only the pipelines marked by now: their steps' changes were made before the wait
+            # below, so it covers them. One marked during the wait (a step that ended while a
+            # write was already running) waits for its own turn: read now, its step could still
+            # look unfinished, and its mark would be spent with the pipeline left running
+            marked, self.dirty = self.dirty, set()
             # advance reads the step tasks from the store: a step answered from the cache is
             # marked inside its chunk's submit, whose insert must be committed first
             await self.intake.idle()
             await self.writer.written()
-            # only the pipelines marked before that wait: one marked while these advance (a step
-            # that ended during an await) waits for its own turn, after its change is committed
-            marked, self.dirty = self.dirty, set()
             for pipeline_id in marked:
                 await self._advance_or_fail(pipeline_id)
 
