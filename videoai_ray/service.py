@@ -310,13 +310,17 @@ class MediaService:
         """Forget a batch row whose tasks were not stored (or belong to another batch)."""
         discard_batch(self.store.engine, batch_id)
 
-    def batches(self, user_id: str, limit: int = 100) -> list[dict[str, Any]]:
-        """The user's batches, newest first (see ``store.batches.batch_rows``)."""
-        return batch_rows(self.store.engine, user_id, limit=limit, instance=self.store.instance)
+    def batches(self, user_id: str | None, limit: int = 100, *, user_prefix: str | None = None) -> list[dict[str, Any]]:
+        """The user's batches (or every owner's under ``user_prefix``), newest first (see
+        ``store.batches.batch_rows``)."""
+        return batch_rows(self.store.engine, user_id, limit=limit, instance=self.store.instance,
+                          user_prefix=user_prefix)
 
-    def batch(self, batch_id: str, user_id: str | None) -> dict[str, Any]:
-        """One of the user's batches; ``BatchNotFound`` for an unknown id or another user's."""
-        rows = batch_rows(self.store.engine, user_id, batch_id, instance=self.store.instance)
+    def batch(self, batch_id: str, user_id: str | None, *, user_prefix: str | None = None) -> dict[str, Any]:
+        """One of the user's batches (or of an owner under ``user_prefix``); ``BatchNotFound`` for
+        an unknown id or another user's."""
+        rows = batch_rows(self.store.engine, user_id, batch_id, instance=self.store.instance,
+                          user_prefix=user_prefix)
         if not rows:
             raise BatchNotFound(f"no batch {batch_id}")
         return rows[0]

@@ -28,7 +28,7 @@ from cachetools import TLRUCache
 from ..errors import InvalidRequest
 from ..scheduler.queue import MAX_WEIGHT, MIN_WEIGHT
 from ..settings import Settings
-from ..tenants.ids import SEPARATOR, check_tenant_user, owner_id, valid_tenant_id
+from ..tenants.ids import SEPARATOR, check_tenant_user, owner_id, owner_prefix, valid_tenant_id
 from .errors import ApiError
 
 ALGORITHM = "HS256"
@@ -55,8 +55,17 @@ class Caller:
     max_in_flight: int | None = None
     #: the token's ``operator`` claim: runs the deployment's tenants (``/api/v1/admin/tenants``)
     operator: bool = False
-    #: the token's ``tenant_admin`` claim: reads every task of its own tenant
+    #: the token's ``tenant_admin`` claim: reads the work of every user of its own tenant (tasks,
+    #: batches, pipelines, schedules, experiments), and changes only its own
     tenant_admin: bool = False
+
+    @property
+    def reads(self) -> tuple[str | None, str | None]:
+        """``(user_id, user_prefix)`` of what this caller reads: its own work, or a tenant admin's
+        whole tenant (every owner id ``<tenant>/...``). Changes always take ``user_id``."""
+        if self.tenant_admin and self.tenant:
+            return None, owner_prefix(self.tenant)
+        return self.user_id, None
 
     @property
     def share(self) -> dict[str, float | int] | None:

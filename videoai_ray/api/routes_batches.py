@@ -85,14 +85,16 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
 @router.get("/batches", response_model=BatchList, summary="List your batches, newest first", responses=ERROR_RESPONSES)
 def list_batches(limit: int = Query(100, ge=1, le=500, description="most batches returned"),
                  caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    rows = [_summary(r) for r in ctx.service.batches(caller.user_id, limit)]
+    user_id, prefix = caller.reads
+    rows = [_summary(r) for r in ctx.service.batches(user_id, limit, user_prefix=prefix)]
     return JSONResponse({"batches": rows, "count": len(rows)})
 
 
 @router.get("/batches/{batch_id}", response_model=BatchSummary, summary="Get a batch", responses=_NOT_FOUND)
 def get_batch(batch_id: str = Path(min_length=1, max_length=100, description="the batch id (`batch_...`)"),
               caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    return JSONResponse(_summary(ctx.service.batch(batch_id, caller.user_id)))
+    user_id, prefix = caller.reads
+    return JSONResponse(_summary(ctx.service.batch(batch_id, user_id, user_prefix=prefix)))
 
 
 @router.get("/budget", response_model=Budget, summary="Your daily budget and today's spend", responses=ERROR_RESPONSES)

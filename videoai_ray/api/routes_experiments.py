@@ -132,7 +132,8 @@ async def create_experiment(request: Request, caller: Caller = Depends(authorize
             responses=ERROR_RESPONSES)
 def list_experiments(limit: int = Query(100, ge=1, le=500, description="most experiments returned"),
                      caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    rows = ctx.service.experiments.list(caller.user_id, limit)
+    user_id, prefix = caller.reads
+    rows = ctx.service.experiments.list(user_id, limit, user_prefix=prefix)
     return JSONResponse({"experiments": rows, "count": len(rows)})
 
 
@@ -142,7 +143,8 @@ def get_experiment(experiment_id: str = _ID, caller: Caller = Depends(authorized
                    ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     """The experiment and its arms compared: count, success rate, latency p50/p95, cost per task,
     and each arm against the baseline with 95 % intervals."""
-    return JSONResponse(ctx.service.experiments.report(experiment_id, caller.user_id))
+    user_id, prefix = caller.reads
+    return JSONResponse(ctx.service.experiments.report(experiment_id, user_id, user_prefix=prefix))
 
 
 @router.post("/{experiment_id}/stop", response_model=ExperimentView, summary="Stop an experiment",

@@ -64,7 +64,8 @@ async def create_pipeline(request: Request, caller: Caller = Depends(authorized)
             responses=ERROR_RESPONSES)
 def list_pipelines(limit: int = Query(50, ge=1, le=500, description="most pipelines returned"),
                    caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    records = [_view(r) for r in ctx.service.pipelines.list(caller.user_id, limit, public=True)]
+    user_id, prefix = caller.reads
+    records = [_view(r) for r in ctx.service.pipelines.list(user_id, limit, public=True, user_prefix=prefix)]
     return JSONResponse({"pipelines": records, "count": len(records)})
 
 
@@ -72,7 +73,8 @@ def list_pipelines(limit: int = Query(50, ge=1, le=500, description="most pipeli
             responses=_NOT_FOUND)
 def get_pipeline(pipeline_id: str = _ID, caller: Caller = Depends(authorized),
                  ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    return JSONResponse(_view(ctx.service.pipelines.get(pipeline_id, caller.user_id, public=True)))
+    user_id, prefix = caller.reads
+    return JSONResponse(_view(ctx.service.pipelines.get(pipeline_id, user_id, public=True, user_prefix=prefix)))
 
 
 @router.post("/pipelines/{pipeline_id}/cancel", response_model=PipelineRecord,

@@ -85,7 +85,8 @@ async def create_schedule(request: Request, caller: Caller = Depends(authorized)
             responses=ERROR_RESPONSES)
 def list_schedules(limit: int = Query(100, ge=1, le=500, description="most schedules returned"),
                    caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    rows = ctx.service.schedules.list(caller.user_id, limit)
+    user_id, prefix = caller.reads
+    rows = ctx.service.schedules.list(user_id, limit, user_prefix=prefix)
     return JSONResponse({"schedules": rows, "count": len(rows)})
 
 
@@ -94,7 +95,8 @@ def get_schedule(schedule_id: str = _ID,
                  n_next: int = Query(5, alias="next", ge=0, le=MAX_NEXT_RUNS,
                                      description="how many next run times to show"),
                  caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    return JSONResponse(ctx.service.schedules.get(schedule_id, caller.user_id, n_next))
+    user_id, prefix = caller.reads
+    return JSONResponse(ctx.service.schedules.get(schedule_id, user_id, n_next, user_prefix=prefix))
 
 
 @router.post("/schedules/{schedule_id}/pause", response_model=ScheduleView, summary="Pause a schedule",

@@ -18,7 +18,6 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 
 from ..errors import TaskNotFound
 from ..models import Task, TaskStatus, TaskType
-from ..tenants.ids import owner_prefix
 from .auth import Caller
 from .context import ApiContext, get_context
 from .deps import authorized
@@ -37,10 +36,9 @@ _NOT_FOUND = {404: {"model": ErrorBody, "description": "no such task for this us
 @router.get("/tasks/{task_id}", response_model=TaskResponse, summary="Get a task", responses=_NOT_FOUND)
 def get_task(task_id: str = _TASK_ID, caller: Caller = Depends(authorized),
              ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    if not (caller.tenant_admin and caller.tenant):
-        return JSONResponse(task_view(ctx.service.get(task_id, caller.user_id), ctx.artifacts))
-    task = ctx.service.get(task_id)
-    if not task.user_id.startswith(owner_prefix(caller.tenant)):
+    user_id, prefix = caller.reads
+    task = ctx.service.get(task_id, user_id)
+    if prefix is not None and not task.user_id.startswith(prefix):
         raise TaskNotFound(f"no task {task_id}")  # as the plain read says it
     return JSONResponse(task_view(task, ctx.artifacts))
 
@@ -56,9 +54,8 @@ def list_tasks(
     ctx: ApiContext = Depends(get_context),
 ) -> JSONResponse:
     before = decode_cursor(cursor) if cursor else None
-    whole_tenant = caller.tenant if caller.tenant_admin else None  # a tenant admin lists the tenant's
-    rows = ctx.service.tasks(None if whole_tenant else caller.user_id,
-                             user_prefix=owner_prefix(whole_tenant) if whole_tenant else None,
+    user_id, prefix = caller.reads  # a tenant admin lists the tenant's
+    rows = ctx.service.tasks(user_id, user_prefix=prefix,
                              task_type=task_type.value if task_type else None,
                              status=status.value if status else None, batch_id=batch_id, limit=limit + 1,
                              before=before)

@@ -59,12 +59,13 @@ class ExperimentService:
         self.media.router.invalidate()
         return exp.public()
 
-    def list(self, owner_id: str, limit: int = 100) -> list[dict[str, Any]]:
-        """The owner's experiments, newest first."""
+    def list(self, owner_id: str | None, limit: int = 100, *, user_prefix: str | None = None) -> list[dict[str, Any]]:
+        """The owner's experiments (or every owner's under ``user_prefix``), newest first."""
         from ..store.experiments import list_experiments
 
         store = self.media.store
-        return [e.public() for e in list_experiments(store.engine, owner_id, limit, instance=store.instance)]
+        return [e.public() for e in list_experiments(store.engine, owner_id, limit, instance=store.instance,
+                                                     owner_prefix=user_prefix)]
 
     def get(self, experiment_id: str, owner_id: str) -> dict[str, Any]:
         """One of the owner's experiments; ``ExperimentNotFound`` for an unknown id or another user's."""
@@ -80,17 +81,19 @@ class ExperimentService:
         self.media.router.invalidate()
         return self.get(experiment_id, owner_id)
 
-    def report(self, experiment_id: str, owner_id: str) -> dict[str, Any]:
-        """The arms compared (see ``experiments.report``)."""
+    def report(self, experiment_id: str, owner_id: str | None, *, user_prefix: str | None = None) -> dict[str, Any]:
+        """The arms compared (see ``experiments.report``); of the owner's experiment, or of one
+        whose owner is under ``user_prefix``."""
         from ..store.experiments import experiment_task_rows
 
-        exp = self._load(experiment_id, owner_id)
+        exp = self._load(experiment_id, owner_id, user_prefix)
         return build_report(exp, experiment_task_rows(self.media.store.engine, exp.id))
 
-    def _load(self, experiment_id: str, owner_id: str) -> Experiment:
+    def _load(self, experiment_id: str, owner_id: str | None, user_prefix: str | None = None) -> Experiment:
         from ..store.experiments import get_experiment
 
-        exp = get_experiment(self.media.store.engine, experiment_id, owner_id, instance=self.media.store.instance)
+        exp = get_experiment(self.media.store.engine, experiment_id, owner_id, instance=self.media.store.instance,
+                             owner_prefix=user_prefix)
         if exp is None:
             raise ExperimentNotFound(f"no experiment {experiment_id}")
         return exp

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, and_, func, insert, select, update
 
 from ..admission import door_context, fingerprint
 from ..clock import aware, utcnow
+from ..store.owners import owned
 from ..store.schema import pipelines
 from .model import PipelineStatus, new_pipeline_id
 
@@ -108,8 +109,10 @@ def finish_pipeline(engine: Engine, pipeline_id: str, status: PipelineStatus, er
     return bool(done)
 
 
-def list_pipelines(engine: Engine, user_id: str, limit: int = 50, *, instance: str) -> list[dict[str, Any]]:
-    q = (select(pipelines).where(pipelines.c.instance == instance, pipelines.c.user_id == user_id)
+def list_pipelines(engine: Engine, user_id: str | None, limit: int = 50, *, instance: str,
+                   user_prefix: str | None = None) -> list[dict[str, Any]]:
+    """Newest first: ``user_id``'s, or (``None``) every owner's under ``user_prefix``."""
+    q = (select(pipelines).where(pipelines.c.instance == instance, *owned(pipelines.c.user_id, user_id, user_prefix))
          .order_by(pipelines.c.created_at.desc(), pipelines.c.id.desc()).limit(limit))
     with engine.connect() as conn:
         return [_row(r) for r in conn.execute(q)]

@@ -73,11 +73,13 @@ class PipelineService:
         ray.get(self.media.scheduler.flush_now.remote())
         return self.get(answer["id"], user_id, public=http), bool(answer["existing"])
 
-    def get(self, pipeline_id: str, user_id: str | None = None, *, public: bool = False) -> PipelineRecord:
-        """A pipeline of ``user_id`` with its steps; ``PipelineNotFound`` for an unknown id or
-        another user's. ``public``: outputs name download paths, never storage URLs (HTTP)."""
+    def get(self, pipeline_id: str, user_id: str | None = None, *, public: bool = False,
+            user_prefix: str | None = None) -> PipelineRecord:
+        """A pipeline of ``user_id`` (or of an owner under ``user_prefix``) with its steps;
+        ``PipelineNotFound`` for an unknown id or another user's. ``public``: outputs name download
+        paths, never storage URLs (HTTP)."""
         row = rows.get_pipeline(self.engine, pipeline_id, user_id, instance=self.instance)
-        if row is None:
+        if row is None or (user_prefix is not None and not row["user_id"].startswith(user_prefix)):
             raise PipelineNotFound(f"no pipeline {pipeline_id}")
         return self._record(row, public)
 
@@ -92,9 +94,10 @@ class PipelineService:
                 return None if out is None else dict(public_output(out, tid, artifacts))
         return build_record(row, tasks, show)
 
-    def list(self, user_id: str, limit: int = 50, *, public: bool = False) -> list[PipelineRecord]:
-        """The user's pipelines, newest first."""
-        found = rows.list_pipelines(self.engine, user_id, limit, instance=self.instance)
+    def list(self, user_id: str | None, limit: int = 50, *, public: bool = False,
+             user_prefix: str | None = None) -> list[PipelineRecord]:
+        """The user's pipelines (or every owner's under ``user_prefix``), newest first."""
+        found = rows.list_pipelines(self.engine, user_id, limit, instance=self.instance, user_prefix=user_prefix)
         return [self._record(r, public) for r in found]
 
     def cancel(self, pipeline_id: str, user_id: str | None = None, *, public: bool = False) -> PipelineRecord:

@@ -107,19 +107,22 @@ class ScheduleService:
         self._op("create", row, self.media.settings.user_max_schedules)
         return self.get(row["id"], user_id)
 
-    def get(self, schedule_id: str, user_id: str, n_next: int = 5) -> dict[str, Any]:
-        """One of the user's schedules; ``ScheduleNotFound`` for an unknown id or another user's."""
+    def get(self, schedule_id: str, user_id: str | None, n_next: int = 5, *,
+            user_prefix: str | None = None) -> dict[str, Any]:
+        """One of the user's schedules (or of an owner under ``user_prefix``); ``ScheduleNotFound``
+        for an unknown id or another user's."""
         if not 0 <= n_next <= MAX_NEXT_RUNS:
             raise InvalidRequest(f"next: must be from 0 to {MAX_NEXT_RUNS}", field="next")
         row = get_schedule(self.media.store.engine, schedule_id, user_id, instance=self.media.store.instance)
-        if row is None:
+        if row is None or (user_prefix is not None and not row["user_id"].startswith(user_prefix)):
             raise ScheduleNotFound(f"no schedule {schedule_id}")
         return schedule_view(row, n_next)
 
-    def list(self, user_id: str, limit: int = 100) -> list[dict[str, Any]]:
-        """The user's schedules, newest first."""
+    def list(self, user_id: str | None, limit: int = 100, *, user_prefix: str | None = None) -> list[dict[str, Any]]:
+        """The user's schedules (or every owner's under ``user_prefix``), newest first."""
         store = self.media.store
-        return [schedule_view(r) for r in list_schedules(store.engine, user_id, limit, instance=store.instance)]
+        return [schedule_view(r) for r in list_schedules(store.engine, user_id, limit, instance=store.instance,
+                                                         user_prefix=user_prefix)]
 
     def pause(self, schedule_id: str, user_id: str) -> dict[str, Any]:
         return self._change("pause", schedule_id, user_id)

@@ -16,6 +16,7 @@ from typing import Any, overload
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
 from ..clock import aware, utcnow
+from .owners import owned
 from .schema import batches, tasks
 
 _ID_NAMESPACE = uuid.UUID("5d0c8c57-6b1c-4f53-9a51-3f1d7c2b8e10")
@@ -105,14 +106,12 @@ def batch_ids(engine: Engine, row: dict[str, Any]) -> Sequence[str]:
 
 
 def batch_rows(engine: Engine, user_id: str | None, batch_id: str | None = None,
-               limit: int = 100, *, instance: str) -> list[dict[str, Any]]:
+               limit: int = 100, *, instance: str, user_prefix: str | None = None) -> list[dict[str, Any]]:
     """Newest first: ``id, created_at, expected, sealed_at, submitted, missing, budget_usd,
     cost_usd`` and the count of the batch's tasks per status (``missing`` is ``None`` while a
     streamed batch of unknown size is being sent), of ``instance``'s batches."""
-    q = (select(batches).where(batches.c.instance == instance)
+    q = (select(batches).where(batches.c.instance == instance, *owned(batches.c.user_id, user_id, user_prefix))
          .order_by(batches.c.created_at.desc(), batches.c.id.desc()).limit(limit))
-    if user_id is not None:
-        q = q.where(batches.c.user_id == user_id)
     if batch_id is not None:
         q = q.where(batches.c.id == batch_id)
     with engine.connect() as conn:

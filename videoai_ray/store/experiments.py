@@ -12,6 +12,7 @@ from sqlalchemy import Engine, and_, func, insert, select, update
 
 from ..clock import aware, utcnow
 from ..experiments.models import ArmSpec, Experiment
+from .owners import owned
 from .schema import experiments, tasks
 
 
@@ -40,18 +41,22 @@ def insert_experiment(engine: Engine, exp: Experiment, max_running: int | None =
     return None
 
 
-def get_experiment(engine: Engine, experiment_id: str, owner_id: str, *, instance: str) -> Experiment | None:
-    """One of ``owner_id``'s experiments (``None``: unknown, or another user's)."""
-    q = select(experiments).where(and_(experiments.c.id == experiment_id, experiments.c.owner_id == owner_id,
-                                       experiments.c.instance == instance))
+def get_experiment(engine: Engine, experiment_id: str, owner_id: str | None, *, instance: str,
+                   owner_prefix: str | None = None) -> Experiment | None:
+    """One of ``owner_id``'s experiments, or of an owner under ``owner_prefix`` (``None``:
+    unknown, or another user's)."""
+    q = select(experiments).where(and_(experiments.c.id == experiment_id, experiments.c.instance == instance,
+                                       *owned(experiments.c.owner_id, owner_id, owner_prefix)))
     with engine.connect() as conn:
         row = conn.execute(q).first()
     return _experiment(row._mapping) if row else None
 
 
-def list_experiments(engine: Engine, owner_id: str, limit: int = 100, *, instance: str) -> list[Experiment]:
-    """``owner_id``'s experiments, newest first."""
-    q = (select(experiments).where(experiments.c.instance == instance, experiments.c.owner_id == owner_id)
+def list_experiments(engine: Engine, owner_id: str | None, limit: int = 100, *, instance: str,
+                     owner_prefix: str | None = None) -> list[Experiment]:
+    """``owner_id``'s experiments (or, ``None``, every owner's under ``owner_prefix``), newest first."""
+    q = (select(experiments).where(experiments.c.instance == instance,
+                                   *owned(experiments.c.owner_id, owner_id, owner_prefix))
          .order_by(experiments.c.created_at.desc(), experiments.c.id.desc()).limit(limit))
     with engine.connect() as conn:
         return [_experiment(r._mapping) for r in conn.execute(q)]

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
 from ..clock import aware, utcnow
+from .owners import owned
 from .schema import schedules, tasks
 from .store import chunked
 
@@ -44,9 +45,10 @@ def get_schedule(engine: Engine, schedule_id: str, user_id: str | None = None, *
     return _row(row) if row else None
 
 
-def list_schedules(engine: Engine, user_id: str, limit: int = 100, *, instance: str) -> list[dict[str, Any]]:
-    """A user's schedules, newest first."""
-    q = (select(schedules).where(schedules.c.instance == instance, schedules.c.user_id == user_id)
+def list_schedules(engine: Engine, user_id: str | None, limit: int = 100, *, instance: str,
+                   user_prefix: str | None = None) -> list[dict[str, Any]]:
+    """A user's schedules (or, ``None``, every owner's under ``user_prefix``), newest first."""
+    q = (select(schedules).where(schedules.c.instance == instance, *owned(schedules.c.user_id, user_id, user_prefix))
          .order_by(schedules.c.created_at.desc(), schedules.c.id.desc()).limit(limit))
     with engine.connect() as conn:
         return [_row(r) for r in conn.execute(q)]

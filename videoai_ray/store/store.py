@@ -25,6 +25,7 @@ from sqlalchemy.engine import Row, make_url
 from ..clock import utcnow
 from ..models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task
 from ..models.record import task_from_row
+from .owners import owned
 from .schema import DEFAULT_INSTANCE, tasks
 
 _TERMINAL = [s.value for s in TERMINAL_STATUSES]
@@ -182,11 +183,7 @@ class TaskStore:
     ) -> builtins.list[Task]:
         """Newest first; ``before=(created_at, id)`` continues a page (cursor pagination);
         ``user_prefix``: only users whose id starts with it (``%`` and ``_`` in it are literal)."""
-        q = select(tasks).where(self.mine)
-        if user_id is not None:
-            q = q.where(tasks.c.user_id == user_id)
-        if user_prefix is not None:
-            q = q.where(tasks.c.user_id.startswith(user_prefix, autoescape=True))
+        q = select(tasks).where(self.mine, *owned(tasks.c.user_id, user_id, user_prefix))
         if task_type:
             q = q.where(tasks.c.type == task_type)
         if status:

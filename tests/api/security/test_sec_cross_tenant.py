@@ -1,6 +1,7 @@
 """Tenants on the session's served API (docs/tenants.md): a user of one tenant finds nothing of
 another tenant's (nor of another user's of its own, nor of a same-named user's elsewhere) on any
-route, by id or in a list; a tenant admin reads its own tenant's tasks and nothing else; the
+route, by id or in a list; a tenant admin reads its own tenant's work (tasks, batches,
+pipelines, schedules, experiments) and nothing else, and changes only its own; the
 operator's routes answer an operator token only; bad tenant ids are refused with nothing stored;
 tokens of unknown tenants answer 401 and of suspended ones 403, until the tenant is resumed."""
 
@@ -147,6 +148,30 @@ def test_a_tenant_admin_reads_its_own_tenants_tasks_only(api: Api, world: World)
     assert boss.post(f"/tasks/{tid}/cancel").status_code == 404  # reads, never changes, another's
     # ana herself (no tenant_admin) still sees only her own
     assert own not in [t["id"] for t in world.ana.get("/tasks", params={"limit": 200}).json()["tasks"]]
+
+
+def test_a_tenant_admin_reads_its_tenants_batches_pipelines_schedules_and_experiments(api: Api, world: World) -> None:
+    boss = api.client("boss", tenant=world.acme, tenant_admin=True)
+    ids = world.ids
+    theirs = api.client("ana", tenant=world.globex).post("/pipelines", json={"steps": [
+        {"id": "a", "task_type": "image_generation", "input": noop()}]}).json()["id"]
+    for kind, key in (("batches", "batch"), ("pipelines", "pipeline"), ("schedules", "schedule"),
+                      ("experiments", "experiment")):
+        assert boss.get(f"/{kind}/{ids[key]}").status_code == 200, kind
+        listed = boss.get(f"/{kind}").json()[kind]
+        assert ids[key] in [row.get("id", row.get("batch_id")) for row in listed], kind
+    assert theirs not in [p["id"] for p in boss.get("/pipelines").json()["pipelines"]]
+    assert boss.get(f"/pipelines/{theirs}").status_code == 404
+    # reads, never changes, another user's work
+    for method, path in (("POST", f"/pipelines/{ids['pipeline']}/cancel"),
+                         ("POST", f"/schedules/{ids['schedule']}/pause"), ("DELETE", f"/schedules/{ids['schedule']}"),
+                         ("POST", f"/experiments/{ids['experiment']}/stop")):
+        assert boss.request(method, path).status_code == 404, path
+    # a plain user of the same tenant reads none of ana's
+    bob = api.client("bob", tenant=world.acme)
+    for kind, key in (("batches", "batch"), ("pipelines", "pipeline"), ("schedules", "schedule"),
+                      ("experiments", "experiment")):
+        assert bob.get(f"/{kind}/{ids[key]}").status_code == 404, kind
 
 
 def test_the_same_body_is_not_a_cache_hit_across_tenants(api: Api, world: World) -> None:
