@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import fault_points
 from ..admission import Admission
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from ..scheduler.persistence import Writer
     from ..scheduler.state import SchedulerState
     from ..scheduler.submit import Intake
+
+_T = TypeVar("_T")
 
 log = logging.getLogger("videoai.pipelines")
 
@@ -152,11 +155,10 @@ class PipelineRunner:
     async def _fail_stuck(self, pipeline_id: str) -> None:
         """End a pipeline that raised an unforeseen fault while advancing: ``invalid_reference`` at
         the steps not yet submitted (the fault itself is only logged)."""
-        row = rows.get_pipeline(self.engine, pipeline_id, instance=self.instance)
+        row, tasks = await self._store(self._read, pipeline_id)
         if row is None or row["status"] != PipelineStatus.RUNNING.value:
             return
         spec = PipelineSpec.model_validate(row["spec"])
-        tasks = self._tasks(row)
         waiting = [s.id for s in spec.steps if step_task_id(pipeline_id, s.id) not in tasks]
         error = {"step": ", ".join(waiting) or spec.steps[-1].id, "code": InvalidReference.code,
                  "message": "the pipeline could not advance: its next steps could not be prepared"}
@@ -166,7 +168,7 @@ class PipelineRunner:
             if unreachable(e):
                 raise
             # even its record could not be built (a stored spec that no longer parses): no webhook
-            rows.finish_pipeline(self.engine, pipeline_id, PipelineStatus.FAILED, error, [])
+            await self._store(rows.finish_pipeline, self.engine, pipeline_id, PipelineStatus.FAILED, error, [])
             self.writer.committed()
 
     async def recover(self) -> None:
@@ -176,11 +178,12 @@ class PipelineRunner:
         for act in list(self.state.active.values()):
             if act.options.get("pipeline"):
                 owners.setdefault(act.options["pipeline"], []).append(act.id)
-        ended = [p for p, s in rows.statuses(self.engine, list(owners)).items() if s != PipelineStatus.RUNNING.value]
+        statuses = await self._store(rows.statuses, self.engine, list(owners))
+        ended = [p for p, s in statuses.items() if s != PipelineStatus.RUNNING.value]
         stale = [tid for p in ended for tid in owners[p]]
         if stale:
             self.operations.cancel(stale)
-        running = rows.running_ids(self.engine, instance=self.instance)
+        running = await self._store(partial(rows.running_ids, self.engine, instance=self.instance))
         if running:
             log.info("advancing %d unfinished pipelines", len(running))
         for pipeline_id in running:
@@ -190,33 +193,26 @@ class PipelineRunner:
 
     async def create(self, row: dict[str, Any]) -> dict[str, Any]:
         """Store a validated pipeline (or find the one its idempotency key made) and start it."""
-        key = row.get("idempotency_key")
-        if key:
-            found = rows.find_idempotent(self.engine, row["user_id"], key, instance=self.instance)
-            if found is not None:
-                _same_spec(key, found[1], row.get("request_hash"))
-                return {"id": found[0], "existing": True}
-        # Ray re-sends this call to a restarted Scheduler: the row may be stored already
-        if rows.get_pipeline(self.engine, row["id"], instance=self.instance) is None:
-            rows.insert_pipeline(self.engine, row, instance=self.instance)
+        found = await self._store(self._store_new, row)
+        if found is not None:
+            return {"id": found, "existing": True}
         await self._advance_or_fail(row["id"])  # stored: whatever happens now, it ends or is retried
         return {"id": row["id"], "existing": False}
 
     async def cancel(self, pipeline_id: str, user_id: str | None) -> None:
         """Cancel a running pipeline and every step still waiting or running."""
-        row = rows.get_pipeline(self.engine, pipeline_id, user_id, instance=self.instance)
+        row, tasks = await self._store(self._read, pipeline_id, user_id)
         if row is None:
             raise PipelineNotFound(f"no pipeline {pipeline_id}")
         if row["status"] != PipelineStatus.RUNNING.value:
             raise InvalidTransition(f"pipeline {pipeline_id} is already {row['status']}")
-        await self._end(row, self._tasks(row), PipelineStatus.CANCELLED, None)
+        await self._end(row, tasks, PipelineStatus.CANCELLED, None)
 
     async def advance(self, pipeline_id: str) -> None:
-        row = rows.get_pipeline(self.engine, pipeline_id, instance=self.instance)
+        row, tasks = await self._store(self._read, pipeline_id)
         if row is None or row["status"] != PipelineStatus.RUNNING.value:
             return
         spec = PipelineSpec.model_validate(row["spec"])
-        tasks = self._tasks(row)
         by_step = {s.id: tasks.get(step_task_id(pipeline_id, s.id)) for s in spec.steps}
         for step in spec.steps:
             t = by_step[step.id]
@@ -256,10 +252,32 @@ class PipelineRunner:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _tasks(self, row: dict[str, Any]) -> dict[str, Task]:
+    async def _store(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)``, a store call, in a thread (``StoreWatch.call``): the Scheduler's loop never
+        waits on the store, however slow it is."""
+        return await self.state.watch.call(fn, *args)
+
+    def _read(self, pipeline_id: str, user_id: str | None = None) -> tuple[dict[str, Any] | None, dict[str, Task]]:
+        """A pipeline's row (of ``user_id``, when given) and its step tasks (in a thread)."""
+        row = rows.get_pipeline(self.engine, pipeline_id, user_id, instance=self.instance)
+        if row is None:
+            return None, {}
         spec = PipelineSpec.model_validate(row["spec"])
         ids = [step_task_id(row["id"], s.id) for s in spec.steps]
-        return {t.id: t for t in self.state.store.get_many(ids)}
+        return row, {t.id: t for t in self.state.store.get_many(ids)}
+
+    def _store_new(self, row: dict[str, Any]) -> str | None:
+        """Store a new pipeline (in a thread); the id of the one its idempotency key made, if any."""
+        key = row.get("idempotency_key")
+        if key:
+            found = rows.find_idempotent(self.engine, row["user_id"], key, instance=self.instance)
+            if found is not None:
+                _same_spec(key, found[1], row.get("request_hash"))
+                return str(found[0])
+        # Ray re-sends this call to a restarted Scheduler: the row may be stored already
+        if rows.get_pipeline(self.engine, row["id"], instance=self.instance) is None:
+            rows.insert_pipeline(self.engine, row, instance=self.instance)
+        return None
 
     def _prepare(self, row: dict[str, Any], spec: PipelineSpec, step: PipelineStep,
                  done: dict[str, Task]) -> dict[str, Any]:
@@ -305,7 +323,7 @@ class PipelineRunner:
         from ..webhooks.outbox import outbox_rows
 
         outbox = outbox_rows(events, utcnow(), self.instance)
-        if not rows.finish_pipeline(self.engine, row["id"], status, error, outbox):
+        if not await self._store(rows.finish_pipeline, self.engine, row["id"], status, error, outbox):
             return
         self.state.events.committed(events)
         live = [tid for tid, t in tasks.items() if not t.done]
