@@ -23,8 +23,8 @@ BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
 
 async def authorized(request: Request) -> Caller:
     """The caller: a valid bearer token (401 otherwise) of an existing tenant (401) that is not
-    suspended (403), within its rate limit for this endpoint (429 with ``Retry-After``
-    otherwise). One dependency on the hot path, no sub-dependencies."""
+    suspended (403), within its rate limit for this endpoint and its tenant's ``rpm`` (429 with
+    ``Retry-After`` otherwise). One dependency on the hot path, no sub-dependencies."""
     ctx: ApiContext = request.app.state.ctx
     try:
         caller = ctx.tokens.caller(request.headers.get("authorization"))
@@ -40,7 +40,23 @@ async def authorized(request: Request) -> Caller:
         raise ApiError(429, "rate_limited",
                        f"rate limit of {limit} requests per minute exceeded for {endpoint}; retry later",
                        headers={"Retry-After": retry_after_header(wait)})
+    if caller.tenant is not None:
+        await _tenant_rate(ctx, caller.tenant)
     return caller
+
+
+async def _tenant_rate(ctx: ApiContext, tenant: str) -> None:
+    """A tenant's ``rpm`` limit: every request of all of its users, over every route, counts
+    towards it (429 with ``Retry-After`` past it). Its limits come with its state (cached)."""
+    limits = ctx.service.tenants.directory.cached_limits(tenant)
+    rpm = limits.get("rpm") if isinstance(limits, dict) else None
+    if rpm is None:
+        return
+    wait = await ctx.limiter.hit(f"tenant:{tenant}", int(rpm))
+    if wait is not None:
+        raise ApiError(429, "rate_limited",
+                       f"tenant {tenant}'s rate limit of {rpm} requests per minute (all of its users together) "
+                       "exceeded; retry later", field="tenant", headers={"Retry-After": retry_after_header(wait)})
 
 
 async def _tenant_admitted(ctx: ApiContext, tenant: str) -> None:
