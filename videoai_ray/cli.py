@@ -105,7 +105,7 @@ def _tenants(address: str | None) -> Any:
 
 
 def cmd_tenant(args: argparse.Namespace) -> int:
-    """``videoai tenant create|list|show|suspend|resume`` (docs/tenants.md)."""
+    """``videoai tenant create|list|show|suspend|resume|limits`` (docs/tenants.md)."""
     tenants = _tenants(args.address)
     if args.action == "list":
         rows = tenants.list()
@@ -120,12 +120,38 @@ def cmd_tenant(args: argparse.Namespace) -> int:
     if args.action == "create":
         body = {"id": args.id, **({"display_name": args.name} if args.name is not None else {})}
         row = tenants.create(body)
+    elif args.action == "limits":
+        row = _tenant_limits(tenants, args)
     elif args.action == "show":
         row = tenants.get(args.id)
     else:
         row = tenants.set_status(args.id, "suspended" if args.action == "suspend" else "active")
     print(json.dumps(row, indent=2))
     return 0
+
+
+#: ``videoai tenant limits`` options, each with the limit it sets (``tenants.limits``)
+_LIMIT_OPTIONS = {"daily_budget": "daily_budget_usd", "monthly_budget": "monthly_budget_usd", "rpm": "rpm",
+                  "max_in_flight": "max_in_flight", "max_schedules": "max_schedules",
+                  "max_experiments": "max_experiments", "weight": "weight"}
+
+
+def _limit_value(text: str) -> float | None:
+    """A limit on the command line: a number, or ``none`` (the limit no longer binds)."""
+    if text.strip().lower() == "none":
+        return None
+    return float(text)  # checked by the service, which names the limit (negative, nan, inf, 1.5 for a count)
+
+
+def _tenant_limits(tenants: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """``videoai tenant limits ID [--rpm 60 ...] [--clear]``: change the limits named (``none``
+    removes one), after removing all with ``--clear``; without options, show them."""
+    given = {limit: getattr(args, opt) for opt, limit in _LIMIT_OPTIONS.items() if hasattr(args, opt)}
+    if args.clear:
+        return tenants.set_limits(args.id, {k: v for k, v in given.items() if v is not None})
+    if given:
+        return tenants.update_limits(args.id, given)
+    return tenants.get(args.id)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -282,12 +308,20 @@ def build_parser() -> argparse.ArgumentParser:
     _address_option(tc)
     tc.set_defaults(func=cmd_token)
 
-    p = sub.add_parser("tenant", help="the teams this deployment serves: create, list, show, suspend, resume "
-                       "(docs/tenants.md)")
-    p.add_argument("action", choices=["create", "list", "show", "suspend", "resume"])
+    p = sub.add_parser("tenant", help="the teams this deployment serves: create, list, show, suspend, resume, "
+                       "limits (docs/tenants.md)")
+    p.add_argument("action", choices=["create", "list", "show", "suspend", "resume", "limits"])
     p.add_argument("id", nargs="?", help="the tenant id: a-z, 0-9 and '-', at most 63 characters")
     p.add_argument("--name", help="create: a display name (default: the id)")
     p.add_argument("--json", action="store_true", help="list as JSON")
+    lim = p.add_argument_group("limits", "videoai tenant limits ID: what all of the tenant's users may do together "
+                               "(a number, or 'none' to remove one; the others stay as they are)")
+    for opt, what in (("daily-budget", "USD per UTC day"), ("monthly-budget", "USD per UTC month"),
+                      ("rpm", "HTTP requests per minute"), ("max-in-flight", "attempts running at once"),
+                      ("max-schedules", "schedules active or paused"), ("max-experiments", "experiments running"),
+                      ("weight", "share of turns against other tenants (default 1)")):
+        lim.add_argument(f"--{opt}", type=_limit_value, default=argparse.SUPPRESS, metavar="N", help=what)
+    lim.add_argument("--clear", action="store_true", help="remove every limit not given here")
     _address_option(p)
     p.set_defaults(func=cmd_tenant)
 

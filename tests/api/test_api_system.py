@@ -113,6 +113,7 @@ def test_openapi_lists_every_path_with_the_seed_models(api: Api) -> None:
         f"{p}/models": {"get", "post"}, f"{p}/models/{{name}}": {"delete"},
         "/api/v1/admin/tenants": {"get", "post"}, "/api/v1/admin/tenants/{tenant_id}": {"get"},
         "/api/v1/admin/tenants/{tenant_id}/suspend": {"post"}, "/api/v1/admin/tenants/{tenant_id}/resume": {"post"},
+        "/api/v1/admin/tenants/{tenant_id}/limits": {"put", "patch"},
         f"{p}/tenant/provider-keys": {"get"}, f"{p}/tenant/provider-keys/{{provider}}": {"put", "delete"},
     }
     assert {path: set(ops) for path, ops in doc["paths"].items()} == expected

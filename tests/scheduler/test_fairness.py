@@ -19,10 +19,10 @@ def task(tid: str, user: str, **options: Any) -> Active:
 def test_weight_and_cap_from_the_token_then_settings_then_default() -> None:
     fair = FairShare(Settings(fair_share_weights={"team": 4}, fair_share_default_weight=0.5,
                               user_max_in_flight=10, user_max_in_flight_by_user={"team": 3}))
-    assert fair.key(task("a", "someone")) == ("someone", 0.5)
-    assert fair.key(task("b", "team")) == ("team", 4.0)
+    assert fair.key(task("a", "someone")) == ("someone", 0.5, "", 1.0)  # no tenant: the group ""
+    assert fair.key(task("b", "team"))[:2] == ("team", 4.0)
     assert fair.cap("someone") == 10 and fair.cap("team") == 3
-    assert fair.key(task("c", "team", share={"weight": 2.0, "max_in_flight": None})) == ("team", 2.0)
+    assert fair.key(task("c", "team", share={"weight": 2.0, "max_in_flight": None}))[:2] == ("team", 2.0)
     assert fair.cap("team") == 3  # the token claimed no cap: the setting's
     fair.key(task("d", "team", share={"weight": None, "max_in_flight": 1}))
     assert fair.weight("team") == 4.0 and fair.cap("team") == 1
@@ -50,7 +50,7 @@ def test_users_at_their_cap_are_in_full_until_an_attempt_ends() -> None:
 
 def test_off_queues_everything_under_one_key_and_caps_nothing() -> None:
     fair = FairShare(Settings(fair_share=False, user_max_in_flight=1))
-    assert fair.key(task("a", "u", share={"weight": 9})) == ("", 1.0)
+    assert fair.key(task("a", "u", share={"weight": 9})) == ("", 1.0, "", 1.0)
     fair.started(task("a", "u"))
     fair.started(task("b", "u"))
     assert fair.full == set()

@@ -37,7 +37,7 @@ from .routes_system import router as system_router
 from .routes_tasks import router as tasks_router
 from .routes_tenant_keys import ProviderKeyBody
 from .routes_tenant_keys import router as tenant_keys_router
-from .routes_tenants import ADMIN_PREFIX, TenantCreate
+from .routes_tenants import ADMIN_PREFIX, TenantCreate, TenantLimits
 from .routes_tenants import router as tenants_router
 from .routes_webhooks import router as webhooks_router
 
@@ -60,7 +60,7 @@ ADMIN_ROUTERS = (tenants_router,)
 #: schemas referenced by routes that read their body themselves
 _BODY_MODELS: list[type[BaseModel]] = [*REQUEST_MODELS.values(), BatchItem, PipelineSpec, ExperimentSpec,
                                         ScheduleRequest, BudgetBody, ErrorBody, ModelRegistration, TenantCreate,
-                                        ProviderKeyBody]
+                                        ProviderKeyBody, TenantLimits]
 
 
 def create_app(ctx: ApiContext) -> FastAPI:

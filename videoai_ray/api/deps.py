@@ -23,13 +23,14 @@ BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
 
 async def authorized(request: Request) -> Caller:
     """The caller: a valid bearer token (401 otherwise) of an existing tenant (401) that is not
-    suspended (403), within its rate limit for this endpoint (429 with ``Retry-After``
-    otherwise). One dependency on the hot path, no sub-dependencies."""
+    suspended (403), within its rate limit for this endpoint and its tenant's ``rpm`` (429 with
+    ``Retry-After`` otherwise). One dependency on the hot path, no sub-dependencies."""
     ctx: ApiContext = request.app.state.ctx
+    limits: dict[str, Any] = {}
     try:
         caller = ctx.tokens.caller(request.headers.get("authorization"))
         if caller.tenant is not None:
-            await _tenant_admitted(ctx, caller.tenant)
+            limits = await _tenant_admitted(ctx, caller.tenant)
     except ApiError:
         await _count_auth_failure(ctx, request)
         raise
@@ -40,12 +41,25 @@ async def authorized(request: Request) -> Caller:
         raise ApiError(429, "rate_limited",
                        f"rate limit of {limit} requests per minute exceeded for {endpoint}; retry later",
                        headers={"Retry-After": retry_after_header(wait)})
+    if caller.tenant is not None and limits.get("rpm") is not None:
+        await _tenant_rate(ctx, caller.tenant, int(limits["rpm"]))
     return caller
 
 
-async def _tenant_admitted(ctx: ApiContext, tenant: str) -> None:
-    """401 for a tenant the store does not know, 403 for a suspended one; the state is the
-    directory's (fresh within ``tenant_cache_seconds``), read off the event loop on a miss."""
+async def _tenant_rate(ctx: ApiContext, tenant: str, rpm: int) -> None:
+    """A tenant's ``rpm`` limit: every request of all of its users, over every route, counts
+    towards it (429 with ``Retry-After`` past it)."""
+    wait = await ctx.limiter.hit(f"tenant:{tenant}", rpm)
+    if wait is not None:
+        raise ApiError(429, "rate_limited",
+                       f"tenant {tenant}'s rate limit of {rpm} requests per minute (all of its users together) "
+                       "exceeded; retry later", field="tenant", headers={"Retry-After": retry_after_header(wait)})
+
+
+async def _tenant_admitted(ctx: ApiContext, tenant: str) -> dict[str, Any]:
+    """401 for a tenant the store does not know, 403 for a suspended one, else its limits; the
+    state and limits are the directory's (fresh within ``tenant_cache_seconds``), read off the
+    event loop on a miss."""
     directory = ctx.service.tenants.directory
     state = directory.cached(tenant)
     if state is MISSING:
@@ -55,6 +69,10 @@ async def _tenant_admitted(ctx: ApiContext, tenant: str) -> None:
                        headers=CHALLENGE)
     if state != "active":
         raise ApiError(403, "tenant_suspended", f"tenant {tenant} is suspended", field="tenant")
+    limits = directory.cached_limits(tenant)
+    if limits is MISSING:  # expired since the state was read: read both again
+        limits = await asyncio.to_thread(directory.limits, tenant)
+    return limits  # type: ignore[return-value]
 
 
 async def _count_auth_failure(ctx: ApiContext, request: Request) -> None:

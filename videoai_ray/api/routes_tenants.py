@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import Forbidden
 from ..tenants.ids import TENANT_ID_PATTERN
+from ..tenants.limits import TenantLimits
 from .auth import Caller
 from .context import ApiContext, get_context
 from .deps import authorized, json_body, json_body_schema, json_object
@@ -34,7 +35,7 @@ class TenantEntry(BaseModel):
     display_name: str
     #: ``active`` or ``suspended``
     status: str
-    #: reserved for the per-tenant limits (``null`` until they exist)
+    #: the tenant's limits (``TenantLimits``; ``null``: none bind)
     limits: dict[str, Any] | None
     created_at: str
     updated_at: str
@@ -102,3 +103,28 @@ def resume_tenant(tenant_id: str = _TENANT_ID, caller: Caller = Depends(authoriz
                   ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     _operator(caller)
     return JSONResponse(ctx.service.tenants.set_status(tenant_id, "active"))
+
+
+_LIMITS_DOC = ("Body: `TenantLimits`. Each limit binds all of the tenant's users together, on top of their "
+               "own; one left out or `null` does not bind. A negative, non-finite or unknown value is a 422 "
+               "naming the field, and nothing is stored. Takes effect within `tenant_cache_seconds`.")
+
+
+@router.put("/{tenant_id}/limits", response_model=TenantEntry, summary="Set a tenant's limits (operator)",
+            description=_LIMITS_DOC + " Replaces every limit.", responses=_ONE,
+            openapi_extra=json_body_schema(TenantLimits.__name__))
+async def put_limits(request: Request, tenant_id: str = _TENANT_ID, caller: Caller = Depends(authorized),
+                     ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    _operator(caller)
+    body = json_object(await json_body(request))
+    return JSONResponse(await asyncio.to_thread(ctx.service.tenants.set_limits, tenant_id, body))
+
+
+@router.patch("/{tenant_id}/limits", response_model=TenantEntry, summary="Change some of a tenant's limits "
+              "(operator)", description=_LIMITS_DOC + " Changes only the limits named (`null` removes one).",
+              responses=_ONE, openapi_extra=json_body_schema(TenantLimits.__name__))
+async def patch_limits(request: Request, tenant_id: str = _TENANT_ID, caller: Caller = Depends(authorized),
+                       ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    _operator(caller)
+    body = json_object(await json_body(request))
+    return JSONResponse(await asyncio.to_thread(ctx.service.tenants.update_limits, tenant_id, body))

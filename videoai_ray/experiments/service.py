@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ExperimentNotFound, Forbidden, QuotaExceeded
 from ..store import utcnow
+from ..tenants.ids import owner_prefix, tenant_of
 from .models import Experiment, ExperimentSpec, check_providers, new_experiment_id, parse_spec, resolve_models
 from .report import build_report
 
@@ -30,7 +31,8 @@ class ExperimentService:
                admin: bool = False) -> dict[str, Any]:
         """Store and start an experiment; ``InvalidRequest`` naming the field for bad input,
         ``Forbidden`` for another user's or everyone's traffic without ``admin``,
-        ``QuotaExceeded`` when the owner already runs ``user_max_experiments``. Nothing is
+        ``QuotaExceeded`` when the owner already runs ``user_max_experiments`` (or its tenant's
+        users together its ``max_experiments`` limit). Nothing is
         stored unless every check passes."""
         spec = parse_spec(body)
         if spec.all_users and not admin:
@@ -47,10 +49,18 @@ class ExperimentService:
             user_id=None if spec.all_users else (spec.user_id or owner_id), metadata=spec.metadata,
             created_at=utcnow(),
         )
-        from ..store.experiments import insert_experiment
+        from ..store.experiments import TenantOverCap, insert_experiment
 
         cap = self.media.settings.user_max_experiments
-        running = insert_experiment(self.media.store.engine, exp, cap, instance=self.media.store.instance)
+        tenant = tenant_of(owner_id)
+        tenant_cap = self.media.tenants.directory.limits(tenant).get("max_experiments") if tenant else None
+        tenant_max = (owner_prefix(tenant), tenant_cap) if tenant and tenant_cap is not None else None
+        running = insert_experiment(self.media.store.engine, exp, cap, instance=self.media.store.instance,
+                                    tenant_max=tenant_max)
+        if isinstance(running, TenantOverCap):
+            raise QuotaExceeded(f"experiments: tenant {tenant}'s users run {running.running} experiments, the most "
+                                f"its max_experiments limit allows ({tenant_cap}); stop one first",
+                                limit="tenant.max_experiments", maximum=running.cap)
         if running is not None:
             assert cap is not None
             raise QuotaExceeded(f"experiments: you run {running} experiments, the most one user may "

@@ -19,6 +19,8 @@ The actor is a thin facade: its public methods are the calls other processes mak
 - ``Writer`` (``persistence.py``): batched writes and the version waiters sleep on;
 - ``RemoteJobs`` (``remote_jobs.py``) and the rate gate (``throttle.py``);
 - ``FairShare`` (``fairness.py``, in the state): users' weights, caps and attempts in flight;
+- ``TenantLimitBook`` (``tenant_limits.py``, in the state): the tenants' limits, read again
+  every ``tenant_cache_seconds`` off the event loop;
 - ``PipelineRunner`` (``pipelines/runner.py``): advances pipelines when their steps end (an
   ``on_finish`` listener);
 - ``ScheduleRunner`` (``schedules/runner.py``): fires the due ticks of schedules.
@@ -31,6 +33,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any
 
 import ray
@@ -65,6 +68,7 @@ from .remote_jobs import RemoteJobs
 from .startup import Startup
 from .state import SchedulerState
 from .submit import Intake
+from .tenant_limits import TenantLimitBook
 
 
 class Scheduler:
@@ -80,14 +84,15 @@ class Scheduler:
         registry = ProviderRegistry(settings.breaker_failures, settings.breaker_cooldown, settings.prefetch)
         registry.set_nodes(cluster_nodes())
         registry.set_node_types(autoscaler_node_types(settings.autoscaling_config))
+        tenants = TenantLimitBook()
         self.state = SchedulerState(
             settings=settings, store=store, registry=registry,
             limiter=ProviderRateLimiter(settings.provider_rate_limits, margin=settings.rate_limit_margin,
                                 recovery_seconds=settings.rate_limit_recovery_seconds),
-            budgets=BudgetLedger(settings, store.engine), events=EventSink(settings),
-            cache=TaskCache.from_settings(settings), fair=FairShare(settings), sink=_artifact_sink(settings),
+            budgets=BudgetLedger(settings, store.engine, tenants), events=EventSink(settings),
+            cache=TaskCache.from_settings(settings), fair=FairShare(settings, tenants), sink=_artifact_sink(settings),
             provider_grace_until=time.monotonic() + settings.provider_grace_seconds,
-            resends_possible=_restarted(), watch=StoreWatch(settings.store_statement_timeout),
+            resends_possible=_restarted(), watch=StoreWatch(settings.store_statement_timeout), tenants=tenants,
         )
         self.remote_jobs = RemoteJobs(self.state)
         self.outcomes = Outcomes(self.state, self.remote_jobs)
@@ -114,7 +119,8 @@ class Scheduler:
         """The loops that run as long as the actor does, once the store answered (a new one is
         added here)."""
         return [self.dispatcher.loop, self.dispatcher.monitor_loop,
-                self.dispatcher.pools.loop, self.recovery.adopt, self.pipelines.loop, self.schedules.loop]
+                self.dispatcher.pools.loop, self.recovery.adopt, self.pipelines.loop, self.schedules.loop,
+                partial(self.state.tenants.loop, self.state)]
 
     def _start_loops(self) -> None:
         if self._loops:

@@ -1,10 +1,13 @@
 """Budget admission: before an attempt starts, its estimated cost plus what its batch (and its
-user, today) already spent and holds in flight must fit the budget, or the task is not started.
+user, today; and its user's tenant, today and this month) already spent and holds in flight must
+fit the budget, or the task is not started.
 
 One call from dispatch (``admit``) and two from result handling (``release``, ``spend``); the
 rest of the Scheduler does not know budgets exist. Accounts are read from the store the first
 time a batch or a user (per UTC day) is seen, then kept in memory: the Scheduler is the one
-writer of task costs, so its count is exact."""
+writer of task costs, so its count is exact. A tenant's budgets (its ``daily_budget_usd`` and
+``monthly_budget_usd`` limits, from the ``TenantLimitBook``) count every one of its users' tasks;
+a change of them applies from the next attempt on (``tenant_changed``)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from sqlalchemy import Engine
 
 from ..errors import BudgetExceeded
 from ..settings import Settings
-from ..store.budgets import batch_budget, day_start, get_user_budget, spent
+from ..store.budgets import batch_budget, day_start, get_user_budget, month_start, spent
+from ..tenants.ids import owner_prefix, tenant_of
+from .tenant_limits import TenantLimitBook
 
 if TYPE_CHECKING:
     from ..providers.base import Provider
@@ -51,9 +56,12 @@ class Account:
 class BudgetLedger:
     """Per-batch and per-user (daily) budgets, as the Scheduler dispatches."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine, tenants: TenantLimitBook | None = None) -> None:
         self.settings = settings
         self.engine = engine
+        self.tenants = tenants if tenants is not None else TenantLimitBook()
+        #: per tenant: its ``daily`` and ``monthly`` accounts (those it has a limit for)
+        self._tenants: dict[str, dict[str, Account]] = {}
         self._batches: dict[str, Account | None] = {}
         self._users: dict[str, Account | None] = {}
         self._day: datetime = day_start()
@@ -62,7 +70,7 @@ class BudgetLedger:
 
     def admit(self, act: Active, provider: Provider) -> BudgetExceeded | None:
         """``None`` and the attempt's estimate reserved, or the error to fail the task with."""
-        accounts = tuple(a for a in (self._batch(act.batch_id), self._user(act.user_id)) if a is not None)
+        accounts = self._accounts(act)
         if not accounts:
             return None
         estimate = self._estimate(provider, act)
@@ -78,7 +86,7 @@ class BudgetLedger:
     def hold(self, act: Active, provider: Provider) -> None:
         """Reserve the estimate of an attempt that is already running (adopted from a surviving
         worker by a new Scheduler): it will be spent whatever the budget says now."""
-        accounts = tuple(a for a in (self._batch(act.batch_id), self._user(act.user_id)) if a is not None)
+        accounts = self._accounts(act)
         if accounts:
             estimate = self._estimate(provider, act)
             for account in accounts:
@@ -96,13 +104,25 @@ class BudgetLedger:
         """The task completed at ``cost``: it counts against its batch's and its user's budgets."""
         if not cost:
             return
-        for account in (self._batches.get(act.batch_id or ""), self._users.get(act.user_id)):
+        tenant = tenant_of(act.user_id)
+        for account in (self._batches.get(act.batch_id or ""), self._users.get(act.user_id),
+                        *self._tenants.get(tenant or "", {}).values()):
             if account is not None:
                 account.spent += cost
 
     def forget_user(self, user_id: str) -> None:
         """The user's budget changed: read it again at the next attempt."""
         self._users.pop(user_id, None)
+
+    def tenant_changed(self, tenant: str) -> None:
+        """The tenant's limits changed: its accounts take the new budgets at once, keeping what
+        they count as spent and in flight; a budget newly set reads its spend from the store."""
+        accounts = self._tenants.get(tenant)
+        if accounts is None:
+            return  # read when its next attempt comes
+        fresh = self._tenant_accounts(tenant, accounts)
+        accounts.clear()
+        accounts.update(fresh)
 
     @staticmethod
     def _estimate(provider: Provider, act: Active) -> float:
@@ -125,10 +145,44 @@ class BudgetLedger:
                 f"the budget of batch {batch_id}", budget, spent(self.engine, batch_id=batch_id))
         return self._batches[batch_id]
 
-    def _user(self, user_id: str) -> Account | None:
+    def _accounts(self, act: Active) -> tuple[Account, ...]:
+        """The accounts an attempt of ``act`` counts against: its batch's, its user's, its tenant's."""
+        own = tuple(a for a in (self._batch(act.batch_id), self._user(act.user_id)) if a is not None)
+        tenant = tenant_of(act.user_id)
+        return own + self._tenant(tenant) if tenant is not None else own
+
+    def _new_day(self) -> None:
         today = day_start()
         if today != self._day:
-            self._day, self._users = today, {}
+            self._day, self._users, self._tenants = today, {}, {}
+
+    def _tenant(self, tenant: str) -> tuple[Account, ...]:
+        self._new_day()
+        accounts = self._tenants.get(tenant)
+        if accounts is None:
+            accounts = self._tenants[tenant] = self._tenant_accounts(tenant, {})
+        return tuple(accounts.values())
+
+    def _tenant_accounts(self, tenant: str, known: dict[str, Account]) -> dict[str, Account]:
+        """The tenant's accounts for its limits now: those in ``known`` with their new budget,
+        new ones with the spend read from the store."""
+        limits = self.tenants.of(tenant)
+        accounts = {}
+        for kind, key, since in (("daily", "daily_budget_usd", self._day),
+                                 ("monthly", "monthly_budget_usd", month_start(self._day))):
+            if limits.get(key) is None:
+                continue
+            account = known.get(kind)
+            if account is None:
+                account = Account(f"the {kind} budget of tenant {tenant}", 0.0,
+                                  spent(self.engine, owner_prefix=owner_prefix(tenant), since=since))
+            account.budget = float(limits[key])
+            accounts[kind] = account
+        return accounts
+
+    def _user(self, user_id: str) -> Account | None:
+        self._new_day()
+        today = self._day
         if user_id not in self._users:
             own = get_user_budget(self.engine, user_id)
             limits = [b for b in (own, self.settings.user_daily_budget_usd) if b is not None]

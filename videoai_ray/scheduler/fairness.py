@@ -8,6 +8,13 @@ else from the settings' defaults. The user's latest task to be queued says what 
 claims (a task without claims, e.g. from the SDK, means none).
 With ``fair_share`` off every task is queued under one key: strict FIFO within a priority, and
 no per-user cap.
+
+Tenants (docs/tenants.md) add a level above the users: a tenant's users are one group in the
+queue (``owner_prefix``, ``acme/``), which takes turns against the other tenants by the tenant's
+``weight`` limit, and the tenant's ``max_in_flight`` limit caps the attempts of all of its users
+together: at the cap the group is in ``full``, and the queue passes over the whole tenant. The
+limits come from the ``TenantLimitBook`` (memory; refreshed off the event loop). Users without
+a tenant are the group ``""`` (weight 1, no cap of its own), so without tenants nothing changes.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from ..models import Priority
+from ..tenants.ids import owner_prefix, tenant_of
+from .tenant_limits import TenantLimitBook
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -26,8 +35,9 @@ if TYPE_CHECKING:
 class FairShare:
     """The Scheduler's per-user weights, caps and attempts in flight."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tenants: TenantLimitBook | None = None) -> None:
         self.enabled = settings.fair_share
+        self.tenants = tenants if tenants is not None else TenantLimitBook()
         self._default_weight = settings.fair_share_default_weight
         self._weights = settings.fair_share_weights
         self._default_cap = settings.user_max_in_flight
@@ -37,7 +47,10 @@ class FairShare:
         #: task id -> user, for the attempts in flight
         self._running: dict[str, str] = {}
         self.in_flight: Counter[str] = Counter()
-        #: the users at their cap: the dispatcher passes over their queued tasks
+        #: attempts in flight per tenant group (``acme/``)
+        self.group_in_flight: Counter[str] = Counter()
+        #: the users at their cap, and the tenant groups (``acme/``: a user id never ends with
+        #: ``/``) at theirs: the dispatcher passes over their queued tasks
         self.full: set[str] = set()
 
     # -- what a user is allowed ----------------------------------------------------------------
@@ -54,11 +67,22 @@ class FairShare:
             return int(claimed)
         return self._caps.get(user, self._default_cap)
 
-    def key(self, act: Active) -> tuple[str, float]:
-        """``(user, weight)`` under which ``act`` is queued (``("", 1.0)`` with fairness off);
-        notes the claims of the token it was submitted with."""
+    def group_weight(self, group: str) -> float:
+        """A tenant group's share of turns against the other tenants (1 without a ``weight``
+        limit, and for the users without a tenant)."""
+        weight = self.tenants.of(tenant_of(group)).get("weight") if group else None
+        return 1.0 if weight is None else float(weight)
+
+    def group_cap(self, group: str) -> int | None:
+        cap = self.tenants.of(tenant_of(group)).get("max_in_flight") if group else None
+        return None if cap is None else int(cap)
+
+    def key(self, act: Active) -> tuple[str, float, str, float]:
+        """``(user, weight, group, group weight)`` under which ``act`` is queued
+        (``("", 1.0, "", 1.0)`` with fairness off); notes the claims of the token it was
+        submitted with."""
         if not self.enabled:
-            return "", 1.0
+            return "", 1.0, "", 1.0
         claims = act.options.get("share")
         if not isinstance(claims, dict):
             claims = None
@@ -68,7 +92,8 @@ class FairShare:
             else:
                 self._claims[act.user_id] = claims
             self._refresh(act.user_id)
-        return act.user_id, self.weight(act.user_id)
+        group = group_of(act.user_id)
+        return act.user_id, self.weight(act.user_id), group, self.group_weight(group)
 
     # -- attempts in flight --------------------------------------------------------------------
 
@@ -78,6 +103,10 @@ class FairShare:
         self._running[act.id] = act.user_id
         self.in_flight[act.user_id] += 1
         self._refresh(act.user_id)
+        group = group_of(act.user_id)
+        if group:
+            self.group_in_flight[group] += 1
+            self.refresh_group(group)
 
     def ended(self, task_id: str) -> None:
         user = self._running.pop(task_id, None)
@@ -87,6 +116,20 @@ class FairShare:
         if self.in_flight[user] <= 0:
             del self.in_flight[user]
         self._refresh(user)
+        group = group_of(user)
+        if group:
+            self.group_in_flight[group] -= 1
+            if self.group_in_flight[group] <= 0:
+                del self.group_in_flight[group]
+            self.refresh_group(group)
+
+    def refresh_group(self, group: str) -> None:
+        """Whether a tenant group is at its cap (after a start, an end, or a change of limits)."""
+        cap = self.group_cap(group)
+        if cap is not None and self.group_in_flight.get(group, 0) >= cap:
+            self.full.add(group)
+        else:
+            self.full.discard(group)
 
     def _refresh(self, user: str) -> None:
         cap = self.cap(user)
@@ -119,4 +162,10 @@ class FairShare:
         }
 
 
-__all__ = ["FairShare"]
+def group_of(user: str) -> str:
+    """The queue group of an owner id: its tenant's prefix (``acme/``), ``""`` without a tenant."""
+    tenant = tenant_of(user)
+    return owner_prefix(tenant) if tenant is not None else ""
+
+
+__all__ = ["FairShare", "group_of"]

@@ -47,6 +47,8 @@ class _Found:
     registrations: list[Provider]
     unfinished: list[Task]
     fields: dict[str, dict[str, Any]]
+    #: every tenant's limits (``tenants.limits``), so they bind from the first dispatch on
+    tenant_limits: dict[str, Any]
 
 
 class Startup:
@@ -101,19 +103,23 @@ class Startup:
         s.provider_grace_until = time.monotonic() + s.settings.provider_grace_seconds
         for provider in found.registrations:  # before any task is recovered
             self.register(provider)
+        s.tenants.apply(found.tenant_limits)  # then ``TenantLimitBook.loop`` keeps them fresh
         self.recovery.load(found.unfinished, found.fields)
 
     def _read(self) -> _Found:
-        """In a thread: the schema, the last finish sequence, registrations, unfinished tasks."""
+        """In a thread: the schema, the last finish sequence, registrations, unfinished tasks,
+        tenants' limits."""
         from ..store.migrate import upgrade
         from ..store.registrations import load_registrations
+        from ..store.tenants import list_tenants
 
         s = self.state
         upgrade(s.store.engine)
         finish_seq = s.store.max_finish_seq()
         registrations = load_registrations(s.store.engine, s.settings.instance)
         unfinished, fields = self.recovery.read()
-        return _Found(finish_seq, registrations, unfinished, fields)
+        limits = {r["id"]: r["limits"] for r in list_tenants(s.store.engine, instance=s.settings.instance)}
+        return _Found(finish_seq, registrations, unfinished, fields, limits)
 
     def health(self) -> dict[str, Any]:
         """``{"status": "ok" | "degraded", "store": {...}, "cache": {...}, "recovered": bool}``."""

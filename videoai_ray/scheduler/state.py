@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..models.record import Active
 from ..redact import public_message
+from ..tenants.ids import owner_prefix
 from .outage import StoreWatch
 from .queue import AgingQueue
+from .tenant_limits import TenantLimitBook
 
 if TYPE_CHECKING:
     from ..attempts import Sink
@@ -61,6 +63,8 @@ class SchedulerState:
     #: Ray re-sends the calls in flight when it restarts an actor; only then can a submitted
     #: chunk hold ids that are already stored (ids are fresh uuid4s otherwise)
     resends_possible: bool = False
+    #: the tenants' limits, as last read from the store (``fair`` and ``budgets`` read the same book)
+    tenants: TenantLimitBook = field(default_factory=TenantLimitBook)
     #: set to wake the dispatch loop (made on the actor's event loop, by ``Dispatcher.loop``)
     wake: asyncio.Event | None = None
     #: whether the store answers; the off-loop call for every store call that can block
@@ -73,6 +77,17 @@ class SchedulerState:
         if q is None:
             q = self.queues[act.route] = AgingQueue(self.settings.aging_seconds)
         q.push(act.id, act.priority.rank, now, *self.fair.key(act))
+
+    def tenant_limits_changed(self, tenant: str) -> None:
+        """``tenant``'s limits changed (``TenantLimitBook.loop``): its cap, weight and budgets
+        are applied anew, and the dispatch loop wakes (a raised cap may let work start)."""
+        group = owner_prefix(tenant)
+        self.fair.refresh_group(group)
+        weight = self.fair.group_weight(group)
+        for q in self.queues.values():
+            q.reweigh(group, weight)
+        self.budgets.tenant_changed(tenant)
+        self.kick()
 
     def unqueue(self, act: Active) -> None:
         """``act`` leaves its route's queue (if it waits there)."""

@@ -39,6 +39,7 @@ from ..store.schedules import (
     insert_schedule,
     live_schedules,
 )
+from ..tenants.ids import owner_prefix, tenant_of
 from ..tenants.service import TenantService
 from .targets import launch, stored_runs, submissions, tick_run_id
 from .timing import cron_ticks, due_ticks, zone
@@ -200,14 +201,28 @@ class ScheduleRunner:
 
     def create(self, row: dict[str, Any], max_schedules: int | None = None) -> bool:
         """Store a new schedule; ``QuotaExceeded`` when its user already holds ``max_schedules``
-        that can still fire (counted here, between passes, so two creates cannot both pass)."""
-        if max_schedules is not None and get_schedule(self.engine, row["id"], instance=self.instance) is None:
+        that can still fire, or its tenant's users together hold its ``max_schedules`` limit
+        (counted here, between passes, so two creates cannot both pass)."""
+        tenant = tenant_of(row["user_id"])
+        tenant_max = self.tenants.limits(tenant).get("max_schedules") if tenant is not None else None
+        if (max_schedules is None and tenant_max is None) or get_schedule(
+                self.engine, row["id"], instance=self.instance) is not None:
+            insert_schedule(self.engine, {**row, "instance": self.instance})
+            return True
+        if max_schedules is not None:
             held = live_schedules(self.engine, row["user_id"], instance=self.instance)
             if held >= max_schedules:
                 raise QuotaExceeded(
                     f"schedules: you hold {held} active or paused schedules, the most one user may "
                     f"(VIDEOAI_USER_MAX_SCHEDULES={max_schedules}); delete one first",
                     limit="VIDEOAI_USER_MAX_SCHEDULES", maximum=max_schedules)
+        if tenant is not None and tenant_max is not None:
+            held = live_schedules(self.engine, None, instance=self.instance, owner_prefix=owner_prefix(tenant))
+            if held >= tenant_max:
+                raise QuotaExceeded(
+                    f"schedules: tenant {tenant}'s users hold {held} active or paused schedules, the most its "
+                    f"max_schedules limit allows ({tenant_max}); delete one first",
+                    limit="tenant.max_schedules", maximum=int(tenant_max))
         insert_schedule(self.engine, {**row, "instance": self.instance})
         return True
 

@@ -19,6 +19,11 @@ def day_start(now: datetime | None = None) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def month_start(now: datetime | None = None) -> datetime:
+    """Midnight UTC of the first day of ``now``'s month: where a tenant's monthly budget starts."""
+    return day_start(now).replace(day=1)
+
+
 def batch_budget(engine: Engine, batch_id: str) -> float | None:
     with engine.connect() as conn:
         return conn.execute(select(batches.c.budget_usd).where(batches.c.id == batch_id)).scalar()
@@ -42,13 +47,16 @@ def set_user_budget(engine: Engine, user_id: str, budget_usd: float | None) -> N
 
 
 def spent(engine: Engine, *, batch_id: str | None = None, user_id: str | None = None,
-          since: datetime | None = None) -> float:
-    """The cost of the finished tasks of a batch, or of a user since a time, in USD."""
+          since: datetime | None = None, owner_prefix: str | None = None) -> float:
+    """The cost of the finished tasks of a batch, or of a user (or of every owner id starting
+    with ``owner_prefix``: a tenant's users) since a time, in USD."""
     q = select(func.coalesce(func.sum(tasks.c.cost), 0.0))
     if batch_id is not None:
         q = q.where(tasks.c.batch_id == batch_id)
     if user_id is not None:
         q = q.where(tasks.c.user_id == user_id)
+    if owner_prefix is not None:
+        q = q.where(tasks.c.user_id.startswith(owner_prefix, autoescape=True))
     if since is not None:
         q = q.where(tasks.c.finished_at >= since)
     with engine.connect() as conn:
@@ -73,4 +81,4 @@ def spend_rows(engine: Engine, user_id: str, days: int) -> list[dict[str, Any]]:
              "provider": r.provider, "tasks": int(r.tasks), "cost_usd": round(float(r.cost), 6)} for r in rows]
 
 
-__all__ = ["batch_budget", "day_start", "get_user_budget", "set_user_budget", "spend_rows", "spent"]
+__all__ = ["batch_budget", "day_start", "get_user_budget", "month_start", "set_user_budget", "spend_rows", "spent"]

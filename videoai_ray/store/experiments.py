@@ -5,6 +5,7 @@ that instance lists, reports on or stops it."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,17 +17,33 @@ from .owners import owned
 from .schema import experiments, tasks
 
 
+@dataclass(frozen=True, slots=True)
+class TenantOverCap:
+    """``insert_experiment``'s answer when the owner's tenant is at its cap: the number its users run."""
+
+    running: int
+    cap: int
+
+
+def _lock(conn: Any, name: str) -> None:
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    conn.execute(select(func.pg_advisory_xact_lock(key)))
+
+
 def insert_experiment(engine: Engine, exp: Experiment, max_running: int | None = None, *,
-                      instance: str) -> int | None:
+                      instance: str, tenant_max: tuple[str, int] | None = None) -> int | TenantOverCap | None:
     """Store ``exp``; unless its owner then runs more than ``max_running`` experiments: then
-    nothing is stored and the number they run is returned (``None`` when stored). Concurrent
-    inserts of one owner are serialised (PostgreSQL: a transaction lock on the owner; SQLite:
-    the insert takes the database's write lock before the count), so two cannot both pass."""
+    nothing is stored and the number they run is returned (``None`` when stored). With
+    ``tenant_max`` (an owner prefix and its cap), the same for every owner with that prefix
+    together (a ``TenantOverCap``). Concurrent inserts of one owner (one tenant) are serialised
+    (PostgreSQL: a transaction lock on the owner, then on the tenant; SQLite: the insert takes the
+    database's write lock before the count), so two cannot both pass."""
     with engine.connect() as conn, conn.begin() as tx:
-        if max_running is not None and conn.dialect.name == "postgresql":
-            name = f"experiments:{instance}:{exp.owner_id}".encode()
-            key = int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
-            conn.execute(select(func.pg_advisory_xact_lock(key)))
+        if conn.dialect.name == "postgresql":
+            if max_running is not None:
+                _lock(conn, f"experiments:{instance}:{exp.owner_id}")
+            if tenant_max is not None:
+                _lock(conn, f"experiments-tenant:{instance}:{tenant_max[0]}")
         conn.execute(insert(experiments).values(
             id=exp.id, instance=instance, owner_id=exp.owner_id, name=exp.name, task_type=exp.task_type.value,
             arms=[a.model_dump(exclude_none=True) for a in exp.arms], baseline=exp.baseline,
@@ -38,6 +55,13 @@ def insert_experiment(engine: Engine, exp: Experiment, max_running: int | None =
             if running > max_running:
                 tx.rollback()
                 return running - 1
+        if tenant_max is not None:
+            running = int(conn.execute(select(func.count()).select_from(experiments).where(
+                and_(experiments.c.owner_id.startswith(tenant_max[0], autoescape=True),
+                     experiments.c.instance == instance, experiments.c.stopped_at.is_(None)))).scalar() or 0)
+            if running > tenant_max[1]:
+                tx.rollback()
+                return TenantOverCap(running - 1, tenant_max[1])
     return None
 
 
@@ -102,5 +126,5 @@ def _experiment(m: Any) -> Experiment:
                       stopped_at=aware(m["stopped_at"]))
 
 
-__all__ = ["experiment_task_rows", "get_experiment", "insert_experiment", "list_experiments",
+__all__ = ["TenantOverCap", "experiment_task_rows", "get_experiment", "insert_experiment", "list_experiments",
            "running_experiments", "stop_experiment"]

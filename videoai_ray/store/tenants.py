@@ -53,4 +53,14 @@ def set_tenant_status(engine: Engine, tenant_id: str, status: str, *, instance: 
     return get_tenant(engine, tenant_id, instance=instance)
 
 
-__all__ = ["get_tenant", "insert_tenant", "list_tenants", "set_tenant_status"]
+def set_tenant_limits(engine: Engine, tenant_id: str, limits: dict[str, Any] | None, *,
+                      instance: str) -> dict[str, Any] | None:
+    """Replace a tenant's limits (``None``: none bind); its row, or ``None`` when there is no such
+    tenant."""
+    with engine.begin() as conn:
+        conn.execute(update(tenants).where(tenants.c.instance == instance, tenants.c.id == tenant_id)
+                     .values(limits=limits or None, updated_at=utcnow()))
+    return get_tenant(engine, tenant_id, instance=instance)
+
+
+__all__ = ["get_tenant", "insert_tenant", "list_tenants", "set_tenant_limits", "set_tenant_status"]

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ..errors import InvalidRequest, TenantExists, TenantNotFound
-from ..store.tenants import get_tenant, insert_tenant, list_tenants, set_tenant_status
+from ..store.tenants import get_tenant, insert_tenant, list_tenants, set_tenant_limits, set_tenant_status
 from .directory import TenantDirectory
 from .ids import check_tenant_id
+from .limits import parse_limits
 
 #: the fields ``POST /admin/tenants`` takes
 CREATE_FIELDS = ("id", "display_name")
@@ -67,6 +68,29 @@ class TenantService:
         if status not in STATUSES:
             raise InvalidRequest(f"status: one of {', '.join(STATUSES)}", field="status")
         row = set_tenant_status(self.engine, tenant_id, status, instance=self.instance)
+        if row is None:
+            raise TenantNotFound(f"no tenant {tenant_id}")
+        return tenant_view(row)
+
+    def set_limits(self, tenant_id: str, body: Any) -> dict[str, Any]:
+        """Replace the tenant's limits with those in ``body`` (``{}``: none bind). A bad value is an
+        ``InvalidRequest`` naming the field, and nothing is stored. They take effect within
+        ``tenant_cache_seconds`` (docs/tenants.md)."""
+        limits = parse_limits(body)
+        return self._store_limits(tenant_id, limits)
+
+    def update_limits(self, tenant_id: str, body: Any) -> dict[str, Any]:
+        """Change only the limits named in ``body`` (``null`` removes one); checked as a whole
+        like ``set_limits``."""
+        if not isinstance(body, Mapping):
+            raise InvalidRequest("body: must be a JSON object of limits", field="body")
+        current = self.get(tenant_id)["limits"] or {}
+        merged = {k: v for k, v in {**current, **body}.items() if v is not None}
+        parse_limits(body)  # names the bad field of what was sent, not of what was stored
+        return self._store_limits(tenant_id, parse_limits(merged))
+
+    def _store_limits(self, tenant_id: str, limits: dict[str, Any]) -> dict[str, Any]:
+        row = set_tenant_limits(self.engine, tenant_id, limits, instance=self.instance)
         if row is None:
             raise TenantNotFound(f"no tenant {tenant_id}")
         return tenant_view(row)
