@@ -422,6 +422,12 @@ class MediaService:
 
         return (rotate_user_secret if rotate else get_user_secret)(self.store.engine, user_id)
 
+    def tenant_webhook_secret(self, tenant: str, *, rotate: bool = False) -> str:
+        """The tenant's default signing secret, for its users without one of their own."""
+        from .webhooks.user_secrets import tenant_secret
+
+        return tenant_secret(self.store.engine, tenant, rotate=rotate)
+
     def close(self) -> None:
         self.store.close()
 

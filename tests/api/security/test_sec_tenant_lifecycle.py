@@ -209,3 +209,58 @@ def test_a_suspended_tenants_accepted_work_finishes(api: Api) -> None:
     rows = _rows(api, tenant)
     assert {t["status"] for t in rows["tasks"]} == {"completed"} and len(rows["tasks"]) == 24
     assert rows["tenants"][0]["status"] == "suspended"  # it finished while suspended
+
+
+def _signed_with(api: Api, headers: dict[str, str]) -> list[str]:
+    """The ``v1,`` signatures of one received delivery, checked against its stored body: which of
+    the candidate secrets made them is up to the caller (``standard_signature``)."""
+    from sqlalchemy import select
+
+    from videoai_ray.webhooks.schema import webhook_deliveries
+
+    with make_engine(api.settings.db_url).connect() as conn:
+        body = conn.execute(select(webhook_deliveries.c.body).where(
+            webhook_deliveries.c.id == headers["webhook-id"])).scalar_one()
+    return [headers["webhook-id"], headers["webhook-timestamp"], body, headers["webhook-signature"]]
+
+
+def _verifies(api: Api, headers: dict[str, str], secret: str) -> bool:
+    from videoai_ray.webhooks.signing import standard_signature
+
+    wid, ts, body, sigs = _signed_with(api, headers)
+    return standard_signature(wid, int(ts), body, secret) in sigs.split(" ")
+
+
+def test_a_tenants_default_webhook_secret_signs_its_users_deliveries(api: Api) -> None:
+    tenant, other = _new_tenant(api, "signing"), _new_tenant(api, "signing")
+    boss = api.client("boss", tenant=tenant, tenant_admin=True)
+    r = boss.get("/tenant/webhook-secret")
+    assert r.status_code == 200 and r.json()["secret"].startswith("whsec_")
+    default = r.json()["secret"]
+    assert boss.get("/tenant/webhook-secret").json()["secret"] == default  # kept
+    assert api.client("boss", tenant=other, tenant_admin=True).get("/tenant/webhook-secret").json()["secret"] != default
+    for who, c in [("its user", api.client("ana", tenant=tenant)), ("a plain user", api.client("ana")),
+                   ("the operator", api.client("ops", operator=True)), ("an admin", api.client("r", admin=True))]:
+        for r in (c.get("/tenant/webhook-secret"), c.post("/tenant/webhook-secret/rotate")):
+            assert r.status_code == 403 and error_of(r)["field"] == "tenant", (who, r.text)
+    ana, bob = api.client("ana", tenant=tenant), api.client("bob", tenant=tenant)
+    assert ana.get("/webhooks/secret").json()["secret"] == default  # no secret of her own: the tenant's
+    assert api.client("ana", tenant=other).get("/webhooks/secret").json()["secret"] != default
+    assert api.client("ana").get("/webhooks/secret").json()["secret"] != default
+    own = bob.post("/webhooks/secret/rotate").json()["secret"]  # bob takes one of his own
+    assert own != default and bob.get("/webhooks/secret").json()["secret"] == own
+    with Receiver() as rx:
+        for c in (ana, bob):
+            r = c.post("/subtitles/generate", json={"text": unique("signed"), "provider": "local-subtitles",
+                                                    "webhook_url": rx.url, "webhook_events": ["task.completed"]})
+            assert r.status_code == 202, r.text
+        _eventually(lambda: len(rx.headers) >= 2)
+    by_user = {b["user_id"]: h for b, h in zip(rx.bodies, rx.headers, strict=True)}
+    assert _verifies(api, by_user[f"{tenant}/ana"], default)
+    assert _verifies(api, by_user[f"{tenant}/bob"], own) and _verifies(api, by_user[f"{tenant}/bob"], default)  # grace
+    rotated = boss.post("/tenant/webhook-secret/rotate").json()["secret"]
+    assert rotated not in (default, own) and ana.get("/webhooks/secret").json()["secret"] == rotated
+    assert bob.get("/webhooks/secret").json()["secret"] == own  # his own stays his
+    # deleting the tenant removes its default secret with the rest
+    assert _operator(api).delete(f"{ADMIN}/{tenant}", params={"force": "true"}, timeout=120).status_code == 200
+    assert _leftovers(api, tenant) == {}
