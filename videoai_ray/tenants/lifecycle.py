@@ -27,7 +27,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 from ..artifacts import ArtifactStore
-from ..errors import InvalidRequest, TenantBusy, TenantNotFound, TenantNotSuspended
+from ..errors import InvalidRequest, InvalidTransition, TaskNotFound, TenantBusy, TenantNotFound, TenantNotSuspended
 from ..store.tenant_rows import TENANT_TABLES, delete_tenant_rows, tenant_rows, tenant_work
 from .files import copy_tenant_files, remove_tenant_files
 from .ids import check_tenant_id
@@ -124,7 +124,10 @@ class TenantLifecycle:
         for schedule_id, owner in work["schedules"]:
             call_scheduler(lambda s=schedule_id, o=owner: ray.get(scheduler.schedule_op.remote("delete", s, o)))
         for pipeline_id, owner in work["pipelines"]:
-            call_scheduler(lambda p=pipeline_id, o=owner: ray.get(scheduler.cancel_pipeline.remote(p, o)))
+            try:
+                call_scheduler(lambda p=pipeline_id, o=owner: ray.get(scheduler.cancel_pipeline.remote(p, o)))
+            except (InvalidTransition, TaskNotFound):
+                pass  # it ended (or went) meanwhile
         deadline = time.monotonic() + DELETE_WAIT_SECONDS
         cancelled: set[str] = set()
         while True:
