@@ -112,7 +112,8 @@ def test_openapi_lists_every_path_with_the_seed_models(api: Api) -> None:
         f"{p}/pipelines/{{pipeline_id}}/cancel": {"post"},
         f"{p}/models": {"get", "post"}, f"{p}/models/{{name}}": {"delete"},
         "/api/v1/admin/tenants": {"get", "post"}, "/api/v1/admin/tenants/{tenant_id}": {"get", "delete"},
-        "/api/v1/admin/tenants/{tenant_id}/export": {"post"}, "/api/v1/admin/tenants/{tenant_id}/suspend": {"post"}, "/api/v1/admin/tenants/{tenant_id}/resume": {"post"},
+        "/api/v1/admin/tenants/{tenant_id}/export": {"post"}, "/api/v1/admin/tenants/{tenant_id}/suspend": {"post"},
+        "/api/v1/admin/tenants/{tenant_id}/resume": {"post"},
         f"{p}/tenant/provider-keys": {"get"}, f"{p}/tenant/provider-keys/{{provider}}": {"put", "delete"},
         f"{p}/tenant/webhook-secret": {"get"}, f"{p}/tenant/webhook-secret/rotate": {"post"},
     }

@@ -22,6 +22,7 @@ A delete that stops half-way (the store went down) leaves the tenant row, so it 
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
@@ -124,10 +125,8 @@ class TenantLifecycle:
         for schedule_id, owner in work["schedules"]:
             call_scheduler(lambda s=schedule_id, o=owner: ray.get(scheduler.schedule_op.remote("delete", s, o)))
         for pipeline_id, owner in work["pipelines"]:
-            try:
+            with suppress(InvalidTransition, TaskNotFound):  # it ended (or went) meanwhile
                 call_scheduler(lambda p=pipeline_id, o=owner: ray.get(scheduler.cancel_pipeline.remote(p, o)))
-            except (InvalidTransition, TaskNotFound):
-                pass  # it ended (or went) meanwhile
         deadline = time.monotonic() + DELETE_WAIT_SECONDS
         cancelled: set[str] = set()
         while True:
