@@ -59,9 +59,12 @@ SHARED_TABLES = frozenset({"webhook_secrets", "user_budgets"})
 
 
 def tenant_rows(engine: Engine, tenant: str, *, instance: str) -> dict[str, list[dict[str, Any]]]:
-    """``{table name: [row as a dict, ...]}`` of every table, ordered by the table's key."""
+    """``{table name: [row as a dict, ...]}`` of every table, ordered by the table's key. On
+    PostgreSQL they are read in one repeatable-read transaction (one moment of the store, so an
+    export of a tenant still at work is consistent across tables); on SQLite table by table."""
     out: dict[str, list[dict[str, Any]]] = {}
-    with engine.connect() as conn:
+    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    with engine.connect().execution_options(**options) as conn, conn.begin():
         for name, (table, where) in TENANT_TABLES.items():
             order = list(table.primary_key.columns)
             rows = conn.execute(select(table).where(where(tenant, instance)).order_by(*order)).mappings().all()
