@@ -128,3 +128,26 @@ def _file(tmp_path: Any, data: bytes) -> Any:
     path = tmp_path / "in.wav"
     path.write_bytes(data)
     return path
+
+
+def test_pipeline_references_and_downloads_stay_inside_the_owners_space(tmp_path: Any) -> None:
+    from videoai_ray.api.views import artifact_candidates
+    from videoai_ray.models import Priority, Task, TaskStatus, TaskType
+    from videoai_ray.pipelines.resolve import made_by
+
+    store = ArtifactStore(str(tmp_path / "artifacts"))
+    mine = store.put(task_folder("t1", "acme/ana"), "a.png", b"1")["url"]
+    theirs = store.put(task_folder("t9", "globex/ana"), "b.png", b"2")["url"]
+    plain = store.put(task_folder("t8", "ana"), "c.png", b"3")["url"]
+    legacy = store.put("t1", "d.png", b"4")["url"]  # a tenant's task written before tenant prefixes
+
+    def task(output: dict[str, Any], cache_hit: bool = False) -> Task:
+        return Task(id="t1", type=TaskType.IMAGE_GENERATION, status=TaskStatus.COMPLETED, priority=Priority.MEDIUM,
+                    user_id="acme/ana", input={}, output=output, created_at=utcnow(), cache_hit=cache_hit)
+
+    assert made_by(task({"url": mine}), mine, store)
+    for url in (theirs, plain):  # another tenant's file, a plain user's, even as a cache hit's output
+        assert not made_by(task({"url": url}, cache_hit=True), url, store), url
+        assert url not in artifact_candidates(task({"url": url}, cache_hit=True), url.rsplit("/", 1)[1], store)
+    assert artifact_candidates(task({"url": mine}), "a.png", store)[0] == mine
+    assert legacy in artifact_candidates(task({}), "d.png", store)
