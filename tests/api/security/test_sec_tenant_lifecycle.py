@@ -88,7 +88,7 @@ def _populate(api: Api, tenant: str, rx: Receiver, text: str) -> dict[str, Any]:
                                                                      json={"api_key": f"sk-{tenant}"})]
     for m in made:
         assert m.status_code in (200, 201, 202), m.text
-    return task
+    return {**task, "schedule_id": made[2].json()["id"]}
 
 
 def _leftovers(api: Api, tenant: str) -> dict[str, int]:
@@ -114,6 +114,9 @@ def test_deleting_a_tenant_removes_all_of_it_and_nothing_of_the_other(api: Api, 
     ana = api.client("ana", tenant=doomed)
     assert ana.get(f"/tasks/{task['id']}/files/{name}").status_code == 200
     assert api.client("ana", tenant=kept).get(f"/tasks/{task['id']}/files/{name}").status_code == 404
+    # the other tenant's schedule is paused, so no tick (at 09:00) can change its rows meanwhile
+    kept_ana = api.client("ana", tenant=kept)
+    assert kept_ana.post(f"/schedules/{kept_task['schedule_id']}/pause").json()["state"] == "paused"
     # work in flight when the delete comes: a queued-or-running task of the park provider
     inflight = ana.post("/images/generate", json={**noop(), "provider": "park"}).json()["id"]
     kept_rows, kept_files = _rows(api, kept), _hashes(api, kept)
@@ -128,8 +131,10 @@ def test_deleting_a_tenant_removes_all_of_it_and_nothing_of_the_other(api: Api, 
         c.headers["Authorization"] = f"Bearer {token}"
         assert c.delete(f"{ADMIN}/{doomed}", params={"force": "true"}).status_code == 403, who
         assert c.post(f"{ADMIN}/{doomed}/export").status_code == 403, who
-    r = ops.delete(f"{ADMIN}/never-made")
-    assert r.status_code == 404 and error_of(r)["code"] == "tenant_not_found" and error_of(r)["field"] == "id"
+    for bad in ("never-made", "Acme", "a.b", "\u0430cme"):
+        for r in (ops.delete(f"{ADMIN}/{bad}", params={"force": "true"}), ops.post(f"{ADMIN}/{bad}/export")):
+            assert r.status_code == 404, (bad, r.text)
+            assert error_of(r)["code"] == "tenant_not_found" and error_of(r)["field"] == "id"
     r = ops.delete(f"{ADMIN}/{doomed}")  # active: the operator suspends first, or forces it
     assert r.status_code == 409 and error_of(r)["code"] == "tenant_not_suspended" and error_of(r)["field"] == "status"
     assert _rows(api, doomed)["tasks"] and ops.get(f"{ADMIN}/{doomed}").json()["status"] == "active"  # nothing done
