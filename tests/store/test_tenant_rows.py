@@ -151,3 +151,25 @@ def test_pipeline_references_and_downloads_stay_inside_the_owners_space(tmp_path
         assert url not in artifact_candidates(task({"url": url}, cache_hit=True), url.rsplit("/", 1)[1], store)
     assert artifact_candidates(task({"url": mine}), "a.png", store)[0] == mine
     assert legacy in artifact_candidates(task({}), "d.png", store)
+
+
+def test_a_tenants_files_in_a_bucket_are_listed_copied_and_removed_alone(s3_server: Any, s3_bucket: str,
+                                                                          tmp_path: Any) -> None:
+    from s3_loopback import S3Server
+
+    from videoai_ray.tenants.files import copy_tenant_files, remove_tenant_files, tenant_files
+
+    server: S3Server = s3_server
+    store = ArtifactStore(f"s3://{s3_bucket}/videoai", server.storage_options)
+    store.put(task_folder("t1", "acme/ana"), "a.png", b"acme-1")
+    store.put(uploads_folder("acme/bob"), "d/in.wav", b"acme-2")
+    kept = [store.put(task_folder("t2", "acme-2/ana"), "b.png", b"other")["url"],
+            store.put(task_folder("t3", "acme"), "c.png", b"plain")["url"]]  # a plain user named like the tenant
+    upload = uploads_folder("acme/bob").removeprefix("tenants/acme/")
+    assert [rel for rel, _ in tenant_files(store, "acme")] == ["t1/a.png", f"{upload}/d/in.wav"]
+    copied = copy_tenant_files(store, "acme", str(tmp_path / "out"), {})
+    assert sorted(c["path"] for c in copied) == sorted(rel for rel, _ in tenant_files(store, "acme"))
+    assert (tmp_path / "out" / "t1" / "a.png").read_bytes() == b"acme-1"
+    assert remove_tenant_files(store, "acme") == 2 and list(tenant_files(store, "acme")) == []
+    assert [store.read_bytes(u) for u in kept] == [b"other", b"plain"]
+    assert remove_tenant_files(store, "acme") == 0  # again: nothing, no error
