@@ -9,8 +9,8 @@ and a forced delete suspends the tenant first: a delete is final, so the operato
    schedule runner still holds the tenant as active (no new work can arrive);
 2. through the Scheduler, as a user's own cancel does: deletes the tenant's schedules (a pass that
    is firing one is waited for), cancels its running pipelines and every unfinished task, and
-   waits (``DELETE_WAIT_SECONDS``) until the store shows none unfinished (``TenantBusy``, nothing
-   deleted, otherwise: run it again);
+   waits (``DELETE_WAIT_SECONDS``) until the store shows none unfinished (``TenantBusy`` otherwise:
+   no row or file deleted yet, run it again);
 3. removes the cache entries of the tenant's results from every layer (the Scheduler's);
 4. removes its files (the prefix ``tenants/<tenant>/`` of the artifact store), then every row of it
    in one transaction (``store.tenant_rows``; the ``tenants`` row too), then its files again, in
@@ -135,7 +135,8 @@ class TenantLifecycle:
                 break
             if time.monotonic() > deadline:
                 raise TenantBusy(f"tenant {tenant}: {len(ids)} tasks did not end within {DELETE_WAIT_SECONDS:.0f} s "
-                                 "of being cancelled; nothing was deleted, try again", field="id")
+                                 "of being cancelled; its schedules are gone and its work is cancelled, but no "
+                                 "row or file was deleted yet: run the delete again", field="id")
             for start in range(0, len(ids), CANCEL_CHUNK):
                 self.media.cancel_many(ids[start:start + CANCEL_CHUNK])
             cancelled.update(ids)
