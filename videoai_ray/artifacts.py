@@ -8,6 +8,11 @@ node unless the store is shared (object storage, or ``artifacts_shared`` for a n
 Input files the SDK sends go under ``uploads/<user key>/`` and are named in a task by an opaque
 ``upload://<sha256>/<name>`` reference that is resolved only under the task owner's own prefix, so
 a reference copied into another user's task names nothing.
+
+A tenant's users' files live under the tenant's own prefix, ``tenants/<tenant>/`` (outputs in
+``tenants/<tenant>/<task id>/``, uploads in ``tenants/<tenant>/uploads/<user key>/``), so a tenant's
+files can be exported or deleted as one folder (docs/tenants.md). Users without a tenant keep the
+layout above.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from urllib.parse import quote, unquote, urlparse
 from .errors import DiskFull
 from .models.requests import UPLOAD_REF
 from .storage import url_to_fs
+from .tenants.ids import tenant_of
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -41,6 +47,34 @@ def download_path(task_id: str, name: str) -> str:
 def user_key(user_id: str) -> str:
     """The folder name of a user's uploads (a hash: user ids may hold any character)."""
     return hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:32]
+
+
+#: the folder of the store holding every tenant's files, one ``<tenant>`` folder each
+TENANTS_FOLDER = "tenants"
+#: the folder of uploads, under the root or a tenant's prefix
+UPLOADS_FOLDER = "uploads"
+
+
+def tenant_prefix(tenant: str) -> str:
+    """The folder of all of ``tenant``'s files (relative to the store's root)."""
+    return f"{TENANTS_FOLDER}/{safe_name(tenant)}"
+
+
+def owner_space(owner: str) -> str:
+    """The prefix an owner's files live under: ``tenants/<tenant>/`` for a tenant's user, ``""``
+    for a user without a tenant."""
+    tenant = tenant_of(owner)
+    return f"{tenant_prefix(tenant)}/" if tenant else ""
+
+
+def task_folder(task_id: str, owner: str) -> str:
+    """The folder of a task's output files (``tenants/acme/<id>`` for ``acme/ana``'s task)."""
+    return f"{owner_space(owner)}{task_id}"
+
+
+def uploads_folder(owner: str) -> str:
+    """The folder of an owner's uploads."""
+    return f"{owner_space(owner)}{UPLOADS_FOLDER}/{user_key(owner)}"
 
 
 def safe_name(name: str) -> str:
@@ -115,7 +149,7 @@ class ArtifactStore:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
         ref = f"upload://{digest.hexdigest()[:32]}/{safe_name(path.name)}"
-        self.put(f"uploads/{user_key(user_id)}", f"{digest.hexdigest()[:32]}/{safe_name(path.name)}", path)
+        self.put(uploads_folder(user_id), f"{digest.hexdigest()[:32]}/{safe_name(path.name)}", path)
         return ref
 
     def upload_url(self, ref: str, user_id: str) -> str:
@@ -123,10 +157,26 @@ class ArtifactStore:
         m = UPLOAD_REF.match(ref)
         if not m:
             raise ValueError("not an upload reference")
-        return f"{self.root}/uploads/{user_key(user_id)}/{m.group(1)}/{m.group(2)}"
+        return f"{self.root}/{uploads_folder(user_id)}/{m.group(1)}/{m.group(2)}"
 
     def owns(self, url: str) -> bool:
         return url.startswith(self.root + "/")
+
+    def output_folder(self, url: str, owner: str) -> str | None:
+        """The task folder (a task id) holding ``url`` inside ``owner``'s space of this store, or
+        ``None`` when it is not a plainly written task file there: outside the store, another
+        tenant's (or, for a user without a tenant, any tenant's), an upload, or a path the store
+        would not have written (``..``, odd characters)."""
+        if not self.owns(url):
+            return None
+        space = owner_space(owner)
+        rel = url[len(self.root) + 1:]
+        if not rel.startswith(space):
+            return None
+        folder, _, name = rel[len(space):].partition("/")
+        if not name or folder in (UPLOADS_FOLDER, TENANTS_FOLDER) or self.url_for(space + folder, name) != url:
+            return None
+        return folder
 
     def local_path(self, url: str) -> Path:
         """The file behind a local artifact URL (refusing anything outside the root)."""

@@ -104,8 +104,27 @@ def _tenants(address: str | None) -> Any:
     return MediaService(_store_settings(address), None, migrate=True).tenants
 
 
+def _tenant_lifecycle(args: argparse.Namespace) -> int:
+    """``videoai tenant delete|export``: through the deployment's Scheduler (delete cancels the
+    tenant's work in flight there first)."""
+    from .client import connect
+
+    lifecycle = connect(args.address, settings=_settings(), user_id="operator").service.tenant_lifecycle
+    if args.action == "delete":
+        done = lifecycle.delete(args.id, force=args.force)
+    else:
+        if not args.to:
+            print("videoai tenant export ID --to DIR_OR_URL", file=sys.stderr)
+            return 2
+        done = lifecycle.export(args.id, args.to)
+    print(json.dumps(done, indent=2))
+    return 0
+
+
 def cmd_tenant(args: argparse.Namespace) -> int:
-    """``videoai tenant create|list|show|suspend|resume|limits`` (docs/tenants.md)."""
+    """``videoai tenant create|list|show|suspend|resume|limits|delete|export`` (docs/tenants.md)."""
+    if args.action in ("delete", "export") and args.id:
+        return _tenant_lifecycle(args)
     tenants = _tenants(args.address)
     if args.action == "list":
         rows = tenants.list()
@@ -309,10 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     tc.set_defaults(func=cmd_token)
 
     p = sub.add_parser("tenant", help="the teams this deployment serves: create, list, show, suspend, resume, "
-                       "limits (docs/tenants.md)")
-    p.add_argument("action", choices=["create", "list", "show", "suspend", "resume", "limits"])
+                       "limits, delete, export (docs/tenants.md)")
+    p.add_argument("action", choices=["create", "list", "show", "suspend", "resume", "limits", "delete", "export"])
     p.add_argument("id", nargs="?", help="the tenant id: a-z, 0-9 and '-', at most 63 characters")
     p.add_argument("--name", help="create: a display name (default: the id)")
+    p.add_argument("--force", action="store_true", help="delete: an active tenant too (it is suspended first)")
+    p.add_argument("--to", help="export: the folder or fsspec URL (s3://bucket/acme) to write to")
     p.add_argument("--json", action="store_true", help="list as JSON")
     lim = p.add_argument_group("limits", "videoai tenant limits ID: what all of the tenant's users may do together "
                                "(a number, or 'none' to remove one; the others stay as they are)")

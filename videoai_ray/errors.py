@@ -116,15 +116,39 @@ class InvalidTransition(VideoAIError):
 
 
 class TenantNotFound(TaskNotFound):
-    """No tenant with this id."""
+    """No tenant with this id; ``field`` names where the id came from (``id``: the path)."""
 
     code = "tenant_not_found"
+
+    def __init__(self, message: str = "", field: str | None = "id", **details: Any) -> None:
+        super().__init__(message, field=field, **details)
+        self.field = field
 
 
 class TenantExists(InvalidTransition):
     """A tenant with this id exists already."""
 
     code = "tenant_exists"
+
+
+class TenantNotSuspended(InvalidTransition):
+    """A tenant must be suspended before it is deleted (or the delete forced)."""
+
+    code = "tenant_not_suspended"
+
+    def __init__(self, message: str = "", field: str | None = None, **details: Any) -> None:
+        super().__init__(message, field=field, **details)
+        self.field = field
+
+
+class TenantBusy(InvalidTransition):
+    """A tenant's work in flight did not end in time for its delete; nothing was deleted."""
+
+    code = "tenant_busy"
+
+    def __init__(self, message: str = "", field: str | None = None, **details: Any) -> None:
+        super().__init__(message, field=field, **details)
+        self.field = field
 
 
 class NoSecretsKey(InvalidTransition):

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .pipelines.service import PipelineService
     from .schedules.service import ScheduleService
     from .tenants.keys import ProviderKeyService
+    from .tenants.lifecycle import TenantLifecycle
     from .tenants.service import TenantService
 
 #: the longest single sleep of a wait on the Scheduler's change version, in seconds
@@ -111,6 +112,14 @@ class MediaService:
         from .tenants.service import TenantService
 
         return TenantService(self.store.engine, self.store.instance, self.settings.tenant_cache_seconds)
+
+    @cached_property
+    def tenant_lifecycle(self) -> TenantLifecycle:
+        """Export and delete whole tenants (their work in flight cancelled through the Scheduler):
+        see ``videoai_ray.tenants.lifecycle``."""
+        from .tenants.lifecycle import TenantLifecycle
+
+        return TenantLifecycle(self)
 
     @cached_property
     def provider_keys(self) -> ProviderKeyService:
@@ -416,6 +425,12 @@ class MediaService:
         from .webhooks.user_secrets import get_user_secret, rotate_user_secret
 
         return (rotate_user_secret if rotate else get_user_secret)(self.store.engine, user_id)
+
+    def tenant_webhook_secret(self, tenant: str, *, rotate: bool = False) -> str:
+        """The tenant's default signing secret, for its users without one of their own."""
+        from .webhooks.user_secrets import tenant_secret
+
+        return tenant_secret(self.store.engine, tenant, rotate=rotate)
 
     def close(self) -> None:
         self.store.close()

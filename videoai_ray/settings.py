@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     #: whether a tenant without its own key for a provider may use the deployment's key; ``False``:
     #: such a task fails (``authentication_failed``, naming the provider and the tenant)
     tenant_keys_fallback: bool = True
+    #: where ``POST /api/v1/admin/tenants/{id}/export`` writes (an fsspec URL or a local folder;
+    #: unset: ``<home>/exports``): over HTTP an export goes only under it, never to a path the caller names
+    tenant_export_url: str | None = None
     cache_l1_ttl: float = 3600.0
     cache_l1_size: int = 10_000
     #: most megabytes of outputs L1 holds in the Scheduler's memory (least recently used go first)
@@ -358,3 +361,8 @@ class Settings(BaseSettings):
     @cached_property
     def artifacts_root(self) -> str:
         return self.artifacts_url or str((self.home / "artifacts").resolve())
+
+    @property
+    def tenant_export_root(self) -> str:
+        """Where the operator's HTTP exports go (``tenant_export_url``, or ``<home>/exports``)."""
+        return (self.tenant_export_url or str((self.home / "exports").resolve())).rstrip("/")

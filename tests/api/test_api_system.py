@@ -111,10 +111,11 @@ def test_openapi_lists_every_path_with_the_seed_models(api: Api) -> None:
         f"{p}/pipelines": {"get", "post"}, f"{p}/pipelines/{{pipeline_id}}": {"get"},
         f"{p}/pipelines/{{pipeline_id}}/cancel": {"post"},
         f"{p}/models": {"get", "post"}, f"{p}/models/{{name}}": {"delete"},
-        "/api/v1/admin/tenants": {"get", "post"}, "/api/v1/admin/tenants/{tenant_id}": {"get"},
-        "/api/v1/admin/tenants/{tenant_id}/suspend": {"post"}, "/api/v1/admin/tenants/{tenant_id}/resume": {"post"},
-        "/api/v1/admin/tenants/{tenant_id}/limits": {"put", "patch"},
+        "/api/v1/admin/tenants": {"get", "post"}, "/api/v1/admin/tenants/{tenant_id}": {"get", "delete"},
+        "/api/v1/admin/tenants/{tenant_id}/export": {"post"}, "/api/v1/admin/tenants/{tenant_id}/suspend": {"post"},
+        "/api/v1/admin/tenants/{tenant_id}/resume": {"post"}, "/api/v1/admin/tenants/{tenant_id}/limits": {"put", "patch"},
         f"{p}/tenant/provider-keys": {"get"}, f"{p}/tenant/provider-keys/{{provider}}": {"put", "delete"},
+        f"{p}/tenant/webhook-secret": {"get"}, f"{p}/tenant/webhook-secret/rotate": {"post"},
     }
     assert {path: set(ops) for path, ops in doc["paths"].items()} == expected
     schemas = doc["components"]["schemas"]

@@ -37,6 +37,7 @@ from .routes_system import router as system_router
 from .routes_tasks import router as tasks_router
 from .routes_tenant_keys import ProviderKeyBody
 from .routes_tenant_keys import router as tenant_keys_router
+from .routes_tenant_webhooks import router as tenant_webhooks_router
 from .routes_tenants import ADMIN_PREFIX, TenantCreate, TenantLimits
 from .routes_tenants import router as tenants_router
 from .routes_webhooks import router as webhooks_router
@@ -53,7 +54,7 @@ Media tasks (images, videos, transcriptions, subtitles) for AI providers, run on
 
 #: every router of the API, each included under ``API_PREFIX`` (a new feature adds its router here)
 ROUTERS = (submit_router, tasks_router, batches_router, pipelines_router, system_router, webhooks_router,
-           experiments_router, schedules_router, models_router, tenant_keys_router)
+           experiments_router, schedules_router, models_router, tenant_keys_router, tenant_webhooks_router)
 #: the operator's routers, under ``ADMIN_PREFIX``
 ADMIN_ROUTERS = (tenants_router,)
 

@@ -1,14 +1,20 @@
 """The deployment's tenants over HTTP, under ``/api/v1/admin/tenants``: for a token with the
 ``operator`` claim only (403 otherwise, a tenant's own admin included: running the deployment's
 tenants is not any one tenant's business). Suspending a tenant takes effect within
-``tenant_cache_seconds`` on every replica (docs/tenants.md)."""
+``tenant_cache_seconds`` on every replica (docs/tenants.md).
+
+``DELETE /{id}`` removes a suspended tenant and everything it has (``?force=true`` suspends an active
+one first); ``POST /{id}/export`` writes its rows (Parquet) and files under the deployment's
+export folder (``VIDEOAI_TENANT_EXPORT_URL``): the caller never names a location on the server."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -128,3 +134,49 @@ async def patch_limits(request: Request, tenant_id: str = _TENANT_ID, caller: Ca
     _operator(caller)
     body = json_object(await json_body(request))
     return JSONResponse(await asyncio.to_thread(ctx.service.tenants.update_limits, tenant_id, body))
+class TenantDeleted(BaseModel):
+    tenant: str
+    #: what was stopped first: ``{"tasks", "pipelines", "schedules"}``
+    cancelled: dict[str, int]
+    #: rows removed per table
+    rows: dict[str, int]
+    #: files removed under the tenant's prefix
+    files: int
+
+
+class TenantExported(BaseModel):
+    tenant: str
+    #: where it went, relative to the deployment's export folder: ``<tenant>/<UTC time>-<random>``
+    export: str
+    #: rows written per table (``tables/<table>.parquet``)
+    tables: dict[str, int]
+    #: files copied (``files/...``) and their bytes
+    files: int
+    bytes: int
+
+
+@router.delete("/{tenant_id}", response_model=TenantDeleted, summary="Delete a tenant and everything it has (operator)",
+               description="Cancels its work in flight first (schedules deleted, pipelines and tasks cancelled), then "
+                           "removes its cache entries, files and every row. The tenant must be suspended (409 "
+                           "`tenant_not_suspended`) unless `force=true`, which suspends it first.",
+               responses={**_ONE, 409: {"model": ErrorBody, "description": "not suspended, or its work did not end"}})
+async def delete_tenant(tenant_id: str = _TENANT_ID, force: bool = Query(False, description="suspend it first"),
+                        caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    _operator(caller)
+    done = await asyncio.to_thread(ctx.service.tenant_lifecycle.delete, tenant_id, force=force)
+    return JSONResponse(done)
+
+
+@router.post("/{tenant_id}/export", response_model=TenantExported, summary="Export a tenant (operator)",
+             description="Writes every row of the tenant (one Parquet file per table) and copies its files to a new "
+                         "folder under the deployment's export folder (`VIDEOAI_TENANT_EXPORT_URL`); the request "
+                         "names no location.", responses=_ONE)
+async def export_tenant(tenant_id: str = _TENANT_ID, caller: Caller = Depends(authorized),
+                        ctx: ApiContext = Depends(get_context)) -> JSONResponse:
+    _operator(caller)
+    name = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    lifecycle = ctx.service.tenant_lifecycle
+    tenant = ctx.service.tenants.get(tenant_id)["id"]  # 404 before anything is written
+    target = f"{ctx.settings.tenant_export_root}/{tenant}/{name}"
+    done = await asyncio.to_thread(lifecycle.export, tenant, target)
+    return JSONResponse({**done, "export": f"{tenant}/{name}"})

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..artifacts import ArtifactStore, file_name, output_urls, public_output, safe_name
+from ..artifacts import ArtifactStore, file_name, output_urls, public_output, safe_name, task_folder
 from ..errors import InvalidRequest
 from ..models import Task
 from .context import API_PREFIX
@@ -74,9 +74,13 @@ def artifact_candidates(task: Task, name: str, artifacts: ArtifactStore) -> list
     points to the folder of the task that computed it)."""
     if safe_name(name) != name:
         return []
-    found = [artifacts.url_for(task.id, name)]
+    found = [artifacts.url_for(task_folder(task.id, task.user_id), name)]
+    if task_folder(task.id, task.user_id) != task.id:  # a tenant's task written before tenant prefixes
+        found.append(artifacts.url_for(task.id, name))
     for url in output_urls(task.output or {}):
-        if url not in found and _local_name(url, artifacts) == name:
+        # only a task folder of the owner's own space: never another tenant's files
+        if url not in found and _local_name(url, artifacts) == name and \
+                artifacts.output_folder(url, task.user_id) is not None:
             found.append(url)
     return found
 

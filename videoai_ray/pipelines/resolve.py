@@ -106,10 +106,8 @@ def made_by(task: Task, url: str, artifacts: ArtifactStore) -> bool:
     result answered from the cache, in the folder of the task that computed it (never uploads)."""
     if not artifacts.owns(url) or url not in set(output_urls(task.output)):
         return False
-    folder, _, name = url[len(artifacts.root) + 1:].partition("/")
-    if not name or artifacts.url_for(folder, name) != url:
-        return False
-    return folder == task.id or (task.cache_hit and folder != "uploads")
+    folder = artifacts.output_folder(url, task.user_id)  # inside the owner's own space (its tenant's)
+    return folder is not None and (folder == task.id or task.cache_hit)
 
 
 def _hand_over(url: str, user_id: str, artifacts: ArtifactStore) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .. import fault_points, inputs, netguard
-from ..artifacts import ArtifactStore
+from ..artifacts import ArtifactStore, task_folder
 from ..errors import InvalidInput
 from ..resolver import resolver_for
 from ..settings import Settings
@@ -102,7 +102,8 @@ class AttemptContext(ProviderContext):
         return job
 
     def store_artifact(self, name: str, data: bytes | Path, content_type: str | None = None) -> dict[str, Any]:
-        return self._write(self.task_id, name, data, content_type)
+        # a tenant's user's files go under the tenant's prefix (``artifacts.task_folder``)
+        return self._write(task_folder(self.task_id, self.user_id), name, data, content_type)
 
     def open_input(self, url: str, max_bytes: int | None = None) -> Path:
         """The input named by ``url``, under the one URL policy, checked again here whatever the

@@ -285,6 +285,16 @@ class Scheduler:
     def cache_stats(self) -> dict[str, Any]:
         return self.operations.cache_stats()
 
+    def forget_cached(self, keys: list[str]) -> int:
+        """Remove cache entries by key from every layer (a deleted tenant's results: the caller
+        computes the keys with ``TaskCache.key``); how many keys were asked for."""
+        cache = self.state.cache
+        if cache is None:
+            return 0
+        for key in keys:
+            cache.layers.delete(key)
+        return len(keys)
+
     # -- writes ------------------------------------------------------------------------------
 
     async def wait_version(self, since: int, timeout: float) -> int:

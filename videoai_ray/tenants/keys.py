@@ -104,7 +104,7 @@ class ProviderKeyService:
             raise InvalidRequest(f"{unknown[0]}: unknown field", field=unknown[0])
         key = check_api_key(body.get("api_key"))
         if get_tenant(self.engine, tenant, instance=self.instance) is None:
-            raise TenantNotFound(f"no tenant {tenant}")
+            raise TenantNotFound(f"no tenant {tenant}", field="tenant")
         cipher = fernet(self.settings)
         if cipher is None:
             raise _no_secrets_key()

@@ -1,5 +1,10 @@
 """Per-user signing secrets: used for deliveries of tasks that carry no ``webhook_secret``.
 
+A tenant may have a **default** secret (set up by its tenant admin, stored under the key
+``<tenant>/``, which no user id can be): a user of that tenant without a secret of their own signs
+with it, so one receiver of a team verifies every user's deliveries with one secret. A user who
+rotates gets a secret of their own, with the tenant's as the previous one for the grace period.
+
 A secret is created on first use (reading it, or the first delivery that needs it), can be read
 back by its owner and rotated. After a rotation the previous secret keeps signing, next to the new
 one, in the Standard Webhooks header for :data:`ROTATION_GRACE`, so receivers can switch over.
@@ -17,6 +22,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import aware
+from ..tenants.ids import owner_prefix, tenant_of
 from .schema import webhook_secrets
 from .signing import SECRET_PREFIX
 
@@ -57,17 +63,26 @@ def _read(conn: Connection, user_id: str) -> UserSecret | None:
 
 
 def load_user_secret(engine: Engine, user_id: str) -> UserSecret:
-    """The user's secret record, created on first use (safe when two processes race)."""
+    """The secret that signs for the user: their own, else their tenant's default, else a new one
+    of their own, created on first use (safe when two processes race)."""
+    tenant = tenant_of(user_id)
     with engine.connect() as conn:
         found = _read(conn, user_id)
+        if found is None and tenant is not None:
+            found = _read(conn, owner_prefix(tenant))
     if found is not None:
         return found
+    return _create(engine, user_id)
+
+
+def _create(engine: Engine, user_id: str, previous: str | None = None) -> UserSecret:
+    """The row of ``user_id`` (a user, or a tenant's default key), made now unless it exists."""
     now = datetime.now(UTC)
     try:
         with engine.begin() as conn:
             conn.execute(insert(webhook_secrets).values(
-                user_id=user_id, secret=generate_secret(), previous_secret=None, created_at=now,
-                rotated_at=None))
+                user_id=user_id, secret=generate_secret(), previous_secret=previous, created_at=now,
+                rotated_at=now if previous else None))
     except IntegrityError:
         pass  # another process created it first: read theirs
     with engine.connect() as conn:
@@ -82,8 +97,14 @@ def get_user_secret(engine: Engine, user_id: str) -> str:
 
 
 def rotate_user_secret(engine: Engine, user_id: str) -> str:
-    """Replace the user's secret with a new one and return it; the old one enters its grace."""
+    """Replace the user's secret with a new one and return it; the old one enters its grace. A
+    tenant's user signing with the tenant's default gets a secret of their own, the default as
+    the previous one."""
     current = load_user_secret(engine, user_id)
+    with engine.connect() as conn:
+        own = _read(conn, user_id)
+    if own is None:
+        return _create(engine, user_id, previous=current.secret).secret
     new = generate_secret()
     with engine.begin() as conn:
         conn.execute(
@@ -94,6 +115,17 @@ def rotate_user_secret(engine: Engine, user_id: str) -> str:
     return new
 
 
+def tenant_secret(engine: Engine, tenant: str, *, rotate: bool = False) -> str:
+    """The tenant's default secret (``whsec_...``), created on first use; ``rotate``: a new one, the
+    old one signing alongside it for the grace period."""
+    key = owner_prefix(tenant)
+    if rotate:
+        return rotate_user_secret(engine, key)
+    with engine.connect() as conn:
+        found = _read(conn, key)
+    return (found or _create(engine, key)).secret
+
+
 __all__ = [
     "ROTATION_GRACE",
     "UserSecret",
@@ -101,4 +133,5 @@ __all__ = [
     "get_user_secret",
     "load_user_secret",
     "rotate_user_secret",
+    "tenant_secret",
 ]
