@@ -23,6 +23,7 @@ from .service import check_budget
 
 if TYPE_CHECKING:
     from .client import Client
+    from .protocol import Submission
     from .service import MediaService
 
 #: rows of a DataFrame turned into request dicts at a time
@@ -123,7 +124,7 @@ class _ChunkPipe:
         self.known_ids = known_ids
         self.in_flight: list[Any] = []
 
-    def send(self, chunk: list[dict[str, Any]]) -> None:
+    def send(self, chunk: list[Submission]) -> None:
         self.in_flight.append(self.service.send(chunk, known_ids=self.known_ids))
         if len(self.in_flight) >= 2:
             self._wait_one()

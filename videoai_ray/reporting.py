@@ -29,7 +29,7 @@ import ray
 from .actor_names import NAMESPACE, scheduler_name
 
 if TYPE_CHECKING:
-    from .attempts import AttemptResult
+    from .protocol import AttemptResult
 
 log = logging.getLogger("videoai.executor")
 

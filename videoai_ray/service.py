@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .catalogue.service import ModelService
     from .experiments.service import ExperimentService
     from .pipelines.service import PipelineService
+    from .protocol import Submission, SubmitAnswer
     from .schedules.service import ScheduleService
     from .tenants.keys import ProviderKeyService
     from .tenants.service import TenantService
@@ -121,29 +122,29 @@ class MediaService:
 
     # -- submitting ------------------------------------------------------------------------------
 
-    def submit(self, prepared: list[dict[str, Any]], *, return_tasks: bool = False,
-               known_ids: bool = False) -> list[dict[str, Any]]:
+    def submit(self, prepared: list[Submission], *, return_tasks: bool = False,
+               known_ids: bool = False) -> list[SubmitAnswer]:
         """Send prepared submissions (one Scheduler call, one SQL transaction); per item
         ``{"id", "status", "existing", "cache_hit", ...}``."""
         return self.collect(self.send(prepared, return_tasks=return_tasks, known_ids=known_ids))
 
-    def send(self, prepared: list[dict[str, Any]], *, return_tasks: bool = False, known_ids: bool = False) -> Any:
+    def send(self, prepared: list[Submission], *, return_tasks: bool = False, known_ids: bool = False) -> Any:
         """Start a submit and return at once: the reference ``collect`` waits on (the SDK keeps
         two chunks in flight). ``known_ids``: the ids may be stored already (a resumed batch)."""
         return self.scheduler.submit.remote(prepared, return_tasks, known_ids)
 
-    def collect(self, ref: Any) -> list[dict[str, Any]]:
+    def collect(self, ref: Any) -> list[SubmitAnswer]:
         """The answers of a ``send``."""
         return list(call_scheduler(lambda: ray.get(ref)))
 
-    async def submit_async(self, prepared: list[dict[str, Any]], *, return_tasks: bool = True) -> list[dict[str, Any]]:
+    async def submit_async(self, prepared: list[Submission], *, return_tasks: bool = True) -> list[SubmitAnswer]:
         """``submit`` for async code (the HTTP API): the event loop keeps running."""
         try:
             return list(await self.scheduler.submit.remote(prepared, return_tasks))
         except Exception as e:
             raise unwrap_ray_error(e) from None
 
-    def estimate(self, prepared: list[dict[str, Any]]) -> dict[str, Any]:
+    def estimate(self, prepared: list[Submission]) -> dict[str, Any]:
         """What the Scheduler would charge for prepared submissions (nothing is stored)."""
         part = [{"type": p["type"], "input": p["input"], "options": p["options"]} for p in prepared]
         return dict(call_scheduler(lambda: ray.get(self.scheduler.estimate.remote(part))))

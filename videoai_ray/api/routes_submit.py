@@ -26,6 +26,7 @@ from ..models import (
     TaskType,
     submitted_task_json,
 )
+from ..protocol import Submission, SubmitAnswer
 from ..service import check_budget
 from .auth import Caller
 from .context import ApiContext, get_context
@@ -61,7 +62,7 @@ def _done(task: Task | dict[str, Any]) -> bool:
     return TaskStatus(task["status"] if isinstance(task, dict) else task.status).terminal
 
 
-async def _accepted(ctx: ApiContext, caller: Caller, prepared: dict[str, Any], answer: dict[str, Any],
+async def _accepted(ctx: ApiContext, caller: Caller, prepared: Submission, answer: SubmitAnswer,
                     wait: float) -> JSONResponse:
     task: Task | dict[str, Any] = submitted_task_json(prepared, answer)
     status = 202

@@ -35,6 +35,7 @@ from .validation import check_step_input
 
 if TYPE_CHECKING:
     from ..models.record import Active
+    from ..protocol import Submission
     from ..scheduler.operations import Operations
     from ..scheduler.persistence import Writer
     from ..scheduler.state import SchedulerState
@@ -260,7 +261,7 @@ class PipelineRunner:
         return {t.id: t for t in self.state.store.get_many(ids)}
 
     def _prepare(self, row: dict[str, Any], spec: PipelineSpec, step: PipelineStep,
-                 done: dict[str, Task]) -> dict[str, Any]:
+                 done: dict[str, Task]) -> Submission:
         """The submission of ``step``: its resolved input checked under the rules of the door the
         pipeline came through, as if the user had written it, with the claims of their token."""
         context = row.get("context") or {"http": True}  # stored before 0012_pipeline_claims: the strict rules

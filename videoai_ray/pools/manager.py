@@ -24,7 +24,7 @@ import ray
 
 from .. import metrics
 from ..actor_names import NAMESPACE, pool_member_name
-from ..attempts import Assignment, AttemptResult
+from ..protocol import Assignment, AttemptResult
 from ..providers.model import ModelProvider
 from ..providers.resources import needs, ray_options
 from .actor import ModelActor

@@ -37,11 +37,12 @@ import ray
 
 from .. import metrics
 from ..actor_names import NAMESPACE, artifact_sink_name
-from ..attempts import AttemptResult, Sink
+from ..attempts import Sink
 from ..executor import ArtifactSink
 from ..logs import configure_logging
 from ..models import TaskStatus
 from ..pipelines.runner import PipelineRunner
+from ..protocol import AttemptResult, Submission, SubmitAnswer
 from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
 from ..providers.resources import autoscaler_node_types, cluster_nodes
@@ -158,8 +159,8 @@ class Scheduler:
 
     # -- intake ------------------------------------------------------------------------------
 
-    async def submit(self, items: list[dict[str, Any]], return_tasks: bool = False,
-                     known_ids: bool = False) -> list[dict[str, Any]]:
+    async def submit(self, items: list[Submission], return_tasks: bool = False,
+                     known_ids: bool = False) -> list[SubmitAnswer]:
         """Accept a chunk of prepared submissions (see ``service.prepare``).
 
         Returns, per item, ``{"id", "status", "existing", "cache_hit"}``, with ``"created_at"``

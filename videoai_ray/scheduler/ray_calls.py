@@ -15,8 +15,9 @@ from typing import Any
 import ray
 
 from ..actor_names import NAMESPACE, worker_prefix
-from ..attempts import Assignment, Sink
+from ..attempts import Sink
 from ..executor import ProviderWorker, run_cpu_attempt
+from ..protocol import Assignment
 from ..providers.base import Provider
 from ..providers.resources import declares_resources, ray_options
 from ..settings import Settings
