@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import ray
 
@@ -24,6 +23,7 @@ from .settings import Settings
 from .stats import compute_statistics
 from .store import StoreTimeouts, TaskStore
 from .store.batches import batch_ids, batch_rows, discard_batch, open_batch, seal_batch, stored_ids
+from .version_wait import AsyncVersionWait, VersionWait, Waited
 
 if TYPE_CHECKING:
     from .catalogue.service import ModelService
@@ -33,17 +33,6 @@ if TYPE_CHECKING:
     from .schedules.service import ScheduleService
     from .tenants.keys import ProviderKeyService
     from .tenants.service import TenantService
-
-#: the longest single sleep of a wait on the Scheduler's change version, in seconds
-WAIT_SLICE = 5.0
-
-
-class _HasDone(Protocol):
-    @property
-    def done(self) -> bool: ...
-
-
-_Done = TypeVar("_Done", bound=_HasDone)
 
 
 class MediaService:
@@ -155,32 +144,28 @@ class MediaService:
         """The Scheduler's change version once it passes ``since`` (or ``timeout`` passes)."""
         return int(ray.get(self.scheduler.wait_version.remote(since, timeout)))
 
+    async def version_async(self, since: int, timeout: float) -> int:
+        """``version`` for async code."""
+        return int(await self.scheduler.wait_version.remote(since, timeout))
+
+    def version_wait(self, timeout: float | None) -> VersionWait:
+        """A wait on the Scheduler's change version, until ``timeout`` (``version_wait.py``: the
+        one wait loop of the package)."""
+        return VersionWait(self.version, timeout)
+
     def wait(self, task_id: str, user_id: str | None, timeout: float | None) -> Task:
         """The task once it is done, or as it is when ``timeout`` passes (check ``task.done``)."""
         return self.wait_done(lambda: self.get(task_id, user_id), timeout)
 
-    def wait_done(self, read: Callable[[], _Done], timeout: float | None) -> _Done:
+    def wait_done(self, read: Callable[[], Waited], timeout: float | None) -> Waited:
         """``read()`` once what it returns is ``done``, or as it is when ``timeout`` passes.
         Sleeps on the Scheduler's change version between reads, so it does not poll the store."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        version = self.version(0, 0)
-        while True:
-            item = read()
-            sleep = _next_sleep(item.done, deadline)
-            if sleep is None:
-                return item
-            version = self.version(version, sleep)
+        return self.version_wait(timeout).until_done(read)
 
     async def wait_async(self, task_id: str, user_id: str | None, timeout: float | None) -> Task:
         """``wait`` for async code: the event loop keeps running (store reads go to a thread)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        version = int(await self.scheduler.wait_version.remote(0, 0))
-        while True:
-            task = await asyncio.to_thread(self.get, task_id, user_id)
-            sleep = _next_sleep(task.done, deadline)
-            if sleep is None:
-                return task
-            version = int(await self.scheduler.wait_version.remote(version, sleep))
+        wait = await AsyncVersionWait.start(self.version_async, timeout)
+        return await wait.until_done(lambda: asyncio.to_thread(self.get, task_id, user_id))
 
     # -- reading tasks -----------------------------------------------------------------------------
 
@@ -431,14 +416,6 @@ def check_budget(budget_usd: float | None, field: str = "budget_usd") -> float |
         raise InvalidRequest(f"{field}: must be an amount in USD above 0 (at most {MAX_BUDGET_USD:.0e}), "
                              f"got {budget_usd!r}", field=field)
     return float(budget_usd)
-
-
-def _next_sleep(done: bool, deadline: float | None) -> float | None:
-    """``None`` when waiting is over (done, or time is up), else seconds to sleep."""
-    if done:
-        return None
-    remaining = WAIT_SLICE if deadline is None else deadline - time.monotonic()
-    return None if remaining <= 0 else min(WAIT_SLICE, remaining)
 
 
 def unwrap_ray_error(exc: BaseException) -> BaseException:
