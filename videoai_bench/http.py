@@ -89,7 +89,7 @@ def hop_application() -> Any:
     call per chunk of concurrent requests, at ``POST /hop/``."""
     import uuid
 
-    from videoai_ray.api.submit import SubmitBatcher
+    from videoai_ray.api.submit_batcher import SubmitBatcher
     from videoai_ray.service import MediaService
 
     app = FastAPI()

@@ -12,7 +12,7 @@ from served_api import Api, noop, unique
 
 from videoai_ray.api import ApiContext, create_app
 from videoai_ray.api.ratelimit import MemoryRateLimiter
-from videoai_ray.api.submit import SubmitBatcher
+from videoai_ray.api.submit_batcher import SubmitBatcher
 from videoai_ray.service import MediaService
 from videoai_ray.settings import Settings
 

@@ -55,7 +55,7 @@ from .caching import TaskCache
 from .dispatch import Dispatcher
 from .events import EventSink
 from .fairness import FairShare
-from .handle import store_location
+from .named_actor import store_location
 from .operations import Operations
 from .outage import StoreWatch
 from .outcomes import Outcomes

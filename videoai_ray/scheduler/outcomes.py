@@ -24,8 +24,8 @@ from ..models.events import STATUS_EVENTS
 from ..models.record import Active
 from ..placement import node_label
 from ..protocol import AttemptResult
-from .backoff import retry_delay
 from .remote_jobs import RemoteJobs
+from .retry_delay import retry_delay
 from .state import SchedulerState
 
 log = logging.getLogger("videoai.scheduler")
