@@ -5,7 +5,8 @@
   (``models.record``), so its field list exists only here (``SUBMISSION_FIELDS``).
 - ``SubmitAnswer``: what the Scheduler's ``submit`` answers for each submission.
 - ``Assignment``: one attempt the Scheduler hands a host (an I/O worker, a CPU task, a pool actor).
-- ``AttemptResult``: how that attempt ended, as the host reports it back.
+- ``AttemptResult``: how that attempt ended, as the host reports it back; ``Progress``: how far
+  one in flight is (both go in the Scheduler's ``report``).
 
 A submission and its answer stay plain dicts (a ``TypedDict`` is one to Ray's serializer and to
 every existing caller), so typing them changes nothing that is sent or stored; an assignment and
@@ -114,4 +115,8 @@ class AttemptResult:
     node: dict[str, Any] | None = None
 
 
-__all__ = ["SUBMISSION_FIELDS", "Assignment", "AttemptResult", "SubmitAnswer", "Submission"]
+#: how far an attempt in flight is: ``(task_id, attempt, progress from 0 to 1, message)``
+Progress = tuple[str, int, float, str | None]
+
+
+__all__ = ["SUBMISSION_FIELDS", "Assignment", "AttemptResult", "Progress", "SubmitAnswer", "Submission"]

@@ -42,7 +42,7 @@ from ..executor import ArtifactSink
 from ..logs import configure_logging
 from ..models import TaskStatus
 from ..pipelines.runner import PipelineRunner
-from ..protocol import AttemptResult, Submission, SubmitAnswer
+from ..protocol import AttemptResult, Progress, Submission, SubmitAnswer
 from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
 from ..providers.resources import autoscaler_node_types, cluster_nodes
@@ -178,7 +178,7 @@ class Scheduler:
 
     # -- reports from executors --------------------------------------------------------------
 
-    async def report(self, results: list[AttemptResult], progress: list[tuple[str, int, float, str | None]]) -> None:
+    async def report(self, results: list[AttemptResult], progress: list[Progress]) -> None:
         """Results and ``(task_id, attempt, progress, message)`` of attempts in flight; the
         message says what the progress measures (``None``: the work itself)."""
         await self._recovered()  # the worker keeps its results until they are written
