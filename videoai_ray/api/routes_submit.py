@@ -183,7 +183,7 @@ async def create_batch(request: Request, caller: Caller = Depends(authorized),
     try:
         answers = await ctx.batcher.submit(prepared)
     except BaseException:
-        await asyncio.to_thread(life.discard)  # one chunk, one transaction: nothing of it is stored
+        await asyncio.to_thread(life.discard)  # its items go in one Scheduler call (one transaction): none is stored
         raise
     replayed = await asyncio.to_thread(life.end, answers)
     tasks = [task_view(submitted_task_json(p, a), ctx.artifacts) for p, a in zip(prepared, answers, strict=True)]
