@@ -76,7 +76,7 @@ class FakeRay(RayCalls):
         self.cpu.append((provider.name, a))
         return asyncio.get_running_loop().create_future()  # never ends in this test
 
-    def kill(self, handle: Any) -> None:
+    def kill(self, handle: Any, *, quiet: bool = False) -> None:
         self.killed.append(handle)
 
 

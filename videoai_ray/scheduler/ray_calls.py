@@ -90,12 +90,10 @@ class RayCalls:
             return None
 
     def kill(self, handle: Any, *, quiet: bool = False) -> None:
-        """Stop an actor for good (no restart); ``quiet``: it may be gone already."""
-        if not quiet:
+        """Stop an actor for good (``ray.kill`` does not restart it); ``quiet``: it may be gone
+        already."""
+        with contextlib.suppress(Exception) if quiet else contextlib.nullcontext():
             ray.kill(handle)
-            return
-        with contextlib.suppress(Exception):
-            ray.kill(handle, no_restart=True)
 
     def cancel(self, ref: Any) -> None:
         """Interrupt a CPU task (it may have ended already)."""
