@@ -23,7 +23,7 @@ SDK_MODULES = ["pandas", "videoai_ray.client", "videoai_ray.futures", "videoai_r
 ABOVE_THE_SCHEDULER = ["videoai_ray.service", *(m for m in SDK_MODULES if m.startswith("videoai_ray.")),
                        "videoai_ray.api"]
 ENTRY_POINTS = [*sorted((PACKAGE / "api").glob("*.py")), *(PACKAGE / f"{m}.py" for m in (
-    "client", "futures", "batching", "mapview", "widgets", "resources", "cli"))]
+    "client", "futures", "batching", "mapview", "widgets", "media_namespaces", "cli"))]
 
 
 def _modules() -> dict[str, Path]:

@@ -89,7 +89,7 @@ def hop_application() -> Any:
     call per chunk of concurrent requests, at ``POST /hop/``."""
     import uuid
 
-    from videoai_ray.api.submit import SubmitBatcher
+    from videoai_ray.api.submit_batcher import SubmitBatcher
     from videoai_ray.service import MediaService
 
     app = FastAPI()
@@ -100,7 +100,8 @@ def hop_application() -> Any:
         body = await request.json()
         if not batchers:
             batchers.append(SubmitBatcher(MediaService(Settings(), AckActor.remote())))  # type: ignore[attr-defined]
-        [answer] = await batchers[0].submit([{"id": uuid.uuid4().hex, "input": body}])
+        # a bare hop: the acknowledging actor reads the id alone
+        [answer] = await batchers[0].submit([{"id": uuid.uuid4().hex, "input": body}])  # type: ignore[typeddict-item]
         return JSONResponse({**body, **answer})
 
     return _serve_application(app, "videoai-bench-hop")

@@ -8,8 +8,8 @@ the context an attempt sees, its timeout, the trust-boundary check of its input,
 provider, the check of its output, its cost, and the ``AttemptResult`` every outcome becomes (an
 exception never leaves an attempt). So the hosts cannot drift apart on any of these.
 
-Also here: what crosses to and from a host (``Assignment``, ``AttemptResult``) and where the
-artifacts of an attempt are written (``artifact_writer``). The attempt's other calls to the
+Also here: where the artifacts of an attempt are written (``artifact_writer``). What crosses to
+and from a host (``Assignment``, ``AttemptResult``) is typed in ``protocol.py``. The attempt's other calls to the
 Scheduler (rate gate, remote-job record) are in ``attempt_calls.py``.
 """
 
@@ -35,6 +35,7 @@ from .models import REQUEST_MODELS, TaskRequest, TaskType
 from .models.requests import ROOTS_CONTEXT
 from .output_check import check_output
 from .placement import this_node
+from .protocol import Assignment, AttemptResult
 from .providers.base import Provider
 from .providers.context import ArtifactWriter, AttemptContext
 from .providers.model import ModelProvider
@@ -44,53 +45,6 @@ from .settings import Settings
 from .watchdog import attempt_task_name
 
 log = logging.getLogger("videoai.executor")
-
-
-@dataclass(slots=True)
-class Assignment:
-    """One attempt handed to an executor."""
-
-    task_id: str
-    attempt: int
-    task_type: str
-    input: dict[str, Any]
-    user_id: str = ""
-    #: the remote job an earlier attempt recorded (``RemoteJob.to_json``): re-attach to it
-    remote_job: dict[str, Any] | None = None
-    #: pass the Scheduler's ``rate_gate`` right before the provider runs (it has a rate limit)
-    rate_gate: bool = False
-    #: identity at submit of each input under a root (``{field: identity}``, ``inputs.py``): the
-    #: worker reads that version or fails the task (its cache key names that version)
-    inputs: dict[str, Any] | None = None
-
-    def expected_inputs(self) -> dict[str, dict[str, Any]]:
-        """``{url: identity at submit}`` of the inputs under roots."""
-        return {self.input[f]: ident for f, ident in (self.inputs or {}).items() if isinstance(self.input.get(f), str)}
-
-
-@dataclass(slots=True)
-class AttemptResult:
-    """How one attempt of a task ended, as an executor reports it."""
-
-    task_id: str
-    attempt: int
-    ok: bool
-    output: dict[str, Any] | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    #: the error's ``retryable`` as the executor saw it; the Scheduler rebuilds the error from
-    #: ``error_code`` and this flag (a provider's own error class may not be importable there)
-    retryable: bool = False
-    retry_after: float | None = None
-    cancelled: bool = False
-    cost: float | None = None
-    duration: float = 0.0
-    #: the provider that ran it (set by the executor)
-    provider: str = ""
-    #: the task's recorded remote job is over (failed, cancelled, gone): forget it
-    remote_job_ended: bool = False
-    #: the Ray node (and GPUs) it ran on (``placement.this_node``; ``None`` when it never ran)
-    node: dict[str, Any] | None = None
 
 
 def error_result(a: Assignment, exc: BaseException, started: float) -> AttemptResult:
@@ -313,5 +267,5 @@ class AttemptRunner:
         return outs
 
 
-__all__ = ["Assignment", "AttemptResult", "AttemptRunner", "Sink", "artifact_writer", "error_result",
+__all__ = ["AttemptRunner", "Sink", "artifact_writer", "error_result",
            "recheck_at_worker"]

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .batch_lifecycle import BatchLifecycle
 from .errors import InvalidRequest
 from .models import BatchItem
 from .service import check_budget
 
 if TYPE_CHECKING:
     from .client import Client
+    from .protocol import Submission
     from .service import MediaService
 
 #: rows of a DataFrame turned into request dicts at a time
@@ -85,8 +87,8 @@ def send_batch(client: Client, batch_id: str, items: Iterable[Any], *, chunk_siz
         expected = len(items)
     prepared = service.prepare_batch(iter_items(items), user_id=client.user_id, batch_id=batch_id)
     pipe = _ChunkPipe(service, known_ids=resuming)
+    life = BatchLifecycle(service, batch_id, client.user_id, budget_usd, opened=resuming)
     sent = 0
-    opened = resuming
     while True:
         try:
             chunk = list(itertools.islice(prepared, size))
@@ -98,9 +100,7 @@ def send_batch(client: Client, batch_id: str, items: Iterable[Any], *, chunk_siz
         if resuming and expected is not None and sent + len(chunk) > expected:
             pipe.drain()
             raise InvalidRequest(f"items: batch {batch_id} holds {expected} items, more were given", field="items")
-        if not opened:
-            service.open_batch(batch_id, client.user_id, expected, budget_usd)
-            opened = True
+        life.open(expected)
         sent += len(chunk)
         if skip:
             chunk = [p for p in chunk if p["id"] not in skip]
@@ -109,9 +109,7 @@ def send_batch(client: Client, batch_id: str, items: Iterable[Any], *, chunk_siz
     pipe.drain()
     if resuming and expected is not None and sent != expected:
         raise InvalidRequest(f"items: batch {batch_id} holds {expected} items, {sent} were given", field="items")
-    if not opened:  # an empty batch
-        service.open_batch(batch_id, client.user_id, 0, budget_usd)
-    service.seal_batch(batch_id, sent)
+    life.seal(sent)
     return sent
 
 
@@ -123,7 +121,7 @@ class _ChunkPipe:
         self.known_ids = known_ids
         self.in_flight: list[Any] = []
 
-    def send(self, chunk: list[dict[str, Any]]) -> None:
+    def send(self, chunk: list[Submission]) -> None:
         self.in_flight.append(self.service.send(chunk, known_ids=self.known_ids))
         if len(self.in_flight) >= 2:
             self._wait_one()

@@ -36,9 +36,9 @@ from .providers.base import Provider
 
 if TYPE_CHECKING:
     from .pipelines.handle import Pipeline
+from .media_namespaces import Audio, Images, Subtitles, Videos
 from .outage_errors import as_clear_error
 from .ray_join import join_ray
-from .resources import Audio, Images, Subtitles, Videos
 from .scheduler import NAMESPACE, deployment_settings, get_or_create_scheduler
 from .scheduler.estimate import merge as merge_estimates
 from .schedules import DEFAULT_GRACE_SECONDS, DEFAULT_MISFIRE

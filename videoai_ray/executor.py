@@ -19,8 +19,9 @@ import ray
 
 from . import metrics
 from .artifacts import ArtifactStore
-from .attempts import Assignment, AttemptResult, AttemptRunner
+from .attempts import AttemptRunner
 from .logs import configure_logging
+from .protocol import Assignment, AttemptResult
 from .providers.base import Provider
 from .reporting import ResultReporter, SchedulerLink
 from .settings import Settings

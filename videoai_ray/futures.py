@@ -4,7 +4,6 @@ loop (they sleep on the Scheduler's change version) and work from sync and async
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,6 @@ from .errors import TaskCancelled, TaskFailed
 from .frames import tasks_frame
 from .models import Task, TaskStatus
 from .models.enums import terminal_count
-from .service import WAIT_SLICE
 from .snapshots import batch_html, batch_summary, task_html
 from .widgets import batch_progress, display_batch, display_future, settle
 
@@ -139,10 +137,9 @@ class Batch:
 
     def _finished(self, timeout: float | None) -> Iterator[list[tuple[str, str, int]]]:
         """Chunks of ``(id, status, seq)`` as tasks end, until all have or ``timeout`` passes."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         service = self.client.service
+        wait = service.version_wait(timeout)
         cursor, seen = 0, 0
-        version = service.version(0, 0)
         while seen < len(self.ids):
             rows = service.finished_since(self.id, cursor)
             if rows:
@@ -150,10 +147,8 @@ class Batch:
                 seen += len(rows)
                 yield rows
                 continue
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
+            if not wait.sleep():
                 raise TimeoutError(f"batch {self.id}: {seen}/{len(self.ids)} tasks finished")
-            version = service.version(version, min(WAIT_SLICE, remaining or WAIT_SLICE))
 
     def as_completed(self, timeout: float | None = None) -> Iterator[Task]:
         """Finished tasks, in the order they finished."""

@@ -29,7 +29,7 @@ import ray
 from .actor_names import NAMESPACE, scheduler_name
 
 if TYPE_CHECKING:
-    from .attempts import AttemptResult
+    from .protocol import AttemptResult, Progress
 
 log = logging.getLogger("videoai.executor")
 
@@ -118,7 +118,7 @@ class ResultReporter:
             self._wake.clear()
             await asyncio.sleep(_GATHER_SECONDS)  # let a burst of results gather into one call
             results, self._unsent = self._unsent, []
-            progress = [(t, *p) for t, p in self._progress.items()]
+            progress: list[Progress] = [(t, *p) for t, p in self._progress.items()]
             self._progress = {}
             if not results and not progress:
                 continue

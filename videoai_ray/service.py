@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import ray
 
@@ -24,26 +23,17 @@ from .settings import Settings
 from .stats import compute_statistics
 from .store import StoreTimeouts, TaskStore
 from .store.batches import batch_ids, batch_rows, discard_batch, open_batch, seal_batch, stored_ids
+from .version_wait import AsyncVersionWait, VersionWait, Waited
 
 if TYPE_CHECKING:
     from .catalogue.service import ModelService
     from .experiments.service import ExperimentService
     from .pipelines.service import PipelineService
+    from .protocol import Submission, SubmitAnswer
     from .schedules.service import ScheduleService
     from .tenants.keys import ProviderKeyService
     from .tenants.lifecycle import TenantLifecycle
     from .tenants.service import TenantService
-
-#: the longest single sleep of a wait on the Scheduler's change version, in seconds
-WAIT_SLICE = 5.0
-
-
-class _HasDone(Protocol):
-    @property
-    def done(self) -> bool: ...
-
-
-_Done = TypeVar("_Done", bound=_HasDone)
 
 
 class MediaService:
@@ -130,29 +120,29 @@ class MediaService:
 
     # -- submitting ------------------------------------------------------------------------------
 
-    def submit(self, prepared: list[dict[str, Any]], *, return_tasks: bool = False,
-               known_ids: bool = False) -> list[dict[str, Any]]:
+    def submit(self, prepared: list[Submission], *, return_tasks: bool = False,
+               known_ids: bool = False) -> list[SubmitAnswer]:
         """Send prepared submissions (one Scheduler call, one SQL transaction); per item
         ``{"id", "status", "existing", "cache_hit", ...}``."""
         return self.collect(self.send(prepared, return_tasks=return_tasks, known_ids=known_ids))
 
-    def send(self, prepared: list[dict[str, Any]], *, return_tasks: bool = False, known_ids: bool = False) -> Any:
+    def send(self, prepared: list[Submission], *, return_tasks: bool = False, known_ids: bool = False) -> Any:
         """Start a submit and return at once: the reference ``collect`` waits on (the SDK keeps
         two chunks in flight). ``known_ids``: the ids may be stored already (a resumed batch)."""
         return self.scheduler.submit.remote(prepared, return_tasks, known_ids)
 
-    def collect(self, ref: Any) -> list[dict[str, Any]]:
+    def collect(self, ref: Any) -> list[SubmitAnswer]:
         """The answers of a ``send``."""
         return list(call_scheduler(lambda: ray.get(ref)))
 
-    async def submit_async(self, prepared: list[dict[str, Any]], *, return_tasks: bool = True) -> list[dict[str, Any]]:
+    async def submit_async(self, prepared: list[Submission], *, return_tasks: bool = True) -> list[SubmitAnswer]:
         """``submit`` for async code (the HTTP API): the event loop keeps running."""
         try:
             return list(await self.scheduler.submit.remote(prepared, return_tasks))
         except Exception as e:
             raise unwrap_ray_error(e) from None
 
-    def estimate(self, prepared: list[dict[str, Any]]) -> dict[str, Any]:
+    def estimate(self, prepared: list[Submission]) -> dict[str, Any]:
         """What the Scheduler would charge for prepared submissions (nothing is stored)."""
         part = [{"type": p["type"], "input": p["input"], "options": p["options"]} for p in prepared]
         return dict(call_scheduler(lambda: ray.get(self.scheduler.estimate.remote(part))))
@@ -163,32 +153,28 @@ class MediaService:
         """The Scheduler's change version once it passes ``since`` (or ``timeout`` passes)."""
         return int(ray.get(self.scheduler.wait_version.remote(since, timeout)))
 
+    async def version_async(self, since: int, timeout: float) -> int:
+        """``version`` for async code."""
+        return int(await self.scheduler.wait_version.remote(since, timeout))
+
+    def version_wait(self, timeout: float | None) -> VersionWait:
+        """A wait on the Scheduler's change version, until ``timeout`` (``version_wait.py``: the
+        one wait loop of the package)."""
+        return VersionWait(self.version, timeout)
+
     def wait(self, task_id: str, user_id: str | None, timeout: float | None) -> Task:
         """The task once it is done, or as it is when ``timeout`` passes (check ``task.done``)."""
         return self.wait_done(lambda: self.get(task_id, user_id), timeout)
 
-    def wait_done(self, read: Callable[[], _Done], timeout: float | None) -> _Done:
+    def wait_done(self, read: Callable[[], Waited], timeout: float | None) -> Waited:
         """``read()`` once what it returns is ``done``, or as it is when ``timeout`` passes.
         Sleeps on the Scheduler's change version between reads, so it does not poll the store."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        version = self.version(0, 0)
-        while True:
-            item = read()
-            sleep = _next_sleep(item.done, deadline)
-            if sleep is None:
-                return item
-            version = self.version(version, sleep)
+        return self.version_wait(timeout).until_done(read)
 
     async def wait_async(self, task_id: str, user_id: str | None, timeout: float | None) -> Task:
         """``wait`` for async code: the event loop keeps running (store reads go to a thread)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        version = int(await self.scheduler.wait_version.remote(0, 0))
-        while True:
-            task = await asyncio.to_thread(self.get, task_id, user_id)
-            sleep = _next_sleep(task.done, deadline)
-            if sleep is None:
-                return task
-            version = int(await self.scheduler.wait_version.remote(version, sleep))
+        wait = await AsyncVersionWait.start(self.version_async, timeout)
+        return await wait.until_done(lambda: asyncio.to_thread(self.get, task_id, user_id))
 
     # -- reading tasks -----------------------------------------------------------------------------
 
@@ -449,14 +435,6 @@ def check_budget(budget_usd: float | None, field: str = "budget_usd") -> float |
         raise InvalidRequest(f"{field}: must be an amount in USD above 0 (at most {MAX_BUDGET_USD:.0e}), "
                              f"got {budget_usd!r}", field=field)
     return float(budget_usd)
-
-
-def _next_sleep(done: bool, deadline: float | None) -> float | None:
-    """``None`` when waiting is over (done, or time is up), else seconds to sleep."""
-    if done:
-        return None
-    remaining = WAIT_SLICE if deadline is None else deadline - time.monotonic()
-    return None if remaining <= 0 else min(WAIT_SLICE, remaining)
 
 
 def unwrap_ray_error(exc: BaseException) -> BaseException:

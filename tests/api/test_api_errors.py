@@ -13,7 +13,7 @@ from served_api import MAX_BYTES, Api, error_of, noop, unique
 
 from videoai_ray.api import ApiContext, create_app, create_token
 from videoai_ray.api.ratelimit import MemoryRateLimiter
-from videoai_ray.api.submit import SubmitBatcher
+from videoai_ray.api.submit_batcher import SubmitBatcher
 from videoai_ray.service import MediaService
 from videoai_ray.settings import Settings
 

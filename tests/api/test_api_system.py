@@ -12,7 +12,7 @@ from served_api import Api, noop, unique
 
 from videoai_ray.api import ApiContext, create_app
 from videoai_ray.api.ratelimit import MemoryRateLimiter
-from videoai_ray.api.submit import SubmitBatcher
+from videoai_ray.api.submit_batcher import SubmitBatcher
 from videoai_ray.service import MediaService
 from videoai_ray.settings import Settings
 
@@ -113,7 +113,8 @@ def test_openapi_lists_every_path_with_the_seed_models(api: Api) -> None:
         f"{p}/models": {"get", "post"}, f"{p}/models/{{name}}": {"delete"},
         "/api/v1/admin/tenants": {"get", "post"}, "/api/v1/admin/tenants/{tenant_id}": {"get", "delete"},
         "/api/v1/admin/tenants/{tenant_id}/export": {"post"}, "/api/v1/admin/tenants/{tenant_id}/suspend": {"post"},
-        "/api/v1/admin/tenants/{tenant_id}/resume": {"post"}, "/api/v1/admin/tenants/{tenant_id}/limits": {"put", "patch"},
+        "/api/v1/admin/tenants/{tenant_id}/resume": {"post"},
+        "/api/v1/admin/tenants/{tenant_id}/limits": {"put", "patch"},
         f"{p}/tenant/provider-keys": {"get"}, f"{p}/tenant/provider-keys/{{provider}}": {"put", "delete"},
         f"{p}/tenant/webhook-secret": {"get"}, f"{p}/tenant/webhook-secret/rotate": {"post"},
     }

@@ -18,7 +18,7 @@ import videoai_ray as vai
 from videoai_ray.api import ApiContext, create_app
 from videoai_ray.api.auth import create_token
 from videoai_ray.api.ratelimit import MemoryRateLimiter
-from videoai_ray.api.submit import SubmitBatcher
+from videoai_ray.api.submit_batcher import SubmitBatcher
 from videoai_ray.errors import StoreMismatch, StoreNotReady
 from videoai_ray.files import TaskFiles
 from videoai_ray.providers.local.image import ProceduralImageProvider

@@ -18,7 +18,7 @@ from videoai_ray.api import create_app, create_token
 from videoai_ray.api.context import API_PREFIX, ApiContext
 from videoai_ray.api.fastpath import FastRoute, FastRoutes, Param, documented, fast_table
 from videoai_ray.api.ratelimit import MemoryRateLimiter
-from videoai_ray.api.submit import SubmitBatcher
+from videoai_ray.api.submit_batcher import SubmitBatcher
 from videoai_ray.errors import InvalidRequest
 from videoai_ray.models import TaskType
 from videoai_ray.service import MediaService

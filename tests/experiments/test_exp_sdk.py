@@ -146,7 +146,7 @@ def test_tasks_keep_their_arm_across_a_scheduler_restart(make_client: MakeClient
     import ray
 
     from videoai_ray.scheduler import NAMESPACE
-    from videoai_ray.scheduler.handle import scheduler_name
+    from videoai_ray.scheduler.named_actor import scheduler_name
 
     alice = make_client("alice")
     exp = alice.experiment(**two_arms())

@@ -14,7 +14,7 @@ from pipeline_steps import done_count, img, pipe_providers, wait_until
 import videoai_ray as vai
 from videoai_ray.pipelines import PipelineSpec, PipelineStatus, pipeline_row, ref
 from videoai_ray.scheduler import NAMESPACE, kill_scheduler
-from videoai_ray.scheduler.handle import scheduler_name
+from videoai_ray.scheduler.named_actor import scheduler_name
 
 pytestmark = pytest.mark.slow
 

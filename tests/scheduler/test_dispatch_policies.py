@@ -13,10 +13,11 @@ from typing import Any, cast
 
 import pytest
 
-from videoai_ray.attempts import Assignment, AttemptResult, Sink
+from videoai_ray.attempts import Sink
 from videoai_ray.errors import BudgetExceeded, ProviderError
 from videoai_ray.models import ImageGenerationRequest, Priority, TaskStatus, TaskType
 from videoai_ray.models.record import Active
+from videoai_ray.protocol import Assignment, AttemptResult
 from videoai_ray.providers.base import Provider
 from videoai_ray.providers.limits import RateLimits
 from videoai_ray.providers.registry import ProviderRegistry
@@ -75,7 +76,7 @@ class FakeRay(RayCalls):
         self.cpu.append((provider.name, a))
         return asyncio.get_running_loop().create_future()  # never ends in this test
 
-    def kill(self, handle: Any) -> None:
+    def kill(self, handle: Any, *, quiet: bool = False) -> None:
         self.killed.append(handle)
 
 

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import pytest
 
-from videoai_ray.attempts import Assignment, Sink, recheck_at_worker
+from videoai_ray.attempts import Sink, recheck_at_worker
 from videoai_ray.errors import IdempotencyConflict, InvalidInput
 from videoai_ray.models import TaskStatus
 from videoai_ray.models.record import Active
@@ -20,6 +20,7 @@ from videoai_ray.pipelines import PipelineStatus, step
 from videoai_ray.pipelines.rows import get_pipeline
 from videoai_ray.pipelines.runner import PipelineRunner
 from videoai_ray.pipelines.service import pipeline_row
+from videoai_ray.protocol import Assignment
 from videoai_ray.providers.registry import ProviderRegistry
 from videoai_ray.scheduler.budgets import BudgetLedger
 from videoai_ray.scheduler.caching import TaskCache

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import event, text
 from test_intake import Parts
 
-from videoai_ray.attempts import AttemptResult
 from videoai_ray.models import TaskStatus
+from videoai_ray.protocol import AttemptResult
 from videoai_ray.providers.registry import ProviderRegistry
 from videoai_ray.providers.testing import NoopProvider
 from videoai_ray.scheduler.outage import StoreWatch

@@ -1,7 +1,7 @@
 from videoai_ray.errors import RateLimited, RetryableError
 from videoai_ray.models import Priority
-from videoai_ray.scheduler.backoff import retry_delay
 from videoai_ray.scheduler.queue import AgingQueue
+from videoai_ray.scheduler.retry_delay import retry_delay
 
 
 def drain(q: AgingQueue, now: float) -> list[str]:

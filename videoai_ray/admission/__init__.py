@@ -3,7 +3,7 @@
 It parses and validates a body into its task type's request model, checks its inputs (the URL
 policy, the network guard, input roots), applies the deployment's policy (the content filter,
 webhook URLs, catalogue models), puts the task into a running experiment, and builds the
-submission (``models.record`` is its shape) with the fingerprint an ``Idempotency-Key`` is
+submission (``protocol.Submission`` is its shape) with the fingerprint an ``Idempotency-Key`` is
 bound to.
 
 It lives below the Scheduler: ``MediaService`` (the door of the SDK, the HTTP API and the CLI),

@@ -23,6 +23,7 @@ from ..errors import InvalidRequest
 from ..experiments import ExperimentRouter
 from ..models import REQUEST_MODELS, BatchItem, TaskRequest, TaskType
 from ..models.requests import HTTP_CONTEXT, ROOTS_CONTEXT
+from ..protocol import Submission
 from ..resolver import resolver_for
 from ..settings import Settings
 from ..store.batches import batch_task_id
@@ -168,8 +169,8 @@ class Admission:
                 priority: str | None = None, prefix: str = "", http: bool = False,
                 tenant: str | None = None, task_id: str | None = None,
                 share: Mapping[str, Any] | None = None,
-                known_inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """A validated submission, ready for the Scheduler (its shape: ``models.record``).
+                known_inputs: Mapping[str, Any] | None = None) -> Submission:
+        """A validated submission, ready for the Scheduler (its shape: ``protocol.Submission``).
         ``tenant`` (from the caller's token) scopes the result cache when ``cache_scope`` is
         ``tenant``; ``task_id``: a derived id (a batch item's), else a new one; ``share`` (the
         token's fair-share claims, ``Caller.share``) sets the user's weight and cap;
@@ -187,7 +188,7 @@ class Admission:
         if share:
             options["share"] = dict(share)
         self._catalogue_model(request, ttype, options, prefix)
-        prepared = {
+        prepared: Submission = {
             "id": task_id or new_task_id(), "type": ttype, "user_id": user_id,
             "priority": prio, "input": media_input, "options": options,
             "webhook_url": opts["webhook_url"], "webhook_secret": request.webhook_secret,
@@ -224,7 +225,7 @@ class Admission:
     def prepare_batch(self, items: Iterable[Mapping[str, Any] | BatchItem], *, user_id: str,
                       batch_id: str, http: bool = False, tenant: str | None = None,
                       share: Mapping[str, Any] | None = None,
-                      idempotency_key: str | None = None) -> Iterator[dict[str, Any]]:
+                      idempotency_key: str | None = None) -> Iterator[Submission]:
         """Validate batch items lazily; errors name the item's index (``[3].input_data.prompt``).
         Items are read a window at a time, so the identities of their inputs under roots are
         asked for together (``inputs.identities``), not one round trip per item."""

@@ -20,11 +20,11 @@ from ..experiments.models import ExperimentSpec
 from ..models import REQUEST_MODELS, BatchItem
 from ..pipelines.spec import PipelineSpec
 from ..schedules import ScheduleRequest
+from .body_limit import BodySizeLimit
 from .context import API_PREFIX, ApiContext
 from .deps import BEARER_SCHEME
 from .errors import ErrorBody, install_error_handlers
 from .fastpath import FastRoutes, fast_table
-from .limits import BodySizeLimit
 from .routes_batches import BudgetBody
 from .routes_batches import router as batches_router
 from .routes_experiments import router as experiments_router

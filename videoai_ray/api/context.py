@@ -13,7 +13,7 @@ from ..service import MediaService
 from ..settings import Settings
 from .auth import TokenCache
 from .ratelimit import RequestRateLimiter, make_limiter
-from .submit import SubmitBatcher
+from .submit_batcher import SubmitBatcher
 
 __all__ = ["API_PREFIX", "ApiContext", "get_context"]
 

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from ..batch_lifecycle import BatchLifecycle
 from ..errors import InvalidRequest
 from ..models import (
     MAX_HTTP_BATCH,
@@ -26,6 +27,7 @@ from ..models import (
     TaskType,
     submitted_task_json,
 )
+from ..protocol import Submission, SubmitAnswer
 from ..service import check_budget
 from .auth import Caller
 from .context import ApiContext, get_context
@@ -61,7 +63,7 @@ def _done(task: Task | dict[str, Any]) -> bool:
     return TaskStatus(task["status"] if isinstance(task, dict) else task.status).terminal
 
 
-async def _accepted(ctx: ApiContext, caller: Caller, prepared: dict[str, Any], answer: dict[str, Any],
+async def _accepted(ctx: ApiContext, caller: Caller, prepared: Submission, answer: SubmitAnswer,
                     wait: float) -> JSONResponse:
     task: Task | dict[str, Any] = submitted_task_json(prepared, answer)
     status = 202
@@ -176,17 +178,14 @@ async def create_batch(request: Request, caller: Caller = Depends(authorized),
         lambda: list(ctx.service.prepare_batch(items, user_id=caller.user_id, batch_id=batch_id, http=True,
                                                tenant=caller.tenant, share=caller.share,
                                                idempotency_key=idempotency_key)))
-    service = ctx.service
-    # the row (with its budget) exists before any task of the batch can be dispatched
-    await asyncio.to_thread(service.open_batch, batch_id, caller.user_id, len(prepared), budget)
+    life = BatchLifecycle(ctx.service, batch_id, caller.user_id, budget)
+    await asyncio.to_thread(life.open, len(prepared))
     try:
         answers = await ctx.batcher.submit(prepared)
     except BaseException:
-        await asyncio.to_thread(service.discard_batch, batch_id)
+        await asyncio.to_thread(life.discard)  # its items go in one Scheduler call (one transaction): none is stored
         raise
-    replayed = all(a.get("existing") for a in answers)
-    # a replay's tasks belong to the first request's batch: this one holds nothing
-    await asyncio.to_thread(service.discard_batch if replayed else service.seal_batch, batch_id)
+    replayed = await asyncio.to_thread(life.end, answers)
     tasks = [task_view(submitted_task_json(p, a), ctx.artifacts) for p, a in zip(prepared, answers, strict=True)]
     batch = tasks[0].get("batch_id") or batch_id
     headers = {"Idempotent-Replayed": "true"} if replayed else {}

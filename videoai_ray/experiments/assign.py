@@ -22,9 +22,12 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models import ArmSpec, Experiment
+
+if TYPE_CHECKING:
+    from ..protocol import Submission
 
 log = logging.getLogger("videoai.experiments")
 
@@ -77,7 +80,7 @@ class ExperimentRouter:
             self._by_type, self._loaded_at = by_type, now
         return self._by_type.get(task_type, [])
 
-    def assign(self, prepared: dict[str, Any]) -> None:
+    def assign(self, prepared: Submission) -> None:
         """Add ``experiment_id`` and ``experiment_arm`` to a prepared submission (see
         ``MediaService.prepare``) that joins an experiment, and route it to the arm's provider."""
         options = prepared["options"]

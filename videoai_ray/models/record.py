@@ -2,18 +2,18 @@
 
 A task is written in one shape and converted here, nowhere else:
 
-- the **submission**: the dict ``MediaService.prepare`` makes from a validated body (``id``,
-  ``type``, ``user_id``, ``priority``, ``input``, ``options``, ``webhook_url``,
-  ``webhook_secret``, ``webhook_events``, ``metadata``, ``idempotency_key``, ``batch_id``,
-  ``max_retries``, ``request_hash``);
-- the **row**: the column values of ``store.schema.tasks`` (``row_from_submission``);
+- the **submission**: the dict ``Admission.prepare`` makes from a validated body, typed and its
+  fields listed once in ``protocol.Submission``;
+- the **row**: the column values of ``store.schema.tasks`` (``row_from_submission``: each field
+  of the submission in its column, the rest as a pending task's);
 - the **model**: ``Task``, what every entry point returns (``task_from_row``);
 - the **JSON** of a task just accepted, built without the model (``submitted_task_json``);
 - the **in-flight state**: the Scheduler's ``Active`` (``active_from_submission`` for a new task,
-  ``active_from_task`` for one loaded from the store).
+  ``active_from_task`` for one loaded from the store; the fields it shares with the submission
+  are copied by name, not listed again).
 
 Validation, which refuses a body with an error naming the field, happens once, at the edge
-(``MediaService.validate``). The Scheduler only parses a task's media input into its typed
+(``Admission.validate``). The Scheduler only parses a task's media input into its typed
 request (``request_from_input``), which never refuses; the worker re-checks the input at its
 trust boundary before provider code runs (``attempts.recheck_at_worker``).
 """
@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..clock import aware, utcnow
+from ..protocol import SUBMISSION_FIELDS
 from ..redact import public_message
 from .enums import Priority, TaskStatus, TaskType
 from .requests import REQUEST_MODELS, TaskRequest
@@ -36,37 +37,41 @@ from .task import Task, TaskError
 # -- the row -----------------------------------------------------------------------------------
 
 
+#: the submission's fields whose column has another name
+_COLUMN_OF = {"metadata": "meta"}
+#: a submitted field's column (``row_from_submission``)
+SUBMITTED_COLUMNS: tuple[tuple[str, str], ...] = tuple((f, _COLUMN_OF.get(f, f)) for f in SUBMISSION_FIELDS)
+#: the columns of a newly accepted task that its submission does not set (pending, no attempt yet)
+PENDING_COLUMNS: dict[str, Any] = {
+    "status": "pending", "output": None, "provider": None, "attempts": 0, "error_code": None, "error_message": None,
+    "error_retryable": None, "progress": 0.0, "progress_message": None, "cost": None, "started_at": None,
+    "finished_at": None, "next_attempt_at": None, "cache_hit": False, "finish_seq": None,
+    # the Ray node (and GPUs) of the last attempt, set by the Scheduler when one ends
+    "node": None,
+}
+
+
 def row_from_submission(item: Mapping[str, Any], now: datetime | None) -> dict[str, Any]:
-    """The row of a newly accepted task (pending, no attempt yet)."""
-    return {
-        "id": item["id"], "type": item["type"], "status": "pending", "priority": item["priority"],
-        "user_id": item["user_id"], "input": item["input"], "output": None, "provider": None, "attempts": 0,
-        "max_retries": item["max_retries"], "error_code": None, "error_message": None, "error_retryable": None,
-        "progress": 0.0, "progress_message": None, "cost": None, "created_at": now, "started_at": None,
-        "finished_at": None,
-        "next_attempt_at": None, "webhook_url": item.get("webhook_url"), "webhook_secret": item.get("webhook_secret"),
-        "webhook_events": item.get("webhook_events"), "meta": item["metadata"], "options": item["options"],
-        "idempotency_key": item.get("idempotency_key"), "request_hash": item.get("request_hash"),
-        "batch_id": item.get("batch_id"), "cache_hit": False, "finish_seq": None,
-        # provider A/B experiments: the arm a task joined at intake (``experiments.assign``)
-        "experiment_id": item.get("experiment_id"), "experiment_arm": item.get("experiment_arm"),
-        # the Ray node (and GPUs) of the last attempt, set by the Scheduler when one ends
-        "node": None,
-    }
+    """The row of a newly accepted task (pending, no attempt yet): each field of its submission
+    (``protocol.Submission``; one it leaves out is NULL) in its column, the rest pending."""
+    row = {column: item.get(f) for f, column in SUBMITTED_COLUMNS}
+    row.update(PENDING_COLUMNS)
+    row["created_at"] = now
+    return row
+
+
+#: ``(field, column)`` of each field of ``Task``, in the model's order
+_TASK_COLUMNS: tuple[tuple[str, str], ...] = tuple((f, _COLUMN_OF.get(f, f)) for f in Task.model_fields)
 
 
 def _task_fields(m: Mapping[Any, Any]) -> dict[str, Any]:
-    """The ``Task`` fields of a row's values, in the model's order (error and times as stored)."""
-    return {
-        "id": m["id"], "type": m["type"], "status": m["status"], "priority": m["priority"], "user_id": m["user_id"],
-        "input": m["input"], "output": m["output"], "provider": m["provider"], "attempts": m["attempts"],
-        "max_retries": m["max_retries"], "error": None, "progress": m["progress"],
-        "progress_message": m.get("progress_message"), "cost": m["cost"],
-        "created_at": m["created_at"], "started_at": m["started_at"], "finished_at": m["finished_at"],
-        "next_attempt_at": m["next_attempt_at"], "webhook_url": m["webhook_url"], "metadata": m["meta"] or {},
-        "idempotency_key": m["idempotency_key"], "batch_id": m["batch_id"], "cache_hit": bool(m["cache_hit"]),
-        "experiment_id": m.get("experiment_id"), "experiment_arm": m.get("experiment_arm"), "node": m.get("node"),
-    }
+    """The ``Task`` fields of a row's values, in the model's order (error and times as stored;
+    a column an older row lacks is ``None``)."""
+    fields = {f: m.get(column) for f, column in _TASK_COLUMNS}
+    fields["error"] = None  # no column: ``task_from_row`` builds it from the error columns
+    fields["metadata"] = fields["metadata"] or {}
+    fields["cache_hit"] = bool(fields["cache_hit"])
+    return fields
 
 
 # -- the model and its JSON --------------------------------------------------------------------
@@ -84,7 +89,7 @@ def task_from_row(m: Mapping[Any, Any]) -> Task:
     return Task(**fields)
 
 
-def submitted_task_json(item: Mapping[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+def submitted_task_json(item: Mapping[str, Any], answer: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON form of a task the Scheduler answered for: its ``"task"`` when it sent one (a
     replayed idempotency key, a cache hit), else the new pending task's row read as JSON, with the
     answer's ``created_at``, without building the model.
@@ -140,16 +145,20 @@ class Active:
         return f"provider:{pinned}" if pinned else f"type:{self.type.value}"
 
 
+#: the fields of ``Active`` that its submission gives as they are (``type``, ``priority`` and
+#: ``request`` are parsed from it)
+_SUBMITTED_STATE: tuple[str, ...] = tuple(
+    f for f in SUBMISSION_FIELDS if f in Active.__dataclass_fields__ and f not in ("type", "priority"))
+#: those a loaded task's ``Task`` gives (the others come from its row: ``active_from_task``)
+_STORED_STATE: tuple[str, ...] = tuple(f for f in _SUBMITTED_STATE if f not in ("options", "webhook_events"))
+
+
 def active_from_submission(item: Mapping[str, Any]) -> Active:
     """The state of a task just submitted."""
     task_type = TaskType(item["type"])
-    return Active(
-        id=item["id"], type=task_type, priority=Priority(item["priority"]), user_id=item["user_id"],
-        input=item["input"], request=request_from_input(task_type, item["input"]), options=item["options"],
-        max_retries=item["max_retries"],
-        metadata=item["metadata"], webhook_url=item.get("webhook_url"), webhook_events=item.get("webhook_events"),
-        batch_id=item.get("batch_id"),
-    )
+    state: dict[str, Any] = {f: item.get(f) for f in _SUBMITTED_STATE}
+    return Active(type=task_type, priority=Priority(item["priority"]),
+                  request=request_from_input(task_type, item["input"]), **state)
 
 
 def request_from_input(task_type: TaskType, media_input: dict[str, Any]) -> TaskRequest:
@@ -173,12 +182,11 @@ def active_from_task(task: Task, options: dict[str, Any] | None = None, webhook_
     arguments are its row's ``TaskStore.in_flight_fields``."""
     options = options or {}
     return Active(
-        id=task.id, type=task.type, priority=task.priority, user_id=task.user_id, input=task.input,
-        request=request_from_input(task.type, task.input), options=options, max_retries=task.max_retries,
-        metadata=task.metadata, webhook_url=task.webhook_url, webhook_events=webhook_events,
-        batch_id=task.batch_id, status=task.status, attempts=task.attempts, provider=task.provider,
+        type=task.type, priority=task.priority, request=request_from_input(task.type, task.input), options=options,
+        webhook_events=webhook_events, status=task.status, attempts=task.attempts, provider=task.provider,
         progress=task.progress, started_at=task.started_at, excluded=set(options.get("failed_providers") or ()),
         remote_job=remote_job, lost=int(options.get("lost_attempts") or 0),
+        **{f: getattr(task, f) for f in _STORED_STATE},
     )
 
 

@@ -4,13 +4,11 @@ step's task exists) and which shows itself as a live view in Jupyter."""
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from ..errors import PipelineFailed, TaskNotFound
 from ..futures import TaskFuture
 from ..models import Task
-from ..service import WAIT_SLICE
 from .model import SKIPPED, WAITING, PipelineRecord, PipelineStatus
 
 if TYPE_CHECKING:
@@ -106,21 +104,17 @@ class StepFuture:
 
     def wait(self, timeout: float | None = None) -> Task:
         """Wait until the step's task ended and return it (whatever its end state)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        client = self.pipeline.client
-        version = client.service.version(0, 0)
+        wait = self.pipeline.client.service.version_wait(timeout)
         while True:
             fut = self.future()
-            remaining = None if deadline is None else deadline - time.monotonic()
             if fut is not None:
-                return fut.wait(remaining)
+                return fut.wait(wait.remaining())
             if self.status == SKIPPED:
                 record = self.pipeline.record
                 raise PipelineFailed(f"step {self.step_id} never ran: pipeline {record.id} {record.status.value}",
                                      record)
-            if remaining is not None and remaining <= 0:
+            if not wait.sleep():
                 raise TimeoutError(f"step {self.step_id} of pipeline {self.pipeline.id} is still {WAITING}")
-            version = client.service.version(version, WAIT_SLICE if remaining is None else min(WAIT_SLICE, remaining))
 
     def result(self, timeout: float | None = None) -> Task:
         """The step's completed task; raises ``TaskFailed`` / ``TaskCancelled`` like a task's

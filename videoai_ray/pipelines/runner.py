@@ -36,6 +36,7 @@ from .validation import check_step_input
 
 if TYPE_CHECKING:
     from ..models.record import Active
+    from ..protocol import Submission
     from ..scheduler.operations import Operations
     from ..scheduler.persistence import Writer
     from ..scheduler.state import SchedulerState
@@ -280,7 +281,7 @@ class PipelineRunner:
         return None
 
     def _prepare(self, row: dict[str, Any], spec: PipelineSpec, step: PipelineStep,
-                 done: dict[str, Task]) -> dict[str, Any]:
+                 done: dict[str, Task]) -> Submission:
         """The submission of ``step``: its resolved input checked under the rules of the door the
         pipeline came through, as if the user had written it, with the claims of their token."""
         context = row.get("context") or {"http": True}  # stored before 0012_pipeline_claims: the strict rules

@@ -22,11 +22,12 @@ from typing import Any
 import ray
 
 from .. import metrics
-from ..attempts import Assignment, AttemptResult, AttemptRunner, error_result
+from ..attempts import AttemptRunner, error_result
 from ..catalogue.spec import ModelSpec
 from ..catalogue.weights import Weights
 from ..catalogue.weights import fetch as fetch_weights
 from ..logs import configure_logging
+from ..protocol import Assignment, AttemptResult
 from ..providers.model import ModelProvider
 from ..settings import Settings
 from .multiplex import LoadedModels

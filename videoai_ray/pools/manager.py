@@ -20,14 +20,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import ray
-
 from .. import metrics
-from ..actor_names import NAMESPACE, pool_member_name
-from ..attempts import Assignment, AttemptResult
+from ..protocol import Assignment, AttemptResult
 from ..providers.model import ModelProvider
-from ..providers.resources import needs, ray_options
-from .actor import ModelActor
+from ..providers.resources import needs
 from .autoscale import ResourceRequests
 
 if TYPE_CHECKING:
@@ -38,7 +34,6 @@ log = logging.getLogger("videoai.executor")
 _TICK_SECONDS = 1.0
 #: ticks between two readings of the autoscaler's node types
 _NODE_TYPES_TICKS = 30
-_RemoteModelActor = ray.remote(max_restarts=0)(ModelActor)
 
 
 @dataclass
@@ -165,8 +160,7 @@ class Pool:
             asyncio.get_running_loop().create_task(self._refresh(member))
         if self.retired and member.busy == 0:
             self.members.pop(member.id, None)
-            with contextlib.suppress(Exception):
-                ray.kill(member.handle, no_restart=True)
+            self.m.d.ray.kill(member.handle, quiet=True)
         self.pump()
         self.m.state.kick()
 
@@ -185,8 +179,7 @@ class Pool:
             if item is not None:
                 self.m.d.on_result(AttemptResult(tid, item[0], False, cancelled=True, error_code="worker_lost"))
         member.holding.clear()
-        with contextlib.suppress(Exception):
-            ray.kill(member.handle, no_restart=True)
+        self.m.d.ray.kill(member.handle, quiet=True)
         self.pump()
         self.m.state.kick()
 
@@ -222,12 +215,8 @@ class Pool:
                 len(self.pending) > loading * self.provider.max_batch_size)
 
     def _start_member(self) -> None:
-        p = self.provider
         member_id = uuid.uuid4().hex[:8]
-        handle = _RemoteModelActor.options(
-            name=pool_member_name(self.m.state.settings.instance, p.name, member_id), namespace=NAMESPACE,
-            max_concurrency=1000, scheduling_strategy="SPREAD", **ray_options(p),
-        ).remote(p, self.m.state.settings, self.m.handle(), self.m.state.sink, member_id)
+        handle = self.m.d.ray.start_pool_member(self.provider, self.m.state.settings, self.m.state.sink, member_id)
         member = self.members[member_id] = Member(member_id, handle)
         self.started += 1
         asyncio.get_running_loop().create_task(self._await_ready(member))
@@ -256,8 +245,7 @@ class Pool:
             if len(self.members) <= self.provider.pool_min or self.pending:
                 break
             self.members.pop(m.id)
-            with contextlib.suppress(Exception):
-                ray.kill(m.handle, no_restart=True)
+            self.m.d.ray.kill(m.handle, quiet=True)
         self._grow()
 
     def retire(self) -> None:
@@ -269,8 +257,7 @@ class Pool:
         for m in list(self.members.values()):
             if m.busy == 0:
                 self.members.pop(m.id)
-                with contextlib.suppress(Exception):
-                    ray.kill(m.handle, no_restart=True)
+                self.m.d.ray.kill(m.handle, quiet=True)
 
     def describe(self) -> dict[str, Any]:
         p = self.provider

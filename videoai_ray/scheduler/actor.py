@@ -40,11 +40,12 @@ import ray
 
 from .. import metrics
 from ..actor_names import NAMESPACE, artifact_sink_name
-from ..attempts import AttemptResult, Sink
+from ..attempts import Sink
 from ..executor import ArtifactSink
 from ..logs import configure_logging
 from ..models import TaskStatus
 from ..pipelines.runner import PipelineRunner
+from ..protocol import AttemptResult, Progress, Submission, SubmitAnswer
 from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
 from ..providers.resources import autoscaler_node_types, cluster_nodes
@@ -57,7 +58,7 @@ from .caching import TaskCache
 from .dispatch import Dispatcher
 from .events import EventSink
 from .fairness import FairShare
-from .handle import store_location
+from .named_actor import store_location
 from .operations import Operations
 from .outage import StoreWatch
 from .outcomes import Outcomes
@@ -164,8 +165,8 @@ class Scheduler:
 
     # -- intake ------------------------------------------------------------------------------
 
-    async def submit(self, items: list[dict[str, Any]], return_tasks: bool = False,
-                     known_ids: bool = False) -> list[dict[str, Any]]:
+    async def submit(self, items: list[Submission], return_tasks: bool = False,
+                     known_ids: bool = False) -> list[SubmitAnswer]:
         """Accept a chunk of prepared submissions (see ``service.prepare``).
 
         Returns, per item, ``{"id", "status", "existing", "cache_hit"}``, with ``"created_at"``
@@ -183,7 +184,7 @@ class Scheduler:
 
     # -- reports from executors --------------------------------------------------------------
 
-    async def report(self, results: list[AttemptResult], progress: list[tuple[str, int, float, str | None]]) -> None:
+    async def report(self, results: list[AttemptResult], progress: list[Progress]) -> None:
         """Results and ``(task_id, attempt, progress, message)`` of attempts in flight; the
         message says what the progress measures (``None``: the work itself)."""
         await self._recovered()  # the worker keeps its results until they are written

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import ray
 
 from ..actor_names import worker_prefix
-from ..attempts import Assignment, AttemptResult
 from ..clock import utcnow
 from ..models import EventType, Strategy, TaskStatus
 from ..pools import PoolManager
+from ..protocol import Assignment, AttemptResult
 from ..providers.model import ModelProvider
 from .policies import DispatchPolicy, Policies, default_policies
 from .ray_calls import RayCalls

@@ -17,15 +17,15 @@ from datetime import timedelta
 from typing import Any
 
 from .. import metrics
-from ..attempts import AttemptResult
 from ..clock import utcnow
 from ..errors import DiskFull, ProviderError, RateLimited, WorkerLost, error_from_code
 from ..models import TaskStatus
 from ..models.events import STATUS_EVENTS
 from ..models.record import Active
 from ..placement import node_label
-from .backoff import retry_delay
+from ..protocol import AttemptResult
 from .remote_jobs import RemoteJobs
+from .retry_delay import retry_delay
 from .state import SchedulerState
 
 log = logging.getLogger("videoai.scheduler")

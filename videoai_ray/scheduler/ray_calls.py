@@ -1,27 +1,35 @@
-"""``RayCalls``: every call the ``Dispatcher`` makes to Ray itself, in one small object.
+"""``RayCalls``: every call the ``Dispatcher`` (and its ``PoolManager``) makes to Ray itself, in
+one small object.
 
 The Dispatcher decides what runs where (with its policies, ``policies.py``); this object does
-the Ray part: start a worker actor or a CPU task, find, list and stop actors, cancel a task. So a
+the Ray part: start a worker actor, a model pool's actor or a CPU task, find, list and stop
+actors, cancel a task. So a
 test of dispatch gives the Dispatcher a stand-in and runs without a Ray cluster. (Calls on an
 actor's own methods, ``handle.start.remote(...)``, go to the handle this object returned.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from typing import Any
 
 import ray
 
-from ..actor_names import NAMESPACE, worker_prefix
-from ..attempts import Assignment, Sink
+from ..actor_names import NAMESPACE, pool_member_name, worker_prefix
+from ..attempts import Sink
 from ..executor import ProviderWorker, run_cpu_attempt
+from ..pools.actor import ModelActor
+from ..protocol import Assignment
 from ..providers.base import Provider
+from ..providers.model import ModelProvider
 from ..providers.resources import declares_resources, ray_options
 from ..settings import Settings
 
 log = logging.getLogger("videoai.scheduler")
+
+_RemoteModelActor = ray.remote(max_restarts=0)(ModelActor)
 
 
 class RayCalls:
@@ -55,6 +63,14 @@ class RayCalls:
             **(ray_options(provider, num_cpus=0) if declares_resources(provider) else {}),
         ).remote(provider, settings, self.own_handle(), sink)
 
+    def start_pool_member(self, provider: ModelProvider, settings: Settings, sink: Sink, member_id: str) -> Any:
+        """A new ``ModelActor`` of ``provider``'s pool (not detached: it ends with the Scheduler);
+        its handle."""
+        return _RemoteModelActor.options(
+            name=pool_member_name(settings.instance, provider.name, member_id), namespace=NAMESPACE,
+            max_concurrency=1000, scheduling_strategy="SPREAD", **ray_options(provider),
+        ).remote(provider, settings, self.own_handle(), sink, member_id)
+
     def forget_provider(self, name: str) -> None:
         """The provider was unregistered or replaced: the next CPU task puts the new object."""
         self._provider_refs.pop(name, None)
@@ -73,8 +89,11 @@ class RayCalls:
         except ValueError:
             return None
 
-    def kill(self, handle: Any) -> None:
-        ray.kill(handle)
+    def kill(self, handle: Any, *, quiet: bool = False) -> None:
+        """Stop an actor for good (``ray.kill`` does not restart it); ``quiet``: it may be gone
+        already."""
+        with contextlib.suppress(Exception) if quiet else contextlib.nullcontext():
+            ray.kill(handle)
 
     def cancel(self, ref: Any) -> None:
         """Interrupt a CPU task (it may have ended already)."""

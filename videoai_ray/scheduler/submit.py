@@ -25,6 +25,7 @@ from ..clock import utcnow
 from ..errors import IdempotencyConflict
 from ..models import EventType, TaskStatus, json_time
 from ..models.record import Active, active_from_submission, row_from_submission, task_from_row
+from ..protocol import Submission, SubmitAnswer
 from ..store.schema import tasks
 
 if TYPE_CHECKING:
@@ -42,12 +43,12 @@ class _Chunk:
     now: datetime
     #: ``now`` as a task's JSON writes it
     created_at: str
-    answers: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[SubmitAnswer] = field(default_factory=list)
     #: the rows to insert, by task id (new tasks only, in submission order)
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     new: list[Active] = field(default_factory=list)
     #: the answers of the new tasks, by task id
-    answer_of: dict[str, dict[str, Any]] = field(default_factory=dict)
+    answer_of: dict[str, SubmitAnswer] = field(default_factory=dict)
 
 
 class _Seen:
@@ -57,7 +58,7 @@ class _Seen:
         self.found = found
         self.hashes = hashes
 
-    def prior(self, item: dict[str, Any]) -> str | None:
+    def prior(self, item: Submission) -> str | None:
         """The id of the task ``item`` replays, if any; ``IdempotencyConflict`` when its key was
         used with another request."""
         prior = self.found.get(item["id"])
@@ -67,7 +68,7 @@ class _Seen:
             _same_request(item, self.hashes.get(key))
         return prior
 
-    def add(self, item: dict[str, Any]) -> None:
+    def add(self, item: Submission) -> None:
         self.found[item["id"]] = item["id"]
         key = _idem(item)
         if key:
@@ -85,9 +86,9 @@ class Intake:
         #: one chunk at a time: its store reads and its insert run in threads (``StoreWatch.call``)
         self._one_at_a_time = asyncio.Lock()
 
-    async def submit(self, items: list[dict[str, Any]], return_tasks: bool = False,
-                     known_ids: bool = False) -> list[dict[str, Any]]:
-        """Accept a chunk of prepared submissions (``MediaService.prepare``; see the actor's
+    async def submit(self, items: list[Submission], return_tasks: bool = False,
+                     known_ids: bool = False) -> list[SubmitAnswer]:
+        """Accept a chunk of prepared submissions (``Admission.prepare``; see the actor's
         ``submit`` for the answers). Chunks go in one at a time, as they did when this ran on the
         event loop, so a replay check never races another chunk's insert."""
         async with self._one_at_a_time:
@@ -99,7 +100,7 @@ class Intake:
         async with self._one_at_a_time:
             pass
 
-    async def _submit(self, items: list[dict[str, Any]], return_tasks: bool, known_ids: bool) -> list[dict[str, Any]]:
+    async def _submit(self, items: list[Submission], return_tasks: bool, known_ids: bool) -> list[SubmitAnswer]:
         now = utcnow()
         chunk = _Chunk(now, json_time(now))
         seen = await self.state.watch.call(self._seen, items, known_ids)
@@ -119,7 +120,7 @@ class Intake:
             await self._describe(chunk)
         return chunk.answers
 
-    def _seen(self, items: list[dict[str, Any]], known_ids: bool) -> _Seen:
+    def _seen(self, items: list[Submission], known_ids: bool) -> _Seen:
         """Ids already stored (a re-sent chunk, or a resumed batch's ``known_ids``) and idempotency
         keys already used, with the fingerprints of the requests those keys were first used with.
         Reads only (it runs in a thread)."""
@@ -135,21 +136,21 @@ class Intake:
                         found[row.id] = row.id
         by_user: dict[str, list[str]] = {}
         for it in items:
-            if it.get("idempotency_key"):
-                by_user.setdefault(it["user_id"], []).append(it["idempotency_key"])
+            if key := it.get("idempotency_key"):
+                by_user.setdefault(it["user_id"], []).append(key)
         for user, ks in by_user.items():
             for key, (tid, request_hash) in s.store.find_idempotent_requests(user, ks).items():
                 found[f"{user}\x00{key}"] = tid
                 hashes[f"{user}\x00{key}"] = request_hash
         return _Seen(found, hashes)
 
-    def _accept(self, chunk: _Chunk, item: dict[str, Any]) -> None:
+    def _accept(self, chunk: _Chunk, item: Submission) -> None:
         """A new task: its in-flight state, its row and its answer."""
         act = active_from_submission(item)
         chunk.new.append(act)
         chunk.rows[act.id] = row_from_submission(item, chunk.now)
-        answer = {"id": act.id, "status": "pending", "existing": False, "cache_hit": False,
-                  "created_at": chunk.created_at}
+        answer: SubmitAnswer = {"id": act.id, "status": "pending", "existing": False, "cache_hit": False,
+                                "created_at": chunk.created_at}
         chunk.answers.append(answer)
         chunk.answer_of[act.id] = answer
 
@@ -169,7 +170,8 @@ class Intake:
             act.started_at = chunk.now
             self.outcomes.finish(act, TaskStatus.COMPLETED, output=hit.value.get("output"), cost=0.0, cache_hit=True)
             chunk.rows[act.id].update(s.changes.pop(act.id))
-            chunk.answer_of[act.id].update(status="completed", cache_hit=True)
+            answer = chunk.answer_of[act.id]
+            answer["status"], answer["cache_hit"] = "completed", True
 
     async def _commit(self, chunk: _Chunk) -> None:
         """The chunk's rows and its webhook events, in one transaction."""
@@ -209,7 +211,7 @@ class Intake:
             a["status"] = t.status.value if t else a["status"]
 
 
-def _same_request(item: dict[str, Any], first: str | None) -> None:
+def _same_request(item: Submission, first: str | None) -> None:
     """``IdempotencyConflict`` when a key comes back with another request than its first one
     (rows stored before fingerprints existed have none and replay as before)."""
     if first is not None and item.get("request_hash") is not None and first != item["request_hash"]:
@@ -218,7 +220,7 @@ def _same_request(item: dict[str, Any], first: str | None) -> None:
             "(another route or body); use a new key for a new request", field="Idempotency-Key")
 
 
-def _idem(item: dict[str, Any]) -> str:
+def _idem(item: Submission) -> str:
     key = item.get("idempotency_key")
     return f"{item['user_id']}\x00{key}" if key else ""
 

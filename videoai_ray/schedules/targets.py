@@ -95,12 +95,12 @@ def validate_target(admission: Admission, target: ScheduleTarget, *, http: bool)
 
 
 def submissions(admission: Admission, schedule: dict[str, Any], tick: datetime, ticks: int = 1, *,
-                catch_up: bool = False) -> list[dict[str, Any]]:
-    """What one run of ``schedule`` at ``tick`` launches (``launch``): prepared task submissions,
-    or a pipeline row; a ``catch_up`` run stands for ``ticks`` missed ticks, the latest of which
-    is ``tick``. Each runs with the door, tenant and fair-share claims stored with the schedule
-    (``context``), so a tick never changes what the user's token claims. ``InvalidRequest`` when
-    the target no longer validates."""
+                catch_up: bool = False) -> list[Any]:
+    """What one run of ``schedule`` at ``tick`` launches (``launch``): prepared task submissions
+    (``protocol.Submission``), or a pipeline row; a ``catch_up`` run stands for ``ticks`` missed
+    ticks, the latest of which is ``tick``. Each runs with the door, tenant and fair-share claims
+    stored with the schedule (``context``), so a tick never changes what the user's token claims.
+    ``InvalidRequest`` when the target no longer validates."""
     target, context = schedule["target"], schedule["context"]
     about = {"id": schedule["id"], "tick": tick.astimezone(UTC).isoformat(), "ticks": ticks, "catch_up": catch_up}
     if "pipeline" in target:
@@ -118,7 +118,7 @@ def submissions(admission: Admission, schedule: dict[str, Any], tick: datetime, 
 
 
 async def launch(intake: Intake, pipelines: PipelineRunner, target: dict[str, Any],
-                 items: list[dict[str, Any]]) -> None:
+                 items: list[Any]) -> None:
     """Run ``submissions`` inside the Scheduler: tasks through its intake (ids that may be stored
     already), pipelines through its pipeline runner (a stored id is found, not doubled)."""
     if "pipeline" in target:

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from videoai_ray.artifacts import ArtifactStore
-from videoai_ray.attempts import Assignment, AttemptResult, AttemptRunner
+from videoai_ray.attempts import AttemptRunner
+from videoai_ray.protocol import Assignment, AttemptResult
 from videoai_ray.providers.testing import InputReaderProvider
 from videoai_ray.settings import Settings
 

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..protocol import Submission, SubmitAnswer
 
 if TYPE_CHECKING:
     from ..service import MediaService
 
 log = logging.getLogger("videoai.api")
+
+
+#: one caller's submissions and the future of their answers
+_Entry = tuple[list[Submission], asyncio.Future[list[SubmitAnswer]]]
 
 
 class SubmitBatcher:
@@ -26,22 +32,22 @@ class SubmitBatcher:
         self.service = service
         self.max_items = max_items
         self.max_in_flight = max_in_flight
-        self._queue: list[tuple[list[dict[str, Any]], asyncio.Future[list[dict[str, Any]]]]] = []
+        self._queue: list[_Entry] = []
         self._in_flight = 0
         #: how many calls and items went out (benchmarks and ``/health`` read these)
         self.calls = 0
         self.items = 0
 
-    async def submit(self, prepared: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def submit(self, prepared: list[Submission]) -> list[SubmitAnswer]:
         """Per item ``{"id", "status", "existing", "cache_hit", "task"}`` (the Scheduler's answer)."""
-        fut: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[list[SubmitAnswer]] = asyncio.get_running_loop().create_future()
         self._queue.append((prepared, fut))
         self._pump()
         return await fut
 
     def _pump(self) -> None:
         while self._queue and self._in_flight < self.max_in_flight:
-            chunk: list[tuple[list[dict[str, Any]], asyncio.Future[list[dict[str, Any]]]]] = []
+            chunk: list[_Entry] = []
             size = 0
             while self._queue and (not chunk or size + len(self._queue[0][0]) <= self.max_items):
                 entry = self._queue.pop(0)
@@ -50,12 +56,12 @@ class SubmitBatcher:
             self._in_flight += 1
             asyncio.get_running_loop().create_task(self._send(chunk))
 
-    async def _call(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _call(self, items: list[Submission]) -> list[SubmitAnswer]:
         self.calls += 1
         self.items += len(items)
         return await self.service.submit_async(items)
 
-    async def _send(self, chunk: list[tuple[list[dict[str, Any]], asyncio.Future[list[dict[str, Any]]]]]) -> None:
+    async def _send(self, chunk: list[_Entry]) -> None:
         try:
             items = [p for prepared, _ in chunk for p in prepared]
             try:
@@ -80,7 +86,7 @@ class SubmitBatcher:
             self._pump()
 
 
-def _settle(fut: asyncio.Future[list[dict[str, Any]]], result: list[dict[str, Any]] | None = None,
+def _settle(fut: asyncio.Future[list[SubmitAnswer]], result: list[SubmitAnswer] | None = None,
             error: BaseException | None = None) -> None:
     if fut.done():  # the request went away (client disconnected)
         return
