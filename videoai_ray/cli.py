@@ -149,7 +149,7 @@ def cmd_tenant(args: argparse.Namespace) -> int:
     return 0
 
 
-#: ``videoai tenant limits`` options, each with the limit it sets (``tenants.limits``)
+#: ``videoai tenant limits`` options, each with the limit it sets (``tenants.limit_spec``)
 _LIMIT_OPTIONS = {"daily_budget": "daily_budget_usd", "monthly_budget": "monthly_budget_usd", "rpm": "rpm",
                   "max_in_flight": "max_in_flight", "max_schedules": "max_schedules",
                   "max_experiments": "max_experiments", "weight": "weight"}

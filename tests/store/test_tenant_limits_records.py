@@ -20,7 +20,7 @@ from videoai_ray.store import TaskStore, utcnow
 from videoai_ray.store.budgets import month_start, spent
 from videoai_ray.store.experiments import TenantOverCap, insert_experiment
 from videoai_ray.store.schema import tasks
-from videoai_ray.tenants.limits import LIMIT_FIELDS, parse_limits
+from videoai_ray.tenants.limit_spec import LIMIT_FIELDS, parse_limits
 from videoai_ray.tenants.service import TenantService
 
 

@@ -157,7 +157,7 @@ def test_a_tenants_files_in_a_bucket_are_listed_copied_and_removed_alone(s3_serv
                                                                           tmp_path: Any) -> None:
     from s3_loopback import S3Server
 
-    from videoai_ray.tenants.files import copy_tenant_files, remove_tenant_files, tenant_files
+    from videoai_ray.tenants.tenant_files import copy_tenant_files, remove_tenant_files, tenant_files
 
     server: S3Server = s3_server
     store = ArtifactStore(f"s3://{s3_bucket}/videoai", server.storage_options)

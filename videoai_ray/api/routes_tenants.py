@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import Forbidden
 from ..tenants.ids import TENANT_ID_PATTERN
-from ..tenants.limits import TenantLimits
+from ..tenants.limit_spec import TenantLimits
 from .auth import Caller
 from .context import ApiContext, get_context
 from .deps import authorized, json_body, json_body_schema, json_object

@@ -47,7 +47,7 @@ class _Found:
     registrations: list[Provider]
     unfinished: list[Task]
     fields: dict[str, dict[str, Any]]
-    #: every tenant's limits (``tenants.limits``), so they bind from the first dispatch on
+    #: every tenant's limits (``tenants.limit_spec``), so they bind from the first dispatch on
     tenant_limits: dict[str, Any]
 
 

@@ -26,7 +26,7 @@ _NONE: Mapping[str, Any] = {}
 
 
 class TenantLimitBook:
-    """Each tenant's limits (``tenants.limits``), as last read from the store."""
+    """Each tenant's limits (``tenants.limit_spec``), as last read from the store."""
 
     def __init__(self, limits: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self._limits: dict[str, dict[str, Any]] = {t: dict(v) for t, v in (limits or {}).items() if v}

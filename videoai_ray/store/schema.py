@@ -256,7 +256,7 @@ tenants = Table(
     Column("display_name", String(200), nullable=False),
     #: ``active`` or ``suspended``
     Column("status", String(16), nullable=False),
-    #: the tenant's limits as JSON (``tenants.limits``: budgets, rate, in flight, counts, weight); NULL: none
+    #: the tenant's limits as JSON (``tenants.limit_spec``: budgets, rate, in flight, counts, weight); NULL: none
     Column("limits", JSON),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

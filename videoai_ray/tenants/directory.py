@@ -1,4 +1,4 @@
-"""Whether a tenant exists and is active, and its limits (``tenants.limits``), as the API's door
+"""Whether a tenant exists and is active, and its limits (``tenants.limit_spec``), as the API's door
 and the schedule runner ask them.
 
 Both ask on every request (every tick), so the answer is kept for ``tenant_cache_seconds`` (2 s by
@@ -63,7 +63,7 @@ class TenantDirectory:
         return MISSING if known is None else known[1]
 
     def limits(self, tenant: str) -> dict[str, Any]:
-        """The tenant's limits (``tenants.limits``), from memory when fresh enough (blocking on a
+        """The tenant's limits (``tenants.limit_spec``), from memory when fresh enough (blocking on a
         miss); ``{}`` when none bind or there is no such tenant."""
         hit = self.cached_limits(tenant)
         return self._read(tenant)[1] if hit is MISSING else hit  # type: ignore[return-value]

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, cast
 from ..artifacts import ArtifactStore
 from ..errors import InvalidRequest, InvalidTransition, TaskNotFound, TenantBusy, TenantNotFound, TenantNotSuspended
 from ..store.tenant_rows import TENANT_TABLES, delete_tenant_rows, tenant_rows, tenant_work
-from .files import copy_tenant_files, remove_tenant_files
 from .ids import check_tenant_id
+from .tenant_files import copy_tenant_files, remove_tenant_files
 
 if TYPE_CHECKING:
     from ..service import MediaService

@@ -13,7 +13,7 @@ from ..errors import InvalidRequest, TenantExists, TenantNotFound
 from ..store.tenants import get_tenant, insert_tenant, list_tenants, set_tenant_limits, set_tenant_status
 from .directory import TenantDirectory
 from .ids import check_tenant_id
-from .limits import parse_limits
+from .limit_spec import parse_limits
 
 #: the fields ``POST /admin/tenants`` takes
 CREATE_FIELDS = ("id", "display_name")

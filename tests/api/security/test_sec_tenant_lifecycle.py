@@ -26,7 +26,7 @@ from videoai_ray.scheduler import find_scheduler
 from videoai_ray.service import MediaService
 from videoai_ray.store import make_engine
 from videoai_ray.store.tenant_rows import TENANT_TABLES, tenant_rows
-from videoai_ray.tenants.files import tenant_files
+from videoai_ray.tenants.tenant_files import tenant_files
 
 ADMIN = "/api/v1/admin/tenants"
 
