@@ -20,7 +20,6 @@ import pandas as pd
 from .batch_lifecycle import BatchLifecycle
 from .errors import InvalidRequest
 from .models import BatchItem
-from .service import check_budget
 
 if TYPE_CHECKING:
     from .client import Client
@@ -170,4 +169,4 @@ def _native(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-__all__ = ["BatchItemRefused", "check_budget", "iter_items", "map_items", "parquet_rows", "send_batch"]
+__all__ = ["BatchItemRefused", "iter_items", "map_items", "parquet_rows", "send_batch"]

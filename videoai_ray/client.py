@@ -21,7 +21,8 @@ import pandas as pd
 import ray
 
 from .artifacts import ArtifactStore
-from .batching import check_budget, iter_items, map_items, send_batch
+from .batching import iter_items, map_items, send_batch
+from .budget_rule import check_budget
 from .catalogue.handle import Models
 from .errors import InvalidRequest, TaskNotFound
 from .estimates import Estimate

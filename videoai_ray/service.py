@@ -8,7 +8,6 @@ statistics from the store. Nothing here is specific to HTTP or to notebooks.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import ray
 
 from .admission import Admission
+from .budget_rule import check_budget
 from .errors import BatchNotFound, InvalidRequest, InvalidTransition, TaskNotFound, VideoAIError
 from .models import Task
 from .outage_errors import store_error
@@ -295,7 +295,8 @@ class MediaService:
 
     def open_batch(self, batch_id: str, user_id: str, expected: int | None, budget_usd: float | None = None) -> None:
         """Record a batch before its first task is sent (``expected``: its size, when known)."""
-        open_batch(self.store.engine, batch_id, user_id, expected, budget_usd, instance=self.store.instance)
+        open_batch(self.store.engine, batch_id, user_id, expected, check_budget(budget_usd),
+                   instance=self.store.instance)
 
     def seal_batch(self, batch_id: str, sent: int | None = None) -> None:
         """Every item of the batch was sent (``sent`` of them)."""
@@ -420,21 +421,6 @@ class MediaService:
 
     def close(self) -> None:
         self.store.close()
-
-
-#: the largest budget accepted anywhere (a batch's, a user's daily one): beyond it an amount is a typo
-MAX_BUDGET_USD = 1e9
-
-def check_budget(budget_usd: float | None, field: str = "budget_usd") -> float | None:
-    """A budget is a finite amount above zero and at most ``MAX_BUDGET_USD``, or ``None``;
-    ``InvalidRequest`` otherwise. The one rule of the SDK and the HTTP API."""
-    if budget_usd is None:
-        return None
-    if isinstance(budget_usd, bool) or not isinstance(budget_usd, int | float) or not math.isfinite(budget_usd) \
-            or not 0 < budget_usd <= MAX_BUDGET_USD:
-        raise InvalidRequest(f"{field}: must be an amount in USD above 0 (at most {MAX_BUDGET_USD:.0e}), "
-                             f"got {budget_usd!r}", field=field)
-    return float(budget_usd)
 
 
 def unwrap_ray_error(exc: BaseException) -> BaseException:

@@ -89,6 +89,17 @@ def test_bad_budgets_and_queries_answer_422_naming_the_field(api: Api) -> None:
         r = c.put("/budget", json=body)
         assert r.status_code == 422, (body, r.text)
         assert error_of(r)["field"] in ("budget_usd", "extra"), r.text
+    # the SDK's rule (tests/sdk/test_sdk_batches.py refuses the same): over the cap, infinite
+    # (1e999 parses as inf), a number as a string, a boolean
+    for raw in (b'{"budget_usd": 2e9}', b'{"budget_usd": 1e999}', b'{"budget_usd": -1e999}',
+                b'{"budget_usd": "5"}', b'{"budget_usd": true}'):
+        r = c.put("/budget", content=raw, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422 and error_of(r)["field"] == "budget_usd", (raw, r.text)
+        assert "above 0 (at most 1e+09)" in error_of(r)["message"], r.text
+    r = c.put("/budget", content=b'{"budget_usd": NaN}', headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and error_of(r)["field"] == "body", "NaN is not JSON: the body is refused"
+    assert c.get("/budget").json()["budget_usd"] is None, "a refused budget sets nothing"
+    assert c.put("/budget", json={"budget_usd": 1e9}).json()["budget_usd"] == 1e9, "the cap itself is accepted"
     for params in ({"days": 0}, {"days": 400}):
         r = c.get("/spend", params=params)
         assert r.status_code == 422 and error_of(r)["field"] == "days"

@@ -117,13 +117,21 @@ def test_unknown_and_other_users_batches_and_bad_budgets_are_refused(sdk_client)
             client.resume_batch(batch_id, [item(0)])
     assert mine.id not in stranger.batches().index
     before = len(sdk_client.batches(limit=500))
-    for budget in (0, -1.5, math.nan, math.inf, 2e9):  # 2e9: over the one bound, as over HTTP
+    # the HTTP API's rule (tests/api/test_api_batches.py refuses the same): 2e9 is over the cap
+    for budget in (0, -1.5, math.nan, math.inf, 2e9, True, "5"):
         with pytest.raises(InvalidRequest) as info:
             sdk_client.batch([item(0)], budget_usd=budget)
         assert info.value.field == "budget_usd"
-        with pytest.raises(InvalidRequest):
+        with pytest.raises(InvalidRequest) as info:
             sdk_client.set_budget(budget)
+        assert info.value.field == "budget_usd" and "above 0 (at most 1e+09)" in str(info.value)
+        with pytest.raises(InvalidRequest) as info:
+            sdk_client.service.open_batch("batch_refused", sdk_client.user_id, 1, budget)
+        assert info.value.field == "budget_usd"
     assert len(sdk_client.batches(limit=500)) == before
+    assert sdk_client.budget()["budget_usd"] is None, "a refused budget sets nothing"
+    assert sdk_client.set_budget(1e9)["budget_usd"] == 1e9, "the cap itself is accepted"
+    sdk_client.set_budget(None)
 
 
 def test_map_fills_result_columns_and_retries_failed_rows(sdk_client) -> None:

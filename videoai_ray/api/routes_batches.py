@@ -9,10 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..admission import field_error
-from ..service import MAX_BUDGET_USD
+from ..budget_rule import BudgetAmount
 from .auth import Caller
 from .context import ApiContext, get_context
 from .deps import authorized, json_body, json_body_schema, json_object
@@ -56,11 +56,11 @@ class Budget(BaseModel):
 
 
 class BudgetBody(BaseModel):
-    """Set the caller's own daily budget in USD; ``null`` removes it."""
+    """Set the caller's own daily budget in USD (above 0, at most 1e9); ``null`` removes it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    budget_usd: float | None = Field(..., gt=0, le=MAX_BUDGET_USD, allow_inf_nan=False)
+    budget_usd: BudgetAmount  # the SDK's rule (budget_rule): both doors refuse the same values
 
 
 class SpendRow(BaseModel):

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..batch_lifecycle import BatchLifecycle
+from ..budget_rule import check_budget
 from ..errors import InvalidRequest
 from ..models import (
     MAX_HTTP_BATCH,
@@ -28,7 +29,6 @@ from ..models import (
     submitted_task_json,
 )
 from ..protocol import Submission, SubmitAnswer
-from ..service import check_budget
 from .auth import Caller
 from .context import ApiContext, get_context
 from .deps import authorized, json_body, json_body_schema, json_object
