@@ -60,6 +60,9 @@ class Settings(BaseSettings):
 
     #: names this deployment's actors, so several can share one Ray cluster (tests use it)
     instance: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    #: how many tenants get their own ``tenant`` label on the per-task metrics (``metrics.py``);
+    #: later ones share ``_other`` (a label's distinct values are Prometheus series)
+    metrics_max_tenants: int = Field(default=20, ge=0, le=1000)
 
     # -- scheduling --
     retry_schedule: Annotated[tuple[float, ...], NoDecode] = SEED_RETRY_SCHEDULE

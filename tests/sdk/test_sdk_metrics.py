@@ -89,7 +89,8 @@ def test_values_and_tags_are_normalised(monkeypatch) -> None:
     metrics.cache_lookup("l3", 0, 5)
     assert calls == [
         ("videoai_queue_depth.set", 0.0, {"priority": "red"}),
-        ("videoai_tasks_finished.inc", 1.0, {"task_type": "t", "provider": "none", "status": "failed"}),
+        ("videoai_tasks_finished.inc", 1.0, {"task_type": "t", "provider": "none", "status": "failed",
+                                              "tenant": "_none"}),
         ("videoai_task_duration_seconds.observe", 1.0, {"task_type": "t", "provider": "none", "status": "failed"}),
         ("videoai_cache_lookups.inc", 5.0, {"layer": "l3", "result": "miss"}),
     ]
