@@ -3,8 +3,11 @@
 ``VIDEOAI_INPUT_ROOTS`` lists fsspec URL prefixes (``s3://corpus/``, ``/mnt/shared/media/``);
 ``VIDEOAI_INPUT_ROOTS_BY_USER`` narrows them per user for the SDK, and
 ``VIDEOAI_INPUT_ROOTS_HTTP_BY_USER`` grants some of them to a user over HTTP (where, without a
-grant, inputs stay http(s) URLs). A task may then name an object under a granted root in
-``audio_url`` / ``image_url`` / ``subtitles_url``; the worker reads it through fsspec with the
+grant, inputs stay http(s) URLs). ``VIDEOAI_INPUT_ROOTS_BY_TENANT`` and
+``VIDEOAI_INPUT_ROOTS_HTTP_BY_TENANT`` do the same for every user of a tenant (the tenant of the
+owner id ``<tenant>/<user>``); a user's own entry comes first and must lie under its tenant's.
+A task may then name an object under a granted root in ``audio_url`` / ``image_url`` /
+``subtitles_url``; the worker reads it through fsspec with the
 deployment's storage options, streaming, and nothing is copied into the artifact store or read by
 the driver (which only asks for the object's identity: existence, ETag or version, size).
 
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InputNotFound, InvalidInput, RetryableError
 from .storage import url_to_fs
+from .tenants.ids import tenant_of
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -111,13 +115,31 @@ def narrowed_grants(grants: Mapping[str, Any], roots: tuple[str, ...]) -> dict[s
     return out
 
 
+def under_tenant_grants(user_grants: Mapping[str, tuple[str, ...]],
+                        tenant_grants: Mapping[str, tuple[str, ...]]) -> None:
+    """``ValueError`` when a tenant user's grant (owner id ``<tenant>/<user>``) is not under its
+    tenant's grant of the same door (where the tenant has one): a user's entry narrows its
+    tenant's further, never widens it."""
+    for user, roots in user_grants.items():
+        tenant = tenant_of(user)
+        if tenant is None or tenant not in tenant_grants:
+            continue
+        for r in roots:
+            if not any(r.startswith(t) for t in tenant_grants[tenant]):
+                raise ValueError(f"{user!r} is granted {r}, which is under no entry of its tenant {tenant!r}")
+
+
 def granted_roots(settings: Settings, user_id: str, *, http: bool) -> tuple[str, ...]:
-    """The roots ``user_id`` may name inputs under, through the SDK or (``http``) over HTTP."""
-    if http:
-        return settings.input_roots_http_by_user.get(user_id, ())
-    if user_id in settings.input_roots_by_user:
-        return settings.input_roots_by_user[user_id]
-    return settings.input_roots
+    """The roots ``user_id`` (an owner id) may name inputs under, through the SDK or (``http``)
+    over HTTP: the user's own entry, else its tenant's, else (SDK only) the deployment's."""
+    by_user, by_tenant = ((settings.input_roots_http_by_user, settings.input_roots_http_by_tenant) if http
+                          else (settings.input_roots_by_user, settings.input_roots_by_tenant))
+    if user_id in by_user:
+        return by_user[user_id]
+    tenant = tenant_of(user_id)
+    if tenant is not None and tenant in by_tenant:
+        return by_tenant[tenant]
+    return () if http else settings.input_roots
 
 
 def worker_roots(settings: Settings, user_id: str) -> tuple[str, ...]:
@@ -274,4 +296,5 @@ def open_root_input(url: str, settings: Settings, user_id: str, scratch: Path, l
 
 
 __all__ = ["InputMissing", "InputRefused", "canonical", "canonical_root", "check_granted", "granted_roots",
-           "identities", "identity", "is_root_url", "narrowed_grants", "open_root_input", "worker_roots"]
+           "identities", "identity", "is_root_url", "narrowed_grants", "open_root_input", "under_tenant_grants",
+           "worker_roots"]

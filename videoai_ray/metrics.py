@@ -7,6 +7,13 @@ time they are used inside a Ray worker or driver. Outside Ray (unit tests, tools
 ``ray.init``) every function is a no-op, and no function ever raises: monitoring must not fail a
 task. Every metric carries an ``instance`` tag (``Settings.instance``; see :func:`set_instance`)
 so several deployments on one cluster stay apart.
+
+The per-task counters (submitted, finished) also carry a ``tenant`` tag, taken from the task's
+owner id (``<tenant>/<user>``) and bounded (:class:`TenantLabels`): the first
+``VIDEOAI_METRICS_MAX_TENANTS`` distinct tenants a process records get their own value, every
+later one shares ``_other``, and a user without a tenant is ``_none``. Neither can be a tenant id
+(those start with a-z or 0-9), so no tenant's series is ever mixed into them by its name. A user
+never becomes a label.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import threading
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+
+from .tenants.ids import tenant_of
 
 log = logging.getLogger("videoai.metrics")
 
@@ -44,9 +53,9 @@ class MetricSpec:
 
 
 SPECS: dict[str, MetricSpec] = {s.name: s for s in (
-    MetricSpec("counter", "videoai_tasks_submitted", "Tasks accepted by the scheduler.", ("task_type",)),
+    MetricSpec("counter", "videoai_tasks_submitted", "Tasks accepted by the scheduler.", ("task_type", "tenant")),
     MetricSpec("counter", "videoai_tasks_finished", "Tasks that reached a terminal state.",
-               ("task_type", "provider", "status")),
+               ("task_type", "provider", "status", "tenant")),
     MetricSpec("histogram", "videoai_task_duration_seconds", "Start to end of finished tasks, in seconds.",
                ("task_type", "provider", "status"), tuple(DURATION_BUCKETS)),
     MetricSpec("gauge", "videoai_queue_depth", "Tasks waiting for a provider slot, per priority.", ("priority",)),
@@ -77,6 +86,43 @@ SPECS: dict[str, MetricSpec] = {s.name: s for s in (
                tuple(BATCH_BUCKETS)),
 )}
 
+#: the ``tenant`` value of a user without a tenant, and of tenants past the bound
+NO_TENANT = "_none"
+OTHER_TENANTS = "_other"
+#: how many tenants get their own ``tenant`` value unless ``set_max_tenants`` says otherwise
+DEFAULT_MAX_TENANTS = 20
+
+
+class TenantLabels:
+    """The ``tenant`` tag of an owner id, with at most ``limit`` distinct tenant values: the first
+    ``limit`` tenants seen keep theirs for the life of the process, later ones share
+    ``OTHER_TENANTS`` (a label with unbounded values would grow Prometheus without end)."""
+
+    def __init__(self, limit: int = DEFAULT_MAX_TENANTS) -> None:
+        self.limit = max(0, int(limit))
+        self._own: set[str] = set()
+        self._lock = threading.Lock()
+
+    def of(self, owner: str | None) -> str:
+        """The ``tenant`` tag of the task of ``owner`` (an owner id)."""
+        tenant = tenant_of(owner) if owner else None
+        if tenant is None:
+            return NO_TENANT
+        if tenant in self._own:
+            return tenant
+        with self._lock:
+            if tenant in self._own or len(self._own) < self.limit:
+                self._own.add(tenant)
+                return tenant
+        return OTHER_TENANTS
+
+    def labelled(self) -> frozenset[str]:
+        """The tenants that have their own value now."""
+        with self._lock:
+            return frozenset(self._own)
+
+
+_tenants = TenantLabels()
 _metrics: dict[str, Any] = {}
 _lock = threading.Lock()
 _instance = "default"
@@ -90,6 +136,18 @@ def set_instance(instance: str) -> None:
     with _lock:
         for m in _metrics.values():
             m.set_default_tags({"instance": _instance})
+
+
+def set_max_tenants(limit: int) -> None:
+    """Give at most ``limit`` tenants their own ``tenant`` tag in this process
+    (``Settings.metrics_max_tenants``; call once, with ``set_instance``, before recording)."""
+    global _tenants
+    _tenants = TenantLabels(limit)
+
+
+def tenant_label(owner: str | None) -> str:
+    """The ``tenant`` tag this process records for a task of ``owner``."""
+    return _tenants.of(owner)
 
 
 def _ray_ready() -> bool:
@@ -151,16 +209,19 @@ def _record(name: str, method: str, value: float, **tags: Any) -> bool:
 # -- the functions the system calls -------------------------------------------------------------
 
 
-def tasks_submitted(task_type: Any, n: int = 1) -> None:
-    """``n`` new tasks of ``task_type`` were accepted (cache hits included)."""
+def tasks_submitted(task_type: Any, n: int = 1, owner: str | None = None) -> None:
+    """``n`` new tasks of ``task_type`` owned by ``owner`` (an owner id) were accepted (cache hits
+    included)."""
     if n > 0:
-        _record("videoai_tasks_submitted", "inc", n, task_type=task_type)
+        _record("videoai_tasks_submitted", "inc", n, task_type=task_type, tenant=tenant_label(owner))
 
 
-def task_finished(task_type: Any, provider: Any, status: Any, duration_s: float | None = None) -> None:
-    """A task ended (``completed``/``failed``/``cancelled``); ``duration_s`` is start to end, when
-    it ever started (a cache hit or a cancel while queued has none)."""
-    _record("videoai_tasks_finished", "inc", 1, task_type=task_type, provider=provider, status=status)
+def task_finished(task_type: Any, provider: Any, status: Any, duration_s: float | None = None,
+                  owner: str | None = None) -> None:
+    """A task of ``owner`` ended (``completed``/``failed``/``cancelled``); ``duration_s`` is start
+    to end, when it ever started (a cache hit or a cancel while queued has none)."""
+    _record("videoai_tasks_finished", "inc", 1, task_type=task_type, provider=provider, status=status,
+            tenant=tenant_label(owner))
     if duration_s is not None and duration_s >= 0:
         _record("videoai_task_duration_seconds", "observe", duration_s, task_type=task_type, provider=provider,
                 status=status)

@@ -42,15 +42,27 @@ class Settings(BaseSettings):
     #: ``/mnt/shared/media/``) under which an SDK task may name its input directly, read in place
     #: by the worker; comma-separated or a JSON list. Empty: inputs are http(s) URLs and uploads only
     input_roots: Annotated[tuple[str, ...], NoDecode] = ()
+    #: per tenant id, as JSON: the roots the SDK tasks of every user of that tenant (owner ids
+    #: ``<tenant>/<user>``) may read (each under an ``input_roots`` entry; ``[]``: none); a tenant
+    #: not named gets all of ``input_roots``. A user's own entry below narrows it further
+    input_roots_by_tenant: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    #: per tenant id, as JSON: the roots every user of that tenant may name over HTTP (each under
+    #: an ``input_roots`` entry); a user's own entry below narrows it further
+    input_roots_http_by_tenant: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     #: per user id, as JSON: the roots that user's SDK tasks may read (each under an
-    #: ``input_roots`` entry; ``[]``: none); a user not named gets all of ``input_roots``
+    #: ``input_roots`` entry and, for a tenant's user, under the tenant's entry; ``[]``: none); a
+    #: user not named gets its tenant's roots, or all of ``input_roots``
     input_roots_by_user: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     #: per user id, as JSON: the roots that user may name over HTTP (each under an
-    #: ``input_roots`` entry). Over HTTP inputs are http(s) only unless a root is granted here
+    #: ``input_roots`` entry and, for a tenant's user, under the tenant's HTTP entry if it has
+    #: one). Over HTTP inputs are http(s) only unless a root is granted here or to the tenant
     input_roots_http_by_user: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     #: names this deployment's actors, so several can share one Ray cluster (tests use it)
     instance: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    #: how many tenants get their own ``tenant`` label on the per-task metrics (``metrics.py``);
+    #: later ones share ``_other`` (a label's distinct values are Prometheus series)
+    metrics_max_tenants: int = Field(default=20, ge=0, le=1000)
 
     # -- scheduling --
     retry_schedule: Annotated[tuple[float, ...], NoDecode] = SEED_RETRY_SCHEDULE
@@ -291,13 +303,31 @@ class Settings(BaseSettings):
 
         return tuple(canonical_root(r) for r in v)
 
+    @field_validator("input_roots_by_tenant", "input_roots_http_by_tenant")
+    @classmethod
+    def _tenant_grants_under_roots(cls, v: dict[str, tuple[str, ...]],
+                                   info: ValidationInfo) -> dict[str, tuple[str, ...]]:
+        """Each tenant's grant is under a deployment root, and keyed by a valid tenant id."""
+        from .inputs import narrowed_grants
+        from .tenants.ids import valid_tenant_id
+
+        for tenant in v:
+            if not valid_tenant_id(tenant):
+                raise ValueError(f"{tenant!r} is not a tenant id (a-z, 0-9 and '-', at most 63 characters)")
+        return narrowed_grants(v, info.data.get("input_roots", ()))
+
     @field_validator("input_roots_by_user", "input_roots_http_by_user")
     @classmethod
     def _grants_under_roots(cls, v: dict[str, tuple[str, ...]], info: ValidationInfo) -> dict[str, tuple[str, ...]]:
-        """Each user's grant is under a deployment root: a grant narrows, never widens."""
-        from .inputs import narrowed_grants
+        """Each user's grant is under a deployment root, and a tenant user's under its tenant's
+        entry of the same door where there is one: a grant narrows, never widens."""
+        from .inputs import narrowed_grants, under_tenant_grants
 
-        return narrowed_grants(v, info.data.get("input_roots", ()))
+        grants = narrowed_grants(v, info.data.get("input_roots", ()))
+        http = info.field_name == "input_roots_http_by_user"
+        by_tenant = "input_roots_http_by_tenant" if http else "input_roots_by_tenant"
+        under_tenant_grants(grants, info.data.get(by_tenant, {}))
+        return grants
 
     @field_validator("retry_schedule")
     @classmethod

@@ -12,6 +12,7 @@ from enum import Enum
 import pytest
 import ray
 
+import videoai_ray as vai
 from videoai_ray import metrics
 
 #: one call of every recording function (data, so it can travel to an actor)
@@ -89,7 +90,8 @@ def test_values_and_tags_are_normalised(monkeypatch) -> None:
     metrics.cache_lookup("l3", 0, 5)
     assert calls == [
         ("videoai_queue_depth.set", 0.0, {"priority": "red"}),
-        ("videoai_tasks_finished.inc", 1.0, {"task_type": "t", "provider": "none", "status": "failed"}),
+        ("videoai_tasks_finished.inc", 1.0, {"task_type": "t", "provider": "none", "status": "failed",
+                                              "tenant": "_none"}),
         ("videoai_task_duration_seconds.observe", 1.0, {"task_type": "t", "provider": "none", "status": "failed"}),
         ("videoai_cache_lookups.inc", 5.0, {"layer": "l3", "result": "miss"}),
     ]
@@ -183,3 +185,19 @@ def test_scheduler_counts_rate_limited_attempts(sdk_client) -> None:
         assert 'instance="t-sdk"' in line and line.endswith(" 1.0")
     finally:
         sdk_client.unregister_provider(name)
+
+
+@pytest.mark.slow
+def test_scheduler_counts_tasks_per_tenant(sdk_client) -> None:
+    """A tenant user's task is counted under its tenant (submitted and finished), a plain user's
+    under ``_none``; no user name reaches a label."""
+    tenant = f"m{uuid.uuid4().hex[:8]}"
+    owner = vai.Client(sdk_client.settings, sdk_client.scheduler, sdk_client.service.store, user_id=f"{tenant}/ana")
+    owner.subtitles.generate(text="Counted.", provider="noop", use_cache=False).result(timeout=60)
+    [submitted] = _export_lines("ray_videoai_tasks_submitted_total", f'tenant="{tenant}"')
+    assert 'instance="t-sdk"' in submitted and 'task_type="subtitle_generation"' in submitted
+    assert submitted.endswith(" 1.0") and "ana" not in submitted
+    [finished] = _export_lines("ray_videoai_tasks_finished_total", f'tenant="{tenant}"')
+    assert 'status="completed"' in finished and finished.endswith(" 1.0")
+    sdk_client.subtitles.generate(text="Plain.", provider="noop", use_cache=False).result(timeout=60)
+    assert _export_lines("ray_videoai_tasks_finished_total", 'tenant="_none"')

@@ -80,6 +80,7 @@ class Scheduler:
         # raised): the store is reached by ``Startup.connect`` on the event loop, with backoff.
         configure_logging(settings)
         metrics.set_instance(settings.instance)
+        metrics.set_max_tenants(settings.metrics_max_tenants)
         store = TaskStore(settings.db_url, migrate=False, instance=settings.instance,
                           timeouts=StoreTimeouts.of(settings))
         registry = ProviderRegistry(settings.breaker_failures, settings.breaker_cooldown, settings.prefetch)

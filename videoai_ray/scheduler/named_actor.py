@@ -37,6 +37,8 @@ def store_location(settings: Settings) -> dict[str, Any]:
             # how its buckets are opened: every entry point checks and reads with the same
             "input_roots": settings.input_roots, "input_roots_by_user": settings.input_roots_by_user,
             "input_roots_http_by_user": settings.input_roots_http_by_user,
+            "input_roots_by_tenant": settings.input_roots_by_tenant,
+            "input_roots_http_by_tenant": settings.input_roots_http_by_tenant,
             "storage_options": settings.storage_options}
 
 
@@ -73,8 +75,10 @@ def join_store(settings: Settings, location: dict[str, Any], *, strict: bool = F
         log.warning("%s; using the Scheduler's store", message)
     elif mine != location["db_url"]:
         log.info("using the running Scheduler's store %s (not %s)", _redacted(location["db_url"]), _redacted(mine))
-    grants: dict[str, Any] = {k: location[k] for k in ("input_roots", "input_roots_by_user", "input_roots_http_by_user")
-              if k in location}  # a Scheduler of an older version answers without them
+    grants: dict[str, Any] = {k: location[k] for k in ("input_roots", "input_roots_by_tenant",
+                                                       "input_roots_http_by_tenant", "input_roots_by_user",
+                                                       "input_roots_http_by_user")
+                              if k in location}  # a Scheduler of an older version answers without them
     if not settings.storage_options and location.get("storage_options"):
         grants["storage_options"] = location["storage_options"]
     return settings.replaced(home=Path(location["home"]), database_url=location["db_url"],

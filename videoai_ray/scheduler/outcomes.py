@@ -71,7 +71,7 @@ class Outcomes:
         s.events.emit(act, STATUS_EVENTS[status], output=output, error=error)
         duration = (utcnow() - act.started_at).total_seconds() if act.started_at else None
         label = act.provider or ("cache" if cache_hit else "none")
-        metrics.task_finished(act.type.value, label, status.value, 0.0 if cache_hit else duration)
+        metrics.task_finished(act.type.value, label, status.value, 0.0 if cache_hit else duration, owner=act.user_id)
         for listener in self.on_finish:
             try:
                 listener(act)

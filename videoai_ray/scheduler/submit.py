@@ -112,8 +112,8 @@ class Intake:
             seen.add(item)
             self._accept(chunk, item)
         self._answer_from_cache(chunk)
-        for type_name, n in Counter(a.type.value for a in chunk.new).items():
-            metrics.tasks_submitted(type_name, n)
+        for (type_name, owner), n in Counter((a.type.value, a.user_id) for a in chunk.new).items():
+            metrics.tasks_submitted(type_name, n, owner)
         await self._commit(chunk)
         self._queue(chunk)
         if return_tasks:

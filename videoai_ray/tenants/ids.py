@@ -1,7 +1,7 @@
 """Tenant ids, and the owner id a tenant user's work is stored under.
 
 A tenant id is part of storage prefixes (``tenants/<tenant>/``, ``artifacts.tenant_prefix``) and of
-metric labels later (issue 26), so it is held to
+metric labels (``metrics.TenantLabels``), so it is held to
 a strict ASCII pattern at creation: lower-case letters, digits and ``-``, starting with a letter
 or digit, at most 63 characters. Nothing that could climb out of a prefix (``..``, ``/``, ``\\``),
 no upper case (``Acme`` and ``acme`` would be two tenants on one case-insensitive disk) and no
