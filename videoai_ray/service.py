@@ -239,11 +239,15 @@ class MediaService:
 
     # -- monitoring --------------------------------------------------------------------------------
 
-    def statistics(self, user_id: str | None = None) -> dict[str, Any]:
-        live = ray.get(self.scheduler.live_stats.remote(user_id))
-        stats = compute_statistics(self.store.aggregate(user_id=user_id), live)
-        stats["schedules"] = self.schedules.statistics(user_id)
-        stats["pipelines"] = self.pipelines.counts(user_id)
+    def statistics(self, user_id: str | None = None, *, user_prefix: str | None = None,
+                   live_user: str | None = None) -> dict[str, Any]:
+        """The statistics of ``user_id``'s work (or of every owner's under ``user_prefix``: a tenant
+        admin's view); the Scheduler's live numbers with ``live_user``'s (else ``user_id``'s) own
+        fair-share numbers."""
+        live = ray.get(self.scheduler.live_stats.remote(live_user or user_id))
+        stats = compute_statistics(self.store.aggregate(user_id=user_id, user_prefix=user_prefix), live)
+        stats["schedules"] = self.schedules.statistics(user_id, user_prefix=user_prefix)
+        stats["pipelines"] = self.pipelines.counts(user_id, user_prefix=user_prefix)
         return stats
 
     def fair_share(self, user_id: str) -> dict[str, Any]:
@@ -368,13 +372,14 @@ class MediaService:
         call_scheduler(lambda: ray.get(self.scheduler.set_user_budget.remote(user_id, budget_usd)))
         return self.budget(user_id)
 
-    def spend(self, user_id: str, days: int = 30) -> list[dict[str, Any]]:
-        """The user's spend per UTC day and provider, newest first."""
+    def spend(self, user_id: str | None, days: int = 30, *, user_prefix: str | None = None) -> list[dict[str, Any]]:
+        """The user's (or every owner's under ``user_prefix``) spend per UTC day and provider,
+        newest first."""
         from .store.budgets import spend_rows
 
         if not 1 <= days <= 366:
             raise InvalidRequest("days: must be from 1 to 366", field="days")
-        return spend_rows(self.store.engine, user_id, days)
+        return spend_rows(self.store.engine, user_id, days, user_prefix)
 
     # -- webhooks ----------------------------------------------------------------------------------
 

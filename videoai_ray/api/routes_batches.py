@@ -122,7 +122,8 @@ async def put_budget(request: Request, caller: Caller = Depends(authorized),
 @router.get("/spend", response_model=Spend, summary="Your spend per day and provider", responses=ERROR_RESPONSES)
 def spend(days: int = Query(30, ge=1, le=366, description="days back from today (UTC), today included"),
           caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    rows = ctx.service.spend(caller.user_id, days)
+    user_id, prefix = caller.reads  # a tenant admin's: its whole tenant's spend
+    rows = ctx.service.spend(user_id, days, user_prefix=prefix)
     body = {"spend": [SpendRow.model_validate(r).model_dump(mode="json") for r in rows],
             "total_usd": round(sum(r["cost_usd"] for r in rows), 6), "days": days}
     return JSONResponse(body)

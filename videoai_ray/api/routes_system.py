@@ -86,7 +86,8 @@ class HealthReport(BaseModel):
 @router.get("/statistics", response_model=Statistics, summary="Task statistics of the caller",
             responses=ERROR_RESPONSES)
 def statistics(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    return JSONResponse(ctx.service.statistics(caller.user_id))
+    user_id, prefix = caller.reads  # a tenant admin's: its whole tenant's work
+    return JSONResponse(ctx.service.statistics(user_id, user_prefix=prefix, live_user=caller.user_id))
 
 
 @router.get("/providers", response_model=ProviderList, summary="Registered providers and their health",

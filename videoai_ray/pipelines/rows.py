@@ -119,12 +119,12 @@ def list_pipelines(engine: Engine, user_id: str | None, limit: int = 50, *, inst
 
 
 def pipeline_counts(engine: Engine, user_id: str | None = None, since: datetime | None = None, *,
-                    instance: str) -> dict[str, Any]:
-    """``{"total", "by_status", "success_rate"}`` of an instance's pipelines (a user's, or everyone's)."""
-    q = (select(pipelines.c.status, func.count()).where(pipelines.c.instance == instance)
+                    instance: str, user_prefix: str | None = None) -> dict[str, Any]:
+    """``{"total", "by_status", "success_rate"}`` of an instance's pipelines (a user's, every
+    owner's under ``user_prefix``, or everyone's)."""
+    q = (select(pipelines.c.status, func.count())
+         .where(pipelines.c.instance == instance, *owned(pipelines.c.user_id, user_id, user_prefix))
          .group_by(pipelines.c.status))
-    if user_id is not None:
-        q = q.where(pipelines.c.user_id == user_id)
     if since is not None:
         q = q.where(pipelines.c.created_at >= since)
     with engine.connect() as conn:

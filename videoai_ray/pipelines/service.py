@@ -112,9 +112,9 @@ class PipelineService:
         """The pipeline once it ended, or as it is when ``timeout`` passes."""
         return self.media.wait_done(lambda: self.get(pipeline_id, user_id), timeout)
 
-    def counts(self, user_id: str | None = None) -> dict[str, Any]:
+    def counts(self, user_id: str | None = None, *, user_prefix: str | None = None) -> dict[str, Any]:
         """Pipelines per status and their success rate (the statistics' ``pipelines``)."""
-        return rows.pipeline_counts(self.engine, user_id, instance=self.instance)
+        return rows.pipeline_counts(self.engine, user_id, instance=self.instance, user_prefix=user_prefix)
 
 
 __all__ = ["PipelineService"]

@@ -72,6 +72,7 @@ class ScheduleRunner:
         self._wake: asyncio.Event | None = None
         #: one lock per schedule being fired or changed (dropped when no one holds it)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._creating = asyncio.Lock()
 
     def _lock(self, schedule_id: str) -> asyncio.Lock:
         lock = self._locks.get(schedule_id)
@@ -190,12 +191,15 @@ class ScheduleRunner:
     async def call(self, op: str, *args: Any) -> bool:
         """Apply one change: ``create(row, max_schedules)``, ``pause|resume|delete(schedule_id, user_id)``;
         a change of a schedule waits for the pass that is firing it, if any."""
+        # each runs in a thread (the store never holds the Scheduler's loop), one create at a time
+        # (its count and its insert are one step) and one change of a schedule at a time
         if op == "create":
-            done = self.create(*args)
+            async with self._creating:
+                done = await self.state.watch.call(self.create, *args)
         else:
             ops: dict[str, Callable[..., bool]] = {"pause": self.pause, "resume": self.resume, "delete": self.delete}
             async with self._lock(args[0]):
-                done = ops[op](*args)
+                done = await self.state.watch.call(ops[op], *args)
         self.wake()
         return done
 

@@ -135,9 +135,10 @@ class ScheduleService:
         if not self._op("delete", schedule_id, user_id):
             raise ScheduleNotFound(f"no schedule {schedule_id}")
 
-    def statistics(self, user_id: str | None) -> dict[str, Any]:
+    def statistics(self, user_id: str | None, *, user_prefix: str | None = None) -> dict[str, Any]:
         """Schedules per state, ticks fired and missed (the statistics' ``schedules``)."""
-        return schedule_counts(self.media.store.engine, user_id, instance=self.media.store.instance)
+        return schedule_counts(self.media.store.engine, user_id, instance=self.media.store.instance,
+                               user_prefix=user_prefix)
 
     def _change(self, op: str, schedule_id: str, user_id: str) -> dict[str, Any]:
         if not self._op(op, schedule_id, user_id):

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Date, Engine, and_, cast, delete, func, insert, select, update
 
+from .owners import owned
 from .schema import batches, tasks, user_budgets
 from .store import utcnow
 
@@ -63,9 +64,10 @@ def spent(engine: Engine, *, batch_id: str | None = None, user_id: str | None = 
         return float(conn.execute(q).scalar() or 0.0)
 
 
-def spend_rows(engine: Engine, user_id: str, days: int) -> list[dict[str, Any]]:
-    """A user's spend per UTC day and provider over the last ``days`` days (today included),
-    newest day first: ``{day, provider, tasks, cost_usd}`` (tasks that cost something)."""
+def spend_rows(engine: Engine, user_id: str | None, days: int, user_prefix: str | None = None) -> list[dict[str, Any]]:
+    """A user's (or every owner's under ``user_prefix``) spend per UTC day and provider over the
+    last ``days`` days (today included), newest day first: ``{day, provider, tasks, cost_usd}``
+    (tasks that cost something)."""
     since = day_start() - timedelta(days=days - 1)
     if engine.dialect.name == "sqlite":
         day: Any = func.date(tasks.c.finished_at)  # stored in UTC
@@ -73,7 +75,7 @@ def spend_rows(engine: Engine, user_id: str, days: int) -> list[dict[str, Any]]:
         day = cast(func.timezone("UTC", tasks.c.finished_at), Date)
     q = (select(day.label("day"), tasks.c.provider, func.count().label("tasks"),
                 func.sum(tasks.c.cost).label("cost"))
-         .where(and_(tasks.c.user_id == user_id, tasks.c.finished_at >= since, tasks.c.cost > 0))
+         .where(and_(*owned(tasks.c.user_id, user_id, user_prefix), tasks.c.finished_at >= since, tasks.c.cost > 0))
          .group_by(day, tasks.c.provider).order_by(day.desc(), tasks.c.provider))
     with engine.connect() as conn:
         rows = conn.execute(q).all()

@@ -112,12 +112,13 @@ def stored_task_ids(engine: Engine, ids: Sequence[str], column: Any = tasks.c.id
     return found
 
 
-def schedule_counts(engine: Engine, user_id: str | None = None, *, instance: str) -> dict[str, Any]:
-    """An instance's schedules per state, and the ticks they fired and missed (for the statistics)."""
+def schedule_counts(engine: Engine, user_id: str | None = None, *, instance: str,
+                    user_prefix: str | None = None) -> dict[str, Any]:
+    """An instance's schedules per state, and the ticks they fired and missed (for the statistics);
+    of one user, or of every owner under ``user_prefix``."""
     q = select(schedules.c.state, func.count(), func.sum(schedules.c.ticks_fired),
-               func.sum(schedules.c.ticks_missed)).where(schedules.c.instance == instance).group_by(schedules.c.state)
-    if user_id is not None:
-        q = q.where(schedules.c.user_id == user_id)
+               func.sum(schedules.c.ticks_missed)).where(
+        schedules.c.instance == instance, *owned(schedules.c.user_id, user_id, user_prefix)).group_by(schedules.c.state)
     by_state: dict[str, int] = {}
     fired = missed = 0
     with engine.connect() as conn:

@@ -249,9 +249,10 @@ class TaskStore:
         with self.engine.connect() as conn:
             return {r[0]: int(r[1]) for r in conn.execute(q)}
 
-    def aggregate(self, *, user_id: str | None = None, since: datetime | None = None) -> builtins.list[dict[str, Any]]:
+    def aggregate(self, *, user_id: str | None = None, since: datetime | None = None,
+                  user_prefix: str | None = None) -> builtins.list[dict[str, Any]]:
         """Counts, cost and mean duration grouped by type, status, provider and the ``model``
-        the request named (done in SQL)."""
+        the request named (done in SQL); of one user, or of every owner under ``user_prefix``."""
         if self.engine.dialect.name == "sqlite":
             secs = (func.julianday(tasks.c.finished_at) - func.julianday(tasks.c.started_at)) * 86400.0
         else:
@@ -262,9 +263,8 @@ class TaskStore:
             func.sum(tasks.c.cost).label("cost"), func.avg(secs).label("mean_duration_s"),
             func.sum(case((tasks.c.cache_hit, 1), else_=0)).label("cache_hits"),
             func.sum(tasks.c.attempts).label("attempts"),
-        ).where(self.mine).group_by(tasks.c.type, tasks.c.status, tasks.c.provider, model)
-        if user_id is not None:
-            q = q.where(tasks.c.user_id == user_id)
+        ).where(self.mine, *owned(tasks.c.user_id, user_id, user_prefix)).group_by(
+            tasks.c.type, tasks.c.status, tasks.c.provider, model)
         if since is not None:
             q = q.where(tasks.c.created_at >= since)
         with self.engine.connect() as conn:

@@ -150,7 +150,7 @@ def test_a_tenant_admin_reads_its_own_tenants_tasks_only(api: Api, world: World)
     assert own not in [t["id"] for t in world.ana.get("/tasks", params={"limit": 200}).json()["tasks"]]
 
 
-def test_a_tenant_admin_reads_its_tenants_batches_pipelines_schedules_and_experiments(api: Api, world: World) -> None:
+def test_a_tenant_admin_reads_its_tenants_other_work_and_numbers(api: Api, world: World) -> None:
     boss = api.client("boss", tenant=world.acme, tenant_admin=True)
     ids = world.ids
     theirs = api.client("ana", tenant=world.globex).post("/pipelines", json={"steps": [
@@ -167,6 +167,11 @@ def test_a_tenant_admin_reads_its_tenants_batches_pipelines_schedules_and_experi
                          ("POST", f"/schedules/{ids['schedule']}/pause"), ("DELETE", f"/schedules/{ids['schedule']}"),
                          ("POST", f"/experiments/{ids['experiment']}/stop")):
         assert boss.request(method, path).status_code == 404, path
+    # its statistics count the tenant's work (ana's pipeline and schedule), the other tenant's admin
+    # counts none of it (``_finds_nothing`` above)
+    stats = boss.get("/statistics").json()
+    assert stats["total_tasks"] >= 2 and stats["pipelines"]["total"] >= 1 and stats["schedules"]["total"] >= 1
+    assert boss.get("/spend").status_code == 200
     # a plain user of the same tenant reads none of ana's
     bob = api.client("bob", tenant=world.acme)
     for kind, key in (("batches", "batch"), ("pipelines", "pipeline"), ("schedules", "schedule"),
