@@ -7,7 +7,9 @@ import json
 import os
 import socket
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -95,6 +97,33 @@ def noop(prompt: str | None = None, **kw: Any) -> dict[str, Any]:
 def parked(**kw: Any) -> dict[str, Any]:
     """An image body for the provider that holds its one slot for a minute (tasks stay queued)."""
     return {"prompt": unique("parked"), "provider": "park", "use_cache": False, **kw}
+
+
+#: the operator's tenant routes (beside ``/api/v1/media``)
+ADMIN_TENANTS = "/api/v1/admin/tenants"
+
+
+def operator_client(api: Api) -> httpx.Client:
+    """A client with an operator token on the API's root (where the operator's routes are)."""
+    c = api.root()
+    c.headers["Authorization"] = f"Bearer {api.token('ops', operator=True)}"
+    return c
+
+
+def new_tenant(api: Api, prefix: str) -> str:
+    """A new tenant, made by the operator, with a unique id starting with ``prefix``."""
+    tenant = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    r = operator_client(api).post(ADMIN_TENANTS, json={"id": tenant, "display_name": prefix.title()})
+    assert r.status_code == 201, r.text
+    return tenant
+
+
+def eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Wait until ``check()`` holds (a loaded machine is slow), failing after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not in time"
+        time.sleep(0.2)
 
 
 def error_of(r: httpx.Response) -> dict[str, Any]:

@@ -8,19 +8,16 @@ tokens of unknown tenants answer 401 and of suspended ones 403, until the tenant
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from served_api import Api, Receiver, error_of, noop, unique
+from served_api import ADMIN_TENANTS as ADMIN
+from served_api import Api, Receiver, error_of, eventually, new_tenant, noop, operator_client, unique
 
 from videoai_ray.store import make_engine
 from videoai_ray.store.schedules import get_schedule
-
-ADMIN = "/api/v1/admin/tenants"
 
 
 def _admin(api: Api, token: str) -> httpx.Client:
@@ -28,24 +25,6 @@ def _admin(api: Api, token: str) -> httpx.Client:
     c = api.root()
     c.headers["Authorization"] = f"Bearer {token}"
     return c
-
-
-def _operator(api: Api) -> httpx.Client:
-    return _admin(api, api.token("ops", operator=True))
-
-
-def _new_tenant(api: Api, prefix: str) -> str:
-    tenant = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    r = _operator(api).post(ADMIN, json={"id": tenant, "display_name": prefix.title()})
-    assert r.status_code == 201, r.text
-    return tenant
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not in time"
-        time.sleep(0.2)
 
 
 @dataclass
@@ -60,7 +39,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(api: Api) -> World:
-    acme, globex = _new_tenant(api, "acme"), _new_tenant(api, "globex")
+    acme, globex = new_tenant(api, "acme"), new_tenant(api, "globex")
     ana = api.client("ana", tenant=acme)
     with Receiver() as rx:
         r = ana.post("/subtitles/generate", params={"wait": 20},
@@ -68,7 +47,7 @@ def world(api: Api) -> World:
                            "webhook_url": rx.url, "webhook_events": ["task.completed"]})
         assert r.status_code == 200, r.text
         task = r.json()
-        _eventually(lambda: any(b["task_id"] == task["id"] for b in rx.bodies), 60)
+        eventually(lambda: any(b["task_id"] == task["id"] for b in rx.bodies), 60)
     assert rx.bodies[0]["user_id"] == f"{acme}/ana"  # the owner id its webhooks name
     [delivery] = ana.get("/webhooks", params={"task_id": task["id"]}).json()["deliveries"]
     batch = ana.post("/batch", json=[{"task_type": "image_generation", "input_data": noop()}])
@@ -197,7 +176,7 @@ def test_the_operator_routes_answer_an_operator_token_only(api: Api, world: Worl
             r = c.request(method, path, json={"id": unique("sneaky")} if method == "POST" else None)
             assert r.status_code == 403 and error_of(r)["code"] == "forbidden", (method, path, r.text)
     assert api.root().get(ADMIN).status_code == 401
-    ops = _operator(api)
+    ops = operator_client(api)
     assert ops.get(f"{ADMIN}/{world.acme}").json()["status"] == "active"  # nobody suspended it
     assert world.acme in [t["id"] for t in ops.get(ADMIN).json()["tenants"]]
     assert not [t for t in ops.get(ADMIN).json()["tenants"] if t["id"].startswith("sneaky")]
@@ -212,7 +191,7 @@ def test_the_operator_routes_answer_an_operator_token_only(api: Api, world: Worl
     ({"id": "ok-id", "display_name": "bell\x07"}, "display_name"), ({"id": "ok-id", "limits": {}}, "limits"),
 ])
 def test_a_bad_tenant_is_refused_naming_the_field(api: Api, body: dict[str, Any], field: str) -> None:
-    ops = _operator(api)
+    ops = operator_client(api)
     before = ops.get(ADMIN).json()["count"]
     r = ops.post(ADMIN, json=body)
     assert r.status_code == 422 and error_of(r)["field"] == field, r.text
@@ -220,7 +199,7 @@ def test_a_bad_tenant_is_refused_naming_the_field(api: Api, body: dict[str, Any]
 
 
 def test_tenant_lookups_and_conflicts(api: Api, world: World) -> None:
-    ops = _operator(api)
+    ops = operator_client(api)
     r = ops.post(ADMIN, json={"id": world.acme})
     assert r.status_code == 409 and error_of(r)["code"] == "tenant_exists"
     for method, path in [("GET", f"{ADMIN}/nobody-here"), ("POST", f"{ADMIN}/nobody-here/suspend"),
@@ -237,12 +216,12 @@ def test_a_token_of_an_unknown_tenant_is_401(api: Api) -> None:
 
 
 def test_a_suspended_tenant_is_403_until_resumed(api: Api) -> None:
-    tenant = _new_tenant(api, "paused")
-    c, ops = api.client("ana", tenant=tenant), _operator(api)
+    tenant = new_tenant(api, "paused")
+    c, ops = api.client("ana", tenant=tenant), operator_client(api)
     accepted = c.post("/images/generate", json=noop())
     assert accepted.status_code == 202
     assert ops.post(f"{ADMIN}/{tenant}/suspend").json()["status"] == "suspended"
-    _eventually(lambda: c.get("/tasks").status_code == 403)
+    eventually(lambda: c.get("/tasks").status_code == 403)
     r = c.post("/images/generate", json=noop())
     assert r.status_code == 403 and error_of(r) == {"code": "tenant_suspended", "field": "tenant",
                                                     "message": f"tenant {tenant} is suspended"}
@@ -251,17 +230,17 @@ def test_a_suspended_tenant_is_403_until_resumed(api: Api) -> None:
     # what it had sent before finishes
     task_id = accepted.json()["id"]
     assert ops.post(f"{ADMIN}/{tenant}/resume").json()["status"] == "active"
-    _eventually(lambda: c.get("/tasks").status_code == 200)
-    _eventually(lambda: c.get(f"/tasks/{task_id}").json()["status"] == "completed", 60)
+    eventually(lambda: c.get("/tasks").status_code == 200)
+    eventually(lambda: c.get(f"/tasks/{task_id}").json()["status"] == "completed", 60)
 
 
 @pytest.mark.slow
 def test_a_suspended_tenants_schedules_skip_their_ticks(api: Api) -> None:
-    tenant = _new_tenant(api, "ticks")
-    c, ops = api.client("ana", tenant=tenant), _operator(api)
+    tenant = new_tenant(api, "ticks")
+    c, ops = api.client("ana", tenant=tenant), operator_client(api)
     s = c.post("/schedules", json={"cron": "* * * * * *", "target": {
         "task": {"task_type": "image_generation", "input_data": noop()}}}).json()
-    _eventually(lambda: c.get(f"/schedules/{s['id']}").json()["ticks_fired"] >= 1, 15)
+    eventually(lambda: c.get(f"/schedules/{s['id']}").json()["ticks_fired"] >= 1, 15)
     ops.post(f"{ADMIN}/{tenant}/suspend")
     time.sleep(2 * api.settings.tenant_cache_seconds + 0.5)  # the API's and the Scheduler's caches
     engine = make_engine(api.settings.db_url)
@@ -272,6 +251,6 @@ def test_a_suspended_tenants_schedules_skip_their_ticks(api: Api) -> None:
     assert later["ticks_fired"] == first["ticks_fired"], "a suspended tenant's schedule fired"
     assert later["ticks_missed"] > first["ticks_missed"] and f"tenant {tenant} is suspended" in later["last_error"]
     ops.post(f"{ADMIN}/{tenant}/resume")
-    _eventually(lambda: c.get(f"/schedules/{s['id']}").status_code == 200
+    eventually(lambda: c.get(f"/schedules/{s['id']}").status_code == 200
                 and c.get(f"/schedules/{s['id']}").json()["ticks_fired"] > later["ticks_fired"], 15)
     c.delete(f"/schedules/{s['id']}")

@@ -10,23 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from served_api import Api, error_of
+from served_api import Api, error_of, new_tenant
 
-ADMIN = "/api/v1/admin/tenants"
 KEYS = "/tenant/provider-keys"
-
-
-def _new_tenant(api: Api, prefix: str) -> str:
-    tenant = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    ops = api.root()
-    ops.headers["Authorization"] = f"Bearer {api.token('ops', operator=True)}"
-    assert ops.post(ADMIN, json={"id": tenant}).status_code == 201
-    return tenant
 
 
 @pytest.fixture(scope="module")
 def tenants(api: Api) -> tuple[str, str]:
-    return _new_tenant(api, "keys-a"), _new_tenant(api, "keys-b")
+    return new_tenant(api, "keys-a"), new_tenant(api, "keys-b")
 
 
 def _listed(c: httpx.Client) -> list[str]:

@@ -8,17 +8,14 @@ operator token only, with 404 naming the field for an unknown tenant."""
 from __future__ import annotations
 
 import hashlib
-import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import pandas as pd
 import pytest
-from served_api import Api, Receiver, error_of, noop, unique
+from served_api import ADMIN_TENANTS as ADMIN
+from served_api import Api, Receiver, error_of, eventually, new_tenant, noop, operator_client, unique
 
 from videoai_ray.artifacts import ArtifactStore
 from videoai_ray.cli import main
@@ -27,27 +24,6 @@ from videoai_ray.service import MediaService
 from videoai_ray.store import make_engine
 from videoai_ray.store.tenant_rows import TENANT_TABLES, tenant_rows
 from videoai_ray.tenants.tenant_files import tenant_files
-
-ADMIN = "/api/v1/admin/tenants"
-
-
-def _operator(api: Api) -> httpx.Client:
-    c = api.root()
-    c.headers["Authorization"] = f"Bearer {api.token('ops', operator=True)}"
-    return c
-
-
-def _new_tenant(api: Api, prefix: str) -> str:
-    tenant = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    assert _operator(api).post(ADMIN, json={"id": tenant}).status_code == 201
-    return tenant
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not in time"
-        time.sleep(0.2)
 
 
 def _rows(api: Api, tenant: str) -> dict[str, list[dict[str, Any]]]:
@@ -97,7 +73,7 @@ def _leftovers(api: Api, tenant: str) -> dict[str, int]:
 
 
 def test_deleting_a_tenant_removes_all_of_it_and_nothing_of_the_other(api: Api, tmp_path: Path) -> None:
-    doomed, kept = _new_tenant(api, "doomed"), _new_tenant(api, "kept")
+    doomed, kept = new_tenant(api, "doomed"), new_tenant(api, "kept")
     text = unique("the same words")
     with Receiver() as rx:
         task = _populate(api, doomed, rx, text)
@@ -105,7 +81,7 @@ def test_deleting_a_tenant_removes_all_of_it_and_nothing_of_the_other(api: Api, 
         assert not kept_task["cache_hit"]
         plain = api.client(unique("plain")).post("/subtitles/generate", params={"wait": 30},
                                                  json={"text": text, "provider": "local-subtitles"}).json()
-        _eventually(lambda: _settled(api, doomed) and _settled(api, kept))
+        eventually(lambda: _settled(api, doomed) and _settled(api, kept))
     root = Path(api.settings.artifacts_root)
     # outputs under each tenant's own prefix; a plain user's where they always were
     name = task["output"]["subtitle_download_url"].rsplit("/", 1)[1]
@@ -123,7 +99,7 @@ def test_deleting_a_tenant_removes_all_of_it_and_nothing_of_the_other(api: Api, 
     assert kept_files and all(kept_rows[t] for t in TENANT_TABLES)  # the other tenant has something everywhere
     assert all(_rows(api, doomed)[t] for t in TENANT_TABLES) and _hashes(api, doomed)
 
-    ops = _operator(api)
+    ops = operator_client(api)
     for who, token in [("its tenant admin", api.token("boss", tenant=doomed, tenant_admin=True)),
                        ("its user", api.token("ana", tenant=doomed)),
                        ("a deployment admin", api.token("r", admin=True))]:
@@ -148,12 +124,12 @@ def test_deleting_a_tenant_removes_all_of_it_and_nothing_of_the_other(api: Api, 
     assert _hashes(api, doomed) == {} and not (root / "tenants" / doomed).exists()
     assert _rows(api, kept) == kept_rows and _hashes(api, kept) == kept_files  # value for value, byte for byte
     assert ops.get(f"{ADMIN}/{doomed}").status_code == 404
-    _eventually(lambda: ana.get("/tasks").status_code == 401)  # its tokens name a tenant that no longer exists
+    eventually(lambda: ana.get("/tasks").status_code == 401)  # its tokens name a tenant that no longer exists
     assert api.client("ana", tenant=kept).get(f"/tasks/{kept_task['id']}").json()["status"] == "completed"
     assert inflight not in str(_rows(api, doomed))
     # its cached result went too: the same tenant id made again computes afresh
     assert ops.post(ADMIN, json={"id": doomed}).status_code == 201
-    _eventually(lambda: ana.get("/tasks").status_code == 200)
+    eventually(lambda: ana.get("/tasks").status_code == 200)
     again = api.client("ana", tenant=doomed).post(
         "/subtitles/generate", params={"wait": 30}, json={"text": text, "provider": "local-subtitles"}).json()
     assert again["status"] == "completed" and not again["cache_hit"], again
@@ -165,11 +141,11 @@ def test_deleting_a_tenant_removes_all_of_it_and_nothing_of_the_other(api: Api, 
 
 def test_an_export_writes_every_row_as_parquet_and_copies_the_files(api: Api, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    tenant = _new_tenant(api, "exported")
+    tenant = new_tenant(api, "exported")
     with Receiver() as rx:
         task = _populate(api, tenant, rx, unique("words to export"))
-        _eventually(lambda: _settled(api, tenant))
-    ops = _operator(api)
+        eventually(lambda: _settled(api, tenant))
+    ops = operator_client(api)
     r = ops.post(f"{ADMIN}/{tenant}/export")
     assert r.status_code == 200, r.text
     done = r.json()
@@ -202,15 +178,15 @@ def test_an_export_writes_every_row_as_parquet_and_copies_the_files(api: Api, tm
 
 
 def test_a_suspended_tenants_accepted_work_finishes(api: Api) -> None:
-    tenant = _new_tenant(api, "finishing")
+    tenant = new_tenant(api, "finishing")
     c = api.client("ana", tenant=tenant)
     r = c.post("/batch", json=[{"task_type": "image_generation",
                                 "input_data": {**noop(), "provider": "slow"}} for _ in range(24)])
     assert r.status_code in (200, 202), r.text
-    assert _operator(api).post(f"{ADMIN}/{tenant}/suspend").json()["status"] == "suspended"
+    assert operator_client(api).post(f"{ADMIN}/{tenant}/suspend").json()["status"] == "suspended"
     unfinished = [t for t in _rows(api, tenant)["tasks"] if t["status"] not in ("completed", "failed", "cancelled")]
     assert unfinished, "every task had ended before the suspension: nothing was in flight"
-    _eventually(lambda: _settled(api, tenant), 60)
+    eventually(lambda: _settled(api, tenant), 60)
     rows = _rows(api, tenant)
     assert {t["status"] for t in rows["tasks"]} == {"completed"} and len(rows["tasks"]) == 24
     assert rows["tenants"][0]["status"] == "suspended"  # it finished while suspended
@@ -237,7 +213,7 @@ def _verifies(api: Api, headers: dict[str, str], secret: str) -> bool:
 
 
 def test_a_tenants_default_webhook_secret_signs_its_users_deliveries(api: Api) -> None:
-    tenant, other = _new_tenant(api, "signing"), _new_tenant(api, "signing")
+    tenant, other = new_tenant(api, "signing"), new_tenant(api, "signing")
     boss = api.client("boss", tenant=tenant, tenant_admin=True)
     r = boss.get("/tenant/webhook-secret")
     assert r.status_code == 200 and r.json()["secret"].startswith("whsec_")
@@ -259,7 +235,7 @@ def test_a_tenants_default_webhook_secret_signs_its_users_deliveries(api: Api) -
             r = c.post("/subtitles/generate", json={"text": unique("signed"), "provider": "local-subtitles",
                                                     "webhook_url": rx.url, "webhook_events": ["task.completed"]})
             assert r.status_code == 202, r.text
-        _eventually(lambda: len(rx.headers) >= 2)
+        eventually(lambda: len(rx.headers) >= 2)
     by_user = {b["user_id"]: h for b, h in zip(rx.bodies, rx.headers, strict=True)}
     assert _verifies(api, by_user[f"{tenant}/ana"], default)
     assert _verifies(api, by_user[f"{tenant}/bob"], own) and _verifies(api, by_user[f"{tenant}/bob"], default)  # grace
@@ -267,5 +243,5 @@ def test_a_tenants_default_webhook_secret_signs_its_users_deliveries(api: Api) -
     assert rotated not in (default, own) and ana.get("/webhooks/secret").json()["secret"] == rotated
     assert bob.get("/webhooks/secret").json()["secret"] == own  # his own stays his
     # deleting the tenant removes its default secret with the rest
-    assert _operator(api).delete(f"{ADMIN}/{tenant}", params={"force": "true"}, timeout=120).status_code == 200
+    assert operator_client(api).delete(f"{ADMIN}/{tenant}", params={"force": "true"}, timeout=120).status_code == 200
     assert _leftovers(api, tenant) == {}

@@ -8,36 +8,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 
 import httpx
 import pytest
-from served_api import Api, error_of, noop
-
-ADMIN = "/api/v1/admin/tenants"
-
-
-def _operator(api: Api) -> httpx.Client:
-    ops = api.root()
-    ops.headers["Authorization"] = f"Bearer {api.token('ops', operator=True)}"
-    return ops
-
-
-def _new_tenant(api: Api, prefix: str) -> str:
-    tenant = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    assert _operator(api).post(ADMIN, json={"id": tenant}).status_code == 201
-    return tenant
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not in time"
-        time.sleep(0.2)
+from served_api import ADMIN_TENANTS as ADMIN
+from served_api import Api, error_of, eventually, new_tenant, noop, operator_client
 
 
 def test_an_operator_sets_and_changes_limits(api: Api) -> None:
-    tenant, ops = _new_tenant(api, "lim"), _operator(api)
+    tenant, ops = new_tenant(api, "lim"), operator_client(api)
     r = ops.put(f"{ADMIN}/{tenant}/limits", json={"daily_budget_usd": 5, "monthly_budget_usd": 100, "rpm": 60,
                                                   "max_in_flight": 4, "max_schedules": 10, "max_experiments": 5,
                                                   "weight": 2})
@@ -72,7 +51,7 @@ def test_an_operator_sets_and_changes_limits(api: Api) -> None:
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_bad_limits_are_refused_naming_the_field_and_nothing_is_stored(api: Api, raw: bytes, field: str,
                                                                         method: str) -> None:
-    tenant, ops = _new_tenant(api, "badlim"), _operator(api)
+    tenant, ops = new_tenant(api, "badlim"), operator_client(api)
     assert ops.put(f"{ADMIN}/{tenant}/limits", json={"rpm": 100}).status_code == 200
     r = ops.request(method, f"{ADMIN}/{tenant}/limits", content=raw, headers={"Content-Type": "application/json"})
     assert r.status_code == 422, r.text
@@ -81,7 +60,7 @@ def test_bad_limits_are_refused_naming_the_field_and_nothing_is_stored(api: Api,
 
 
 def test_only_an_operator_sets_limits(api: Api) -> None:
-    tenant = _new_tenant(api, "opslim")
+    tenant = new_tenant(api, "opslim")
     tokens = {"tenant user": api.token("ana", tenant=tenant),
               "tenant admin": api.token("boss", tenant=tenant, tenant_admin=True),
               "deployment admin": api.token("root", admin=True), "plain user": api.token("ana")}
@@ -93,12 +72,12 @@ def test_only_an_operator_sets_limits(api: Api) -> None:
             assert r.status_code == 403, (who, method, r.text)
     anonymous = api.root().put(f"{ADMIN}/{tenant}/limits", json={"rpm": 1})
     assert anonymous.status_code == 401
-    assert _operator(api).get(f"{ADMIN}/{tenant}").json()["limits"] is None
+    assert operator_client(api).get(f"{ADMIN}/{tenant}").json()["limits"] is None
 
 
 def test_a_tenants_rpm_counts_all_of_its_users_and_not_another_tenant(api: Api) -> None:
-    acme, globex = _new_tenant(api, "rpm-a"), _new_tenant(api, "rpm-b")
-    assert _operator(api).put(f"{ADMIN}/{acme}/limits", json={"rpm": 3}).status_code == 200
+    acme, globex = new_tenant(api, "rpm-a"), new_tenant(api, "rpm-b")
+    assert operator_client(api).put(f"{ADMIN}/{acme}/limits", json={"rpm": 3}).status_code == 200
     ana, bo = api.client("ana", tenant=acme), api.client("bo", tenant=acme)
     cy = api.client("cy", tenant=globex)
     # within tenant_cache_seconds every replica knows the limit; from then on, ana and bo together
@@ -115,7 +94,7 @@ def test_a_tenants_rpm_counts_all_of_its_users_and_not_another_tenant(api: Api) 
             assert r.status_code == 200, r.text
         return False
 
-    _eventually(limited, 30)
+    eventually(limited, 30)
     body = error_of(refused[0])
     assert body["code"] == "rate_limited" and body["field"] == "tenant" and acme in body["message"]
     assert int(refused[0].headers["Retry-After"]) >= 1
@@ -124,8 +103,8 @@ def test_a_tenants_rpm_counts_all_of_its_users_and_not_another_tenant(api: Api) 
 
 
 def test_a_tenants_schedule_and_experiment_counts_bind_its_users_together(api: Api) -> None:
-    acme, globex = _new_tenant(api, "cnt-a"), _new_tenant(api, "cnt-b")
-    ops = _operator(api)
+    acme, globex = new_tenant(api, "cnt-a"), new_tenant(api, "cnt-b")
+    ops = operator_client(api)
     assert ops.put(f"{ADMIN}/{acme}/limits", json={"max_schedules": 1, "max_experiments": 1}).status_code == 200
     time.sleep(api.settings.tenant_cache_seconds + 0.5)  # the caches that read the limits (API, Scheduler)
     ana, bo, cy = (api.client("ana", tenant=acme), api.client("bo", tenant=acme),
