@@ -125,18 +125,17 @@ class FairShare:
 
     def refresh_group(self, group: str) -> None:
         """Whether a tenant group is at its cap (after a start, an end, or a change of limits)."""
-        cap = self.group_cap(group)
-        if cap is not None and self.group_in_flight.get(group, 0) >= cap:
-            self.full.add(group)
-        else:
-            self.full.discard(group)
+        self._mark(group, self.group_cap(group), self.group_in_flight.get(group, 0))
 
     def _refresh(self, user: str) -> None:
-        cap = self.cap(user)
-        if cap is not None and self.in_flight.get(user, 0) >= cap:
-            self.full.add(user)
+        self._mark(user, self.cap(user), self.in_flight.get(user, 0))
+
+    def _mark(self, key: str, cap: int | None, running: int) -> None:
+        """``key`` (a user, or a tenant group) is full while it runs its cap."""
+        if cap is not None and running >= cap:
+            self.full.add(key)
         else:
-            self.full.discard(user)
+            self.full.discard(key)
 
     # -- statistics ----------------------------------------------------------------------------
 

@@ -55,6 +55,14 @@ class QueueEntry:
     group: str = ""
 
 
+
+def _release(counts: Counter[str], weights: dict[str, float], key: str) -> None:
+    """One entry of ``key`` left the queue; a key with none left forgets its weight."""
+    counts[key] -= 1
+    if counts[key] <= 0:
+        del counts[key]
+        weights.pop(key, None)
+
 class _Turns:
     """Deficit round-robin over keys (the users of one group, or the groups of a level): a key's
     turn adds its weight to its deficit, and it takes entries while the deficit is at least one."""
@@ -233,19 +241,8 @@ class AgingQueue:
         return True
 
     def _left(self, entry: QueueEntry) -> None:
-        user, group = entry.user, entry.group
-        n = self._by_user[user] - 1
-        if n:
-            self._by_user[user] = n
-        else:
-            del self._by_user[user]
-            self._weights.pop(user, None)
-        n = self._by_group[group] - 1
-        if n:
-            self._by_group[group] = n
-        else:
-            del self._by_group[group]
-            self._group_weights.pop(group, None)
+        _release(self._by_user, self._weights, entry.user)
+        _release(self._by_group, self._group_weights, entry.group)
 
     def effective_rank(self, entry: QueueEntry, now: float) -> int:
         return min(_TOP, entry.rank + int((now - entry.enqueued_at) / self.aging))

@@ -54,10 +54,7 @@ def spent(engine: Engine, *, batch_id: str | None = None, user_id: str | None = 
     q = select(func.coalesce(func.sum(tasks.c.cost), 0.0))
     if batch_id is not None:
         q = q.where(tasks.c.batch_id == batch_id)
-    if user_id is not None:
-        q = q.where(tasks.c.user_id == user_id)
-    if owner_prefix is not None:
-        q = q.where(tasks.c.user_id.startswith(owner_prefix, autoescape=True))
+    q = q.where(*owned(tasks.c.user_id, user_id, owner_prefix))
     if since is not None:
         q = q.where(tasks.c.finished_at >= since)
     with engine.connect() as conn:

@@ -48,17 +48,18 @@ def insert_experiment(engine: Engine, exp: Experiment, max_running: int | None =
             id=exp.id, instance=instance, owner_id=exp.owner_id, name=exp.name, task_type=exp.task_type.value,
             arms=[a.model_dump(exclude_none=True) for a in exp.arms], baseline=exp.baseline,
             user_filter=exp.user_id, metadata_filter=exp.metadata, created_at=exp.created_at))
+        def running_of(user_id: str | None, prefix: str | None) -> int:
+            return int(conn.execute(select(func.count()).select_from(experiments).where(
+                *owned(experiments.c.owner_id, user_id, prefix), experiments.c.instance == instance,
+                experiments.c.stopped_at.is_(None))).scalar() or 0)
+
         if max_running is not None:
-            running = int(conn.execute(select(func.count()).select_from(experiments).where(
-                and_(experiments.c.owner_id == exp.owner_id, experiments.c.instance == instance,
-                     experiments.c.stopped_at.is_(None)))).scalar() or 0)
+            running = running_of(exp.owner_id, None)
             if running > max_running:
                 tx.rollback()
                 return running - 1
         if tenant_max is not None:
-            running = int(conn.execute(select(func.count()).select_from(experiments).where(
-                and_(experiments.c.owner_id.startswith(tenant_max[0], autoescape=True),
-                     experiments.c.instance == instance, experiments.c.stopped_at.is_(None)))).scalar() or 0)
+            running = running_of(None, tenant_max[0])
             if running > tenant_max[1]:
                 tx.rollback()
                 return TenantOverCap(running - 1, tenant_max[1])

@@ -77,10 +77,9 @@ def delete_schedule(engine: Engine, schedule_id: str, user_id: str, *, instance:
 def live_schedules(engine: Engine, user_id: str | None, *, instance: str, owner_prefix: str | None = None) -> int:
     """How many of a user's schedules in ``instance`` can still fire (active or paused; not done);
     with ``owner_prefix`` instead of a user, those of every owner id starting with it (a tenant's)."""
-    owner = (schedules.c.user_id == user_id if owner_prefix is None
-             else schedules.c.user_id.startswith(owner_prefix, autoescape=True))
+    owner = owned(schedules.c.user_id, user_id if owner_prefix is None else None, owner_prefix)
     q = select(func.count()).select_from(schedules).where(
-        and_(owner, schedules.c.instance == instance, schedules.c.state.in_(("active", "paused"))))
+        and_(*owner, schedules.c.instance == instance, schedules.c.state.in_(("active", "paused"))))
     with engine.connect() as conn:
         return int(conn.execute(q).scalar() or 0)
 

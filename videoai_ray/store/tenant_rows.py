@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Engine, Table, delete, exists, select
 
 from ..tenants.ids import owner_prefix
 from ..webhooks.schema import webhook_deliveries, webhook_secrets
+from .owners import owned
 from .schema import (
     batches,
     experiments,
@@ -34,7 +35,7 @@ Where = Callable[[str, str], ColumnElement[bool]]
 
 def _owned(table: Table, column: str, per_instance: bool = True) -> Where:
     def where(tenant: str, instance: str) -> ColumnElement[bool]:
-        clause = table.c[column].like(f"{owner_prefix(tenant)}%", escape="\\")
+        [clause] = owned(table.c[column], None, owner_prefix(tenant))
         return clause & (table.c.instance == instance) if per_instance else clause
     return where
 
