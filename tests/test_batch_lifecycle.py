@@ -21,30 +21,30 @@ def test_a_batch_is_opened_once_with_its_budget_and_sealed(service):
     life = BatchLifecycle(service, "batch_a", "ana", 2.5)
     life.open(3)
     life.open(3)  # a second chunk: the row exists (a second insert would fail on its key)
-    row = service.batch("batch_a", "ana")
+    row = service.batches.get("batch_a", "ana")
     assert row["expected"] == 3 and row["budget_usd"] == 2.5 and row["sealed_at"] is None
     life.seal(3)
-    assert service.batch("batch_a", "ana")["sealed_at"] is not None
+    assert service.batches.get("batch_a", "ana")["sealed_at"] is not None
 
 
 def test_a_streamed_batch_learns_its_size_when_sealed(service):
     life = BatchLifecycle(service, "batch_s", "ana")
     life.open(None)
-    assert service.batch("batch_s", "ana")["expected"] is None
+    assert service.batches.get("batch_s", "ana")["expected"] is None
     life.seal(5)
-    assert service.batch("batch_s", "ana")["expected"] == 5
+    assert service.batches.get("batch_s", "ana")["expected"] == 5
 
 
 def test_an_empty_batch_is_opened_when_sealed(service):
     BatchLifecycle(service, "batch_e", "ana", 1.0).seal(0)
-    row = service.batch("batch_e", "ana")
+    row = service.batches.get("batch_e", "ana")
     assert row["expected"] == 0 and row["sealed_at"] is not None and row["budget_usd"] == 1.0
 
 
 def test_a_resumed_batch_is_not_opened_again(service):
     BatchLifecycle(service, "batch_r", "ana", opened=True).open(4)
     with pytest.raises(BatchNotFound):
-        service.batch("batch_r", "ana")
+        service.batches.get("batch_r", "ana")
 
 
 def test_a_batch_answered_by_replays_is_discarded_else_sealed(service):
@@ -52,14 +52,14 @@ def test_a_batch_answered_by_replays_is_discarded_else_sealed(service):
     replay.open(2)
     assert replay.end([{"id": "task_1", "status": None, "existing": True, "cache_hit": False}] * 2)
     with pytest.raises(BatchNotFound):
-        service.batch("batch_again", "ana")
+        service.batches.get("batch_again", "ana")
 
     new = BatchLifecycle(service, "batch_new", "ana")
     new.open(2)
     answers = [{"id": "task_1", "status": None, "existing": True, "cache_hit": False},
                {"id": "task_2", "status": "pending", "existing": False, "cache_hit": False}]
     assert not new.end(answers)
-    row = service.batch("batch_new", "ana")
+    row = service.batches.get("batch_new", "ana")
     assert row["sealed_at"] is not None and row["expected"] == 2
 
 
@@ -68,4 +68,4 @@ def test_a_failed_send_leaves_no_row(service):
     life.open(1)
     life.discard()
     with pytest.raises(BatchNotFound):
-        service.batch("batch_f", "ana")
+        service.batches.get("batch_f", "ana")

@@ -166,7 +166,7 @@ class GpuCheck:
         return elapsed
 
     def _row(self, name: str) -> dict[str, Any]:
-        return next(r for r in self.client.service.providers() if r["name"] == name)
+        return next(r for r in self.client.service.providers.list() if r["name"] == name)
 
     def _stop(self, name: str) -> None:
         """Unregister a pool and wait until its actor has given the device back."""

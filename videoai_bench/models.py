@@ -104,7 +104,7 @@ def _wait_started(client: Any, name: str, actors: int, timeout: float = 300) -> 
     """Return once the pool of ``name`` has ``actors`` actors up (each loaded its model as it started)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pool = next((r["pool"] for r in client.service.providers() if r["name"] == name), None) or {}
+        pool = next((r["pool"] for r in client.service.providers.list() if r["name"] == name), None) or {}
         if int(pool.get("started") or 0) >= actors and not pool.get("starting"):
             return
         time.sleep(0.2)

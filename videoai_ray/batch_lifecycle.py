@@ -42,18 +42,18 @@ class BatchLifecycle:
         """Write the row before the batch's first task is sent (once)."""
         if self.opened:
             return
-        self.service.open_batch(self.batch_id, self.user_id, expected, self.budget_usd)
+        self.service.batches.open(self.batch_id, self.user_id, expected, self.budget_usd)
         self.opened, self.expected = True, expected
 
     def seal(self, sent: int | None = None) -> None:
         """Every item was sent (``sent`` of them); an empty batch is opened first."""
         if not self.opened:
             self.open(0)
-        self.service.seal_batch(self.batch_id, sent)
+        self.service.batches.seal(self.batch_id, sent)
 
     def discard(self) -> None:
         """Forget the row: none of the batch's tasks was stored (or they belong to another batch)."""
-        self.service.discard_batch(self.batch_id)
+        self.service.batches.discard(self.batch_id)
 
     def end(self, answers: Sequence[SubmitAnswer]) -> bool:
         """After an all-or-nothing send: discard a batch answered entirely by replays, else seal

@@ -69,7 +69,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from .service import MediaService
 
     try:
-        task = MediaService(_store_settings(args.address), None, migrate=True).get(args.task_id)
+        task = MediaService(_store_settings(args.address), None, migrate=True).tasks.get(args.task_id)
     except TaskNotFound:
         print(f"no task {args.task_id}", file=sys.stderr)
         return 1

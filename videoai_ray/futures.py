@@ -61,7 +61,7 @@ class TaskFuture:
 
     def wait(self, timeout: float | None = None) -> Task:
         """Wait until the task is terminal and return it (whatever its end state)."""
-        task = _done_or_timeout(self.client.service.wait(self.id, self.client.user_id, timeout))
+        task = _done_or_timeout(self.client.service.tasks.wait(self.id, self.client.user_id, timeout))
         settle(self.id)
         return task
 
@@ -70,7 +70,7 @@ class TaskFuture:
         return raise_if_failed(self.wait(timeout))
 
     async def result_async(self, timeout: float | None = None) -> Task:
-        task = _done_or_timeout(await self.client.service.wait_async(self.id, self.client.user_id, timeout))
+        task = _done_or_timeout(await self.client.service.tasks.wait_async(self.id, self.client.user_id, timeout))
         settle(self.id)
         return raise_if_failed(task)
 
@@ -123,7 +123,7 @@ class Batch:
     def counts(self) -> dict[str, int]:
         """Tasks per status, now; ``not_submitted`` counts the items a driver meant to send but
         did not (it stopped early, or is still sending): ``client.resume_batch`` sends them."""
-        return self.client.service.batch_counts(self.id)
+        return self.client.service.batches.counts(self.id)
 
     @property
     def progress(self) -> float:
@@ -141,7 +141,7 @@ class Batch:
         wait = service.version_wait(timeout)
         cursor, seen = 0, 0
         while seen < len(self.ids):
-            rows = service.finished_since(self.id, cursor)
+            rows = service.batches.finished_since(self.id, cursor)
             if rows:
                 cursor = rows[-1][2]
                 seen += len(rows)
@@ -153,7 +153,7 @@ class Batch:
     def as_completed(self, timeout: float | None = None) -> Iterator[Task]:
         """Finished tasks, in the order they finished."""
         for rows in self._finished(timeout):
-            yield from self.client.service.get_many([r[0] for r in rows])
+            yield from self.client.service.tasks.get_many([r[0] for r in rows])
 
     async def as_completed_async(self, timeout: float | None = None) -> AsyncIterator[Task]:
         it = self.as_completed(timeout)
@@ -179,7 +179,7 @@ class Batch:
         return self.counts()
 
     def results(self) -> list[Task]:
-        return self.client.service.get_many(self.ids)
+        return self.client.service.tasks.get_many(self.ids)
 
     def to_pandas(self) -> pd.DataFrame:
         return tasks_frame(self.results())
@@ -204,17 +204,17 @@ class Batch:
 
     def cancel(self) -> list[dict[str, Any]]:
         """Cancel every unfinished task of the batch."""
-        return self.client.service.cancel_batch(self.id, self.client.user_id)
+        return self.client.service.batches.cancel(self.id, self.client.user_id)
 
     def retry_failed(self) -> int:
         """Run the batch's failed tasks again (each with a fresh retry budget); how many."""
         service = self.client.service
-        failed = [tid for tid, _, _ in service.batch_states(self.id, [TaskStatus.FAILED.value])]
-        return service.retry_many(failed, self.client.user_id)
+        failed = [tid for tid, _, _ in service.batches.states(self.id, [TaskStatus.FAILED.value])]
+        return service.tasks.retry_many(failed, self.client.user_id)
 
     def cost(self) -> float:
         """What the batch's tasks have cost so far, in USD."""
-        cost = self.client.service.batch_cost(self.id)
+        cost = self.client.service.batches.cost(self.id)
         return cost if cost is not None else float(self.to_pandas()["cost"].sum())
 
     def __repr__(self) -> str:

@@ -44,9 +44,9 @@ class MapView:
     def refresh(self) -> None:
         """Read what changed in the store since the last refresh."""
         service = self.batch.client.service
-        while rows := service.finished_since(self.id, self._cursor):
+        while rows := service.batches.finished_since(self.id, self._cursor):
             self._cursor = rows[-1][2]
-            for task in service.get_many([r[0] for r in rows]):
+            for task in service.tasks.get_many([r[0] for r in rows]):
                 i = self._pos.get(task.id)
                 if i is None:
                     continue
@@ -54,7 +54,7 @@ class MapView:
                 self._cost[i] = np.nan if task.cost is None else task.cost
                 self._output[i] = task.output
                 self._error[i] = f"{task.error.code}: {task.error.message}" if task.error else None
-        for tid, status, provider in service.batch_states(self.id, _ACTIVE):
+        for tid, status, provider in service.batches.states(self.id, _ACTIVE):
             i = self._pos.get(tid)
             if i is not None:  # still running, or running again after a retry
                 self._status[i], self._provider[i] = status, provider

@@ -20,7 +20,7 @@ class _Resource:
         self._client = client
 
     def _submit(self, idempotency_key: str | None, body: dict[str, Any]) -> TaskFuture:
-        return self._client.submit(self.task_type, body, idempotency_key=idempotency_key)
+        return self._client.tasks.submit(self.task_type, body, idempotency_key=idempotency_key)
 
 
 class Images(_Resource):

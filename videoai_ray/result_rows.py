@@ -140,10 +140,10 @@ def layout_for(batch: Batch) -> ResultLayout:
     """The layout of ``batch``'s rows, from the first of its tasks to complete (one store read)."""
     service = batch.client.service
     cursor = 0
-    while rows := service.finished_since(batch.id, cursor):
+    while rows := service.batches.finished_since(batch.id, cursor):
         done = [r[0] for r in rows if r[1] == "completed"]
         if done:
-            return ResultLayout.infer(service.get_many(done[:1])[0], batch.columns)
+            return ResultLayout.infer(service.tasks.get_many(done[:1])[0], batch.columns)
         cursor = rows[-1][2]
     return ResultLayout.infer(None, batch.columns)
 
@@ -160,7 +160,7 @@ def tables(service: MediaService, ids: Sequence[str], layout: ResultLayout,
     for start, stop in _spans(len(ids), chunk_rows):
         chunk = ids[start:stop]
         position = {tid: first + start + i for i, tid in enumerate(chunk)}
-        found = service.get_many(list(chunk))
+        found = service.tasks.get_many(list(chunk))
         yield layout.table([(position[t.id], t) for t in found])
 
 

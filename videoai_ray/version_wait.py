@@ -1,7 +1,7 @@
 """The one wait loop: read, and while what was read is not final, sleep on the Scheduler's change
 version (until it commits a change, or a slice passes), until a deadline.
 
-Every wait of the package is this loop: a task's (``MediaService.wait``, ``wait_async``, the
+Every wait of the package is this loop: a task's (``MediaService.tasks.wait``, ``wait_async``, the
 HTTP API's ``?wait=``), a pipeline's, a batch's finished tasks (``Batch.as_completed``) and a
 pipeline step's (``StepFuture.wait``). None polls the store on a timer: each read follows a
 committed change or a slice of ``WAIT_SLICE`` seconds, whichever comes first.

@@ -65,7 +65,7 @@ def test_a_replica_with_another_data_folder_serves_the_schedulers_store(first: t
     try:
         assert ctx.settings.db_url == client.settings.db_url
         assert ctx.settings.artifacts_root == client.settings.artifacts_root
-        assert ctx.service.get(task_id).status.value == "completed"
+        assert ctx.service.tasks.get(task_id).status.value == "completed"
         body = _health(ctx).json()
         assert body["status"] == "healthy"
         assert body["checks"]["store"]["revision"] == body["checks"]["store"]["expected"] is not None

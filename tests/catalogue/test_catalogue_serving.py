@@ -96,7 +96,7 @@ def _actor(client: vai.Client, provider: str, models: int) -> dict[str, Any]:
     """The pool's one actor, once its listing shows ``models`` loaded (it is refreshed after a load)."""
     deadline = time.monotonic() + 30
     while True:
-        pool = next(r for r in client.service.providers() if r["name"] == provider)["pool"]
+        pool = next(r for r in client.service.providers.list() if r["name"] == provider)["pool"]
         assert pool is not None and pool["started"] == 1, pool
         [actor] = pool["actors"]
         if len(actor.get("model_loads", {})) >= models or time.monotonic() > deadline:

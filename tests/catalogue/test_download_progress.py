@@ -51,7 +51,7 @@ def client(ray_session: None, tmp_path: Path, s3_server: S3Server) -> Iterator[v
 
 
 def _pool(client: vai.Client) -> dict[str, Any]:
-    return dict(next(r for r in client.service.providers() if r["name"] == "local-diffusers")["pool"] or {})
+    return dict(next(r for r in client.service.providers.list() if r["name"] == "local-diffusers")["pool"] or {})
 
 
 @pytest.mark.timeout(300)

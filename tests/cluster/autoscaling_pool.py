@@ -168,7 +168,7 @@ def scenario(cluster: FakeAutoscalingCluster) -> dict[str, Any]:
     client = vai.connect(settings=settings, providers=[pool, too_big])
 
     def row(name: str = "gpu-pool") -> dict[str, Any]:
-        return next(r for r in client.service.providers() if r["name"] == name)
+        return next(r for r in client.service.providers.list() if r["name"] == name)
 
     before, big = row(), row("two-gpus")
     out["before"] = {"available": before["available"], "reason": before["unavailable_reason"], "cap": before["cap"]}

@@ -41,14 +41,14 @@ def main() -> None:
         BatchSleepProvider(0.5, name="gpu-pool", num_gpus=1, max_batch_size=2, pool_max=4, batch_wait_s=0.0),
     ]
     client = vai.connect(settings=settings, providers=providers)
-    rows = {r["name"]: r for r in client.service.providers()}
+    rows = {r["name"]: r for r in client.service.providers.list()}
     out: dict[str, Any] = {"nodes": node_of, "caps": {n: rows[n]["cap"] for n in rows},
                            "available": {n: rows[n]["available"] for n in rows},
                            "reasons": {n: rows[n]["unavailable_reason"] for n in rows}}
     for name, n in (("one-gpu", 9), ("special", 6), ("t4", 4), ("h100", 2), ("eight-gpus", 1)):
         out[name] = _run(client, name, n)
     out["gpu-pool"] = _run(client, "gpu-pool", 40, "image_generation")
-    out["pool"] = next(r for r in client.service.providers() if r["name"] == "gpu-pool")["pool"]
+    out["pool"] = next(r for r in client.service.providers.list() if r["name"] == "gpu-pool")["pool"]
     print(json.dumps(out))
     ray.shutdown()
     cluster.shutdown()

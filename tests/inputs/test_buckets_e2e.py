@@ -185,7 +185,7 @@ def test_bad_inputs_are_refused_at_submit_naming_the_field_and_the_roots(dep: De
     narrow = _refused(dep.user("narrow"), f"s3://{dep.corpus}/clips/fox_rms.wav")
     assert f"s3://{dep.corpus}/clips/team/" in narrow.message and "file://" not in narrow.message
     # nothing was stored for these
-    assert not [t for t in dep.client.service.tasks(dep.client.user_id, limit=500) if "private" in str(t.input)]
+    assert not [t for t in dep.client.service.tasks.list(dep.client.user_id, limit=500) if "private" in str(t.input)]
 
 
 def test_a_local_root_is_read_in_place_and_a_symlink_out_of_it_is_refused(dep: Deployment, tmp_path: Path) -> None:
@@ -209,7 +209,7 @@ def test_an_object_gone_before_the_worker_reads_it_fails_once_as_input_not_found
     assert prepared["options"]["inputs"]["audio_url"]["size"] == len(b"here at submit")
     dep.fs.rm(url.removeprefix("s3://"))
     [answer] = service.submit([prepared])
-    task = service.wait(answer["id"], None, 60)
+    task = service.tasks.wait(answer["id"], None, 60)
     assert task.status is vai.TaskStatus.FAILED
     assert task.error is not None and task.error.code == "input_not_found" and not task.error.retryable
     assert task.attempts == 1
@@ -299,7 +299,7 @@ def test_the_storage_secret_is_in_no_row_error_webhook_or_log(dep: Deployment) -
                                           user_id=dep.client.user_id)
     dep.fs.rm(url.removeprefix("s3://"))
     [answer] = dep.client.service.submit([prepared])
-    failed = dep.client.service.wait(answer["id"], None, 60)
+    failed = dep.client.service.tasks.wait(answer["id"], None, 60)
     assert failed.error is not None and failed.error.code == "input_not_found"
     deadline = time.monotonic() + 30
     while not any(answer["id"] in h for h in dep.hooks):
@@ -358,7 +358,7 @@ def test_an_object_rewritten_after_submit_is_not_read_under_the_old_identity(dep
                                user_id=dep.client.user_id)
     dep.put(url.removeprefix(f"s3://{dep.corpus}/"), b"rewritten")
     [answer] = service.submit([prepared])
-    task = service.wait(answer["id"], None, 60)
+    task = service.tasks.wait(answer["id"], None, 60)
     assert task.status is vai.TaskStatus.FAILED and task.attempts == 1
     assert task.error is not None and task.error.code == "invalid_input" and "changed" in task.error.message
 
@@ -374,7 +374,7 @@ def test_an_sdk_pipeline_step_reads_an_input_under_a_granted_root_and_is_held_to
     url = dep.put(f"clips/pipe-{uuid.uuid4().hex[:6]}.wav", b"pipeline bytes")
     done = dep.client.pipeline([step("read", "audio_transcription", audio_url=url, provider="inputs")]).result(60)
     assert done.status == "completed", done
-    read = dep.client.service.get(done.step("read").task_id, dep.client.user_id)
+    read = dep.client.service.tasks.get(done.step("read").task_id, dep.client.user_id)
     assert read.input["audio_url"] == url and read.output["inputs"]["audio_url"]["size"] == len(b"pipeline bytes")
 
     dep.put("private/secret.wav", b"not granted")

@@ -17,7 +17,7 @@ CLAIMS = {"weight": 0.05, "max_in_flight": 1}
 
 
 def _claims(client: vai.Client, user: str) -> dict[str, object]:
-    share = client.service.fair_share(user)
+    share = client.service.monitor.fair_share(user)
     return {"weight": share["weight"], "max_in_flight": share["max_in_flight"]}
 
 
@@ -29,7 +29,7 @@ def test_a_pipelines_steps_never_run_past_the_tokens_cap(pipe_client: vai.Client
         assert r.status_code == 202, r.text
         body = await finished(carol, r.json()["id"])
         assert body["status"] == "completed", body
-        tasks = [pipe_client.service.get(s["task_id"]) for s in body["steps"]]
+        tasks = [pipe_client.service.tasks.get(s["task_id"]) for s in body["steps"]]
         spans = sorted((t.started_at, t.finished_at) for t in tasks)
         assert all(s is not None and e is not None for s, e in spans)
         assert all(nxt[0] >= prev[1] for prev, nxt in itertools.pairwise(spans)), spans  # type: ignore[operator]

@@ -91,8 +91,8 @@ def test_an_http_pipeline_follows_the_http_rules_and_gets_its_own_files(pipe_cli
         assert r.status_code == 202, r.text
         body = await finished(alice, r.json()["id"])
         assert body["status"] == "completed", body
-        made = pipe_client.service.get(body["steps"][0]["task_id"]).output["report_url"]
-        read = pipe_client.service.get(body["steps"][1]["task_id"]).output["inputs"]["subtitles_url"]
+        made = pipe_client.service.tasks.get(body["steps"][0]["task_id"]).output["report_url"]
+        read = pipe_client.service.tasks.get(body["steps"][1]["task_id"]).output["inputs"]["subtitles_url"]
         assert read["sha256"] == hashlib.sha256(store.read_bytes(made)).hexdigest()
 
     run_api(pipe_client, test)

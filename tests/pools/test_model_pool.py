@@ -47,7 +47,7 @@ def _submit(client: vai.Client, provider: str, prompts: list[str]) -> Any:
 
 
 def _pool(client: vai.Client, name: str) -> dict[str, Any]:
-    row = next(r for r in client.service.providers() if r["name"] == name)
+    row = next(r for r in client.service.providers.list() if r["name"] == name)
     assert row["pool"] is not None, row
     return dict(row["pool"])
 

@@ -156,4 +156,4 @@ def test_written_waits_for_its_own_flush_not_a_commit_elsewhere(parts: Parts) ->
         await asyncio.wait_for(waiter, 5)
 
     asyncio.run(run())
-    assert parts.service.get(answer["id"]).progress == 0.5
+    assert parts.service.tasks.get(answer["id"]).progress == 0.5

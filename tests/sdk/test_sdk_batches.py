@@ -126,7 +126,7 @@ def test_unknown_and_other_users_batches_and_bad_budgets_are_refused(sdk_client)
             sdk_client.set_budget(budget)
         assert info.value.field == "budget_usd" and "above 0 (at most 1e+09)" in str(info.value)
         with pytest.raises(InvalidRequest) as info:
-            sdk_client.service.open_batch("batch_refused", sdk_client.user_id, 1, budget)
+            sdk_client.service.batches.open("batch_refused", sdk_client.user_id, 1, budget)
         assert info.value.field == "budget_usd"
     assert len(sdk_client.batches(limit=500)) == before
     assert sdk_client.budget()["budget_usd"] is None, "a refused budget sets nothing"

@@ -44,7 +44,7 @@ class ApiContext:
             settings = deployment_settings(settings, strict=True)
             scheduler = get_or_create_scheduler(settings)
         service = MediaService(settings, scheduler)
-        problem = service.store_problem()
+        problem = service.monitor.store_problem()
         if problem is not None:
             service.close()
             raise StoreNotReady(f"this API replica cannot serve: {problem}")

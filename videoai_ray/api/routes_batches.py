@@ -86,7 +86,7 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
 def list_batches(limit: int = Query(100, ge=1, le=500, description="most batches returned"),
                  caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     user_id, prefix = caller.reads
-    rows = [_summary(r) for r in ctx.service.batches(user_id, limit, user_prefix=prefix)]
+    rows = [_summary(r) for r in ctx.service.batches.list(user_id, limit, user_prefix=prefix)]
     return JSONResponse({"batches": rows, "count": len(rows)})
 
 
@@ -94,12 +94,12 @@ def list_batches(limit: int = Query(100, ge=1, le=500, description="most batches
 def get_batch(batch_id: str = Path(min_length=1, max_length=100, description="the batch id (`batch_...`)"),
               caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     user_id, prefix = caller.reads
-    return JSONResponse(_summary(ctx.service.batch(batch_id, user_id, user_prefix=prefix)))
+    return JSONResponse(_summary(ctx.service.batches.get(batch_id, user_id, user_prefix=prefix)))
 
 
 @router.get("/budget", response_model=Budget, summary="Your daily budget and today's spend", responses=ERROR_RESPONSES)
 def get_budget(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    return JSONResponse(ctx.service.budget(caller.user_id))
+    return JSONResponse(ctx.service.budgets.get(caller.user_id))
 
 
 @router.put("/budget", response_model=Budget, summary="Set your daily budget", responses=ERROR_RESPONSES,
@@ -116,14 +116,14 @@ async def put_budget(request: Request, caller: Caller = Depends(authorized),
         body = BudgetBody.model_validate(json_object(await json_body(request)))
     except ValidationError as e:
         raise field_error(e.errors()) from None
-    return JSONResponse(await asyncio.to_thread(ctx.service.set_budget, caller.user_id, body.budget_usd))
+    return JSONResponse(await asyncio.to_thread(ctx.service.budgets.set, caller.user_id, body.budget_usd))
 
 
 @router.get("/spend", response_model=Spend, summary="Your spend per day and provider", responses=ERROR_RESPONSES)
 def spend(days: int = Query(30, ge=1, le=366, description="days back from today (UTC), today included"),
           caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     user_id, prefix = caller.reads  # a tenant admin's: its whole tenant's spend
-    rows = ctx.service.spend(user_id, days, user_prefix=prefix)
+    rows = ctx.service.budgets.spend(user_id, days, user_prefix=prefix)
     body = {"spend": [SpendRow.model_validate(r).model_dump(mode="json") for r in rows],
             "total_usd": round(sum(r["cost_usd"] for r in rows), 6), "days": days}
     return JSONResponse(body)

@@ -69,7 +69,7 @@ async def _accepted(ctx: ApiContext, caller: Caller, prepared: Submission, answe
     status = 202
     if wait > 0:
         if not _done(task):
-            task = await ctx.service.wait_async(answer["id"], caller.user_id, wait)
+            task = await ctx.service.tasks.wait_async(answer["id"], caller.user_id, wait)
         status = 200 if _done(task) else 202
     headers = {"Location": task_links(answer["id"])["self"]}
     if answer.get("existing"):

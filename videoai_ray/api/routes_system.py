@@ -87,19 +87,19 @@ class HealthReport(BaseModel):
             responses=ERROR_RESPONSES)
 def statistics(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     user_id, prefix = caller.reads  # a tenant admin's: its whole tenant's work
-    return JSONResponse(ctx.service.statistics(user_id, user_prefix=prefix, live_user=caller.user_id))
+    return JSONResponse(ctx.service.monitor.statistics(user_id, user_prefix=prefix, live_user=caller.user_id))
 
 
 @router.get("/providers", response_model=ProviderList, summary="Registered providers and their health",
             responses=ERROR_RESPONSES)
 def providers(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    rows = ctx.service.providers()
+    rows = ctx.service.providers.list()
     return JSONResponse({"providers": rows, "count": len(rows)})
 
 
 @router.get("/cache/stats", summary="Result cache hit/miss statistics per layer", responses=ERROR_RESPONSES)
 async def cache_stats(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> dict[str, Any]:
-    return await ctx.service.cache_stats_async()
+    return await ctx.service.monitor.cache_stats_async()
 
 
 async def _timed(coro: Any) -> tuple[Any, float]:
@@ -124,7 +124,7 @@ async def health(ctx: ApiContext = Depends(get_context)) -> JSONResponse:
         checks["ray"] = _failed(e)
     live: dict[str, Any] | None = None
     try:
-        live, ms = await _timed(ctx.service.live_stats_async())
+        live, ms = await _timed(ctx.service.monitor.live_stats_async())
         own = live.get("health") or {}  # the Scheduler's own view of its store and cache
         checks["scheduler"] = {"status": "ok", "latency_ms": ms, "active_tasks": live.get("active"),
                                "queue_depth": live.get("queue_depth"), "in_flight": live.get("in_flight"),
@@ -134,12 +134,12 @@ async def health(ctx: ApiContext = Depends(get_context)) -> JSONResponse:
         checks["scheduler"] = _failed(e)
 
     try:
-        found, ms = await _timed(asyncio.to_thread(ctx.service.store_revision))
+        found, ms = await _timed(asyncio.to_thread(ctx.service.monitor.store_revision))
         # a store without the newest schema (an empty database, another one) fails every request
         ok = found["revision"] == found["expected"]
         checks["store"] = {"status": "ok" if ok else "error", "latency_ms": ms, **found}
         if not ok:
-            checks["store"]["error"] = await asyncio.to_thread(ctx.service.store_problem)
+            checks["store"]["error"] = await asyncio.to_thread(ctx.service.monitor.store_problem)
     except Exception as e:
         checks["store"] = _failed(e)
     try:

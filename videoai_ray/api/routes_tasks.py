@@ -37,7 +37,7 @@ _NOT_FOUND = {404: {"model": ErrorBody, "description": "no such task for this us
 def get_task(task_id: str = _TASK_ID, caller: Caller = Depends(authorized),
              ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     user_id, prefix = caller.reads
-    task = ctx.service.get(task_id, user_id)
+    task = ctx.service.tasks.get(task_id, user_id)
     if prefix is not None and not task.user_id.startswith(prefix):
         raise TaskNotFound(f"no task {task_id}")  # as the plain read says it
     return JSONResponse(task_view(task, ctx.artifacts))
@@ -55,7 +55,7 @@ def list_tasks(
 ) -> JSONResponse:
     before = decode_cursor(cursor) if cursor else None
     user_id, prefix = caller.reads  # a tenant admin lists the tenant's
-    rows = ctx.service.tasks(user_id, user_prefix=prefix,
+    rows = ctx.service.tasks.list(user_id, user_prefix=prefix,
                              task_type=task_type.value if task_type else None,
                              status=status.value if status else None, batch_id=batch_id, limit=limit + 1,
                              before=before)
@@ -69,7 +69,7 @@ def list_tasks(
              responses=_NOT_FOUND)
 def cancel_task(task_id: str = _TASK_ID, caller: Caller = Depends(authorized),
                 ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    return JSONResponse(task_view(ctx.service.cancel(task_id, caller.user_id), ctx.artifacts))
+    return JSONResponse(task_view(ctx.service.tasks.cancel(task_id, caller.user_id), ctx.artifacts))
 
 
 @router.delete("/tasks/{task_id}", response_model=TaskResponse, summary="Cancel a task (same as POST .../cancel)",
@@ -85,7 +85,7 @@ def delete_task(task_id: str = _TASK_ID, caller: Caller = Depends(authorized),
 def retry_task(task_id: str = _TASK_ID, caller: Caller = Depends(authorized),
                ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     # the Scheduler answers another user's task id as unknown (404), active or not
-    return JSONResponse(task_view(ctx.service.retry(task_id, caller.user_id), ctx.artifacts), status_code=202)
+    return JSONResponse(task_view(ctx.service.tasks.retry(task_id, caller.user_id), ctx.artifacts), status_code=202)
 
 
 @router.get("/tasks/{task_id}/files/{name}", summary="Download an output file", response_class=FileResponse,
@@ -95,7 +95,7 @@ def retry_task(task_id: str = _TASK_ID, caller: Caller = Depends(authorized),
                         "whichever artifact store holds them. Only the task's owner can download them.")
 def download_file(task_id: str = _TASK_ID, name: str = Path(min_length=1, max_length=255),
                   caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> Response:
-    task = ctx.service.get(task_id, caller.user_id)
+    task = ctx.service.tasks.get(task_id, caller.user_id)
     for url in artifact_candidates(task, name, ctx.artifacts):
         if not ctx.artifacts.is_local:
             # object storage: streamed in blocks from whichever node serves this request

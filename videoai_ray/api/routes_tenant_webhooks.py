@@ -37,7 +37,7 @@ def _own_tenant(caller: Caller) -> str:
 async def get_tenant_secret(caller: Caller = Depends(authorized),
                             ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     tenant = _own_tenant(caller)
-    return JSONResponse({"secret": await asyncio.to_thread(ctx.service.tenant_webhook_secret, tenant)})
+    return JSONResponse({"secret": await asyncio.to_thread(ctx.service.webhooks.tenant_secret, tenant)})
 
 
 @router.post("/rotate", response_model=WebhookSecret, summary="Rotate this tenant's default webhook signing secret",
@@ -45,5 +45,5 @@ async def get_tenant_secret(caller: Caller = Depends(authorized),
 async def rotate_tenant_secret(caller: Caller = Depends(authorized),
                                ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     tenant = _own_tenant(caller)
-    secret = await asyncio.to_thread(ctx.service.tenant_webhook_secret, tenant, rotate=True)
+    secret = await asyncio.to_thread(ctx.service.webhooks.tenant_secret, tenant, rotate=True)
     return JSONResponse({"secret": secret})

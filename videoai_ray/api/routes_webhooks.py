@@ -1,4 +1,4 @@
-"""Webhook deliveries and signing secrets (``MediaService.webhook_*``).
+"""Webhook deliveries and signing secrets (``MediaService.webhooks``).
 
 A delivery (``webhook_id``, the ``webhook-id`` header receivers see) of another user answers like
 an unknown one (404). Handlers are plain functions: FastAPI runs their SQL in its thread pool.
@@ -45,32 +45,32 @@ def list_deliveries(task_id: str | None = Query(None, max_length=100, descriptio
                     ctx: ApiContext = Depends(get_context)) -> JSONResponse:
     if status is not None and status not in DELIVERY_STATUSES:
         raise InvalidRequest(f"status: must be one of {', '.join(DELIVERY_STATUSES)}", field="status")
-    rows = ctx.service.webhook_deliveries(caller.user_id, task_id, status=status, limit=limit)
+    rows = ctx.service.webhooks.deliveries(caller.user_id, task_id, status=status, limit=limit)
     return JSONResponse({"deliveries": _json(rows)})
 
 
 @router.get("/statistics", summary="Webhook delivery statistics of the caller", responses=ERROR_RESPONSES)
 def delivery_statistics(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> dict[str, Any]:
-    return ctx.service.webhook_statistics(caller.user_id)
+    return ctx.service.webhooks.statistics(caller.user_id)
 
 
 @router.get("/secret", response_model=WebhookSecret, summary="The caller's webhook signing secret",
             responses=ERROR_RESPONSES)
 def get_secret(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> dict[str, str]:
-    return {"secret": ctx.service.webhook_secret(caller.user_id)}
+    return {"secret": ctx.service.webhooks.secret(caller.user_id)}
 
 
 @router.post("/secret/rotate", response_model=WebhookSecret, summary="Rotate the caller's webhook signing secret",
              description="The previous secret keeps signing (Standard Webhooks header) for 24 h.",
              responses=ERROR_RESPONSES)
 def rotate_secret(caller: Caller = Depends(authorized), ctx: ApiContext = Depends(get_context)) -> dict[str, str]:
-    return {"secret": ctx.service.webhook_secret(caller.user_id, rotate=True)}
+    return {"secret": ctx.service.webhooks.secret(caller.user_id, rotate=True)}
 
 
 @router.get("/{webhook_id}/status", summary="One delivery with its attempt log", responses=_NOT_FOUND)
 def delivery_status(webhook_id: str = _WEBHOOK_ID, caller: Caller = Depends(authorized),
                     ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    row = ctx.service.webhook_delivery(webhook_id, caller.user_id)
+    row = ctx.service.webhooks.delivery(webhook_id, caller.user_id)
     if row is None:
         raise not_found("webhook", webhook_id)
     return JSONResponse(_json(row))
@@ -81,7 +81,7 @@ def delivery_status(webhook_id: str = _WEBHOOK_ID, caller: Caller = Depends(auth
                          "(same `webhook-id` and body); a pending one is returned unchanged.")
 def redeliver(webhook_id: str = _WEBHOOK_ID, caller: Caller = Depends(authorized),
               ctx: ApiContext = Depends(get_context)) -> JSONResponse:
-    row = ctx.service.redeliver_webhook(webhook_id, caller.user_id)
+    row = ctx.service.webhooks.redeliver(webhook_id, caller.user_id)
     if row is None:
         raise not_found("webhook", webhook_id)
     return JSONResponse(_json(row), status_code=202)

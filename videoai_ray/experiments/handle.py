@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..client_namespaces import ClientNamespace
+
 if TYPE_CHECKING:
     from ..client import Client
 
@@ -71,6 +73,30 @@ class ExperimentHandle:
         return f"ExperimentHandle({self.id!r})"
 
 
+class Experiments(ClientNamespace):
+    """``client.experiments``: start provider A/B experiments and find them again;
+    ``client.experiments()`` lists them."""
+
+    def __call__(self, limit: int = 100) -> pd.DataFrame:
+        return self.list(limit)
+
+    def list(self, limit: int = 100) -> pd.DataFrame:
+        """Your experiments, newest first."""
+        return experiments_frame(self._client.service.experiments.list(self._user, limit))
+
+    def create(self, **spec: Any) -> ExperimentHandle:
+        """Start one: ``name=``, ``task_type=``, ``arms=[{"provider": ..., "weight": ...}, ...]``
+        (``ExperimentSpec``; ``InvalidRequest`` naming the field). The SDK may use ``user_id=`` or
+        ``all_users=True`` (the HTTP API needs an admin token)."""
+        created = self._client.service.experiments.create(spec, self._user, admin=True)
+        return ExperimentHandle(self._client, created["id"])
+
+    def get(self, experiment_id: str) -> ExperimentHandle:
+        """One of your experiments; ``ExperimentNotFound`` otherwise."""
+        self._client.service.experiments.get(experiment_id, self._user)
+        return ExperimentHandle(self._client, experiment_id)
+
+
 def experiments_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """``client.experiments()``: one row per experiment, newest first."""
     cols = ["id", "name", "task_type", "status", "arms", "baseline", "user_id", "metadata", "created_at",
@@ -92,4 +118,4 @@ def _frame(rows: list[dict[str, Any]], index: str, *intervals: str) -> pd.DataFr
     return df.set_index(index)
 
 
-__all__ = ["ExperimentHandle", "ExperimentReport", "experiments_frame"]
+__all__ = ["ExperimentHandle", "ExperimentReport", "Experiments", "experiments_frame"]

@@ -42,7 +42,7 @@ class ExperimentService:
             raise Forbidden("user_id: an experiment on another user's traffic needs an admin token",
                             field="user_id")
         spec = resolve_models(spec, self.media.models.resolve)
-        check_providers(spec, self.media.providers())
+        check_providers(spec, self.media.providers.list())
         exp = Experiment(
             id=new_experiment_id(), owner_id=owner_id, name=spec.name, task_type=spec.task_type, arms=spec.arms,
             baseline=spec.baseline or spec.arms[0].label,

@@ -4,9 +4,13 @@ step's task exists) and which shows itself as a live view in Jupyter."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..errors import PipelineFailed, TaskNotFound
+import pandas as pd
+
+from ..client_namespaces import ClientNamespace
+from ..errors import InvalidRequest, PipelineFailed, TaskNotFound
 from ..futures import TaskFuture
 from ..models import Task
 from .model import SKIPPED, WAITING, PipelineRecord, PipelineStatus
@@ -127,4 +131,34 @@ class StepFuture:
         return f"<StepFuture {self.step_id} of {self.pipeline.id}: {self.status}>"
 
 
-__all__ = ["Pipeline", "StepFuture"]
+class Pipelines(ClientNamespace):
+    """``client.pipelines``: start pipelines and re-attach to them; ``client.pipelines()`` lists them."""
+
+    def __call__(self, limit: int = 50) -> pd.DataFrame:
+        return self.list(limit)
+
+    def list(self, limit: int = 50) -> pd.DataFrame:
+        """Your pipelines, newest first: id, status, created, finished, each step's status."""
+        records = self._client.service.pipelines.list(self._user, limit)
+        return pd.DataFrame([{"id": r.id, "status": r.status.value, "created_at": r.created_at,
+                              "finished_at": r.finished_at, "failed_step": (r.error or {}).get("step"),
+                              **{f"step:{s.id}": s.status for s in r.steps}} for r in records])
+
+    def create(self, steps: Sequence[Mapping[str, Any]] | None = None, *, spec: Mapping[str, Any] | None = None,
+               idempotency_key: str | None = None, **options: Any) -> Pipeline:
+        """Start a pipeline: ``steps`` (see ``videoai_ray.pipelines.step`` and ``ref``), or a whole
+        ``spec`` as ``POST /pipelines`` takes it; ``options``: ``priority``, ``webhook_url``,
+        ``webhook_secret``, ``metadata``. An unknown step reference or a cycle raises
+        ``InvalidRequest`` naming the step, and nothing is stored."""
+        if (steps is None) == (spec is None):
+            raise InvalidRequest("steps: give exactly one of steps or spec", field="steps")
+        body = dict(spec) if spec is not None else {"steps": list(steps or []), **options}
+        record = self._client.service.pipelines.create(body, user_id=self._user, idempotency_key=idempotency_key)
+        return Pipeline(self._client, record.id, record)
+
+    def get(self, pipeline_id: str) -> Pipeline:
+        """Re-attach to one of your pipelines; ``PipelineNotFound`` for an unknown id or another user's."""
+        return Pipeline(self._client, pipeline_id)
+
+
+__all__ = ["Pipeline", "Pipelines", "StepFuture"]

@@ -65,7 +65,7 @@ class PipelineService:
               http: bool = False, tenant: str | None = None,
               share: Mapping[str, Any] | None = None) -> tuple[PipelineRecord, bool]:
         """``create``, also saying whether the pipeline existed already (an idempotent replay)."""
-        from ..service import call_scheduler
+        from ..scheduler_calls import call_scheduler
 
         row = pipeline_row(self.validate(spec, http=http, user_id=user_id), user_id=user_id,
                            idempotency_key=idempotency_key, context=door_context(http=http, tenant=tenant, share=share))
@@ -102,7 +102,7 @@ class PipelineService:
 
     def cancel(self, pipeline_id: str, user_id: str | None = None, *, public: bool = False) -> PipelineRecord:
         """Cancel a running pipeline and its remaining steps (``InvalidTransition`` if it ended)."""
-        from ..service import call_scheduler
+        from ..scheduler_calls import call_scheduler
 
         call_scheduler(lambda: ray.get(self.media.scheduler.cancel_pipeline.remote(pipeline_id, user_id)))
         ray.get(self.media.scheduler.flush_now.remote())

@@ -146,7 +146,7 @@ class ScheduleService:
         return self.get(schedule_id, user_id)
 
     def _op(self, op: str, *args: Any) -> bool:
-        from ..service import call_scheduler
+        from ..scheduler_calls import call_scheduler
 
         return bool(call_scheduler(lambda: ray.get(self.media.scheduler.schedule_op.remote(op, *args))))
 

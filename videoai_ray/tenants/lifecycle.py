@@ -118,7 +118,7 @@ class TenantLifecycle:
         """Delete the schedules, cancel the pipelines and tasks; wait until no task is unfinished."""
         import ray
 
-        from ..service import call_scheduler
+        from ..scheduler_calls import call_scheduler
 
         scheduler = self.media.scheduler
         work = tenant_work(self.engine, tenant, instance=self.instance)
@@ -138,7 +138,7 @@ class TenantLifecycle:
                                  "of being cancelled; its schedules are gone and its work is cancelled, but no "
                                  "row or file was deleted yet: run the delete again", field="id")
             for start in range(0, len(ids), CANCEL_CHUNK):
-                self.media.cancel_many(ids[start:start + CANCEL_CHUNK])
+                self.media.tasks.cancel_many(ids[start:start + CANCEL_CHUNK])
             cancelled.update(ids)
             ray.get(scheduler.flush_now.remote())
             time.sleep(0.1)

@@ -112,7 +112,7 @@ def test_failures_show_no_server_path(marked_client: vai.Client, origin: tuple[H
         "retried": client.submit("image_generation", {"prompt": "x", "provider": "flaky-files", "use_cache": False,
                                                       "webhook_url": hook}),
     }
-    has_whisper = any(p["name"] == "local-whisper" for p in client.service.providers())
+    has_whisper = any(p["name"] == "local-whisper" for p in client.service.providers.list())
     if has_whisper:
         noise = tmp_path / "noise.wav"
         noise.write_bytes(b"RIFF not really a wave file" * 8)
@@ -138,7 +138,7 @@ def test_failures_show_no_server_path(marked_client: vai.Client, origin: tuple[H
     # as ``GET /pipelines/{id}`` shows it (and a task's JSON as ``GET /tasks/{id}``: the same model)
     pipeline_json = client.service.pipelines.get(pipe.id, client.user_id, public=True).model_dump_json()
     assert "not a readable image" in pipeline_json and "not-an-image.png" in pipeline_json
-    stats = client.service.statistics(None)
+    stats = client.service.monitor.statistics(None)
     [files] = [p for p in stats["providers"] if p["name"] == "flaky-files"]
     assert files["last_error"] == "RetryableError: could not read '<path>'"  # shown to every user
 

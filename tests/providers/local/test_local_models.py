@@ -78,7 +78,7 @@ class QuietFiles(http.server.SimpleHTTPRequestHandler):
 
 
 def _pool(client: vai.Client, name: str) -> dict[str, Any]:
-    return dict(next(r for r in client.service.providers() if r["name"] == name)["pool"])
+    return dict(next(r for r in client.service.providers.list() if r["name"] == name)["pool"])
 
 
 #: the 99 languages of the tiny multilingual model (Whisper up to large-v2: faster-whisper's but ``yue``)
@@ -139,7 +139,7 @@ def test_english_only_whisper_refuses_another_language_saying_what_it_knows(engl
     assert task.status is TaskStatus.FAILED and task.error is not None
     assert task.error.code == "no_provider"
     assert "local-whisper: the model tiny.en does not know language 'pt' (it knows: en)" in task.error.message
-    assert english_client.service.providers()[0]["pool"] is None  # refused before any pool or model
+    assert english_client.service.providers.list()[0]["pool"] is None  # refused before any pool or model
 
 
 def test_tiny_diffusion_batches_equal_sizes_and_honours_seeds(models_client: vai.Client) -> None:
