@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 from served_api import Api, noop, unique
 
-FAIR_KEYS = {"enabled", "queued", "queued_by_priority", "in_flight", "weight", "max_in_flight", "at_cap"}
+FAIR_KEYS = {"enabled", "queued", "queued_by_priority", "in_flight", "weight", "max_in_flight", "at_cap", "tenant"}
 
 
 def _slow(**kw: Any) -> dict[str, Any]:

@@ -80,4 +80,4 @@ def test_a_user_at_their_cap_does_not_block_another_user(fair: tuple[Client, Cli
     assert max(t.started_at for t in o_tasks) < c_tasks[1].started_at
     assert capped.statistics().fair_share == {
         "enabled": True, "queued": 0, "queued_by_priority": {"urgent": 0, "high": 0, "medium": 0, "low": 0},
-        "in_flight": 0, "weight": 1.0, "max_in_flight": 1, "at_cap": False}
+        "in_flight": 0, "weight": 1.0, "max_in_flight": 1, "at_cap": False, "tenant": None}

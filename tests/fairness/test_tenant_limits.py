@@ -4,6 +4,7 @@ providers at the same time, are not held by them (docs/tenants.md)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +58,15 @@ def test_a_tenants_in_flight_cap_binds_its_users_together_not_another_tenant(dep
     body = {"provider": SLOW, "use_cache": False}
     futures = {owner: [deployment[owner].images.generate(prompt=f"{owner} {i}", **body) for i in range(n)]
                for owner, n in (("acme/ana", 3), ("acme/bo", 3), ("globex/cy", 4))}
+    # a user of acme whose tasks wait sees why: the tenant is at its cap (its own statistics)
+    deadline = time.monotonic() + 60
+    while not ((share := deployment["acme/bo"].statistics().fair_share or {}).get("tenant") or {}).get("at_cap"):
+        assert time.monotonic() < deadline, share
+        time.sleep(0.05)
+    assert share["tenant"] == {"id": "acme", "in_flight": 2, "weight": 1.0, "max_in_flight": 2, "at_cap": True}
+    other = deployment["globex/cy"].statistics().fair_share or {}
+    assert other["tenant"]["id"] == "globex" and other["tenant"]["max_in_flight"] is None
+    assert other["tenant"]["at_cap"] is False
     done = {owner: [f.result(timeout=120) for f in fs] for owner, fs in futures.items()}
     acme = [(t.started_at, t.finished_at) for t in done["acme/ana"] + done["acme/bo"]]
     globex = [(t.started_at, t.finished_at) for t in done["globex/cy"]]

@@ -195,6 +195,9 @@ class Harness:
         act = self.state.active.get(tid)
         return act.status if act is not None else TaskStatus(self.state.changes[tid]["status"])
 
+    def tenant_share(self, user: str) -> dict[str, Any]:
+        return dict(self.state.fair.describe(user, list(self.state.queues.values()))["tenant"])
+
     def change_limits(self, limits: dict[str, dict[str, Any]]) -> None:
         """What ``TenantLimitBook.loop`` does after reading the store."""
         for tenant in self.book.apply(limits):
@@ -210,8 +213,13 @@ def test_a_tenants_in_flight_cap_binds_its_users_together_and_not_another_tenant
     acme = [t for t in first if t.startswith("acme/")]
     assert len(acme) == 2, first  # two users, one cap of two for both of them
     assert len([t for t in first if t.startswith("globex/")]) == 4, first  # the other tenant: all of its tasks
+    assert h.tenant_share("acme/bo") == {"id": "acme", "in_flight": 2, "weight": 1.0, "max_in_flight": 2,
+                                         "at_cap": True}  # what acme's users see in their statistics
+    assert h.tenant_share("globex/cy") == {"id": "globex", "in_flight": 4, "weight": 1.0, "max_in_flight": None,
+                                           "at_cap": False}
     assert h.round() == []
     h.end(acme[0])
+    assert h.tenant_share("acme/ana")["at_cap"] is False
     assert len(h.round()) == 1  # one ended: one more of acme's starts
     h.change_limits({"acme": {"max_in_flight": 4}})  # raised by the operator: applies at once
     assert len(h.round()) == 2

@@ -23,6 +23,20 @@ HEALTH_TIMEOUT = 3.0
 router = APIRouter(tags=["monitoring"])
 
 
+class TenantShareView(BaseModel):
+    """The caller's tenant in the fair sharing between tenants (docs/tenants.md)."""
+
+    id: str
+    #: the attempts of all of the tenant's users running now (``null`` with fair sharing off)
+    in_flight: int | None
+    #: the tenant's share of turns against the other tenants
+    weight: float
+    #: the most attempts the tenant's users may have running together (``null``: no cap)
+    max_in_flight: int | None
+    #: the tenant is at that cap: its users' next tasks wait, other tenants' go ahead
+    at_cap: bool
+
+
 class FairShareView(BaseModel):
     """The caller's own place in the fair sharing between users (docs/fairness.md)."""
 
@@ -39,6 +53,8 @@ class FairShareView(BaseModel):
     max_in_flight: int | None
     #: the caller is at that cap: their next task waits, other users' tasks go ahead
     at_cap: bool
+    #: the caller's tenant, for a tenant's user (``null`` otherwise)
+    tenant: TenantShareView | None = None
 
 
 class Statistics(BaseModel):

@@ -141,8 +141,10 @@ class FairShare:
 
     def describe(self, user: str, queues: list[AgingQueue]) -> dict[str, Any]:
         """``user``'s own numbers: queued per priority (``None`` with fairness off, when the
-        queues do not tell users apart), in flight, weight and cap. Nothing in it names another
-        user."""
+        queues do not tell users apart), in flight, weight and cap; for a tenant's user, its
+        tenant's (``tenant``: the attempts of all its users in flight, its weight and cap, and
+        whether it is at that cap, so a user whose tasks wait sees why). Nothing in it names
+        another user."""
         by_priority: dict[str, int] | None = None
         if self.enabled:
             by_priority = dict.fromkeys((p.value for p in Priority), 0)
@@ -158,7 +160,15 @@ class FairShare:
             "weight": self.weight(user),
             "max_in_flight": self.cap(user),
             "at_cap": user in self.full,
+            "tenant": self._describe_group(group_of(user)),
         }
+
+    def _describe_group(self, group: str) -> dict[str, Any] | None:
+        if not group:
+            return None
+        return {"id": tenant_of(group), "in_flight": self.group_in_flight.get(group, 0) if self.enabled else None,
+                "weight": self.group_weight(group), "max_in_flight": self.group_cap(group),
+                "at_cap": group in self.full}
 
 
 def group_of(user: str) -> str:
