@@ -47,6 +47,12 @@ class ClientNamespace:
     def _user(self) -> str:
         return self._client.user_id
 
+    def __repr__(self) -> str:
+        """What a notebook shows for ``client.tasks``: its methods, and whether calling it lists."""
+        methods = ", ".join(f"{n}()" for n in dir(type(self)) if not n.startswith("_"))
+        calling = f"; calling it is {'list' if hasattr(self, 'list') else 'get'}()" if callable(self) else ""
+        return f"<{type(self).__name__}: {methods}{calling}>"
+
 
 class Tasks(ClientNamespace):
     """Submit, read, cancel and retry single tasks; ``client.tasks(...)`` lists them as a frame."""

@@ -97,6 +97,9 @@ def test_namespaces_do_what_the_flat_names_did(sdk_client: vai.Client) -> None:
 
     assert client.webhooks.secret() == client.webhook_secret() and client.webhooks.secret().startswith("whsec_")
     assert client.webhooks.statistics() == client.webhook_statistics()
+    assert repr(client.tasks) == "<Tasks: cancel(), get(), list(), retry(), submit(); calling it is list()>"
+    assert repr(client.budget) == "<UserBudget: get(), set(), spend(); calling it is get()>"
+    assert repr(client.webhooks) == "<Webhooks: deliveries(), redeliver(), secret(), statistics(), status()>"
     assert "noop" in set(client.providers().index) and list(client.providers.list().index) == list(
         client.providers().index)
 
