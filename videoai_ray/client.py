@@ -120,7 +120,7 @@ class Client:
         #: a tenant's own provider keys: ``tenant.set_provider_key("openai", key, tenant="acme")``
         self.tenant = TenantKeys(self)
         #: a task's output files, read from any driver: ``files.read(task)``, ``files.download(task, "out/")``
-        self.files = TaskFiles(settings, self.get)
+        self.files = TaskFiles(settings, self.tasks.get)
 
     @property
     def scheduler(self) -> Any:

@@ -49,7 +49,7 @@ class ClientNamespace:
 
     def __repr__(self) -> str:
         """What a notebook shows for ``client.tasks``: its methods, and whether calling it lists."""
-        methods = ", ".join(f"{n}()" for n in dir(type(self)) if not n.startswith("_"))
+        methods = ", ".join(f"{n}()" for n in dir(type(self)) if not n.startswith("_") and callable(getattr(self, n)))
         calling = f"; calling it is {'list' if hasattr(self, 'list') else 'get'}()" if callable(self) else ""
         return f"<{type(self).__name__}: {methods}{calling}>"
 

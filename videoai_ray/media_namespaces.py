@@ -4,20 +4,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .client_namespaces import ClientNamespace
 from .futures import TaskFuture
 from .models import TaskType
 
-if TYPE_CHECKING:
-    from .client import Client
 
-
-class _Resource:
+class _Resource(ClientNamespace):
     task_type: TaskType
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
 
     def _submit(self, idempotency_key: str | None, body: dict[str, Any]) -> TaskFuture:
         return self._client.tasks.submit(self.task_type, body, idempotency_key=idempotency_key)

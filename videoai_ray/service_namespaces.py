@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 RETRY_CHUNK = 1000
 #: rows as the store and the HTTP API give them (an alias: namespaces have a method named ``list``)
 Rows = list[dict[str, Any]]
-Tasks = list[Task]
+TaskList = list[Task]
 Ids = list[str]
 #: ``(id, status, seq)`` and ``(id, status, provider)`` of a batch's tasks
 Finished = list[tuple[str, str, int]]
@@ -55,13 +55,13 @@ class TaskOps(_Namespace):
             raise TaskNotFound(f"no task {task_id}")
         return task
 
-    def get_many(self, task_ids: Sequence[str]) -> Tasks:
+    def get_many(self, task_ids: Sequence[str]) -> TaskList:
         """Tasks by id, in that order (ids not stored are left out)."""
         return self.media.store.get_many(task_ids)
 
     def list(self, user_id: str | None, *, status: str | None = None, task_type: str | None = None,
              batch_id: str | None = None, limit: int = 50, before: Any = None,
-             user_prefix: str | None = None) -> Tasks:
+             user_prefix: str | None = None) -> TaskList:
         """The user's tasks, newest first; ``before``: a page cursor (``api.views.decode_cursor``);
         ``user_prefix``: every user's whose id starts with it (a tenant admin's ``acme/``)."""
         return self.media.store.list(user_id=user_id, status=status, task_type=task_type, batch_id=batch_id,

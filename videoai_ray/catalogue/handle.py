@@ -3,21 +3,17 @@ local folder, which the HTTP API refuses)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-if TYPE_CHECKING:
-    from ..client import Client
+from ..client_namespaces import ClientNamespace
 
 _COLUMNS = ["provider", "kind", "source", "revision", "base", "download", "registered_by", "registered_at"]
 
 
-class Models:
+class Models(ClientNamespace):
     """List, register and remove the models a request may name with ``model=``."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
 
     def list(self) -> pd.DataFrame:
         """One row per entry, by name."""
@@ -34,7 +30,7 @@ class Models:
         source missing from its Hub cache. ``InvalidRequest`` names a bad field."""
         return self._client.service.models.register(
             name, provider=provider, source=source, revision=revision, base=base, download=download,
-            replace=replace, trusted=True, user_id=self._client.user_id)
+            replace=replace, trusted=True, user_id=self._user)
 
     def remove(self, name: str) -> None:
         """Tasks submitted before keep the entry they were given; new ones may not name it."""

@@ -55,13 +55,13 @@ class QueueEntry:
     group: str = ""
 
 
-
 def _release(counts: Counter[str], weights: dict[str, float], key: str) -> None:
     """One entry of ``key`` left the queue; a key with none left forgets its weight."""
     counts[key] -= 1
     if counts[key] <= 0:
         del counts[key]
         weights.pop(key, None)
+
 
 class _Turns:
     """Deficit round-robin over keys (the users of one group, or the groups of a level): a key's

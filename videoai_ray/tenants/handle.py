@@ -4,23 +4,18 @@ tenant of the client's user (``vai.connect(user_id="acme/ana")`` → ``acme``)."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..client_namespaces import ClientNamespace
 from ..errors import InvalidRequest, TaskNotFound
 from .ids import check_tenant_id, tenant_of
 
-if TYPE_CHECKING:
-    from ..client import Client
 
-
-class TenantKeys:
+class TenantKeys(ClientNamespace):
     """Set, remove and list a tenant's cloud provider keys (stored encrypted, never read back)."""
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
     def _tenant(self, tenant: str | None) -> str:
-        name = tenant if tenant is not None else tenant_of(self._client.user_id)
+        name = tenant if tenant is not None else tenant_of(self._user)
         if name is None:
             raise InvalidRequest("tenant: name the tenant (this client's user belongs to none)", field="tenant")
         return check_tenant_id(name, "tenant")
